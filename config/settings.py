@@ -1,0 +1,131 @@
+"""Settings for every process of mj-worker (worker, beat, webhook, CLI), read from env vars.
+
+Variable names are the public contract (see CONTRACT.md); keys are `SecretStr` and leave this
+module only inside `Account` objects whose repr hides them. Build `Settings` once at the edge
+(Celery app, CLI, WSGI factory) and pass it down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One TTAPI account: a secret key and the short, stable, non-secret label that names it."""
+
+    label: str
+    key: SecretStr = field(repr=False, compare=False)
+
+    @classmethod
+    def from_key(cls, key: str) -> Account:
+        """Build an account whose label is a hash prefix of the key (stable, not reversible)."""
+        return cls(label=account_label(key), key=SecretStr(key))
+
+
+def account_label(key: str) -> str:
+    """Return the public name of the account that owns `key`: `acct-` and 8 hex of its SHA-256."""
+    return "acct-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker; field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    redis_url: str = Field("redis://localhost:6379/0", description="broker, backend, guard state")
+    ttapi_api_key: SecretStr | None = Field(None, description="one account's key")
+    ttapi_api_keys: SecretStr | None = Field(None, description="several keys, comma-separated")
+    ttapi_base_url: str = Field("https://api.ttapi.io", description="TTAPI or the simulator")
+    ttapi_max_in_progress: int = Field(10, ge=1, le=1000, description="per-account cap")
+    mj_hook_base_url: str | None = Field(None, description="public base URL of the receiver")
+    port: int = Field(8000, ge=1, le=65535, description="webhook receiver port")
+    mj_poll_min_s: float = Field(1.0, gt=0, le=600, description="shortest gap between fetches")
+    mj_poll_max_s: float = Field(15.0, gt=0, le=3000, description="longest gap between fetches")
+    # Not in the contract's table, added for operations and scaled simulations.
+    mj_time_scale: float = Field(
+        1.0, gt=0, le=10, description="TTAPI's durations × this (below 1 only for the simulator)"
+    )
+    mj_pump_interval_s: float = Field(5.0, gt=0, le=600, description="maintenance pump period")
+    mj_reconcile_grace_s: float = Field(
+        30.0, gt=0, le=3600, description="how long an ambiguous submit is looked for"
+    )
+    mj_http_connect_timeout_s: float = Field(5.0, gt=0, le=120)
+    mj_http_read_timeout_s: float = Field(30.0, gt=0, le=600)
+    mj_visibility_timeout_s: int = Field(3600, ge=60, le=7 * 86400)
+    mj_result_expires_s: int = Field(2 * 86400, ge=86400, le=365 * 86400)
+    mj_record_ttl_s: int = Field(7 * 86400, ge=86400, le=365 * 86400)
+    mj_schedule_file: str | None = Field(None, description="user beat schedules (TOML or JSON)")
+    mj_download_dir: str | None = Field(None, description="default directory for mj.download")
+
+    @field_validator("ttapi_base_url", "mj_hook_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None if value == "" else value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> Settings:
+        if self.mj_poll_max_s < self.mj_poll_min_s:
+            raise ValueError("MJ_POLL_MAX_S must be at least MJ_POLL_MIN_S")
+        return self
+
+    def accounts(self) -> list[Account]:
+        """Every configured account, `TTAPI_API_KEY` first, duplicates dropped, order kept."""
+        raw: list[str] = []
+        if self.ttapi_api_key is not None:
+            raw.append(self.ttapi_api_key.get_secret_value())
+        if self.ttapi_api_keys is not None:
+            raw.extend(self.ttapi_api_keys.get_secret_value().split(","))
+        seen: dict[str, Account] = {}
+        for key in (k.strip() for k in raw):
+            if key and key not in seen:
+                seen[key] = Account.from_key(key)
+        return list(seen.values())
+
+    def require_accounts(self) -> list[Account]:
+        """The accounts, or a ConfigError naming both variables when none is configured."""
+        accounts = self.accounts()
+        if not accounts:
+            raise ConfigError("TTAPI_API_KEY or TTAPI_API_KEYS: set at least one TTAPI key")
+        return accounts
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment into `Settings`, turning pydantic errors into one clear ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err.get("loc", ())).upper() or "configuration"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) or name.endswith("KEY") or "KEYS" in name else (
+            f" (got {value!r})"
+        )
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{name}: {msg}{shown}")
+    return "invalid configuration: " + "; ".join(parts)

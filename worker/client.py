@@ -1,0 +1,249 @@
+"""The TTAPI HTTP client: one method per endpoint, models in and out, no retries of its own.
+
+One private `_request` maps every outcome to the exception tree in `worker.errors`; the job
+layer decides what to retry, so retries never stack. The key travels only in the
+`TT-API-KEY` header and is scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from config.settings import Account
+from worker import errors
+from worker.payloads import (
+    ActionRequest,
+    BlendRequest,
+    DescribeRequest,
+    ImagineRequest,
+    InpaintRequest,
+    SeedRequest,
+    SubmitRequest,
+    validate,
+)
+from worker.responses import AccountInfo, Envelope, JobInfo, JobListItem, SubmitResult, list_rows
+
+log = logging.getLogger(__name__)
+_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+class TTAPIClient:
+    """A typed client for one TTAPI account (a `requests.Session` of its own)."""
+
+    def __init__(
+        self,
+        account: Account,
+        base_url: str = "https://api.ttapi.io",
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.account = account
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = session or requests.Session()
+        self.session.headers.update({"User-Agent": "mj-worker/0.1"})
+
+    @property
+    def label(self) -> str:
+        """The account's public label."""
+        return self.account.label
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    # -- submits -------------------------------------------------------------------------
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        """Send any validated submit request; returns the new job id."""
+        env = self._request("POST", request.path, json=request.body())
+        if env.status.upper() != "SUCCESS":
+            raise errors.EnvelopeFailed(
+                self._text(env.message or f"{request.endpoint} refused"),
+                endpoint=request.endpoint,
+                status_code=200,
+            )
+        data = env.data_dict
+        if not any(k in data for k in ("jobId", "job_id", "jobid", "Jobid")):
+            raise errors.ResponseError(
+                f"{request.endpoint}: TTAPI answered SUCCESS without a job id",
+                endpoint=request.endpoint,
+                status_code=200,
+            )
+        return SubmitResult.model_validate(data)
+
+    def imagine(self, prompt: str, **fields: Any) -> SubmitResult:
+        """Start an imagine job (`mode`, `hook_url`, `timeout`, `get_u_images` optional)."""
+        return self.submit(validate(ImagineRequest, prompt=prompt, **fields))
+
+    def action(self, job_id: str, action: str, **fields: Any) -> SubmitResult:
+        """Press a button (upsample2, upscale_creative, ...) on a finished parent job."""
+        return self.submit(validate(ActionRequest, job_id=job_id, action=action, **fields))
+
+    def seed(self, job_id: str, **fields: Any) -> SubmitResult:
+        """Ask for the seed of a finished parent job."""
+        return self.submit(validate(SeedRequest, job_id=job_id, **fields))
+
+    def blend(self, images: list[str], **fields: Any) -> SubmitResult:
+        """Blend 2–5 data-URI images (`dimensions`, `mode` optional)."""
+        return self.submit(validate(BlendRequest, images=images, **fields))
+
+    def describe(self, image: str, **fields: Any) -> SubmitResult:
+        """Describe one data-URI image as four prompts."""
+        return self.submit(validate(DescribeRequest, image=image, **fields))
+
+    def inpaint(self, job_id: str, mask: str, **fields: Any) -> SubmitResult:
+        """Vary a masked region of a finished parent job (`prompt` optional)."""
+        return self.submit(validate(InpaintRequest, job_id=job_id, mask=mask, **fields))
+
+    # -- queries -------------------------------------------------------------------------
+    def fetch(self, job_id: str) -> JobInfo:
+        """The job's status and, when finished, its result (free of charge)."""
+        if not job_id:
+            raise errors.InvalidRequest("invalid request: jobId: must not be empty")
+        env = self._request("GET", "/midjourney/v1/fetch", params={"jobId": job_id})
+        if env.status not in ("PENDING_QUEUE", "ON_QUEUE", "SUCCESS", "FAILED"):
+            raise errors.ResponseError(
+                f"fetch: unexpected job status {env.status!r}", endpoint="fetch", status_code=200
+            )
+        return JobInfo.from_envelope(env, job_id)
+
+    def info(self) -> AccountInfo:
+        """The account's balance and in-progress cap (`max_queue`)."""
+        env = self._request("GET", "/midjourney/v1/info")
+        self._require_success(env, "info")
+        return AccountInfo.model_validate(env.data_dict)
+
+    def fetch_list(
+        self, page: int = 1, limit: int = 100, status: str | None = None, order: str = "desc"
+    ) -> list[JobListItem]:
+        """One page of the account's job history, newest first by default."""
+        if not 1 <= limit <= 100:
+            raise errors.InvalidRequest("invalid request: limit: must be between 1 and 100")
+        params: dict[str, Any] = {"page": page, "limit": limit, "order": order}
+        if status:
+            params["status"] = status
+        env = self._request("GET", "/midjourney/v1/fetch-list", params=params)
+        self._require_success(env, "fetch-list")
+        return [JobListItem.model_validate(row) for row in list_rows(env.data)]
+
+    # -- transport -----------------------------------------------------------------------
+    def _require_success(self, env: Envelope, endpoint: str) -> None:
+        if env.status.upper() != "SUCCESS":
+            raise errors.EnvelopeFailed(
+                self._text(env.message or f"{endpoint} refused"), endpoint=endpoint, status_code=200
+            )
+
+    def _text(self, text: str) -> str:
+        return errors.scrub(text, [self.account.key.get_secret_value()])
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Envelope:
+        endpoint = path.rsplit("/", 1)[-1]
+        headers = {"TT-API-KEY": self.account.key.get_secret_value()}
+        started = time.monotonic()
+        try:
+            resp = self.session.request(
+                method, self.base_url + path, json=json, params=params,
+                headers=headers, timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise self._transport_error(exc, endpoint) from None
+        log.debug(
+            "%s %s [%s] -> %s in %.0f ms", method, path, self.label, resp.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        if resp.status_code != 200:
+            raise self._status_error(resp, endpoint)
+        try:
+            payload = resp.json()
+        except ValueError:
+            raise errors.ResponseError(
+                f"{endpoint}: HTTP 200 with a body that is not JSON ({self._snippet(resp)})",
+                endpoint=endpoint, status_code=200,
+            ) from None
+        if not isinstance(payload, dict):
+            raise errors.ResponseError(
+                f"{endpoint}: HTTP 200 with a JSON {type(payload).__name__}, not an object",
+                endpoint=endpoint, status_code=200,
+            )
+        return Envelope.model_validate(payload)
+
+    def _transport_error(self, exc: requests.RequestException, endpoint: str) -> errors.TTAPIError:
+        detail = self._text(f"{type(exc).__name__}: {exc}")
+        where = f"{endpoint}: "
+        if isinstance(exc, requests.ConnectTimeout):
+            return errors.ConnectError(where + "connect timed out", endpoint=endpoint)
+        if isinstance(exc, requests.ReadTimeout):
+            return errors.ReadTimeout(where + "no answer in time", endpoint=endpoint)
+        if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+            return errors.ConnectError(where + "could not connect to TTAPI", endpoint=endpoint)
+        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+            return errors.ConnectionLost(where + "connection lost: " + detail, endpoint=endpoint)
+        return errors.RequestError(where + detail, endpoint=endpoint)
+
+    def _status_error(self, resp: requests.Response, endpoint: str) -> errors.APIStatusError:
+        status = resp.status_code
+        cls = errors.error_for_status(status)
+        message = ""
+        try:
+            payload = resp.json()
+            if isinstance(payload, dict):
+                message = str(payload.get("message") or "")
+        except ValueError:
+            message = ""
+        if not message:
+            message = f"HTTP {status} from TTAPI ({self._snippet(resp)})"
+        context: dict[str, Any] = {"endpoint": endpoint, "status_code": status}
+        if status == 429:
+            context["retry_after"] = _retry_after(resp.headers.get("Retry-After"))
+        return cls(self._text(message), **context)
+
+    @staticmethod
+    def _snippet(resp: requests.Response) -> str:
+        text = resp.text or ""
+        title = _TITLE.search(text)
+        if title:
+            return title.group(1).strip()[:120]
+        text = " ".join(text.split())
+        return (text[:80] + "…") if len(text) > 80 else (text or "empty body")
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never made (so the request was never sent)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError | NameResolutionError):
+            return True
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        reason = getattr(cause, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        if nxt is None and cause.args and isinstance(cause.args[0], BaseException):
+            nxt = cause.args[0]
+        cause = nxt or cause.__cause__ or cause.__context__
+    return False
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
