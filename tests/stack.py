@@ -1,0 +1,94 @@
+"""A whole mj-worker stack for end-to-end tests: simulator + real celery worker subprocesses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from config.settings import account_label
+from tests.servers import CeleryProcess, RedisServer
+from worker.simulator import SimConfig, Simulator
+
+
+def client_app(redis_url: str) -> Celery:
+    """A Celery client that knows nothing of the project: only the broker and task names."""
+    app = Celery("outsider", broker=redis_url, backend=redis_url)
+    app.conf.update(task_serializer="json", accept_content=["json"],
+                    result_serializer="json", result_accept_content=["json"])
+    return app
+
+
+class Stack:
+    """Simulator and N worker nodes sharing one redis-server; `stop()` ends all of them."""
+
+    def __init__(self, redis_server: RedisServer, tmp: Path, *, keys: list[str],
+                 capacity: int = 10, fast_s: float = 1.0, nodes: int = 1, concurrency: int = 4,
+                 beat: bool = True, env: dict[str, str] | None = None,
+                 sim: dict[str, Any] | None = None) -> None:
+        self.redis_server = redis_server
+        self.tmp = tmp
+        self.keys = keys
+        self.labels = [account_label(k) for k in keys]
+        self.redis = redis.Redis.from_url(redis_server.url, decode_responses=True)
+        self.redis.flushall()
+        self.sim = Simulator(SimConfig(keys=keys, capacity=capacity, fast_s=fast_s,
+                                       **(sim or {}))).start()
+        self.env = {
+            "REDIS_URL": redis_server.url,
+            "TTAPI_API_KEYS": ",".join(keys),
+            "TTAPI_BASE_URL": self.sim.url,
+            "TTAPI_MAX_IN_PROGRESS": str(capacity),
+            "MJ_POLL_MIN_S": "0.05",
+            "MJ_POLL_MAX_S": "0.5",
+            "MJ_TIME_SCALE": f"{fast_s / 60:.6f}",
+            "MJ_PUMP_INTERVAL_S": "0.5",
+            "MJ_RECONCILE_GRACE_S": "2",
+            "MJ_HTTP_READ_TIMEOUT_S": "5",
+            **(env or {}),
+        }
+        self.nodes: list[CeleryProcess] = []
+        self.node_count, self.concurrency, self.beat = nodes, concurrency, beat
+        self.app = client_app(redis_server.url)
+
+    def start(self) -> Stack:
+        """Start every worker node (the first one also runs beat) and wait until ready."""
+        for i in range(self.node_count):
+            args = ["worker", "-n", f"node{i}@%h", "-c", str(self.concurrency), "-l", "INFO",
+                    "--without-gossip", "--without-mingle", "--without-heartbeat"]
+            if self.beat and i == 0:
+                args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
+            self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=args).start())
+        for node in self.nodes:
+            node.wait_ready()
+        return self
+
+    def stop(self) -> None:
+        """Stop the workers, then the simulator."""
+        for node in self.nodes:
+            node.stop()
+        self.sim.stop()
+
+    def logs(self) -> str:
+        """Every node's log tail, for failure messages."""
+        return "\n".join(f"--- {n.log_path.name}\n{n.tail(40)}" for n in self.nodes)
+
+    def send(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Enqueue a task by name, as another service would."""
+        return self.app.send_task(name, args=args, kwargs=kwargs)
+
+    def wait_for(self, check: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Wait until `check()` is true (a condition on servers, so it is polled)."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time\n" + self.logs())
+            time.sleep(0.05)
+
+    def holders(self, label: str) -> int:
+        """Slots of `label` held in the guard right now."""
+        return int(self.redis.zcard(f"mj:{{{label}}}:slots"))

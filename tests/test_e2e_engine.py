@@ -1,0 +1,108 @@
+"""End to end: real redis-server, the simulator, real `celery worker` subprocesses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery.canvas import signature
+
+from tests.servers import RedisServer
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+KEY_A, KEY_B = "sk-e2e-account-a-0001", "sk-e2e-account-b-0002"
+
+
+@pytest.fixture
+def stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(redis_server, tmp_path, keys=[KEY_A], capacity=10, fast_s=1.0).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_sixty_imagines_on_one_account_never_exceed_its_cap_of_ten(stack: Stack) -> None:
+    results = [stack.send("mj.imagine", f"a lighthouse, study {i}") for i in range(60)]
+    done = [r.get(timeout=120) for r in results]
+    assert all(d["status"] == "SUCCESS" and len(d["images"]) == 4 for d in done)
+    stats = stack.sim.stats()["accounts"][stack.labels[0]]
+    assert stats["peak_in_progress"] == 10
+    assert stats["count_499"] == 0
+    assert stats["submits"] == 60
+    assert stack.holders(stack.labels[0]) == 0
+
+
+def test_a_chain_by_name_returns_the_last_steps_result_and_stays_on_one_key(stack: Stack) -> None:
+    chain = (signature("mj.imagine", kwargs={"prompt": "a red fox"}, app=stack.app)
+             | signature("mj.action", kwargs={"action": "upsample2"}, app=stack.app)
+             | signature("mj.action", kwargs={"action": "upscale_creative"}, app=stack.app))
+    result = chain.apply_async().get(timeout=60)
+    assert result["action"] == "upscale_creative"
+    assert result["prompt"] == "a red fox"
+    jobs = stack.sim.stats()["jobs"]
+    assert sorted(j["action"] for j in jobs.values()) == [
+        "imagine", "upsample2", "upscale_creative"]
+    assert {j["label"] for j in jobs.values()} == {stack.labels[0]}
+    assert result["parent_job_id"] in jobs
+
+
+def test_the_pipeline_helper_builds_the_same_chain(stack: Stack) -> None:
+    from tasks import pipeline
+
+    sig = pipeline("a blue whale", "upsample1", mode="fast")
+    result = sig.apply_async().get(timeout=60)
+    assert result["action"] == "upsample1"
+    assert result["account"] == stack.labels[0]
+
+
+def test_a_banned_prompt_fails_with_ttapis_message_and_frees_its_slot(stack: Stack) -> None:
+    bad = stack.send("mj.imagine", "something banned here")
+    with pytest.raises(Exception) as info:
+        bad.get(timeout=30)
+    assert type(info.value).__name__ == "JobFailed"
+    assert str(info.value).startswith("[Banned prompt detected]")
+    assert stack.holders(stack.labels[0]) == 0
+
+
+def test_bad_input_fails_at_once_naming_the_field(stack: Stack) -> None:
+    bad = stack.send("mj.imagine", "a cat", mode="warp")
+    with pytest.raises(Exception, match="mode") as info:
+        bad.get(timeout=30)
+    assert type(info.value).__name__ == "InvalidRequest"
+    assert stack.sim.stats()["accounts"][stack.labels[0]]["requests"] == 0
+
+
+def test_an_action_missing_from_the_parents_components_is_refused_before_any_request(
+    stack: Stack,
+) -> None:
+    grid = stack.send("mj.imagine", "a small boat").get(timeout=30)
+    before = stack.sim.stats()["accounts"][stack.labels[0]]["requests"]
+    with pytest.raises(Exception, match="upscale_creative") as info:
+        stack.send("mj.action", grid, action="upscale_creative").get(timeout=30)
+    assert type(info.value).__name__ == "InvalidRequest"
+    assert stack.sim.stats()["accounts"][stack.labels[0]]["requests"] == before
+
+
+def test_a_stuck_job_times_out_and_frees_its_slot(stack: Stack) -> None:
+    stuck = stack.send("mj.imagine", "this one is stuck", timeout=300)
+    with pytest.raises(Exception, match="Job Timeout"):
+        stuck.get(timeout=60)
+    assert stack.holders(stack.labels[0]) == 0
+
+
+def test_two_accounts_share_the_load(redis_server: RedisServer, tmp_path: Path) -> None:
+    s = Stack(redis_server, tmp_path, keys=[KEY_A, KEY_B], capacity=5, fast_s=1.0).start()
+    try:
+        results = [s.send("mj.imagine", f"twin peaks {i}") for i in range(30)]
+        done = [r.get(timeout=120) for r in results]
+        used = {d["account"] for d in done}
+        assert used == set(s.labels)
+        stats = s.sim.stats()["accounts"]
+        for label in s.labels:
+            assert stats[label]["peak_in_progress"] == 5
+            assert stats[label]["count_499"] == 0
+    finally:
+        s.stop()

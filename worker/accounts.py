@@ -1,0 +1,108 @@
+"""The accounts in rotation: which one a new job goes to, and which are out (401/402).
+
+A new imagine/blend/describe goes to the enabled account with the most free slots (ties take
+turns through a shared Redis counter). An account that answered 401 or 402 is taken out of
+rotation for a while, with one clear log line; `/info` brings a 402 account back once its
+balance returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+
+from config.settings import Account
+from worker.client import TTAPIClient
+from worker.errors import InvalidRequest
+from worker.guard import SlotGuard
+
+log = logging.getLogger(__name__)
+DISABLE_S = {401: 3600, 402: 600}
+
+
+class NoAccountLeft(RuntimeError):
+    """Every configured account is out of rotation."""
+
+
+class AccountPool:
+    """Configured accounts with their clients (built lazily, one per process) and rotation."""
+
+    def __init__(
+        self,
+        accounts: list[Account],
+        client_factory: Callable[[Account], TTAPIClient],
+        guard: SlotGuard,
+        redis_client: redis.Redis,
+        *,
+        prefix: str = "mj",
+    ) -> None:
+        self.accounts = {a.label: a for a in accounts}
+        self._factory = client_factory
+        self._clients: dict[str, TTAPIClient] = {}
+        self.guard = guard
+        self.redis = redis_client
+        self.prefix = prefix
+
+    @property
+    def labels(self) -> list[str]:
+        """Every configured label, in configuration order."""
+        return list(self.accounts)
+
+    def client(self, label: str) -> TTAPIClient:
+        """The TTAPI client of one account (created on first use)."""
+        if label not in self._clients:
+            self._clients[label] = self._factory(self._account(label))
+        return self._clients[label]
+
+    def _account(self, label: str) -> Account:
+        if label not in self.accounts:
+            known = ", ".join(self.accounts) or "none"
+            raise InvalidRequest(f"account: unknown account {label!r} (configured: {known})")
+        return self.accounts[label]
+
+    def check(self, label: str) -> str:
+        """`label` if it is configured, else InvalidRequest naming the configured ones."""
+        self._account(label)
+        return label
+
+    def _disabled_key(self, label: str) -> str:
+        return f"{self.prefix}:{{{label}}}:disabled"
+
+    def disable(self, label: str, status: int, reason: str) -> None:
+        """Take an account out of rotation after a 401/402 (logged once, expires by itself)."""
+        ttl = DISABLE_S.get(status, 600)
+        if self.redis.set(self._disabled_key(label), f"{status} {reason}", ex=ttl, nx=True):
+            log.error("account %s taken out of rotation for %ss: HTTP %s %s",
+                      label, ttl, status, reason)
+
+    def enable(self, label: str) -> None:
+        """Put an account back into rotation."""
+        if self.redis.delete(self._disabled_key(label)):
+            log.warning("account %s is back in rotation", label)
+
+    def disabled_reason(self, label: str) -> str | None:
+        """Why the account is out of rotation, or None when it is in."""
+        raw = self.redis.get(self._disabled_key(label))
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    def enabled(self) -> list[str]:
+        """Labels currently in rotation."""
+        return [lb for lb in self.accounts if self.disabled_reason(lb) is None]
+
+    def choose(self) -> str:
+        """The enabled account with the most free slots; ties take turns (round-robin)."""
+        enabled = self.enabled()
+        if not enabled:
+            reasons = "; ".join(f"{lb}: {self.disabled_reason(lb)}" for lb in self.accounts)
+            raise NoAccountLeft(f"no TTAPI account left in rotation ({reasons})")
+        if len(enabled) == 1:
+            return enabled[0]
+        free = self.guard.free(enabled)
+        best = max(free.values())
+        ties = [lb for lb in enabled if free[lb] == best]
+        turn = int(self.redis.incr(f"{self.prefix}:rr"))
+        return ties[turn % len(ties)]

@@ -1,0 +1,159 @@
+"""What a task asks for: validated parameters, the parent of a follow-up, and the job result.
+
+Validation happens here, before any record or HTTP call, so bad input fails at once with a
+message naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from worker import errors
+from worker.guard import FOLLOW_UP, FRESH
+from worker.payloads import REQUESTS, SubmitRequest, validate
+from worker.records import JobRecord
+from worker.responses import JobInfo
+from worker.runtime import Runtime
+
+FOLLOW_UPS = ("action", "seed", "inpaint")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated job: its kind, TTAPI parameters, pinned account and parent (follow-ups)."""
+
+    kind: str
+    params: dict[str, Any]
+    account: str | None = None
+    parent: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def priority(self) -> int:
+        """Follow-ups wait ahead of fresh jobs so that started pipelines finish."""
+        return FOLLOW_UP if self.kind in FOLLOW_UPS else FRESH
+
+    @property
+    def mode(self) -> str:
+        """The speed mode the job runs in (follow-ups inherit their parent's)."""
+        return str(self.params.get("mode") or self.parent.get("mode") or "fast")
+
+    @property
+    def label(self) -> str:
+        """What TTAPI calls the job's action (imagine, upsample2, seed, blend, ...)."""
+        return str(self.params.get("action") or self.kind)
+
+
+def request_for(kind: str, params: dict[str, Any], parent_job_id: str = "",
+                hook_url: str | None = None) -> SubmitRequest:
+    """Build the validated TTAPI request of a job (raises InvalidRequest)."""
+    fields = {k: v for k, v in params.items() if v is not None}
+    if kind in FOLLOW_UPS:
+        fields["job_id"] = parent_job_id
+    if hook_url:
+        fields["hook_url"] = hook_url
+    return validate(REQUESTS[kind], **fields)
+
+
+def make_spec(rt: Runtime, kind: str, params: dict[str, Any], *, account: str | None = None,
+              parent: Any = None) -> JobSpec:
+    """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent."""
+    if kind not in REQUESTS:
+        raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
+    if account is not None:
+        rt.pool.check(account)
+    info: dict[str, Any] = {}
+    if kind in FOLLOW_UPS:
+        info = resolve_parent(rt, parent)
+        action = params.get("action")
+        if kind == "action" and action not in info["components"]:
+            allowed = ", ".join(info["components"]) or "none"
+            raise errors.InvalidRequest(
+                f"action: {action!r} is not available on job {info['job_id']} "
+                f"(its components: {allowed})")
+        account = info["account"]
+    request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
+    return JobSpec(kind=kind, params=params, account=account, parent=info)
+
+
+def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
+    """The parent's TTAPI job id, account label, components, prompt and mode."""
+    if isinstance(parent, dict):
+        job_id = str(parent.get("job_id") or "")
+        if not job_id:
+            raise errors.InvalidRequest("parent: a job result needs a 'job_id'")
+        if parent.get("status", "SUCCESS") != "SUCCESS":
+            raise errors.InvalidRequest(f"parent: job {job_id} did not succeed")
+        account = str(parent.get("account") or "") or _find_account(rt, job_id)["account"]
+        rt.pool.check(account)
+        components = parent.get("components")
+        if not isinstance(components, list):
+            components = _find_account(rt, job_id)["components"]
+        return {"job_id": job_id, "account": account, "components": list(components),
+                "prompt": parent.get("prompt") or "", "mode": parent.get("mode") or "fast"}
+    if isinstance(parent, str) and parent.strip():
+        return _find_account(rt, parent.strip())
+    raise errors.InvalidRequest("parent: give the previous step's result or a TTAPI job id")
+
+
+def _index_key(job_id: str) -> str:
+    return f"mj:ttjob:{job_id}"
+
+
+def remember(rt: Runtime, result: dict[str, Any]) -> None:
+    """Index a finished job by its TTAPI id, so follow-ups named by id find account and buttons."""
+    key = _index_key(result["job_id"])
+    rt.redis.hset(key, mapping={
+        "account": result["account"], "components": json.dumps(result.get("components") or []),
+        "prompt": result.get("prompt") or "", "mode": result.get("mode") or "fast"})
+    rt.redis.expire(key, rt.settings.mj_record_ttl_s)
+
+
+def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
+    raw = rt.redis.hgetall(_index_key(job_id))
+    if raw:
+        return {"job_id": job_id, "account": raw["account"],
+                "components": json.loads(raw.get("components") or "[]"),
+                "prompt": raw.get("prompt", ""), "mode": raw.get("mode", "fast")}
+    for label in rt.pool.labels:  # a job made elsewhere: ask each account (fetch is free)
+        try:
+            info = rt.pool.client(label).fetch(job_id)
+        except errors.NotFound:
+            continue
+        if info.status != "SUCCESS":
+            raise errors.InvalidRequest(f"parent: job {job_id} is {info.status}, not SUCCESS")
+        return {"job_id": job_id, "account": label, "components": info.components,
+                "prompt": info.prompt or "", "mode": "fast"}
+    raise errors.InvalidRequest(f"parent: no configured account knows job {job_id}")
+
+
+def iso(ts: float) -> str | None:
+    """ISO-8601 UTC of an epoch time (None for 0)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
+
+
+def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, Any]:
+    """The job result dict of CONTRACT.md (plus a few extra keys)."""
+    return {
+        "job_id": info.job_id or rec.ttapi_job_id,
+        "action": info.action or rec.params.get("action") or rec.kind,
+        "status": "SUCCESS",
+        "prompt": info.prompt if info.prompt is not None else rec.params.get("prompt"),
+        "image_url": info.cdn_image,
+        "discord_image": info.discord_image,
+        "images": info.images,
+        "components": info.components,
+        "seed": info.seed,
+        "width": info.width,
+        "height": info.height,
+        "account": rec.account,
+        "parent_job_id": rec.parent.get("job_id") or None,
+        "submitted_at": iso(rec.submitted_at_ts),
+        "finished_at": iso(finished_at),
+        "task_id": rec.job_id,
+        "kind": rec.kind,
+        "mode": rec.params.get("mode") or rec.parent.get("mode") or "fast",
+        "quota": info.quota,
+    }

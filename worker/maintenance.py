@@ -1,0 +1,90 @@
+"""Periodic safety nets: the pump (lost wake-ups, stalled polls, undelivered results) and /info.
+
+Nothing here is on the hot path: releases wake waiters at once and polls re-schedule
+themselves. The pump only repairs what a killed process or a lost message left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from worker import errors
+from worker.records import AMBIGUOUS, SUBMITTED, SUBMITTING, TERMINAL
+from worker.runtime import Runtime
+from worker.settle import UNDELIVERED, resume_all
+
+log = logging.getLogger(__name__)
+
+
+def stall_s(rt: Runtime) -> float:
+    """How late a step may be before the pump treats it as lost."""
+    return max(4 * rt.timing.bounds.max_s, 2 * rt.settings.mj_pump_interval_s, 2.0)
+
+
+def pump(rt: Runtime) -> dict[str, int]:
+    """One round of repairs over every account; returns what it did, for logs and tests."""
+    done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0}
+    now, stall = rt.clock(), stall_s(rt)
+    for label in rt.pool.labels:
+        woken = rt.guard.fill(label)
+        resume_all(rt, woken)
+        done["woken"] += len(woken)
+        for job_id in rt.guard.expiring(label, rt.timing.lease_s / 2):
+            rec = rt.records.load(job_id)
+            if rec is None or rec.state in TERMINAL or rec.account != label:
+                resume_all(rt, rt.guard.release(label, job_id))
+                done["reaped"] += 1
+                continue
+            rt.guard.renew(label, job_id)
+            if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
+                if rt.records.cas(job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1):
+                    log.warning("job %s: poll chain lost; reviving it", job_id)
+                    rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
+                    done["revived"] += 1
+            elif rec.state == SUBMITTING and now - rec.sent_at > _submit_limit(rt) + stall:
+                if rt.records.cas(job_id, {"state": SUBMITTING, "poll_seq": rec.poll_seq},
+                                  state=AMBIGUOUS, poll_seq=rec.poll_seq + 1):
+                    log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
+                    rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
+                    done["revived"] += 1
+            elif rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING) and (
+                    now - rec.woken_at > stall):
+                resume_all(rt, [job_id])  # handed a slot, but its task never came
+                done["revived"] += 1
+    for job_id in [str(j) for j in rt.redis.zrangebyscore(UNDELIVERED, 0, now - stall)]:
+        rt.redis.zadd(UNDELIVERED, {job_id: now})
+        rt.dispatcher.resume(job_id)
+        done["redelivered"] += 1
+    return done
+
+
+def _submit_limit(rt: Runtime) -> float:
+    s = rt.settings
+    return s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s
+
+
+def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
+    """Read each account's /info: cap from `max_queue`, balance; bring back 402'd accounts."""
+    seen: dict[str, dict[str, object]] = {}
+    for label in rt.pool.labels:
+        try:
+            info = rt.pool.client(label).info()
+        except (errors.Unauthorized, errors.InsufficientBalance) as exc:
+            rt.pool.disable(label, exc.status_code or 0, exc.message)
+            seen[label] = {"error": str(exc)}
+            continue
+        except errors.TTAPIError as exc:
+            log.info("account %s: /info failed (%s)", label, exc)
+            seen[label] = {"error": str(exc)}
+            continue
+        rt.guard.set_cap(label, info.max_queue)
+        snapshot: dict[str, object] = {
+            "balance": info.balance, "max_queue": info.max_queue, "at": rt.clock()}
+        rt.redis.hset(f"mj:{{{label}}}:info",
+                      mapping={k: "" if v is None else str(v) for k, v in snapshot.items()})
+        reason = rt.pool.disabled_reason(label) or ""
+        if reason.startswith("402") and (info.balance or 0) > 0:
+            rt.pool.enable(label)
+        resume_all(rt, rt.guard.fill(label))
+        seen[label] = snapshot
+    return seen

@@ -1,0 +1,182 @@
+"""Job records: one Redis hash per job (keyed by its Celery task id) with compare-and-set states.
+
+    NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
+                         └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit)
+
+Every transition goes through `cas`, a Lua script that changes the hash only when its current
+values are the expected ones, so a redelivered or duplicated message finds the job further
+along and never repeats a submit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
+    "NEW", "WAITING", "SUBMITTING", "SUBMITTED", "AMBIGUOUS")
+SUCCESS, FAILED = "SUCCESS", "FAILED"
+TERMINAL = (SUCCESS, FAILED)
+IN_FLIGHT = (SUBMITTING, SUBMITTED, AMBIGUOUS)
+
+_CAS = """
+local expect = cjson.decode(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+for name, allowed in pairs(expect) do
+  local value = redis.call('HGET', KEYS[1], name)
+  if value == false then value = '' end
+  local ok = false
+  for _, a in ipairs(allowed) do if a == value then ok = true end end
+  if not ok then return 0 end
+end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+return 1
+"""
+
+_CREATE = """
+if redis.call('HSETNX', KEYS[1], 'state', ARGV[2]) == 1 then
+  local fields = cjson.decode(ARGV[3])
+  for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+INT_FIELDS = ("poll_seq", "progress", "submit_attempts", "resubmits", "fetch_errors", "priority")
+FLOAT_FIELDS = ("created_at", "sent_at", "submitted_at_ts", "finished_at_ts", "deadline",
+                "next_poll_at", "woken_at", "last_poll_at", "last_progress_at")
+JSON_FIELDS = ("params", "result", "sig", "parent")
+
+
+@dataclass
+class JobRecord:
+    """A job's record as stored; unknown fields stay in `extra`."""
+
+    job_id: str
+    state: str
+    kind: str = ""
+    account: str = ""
+    pinned: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    parent: dict[str, Any] = field(default_factory=dict)
+    ttapi_job_id: str = ""
+    error: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    sig: dict[str, Any] = field(default_factory=dict)
+    poll_seq: int = 0
+    progress: int = 0
+    priority: int = 2
+    submit_attempts: int = 0
+    resubmits: int = 0
+    fetch_errors: int = 0
+    created_at: float = 0.0
+    sent_at: float = 0.0
+    submitted_at_ts: float = 0.0
+    finished_at_ts: float = 0.0
+    deadline: float = 0.0
+    next_poll_at: float = 0.0
+    woken_at: float = 0.0
+    last_poll_at: float = 0.0
+    last_progress_at: float = 0.0
+    hook_token: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, job_id: str, raw: dict[str, str]) -> JobRecord:
+        """Decode a Redis hash (str → typed fields)."""
+        known = set(cls.__dataclass_fields__)
+        values: dict[str, Any] = {"job_id": job_id, "extra": {}}
+        for key, value in raw.items():
+            if key in INT_FIELDS:
+                values[key] = int(float(value or 0))
+            elif key in FLOAT_FIELDS:
+                values[key] = float(value or 0)
+            elif key in JSON_FIELDS:
+                values[key] = json.loads(value) if value else {}
+            elif key == "pinned":
+                values[key] = value == "1"
+            elif key in known and key not in ("job_id", "extra"):
+                values[key] = value
+            else:
+                values["extra"][key] = value
+        values.setdefault("state", NEW)
+        return cls(**values)
+
+
+def encode(fields: dict[str, Any]) -> dict[str, str]:
+    """Encode typed fields for a Redis hash (dicts as JSON, bools as 1/0)."""
+    out: dict[str, str] = {}
+    for key, value in fields.items():
+        if key in JSON_FIELDS or isinstance(value, dict | list):
+            out[key] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        elif value is None:
+            out[key] = ""
+        else:
+            out[key] = str(value)
+    return out
+
+
+class RecordStore:
+    """Reads, creates and compare-and-sets job records; every key expires after `ttl_s`."""
+
+    def __init__(self, client: redis.Redis, *, ttl_s: int = 7 * 86400, prefix: str = "mj") -> None:
+        self.redis = client
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self._cas = client.register_script(_CAS)
+        self._create = client.register_script(_CREATE)
+
+    def key(self, job_id: str) -> str:
+        """Redis key of one job's record."""
+        return f"{self.prefix}:job:{job_id}"
+
+    def create(self, job_id: str, **fields: Any) -> JobRecord:
+        """Create the record in state NEW unless it exists; return it as stored either way."""
+        fields.setdefault("created_at", time.time())
+        raw = self._create(
+            keys=[self.key(job_id)],
+            args=[self.ttl_s, NEW, json.dumps(encode(fields))],
+        )
+        return JobRecord.from_hash(job_id, _pairs(raw))
+
+    def load(self, job_id: str) -> JobRecord | None:
+        """The record, or None when there is none (never created, or expired)."""
+        raw = self.redis.hgetall(self.key(job_id))
+        return JobRecord.from_hash(job_id, _decode(raw)) if raw else None
+
+    def cas(self, job_id: str, expect: dict[str, Any], **changes: Any) -> bool:
+        """Apply `changes` only if every field in `expect` has one of the given values."""
+        wanted = {k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
+                  for k, v in expect.items()}
+        flat: list[str] = []
+        for k, v in encode(changes).items():
+            flat += [k, v]
+        return int(self._cas(keys=[self.key(job_id)], args=[json.dumps(wanted), *flat])) == 1
+
+    def move(
+        self, job_id: str, from_states: tuple[str, ...] | str, to: str, **changes: Any
+    ) -> bool:
+        """Compare-and-set the state from one of `from_states` to `to`, with other changes."""
+        states = (from_states,) if isinstance(from_states, str) else from_states
+        return self.cas(job_id, {"state": list(states)}, state=to, **changes)
+
+    def update(self, job_id: str, **changes: Any) -> None:
+        """Set fields unconditionally (for data that is not a state: progress, sig, ...)."""
+        if changes:
+            self.redis.hset(self.key(job_id), mapping=encode(changes))  # type: ignore[arg-type]
+
+
+def _decode(raw: Any) -> dict[str, str]:
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in dict(raw).items()}
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    items = [x.decode() if isinstance(x, bytes) else str(x) for x in flat]
+    return dict(zip(items[0::2], items[1::2], strict=True))

@@ -1,0 +1,107 @@
+"""Everything a job step needs, built once per process at the edge and passed down.
+
+`Runtime` bundles the settings, the Redis client, the guard, the record store, the account pool
+and a `Dispatcher` (how to publish messages). Tests build one on fakeredis with a recording
+dispatcher; the Celery app builds one on the real broker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redis import Redis
+
+from config.settings import Account, Settings
+from worker.accounts import AccountPool
+from worker.client import TTAPIClient
+from worker.guard import SlotGuard
+from worker.polling import Durations, PollBounds
+from worker.records import RecordStore
+
+
+class Dispatcher(Protocol):
+    """How job steps hand work to the queue (Celery in production, a list in unit tests)."""
+
+    def resume(self, job_id: str, countdown: float = 0.0) -> None:
+        """Re-publish the parked task of `job_id` (same id, chain and callbacks)."""
+
+    def poll(self, job_id: str, seq: int, countdown: float) -> None:
+        """Fetch `job_id` again in `countdown` seconds (`seq` drops stale duplicates)."""
+
+    def fill(self, label: str, countdown: float) -> None:
+        """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""
+
+
+@dataclass
+class Timing:
+    """Durations derived from the settings, in seconds."""
+
+    bounds: PollBounds
+    lease_s: float
+    cooldown_s: float
+    reconcile_grace_s: float
+    deadline_grace_s: float
+    time_scale: float
+    submit_retry_s: float
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Timing:
+        """Scale every duration from the poll bounds and `MJ_TIME_SCALE`."""
+        return cls(
+            bounds=PollBounds(s.mj_poll_min_s, s.mj_poll_max_s),
+            lease_s=max(8 * s.mj_poll_max_s, 2.0, 4 * s.mj_pump_interval_s),
+            cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
+            reconcile_grace_s=s.mj_reconcile_grace_s,
+            deadline_grace_s=max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
+            time_scale=s.mj_time_scale,
+            submit_retry_s=max(2 * s.mj_poll_min_s, 0.1),
+        )
+
+    def longest_countdown(self, pump_interval_s: float) -> float:
+        """The longest countdown any step schedules (must stay below the visibility timeout)."""
+        return max(self.bounds.max_s, self.cooldown_s * 8, self.reconcile_grace_s,
+                   pump_interval_s, self.submit_retry_s * 8, 60.0)
+
+
+@dataclass
+class Runtime:
+    """The per-process bundle of collaborators every job step receives."""
+
+    settings: Settings
+    redis: Redis
+    dispatcher: Dispatcher
+    timing: Timing
+    records: RecordStore
+    guard: SlotGuard
+    pool: AccountPool
+    durations: Durations
+    clock: Callable[[], float] = field(default=time.time)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        redis_client: Redis,
+        dispatcher: Dispatcher,
+        client_factory: Callable[[Account], TTAPIClient] | None = None,
+    ) -> Runtime:
+        """Wire everything from settings; `redis_client` must decode responses to str."""
+        timing = Timing.from_settings(settings)
+        guard = SlotGuard(redis_client, default_cap=settings.ttapi_max_in_progress,
+                          lease_s=timing.lease_s)
+
+        def make_client(account: Account) -> TTAPIClient:
+            return TTAPIClient(account, settings.ttapi_base_url,
+                               connect_timeout=settings.mj_http_connect_timeout_s,
+                               read_timeout=settings.mj_http_read_timeout_s)
+
+        pool = AccountPool(settings.accounts(), client_factory or make_client, guard, redis_client)
+        return cls(
+            settings=settings, redis=redis_client, dispatcher=dispatcher, timing=timing,
+            records=RecordStore(redis_client, ttl_s=settings.mj_record_ttl_s),
+            guard=guard, pool=pool,
+            durations=Durations(redis_client, time_scale=settings.mj_time_scale),
+        )

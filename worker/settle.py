@@ -1,0 +1,89 @@
+"""How a job ends: record the outcome once, free its slot, wake the next waiter, resume the task.
+
+Poll steps and webhook callbacks both end jobs through `settle`; the compare-and-set on the
+record makes the first one win and the others no-ops, so a duplicated callback is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from worker import errors
+from worker.jobs import job_result, remember
+from worker.records import SUBMITTED, WAITING, JobRecord
+from worker.responses import JobInfo
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+UNDELIVERED = "mj:undelivered"
+# FAILED messages worth one more try (TTAPI's FAQ); banned/denied/invalid ones are final.
+TRANSIENT = ("job timeout", "[internal error]", "[internal server error]", "execution error",
+             "failed to process your command", "unknown integration")
+
+
+def is_transient(message: str) -> bool:
+    """True when TTAPI's FAILED message is worth resubmitting once."""
+    text = message.strip().lower()
+    return any(text.startswith(t) or t in text for t in TRANSIENT)
+
+
+def resume_all(rt: Runtime, job_ids: list[str]) -> None:
+    """Re-publish the parked tasks of jobs just handed a slot."""
+    now = rt.clock()
+    for job_id in job_ids:
+        rt.records.update(job_id, woken_at=now)
+        rt.dispatcher.resume(job_id)
+
+
+def _release(rt: Runtime, rec: JobRecord) -> None:
+    if rec.account:
+        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+
+
+def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, ...],
+         resume_self: bool = False) -> bool:
+    """End the job in FAILED with `message`, free its slot; False if it had already moved on."""
+    now = rt.clock()
+    if not rt.records.move(rec.job_id, from_states, "FAILED", error=message, finished_at_ts=now):
+        return False
+    log.warning("job %s failed: %s", rec.job_id, message)
+    _release(rt, rec)
+    if resume_self:
+        rt.redis.zadd(UNDELIVERED, {rec.job_id: now})
+        rt.dispatcher.resume(rec.job_id)
+    return True
+
+
+def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
+    """Apply a finished TTAPI job (from fetch or a hook); True if this call ended or retried it."""
+    if rec.state != SUBMITTED or (info.job_id and info.job_id != rec.ttapi_job_id):
+        return False
+    now = rt.clock()
+    if info.status == "SUCCESS":
+        result = job_result(rec, info, now)
+        if not rt.records.move(rec.job_id, SUBMITTED, "SUCCESS", result=result,
+                               finished_at_ts=now, progress=100):
+            return False
+        rt.durations.learn(rec.account, str(result["mode"]), rec.kind,
+                           now - rec.submitted_at_ts)
+        remember(rt, result)
+        _release(rt, rec)
+        rt.redis.zadd(UNDELIVERED, {rec.job_id: now})
+        rt.dispatcher.resume(rec.job_id)
+        return True
+    message = info.message or "TTAPI reported the job FAILED without a reason"
+    if is_transient(message) and rec.resubmits < 1:
+        # Keep the slot: the resubmit reuses it (acquire is re-entrant).
+        if not rt.records.move(rec.job_id, SUBMITTED, WAITING, resubmits=rec.resubmits + 1,
+                               previous_job_id=rec.ttapi_job_id, ttapi_job_id="",
+                               submit_attempts=0):
+            return False
+        log.warning("job %s: TTAPI job %s failed (%s); resubmitting once",
+                    rec.job_id, rec.ttapi_job_id, message)
+        rt.guard.renew(rec.account, rec.job_id)
+        rt.dispatcher.resume(rec.job_id)
+        return True
+    return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True)
+
+
+__all__ = ["UNDELIVERED", "errors", "fail", "is_transient", "resume_all", "settle"]
