@@ -117,7 +117,7 @@ class CeleryProcess:
     def stop(self) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL if it lingers; always closes the log."""
         if self.proc and self.proc.poll() is None:
-            self.kill(signal.SIGTERM)
+            self.proc.terminate()  # the main process only: Celery's warm shutdown ends the pool
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -30,8 +30,9 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
         elapsed=now - rec.submitted_at_ts if rec.submitted_at_ts else 0.0,
         expected=expected,
         progress=rec.progress,
-        last_progress=int(rec.extra.get("prev_progress", 0) or 0),
-        since_last_progress=now - rec.last_progress_at if rec.last_progress_at else 0.0,
+        last_progress=rec.prev_progress,
+        since_last_progress=(rec.last_progress_at - rec.prev_progress_at
+                             if rec.prev_progress_at else 0.0),
         errors=errors_in_row,
     )
     rt.records.update(rec.job_id, next_poll_at=now + gap)
@@ -75,8 +76,10 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         return
     changes: dict[str, object] = {"fetch_errors": 0, "last_poll_at": now}
     if info.progress != rec.progress:
-        changes.update(progress=info.progress, prev_progress=rec.progress, last_progress_at=now)
-        rec.extra["prev_progress"] = str(rec.progress)
+        prev_at = rec.last_progress_at if rec.progress else 0.0
+        changes.update(progress=info.progress, prev_progress=rec.progress,
+                       prev_progress_at=prev_at, last_progress_at=now)
+        rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
         rec.progress, rec.last_progress_at = info.progress, now
     rt.records.update(job_id, **changes)
     rec.fetch_errors = 0

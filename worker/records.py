@@ -46,9 +46,10 @@ end
 return redis.call('HGETALL', KEYS[1])
 """
 
-INT_FIELDS = ("poll_seq", "progress", "submit_attempts", "resubmits", "fetch_errors", "priority")
+INT_FIELDS = ("poll_seq", "progress", "prev_progress", "submit_attempts", "resubmits",
+              "fetch_errors", "priority")
 FLOAT_FIELDS = ("created_at", "sent_at", "submitted_at_ts", "finished_at_ts", "deadline",
-                "next_poll_at", "woken_at", "last_poll_at", "last_progress_at")
+                "next_poll_at", "woken_at", "last_poll_at", "last_progress_at", "prev_progress_at")
 JSON_FIELDS = ("params", "result", "sig", "parent")
 
 
@@ -69,6 +70,7 @@ class JobRecord:
     sig: dict[str, Any] = field(default_factory=dict)
     poll_seq: int = 0
     progress: int = 0
+    prev_progress: int = 0
     priority: int = 2
     submit_attempts: int = 0
     resubmits: int = 0
@@ -82,6 +84,7 @@ class JobRecord:
     woken_at: float = 0.0
     last_poll_at: float = 0.0
     last_progress_at: float = 0.0
+    prev_progress_at: float = 0.0
     hook_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 

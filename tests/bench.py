@@ -1,0 +1,126 @@
+"""`make bench`: makespan and fetches per job against the physical limit and a naive baseline.
+
+100 imagine jobs on one account (cap 10, simulator fast duration 2 s, MJ_POLL_MIN_S=0.05,
+MJ_POLL_MAX_S=0.5). The physical limit is ceil(100 / 10) × 2 s = 20 s. The baseline, measured in
+the same run on a fresh simulator, is what one would write by hand: 10 threads that each submit
+and then fetch every MJ_POLL_MAX_S until done. All traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from config.settings import Account
+from tests.servers import RedisServer
+from tests.stack import Stack
+from worker.client import TTAPIClient
+from worker.simulator import SimConfig, Simulator
+
+KEY = "sk-bench-account-0001"
+
+
+def run_engine(redis_server: RedisServer, tmp: Path, jobs: int, fast_s: float, cap: int,
+               nodes: int) -> dict[str, Any]:
+    """Makespan and fetches/job of mj-worker with `nodes` worker nodes (4 processes each)."""
+    stack = Stack(redis_server, tmp, keys=[KEY], capacity=cap, fast_s=fast_s, nodes=nodes,
+                  concurrency=4).start()
+    try:
+        t0 = time.monotonic()
+        results = [stack.send("mj.imagine", f"benchmark prompt {i}") for i in range(jobs)]
+        done = [r.get(timeout=600) for r in results]
+        makespan = time.monotonic() - t0
+        stats = stack.sim.stats()
+    finally:
+        stack.stop()
+    return _summary("mj-worker", makespan, stats, jobs, ok=sum(d["status"] == "SUCCESS"
+                                                               for d in done), nodes=nodes)
+
+
+def run_baseline(jobs: int, fast_s: float, cap: int, poll_s: float) -> dict[str, Any]:
+    """A hand-written client: `cap` threads, each submit then fetch every `poll_s`."""
+    with Simulator(SimConfig(keys=[KEY], capacity=cap, fast_s=fast_s)) as sim:
+        todo = list(range(jobs))
+        lock = threading.Lock()
+        ok = [0]
+
+        def worker() -> None:
+            client = TTAPIClient(Account.from_key(KEY), sim.url)
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    i = todo.pop()
+                job = client.imagine(f"benchmark prompt {i}").job_id
+                while True:
+                    time.sleep(poll_s)
+                    if client.fetch(job).finished:
+                        with lock:
+                            ok[0] += 1
+                        break
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=worker) for _ in range(cap)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        makespan = time.monotonic() - t0
+        return _summary("baseline (fixed polling)", makespan, sim.stats(), jobs, ok=ok[0])
+
+
+def _summary(name: str, makespan: float, stats: dict[str, Any], jobs: int, **extra: Any
+             ) -> dict[str, Any]:
+    acct = next(iter(stats["accounts"].values()))
+    fetches = [j["fetches"] for j in stats["jobs"].values()]
+    return {"name": name, "makespan_s": round(makespan, 2), "jobs": jobs,
+            "fetches_per_job": round(sum(fetches) / max(len(fetches), 1), 2),
+            "max_fetches": max(fetches, default=0), "peak_in_progress": acct["peak_in_progress"],
+            "count_499": acct["count_499"], "count_429": acct["count_429"], **extra}
+
+
+def main() -> None:
+    """Run the baseline and the engine with one and two nodes; print a table and JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--fast", type=float, default=2.0)
+    parser.add_argument("--cap", type=int, default=10)
+    parser.add_argument("--out", default=".bench/results.json")
+    args = parser.parse_args()
+    limit = math.ceil(args.jobs / args.cap) * args.fast
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        server = RedisServer(tmp / "redis").start()
+        try:
+            rows.append(run_baseline(args.jobs, args.fast, args.cap, poll_s=0.5))
+            for nodes in (1, 2):
+                node_tmp = tmp / f"nodes{nodes}"
+                node_tmp.mkdir()
+                rows.append(run_engine(server, node_tmp, args.jobs, args.fast, args.cap, nodes))
+        finally:
+            server.stop()
+    base = rows[0]["makespan_s"]
+    print(f"physical limit: {limit:.1f} s ({args.jobs} jobs, cap {args.cap}, {args.fast} s each)")
+    print(f"{'run':28} {'makespan':>9} {'util':>6} {'vs base':>8} {'fetch/job':>9} "
+          f"{'peak':>5} {'499':>4}")
+    for r in rows:
+        r["utilisation"] = round(limit / r["makespan_s"], 3)
+        r["speedup_vs_baseline"] = round(base / r["makespan_s"], 2)
+        label = r["name"] + (f" ({r['nodes']} node)" if "nodes" in r else "")
+        print(f"{label:28} {r['makespan_s']:>8.2f}s {r['utilisation']:>6.3f} "
+              f"{r['speedup_vs_baseline']:>7.2f}x {r['fetches_per_job']:>9.2f} "
+              f"{r['peak_in_progress']:>5} {r['count_499']:>4}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"limit_s": limit, "runs": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Stateful property test of the slot guard against a small Python reference model.
+
+Time: leases are long (an hour) so the real clock never expires one during a run; the ``expire``
+rule makes time pass for one holder by setting its lease deadline in the past with ``ZADD``.
+Cooldowns are either long (and ended by the ``cooldown_ends`` rule deleting the key) or tiny and
+deleted at once, so the outcome never depends on how fast the test runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+import fakeredis
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from worker.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
+
+LABEL = "acct-stateful"
+DEFAULT_CAP = 3
+JOBS = st.sampled_from([f"j{i}" for i in range(7)])
+PRIORITIES = st.sampled_from([FRONT, FOLLOW_UP, FRESH])
+
+
+@dataclass
+class Model:
+    """What the guard should hold: holders (id -> expired?), waiters as (class, seq, id)."""
+
+    holders: dict[str, bool] = field(default_factory=dict)
+    waiters: list[tuple[int, int, str]] = field(default_factory=list)
+    seq: int = 0
+    cap: int = DEFAULT_CAP
+    cooling: bool = False
+
+    def queued_ids(self) -> list[str]:
+        """Waiter ids in service order."""
+        return [job for _, _, job in sorted(self.waiters)]
+
+    def enqueue(self, job: str, klass: int) -> None:
+        """Queue ``job`` unless it already waits (it keeps its place)."""
+        if job not in self.queued_ids():
+            self.seq += 1
+            self.waiters.append((klass, self.seq, job))
+
+    def drop(self, job: str) -> None:
+        """Forget ``job`` as a waiter."""
+        self.waiters = [w for w in self.waiters if w[2] != job]
+
+    def fill(self) -> list[str]:
+        """Drop expired leases; unless cooling, hand free slots to the head waiters."""
+        self.holders = {j: e for j, e in self.holders.items() if not e}
+        if self.cooling:
+            return []
+        woken = self.queued_ids()[: max(0, self.cap - len(self.holders))]
+        for job in woken:
+            self.drop(job)
+            self.holders[job] = False
+        return woken
+
+
+class GuardMachine(RuleBasedStateMachine):
+    """Drives a SlotGuard on fakeredis and the Model side by side."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redis = fakeredis.FakeRedis(decode_responses=True)
+        self.guard = SlotGuard(self.redis, default_cap=DEFAULT_CAP, lease_s=3600)
+        self.slots, self.waiters_key, _, _, self.cool = self.guard.keys(LABEL)
+        self.model = Model()
+
+    def holder_ids(self) -> set[str]:
+        """Raw members of the slots set (expired-but-not-dropped ones included)."""
+        return set(cast(list[str], self.redis.zrange(self.slots, 0, -1)))
+
+    def check_grants(self, before: set[str]) -> None:
+        """A call that granted any new slot must leave the account at or under its cap."""
+        after = self.holder_ids()
+        if after - before:
+            assert len(after) <= self.model.cap, (before, after, self.model.cap)
+
+    def check_filled(self) -> None:
+        """After a fill outside a cooldown, nobody waits while a slot is free."""
+        if not self.model.cooling and len(self.holder_ids()) < self.model.cap:
+            assert self.redis.zcard(self.waiters_key) == 0
+
+    @rule(job=JOBS, priority=PRIORITIES)
+    def acquire(self, job: str, priority: int) -> None:
+        before = self.holder_ids()
+        res = self.guard.acquire(LABEL, job, priority=priority)
+        m = self.model
+        m.holders = {j: e for j, e in m.holders.items() if not e}
+        holds = job in m.holders
+        woken = m.fill()
+        if job in woken:
+            holds = True
+            woken.remove(job)
+        if holds:
+            expected = (True, False)
+        elif not m.cooling and len(m.holders) < m.cap and not m.waiters:
+            m.holders[job] = False
+            expected = (True, False)
+        else:
+            m.enqueue(job, priority)
+            expected = (False, True)
+        assert (res.granted, res.queued) == expected
+        assert res.woken == woken
+        assert (res.cooldown_ms > 0) == (m.cooling and not res.granted)
+        self.check_grants(before)
+        self.check_filled()
+
+    @rule(job=JOBS)
+    def renew(self, job: str) -> None:
+        live = job in self.model.holders and not self.model.holders[job]
+        assert self.guard.renew(LABEL, job) is live
+
+    @rule(job=JOBS)
+    def release(self, job: str) -> None:
+        before = self.holder_ids()
+        woken = self.guard.release(LABEL, job)
+        self.model.holders.pop(job, None)
+        self.model.drop(job)
+        assert woken == self.model.fill()
+        self.check_grants(before)
+        self.check_filled()
+
+    @precondition(lambda self: any(not e for e in self.model.holders.values()))
+    @rule(data=st.data())
+    def expire(self, data: st.DataObject) -> None:
+        """Make time pass for one holder: its deadline moves to the past (1 ms after epoch)."""
+        live = sorted(j for j, e in self.model.holders.items() if not e)
+        job = data.draw(st.sampled_from(live))
+        self.redis.zadd(self.slots, {job: 1}, xx=True)
+        self.model.holders[job] = True
+
+    @rule(job=JOBS, keep_cooling=st.booleans())
+    def backoff(self, job: str, keep_cooling: bool) -> None:
+        m = self.model
+        self.guard.backoff(LABEL, job, 60 if keep_cooling else 0.001)
+        if not keep_cooling and not m.cooling:
+            self.redis.delete(self.cool)  # the tiny cooldown is over; a long one is kept
+        m.cooling = m.cooling or keep_cooling
+        m.holders.pop(job, None)
+        if any(w[2] == job and w[0] != FRONT for w in m.waiters):
+            m.drop(job)
+        m.enqueue(job, FRONT)
+
+    @rule()
+    def cooldown_ends(self) -> None:
+        self.redis.delete(self.cool)
+        self.model.cooling = False
+
+    @rule()
+    def fill(self) -> None:
+        before = self.holder_ids()
+        assert self.guard.fill(LABEL) == self.model.fill()
+        self.check_grants(before)
+        self.check_filled()
+
+    @rule(cap=st.one_of(st.none(), st.integers(min_value=0, max_value=5)))
+    def set_cap(self, cap: int | None) -> None:
+        self.guard.set_cap(LABEL, cap)
+        self.model.cap = DEFAULT_CAP if cap is None else cap
+
+    @invariant()
+    def matches_the_model(self) -> None:
+        state = self.guard.state(LABEL)
+        m = self.model
+        assert state.cap == m.cap
+        assert set(state.holders) == {j for j, e in m.holders.items() if not e}
+        assert self.holder_ids() == set(m.holders)
+        assert state.waiters == m.queued_ids()
+        assert (state.cooldown_ms > 0) == m.cooling
+        assert self.guard.free([LABEL]) == {LABEL: m.cap - len(state.holders) - len(m.waiters)}
+
+    @invariant()
+    def no_job_is_both_holder_and_waiter(self) -> None:
+        assert not self.holder_ids() & set(self.guard.state(LABEL).waiters)
+
+    @invariant()
+    def waiters_are_fifo_within_a_class(self) -> None:
+        scored = cast(
+            list[tuple[str, float]], self.redis.zrange(self.waiters_key, 0, -1, withscores=True)
+        )
+        order = [(int(score) // 10**13, int(score) % 10**13) for _, score in scored]
+        assert order == sorted(order)
+        by_id = {job: (klass, seq) for klass, seq, job in self.model.waiters}
+        for member, (klass, _) in zip(scored, order, strict=True):
+            assert by_id[member[0]][0] == klass
+        seqs = [[s for k, s in order if k == klass] for klass in (FRONT, FOLLOW_UP, FRESH)]
+        assert all(s == sorted(s) for s in seqs)
+
+
+GuardMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+TestGuardStateful = GuardMachine.TestCase

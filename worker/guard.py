@@ -1,0 +1,192 @@
+"""Per-account slot guard: at most ``cap`` jobs in progress per TTAPI account, FIFO waiters.
+
+Each account (identified by a short non-secret *label*) has, under one ``{label}`` hash tag:
+
+- ``slots``   sorted set, member = job id, score = lease deadline (ms since epoch, Redis ``TIME``);
+- ``waiters`` sorted set, member = job id, score = ``priority * 1e13 + seq`` (FIFO within a class);
+- ``seq``     counter for that sequence; ``cap`` optional cap override; ``cool`` cooldown (PX TTL).
+
+Every change is one Lua script (:mod:`worker.guard_lua`), so the guard holds across any number of
+worker processes.  Waiting never sleeps: a queued job is handed a slot by whoever frees one
+(``release``/``fill`` return the ids to re-publish), and a periodic pump calls ``fill``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from worker import guard_lua
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["FOLLOW_UP", "FRESH", "FRONT", "AcquireResult", "GuardState", "SlotGuard"]
+
+FRONT = 0
+"""Priority class of a job requeued after a 499/429: it goes ahead of everyone."""
+FOLLOW_UP = 1
+"""Priority class of a pipeline's follow-up action, so started pipelines finish first."""
+FRESH = 2
+"""Priority class of a new imagine."""
+
+_PRIORITIES = (FRONT, FOLLOW_UP, FRESH)
+
+
+@dataclass(frozen=True)
+class AcquireResult:
+    """Outcome of :meth:`SlotGuard.acquire`; ``woken`` lists OTHER jobs handed a slot."""
+
+    granted: bool
+    queued: bool
+    cooldown_ms: int
+    woken: list[str]
+
+
+@dataclass(frozen=True)
+class GuardState:
+    """Snapshot of one account: cap, live holders (ms left on lease), waiters, cooldown left."""
+
+    cap: int
+    holders: dict[str, int]
+    waiters: list[str]
+    cooldown_ms: int
+
+
+def _text(value: Any) -> str:
+    """Decode a Redis reply item, whatever the client's ``decode_responses`` setting."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _texts(values: Any) -> list[str]:
+    """Decode a list reply of ids."""
+    return [_text(v) for v in values or []]
+
+
+class SlotGuard:
+    """Leases on per-account slots in Redis; see the module docstring for the key layout."""
+
+    def __init__(
+        self,
+        redis: redis.Redis,
+        *,
+        default_cap: int = 10,
+        lease_s: float = 150.0,
+        prefix: str = "mj",
+    ) -> None:
+        """Register the Lua scripts; ``lease_s`` is how long a grant lives unless renewed."""
+        if default_cap < 0:
+            raise ValueError(f"default_cap must be >= 0, got {default_cap}")
+        if lease_s <= 0:
+            raise ValueError(f"lease_s must be > 0, got {lease_s}")
+        self._redis = redis
+        self._default_cap = int(default_cap)
+        self._lease_ms = max(1, round(lease_s * 1000))
+        self._prefix = prefix
+        self._acquire = redis.register_script(guard_lua.ACQUIRE)
+        self._renew = redis.register_script(guard_lua.RENEW)
+        self._release = redis.register_script(guard_lua.RELEASE)
+        self._fill = redis.register_script(guard_lua.FILL)
+        self._backoff = redis.register_script(guard_lua.BACKOFF)
+        self._state = redis.register_script(guard_lua.STATE)
+        self._free = redis.register_script(guard_lua.FREE)
+        self._expiring = redis.register_script(guard_lua.EXPIRING)
+
+    def keys(self, label: str) -> list[str]:
+        """Return the account's keys ``[slots, waiters, seq, cap, cool]``, as the scripts expect."""
+        if not label or "{" in label or "}" in label:
+            # A brace would break the hash tag and scatter the keys over Cluster slots.
+            raise ValueError(f"invalid account label {label!r}")
+        base = f"{self._prefix}:{{{label}}}"
+        return [f"{base}:slots", f"{base}:waiters", f"{base}:seq", f"{base}:cap", f"{base}:cool"]
+
+    def acquire(self, label: str, job_id: str, *, priority: int = FRESH) -> AcquireResult:
+        """Take a slot for ``job_id`` now, or queue it (keeping its place if already queued).
+
+        Re-entrant: a job that holds a slot (granted earlier or handed to it) gets its lease
+        renewed and ``granted=True``; ``cooldown_ms`` is then reported as 0.
+        """
+        _check_job(job_id)
+        if priority not in _PRIORITIES:
+            raise ValueError(f"priority must be one of {_PRIORITIES}, got {priority!r}")
+        args: list[str | int] = [job_id, priority, self._lease_ms, self._default_cap]
+        reply = self._acquire(keys=self.keys(label), args=args)
+        return AcquireResult(
+            granted=bool(int(reply[0])),
+            queued=bool(int(reply[1])),
+            cooldown_ms=int(reply[2]),
+            woken=_texts(reply[3:]),
+        )
+
+    def renew(self, label: str, job_id: str) -> bool:
+        """Extend the job's lease to now + lease; False if it holds no live lease."""
+        _check_job(job_id)
+        slots = self.keys(label)[0]
+        return bool(int(self._renew(keys=[slots], args=[job_id, self._lease_ms])))
+
+    def release(self, label: str, job_id: str) -> list[str]:
+        """Free the job's slot and drop it from the waiters (idempotent); return ids woken."""
+        _check_job(job_id)
+        args: list[str | int] = [job_id, self._lease_ms, self._default_cap]
+        return _texts(self._release(keys=self.keys(label), args=args))
+
+    def backoff(self, label: str, job_id: str, cooldown_s: float) -> None:
+        """After a 499/429: cool the account down, drop the job's lease, queue it FRONT."""
+        _check_job(job_id)
+        if cooldown_s < 0:
+            raise ValueError(f"cooldown_s must be >= 0, got {cooldown_s}")
+        self._backoff(keys=self.keys(label), args=[job_id, round(cooldown_s * 1000)])
+
+    def fill(self, label: str) -> list[str]:
+        """Drop expired leases and hand free slots to head waiters; return their ids in order."""
+        return _texts(self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap]))
+
+    def set_cap(self, label: str, cap: int | None) -> None:
+        """Override the account's cap (e.g. from TTAPI ``/info``); ``None`` restores the default.
+
+        Lowering it under live holders is safe: no new grant until they drop below the cap.
+        Raising it hands nothing out by itself; call :meth:`fill` to wake waiters.
+        """
+        key = self.keys(label)[3]
+        if cap is None:
+            self._redis.delete(key)
+        elif cap < 0:
+            raise ValueError(f"cap must be >= 0, got {cap}")
+        else:
+            self._redis.set(key, int(cap))
+
+    def cap(self, label: str) -> int:
+        """Return the account's effective cap (override or default)."""
+        value = self._redis.get(self.keys(label)[3])
+        return self._default_cap if value is None else int(_text(value))
+
+    def state(self, label: str) -> GuardState:
+        """Return a consistent snapshot of the account (one script, read-only)."""
+        reply = self._state(keys=self.keys(label), args=[self._default_cap])
+        n_holders = int(reply[2])
+        pairs = reply[3 : 3 + 2 * n_holders]
+        holders = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+        return GuardState(
+            cap=int(reply[0]),
+            holders=holders,
+            waiters=_texts(reply[3 + 2 * n_holders :]),
+            cooldown_ms=int(reply[1]),
+        )
+
+    def free(self, labels: list[str]) -> dict[str, int]:
+        """Return ``cap - holders - waiters`` per label (may be negative), in one round-trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for label in labels:
+            self._free(keys=self.keys(label), args=[self._default_cap], client=pipe)
+        return {label: int(n) for label, n in zip(labels, pipe.execute(), strict=True)}
+
+    def expiring(self, label: str, within_s: float) -> list[str]:
+        """Return holders whose lease ends within ``within_s`` (expired ones included)."""
+        slots = self.keys(label)[0]
+        return _texts(self._expiring(keys=[slots], args=[round(within_s * 1000)]))
+
+
+def _check_job(job_id: str) -> None:
+    """Reject empty ids early: an empty member would silently share one slot between jobs."""
+    if not isinstance(job_id, str) or not job_id:
+        raise ValueError(f"job_id must be a non-empty string, got {job_id!r}")
