@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from worker import errors
+from worker import errors, metrics
 from worker.polling import next_gap
 from worker.records import AMBIGUOUS, SUBMITTED, WAITING, JobRecord
 from worker.runtime import Runtime
@@ -24,17 +24,21 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
     """Schedule fetch number `seq` of a job at the gap the polling policy chooses."""
     now = rt.clock()
     mode = str(rec.params.get("mode") or rec.parent.get("mode") or "fast")
-    expected = rt.durations.expected(rec.account, mode, rec.kind)
-    gap = next_gap(
-        rt.timing.bounds,
-        elapsed=now - rec.submitted_at_ts if rec.submitted_at_ts else 0.0,
-        expected=expected,
-        progress=rec.progress,
-        last_progress=rec.prev_progress,
-        since_last_progress=(rec.last_progress_at - rec.prev_progress_at
-                             if rec.prev_progress_at else 0.0),
-        errors=errors_in_row,
-    )
+    if rt.settings.mj_hook_base_url and errors_in_row == 0:
+        # The webhook ends the job; polling only catches a callback that never came. Half the
+        # visibility timeout keeps Redis from redelivering the countdown message early.
+        gap = min(rt.settings.mj_hook_safety_poll_s, rt.settings.mj_visibility_timeout_s / 2)
+    else:
+        gap = next_gap(
+            rt.timing.bounds,
+            elapsed=now - rec.submitted_at_ts if rec.submitted_at_ts else 0.0,
+            expected=rt.durations.expected(rec.account, mode, rec.kind),
+            progress=rec.progress,
+            last_progress=rec.prev_progress,
+            since_last_progress=(rec.last_progress_at - rec.prev_progress_at
+                                 if rec.prev_progress_at else 0.0),
+            errors=errors_in_row,
+        )
     rt.records.update(rec.job_id, next_poll_at=now + gap)
     rt.dispatcher.poll(rec.job_id, seq, gap)
 
@@ -60,6 +64,8 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1)
         return
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
+        if exc.status_code:
+            metrics.count(rt.redis, rec.account, exc.status_code)
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
         _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1,
               at_least=getattr(exc, "retry_after", None) or 0.0)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from worker import errors
+from worker import errors, metrics
 from worker.accounts import NoAccountLeft
 from worker.completion import schedule_poll
 from worker.jobs import JobSpec, make_spec, request_for
@@ -153,7 +153,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         cooldown = max(rt.timing.cooldown_s, getattr(exc, "retry_after", None) or 0.0)
         rt.records.move(rec.job_id, SUBMITTING, WAITING)
         rt.guard.backoff(label, rec.job_id, cooldown)
-        rt.redis.incr(f"mj:{{{label}}}:count:{exc.status_code}")
+        metrics.count(rt.redis, label, exc.status_code or 0)
         rt.dispatcher.fill(label, cooldown)
         log.warning("job %s: %s %s on %s; retry in %.2fs", rec.job_id, exc.status_code,
                     exc.message, label, cooldown)

@@ -1,0 +1,120 @@
+"""`mjw demo` / `make demo`: the whole system on one machine, no key, no Docker, no root.
+
+Starts an embedded redis-server (unless REDIS_URL is set), the local TTAPI simulator with two
+accounts, a real `celery worker` (with beat) and the webhook receiver; runs a small batch of
+imagine → upsample2 → upscale_creative pipelines with live progress; prints the results; and
+stops everything it started — also on Ctrl-C and on error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from worker.embedded import CeleryProcess, RedisServer, free_port
+from worker.simulator import SimConfig, Simulator
+
+DEMO_KEYS = ["sk-demo-account-one", "sk-demo-account-two"]
+PROMPTS = ["a lighthouse at dawn, oil painting", "a red fox in fresh snow --ar 3:2",
+           "a tiny robot watering a bonsai", "an art deco train station at night",
+           "a paper boat on a rainy street", "a hot air balloon over lavender fields",
+           "a cat astronaut, studio lighting", "a glass teapot full of galaxies"]
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(pipelines: int = 6, fast_s: float = 2.0, capacity: int = 3) -> int:
+    """Run the demo; returns the exit code (0 when every pipeline succeeded)."""
+    console = Console(stderr=True)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="mjw-demo-") as tmp_name:
+        tmp = Path(tmp_name)
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            redis_server = RedisServer(tmp / "redis").start()
+            stack.callback(redis_server.stop)
+            redis_url = redis_server.url
+            console.print(f"embedded redis-server on {redis_url}")
+        sim = Simulator(SimConfig(keys=DEMO_KEYS, capacity=capacity, fast_s=fast_s)).start()
+        stack.callback(sim.stop)
+        console.print(f"TTAPI simulator on {sim.url} (2 accounts, {capacity} jobs in progress "
+                      f"each, fast imagine = {fast_s:g} s)")
+        hook_port = free_port()
+        env = {
+            "REDIS_URL": redis_url, "TTAPI_API_KEYS": ",".join(DEMO_KEYS),
+            "TTAPI_BASE_URL": sim.url, "TTAPI_MAX_IN_PROGRESS": str(capacity),
+            "MJ_POLL_MIN_S": "0.1", "MJ_POLL_MAX_S": "1.0",
+            "MJ_TIME_SCALE": f"{fast_s / 60:.6f}", "MJ_PUMP_INTERVAL_S": "1",
+            "MJ_HOOK_BASE_URL": f"http://127.0.0.1:{hook_port}", "MJ_HOOK_SAFETY_POLL_S": "5",
+        }
+        os.environ.update(env)  # this process's own Celery client and receiver use them too
+        worker = CeleryProcess(env, tmp / "worker.log", args=[
+            "worker", "-n", "demo@%h", "-c", "4", "-l", "INFO", "-B",
+            "-s", str(tmp / "celerybeat-schedule"), "--without-gossip", "--without-mingle"])
+        worker.start()
+        stack.callback(worker.stop)
+        worker.wait_ready()
+        console.print("celery worker (4 processes, with beat) is ready")
+        _start_receiver(stack, hook_port, console)
+        return _run_batch(tmp, pipelines, console, sim)
+    return 1  # pragma: no cover - the with-block always returns
+
+
+def _start_receiver(stack: ExitStack, port: int, console: Console) -> None:
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from worker.celery_app import app
+    from worker.webhook import create_wsgi_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", port, create_wsgi_app(app.runtime), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    stack.callback(stop)
+    console.print(f"webhook receiver on http://127.0.0.1:{port}/hook/<token>")
+
+
+def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> int:
+    from worker.batch import Row
+    from worker.batch_run import run_batch
+    from worker.celery_app import app
+
+    rows = [Row(i + 1, PROMPTS[i % len(PROMPTS)] + (f" #{i + 1}" if i >= len(PROMPTS) else ""),
+                ["upsample2", "upscale_creative"]) for i in range(pipelines)]
+    console.print(f"running {pipelines} pipelines: imagine → upsample2 → upscale_creative")
+    summary = run_batch(app, list(rows), tmp / "results.jsonl", console=console)
+    table = Table(title="results")
+    for col in ("#", "prompt", "status", "account", "final image"):
+        table.add_column(col)
+    for entry in sorted(summary.results, key=lambda e: e["line"]):
+        result = entry.get("result") or {}
+        table.add_row(str(entry["line"]), entry.get("prompt", ""), entry["status"],
+                      result.get("account", ""), result.get("image_url") or entry.get("error", ""))
+    Console().print(table)
+    stats = sim.stats()["accounts"]
+    hooks = sum(a.get("hook_attempts", 0) for a in stats.values())
+    console.print(f"{summary.done} succeeded, {summary.failed} failed; "
+                  f"peak jobs in progress per account: "
+                  f"{', '.join(str(a['peak_in_progress']) for a in stats.values())}; "
+                  f"{hooks} webhook callbacks")
+    return 0 if summary.failed == 0 else 1

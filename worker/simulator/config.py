@@ -1,0 +1,119 @@
+"""Settings of the TTAPI simulator: the fixed `SimConfig` and the runtime-tunable `Faults`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Endpoint names the random faults can be limited to (`Faults.fault_paths`).
+FAULT_PATHS = (
+    "imagine",
+    "action",
+    "seed",
+    "blend",
+    "describe",
+    "inpaint",
+    "fetch",
+    "info",
+    "fetch-list",
+)
+#: The endpoints that create a job.
+SUBMIT_PATHS = FAULT_PATHS[:6]
+
+_RATES = (
+    "rate_429",
+    "rate_500",
+    "rate_html_502",
+    "rate_truncated",
+    "rate_504_after_create",
+    "rate_reset_after_create",
+    "drop_callback_rate",
+)
+
+
+@dataclass
+class Faults:
+    """Injected misbehaviour, all off by default; rates are probabilities per request."""
+
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_html_502: float = 0.0
+    rate_truncated: float = 0.0
+    rate_504_after_create: float = 0.0
+    rate_reset_after_create: float = 0.0
+    slow_s: float = 0.0
+    drop_callback_rate: float = 0.0
+    fault_paths: list[str] = field(default_factory=list)
+    stuck_words: list[str] = field(default_factory=lambda: ["stuck"])
+    other_client: dict[str, int] = field(default_factory=dict)
+
+    def applies_to(self, endpoint: str) -> bool:
+        """Whether the random faults may hit `endpoint` (an empty `fault_paths` means all)."""
+        return not self.fault_paths or endpoint in self.fault_paths
+
+    def updated(self, **changes: Any) -> Faults:
+        """A copy with `changes` applied; ValueError names the first bad field."""
+        names = {f.name for f in dataclasses.fields(self)}
+        clean: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in names:
+                raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(names))})")
+            clean[name] = _check(name, value)
+        return dataclasses.replace(self, **clean)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (other_client is keyed by account label, never by key)."""
+        return dataclasses.asdict(self)
+
+
+def _check(name: str, value: Any) -> Any:
+    """Validate one Faults field value, returning it in its canonical type."""
+    if name in _RATES:
+        if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{name} must be a probability between 0 and 1")
+        return float(value)
+    if name == "slow_s":
+        if not _is_number(value) or float(value) < 0:
+            raise ValueError("slow_s must be a number of seconds >= 0")
+        return float(value)
+    if name == "other_client":
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for k, v in value.items()
+        ):
+            raise ValueError("other_client must map account labels to slot counts >= 0")
+        return dict(value)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a list of strings")
+    if name == "fault_paths" and (bad := [p for p in value if p not in FAULT_PATHS]):
+        raise ValueError(f"fault_paths: unknown endpoint(s) {bad} (known: {list(FAULT_PATHS)})")
+    return list(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass
+class SimConfig:
+    """How the simulator is built; `keys` are secrets and stay out of repr."""
+
+    keys: list[str] = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 0
+    capacity: int = 10
+    fast_s: float = 60.0
+    jitter: float = 0.0
+    rate_per_s: float = 200.0
+    burst: int = 400
+    retry_after_header: bool = False
+    balance: float = 1e9
+    hook_retry_delay_s: float = 0.2
+    seed: int = 0
+    faults: Faults = field(default_factory=Faults)
+
+    @property
+    def time_scale(self) -> float:
+        """Factor applied to TTAPI's real-time `timeout` values (a fast job takes 60 s at 1.0)."""
+        return self.fast_s / 60.0

@@ -1,0 +1,104 @@
+"""The simulator's own endpoints under `/_sim/`: stats, faults, accounts, images (no key)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from worker.simulator.engine import Engine
+from worker.simulator.images import png_bytes
+from worker.simulator.jobs import Job
+from worker.simulator.reply import Reply, json_reply
+from worker.simulator.validation import BadRequest, parse_body
+
+_IMAGE = re.compile(r"^/_sim/images/([0-9a-f-]{36})/([0-4])\.png$")
+
+
+def handle_control(engine: Engine, method: str, path: str, raw: bytes) -> Reply | None:
+    """Answer a `/_sim/...` request, or None when no such control endpoint exists."""
+    if method == "GET" and (match := _IMAGE.match(path)):
+        with engine.lock:
+            known = match.group(1) in engine.jobs
+        if not known:
+            return None
+        return Reply(200, png_bytes(f"{match.group(1)}/{match.group(2)}"), content_type="image/png")
+    if (method, path) == ("GET", "/_sim/stats"):
+        with engine.lock:
+            return json_reply(200, build_stats(engine))
+    try:
+        if (method, path) == ("POST", "/_sim/faults"):
+            changes = parse_body(raw)
+            with engine.lock:
+                return json_reply(200, engine.set_faults(**changes))
+        if (method, path) == ("POST", "/_sim/accounts"):
+            return json_reply(200, _set_account(engine, parse_body(raw)))
+        if (method, path) == ("POST", "/_sim/reset-stats"):
+            with engine.lock:
+                engine.reset_stats()
+            return json_reply(200, {"status": "SUCCESS"})
+    except (BadRequest, ValueError) as exc:
+        return json_reply(400, {"status": "FAILED", "message": str(exc)})
+    return None
+
+
+def _set_account(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    key = body.get("key")
+    if not isinstance(key, str) or not key:
+        raise ValueError("key: required, the account's API key")
+    unknown = set(body) - {"key", "balance", "capacity", "other_client"}
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for name in ("balance", "capacity", "other_client"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise ValueError(f"{name}: must be a number")
+    with engine.lock:
+        return engine.set_account(
+            key,
+            balance=body.get("balance"),
+            capacity=body.get("capacity"),
+            other_client=body.get("other_client"),
+        )
+
+
+def build_stats(engine: Engine) -> dict[str, Any]:
+    """Counters per account label and per job; never a key. Times are seconds since start."""
+    now = engine.now()
+    accounts = {
+        acct.label: {
+            "peak_in_progress": acct.peak,
+            "in_progress": engine.in_progress(acct, now),
+            **acct.counts,
+        }
+        for acct in engine.accounts.values()
+    }
+    jobs = {
+        job.job_id: _job_stats(engine, job, now) for job in engine.jobs.values() if job.in_stats
+    }
+    return {
+        "accounts": accounts,
+        "jobs": jobs,
+        "elapsed": round(now - engine.t0, 6),
+        "count_401": engine.count_401,
+        "faults": engine.faults.to_dict(),
+    }
+
+
+def _job_stats(engine: Engine, job: Job, now: float) -> dict[str, Any]:
+    def since(t: float) -> float | None:
+        return round(t - engine.t0, 6) if t <= now else None
+
+    return {
+        "label": job.label,
+        "action": job.action,
+        "mode": job.mode,
+        "prompt": job.prompt,
+        "parent": job.parent,
+        "status": job.status(now),
+        "fetches": job.fetches,
+        "submitted_at": since(job.submitted),
+        "started_at": since(job.start),
+        "finished_at": since(job.end),
+        "hook_attempts": job.hook_attempts,
+        "hook_delivered": job.hook_delivered,
+    }
