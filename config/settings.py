@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         1.0, gt=0, le=10, description="TTAPI's durations × this (below 1 only for the simulator)"
     )
     mj_pump_interval_s: float = Field(5.0, gt=0, le=600, description="maintenance pump period")
+    mj_hook_safety_poll_s: float = Field(
+        60.0, gt=0, le=3600, description="with webhooks: gap of the safety-net polling"
+    )
     mj_reconcile_grace_s: float = Field(
         30.0, gt=0, le=3600, description="how long an ambiguous submit is looked for"
     )
