@@ -7,18 +7,21 @@ Celery's terms — return the job result, raise the failure, or `Ignore` while t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import requests
 from celery import Task, chain
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 
-from worker import completion, maintenance
+from worker import completion, errors, maintenance, schedules
 from worker.celery_app import app, task_signature
+from worker.download import download_result
 from worker.engine import Done, Failed, advance
 from worker.settle import resume_all
 
-__all__ = ["action", "blend", "describe", "imagine", "inpaint", "pipeline", "seed"]
+__all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
 
 
 def _run(task: Task, kind: str, params: dict[str, Any], *, account: str | None = None,
@@ -96,6 +99,29 @@ def pump() -> dict[str, int]:
 def refresh_accounts() -> dict[str, dict[str, object]]:
     """Maintenance: read each account's /info (cap and balance)."""
     return maintenance.refresh_accounts(app.runtime)
+
+
+@app.task(name="mj.download")
+def download(result: dict[str, Any], directory: str | None = None) -> dict[str, Any]:
+    """Store the images of `result` (the previous step's) under `directory/<job_id>/`.
+
+    `directory` defaults to MJ_DOWNLOAD_DIR; returns `result` plus `files` and `download_dir`.
+    """
+    settings = app.mj_settings
+    target = directory or settings.mj_download_dir
+    if not target:
+        raise errors.InvalidRequest("directory: not given, and MJ_DOWNLOAD_DIR is not set")
+    with requests.Session() as session:
+        return download_result(result, Path(target), session=session,
+                               timeout=(settings.mj_http_connect_timeout_s, 60.0))
+
+
+@app.task(name="mj.run_schedule")
+def run_schedule(name: str, prompt: str, then: list[str] | None = None, mode: str = "fast",
+                 account: str | None = None, download: str | None = None) -> str:
+    """Internal (beat): start the user schedule `name`'s pipeline; returns its first task id."""
+    return schedules.start_pipeline(app, pipeline, prompt=prompt, then=then, mode=mode,
+                                    account=account, download=download)
 
 
 def pipeline(prompt: str, *actions: str, **opts: Any) -> Signature:

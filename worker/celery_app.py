@@ -15,6 +15,7 @@ from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
 from worker.runtime import Runtime, Timing
+from worker.schedules import load_user_schedules
 
 
 class CeleryDispatcher:
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> MJCelery:
                                     "schedule": timedelta(minutes=5)},
         },
     )
+    if settings.mj_schedule_file:  # a bad file stops start-up with a ConfigError saying where
+        app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
     return app
 
 

@@ -1,0 +1,49 @@
+"""End to end: a user schedule fires under a real `celery beat` and its pipeline runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import RedisServer
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+KEY = "sk-e2e-schedule-0001"
+PROMPT = "a scheduled lighthouse"
+
+SCHEDULE = f"""
+[[schedule]]
+name = "every-second"
+every = "1s"
+prompt = "{PROMPT}"
+then = ["upsample1"]
+"""
+
+
+def test_a_user_schedule_fires_under_beat_and_runs_its_whole_pipeline(
+    redis_server: RedisServer, tmp_path: Path,
+) -> None:
+    schedule_file = tmp_path / "schedules.toml"
+    schedule_file.write_text(SCHEDULE)
+    stack = Stack(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=1.0,
+                  env={"MJ_SCHEDULE_FILE": str(schedule_file)}).start()
+    try:
+        def jobs() -> list[dict[str, Any]]:
+            return [j for j in stack.sim.stats()["jobs"].values() if j["prompt"] == PROMPT]
+
+        def pipeline_done() -> bool:
+            done = {j["action"] for j in jobs() if j["status"] == "SUCCESS"}
+            return {"imagine", "upsample1"} <= done
+
+        stack.wait_for(pipeline_done, timeout=20)
+        by_id = stack.sim.stats()["jobs"]
+        upsample = next(j for j in jobs() if j["action"] == "upsample1"
+                        and j["status"] == "SUCCESS")
+        parent = by_id[upsample["parent"]]
+        assert parent["action"] == "imagine" and parent["status"] == "SUCCESS"
+        assert parent["prompt"] == PROMPT
+    finally:
+        stack.stop()

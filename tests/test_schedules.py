@@ -1,0 +1,231 @@
+"""User beat schedules: the file format, its errors, and the beat entries it becomes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.schedules import crontab
+
+from config.settings import ConfigError, load_settings
+from worker.schedules import ScheduleError, load_user_schedules, parse_every, start_pipeline
+
+GOOD_TOML = """
+[[schedule]]
+name = "morning-lighthouse"
+cron = "0 9 * * *"
+prompt = "a lighthouse at dawn --ar 16:9"
+then = ["upsample2"]
+mode = "relax"
+account = "acct-12345678"
+download = "/data/images"
+
+[[schedule]]
+name = "often"
+every = "90s"
+prompt = "a red fox"
+"""
+
+ENTRY = 'name = "{name}"\nprompt = "a cat"\n'
+
+
+def write(tmp_path: Path, text: str, name: str = "schedules.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def toml_entries(*bodies: str) -> str:
+    return "".join(f"[[schedule]]\n{body}\n" for body in bodies)
+
+
+def test_a_good_toml_file_becomes_crontab_and_interval_beat_entries(tmp_path: Path) -> None:
+    beat = load_user_schedules(write(tmp_path, GOOD_TOML))
+    assert set(beat) == {"user:morning-lighthouse", "user:often"}
+    morning = beat["user:morning-lighthouse"]
+    assert morning["task"] == "mj.run_schedule"
+    assert morning["schedule"] == crontab(minute="0", hour="9")
+    assert morning["kwargs"] == {
+        "name": "morning-lighthouse", "prompt": "a lighthouse at dawn --ar 16:9",
+        "then": ["upsample2"], "mode": "relax", "account": "acct-12345678",
+        "download": "/data/images"}
+    often = beat["user:often"]
+    assert often["schedule"] == timedelta(seconds=90)
+    assert often["kwargs"] == {"name": "often", "prompt": "a red fox", "then": [],
+                               "mode": "fast", "account": None, "download": None}
+    json.dumps([e["kwargs"] for e in beat.values()])  # beat sends them as JSON
+
+
+def test_a_json_file_gives_the_same_entries_as_its_toml_twin(tmp_path: Path) -> None:
+    doc = {"schedule": [
+        {"name": "morning-lighthouse", "cron": "0 9 * * *",
+         "prompt": "a lighthouse at dawn --ar 16:9", "then": ["upsample2"], "mode": "relax",
+         "account": "acct-12345678", "download": "/data/images"},
+        {"name": "often", "every": 90, "prompt": "a red fox"},
+    ]}
+    from_json = load_user_schedules(write(tmp_path, json.dumps(doc), "s.json"))
+    assert from_json == load_user_schedules(write(tmp_path, GOOD_TOML))
+    bare_list = load_user_schedules(write(tmp_path, json.dumps(doc["schedule"]), "l.json"))
+    assert bare_list == from_json
+
+
+def test_a_cron_entry_fires_on_its_five_fields_in_order(tmp_path: Path) -> None:
+    body = ENTRY.format(name="w") + 'cron = "*/15 8-17 1,15 6 mon-fri"'
+    path = write(tmp_path, toml_entries(body))
+    sched = load_user_schedules(path)["user:w"]["schedule"]
+    assert sched == crontab(minute="*/15", hour="8-17", day_of_month="1,15", month_of_year="6",
+                            day_of_week="mon-fri")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (90, 90.0), (0.5, 0.5), ("90", 90.0), ("30s", 30.0), ("15m", 900.0), ("1h", 3600.0),
+    ("1h30m", 5400.0), ("2d", 172800.0), (" 1H ", 3600.0),
+])
+def test_every_accepts_seconds_or_a_duration_with_units(value: Any, seconds: float) -> None:
+    assert parse_every(value) == seconds
+
+
+def test_an_empty_file_has_no_schedules(tmp_path: Path) -> None:
+    assert load_user_schedules(write(tmp_path, "")) == {}
+
+
+BAD_FILES: list[tuple[str, str, str]] = [
+    # (id, TOML text, what the error must contain after "MJ_SCHEDULE_FILE <path>: ")
+    ("cron-four-fields", toml_entries(ENTRY.format(name="a") + 'cron = "0 9 * *"'),
+     "schedule[0] (a): cron: expected 5 fields"),
+    ("cron-bad-minute", toml_entries(ENTRY.format(name="a") + 'every = 5',
+                                     ENTRY.format(name="nightly") + 'cron = "61 2 * * *"'),
+     "schedule[1] (nightly): cron: minute '61'"),
+    ("cron-bad-month", toml_entries(ENTRY.format(name="m") + 'cron = "0 0 1 13 *"'),
+     "schedule[0] (m): cron: month_of_year '13'"),
+    ("cron-never", toml_entries(ENTRY.format(name="feb") + 'cron = "0 0 31 2 *"'),
+     "schedule[0] (feb): cron: "),
+    ("both-timings", toml_entries(ENTRY.format(name="b") + 'cron = "* * * * *"\nevery = 5'),
+     "schedule[0] (b): entry: give exactly one of 'cron' or 'every'"),
+    ("no-timing", toml_entries(ENTRY.format(name="c")),
+     "schedule[0] (c): entry: give exactly one of 'cron' or 'every'"),
+    ("every-zero", toml_entries(ENTRY.format(name="z") + "every = 0"),
+     "schedule[0] (z): every: must be more than 0 seconds"),
+    ("every-negative", toml_entries(ENTRY.format(name="n") + "every = -5"),
+     "schedule[0] (n): every: must be more than 0 seconds"),
+    ("every-bad-unit", toml_entries(ENTRY.format(name="u") + 'every = "5 weeks"'),
+     "schedule[0] (u): every: '5 weeks' is not seconds or a duration"),
+    ("every-bool", toml_entries(ENTRY.format(name="t") + "every = true"),
+     "schedule[0] (t): every: expected seconds"),
+    ("unknown-key", toml_entries(ENTRY.format(name="k") + 'every = 5\npromt = "typo"'),
+     "schedule[0] (k): promt: unknown field (allowed: name, prompt"),
+    ("bad-action", toml_entries(ENTRY.format(name="x") + 'every = 5\nthen = ["upsample2", "zoom"]'),
+     "schedule[0] (x): then: 'zoom' (item 1) is not an action"),
+    ("bad-mode", toml_entries(ENTRY.format(name="y") + 'every = 5\nmode = "warp"'),
+     "schedule[0] (y): mode: Input should be 'fast', 'relax' or 'turbo'"),
+    ("no-prompt", toml_entries('name = "p"\nevery = 5'), "schedule[0] (p): prompt: required"),
+    ("no-name", toml_entries('prompt = "a cat"\nevery = 5'), "schedule[0]: name: required"),
+    ("empty-prompt", toml_entries('name = "e"\nprompt = ""\nevery = 5'),
+     "schedule[0] (e): prompt: String should have at least 1 character"),
+    ("duplicate-name", toml_entries(ENTRY.format(name="dup") + "every = 5",
+                                    ENTRY.format(name="dup") + "every = 6"),
+     "schedule[1] (dup): name: 'dup' is already used by schedule[0]"),
+    ("not-a-list", 'schedule = "daily"', "schedule: expected a list of entries"),
+    ("top-level-typo", '[[schedules]]\nname = "a"', "unknown top-level key(s) schedules"),
+    ("broken-toml", "[[schedule]\nname = 1", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in BAD_FILES],
+                         ids=[i for i, _, _ in BAD_FILES])
+def test_a_bad_schedule_file_is_refused_naming_the_file_entry_and_field(
+    tmp_path: Path, text: str, expected: str,
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ScheduleError) as info:
+        load_user_schedules(path)
+    assert str(info.value).startswith(f"MJ_SCHEDULE_FILE {path}: ")
+    assert expected in str(info.value)
+    assert isinstance(info.value, ConfigError)
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("s.json", '{"schedule": [{"name": "j", "every": 5, "prompt": "a", "mode": 3}]}',
+     "schedule[0] (j): mode: "),
+    ("s.json", '{"schedule": [1]}', "schedule[0]: expected a table of fields"),
+    ("s.json", "{not json", "not valid JSON"),
+    ("s.yaml", "schedule: []", "expected a .toml or .json file"),
+    ("missing.toml", None, "cannot read it"),
+])
+def test_other_unusable_files_are_refused_clearly(
+    tmp_path: Path, name: str, text: str | None, expected: str,
+) -> None:
+    path = write(tmp_path, text, name) if text is not None else tmp_path / name
+    with pytest.raises(ScheduleError, match=r"MJ_SCHEDULE_FILE .*: ") as info:
+        load_user_schedules(path)
+    assert expected in str(info.value)
+
+
+def test_the_celery_app_merges_the_user_schedules_into_beat(tmp_path: Path) -> None:
+    from worker.celery_app import create_app
+
+    app = create_app(load_settings(mj_schedule_file=str(write(tmp_path, GOOD_TOML))))
+    beat = app.conf.beat_schedule
+    assert {"mj-pump", "mj-refresh-accounts", "user:morning-lighthouse", "user:often"} <= set(beat)
+
+
+def test_the_celery_app_refuses_to_start_with_a_bad_schedule_file(tmp_path: Path) -> None:
+    from worker.celery_app import create_app
+
+    bad = write(tmp_path, toml_entries(ENTRY.format(name="nightly") + 'cron = "0 9 * *"'))
+    with pytest.raises(ConfigError, match=r"schedule\[0\] \(nightly\): cron: expected 5 fields"):
+        create_app(load_settings(mj_schedule_file=str(bad)))
+
+
+class FakeResult:
+    def __init__(self, task_id: str, parent: FakeResult | None) -> None:
+        self.id, self.parent = task_id, parent
+
+
+class FakeSig:
+    """Records what `start_pipeline` builds and publishes, without a broker."""
+
+    def __init__(self, steps: list[Any]) -> None:
+        self.steps = steps
+        self.published = False
+
+    def __or__(self, other: Any) -> FakeSig:
+        return FakeSig([*self.steps, other])
+
+    def apply_async(self) -> FakeResult:
+        FakeSig.last = self
+        result = None
+        for i, _ in enumerate(self.steps):
+            result = FakeResult(f"task-{i}", result)
+        assert result is not None
+        return result
+
+    last: FakeSig | None = None
+
+
+def fake_pipeline(prompt: str, *actions: str, **opts: Any) -> Any:
+    """Stands in for `tasks.pipeline`: records the steps instead of building signatures."""
+    return FakeSig([("imagine", prompt, opts), *(("action", a) for a in actions)])
+
+
+def test_a_run_builds_the_pipeline_with_download_last_and_returns_the_first_task_id() -> None:
+    app = Celery("schedule-test", set_as_current=False)
+    root = start_pipeline(app, fake_pipeline, prompt="a fox", then=["upsample1"], mode="relax",
+                          account="acct-1", download="/data/x")
+    assert root == "task-0"
+    assert FakeSig.last is not None
+    imagine, upsample, download = FakeSig.last.steps
+    assert imagine == ("imagine", "a fox", {"mode": "relax", "account": "acct-1"})
+    assert upsample == ("action", "upsample1")
+    assert download.task == "mj.download" and download.kwargs == {"directory": "/data/x"}
+
+
+def test_a_run_without_account_or_download_publishes_just_the_pipeline() -> None:
+    app = Celery("schedule-test", set_as_current=False)
+    assert start_pipeline(app, fake_pipeline, prompt="a fox") == "task-0"
+    assert FakeSig.last is not None
+    assert FakeSig.last.steps == [("imagine", "a fox", {"mode": "fast"})]
