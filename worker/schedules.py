@@ -190,9 +190,17 @@ def load_user_schedules(path: str | Path) -> dict[str, dict[str, Any]]:
     entries = parse_entries(read_file(path), f"MJ_SCHEDULE_FILE {path}")
     return {
         ENTRY_PREFIX + e.name: {"task": RUN_TASK, "schedule": e.schedule,
-                                "kwargs": e.run_kwargs()}
+                                "kwargs": e.run_kwargs(),
+                                "options": {"expires": _expires_s(e.schedule)}}
         for e in entries
     }
+
+
+def _expires_s(sched: Any) -> float:
+    """A run left unstarted past its next one (workers down) is dropped, not paid for later."""
+    every = getattr(sched, "run_every", None)
+    seconds = every.total_seconds() if every is not None else 3600.0
+    return max(1.0, min(seconds, 3600.0))
 
 
 def start_pipeline(app: Celery, pipeline: Callable[..., Signature], *, prompt: str,
