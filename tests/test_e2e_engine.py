@@ -68,11 +68,22 @@ def test_a_banned_prompt_fails_with_ttapis_message_and_frees_its_slot(stack: Sta
 
 
 def test_bad_input_fails_at_once_naming_the_field(stack: Stack) -> None:
+    before = stack.sim.stats()["accounts"][stack.labels[0]]["submits"]
     bad = stack.send("mj.imagine", "a cat", mode="warp")
     with pytest.raises(Exception, match="mode") as info:
         bad.get(timeout=30)
     assert type(info.value).__name__ == "InvalidRequest"
-    assert stack.sim.stats()["accounts"][stack.labels[0]]["requests"] == 0
+    assert stack.sim.stats()["accounts"][stack.labels[0]]["submits"] == before
+
+
+def test_no_log_line_of_the_worker_contains_a_key(stack: Stack) -> None:
+    stack.send("mj.imagine", "a quiet pond").get(timeout=30)
+    with pytest.raises(Exception, match="Banned"):
+        stack.send("mj.imagine", "banned words").get(timeout=30)
+    for node in stack.nodes:
+        text = node.log_path.read_text()
+        assert "Task mj.imagine" in text
+        assert KEY_A not in text
 
 
 def test_an_action_missing_from_the_parents_components_is_refused_before_any_request(

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_ready
 from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
@@ -97,6 +98,14 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     if settings.mj_schedule_file:  # a bad file stops start-up with a ConfigError saying where
         app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
     return app
+
+
+
+@worker_ready.connect
+def _refresh_on_start(sender: Any = None, **_: Any) -> None:
+    """Learn each account's real cap (`/info` max_queue) as soon as a worker starts."""
+    if sender is not None:
+        sender.app.send_task("mj.refresh_accounts")
 
 
 app = create_app()
