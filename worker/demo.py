@@ -18,7 +18,6 @@ from types import FrameType
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from worker.embedded import CeleryProcess, RedisServer, free_port
 from worker.simulator import SimConfig, Simulator
@@ -103,14 +102,15 @@ def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> i
                 ["upsample2", "upscale_creative"]) for i in range(pipelines)]
     console.print(f"running {pipelines} pipelines: imagine → upsample2 → upscale_creative")
     summary = run_batch(app, list(rows), tmp / "results.jsonl", console=console)
-    table = Table(title="results")
-    for col in ("#", "prompt", "status", "account", "final image"):
-        table.add_column(col)
+    out = Console(soft_wrap=True)
+    out.print("\n[bold]results[/]")
     for entry in sorted(summary.results, key=lambda e: e["line"]):
         result = entry.get("result") or {}
-        table.add_row(str(entry["line"]), entry.get("prompt", ""), entry["status"],
-                      result.get("account", ""), result.get("image_url") or entry.get("error", ""))
-    Console().print(table)
+        mark = "[green]✓[/]" if entry["status"] == "SUCCESS" else "[red]✗[/]"
+        out.print(f"{mark} #{entry['line']} {entry.get('prompt', '')}  "
+                  f"[dim]({result.get('account', '')}, {result.get('action', '')} "
+                  f"{result.get('job_id', '')})[/]")
+        out.print(f"    {result.get('image_url') or entry.get('error', '')}", markup=False)
     stats = sim.stats()["accounts"]
     hooks = sum(a.get("hook_attempts", 0) for a in stats.values())
     console.print(f"{summary.done} succeeded, {summary.failed} failed; "
