@@ -124,6 +124,7 @@ class JobError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The `mjw` argument parser with every sub-command."""
+    from worker import webhook_cli
     from worker.simulator import cli as sim_cli
 
     parser = argparse.ArgumentParser(
@@ -164,14 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cli.add_arguments(p)
     p.set_defaults(func=sim_cli.run)
 
-    p = sub.add_parser("webhook", help="run the webhook receiver (TTAPI hookUrl callbacks)")
-    try:
-        from worker import webhook_cli
-    except ImportError:  # pragma: no cover - the receiver ships with the package
-        webhook_cli = None
-    if webhook_cli is not None:
-        webhook_cli.add_arguments(p)
-        p.set_defaults(func=webhook_cli.run)
+    p = sub.add_parser("webhook", help="run the webhook receiver (TTAPI hookUrl callbacks)",
+                       description="Receives TTAPI's hookUrl callbacks and ends jobs at once.")
+    webhook_cli.add_arguments(p)
+    p.set_defaults(func=webhook_cli.run)
 
     p = sub.add_parser("demo", help="run everything locally on a small batch",
                        description="Embedded Redis, simulator, worker and webhook receiver; "

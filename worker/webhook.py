@@ -1,0 +1,247 @@
+"""The webhook receiver: TTAPI POSTs a job's state to `/hook/<token>` and we settle the job.
+
+Each submit carries `hookUrl = MJ_HOOK_BASE_URL/hook/<token>` (`engine.hook_url`). TTAPI signs
+nothing, so the per-job token is the only credential: unguessable, compared in constant time with
+the record's, never logged in full. A finished job ends through `settle`, whose compare-and-set
+makes a retried or duplicated callback a no-op; those get 200 too, because TTAPI retries (up to 3
+times) until it gets a 200. Polling stays on as a slow safety net for callbacks that never come.
+Plain WSGI: `create_wsgi_app(rt)` for any server, `serve` under waitress, and `app_from_env` for
+`waitress-serve --call worker.webhook:app_from_env`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import signal
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import redis
+from pydantic import ValidationError
+
+from worker.records import SUBMITTED, JobRecord
+from worker.responses import Envelope, JobInfo
+from worker.runtime import Runtime
+from worker.settle import settle
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1_048_576
+# `secrets.token_urlsafe(24)` gives 32 such characters; anything else is not ours.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+class HookError(Exception):
+    """A callback we refuse; `status` is the HTTP answer, `message` is safe to send back."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Reply:
+    """One HTTP answer: a JSON object or plain text, plus extra headers."""
+
+    status: int
+    body: dict[str, Any] | str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Seen:
+    """What one hook request turned out to be, for its single log line (no token, no body)."""
+
+    token_hint: str
+    job_id: str = "-"
+    ttapi_job_id: str = "-"
+    status: str = "-"
+
+
+def create_wsgi_app(rt: Runtime, *, max_body: int = MAX_BODY) -> WSGIApplication:
+    """The receiver as a WSGI app: `POST /hook/<token>` and `GET /healthz`."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        reply = route(rt, environ, max_body)
+        return _respond(start_response, reply, head=environ.get("REQUEST_METHOD") == "HEAD")
+
+    return app
+
+
+def route(rt: Runtime, environ: WSGIEnvironment, max_body: int) -> Reply:
+    """Dispatch one request by path and method; wrong paths are 404, wrong methods 405."""
+    path = str(environ.get("PATH_INFO") or "/")
+    method = str(environ.get("REQUEST_METHOD") or "GET").upper()
+    if path == "/healthz":
+        return Reply(200, "ok") if method in ("GET", "HEAD") else _not_allowed("GET, HEAD")
+    if path != "/hook" and not path.startswith("/hook/"):
+        return Reply(404, {"ok": False, "error": "not found"})
+    if method != "POST":
+        return _not_allowed("POST")
+    token = path.removeprefix("/hook").removeprefix("/")
+    seen = Seen(token_hint=token[:4] + "…")
+    try:
+        reply = handle_hook(rt, token, environ, max_body, seen)
+    except HookError as exc:
+        reply = Reply(exc.status, {"ok": False, "error": exc.message})
+    except Exception as exc:  # Redis away, publish failed...: TTAPI retries on a non-200
+        log.error("hook for job %s: internal error (%s)", seen.job_id, type(exc).__name__,
+                  exc_info=not isinstance(exc, redis.RedisError))  # no traceback per retry
+        reply = Reply(500, {"ok": False, "error": "internal error"})
+    settled = isinstance(reply.body, dict) and reply.body.get("settled")
+    log.info("hook token=%s job=%s ttapi=%s status=%s -> %d%s", seen.token_hint, seen.job_id,
+             seen.ttapi_job_id, seen.status, reply.status, " settled" if settled else "")
+    return reply
+
+
+def handle_hook(rt: Runtime, token: str, environ: WSGIEnvironment, max_body: int,
+                seen: Seen) -> Reply:
+    """Authenticate, read and apply one callback; raises HookError for every refusal."""
+    rec = _record_for(rt, token)
+    seen.job_id = rec.job_id
+    info = parse(read_body(environ, max_body))
+    seen.ttapi_job_id, seen.status = _loggable(info.job_id), _loggable(info.status)
+    if not info.job_id:
+        raise HookError(400, "body has no jobId")
+    if info.job_id != rec.ttapi_job_id:
+        if info.job_id == rec.extra.get("previous_job_id"):
+            # A late retry for the attempt that failed and was resubmitted: already handled.
+            return Reply(200, {"ok": True, "settled": False})
+        raise HookError(409, "jobId is not the job this hook was issued for")
+    if info.finished:
+        return Reply(200, {"ok": True, "settled": settle(rt, rec, info)})
+    _record_progress(rt, rec, info)
+    return Reply(200, {"ok": True, "settled": False})
+
+
+def _record_for(rt: Runtime, token: str) -> JobRecord:
+    """The job record the token was issued for, or HookError 404 (same answer for every miss)."""
+    if not _TOKEN.fullmatch(token):
+        raise HookError(404, "unknown hook")
+    job_id = rt.redis.get(f"mj:hook:{token}")
+    rec = rt.records.load(str(job_id)) if job_id else None
+    if rec is None or not hmac.compare_digest(rec.hook_token.encode(), token.encode()):
+        raise HookError(404, "unknown hook")
+    return rec
+
+
+def read_body(environ: WSGIEnvironment, max_body: int) -> bytes:
+    """The request body; HookError 413 as soon as it is known to exceed `max_body` bytes."""
+    raw = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if raw:
+        if not raw.isdigit():
+            raise HookError(400, "bad Content-Length")
+        if int(raw) > max_body:
+            raise HookError(413, f"body over {max_body} bytes")
+        limit = int(raw)
+    elif environ.get("wsgi.input_terminated"):
+        limit = max_body + 1  # the server ends the stream itself: read one byte too many
+    else:
+        limit = 0  # PEP 3333: without a length, never read (the socket could block)
+    stream, parts, size = environ["wsgi.input"], [], 0
+    while size < limit:
+        chunk = stream.read(min(65536, limit - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+        if size > max_body:
+            raise HookError(413, f"body over {max_body} bytes")
+    return b"".join(parts)
+
+
+def parse(body: bytes) -> JobInfo:
+    """The callback as a JobInfo (quirks absorbed: `actions`, string progress, ...)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise HookError(400, "body is not JSON") from None
+    if not isinstance(data, dict):
+        raise HookError(400, "body is not a JSON object")
+    try:
+        return JobInfo.from_envelope(Envelope.model_validate(data))
+    except ValidationError as exc:  # only locations go back: values may be anything
+        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
+        raise HookError(400, f"body not as documented ({where})") from None
+
+
+def _record_progress(rt: Runtime, rec: JobRecord, info: JobInfo) -> None:
+    """Keep a higher progress of a job still in progress (the CAS ignores late or stale ones)."""
+    if rec.state != SUBMITTED or info.progress <= rec.progress:
+        return
+    rt.records.cas(rec.job_id, {"state": SUBMITTED, "ttapi_job_id": rec.ttapi_job_id,
+                                "progress": rec.progress},
+                   progress=info.progress, prev_progress=rec.progress,
+                   prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
+                   last_progress_at=rt.clock())
+
+
+def _loggable(text: str) -> str:
+    """Text from the body, safe for a log line (no newlines or escapes, bounded)."""
+    return re.sub(r"[^\w.:-]", "?", text)[:64] or "-"
+
+
+def _not_allowed(allow: str) -> Reply:
+    return Reply(405, {"ok": False, "error": "method not allowed"}, [("Allow", allow)])
+
+
+def _respond(start_response: StartResponse, reply: Reply, *, head: bool) -> list[bytes]:
+    if isinstance(reply.body, str):
+        data, ctype = reply.body.encode(), "text/plain; charset=utf-8"
+    else:
+        data, ctype = json.dumps(reply.body).encode(), "application/json"
+    headers = [("Content-Type", ctype), ("Content-Length", str(len(data))), *reply.headers]
+    start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
+    return [] if head else [data]
+
+
+def make_server(rt: Runtime, host: str, port: int, *, max_body: int = MAX_BODY) -> Any:
+    """A bound waitress server (`effective_port` tells a port 0's real number); not running."""
+    import waitress
+
+    # waitress buffers bodies before calling the app: make it refuse oversize ones itself.
+    return waitress.create_server(create_wsgi_app(rt, max_body=max_body), host=host, port=port,
+                                  threads=8, max_request_body_size=max_body,
+                                  ident="mj-webhook")
+
+
+def run_until_stopped(server: Any) -> None:
+    """Run a waitress server until SIGINT or SIGTERM, then close it (handlers restored)."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, signal.default_int_handler)  # KeyboardInterrupt
+    try:
+        server.run()  # waitress ends its loop and task threads on KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        server.close()
+
+
+def serve(rt: Runtime, host: str, port: int) -> None:
+    """Serve the receiver under waitress on `host:port` until SIGINT or SIGTERM."""
+    server = make_server(rt, host, port)
+    log.info("webhook receiver on http://%s:%s", host, server.effective_port)
+    run_until_stopped(server)
+
+
+def app_from_env() -> WSGIApplication:
+    """Zero-argument factory for `waitress-serve --call`: settings and Runtime from the env."""
+    from worker.celery_app import app
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_wsgi_app(app.runtime)
+
+
+__all__ = ["app_from_env", "create_wsgi_app", "make_server", "run_until_stopped", "serve"]
