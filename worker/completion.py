@@ -43,6 +43,17 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
     rt.dispatcher.poll(rec.job_id, seq, gap)
 
 
+def timeout_s(rec: JobRecord) -> int:
+    """TTAPI's timeout of the job: its own, else TTAPI's default for its (or its parent's) mode."""
+    mode = str(rec.params.get("mode") or rec.parent.get("mode") or "fast")
+    return int(rec.params.get("timeout") or (600 if mode == "relax" else 300))
+
+
+def deadline_for(rt: Runtime, rec: JobRecord, start: float) -> float:
+    """When to give up on a job TTAPI started at `start`: its timeout, scaled, plus a grace."""
+    return start + timeout_s(rec) * rt.timing.time_scale + rt.timing.deadline_grace_s
+
+
 def poll(rt: Runtime, job_id: str, seq: int) -> None:
     """One poll step of job `job_id`: fetch it, then settle it or schedule the next step."""
     rec = rt.records.load(job_id)
@@ -75,9 +86,8 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         return
     now = rt.clock()
     if now > rec.deadline > 0:
-        timeout = rec.params.get("timeout") or 300
         fail(rt, rec, f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its "
-             f"timeout ({timeout}s) and grace; its slot is freed",
+             f"timeout ({timeout_s(rec)}s) and grace; its slot is freed",
              from_states=(SUBMITTED,), resume_self=True)
         return
     changes: dict[str, object] = {"fetch_errors": 0, "last_poll_at": now}
@@ -128,11 +138,10 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         if not rt.redis.set(f"mj:claim:{row.job_id}", rec.job_id, ex=86400, nx=True):
             continue  # another of our jobs owns it
         now = rt.clock()
-        timeout = rec.params.get("timeout") or 300
         if rt.records.cas(rec.job_id, {"state": AMBIGUOUS, "poll_seq": seq}, state=SUBMITTED,
                           ttapi_job_id=row.job_id, submitted_at_ts=rec.sent_at,
-                          deadline=rec.sent_at + timeout * rt.timing.time_scale
-                          + rt.timing.deadline_grace_s, poll_seq=seq + 1, last_poll_at=now):
+                          deadline=deadline_for(rt, rec, rec.sent_at), poll_seq=seq + 1,
+                          last_poll_at=now):
             log.warning("job %s: lost submit found at TTAPI as %s", rec.job_id, row.job_id)
             fresh = rt.records.load(rec.job_id)
             if fresh:

@@ -15,7 +15,7 @@ from typing import Any
 
 from worker import errors, metrics
 from worker.accounts import NoAccountLeft
-from worker.completion import schedule_poll
+from worker.completion import deadline_for, schedule_poll
 from worker.jobs import JobSpec, make_spec, request_for
 from worker.records import (
     AMBIGUOUS,
@@ -33,7 +33,6 @@ from worker.settle import fail, resume_all
 
 log = logging.getLogger(__name__)
 MAX_SUBMIT_ATTEMPTS = 3
-DEFAULT_TIMEOUT_S = {"relax": 600}
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def _account_for(rt: Runtime, rec: JobRecord) -> str | Failed:
             return rec.account
         if rec.pinned:
             return _fail_now(rt, rec, f"account {rec.account} is out of rotation ({reason})")
-        rt.guard.release(rec.account, rec.job_id)
+        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
     try:
         label = rt.pool.choose()
     except NoAccountLeft as exc:
@@ -151,7 +150,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     except (errors.QueueFull, errors.RateLimited) as exc:
         # Not created. Someone else uses this key, or we are too fast: wait, keep our place.
         cooldown = max(rt.timing.cooldown_s, getattr(exc, "retry_after", None) or 0.0)
-        rt.records.move(rec.job_id, SUBMITTING, WAITING)
+        rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
         rt.guard.backoff(label, rec.job_id, cooldown)
         metrics.count(rt.redis, label, exc.status_code or 0)
         rt.dispatcher.fill(label, cooldown)
@@ -160,11 +159,12 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         return Park()
     except (errors.Unauthorized, errors.InsufficientBalance) as exc:
         rt.pool.disable(label, exc.status_code or 0, exc.message)
-        rt.records.move(rec.job_id, SUBMITTING, WAITING)
+        rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
         if rec.pinned:
-            fail(rt, rec, f"{exc.message} (account {label}, HTTP {exc.status_code})",
-                 from_states=(WAITING,))
-            return Failed(type(exc)(exc.message))
+            # TTAPI's words first, unchanged; the caller also learns which account refused.
+            message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
+            fail(rt, rec, message, from_states=(WAITING,))
+            return Failed(type(exc)(message))
         resume_all(rt, rt.guard.release(label, rec.job_id))
         _move_waiters(rt, label)
         rt.dispatcher.resume(rec.job_id)
@@ -187,9 +187,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         fail(rt, rec, exc.message, from_states=(SUBMITTING,))
         return Failed(type(exc)(exc.message))
     now = rt.clock()
-    timeout = rec.params.get("timeout") or DEFAULT_TIMEOUT_S.get(
-        str(rec.params.get("mode")), 300)
-    deadline = now + timeout * rt.timing.time_scale + rt.timing.deadline_grace_s
+    deadline = deadline_for(rt, rec, now)
     seq = rec.poll_seq + 1
     if not rt.records.move(rec.job_id, SUBMITTING, SUBMITTED, ttapi_job_id=answer.job_id,
                            submitted_at_ts=now, deadline=deadline, poll_seq=seq,
@@ -201,6 +199,11 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     rec = rt.records.load(rec.job_id) or rec
     schedule_poll(rt, rec, seq)
     return Park()
+
+
+def _not_counted(rec: JobRecord) -> int:
+    """Submit attempts without the last one: a refusal that created nothing is no failure."""
+    return max(rec.submit_attempts - 1, 0)
 
 
 def _move_waiters(rt: Runtime, label: str) -> None:

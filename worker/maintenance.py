@@ -52,6 +52,12 @@ def pump(rt: Runtime) -> dict[str, int]:
                 resume_all(rt, [job_id])  # handed a slot, but its task never came
                 done["revived"] += 1
     for job_id in [str(j) for j in rt.redis.zrangebyscore(UNDELIVERED, 0, now - stall)]:
+        rec = rt.records.load(job_id)
+        if rec is None or rec.state not in TERMINAL:
+            # Noted by a settle that then lost its compare-and-set (or died before it): the
+            # job goes on, and whoever ends it notes it again.
+            rt.redis.zrem(UNDELIVERED, job_id)
+            continue
         rt.redis.zadd(UNDELIVERED, {job_id: now})
         rt.dispatcher.resume(job_id)
         done["redelivered"] += 1

@@ -44,14 +44,21 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
          resume_self: bool = False) -> bool:
     """End the job in FAILED with `message`, free its slot; False if it had already moved on."""
     now = rt.clock()
+    if resume_self:
+        _owe_delivery(rt, rec.job_id, now)
     if not rt.records.move(rec.job_id, from_states, "FAILED", error=message, finished_at_ts=now):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
     _release(rt, rec)
     if resume_self:
-        rt.redis.zadd(UNDELIVERED, {rec.job_id: now})
         rt.dispatcher.resume(rec.job_id)
     return True
+
+
+def _owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
+    # Noted BEFORE the record says the job ended: a worker killed between the two would
+    # otherwise leave an ended job that nobody ever resumes (the pump reads this set).
+    rt.redis.zadd(UNDELIVERED, {job_id: now})
 
 
 def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
@@ -61,6 +68,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     now = rt.clock()
     if info.status == "SUCCESS":
         result = job_result(rec, info, now)
+        _owe_delivery(rt, rec.job_id, now)
         if not rt.records.move(rec.job_id, SUBMITTED, "SUCCESS", result=result,
                                finished_at_ts=now, progress=100):
             return False
@@ -68,7 +76,6 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
                            now - rec.submitted_at_ts)
         remember(rt, result)
         _release(rt, rec)
-        rt.redis.zadd(UNDELIVERED, {rec.job_id: now})
         rt.dispatcher.resume(rec.job_id)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"
