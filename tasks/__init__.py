@@ -19,9 +19,19 @@ from worker import completion, errors, maintenance, schedules
 from worker.celery_app import app, task_signature
 from worker.download import download_result
 from worker.engine import Done, Failed, advance
-from worker.settle import resume_all
+from worker.settle import delivered, resume_all
 
 __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
+
+
+class JobTask(Task):
+    """Base of the job tasks: an outcome counts as delivered once Celery has stored it."""
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any,
+                     einfo: Any) -> None:
+        """Called after the result backend stored SUCCESS/FAILURE (not after `Ignore`)."""
+        if status in ("SUCCESS", "FAILURE") and task_id:
+            delivered(app.runtime, task_id)
 
 
 def _run(task: Task, kind: str, params: dict[str, Any], *, account: str | None = None,
@@ -35,7 +45,7 @@ def _run(task: Task, kind: str, params: dict[str, Any], *, account: str | None =
     raise Ignore()
 
 
-@app.task(name="mj.imagine", bind=True)
+@app.task(name="mj.imagine", bind=True, base=JobTask)
 def imagine(self: Task, prompt: str, mode: str = "fast", timeout: int | None = None,
             get_u_images: bool = False, account: str | None = None) -> dict[str, Any]:
     """Generate a 4-image grid from `prompt`; returns the job result once TTAPI is done."""
@@ -43,19 +53,19 @@ def imagine(self: Task, prompt: str, mode: str = "fast", timeout: int | None = N
                                   "get_u_images": get_u_images}, account=account)
 
 
-@app.task(name="mj.action", bind=True)
+@app.task(name="mj.action", bind=True, base=JobTask)
 def action(self: Task, parent: Any, action: str, timeout: int | None = None) -> dict[str, Any]:
     """Press `action` (upsample2, upscale_creative, ...) on `parent` (a result or a job id)."""
     return _run(self, "action", {"action": action, "timeout": timeout}, parent=parent)
 
 
-@app.task(name="mj.seed", bind=True)
+@app.task(name="mj.seed", bind=True, base=JobTask)
 def seed(self: Task, parent: Any) -> dict[str, Any]:
     """Get the seed of `parent`."""
     return _run(self, "seed", {}, parent=parent)
 
 
-@app.task(name="mj.blend", bind=True)
+@app.task(name="mj.blend", bind=True, base=JobTask)
 def blend(self: Task, images: list[str], dimensions: str = "SQUARE", mode: str = "fast",
           account: str | None = None) -> dict[str, Any]:
     """Blend 2–5 data-URI images."""
@@ -63,14 +73,14 @@ def blend(self: Task, images: list[str], dimensions: str = "SQUARE", mode: str =
                 account=account)
 
 
-@app.task(name="mj.describe", bind=True)
+@app.task(name="mj.describe", bind=True, base=JobTask)
 def describe(self: Task, image: str, mode: str = "fast",
              account: str | None = None) -> dict[str, Any]:
     """Describe a data-URI image as four prompts."""
     return _run(self, "describe", {"image": image, "mode": mode}, account=account)
 
 
-@app.task(name="mj.inpaint", bind=True)
+@app.task(name="mj.inpaint", bind=True, base=JobTask)
 def inpaint(self: Task, parent: Any, mask: str, prompt: str | None = None) -> dict[str, Any]:
     """Vary the masked region of `parent` (Vary Region), optionally with a new prompt."""
     return _run(self, "inpaint", {"mask": mask, "prompt": prompt}, parent=parent)

@@ -36,7 +36,7 @@ from config.settings import Settings
 from worker import completion, maintenance
 from worker.engine import Done, Failed, Outcome, advance
 from worker.runtime import Runtime
-from worker.settle import resume_all
+from worker.settle import delivered, resume_all
 
 
 class Killed(BaseException):
@@ -143,6 +143,7 @@ class InlineEngine:
                           parent=inp.parent)
         if isinstance(outcome, Done | Failed):
             self.outcomes[job_id] = outcome
+            delivered(self.rt, job_id)  # what the Celery task's after_return does
         return outcome
 
     def run(self, step: Step) -> None:

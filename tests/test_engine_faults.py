@@ -57,6 +57,21 @@ def test_a_499_from_another_client_on_the_key_makes_jobs_wait_not_fail(
     assert eng.holders(LABEL_A) == 0
 
 
+def test_refusals_in_a_row_double_the_cooldown_and_a_success_resets_it(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    sim.set_account(KEY_A, other_client=4)  # someone else fills every place of the key
+    job = eng.imagine("a crowded key")
+    base_ms = eng.rt.timing.cooldown_s * 1000
+    assert eng.run_until(lambda: account(sim)["count_499"] >= 3, 10)
+    assert eng.rt.guard.state(LABEL_A).cooldown_ms > 2 * base_ms  # grew past two steps
+    sim.set_account(KEY_A, other_client=0)
+    assert eng.run_until(eng.done(job), 20)
+    assert eng.result(job)["status"] == "SUCCESS"
+    assert eng.rt.redis.get(f"mj:{{{LABEL_A}}}:refusals") is None
+    assert account(sim)["submits"] == 1
+
+
 @pytest.mark.parametrize("paths", [["fetch"], ["imagine", "fetch", "fetch-list"]])
 def test_a_429_storm_never_fails_a_job(eng: InlineEngine, sim: Simulator,
                                        paths: list[str]) -> None:

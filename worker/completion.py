@@ -68,10 +68,13 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     try:
         info = client.fetch(rec.ttapi_job_id)
     except (errors.NotFound, errors.Unauthorized, errors.BadRequest) as exc:
-        if rec.fetch_errors + 1 >= MAX_FETCH_ERRORS:
+        # Counted apart from 429/5xx: only TTAPI not knowing the job, again and again, ends it.
+        unknown = int(rec.extra.get("unknown_fetches") or 0) + 1
+        if unknown >= MAX_FETCH_ERRORS:
             fail(rt, rec, f"TTAPI cannot report job {rec.ttapi_job_id}: {exc}",
                  from_states=(SUBMITTED,), resume_self=True)
             return
+        rt.records.update(job_id, unknown_fetches=unknown)
         _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1)
         return
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
@@ -82,7 +85,10 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
               at_least=getattr(exc, "retry_after", None) or 0.0)
         return
     if info.finished:
-        settle(rt, rec, info)
+        if not settle(rt, rec, info):
+            fresh = rt.records.load(job_id)
+            if fresh is not None and fresh.state == SUBMITTED:  # e.g. TTAPI named another job
+                _next(rt, fresh, seq)
         return
     now = rt.clock()
     if now > rec.deadline > 0:
@@ -90,7 +96,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
              f"timeout ({timeout_s(rec)}s) and grace; its slot is freed",
              from_states=(SUBMITTED,), resume_self=True)
         return
-    changes: dict[str, object] = {"fetch_errors": 0, "last_poll_at": now}
+    changes: dict[str, object] = {"fetch_errors": 0, "unknown_fetches": 0, "last_poll_at": now}
     if info.progress != rec.progress:
         prev_at = rec.last_progress_at if rec.progress else 0.0
         changes.update(progress=info.progress, prev_progress=rec.progress,
@@ -126,12 +132,12 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         _next_look(rt, rec, seq)
         return
     action = str(rec.params.get("action") or rec.kind)
-    prompt = str(rec.params.get("prompt") or rec.parent.get("prompt") or "").strip()
+    prompt = _norm(str(rec.params.get("prompt") or rec.parent.get("prompt") or ""))
     earliest = datetime.fromtimestamp(rec.sent_at, UTC) - CLOCK_SKEW
     for row in rows:
         if (row.action or action) != action:
             continue
-        if prompt and (row.prompt or "").strip() != prompt:
+        if prompt and not _same_prompt(prompt, _norm(row.prompt or "")):
             continue
         if row.created_at and row.created_at < earliest:
             continue
@@ -156,6 +162,15 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         log.warning("job %s: TTAPI never created it; submitting again", rec.job_id)
         rt.guard.renew(rec.account, rec.job_id)
         rt.dispatcher.resume(rec.job_id)
+
+
+def _norm(prompt: str) -> str:
+    return " ".join(prompt.lower().split())
+
+
+def _same_prompt(ours: str, theirs: str) -> bool:
+    """TTAPI may tidy a prompt or append flags (`--v 6.0`) to it: compare leniently."""
+    return theirs == ours or theirs.startswith(ours + " ") or ours.startswith(theirs + " ")
 
 
 def _next_look(rt: Runtime, rec: JobRecord, seq: int) -> None:

@@ -71,11 +71,11 @@ def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
             job_id, kind=kind, params=spec.params, account=spec.account or "",
             pinned=spec.account is not None, parent=spec.parent, priority=spec.priority,
             poll_seq=0, sig=signature())
+    # An ended job stays in `mj:undelivered` until the caller has stored the outcome
+    # (`settle.delivered`, from the task's after_return), so a kill in between loses nothing.
     if rec.state == SUCCESS:
-        rt.redis.zrem("mj:undelivered", job_id)
         return Done(rec.result)
     if rec.state == FAILED:
-        rt.redis.zrem("mj:undelivered", job_id)
         return Failed(errors.JobFailed(rec.error))
     if not rec.sig:
         rt.records.update(job_id, sig=signature())
@@ -149,7 +149,11 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         answer = client.submit(request)
     except (errors.QueueFull, errors.RateLimited) as exc:
         # Not created. Someone else uses this key, or we are too fast: wait, keep our place.
-        cooldown = max(rt.timing.cooldown_s, getattr(exc, "retry_after", None) or 0.0)
+        # Refusals in a row double the account's cooldown (up to 64×); a success resets it.
+        streak = int(rt.redis.incr(_refusals_key(label)))
+        rt.redis.expire(_refusals_key(label), 3600)
+        cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, 6),
+                       getattr(exc, "retry_after", None) or 0.0)
         rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
         rt.guard.backoff(label, rec.job_id, cooldown)
         metrics.count(rt.redis, label, exc.status_code or 0)
@@ -186,6 +190,9 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
             return Park()
         fail(rt, rec, exc.message, from_states=(SUBMITTING,))
         return Failed(type(exc)(exc.message))
+    # Claim the TTAPI job first, so that no reconcile of a look-alike job can take it.
+    rt.redis.set(f"mj:claim:{answer.job_id}", rec.job_id, ex=86400)
+    rt.redis.delete(_refusals_key(label))
     now = rt.clock()
     deadline = deadline_for(rt, rec, now)
     seq = rec.poll_seq + 1
@@ -194,7 +201,6 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
                            last_poll_at=now, progress=0):
         log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, answer.job_id)
         return Park()
-    rt.redis.set(f"mj:claim:{answer.job_id}", rec.job_id, ex=86400)
     rt.guard.renew(label, rec.job_id)
     rec = rt.records.load(rec.job_id) or rec
     schedule_poll(rt, rec, seq)
@@ -204,6 +210,10 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
 def _not_counted(rec: JobRecord) -> int:
     """Submit attempts without the last one: a refusal that created nothing is no failure."""
     return max(rec.submit_attempts - 1, 0)
+
+
+def _refusals_key(label: str) -> str:
+    return f"mj:{{{label}}}:refusals"
 
 
 def _move_waiters(rt: Runtime, label: str) -> None:

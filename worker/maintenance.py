@@ -29,7 +29,9 @@ def pump(rt: Runtime) -> dict[str, int]:
         woken = rt.guard.fill(label)
         resume_all(rt, woken)
         done["woken"] += len(woken)
-        for job_id in rt.guard.expiring(label, rt.timing.lease_s / 2):
+        # Every holder, lapsed or not (a few per account): the pump renews the live ones, so a
+        # lease only lapses when nothing at all ran for longer than TTAPI keeps a job.
+        for job_id in rt.guard.expiring(label, 2 * rt.timing.lease_s):
             rec = rt.records.load(job_id)
             if rec is None or rec.state in TERMINAL or rec.account != label:
                 resume_all(rt, rt.guard.release(label, job_id))

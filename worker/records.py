@@ -169,10 +169,9 @@ class RecordStore:
         states = (from_states,) if isinstance(from_states, str) else from_states
         return self.cas(job_id, {"state": list(states)}, state=to, **changes)
 
-    def update(self, job_id: str, **changes: Any) -> None:
-        """Set fields unconditionally (for data that is not a state: progress, sig, ...)."""
-        if changes:
-            self.redis.hset(self.key(job_id), mapping=encode(changes))  # type: ignore[arg-type]
+    def update(self, job_id: str, **changes: Any) -> bool:
+        """Set fields whatever the state (progress, sig, ...); never re-creates a lost record."""
+        return bool(changes) and self.cas(job_id, {}, **changes)
 
 
 def _decode(raw: Any) -> dict[str, str]:

@@ -52,7 +52,12 @@ class Timing:
         """Scale every duration from the poll bounds and `MJ_TIME_SCALE`."""
         return cls(
             bounds=PollBounds(s.mj_poll_min_s, s.mj_poll_max_s),
-            lease_s=max(8 * s.mj_poll_max_s, 2.0, 4 * s.mj_pump_interval_s),
+            # A lease outlives anything TTAPI may still be running: its longest timeout (1200 s,
+            # scaled) plus grace. So a lapse never frees a slot of a live job, even if every
+            # worker and the pump were down meanwhile; polls and the pump renew it all along.
+            lease_s=max(1200 * s.mj_time_scale + max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
+                        8 * s.mj_poll_max_s, 4 * s.mj_pump_interval_s,
+                        2 * (s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s)),
             cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
             reconcile_grace_s=s.mj_reconcile_grace_s,
             deadline_grace_s=max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
@@ -62,7 +67,7 @@ class Timing:
 
     def longest_countdown(self, pump_interval_s: float) -> float:
         """The longest countdown any step schedules (must stay below the visibility timeout)."""
-        return max(self.bounds.max_s, self.cooldown_s * 8, self.reconcile_grace_s,
+        return max(self.bounds.max_s, self.cooldown_s * 64, self.reconcile_grace_s,
                    pump_interval_s, self.submit_retry_s * 8, 60.0)
 
 

@@ -55,6 +55,11 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
     return True
 
 
+def delivered(rt: Runtime, job_id: str) -> None:
+    """The job's outcome is stored where its caller looks (Celery's result backend)."""
+    rt.redis.zrem(UNDELIVERED, job_id)
+
+
 def _owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
     # Noted BEFORE the record says the job ended: a worker killed between the two would
     # otherwise leave an ended job that nobody ever resumes (the pump reads this set).
