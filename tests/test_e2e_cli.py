@@ -88,3 +88,35 @@ def test_a_batch_interrupted_with_sigint_resumes_without_submitting_any_prompt_t
     prompts = Counter(j["prompt"] for j in stack.sim.stats()["jobs"].values())
     assert len(prompts) == 30
     assert set(prompts.values()) == {1}  # no prompt was ever submitted twice
+
+
+def test_submit_with_wait_prints_the_task_id_and_the_final_images(stack: Stack) -> None:
+    proc = mjw(stack, "submit", "a stone bridge", "--then", "upsample3", "--wait")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines[0]) == 36  # the final task's id
+    assert "upsample3" in lines[1] and "/_sim/images/" in lines[1]
+    assert "SUCCESS" in err  # the live view of every step
+
+
+def test_submit_of_bad_input_is_one_clear_line_and_exit_code_2(stack: Stack) -> None:
+    proc = mjw(stack, "submit", "a cat", "--then", "upsample9")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert out == ""
+    assert err.strip().splitlines() == ["mjw submit: then: unknown action(s) ['upsample9']"]
+    assert "Traceback" not in err
+
+
+def test_status_json_reports_each_account_by_label(stack: Stack) -> None:
+    stack.send("mj.imagine", "a busy account").get(timeout=30)
+    proc = mjw(stack, "status", "--json")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    [acct] = data["accounts"]
+    assert acct["account"] == stack.labels[0]
+    assert (acct["in_use"], acct["cap"], acct["waiting"]) == (0, 10, 0)
+    assert acct["balance"] is not None
+    assert KEY not in out

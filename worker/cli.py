@@ -40,7 +40,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     final = sig.freeze()
     ids = _ids(sig)
     sig.apply_async()
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(final.id)
     if not args.wait:
         return 0
@@ -71,11 +71,11 @@ def _follow(app: Any, ids: list[str], final: Any, err: Console, out: Console) ->
     if not final.successful():
         raise JobError(f"{type(final.result).__name__}: {final.result}")
     result = final.result
-    out.print(f"[bold]{result['action']}[/] {result['job_id']}: {result['image_url']}")
+    out.print(f"{result['action']} {result['job_id']}: {result['image_url']}", markup=False)
     for url in result.get("images") or []:
-        out.print(f"  {url}")
+        out.print(f"  {url}", markup=False)
     for f in result.get("files") or []:
-        out.print(f"  saved {f['path']}")
+        out.print(f"  saved {f['path']}", markup=False)
     return 0
 
 
