@@ -32,10 +32,15 @@ def stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
         s.stop()
 
 
+def default_sigint() -> None:
+    """A shell that runs us in the background ignores SIGINT; the child must not inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def mjw(stack: Stack, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "worker.cli", *args],
                             env={**os.environ, **stack.env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def write_batch(path: Path, rows: int) -> None:
@@ -71,7 +76,8 @@ def test_a_batch_interrupted_with_sigint_resumes_without_submitting_any_prompt_t
 ) -> None:
     batch, out = tmp_path / "batch.txt", tmp_path / "out.jsonl"
     batch.write_text("".join(f"a windmill, study {n}\n" for n in range(30)))
-    first = mjw(stack, "batch", str(batch), "--out", str(out))
+    # Two pipelines at a time, so that the batch is still running when Ctrl-C comes.
+    first = mjw(stack, "batch", str(batch), "--out", str(out), "--concurrency-hint", "2")
     stack.wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= 5, 60)
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=30)

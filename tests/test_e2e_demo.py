@@ -18,7 +18,13 @@ pytestmark = pytest.mark.e2e
 def start_demo(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # use the embedded Redis
     return subprocess.Popen([sys.executable, "-m", "worker.cli", "demo", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_sigint)
+
+
+def default_sigint() -> None:
+    """A shell that runs us in the background ignores SIGINT; the child must not inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def port_open(port: int) -> bool:

@@ -246,7 +246,8 @@ def test_faults_given_in_the_config_apply_from_the_start() -> None:
 
 def test_concurrent_submits_never_admit_more_than_the_cap(sim: Simulator) -> None:
     def submit(n: int) -> int:
-        return Api(sim.url, KEY).post("imagine", {"prompt": f"racer {n}"}).status_code
+        # "stuck" jobs never end, so no place frees up while the racers run (fast_s is 0.2 s)
+        return Api(sim.url, KEY).post("imagine", {"prompt": f"stuck racer {n}"}).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         codes = sorted(pool.map(submit, range(20)))
