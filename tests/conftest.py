@@ -7,13 +7,14 @@ process's own Celery client talks to the redis-server the `redis_server` fixture
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.scripted import ScriptedServer
 from tests.servers import RedisServer, free_port
+from tests.stack import Stack
 
 _REDIS_PORT = free_port()
 
@@ -43,3 +44,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def make_stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Starts whole stacks (simulator + celery nodes) and stops every one of them afterwards,
+    also when a start fails half-way (a worker that never became ready)."""
+    made: list[Stack] = []
+
+    def make(**options: object) -> Stack:
+        stack = Stack(redis_server, tmp_path, **options)  # type: ignore[arg-type]
+        made.append(stack)
+        return stack.start()
+
+    try:
+        yield make
+    finally:
+        for stack in reversed(made):
+            stack.stop()

@@ -9,12 +9,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.servers import RedisServer
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -24,12 +23,8 @@ BAD_LINES = {7: '{"prompt": "a cat", "mode": "warp"}', 19: '{"prompt": "x", "the
 
 
 @pytest.fixture
-def stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=0.6).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    return make_stack(keys=[KEY], capacity=10, fast_s=0.6)
 
 
 def default_sigint() -> None:

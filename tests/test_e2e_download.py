@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from celery.canvas import signature
 
-from tests.servers import RedisServer
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -17,12 +16,8 @@ KEY = "sk-e2e-download-0001"
 
 
 @pytest.fixture
-def stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=1.0).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    return make_stack(keys=[KEY], capacity=10, fast_s=1.0)
 
 
 def test_a_pipeline_ending_in_mj_download_stores_the_last_steps_images(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from celery.canvas import signature
 
-from tests.servers import RedisServer
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -16,12 +14,8 @@ KEY_A, KEY_B = "sk-e2e-account-a-0001", "sk-e2e-account-b-0002"
 
 
 @pytest.fixture
-def stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(redis_server, tmp_path, keys=[KEY_A], capacity=10, fast_s=1.0).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    return make_stack(keys=[KEY_A], capacity=10, fast_s=1.0)
 
 
 def test_sixty_imagines_on_one_account_never_exceed_its_cap_of_ten(stack: Stack) -> None:
@@ -104,16 +98,13 @@ def test_a_stuck_job_times_out_and_frees_its_slot(stack: Stack) -> None:
     assert stack.holders(stack.labels[0]) == 0
 
 
-def test_two_accounts_share_the_load(redis_server: RedisServer, tmp_path: Path) -> None:
-    s = Stack(redis_server, tmp_path, keys=[KEY_A, KEY_B], capacity=5, fast_s=1.0).start()
-    try:
-        results = [s.send("mj.imagine", f"twin peaks {i}") for i in range(30)]
-        done = [r.get(timeout=120) for r in results]
-        used = {d["account"] for d in done}
-        assert used == set(s.labels)
-        stats = s.sim.stats()["accounts"]
-        for label in s.labels:
-            assert stats[label]["peak_in_progress"] == 5
-            assert stats[label]["count_499"] == 0
-    finally:
-        s.stop()
+def test_two_accounts_share_the_load(make_stack: Callable[..., Stack]) -> None:
+    s = make_stack(keys=[KEY_A, KEY_B], capacity=5, fast_s=1.0)
+    results = [s.send("mj.imagine", f"twin peaks {i}") for i in range(30)]
+    done = [r.get(timeout=120) for r in results]
+    used = {d["account"] for d in done}
+    assert used == set(s.labels)
+    stats = s.sim.stats()["accounts"]
+    for label in s.labels:
+        assert stats[label]["peak_in_progress"] == 5
+        assert stats[label]["count_499"] == 0

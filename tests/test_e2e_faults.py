@@ -6,12 +6,12 @@ Real redis-server, the simulator and real `celery worker` subprocesses (tests/st
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.servers import CeleryProcess, RedisServer
+from tests.servers import CeleryProcess
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -36,43 +36,34 @@ def wait_all(s: Stack, results: list[Any], timeout: float) -> None:
 
 
 def test_killing_a_node_mid_flight_loses_no_job_and_pays_none_twice(
-    redis_server: RedisServer, tmp_path: Path
+    make_stack: Callable[..., Stack],
 ) -> None:
     # Unacked messages of the dead node come back only after the visibility timeout (3600 s
     # by default): the pump on the surviving node (it runs beat) must repair everything.
-    s = Stack(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=1.5, nodes=2).start()
-    try:
-        results = [s.send("mj.imagine", f"a harbour at night {i}") for i in range(JOBS)]
-        label = s.labels[0]
-        s.wait_for(lambda: s.sim.stats()["accounts"][label]["submits"] >= 12, 30)
-        assert received(s.nodes[1]) > 0, "node 1 took no work: the kill would prove nothing"
-        s.nodes[1].kill()
-        s.nodes[1].stop()
-        wait_all(s, results, 40)
-        done = [r.get(timeout=5) for r in results]
-        assert [d["status"] for d in done] == ["SUCCESS"] * JOBS
-        stats = s.sim.stats()["accounts"][label]
-        assert stats["submits"] == JOBS  # none paid twice
-        assert stats["peak_in_progress"] <= 10
-        assert stats["count_499"] == 0
-        s.wait_for(lambda: s.holders(label) == 0, 10)
-    finally:
-        s.stop()
+    s = make_stack(keys=[KEY], capacity=10, fast_s=1.5, nodes=2)
+    results = [s.send("mj.imagine", f"a harbour at night {i}") for i in range(JOBS)]
+    label = s.labels[0]
+    s.wait_for(lambda: s.sim.stats()["accounts"][label]["submits"] >= 12, 30)
+    assert received(s.nodes[1]) > 0, "node 1 took no work: the kill would prove nothing"
+    s.nodes[1].kill()
+    s.nodes[1].stop()
+    wait_all(s, results, 40)
+    done = [r.get(timeout=5) for r in results]
+    assert [d["status"] for d in done] == ["SUCCESS"] * JOBS
+    stats = s.sim.stats()["accounts"][label]
+    assert stats["submits"] == JOBS  # none paid twice
+    assert stats["peak_in_progress"] <= 10
+    assert stats["count_499"] == 0
+    s.wait_for(lambda: s.holders(label) == 0, 10)
 
 
-def test_a_429_storm_on_every_endpoint_fails_no_job(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
-    s = Stack(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=1.0,
-              sim={"retry_after_header": False}).start()
-    try:
-        s.sim.set_faults(rate_429=0.3)
-        results = [s.send("mj.imagine", f"a gusty shore {i}") for i in range(JOBS)]
-        done = [r.get(timeout=60) for r in results]
-        assert [d["status"] for d in done] == ["SUCCESS"] * JOBS
-        stats = s.sim.stats()["accounts"][s.labels[0]]
-        assert stats["count_429"] > 0
-        assert (stats["count_499"], stats["submits"]) == (0, JOBS)
-        assert stats["peak_in_progress"] <= 10
-    finally:
-        s.stop()
+def test_a_429_storm_on_every_endpoint_fails_no_job(make_stack: Callable[..., Stack]) -> None:
+    s = make_stack(keys=[KEY], capacity=10, fast_s=1.0, sim={"retry_after_header": False})
+    s.sim.set_faults(rate_429=0.3)
+    results = [s.send("mj.imagine", f"a gusty shore {i}") for i in range(JOBS)]
+    done = [r.get(timeout=60) for r in results]
+    assert [d["status"] for d in done] == ["SUCCESS"] * JOBS
+    stats = s.sim.stats()["accounts"][s.labels[0]]
+    assert stats["count_429"] > 0
+    assert (stats["count_499"], stats["submits"]) == (0, JOBS)
+    assert stats["peak_in_progress"] <= 10

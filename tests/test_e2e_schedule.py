@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers import RedisServer
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -24,26 +24,23 @@ then = ["upsample1"]
 
 
 def test_a_user_schedule_fires_under_beat_and_runs_its_whole_pipeline(
-    redis_server: RedisServer, tmp_path: Path,
+    make_stack: Callable[..., Stack], tmp_path: Path,
 ) -> None:
     schedule_file = tmp_path / "schedules.toml"
     schedule_file.write_text(SCHEDULE)
-    stack = Stack(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=1.0,
-                  env={"MJ_SCHEDULE_FILE": str(schedule_file)}).start()
-    try:
-        def jobs() -> list[dict[str, Any]]:
-            return [j for j in stack.sim.stats()["jobs"].values() if j["prompt"] == PROMPT]
+    stack = make_stack(keys=[KEY], capacity=10, fast_s=1.0,
+                       env={"MJ_SCHEDULE_FILE": str(schedule_file)})
+    def jobs() -> list[dict[str, Any]]:
+        return [j for j in stack.sim.stats()["jobs"].values() if j["prompt"] == PROMPT]
 
-        def pipeline_done() -> bool:
-            done = {j["action"] for j in jobs() if j["status"] == "SUCCESS"}
-            return {"imagine", "upsample1"} <= done
+    def pipeline_done() -> bool:
+        done = {j["action"] for j in jobs() if j["status"] == "SUCCESS"}
+        return {"imagine", "upsample1"} <= done
 
-        stack.wait_for(pipeline_done, timeout=20)
-        by_id = stack.sim.stats()["jobs"]
-        upsample = next(j for j in jobs() if j["action"] == "upsample1"
-                        and j["status"] == "SUCCESS")
-        parent = by_id[upsample["parent"]]
-        assert parent["action"] == "imagine" and parent["status"] == "SUCCESS"
-        assert parent["prompt"] == PROMPT
-    finally:
-        stack.stop()
+    stack.wait_for(pipeline_done, timeout=20)
+    by_id = stack.sim.stats()["jobs"]
+    upsample = next(j for j in jobs() if j["action"] == "upsample1"
+                    and j["status"] == "SUCCESS")
+    parent = by_id[upsample["parent"]]
+    assert parent["action"] == "imagine" and parent["status"] == "SUCCESS"
+    assert parent["prompt"] == PROMPT
