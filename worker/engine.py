@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from worker import errors, metrics
 from worker.accounts import NoAccountLeft
 from worker.completion import deadline_for, schedule_poll
-from worker.jobs import JobSpec, make_spec, request_for
+from worker.jobs import make_spec, request_for
 from worker.records import (
     AMBIGUOUS,
     FAILED,
@@ -88,19 +88,19 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
     label = _account_for(rt, rec)
     if isinstance(label, Failed):
         return label
-    spec = JobSpec(rec.kind, rec.params, rec.account or None, rec.parent)
-    got = rt.guard.acquire(label, rec.job_id, priority=spec.priority)
+    got = rt.guard.acquire(label, rec.job_id, priority=rec.priority)
     resume_all(rt, got.woken)
     if not got.granted:
         rt.records.move(rec.job_id, (NEW,), WAITING)
         if got.cooldown_ms:
             rt.dispatcher.fill(label, got.cooldown_ms / 1000)
         return Park()
-    now = rt.clock()
-    if not rt.records.move(rec.job_id, (NEW, WAITING), SUBMITTING, sent_at=now,
-                           submit_attempts=rec.submit_attempts + 1):
+    sent_at, attempts = rt.clock(), rec.submit_attempts + 1
+    if not rt.records.move(rec.job_id, (NEW, WAITING), SUBMITTING, sent_at=sent_at,
+                           submit_attempts=attempts):
         return Park()
-    return submit(rt, rt.records.load(rec.job_id) or rec, label)
+    return submit(rt, replace(rec, state=SUBMITTING, sent_at=sent_at, submit_attempts=attempts),
+                  label)
 
 
 def _account_for(rt: Runtime, rec: JobRecord) -> str | Failed:
@@ -202,7 +202,8 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, answer.job_id)
         return Park()
     rt.guard.renew(label, rec.job_id)
-    rec = rt.records.load(rec.job_id) or rec
+    rec = replace(rec, state=SUBMITTED, ttapi_job_id=answer.job_id, submitted_at_ts=now,
+                  deadline=deadline, poll_seq=seq, last_poll_at=now, progress=0)
     schedule_poll(rt, rec, seq)
     return Park()
 
@@ -223,4 +224,4 @@ def _move_waiters(rt: Runtime, label: str) -> None:
         rt.dispatcher.resume(job_id)
 
 
-__all__ = ["SUBMITTED", "Done", "Failed", "Outcome", "Park", "advance", "submit"]
+__all__ = ["Done", "Failed", "Outcome", "Park", "advance", "submit"]
