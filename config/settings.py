@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     mj_record_ttl_s: int = Field(7 * 86400, ge=86400, le=365 * 86400)
     mj_schedule_file: str | None = Field(None, description="user beat schedules (TOML or JSON)")
     mj_download_dir: str | None = Field(None, description="default directory for mj.download")
+    mj_download_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="mj.download refuses a bigger image (one file)"
+    )
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod

@@ -10,7 +10,8 @@ The file (`MJ_SCHEDULE_FILE`, `.toml` or `.json`) lists entries under `schedule`
     then = ["upsample2"]          # follow-up actions, optional
     mode = "fast"                 # fast | relax | turbo, optional
     account = "acct-1a2b3c4d"     # pin an account label, optional
-    download = "/data/images"     # store the last step's images there, optional
+    download = "lighthouse"       # store the last step's images, optional: a sub-folder of
+                                  # the worker's MJ_DOWNLOAD_DIR (or an absolute path inside it)
 
 JSON has the same shape: `{"schedule": [{...}, ...]}` (a bare list is accepted too).
 
@@ -18,6 +19,11 @@ Each entry becomes one Celery beat entry that runs `mj.run_schedule`; that task 
 the chain and publishes it (`start_pipeline`), so the user's pipeline runs as ordinary `mj.*`
 tasks under the guard, and beat never waits on TTAPI. Every error names the file, the entry
 (index and name) and the field, so a typo stops start-up with a message one can act on.
+
+A run is idempotent: the ids of its pipeline's tasks derive from the id of the
+`mj.run_schedule` message (`step_ids`), which a redelivery keeps. Run twice (late acks, a
+worker lost after publishing), it publishes the same task ids again, and the job records,
+keyed by task id, make the second publish harmless: no prompt is paid for twice.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -45,6 +52,8 @@ CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+#: Namespace of the pipeline task ids of schedule runs (uuid5 over the run and the step).
+_RUN_NAMESPACE = uuid.UUID("6f0c33a4-8d0e-5b8e-9a57-3f1c2f7d9e41")
 
 
 class ScheduleError(ConfigError):
@@ -55,8 +64,9 @@ def parse_cron(text: str) -> crontab:
     """A crontab from the 5 classic fields (ValueError names the field that is wrong)."""
     fields = text.split()
     if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day-of-month month day-of-week), "
-                         f"got {len(fields)}")
+        raise ValueError(
+            f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+        )
     spec = dict(zip(CRON_FIELDS, fields, strict=True))
     for name, value in spec.items():
         try:  # one field at a time, so the message can say which one is wrong
@@ -115,8 +125,20 @@ class ScheduleEntry(BaseModel):
     def _then(cls, value: list[str]) -> list[str]:
         for i, action in enumerate(value):
             if action not in ACTIONS:
-                raise ValueError(f"{action!r} (item {i}) is not an action (one of: "
-                                 f"{', '.join(ACTIONS)})")
+                raise ValueError(
+                    f"{action!r} (item {i}) is not an action (one of: {', '.join(ACTIONS)})"
+                )
+        return value
+
+    @field_validator("download")
+    @classmethod
+    def _download(cls, value: str | None) -> str | None:
+        # The worker has the last word (it knows MJ_DOWNLOAD_DIR); what is wrong everywhere
+        # is refused here already, so it stops start-up instead of failing every run.
+        if value is not None and ".." in Path(value).parts:
+            raise ValueError(f"{value!r} must not contain '..' (a sub-folder of MJ_DOWNLOAD_DIR)")
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
         return value
 
     @model_validator(mode="after")
@@ -134,8 +156,14 @@ class ScheduleEntry(BaseModel):
 
     def run_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `mj.run_schedule` (all JSON)."""
-        return {"name": self.name, "prompt": self.prompt, "then": list(self.then),
-                "mode": self.mode, "account": self.account, "download": self.download}
+        return {
+            "name": self.name,
+            "prompt": self.prompt,
+            "then": list(self.then),
+            "mode": self.mode,
+            "account": self.account,
+            "download": self.download,
+        }
 
 
 def read_file(path: Path) -> Any:
@@ -161,8 +189,9 @@ def parse_entries(doc: Any, where: str) -> list[ScheduleEntry]:
     if not isinstance(doc, dict):
         raise ScheduleError(f"{where}: expected a 'schedule' list of entries")
     if unknown := sorted(set(doc) - {"schedule"}):
-        raise ScheduleError(f"{where}: unknown top-level key(s) {', '.join(unknown)} "
-                            "(entries go under 'schedule')")
+        raise ScheduleError(
+            f"{where}: unknown top-level key(s) {', '.join(unknown)} (entries go under 'schedule')"
+        )
     items = doc.get("schedule", [])
     if not isinstance(items, list):
         raise ScheduleError(f"{where}: schedule: expected a list of entries ([[schedule]])")
@@ -177,8 +206,10 @@ def parse_entries(doc: Any, where: str) -> list[ScheduleEntry]:
         except ValidationError as exc:
             raise ScheduleError(f"{where}: {label}: {_describe(exc)}") from None
         if entry.name in seen:
-            raise ScheduleError(f"{where}: {label}: name: {entry.name!r} is already used by "
-                                f"schedule[{seen[entry.name]}]")
+            raise ScheduleError(
+                f"{where}: {label}: name: {entry.name!r} is already used by "
+                f"schedule[{seen[entry.name]}]"
+            )
         seen[entry.name] = i
         entries.append(entry)
     return entries
@@ -189,9 +220,12 @@ def load_user_schedules(path: str | Path) -> dict[str, dict[str, Any]]:
     path = Path(path)
     entries = parse_entries(read_file(path), f"MJ_SCHEDULE_FILE {path}")
     return {
-        ENTRY_PREFIX + e.name: {"task": RUN_TASK, "schedule": e.schedule,
-                                "kwargs": e.run_kwargs(),
-                                "options": {"expires": _expires_s(e.schedule)}}
+        ENTRY_PREFIX + e.name: {
+            "task": RUN_TASK,
+            "schedule": e.schedule,
+            "kwargs": e.run_kwargs(),
+            "options": {"expires": _expires_s(e.schedule)},
+        }
         for e in entries
     }
 
@@ -203,20 +237,40 @@ def _expires_s(sched: Any) -> float:
     return max(1.0, min(seconds, 3600.0))
 
 
-def start_pipeline(app: Celery, pipeline: Callable[..., Signature], *, prompt: str,
-                   then: list[str] | None = None, mode: str = "fast",
-                   account: str | None = None, download: str | None = None) -> str:
-    """Publish imagine → then... (→ mj.download) and return the id of its first task."""
+def step_ids(run_id: str, count: int) -> list[str]:
+    """The task ids of a run's `count` pipeline steps: uuid5 of the run's id and the step
+    number, so the same run always gets the same ids and two runs never share one."""
+    return [str(uuid.uuid5(_RUN_NAMESPACE, f"{run_id}/{i}")) for i in range(count)]
+
+
+def start_pipeline(
+    app: Celery,
+    pipeline: Callable[..., Signature],
+    *,
+    prompt: str,
+    then: list[str] | None = None,
+    mode: str = "fast",
+    account: str | None = None,
+    download: str | None = None,
+    run_id: str | None = None,
+) -> str:
+    """Publish imagine → then... (→ mj.download) and return the id of its first task.
+
+    `run_id` (the `mj.run_schedule` message's id) fixes every step's task id, so publishing
+    the same run again sends the same tasks; without it the run gets fresh ids.
+    """
     opts: dict[str, Any] = {"mode": mode}
     if account:
         opts["account"] = account
     sig = pipeline(prompt, *(then or []), **opts)
     if download:
         sig = sig | app.signature("mj.download", kwargs={"directory": download})
-    result = sig.apply_async()
-    while result.parent is not None:
-        result = result.parent
-    return str(result.id)
+    steps: list[Signature] = list(getattr(sig, "tasks", None) or [sig])
+    ids = step_ids(run_id or str(uuid.uuid4()), len(steps))
+    for step, task_id in zip(steps, ids, strict=True):
+        step.set(task_id=task_id)
+    sig.apply_async()
+    return ids[0]
 
 
 def _entry_label(index: int, item: Any) -> str:
