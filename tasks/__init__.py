@@ -7,7 +7,6 @@ Celery's terms — return the job result, raise the failure, or `Ignore` while t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -15,9 +14,9 @@ from celery import Task, chain
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 
-from worker import completion, errors, maintenance, schedules
+from worker import completion, maintenance, schedules
 from worker.celery_app import app, task_signature
-from worker.download import download_result
+from worker.download import TRANSIENT_ERRORS, download_result, target_directory
 from worker.engine import Done, Failed, advance
 from worker.settle import delivered, resume_all
 
@@ -111,27 +110,63 @@ def refresh_accounts() -> dict[str, dict[str, object]]:
     return maintenance.refresh_accounts(app.runtime)
 
 
-@app.task(name="mj.download")
-def download(result: dict[str, Any], directory: str | None = None) -> dict[str, Any]:
-    """Store the images of `result` (the previous step's) under `directory/<job_id>/`.
+@app.task(
+    name="mj.download",
+    bind=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=5,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+)
+def download(self: Task, result: dict[str, Any], directory: str | None = None) -> dict[str, Any]:
+    """Store the images of `result` (the previous step's) under `MJ_DOWNLOAD_DIR/<job_id>/`.
 
-    `directory` defaults to MJ_DOWNLOAD_DIR; returns `result` plus `files` and `download_dir`.
+    `directory` may name a sub-folder of MJ_DOWNLOAD_DIR: a relative path without `..`, or an
+    absolute path that is MJ_DOWNLOAD_DIR or lies inside it; anything else fails, as does a
+    worker without MJ_DOWNLOAD_DIR. Images over MJ_DOWNLOAD_MAX_BYTES fail. 5xx, 429 and
+    network trouble are retried by Celery (re-published with a jittered backoff of at most
+    60 s, far below the visibility timeout) rather than by sleeping in this process.
+    Returns `result` plus `files` and `download_dir`.
     """
     settings = app.mj_settings
-    target = directory or settings.mj_download_dir
-    if not target:
-        raise errors.InvalidRequest("directory: not given, and MJ_DOWNLOAD_DIR is not set")
+    target = target_directory(settings.mj_download_dir, directory)
     with requests.Session() as session:
-        return download_result(result, Path(target), session=session,
-                               timeout=(settings.mj_http_connect_timeout_s, 60.0))
+        return download_result(
+            result,
+            target,
+            session=session,
+            timeout=(settings.mj_http_connect_timeout_s, 60.0),
+            max_bytes=settings.mj_download_max_bytes,
+        )
 
 
-@app.task(name="mj.run_schedule")
-def run_schedule(name: str, prompt: str, then: list[str] | None = None, mode: str = "fast",
-                 account: str | None = None, download: str | None = None) -> str:
-    """Internal (beat): start the user schedule `name`'s pipeline; returns its first task id."""
-    return schedules.start_pipeline(app, pipeline, prompt=prompt, then=then, mode=mode,
-                                    account=account, download=download)
+@app.task(name="mj.run_schedule", bind=True)
+def run_schedule(
+    self: Task,
+    name: str,
+    prompt: str,
+    then: list[str] | None = None,
+    mode: str = "fast",
+    account: str | None = None,
+    download: str | None = None,
+) -> str:
+    """Internal (beat): start the user schedule `name`'s pipeline; returns its first task id.
+
+    The pipeline's task ids derive from this message's id, so a redelivered message (late
+    acks: a worker lost mid-run) publishes the same tasks again, which their job records
+    ignore, instead of a second paid pipeline.
+    """
+    return schedules.start_pipeline(
+        app,
+        pipeline,
+        prompt=prompt,
+        then=then,
+        mode=mode,
+        account=account,
+        download=download,
+        run_id=self.request.id,
+    )
 
 
 def pipeline(prompt: str, *actions: str, **opts: Any) -> Signature:
