@@ -34,7 +34,7 @@ import fakeredis
 
 from config.settings import Settings
 from worker import completion, maintenance
-from worker.engine import Done, Failed, Outcome, advance
+from worker.engine import Done, Failed, Outcome, Revoked, advance
 from worker.runtime import Runtime
 from worker.settle import delivered, resume_all
 
@@ -60,6 +60,7 @@ class Inputs:
     params: dict[str, Any]
     account: str | None = None
     parent: Any = None
+    expires_at: float = 0.0
 
 
 @dataclass
@@ -140,8 +141,8 @@ class InlineEngine:
         inp = self.inputs[job_id]
         outcome = advance(self.rt, job_id, inp.kind, inp.params,
                           signature=lambda: {"job": job_id}, account=inp.account,
-                          parent=inp.parent)
-        if isinstance(outcome, Done | Failed):
+                          parent=inp.parent, expires_at=inp.expires_at)
+        if isinstance(outcome, Done | Failed | Revoked):
             self.outcomes[job_id] = outcome
             delivered(self.rt, job_id)  # what the Celery task's after_return does
         return outcome

@@ -398,3 +398,22 @@ def test_without_webhooks_polling_keeps_its_own_schedule(
     schedule_poll(rt, rt.records.load(JOB), 2)  # type: ignore[arg-type]
     (_, _, gap), = dispatcher.polls
     assert rt.timing.bounds.min_s <= gap <= rt.timing.bounds.max_s < 45.0
+
+
+def test_a_callback_for_a_job_whose_submit_answer_was_lost_proves_which_ttapi_job_is_ours(
+    rt: Runtime, app: WSGIApplication
+) -> None:
+    label = rt.pool.labels[0]
+    rec = rt.records.create(JOB, kind="imagine", params={"prompt": "a cat", "mode": "fast"},
+                            account=label, sig={"task": "mj.imagine"})
+    assert rt.guard.acquire(label, JOB).granted
+    token = (hook_url(rt, rec) or "").rsplit("/hook/", 1)[1]
+    assert rt.records.move(JOB, "NEW", "AMBIGUOUS", sent_at=rt.clock(), lost_at=rt.clock(),
+                           poll_seq=1)
+    answer = call(app, "POST", f"/hook/{token}", callback())
+    assert answer.code == 200
+    assert answer.json()["settled"] is True
+    done = rt.records.load(JOB)
+    assert done is not None
+    assert (done.state, done.ttapi_job_id) == (SUCCESS, TT_JOB)
+    assert rt.redis.get(f"mj:claim:{TT_JOB}") == JOB

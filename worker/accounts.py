@@ -44,11 +44,36 @@ class AccountPool:
         self.guard = guard
         self.redis = redis_client
         self.prefix = prefix
+        self._registry = f"{prefix}:labels"
+        self.started_at = 0.0
 
     @property
     def labels(self) -> list[str]:
         """Every configured label, in configuration order."""
         return list(self.accounts)
+
+    def configured(self, label: str) -> bool:
+        """Whether `label` is one of this process's configured accounts."""
+        return label in self.accounts
+
+    def register(self, now: float) -> None:
+        """Note that a process started now with these accounts (see `removed`)."""
+        self.started_at = now
+        if self.accounts:
+            self.redis.hset(self._registry, mapping={label: now for label in self.accounts})
+
+    def removed(self, label: str) -> bool:
+        """True when `label` was dropped from the configuration, not just unknown here.
+
+        Every process registers its labels when it starts. A label unknown here that no process
+        has registered since this one started belongs to an older configuration: its key was
+        removed. One registered later is a key added by a newer node (a rolling deploy), which
+        that node can still serve.
+        """
+        if self.configured(label):
+            return False
+        seen = self.redis.hget(self._registry, label)
+        return seen is None or float(seen) < self.started_at
 
     def client(self, label: str) -> TTAPIClient:
         """The TTAPI client of one account (created on first use)."""

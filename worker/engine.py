@@ -15,21 +15,22 @@ from typing import Any
 
 from worker import errors, metrics
 from worker.accounts import NoAccountLeft
-from worker.completion import deadline_for, schedule_poll
+from worker.completion import CLAIM_TTL_S, adopt, claim_key, deadline_for, schedule_poll
 from worker.jobs import make_spec, request_for
 from worker.records import (
     AMBIGUOUS,
-    FAILED,
     IN_FLIGHT,
     NEW,
+    REVOKED,
     SUBMITTED,
     SUBMITTING,
     SUCCESS,
+    TERMINAL,
     WAITING,
     JobRecord,
 )
 from worker.runtime import Runtime
-from worker.settle import fail, resume_all
+from worker.settle import fail, owed, resume_all
 
 log = logging.getLogger(__name__)
 MAX_SUBMIT_ATTEMPTS = 3
@@ -54,13 +55,24 @@ class Failed:
     error: errors.TTAPIError
 
 
-Outcome = Park | Done | Failed
+@dataclass(frozen=True)
+class Revoked:
+    """The job was cancelled before any submit: the task ends REVOKED."""
+
+    reason: str
+
+
+Outcome = Park | Done | Failed | Revoked
 
 
 def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
             signature: Callable[[], dict[str, Any]], account: str | None = None,
-            parent: Any = None) -> Outcome:
-    """Move job `job_id` as far as it can go now; see the module docstring."""
+            parent: Any = None, expires_at: float = 0.0) -> Outcome:
+    """Move job `job_id` as far as it can go now; see the module docstring.
+
+    `expires_at` is the task's `expires` (epoch seconds, 0 for none): a job that has not been
+    submitted by then is revoked instead, while one TTAPI already runs is always delivered.
+    """
     rec = rt.records.load(job_id)
     if rec is None:
         try:
@@ -70,23 +82,46 @@ def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
         rec = rt.records.create(
             job_id, kind=kind, params=spec.params, account=spec.account or "",
             pinned=spec.account is not None, parent=spec.parent, priority=spec.priority,
-            poll_seq=0, sig=signature())
-    # An ended job stays in `mj:undelivered` until the caller has stored the outcome
-    # (`settle.delivered`, from the task's after_return), so a kill in between loses nothing.
-    if rec.state == SUCCESS:
-        return Done(rec.result)
-    if rec.state == FAILED:
-        return Failed(errors.JobFailed(rec.error))
+            poll_seq=0, sig=signature(), expires_at=expires_at)
+    if rec.state in TERMINAL:
+        # An ended job stays in `mj:undelivered` until the caller has stored the outcome
+        # (`settle.delivered`, from the task's after_return), so a kill in between loses
+        # nothing. Once stored, a duplicate message ends quietly: returning the result again
+        # would fire the chain's callbacks a second time.
+        return ended(rec) if owed(rt, job_id) else Park()
     if not rec.sig:
         rt.records.update(job_id, sig=signature())
     if rec.state in IN_FLIGHT:
         return Park()  # another run drives it; it will re-publish us when the job ends
+    if rec.expires_at and rt.clock() > rec.expires_at:
+        why = "expired before it could be submitted (the task's `expires` passed)"
+        return Revoked(why) if cancel(rt, rec, why) else Park()
     return _acquire_and_submit(rt, rec)
+
+
+def ended(rec: JobRecord) -> Outcome:
+    """The outcome of an ended record, as its task reports it."""
+    if rec.state == SUCCESS:
+        return Done(rec.result)
+    if rec.state == REVOKED:
+        return Revoked(rec.error)
+    return Failed(errors.JobFailed(rec.error))
+
+
+def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
+    """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next."""
+    if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason,
+                           finished_at_ts=rt.clock()):
+        return False
+    log.warning("job %s revoked: %s", rec.job_id, reason)
+    if rec.account:
+        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+    return True
 
 
 def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
     label = _account_for(rt, rec)
-    if isinstance(label, Failed):
+    if not isinstance(label, str):
         return label
     got = rt.guard.acquire(label, rec.job_id, priority=rec.priority)
     resume_all(rt, got.woken)
@@ -103,9 +138,20 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
                   label)
 
 
-def _account_for(rt: Runtime, rec: JobRecord) -> str | Failed:
+_PARKED = Park()
+
+
+def _account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
     """The job's account: pinned, parent's, or chosen now; moved off an account out of rotation."""
-    if rec.account:
+    if rec.account and not rt.pool.configured(rec.account):
+        if rec.pinned and rt.pool.removed(rec.account):  # pinned, or a follow-up's parent's
+            return _fail_now(rt, rec, f"account {rec.account} is no longer configured "
+                             "(its key was removed)")
+        if rec.pinned:  # a key that a newer node has: let one of those nodes take it
+            rt.dispatcher.resume(rec.job_id, rt.timing.bounds.max_s)
+            return _PARKED
+        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+    elif rec.account:
         reason = rt.pool.disabled_reason(rec.account)
         if reason is None:
             return rec.account
@@ -153,7 +199,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         streak = int(rt.redis.incr(_refusals_key(label)))
         rt.redis.expire(_refusals_key(label), 3600)
         cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, 6),
-                       getattr(exc, "retry_after", None) or 0.0)
+                       rt.timing.retry_after(getattr(exc, "retry_after", None)))
         rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
         rt.guard.backoff(label, rec.job_id, cooldown)
         metrics.count(rt.redis, label, exc.status_code or 0)
@@ -175,7 +221,8 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         return Park()
     except errors.TTAPIError as exc:
         if exc.may_have_created:
-            rt.records.move(rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1)
+            rt.records.move(rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1,
+                            lost_at=rt.clock())
             log.warning("job %s: submit answer lost (%s); reconciling via fetch-list",
                         rec.job_id, exc)
             rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s)
@@ -190,19 +237,33 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
             return Park()
         fail(rt, rec, exc.message, from_states=(SUBMITTING,))
         return Failed(type(exc)(exc.message))
-    # Claim the TTAPI job first, so that no reconcile of a look-alike job can take it.
-    rt.redis.set(f"mj:claim:{answer.job_id}", rec.job_id, ex=86400)
+    return _submitted(rt, rec, label, answer.job_id)
+
+
+def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
+    """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
+    # Claim the TTAPI job first (NX, like reconcile's), so no look-alike record can take it.
+    claim = claim_key(ttapi_job_id)
+    if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True):
+        owner = rt.redis.get(claim)
+        if owner != rec.job_id:
+            log.error("job %s: TTAPI job %s, which its submit created, was claimed by job %s",
+                      rec.job_id, ttapi_job_id, owner)
     rt.redis.delete(_refusals_key(label))
     now = rt.clock()
     deadline = deadline_for(rt, rec, now)
     seq = rec.poll_seq + 1
-    if not rt.records.move(rec.job_id, SUBMITTING, SUBMITTED, ttapi_job_id=answer.job_id,
+    if not rt.records.move(rec.job_id, SUBMITTING, SUBMITTED, ttapi_job_id=ttapi_job_id,
                            submitted_at_ts=now, deadline=deadline, poll_seq=seq,
                            last_poll_at=now, progress=0):
-        log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, answer.job_id)
+        # The pump took the submit for lost while it was still under way: we hold the proof.
+        fresh = rt.records.load(rec.job_id)
+        if fresh is None or fresh.state != AMBIGUOUS or not adopt(rt, fresh, ttapi_job_id):
+            log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id,
+                      ttapi_job_id)
         return Park()
     rt.guard.renew(label, rec.job_id)
-    rec = replace(rec, state=SUBMITTED, ttapi_job_id=answer.job_id, submitted_at_ts=now,
+    rec = replace(rec, state=SUBMITTED, ttapi_job_id=ttapi_job_id, submitted_at_ts=now,
                   deadline=deadline, poll_seq=seq, last_poll_at=now, progress=0)
     schedule_poll(rt, rec, seq)
     return Park()
@@ -218,10 +279,14 @@ def _refusals_key(label: str) -> str:
 
 
 def _move_waiters(rt: Runtime, label: str) -> None:
-    """Re-publish everyone queued on an account that left rotation, so they go elsewhere."""
+    """Re-publish everyone queued on an account that left rotation, so they go elsewhere.
+
+    Published before it leaves the queue: a kill in between leaves a duplicate message (which
+    the record makes harmless), never a job that nothing will ever run again.
+    """
     for job_id in rt.guard.state(label).waiters:
-        rt.guard.release(label, job_id)
         rt.dispatcher.resume(job_id)
+        rt.guard.release(label, job_id)
 
 
-__all__ = ["Done", "Failed", "Outcome", "Park", "advance", "submit"]
+__all__ = ["Done", "Failed", "Outcome", "Park", "Revoked", "advance", "cancel", "submit"]

@@ -124,6 +124,22 @@ class SlotGuard:
         slots = self.keys(label)[0]
         return bool(int(self._renew(keys=[slots], args=[job_id, self._lease_ms])))
 
+    def hold(self, label: str, job_id: str, seconds: float) -> bool:
+        """Set the job's live lease to end `seconds` from now (e.g. until an unknown job's end)."""
+        _check_job(job_id)
+        slots = self.keys(label)[0]
+        ms = max(1, round(seconds * 1000))
+        return bool(int(self._renew(keys=[slots], args=[job_id, ms])))
+
+    def where(self, label: str, job_id: str) -> str | None:
+        """"slot" if the job holds a lease (live or not yet dropped), "waiting" if queued."""
+        slots, waiters = self.keys(label)[:2]
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zscore(slots, job_id)
+        pipe.zscore(waiters, job_id)
+        held, queued = pipe.execute()
+        return "slot" if held is not None else "waiting" if queued is not None else None
+
     def release(self, label: str, job_id: str) -> list[str]:
         """Free the job's slot and drop it from the waiters (idempotent); return ids woken."""
         _check_job(job_id)

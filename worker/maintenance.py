@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 from worker import errors
-from worker.records import AMBIGUOUS, SUBMITTED, SUBMITTING, TERMINAL
+from worker.completion import orphan
+from worker.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING
 from worker.runtime import Runtime
 from worker.settle import UNDELIVERED, resume_all
 
@@ -23,7 +24,7 @@ def stall_s(rt: Runtime) -> float:
 
 def pump(rt: Runtime) -> dict[str, int]:
     """One round of repairs over every account; returns what it did, for logs and tests."""
-    done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0}
+    done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0, "orphaned": 0}
     now, stall = rt.clock(), stall_s(rt)
     for label in rt.pool.labels:
         woken = rt.guard.fill(label)
@@ -32,27 +33,8 @@ def pump(rt: Runtime) -> dict[str, int]:
         # Every holder, lapsed or not (a few per account): the pump renews the live ones, so a
         # lease only lapses when nothing at all ran for longer than TTAPI keeps a job.
         for job_id in rt.guard.expiring(label, 2 * rt.timing.lease_s):
-            rec = rt.records.load(job_id)
-            if rec is None or rec.state in TERMINAL or rec.account != label:
-                resume_all(rt, rt.guard.release(label, job_id))
-                done["reaped"] += 1
-                continue
-            rt.guard.renew(label, job_id)
-            if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
-                if rt.records.cas(job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1):
-                    log.warning("job %s: poll chain lost; reviving it", job_id)
-                    rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
-                    done["revived"] += 1
-            elif rec.state == SUBMITTING and now - rec.sent_at > _submit_limit(rt) + stall:
-                if rt.records.cas(job_id, {"state": SUBMITTING, "poll_seq": rec.poll_seq},
-                                  state=AMBIGUOUS, poll_seq=rec.poll_seq + 1):
-                    log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
-                    rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
-                    done["revived"] += 1
-            elif rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING) and (
-                    now - rec.woken_at > stall):
-                resume_all(rt, [job_id])  # handed a slot, but its task never came
-                done["revived"] += 1
+            _look_at_holder(rt, label, job_id, now, stall, done)
+    _sweep(rt, now, stall, done)
     for job_id in [str(j) for j in rt.redis.zrangebyscore(UNDELIVERED, 0, now - stall)]:
         rec = rt.records.load(job_id)
         if rec is None or rec.state not in TERMINAL:
@@ -64,6 +46,61 @@ def pump(rt: Runtime) -> dict[str, int]:
         rt.dispatcher.resume(job_id)
         done["redelivered"] += 1
     return done
+
+
+def _look_at_holder(rt: Runtime, label: str, job_id: str, now: float, stall: float,
+                    done: dict[str, int]) -> None:
+    """Renew a live holder, revive its lost step, or reap the slot of a job that is gone."""
+    rec = rt.records.load(job_id)
+    if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
+        return  # ended blind (lost submit, no history): the slot waits out the job's life
+    if rec is None or rec.state in TERMINAL or rec.account != label:
+        resume_all(rt, rt.guard.release(label, job_id))
+        done["reaped"] += 1
+        return
+    rt.guard.renew(label, job_id)
+    if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
+        if rt.records.cas(job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1):
+            log.warning("job %s: poll chain lost; reviving it", job_id)
+            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
+            done["revived"] += 1
+    elif rec.state == SUBMITTING and now - rec.sent_at > _submit_limit(rt) + stall:
+        if rt.records.cas(job_id, {"state": SUBMITTING, "poll_seq": rec.poll_seq},
+                          state=AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=now):
+            log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
+            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
+            done["revived"] += 1
+    elif rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING) and now - rec.woken_at > stall:
+        resume_all(rt, [job_id])  # handed a slot, but its task never came
+        done["revived"] += 1
+
+
+def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
+    """Find jobs by their records, not through the guard: one that lost its message and its
+    guard entry (a kill between two steps), or whose account's key was removed."""
+    due = rt.records.due(now - stall)
+    rt.records.look_again(due, now)  # each open record is looked at once per stall period
+    for job_id in due:
+        rec = rt.records.load(job_id)
+        if rec is None or rec.state in TERMINAL:
+            rt.records.forget(job_id)
+            continue
+        if rec.account and not rt.pool.configured(rec.account):
+            if not rt.pool.removed(rec.account):
+                continue  # a newer node's key: its own pump looks after it
+            if rec.state in (NEW, WAITING):
+                rt.dispatcher.resume(job_id)  # `advance` moves it, or fails it if pinned
+            else:
+                orphan(rt, rec)
+            done["orphaned"] += 1
+            continue
+        if rec.state not in (NEW, WAITING) or now - max(rec.created_at, rec.woken_at) < stall:
+            continue
+        if not rec.account or rt.guard.where(rec.account, job_id) is None:
+            log.warning("job %s: %s with no message and no place in the guard; resuming it",
+                        job_id, rec.state)
+            rt.dispatcher.resume(job_id)
+            done["revived"] += 1
 
 
 def _submit_limit(rt: Runtime) -> float:

@@ -1,17 +1,21 @@
 """Job records: one Redis hash per job (keyed by its Celery task id) with compare-and-set states.
 
     NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
-                         └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit)
+     │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit once)
+     └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
 
 Every transition goes through `cas`, a Lua script that changes the hash only when its current
 values are the expected ones, so a redelivered or duplicated message finds the job further
-along and never repeats a submit.
+along and never repeats a submit. Every record that has not ended is also in the `active`
+index (a sorted set scored by when the pump should next look at it), so a job that lost every
+message and every guard entry is still found by its state.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +23,11 @@ import redis
 
 NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
     "NEW", "WAITING", "SUBMITTING", "SUBMITTED", "AMBIGUOUS")
-SUCCESS, FAILED = "SUCCESS", "FAILED"
-TERMINAL = (SUCCESS, FAILED)
+SUCCESS, FAILED, REVOKED = "SUCCESS", "FAILED", "REVOKED"
+TERMINAL = (SUCCESS, FAILED, REVOKED)
 IN_FLIGHT = (SUBMITTING, SUBMITTED, AMBIGUOUS)
 
+# KEYS: record, active index. ARGV: expected values (JSON), '1' to leave the index, field pairs.
 _CAS = """
 local expect = cjson.decode(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -33,23 +38,27 @@ for name, allowed in pairs(expect) do
   for _, a in ipairs(allowed) do if a == value then ok = true end end
   if not ok then return 0 end
 end
-if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], KEYS[1]) end
 return 1
 """
 
+# KEYS: record, active index. ARGV: ttl, initial state, fields (JSON), first look at (score).
 _CREATE = """
 if redis.call('HSETNX', KEYS[1], 'state', ARGV[2]) == 1 then
   local fields = cjson.decode(ARGV[3])
   for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
   redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
 end
 return redis.call('HGETALL', KEYS[1])
 """
 
 INT_FIELDS = ("poll_seq", "progress", "prev_progress", "submit_attempts", "resubmits",
-              "fetch_errors", "priority")
+              "fetch_errors", "priority", "unknown_fetches", "ambiguous_resubmits")
 FLOAT_FIELDS = ("created_at", "sent_at", "submitted_at_ts", "finished_at_ts", "deadline",
-                "next_poll_at", "woken_at", "last_poll_at", "last_progress_at", "prev_progress_at")
+                "next_poll_at", "woken_at", "last_poll_at", "last_progress_at", "prev_progress_at",
+                "lost_at", "history_seen_at", "hold_until", "expires_at")
 JSON_FIELDS = ("params", "result", "sig", "parent")
 
 
@@ -75,6 +84,9 @@ class JobRecord:
     submit_attempts: int = 0
     resubmits: int = 0
     fetch_errors: int = 0
+    unknown_fetches: int = 0  # 404/401/400 answers to fetch in a row (TTAPI does not know it)
+    ambiguous_resubmits: int = 0  # resubmits after a lost answer (at most one, ever)
+    previous_job_id: str = ""  # the TTAPI job a transient failure replaced
     created_at: float = 0.0
     sent_at: float = 0.0
     submitted_at_ts: float = 0.0
@@ -85,6 +97,10 @@ class JobRecord:
     last_poll_at: float = 0.0
     last_progress_at: float = 0.0
     prev_progress_at: float = 0.0
+    lost_at: float = 0.0  # when the submit's answer was lost (AMBIGUOUS since)
+    history_seen_at: float = 0.0  # last successful read of TTAPI's job history while AMBIGUOUS
+    hold_until: float = 0.0  # an ended job keeps its slot until then (it may still run)
+    expires_at: float = 0.0  # the task's `expires`: not submitted after this
     hook_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -128,10 +144,13 @@ def encode(fields: dict[str, Any]) -> dict[str, str]:
 class RecordStore:
     """Reads, creates and compare-and-sets job records; every key expires after `ttl_s`."""
 
-    def __init__(self, client: redis.Redis, *, ttl_s: int = 7 * 86400, prefix: str = "mj") -> None:
+    def __init__(self, client: redis.Redis, *, ttl_s: int = 7 * 86400, prefix: str = "mj",
+                 clock: Callable[[], float] = time.time) -> None:
         self.redis = client
         self.ttl_s = ttl_s
         self.prefix = prefix
+        self.clock = clock
+        self.active = f"{prefix}:active"
         self._cas = client.register_script(_CAS)
         self._create = client.register_script(_CREATE)
 
@@ -141,10 +160,11 @@ class RecordStore:
 
     def create(self, job_id: str, **fields: Any) -> JobRecord:
         """Create the record in state NEW unless it exists; return it as stored either way."""
-        fields.setdefault("created_at", time.time())
+        now = self.clock()
+        fields.setdefault("created_at", now)
         raw = self._create(
-            keys=[self.key(job_id)],
-            args=[self.ttl_s, NEW, json.dumps(encode(fields))],
+            keys=[self.key(job_id), self.active],
+            args=[self.ttl_s, NEW, json.dumps(encode(fields)), now],
         )
         return JobRecord.from_hash(job_id, _pairs(raw))
 
@@ -160,18 +180,44 @@ class RecordStore:
         flat: list[str] = []
         for k, v in encode(changes).items():
             flat += [k, v]
-        return int(self._cas(keys=[self.key(job_id)], args=[json.dumps(wanted), *flat])) == 1
+        ends = "1" if changes.get("state") in TERMINAL else "0"
+        return int(self._cas(keys=[self.key(job_id), self.active],
+                             args=[json.dumps(wanted), ends, *flat])) == 1
 
     def move(
-        self, job_id: str, from_states: tuple[str, ...] | str, to: str, **changes: Any
+        self, job_id: str, from_states: tuple[str, ...] | str, to: str, *,
+        expect: Mapping[str, Any] | None = None, **changes: Any,
     ) -> bool:
-        """Compare-and-set the state from one of `from_states` to `to`, with other changes."""
+        """Compare-and-set the state from one of `from_states` to `to`, with other changes.
+
+        `expect` adds other fields that must still hold (e.g. the TTAPI job id a poll read, so
+        a stale answer about an earlier attempt never ends the record of a later one).
+        """
         states = (from_states,) if isinstance(from_states, str) else from_states
-        return self.cas(job_id, {"state": list(states)}, state=to, **changes)
+        return self.cas(job_id, {**(expect or {}), "state": list(states)}, state=to, **changes)
+
+    def due(self, before: float, limit: int = 200) -> list[str]:
+        """Ids of records not ended whose next look by the pump is due (score <= `before`)."""
+        keys = self.redis.zrangebyscore(self.active, "-inf", before, start=0, num=limit)
+        head = len(self.key(""))
+        return [_text(k)[head:] for k in keys]
+
+    def look_again(self, job_ids: list[str], at: float) -> None:
+        """Score the records' next look by the pump at `at` (only those still in the index)."""
+        if job_ids:
+            self.redis.zadd(self.active, {self.key(j): at for j in job_ids}, xx=True)
+
+    def forget(self, job_id: str) -> None:
+        """Drop a record from the active index (it ended, or it is gone)."""
+        self.redis.zrem(self.active, self.key(job_id))
 
     def update(self, job_id: str, **changes: Any) -> bool:
         """Set fields whatever the state (progress, sig, ...); never re-creates a lost record."""
         return bool(changes) and self.cas(job_id, {}, **changes)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _decode(raw: Any) -> dict[str, str]:

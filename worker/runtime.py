@@ -17,6 +17,7 @@ from redis import Redis
 from config.settings import Account, Settings
 from worker.accounts import AccountPool
 from worker.client import TTAPIClient
+from worker.clock import RedisClock
 from worker.guard import SlotGuard
 from worker.polling import Durations, PollBounds
 from worker.records import RecordStore
@@ -33,6 +34,9 @@ class Dispatcher(Protocol):
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""
+
+
+RETRY_AFTER_CAP_S = 60.0
 
 
 @dataclass
@@ -65,6 +69,12 @@ class Timing:
             submit_retry_s=max(2 * s.mj_poll_min_s, 0.1),
         )
 
+    def retry_after(self, value: float | None) -> float:
+        """TTAPI's `Retry-After`, bounded: never past 60 s (or the longest poll gap, if longer)."""
+        if not value or value <= 0:
+            return 0.0
+        return min(float(value), max(self.bounds.max_s, RETRY_AFTER_CAP_S))
+
     def longest_countdown(self, pump_interval_s: float) -> float:
         """The longest countdown any step schedules (must stay below the visibility timeout)."""
         return max(self.bounds.max_s, self.cooldown_s * 64, self.reconcile_grace_s,
@@ -83,7 +93,7 @@ class Runtime:
     guard: SlotGuard
     pool: AccountPool
     durations: Durations
-    clock: Callable[[], float] = field(default=time.time)
+    clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
 
     @classmethod
     def build(
@@ -104,9 +114,12 @@ class Runtime:
                                read_timeout=settings.mj_http_read_timeout_s)
 
         pool = AccountPool(settings.accounts(), client_factory or make_client, guard, redis_client)
+        clock = RedisClock(redis_client)
+        pool.register(clock())
         return cls(
             settings=settings, redis=redis_client, dispatcher=dispatcher, timing=timing,
-            records=RecordStore(redis_client, ttl_s=settings.mj_record_ttl_s),
+            records=RecordStore(redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock),
             guard=guard, pool=pool,
             durations=Durations(redis_client, time_scale=settings.mj_time_scale),
+            clock=clock,
         )

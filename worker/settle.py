@@ -7,10 +7,10 @@ record makes the first one win and the others no-ops, so a duplicated callback i
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
-from worker import errors
 from worker.jobs import job_result, remember
-from worker.records import SUBMITTED, WAITING, JobRecord
+from worker.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.responses import JobInfo
 from worker.runtime import Runtime
 
@@ -41,18 +41,31 @@ def _release(rt: Runtime, rec: JobRecord) -> None:
 
 
 def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, ...],
-         resume_self: bool = False) -> bool:
-    """End the job in FAILED with `message`, free its slot; False if it had already moved on."""
+         resume_self: bool = False, expect: Mapping[str, object] | None = None,
+         hold_until: float = 0.0) -> bool:
+    """End the job in FAILED with `message`, free its slot; False if it had already moved on.
+
+    `expect` names other fields that must still hold (compare-and-set). With `hold_until`, the
+    slot stays taken until then instead: TTAPI may still be running a job we cannot see.
+    """
     now = rt.clock()
-    if resume_self:
-        _owe_delivery(rt, rec.job_id, now)
-    if not rt.records.move(rec.job_id, from_states, "FAILED", error=message, finished_at_ts=now):
+    _owe_delivery(rt, rec.job_id, now)  # whoever stores the failure settles this debt
+    if not rt.records.move(rec.job_id, from_states, FAILED, expect=expect, error=message,
+                           finished_at_ts=now, hold_until=hold_until):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
-    _release(rt, rec)
+    if hold_until > now and rec.account:
+        rt.guard.hold(rec.account, rec.job_id, hold_until - now)
+    else:
+        _release(rt, rec)
     if resume_self:
         rt.dispatcher.resume(rec.job_id)
     return True
+
+
+def owed(rt: Runtime, job_id: str) -> bool:
+    """True while an ended job's outcome has not been stored where its caller looks."""
+    return rt.redis.zscore(UNDELIVERED, job_id) is not None
 
 
 def delivered(rt: Runtime, job_id: str) -> None:
@@ -71,10 +84,13 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     if rec.state != SUBMITTED or (info.job_id and info.job_id != rec.ttapi_job_id):
         return False
     now = rt.clock()
+    # Only while the record still tracks the TTAPI job this answer is about: a stale poll of
+    # an earlier attempt must never end (or retry) the record of its resubmitted successor.
+    same_job = {"ttapi_job_id": rec.ttapi_job_id}
     if info.status == "SUCCESS":
         result = job_result(rec, info, now)
         _owe_delivery(rt, rec.job_id, now)
-        if not rt.records.move(rec.job_id, SUBMITTED, "SUCCESS", result=result,
+        if not rt.records.move(rec.job_id, SUBMITTED, SUCCESS, expect=same_job, result=result,
                                finished_at_ts=now, progress=100):
             return False
         rt.durations.learn(rec.account, str(result["mode"]), rec.kind,
@@ -86,16 +102,16 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < 1:
         # Keep the slot: the resubmit reuses it (acquire is re-entrant).
-        if not rt.records.move(rec.job_id, SUBMITTED, WAITING, resubmits=rec.resubmits + 1,
-                               previous_job_id=rec.ttapi_job_id, ttapi_job_id="",
-                               submit_attempts=0):
+        if not rt.records.move(rec.job_id, SUBMITTED, WAITING, expect=same_job,
+                               resubmits=rec.resubmits + 1, previous_job_id=rec.ttapi_job_id,
+                               ttapi_job_id="", submit_attempts=0):
             return False
         log.warning("job %s: TTAPI job %s failed (%s); resubmitting once",
                     rec.job_id, rec.ttapi_job_id, message)
         rt.guard.renew(rec.account, rec.job_id)
         rt.dispatcher.resume(rec.job_id)
         return True
-    return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True)
+    return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
 
 
-__all__ = ["UNDELIVERED", "errors", "fail", "is_transient", "resume_all", "settle"]
+__all__ = ["UNDELIVERED", "delivered", "fail", "is_transient", "owed", "resume_all", "settle"]

@@ -26,7 +26,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import redis
 from pydantic import ValidationError
 
-from worker.records import SUBMITTED, JobRecord
+from worker.completion import adopt
+from worker.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.responses import Envelope, JobInfo
 from worker.runtime import Runtime
 from worker.settle import settle
@@ -110,8 +111,13 @@ def handle_hook(rt: Runtime, token: str, environ: WSGIEnvironment, max_body: int
     seen.ttapi_job_id, seen.status = _loggable(info.job_id), _loggable(info.status)
     if not info.job_id:
         raise HookError(400, "body has no jobId")
+    if rec.state == AMBIGUOUS and not rec.ttapi_job_id:
+        # The submit's answer was lost, but TTAPI called the hook only this job's submit
+        # carried (token-authenticated): that is proof of which TTAPI job is ours.
+        adopt(rt, rec, info.job_id)
+        rec = rt.records.load(rec.job_id) or rec
     if info.job_id != rec.ttapi_job_id:
-        if info.job_id == rec.extra.get("previous_job_id"):
+        if info.job_id == rec.previous_job_id:
             # A late retry for the attempt that failed and was resubmitted: already handled.
             return Reply(200, {"ok": True, "settled": False})
         raise HookError(409, "jobId is not the job this hook was issued for")

@@ -1,0 +1,349 @@
+"""The engine's promise under interleavings: never pay twice, never lose a job, never leak a slot.
+
+Each test recreates one defect found by reading the code (a kill between two steps, a stale poll,
+a look-alike job in TTAPI's history, a removed key, a skewed clock) on fakeredis and the simulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from config.settings import Settings, account_label
+from tests.inline import InlineEngine, Inputs, Killed
+from worker import completion, engine, errors, maintenance
+from worker.client import TTAPIClient
+from worker.engine import Revoked
+from worker.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
+from worker.responses import JobInfo
+from worker.runtime import Runtime
+from worker.settle import settle
+from worker.simulator import SimConfig, Simulator
+
+KEY_A, KEY_B = "sk-engine-trust-aaaa-0001", "sk-engine-trust-bbbb-0002"
+LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)
+FAST = 0.5
+# Short HTTP timeouts: the pump takes a submit for lost after connect + read + its stall time.
+QUICK = {"mj_http_connect_timeout_s": 0.5, "mj_http_read_timeout_s": 0.5}
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    s = Simulator(SimConfig(keys=[KEY_A, KEY_B], capacity=200, fast_s=FAST)).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def eng(sim: Simulator) -> InlineEngine:
+    return InlineEngine.build(sim.url, [KEY_A], fast_s=FAST, capacity=3, **QUICK)
+
+
+def submits(sim: Simulator, label: str = LABEL_A) -> int:
+    return int(sim.stats()["accounts"][label]["submits"])
+
+
+def ambiguous_job(eng: InlineEngine, job: str, prompt: str, *, sent_ago: float,
+                  lost_ago: float) -> None:
+    """A job whose submit answer was lost: AMBIGUOUS, holding its slot."""
+    rt = eng.rt
+    eng.inputs[job] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
+    rt.records.create(job, kind="imagine", params={"prompt": prompt, "mode": "fast"},
+                      account=LABEL_A, sig={"job": job})
+    assert rt.guard.acquire(LABEL_A, job).granted
+    now = rt.clock()
+    assert rt.records.move(job, "NEW", AMBIGUOUS, sent_at=now - sent_ago,
+                           lost_at=now - lost_ago, poll_seq=1)
+
+
+def load(eng: InlineEngine, job: str) -> Any:
+    rec = eng.rt.records.load(job)
+    assert rec is not None
+    return rec
+
+
+# -- defect 1: reconcile must accept a claim that is already its own --------------------------
+
+
+def test_a_submitter_killed_after_its_claim_is_reconciled_to_its_own_job_not_resubmitted(
+    eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_move = eng.rt.records.move
+
+    def die_before_recording(job_id: str, from_states: Any, to: str, **kw: Any) -> bool:
+        if to == SUBMITTED and from_states == SUBMITTING:
+            raise Killed  # the claim is set, the record still says SUBMITTING
+        return real_move(job_id, from_states, to, **kw)
+
+    monkeypatch.setattr(eng.rt.records, "move", die_before_recording)
+    with pytest.raises(Killed):
+        eng.imagine("a kite over the dunes")
+    monkeypatch.setattr(eng.rt.records, "move", real_move)
+    [job] = eng.inputs
+    [ttapi_id] = sim.stats()["jobs"]
+    eng.pump_every = 0.2  # the pump takes the submit for lost and reconciles it
+    assert eng.run_until(eng.done(job), 15)
+    assert eng.result(job)["job_id"] == ttapi_id
+    assert submits(sim) == 1
+
+
+def test_a_submit_answered_after_the_pump_took_it_for_lost_keeps_its_ttapi_job(
+    eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = eng.rt.pool.client(LABEL_A)
+    real_submit = client.submit
+
+    def slow_submit(request: Any) -> Any:
+        answer = real_submit(request)
+        [job] = eng.inputs  # meanwhile the pump moved the record on
+        assert eng.rt.records.move(job, SUBMITTING, AMBIGUOUS, poll_seq=1, lost_at=time.time())
+        return answer
+
+    monkeypatch.setattr(client, "submit", slow_submit)
+    job = eng.imagine("a slow answer")
+    monkeypatch.setattr(client, "submit", real_submit)
+    [ttapi_id] = sim.stats()["jobs"]
+    assert load(eng, job).state == SUBMITTED
+    assert load(eng, job).ttapi_job_id == ttapi_id
+    assert eng.run_until(eng.done(job), 8)
+    assert submits(sim) == 1
+
+
+# -- defect 2: grace from the loss, all pages, one resubmit, the callback, no history ---------
+
+
+def test_the_reconcile_grace_counts_from_when_the_answer_was_lost_not_from_the_send(
+    eng: InlineEngine,
+) -> None:
+    # Sent 5 s ago (a read timeout), lost just now: TTAPI's history may not show it yet.
+    ambiguous_job(eng, "lost-now", "a late answer", sent_ago=5.0, lost_ago=0.0)
+    completion.reconcile(eng.rt, load(eng, "lost-now"))
+    assert load(eng, "lost-now").state == AMBIGUOUS
+    assert not eng.dispatcher.pending("resume", "lost-now")
+
+
+def test_reconcile_reads_as_many_history_pages_as_reach_back_to_the_send(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    other = TTAPIClient(eng.rt.pool.accounts[LABEL_A], sim.url)
+    ours = other.imagine("a page two prompt").job_id
+    for i in range(120):  # newer jobs push ours onto page 2 of the history
+        other.imagine(f"a crowd {i}")
+    ambiguous_job(eng, "paged", "a page two prompt", sent_ago=1.0, lost_ago=1.0)
+    completion.reconcile(eng.rt, load(eng, "paged"))
+    assert load(eng, "paged").ttapi_job_id == ours
+    assert submits(sim) == 121
+
+
+def test_a_lost_submit_is_resubmitted_at_most_once_then_fails_clearly(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # garbled, nothing created
+    job = eng.imagine("an answer that never arrives")
+    assert eng.run_until(eng.done(job), 10)
+    assert "Submit answer lost" in eng.error(job)
+    rec = load(eng, job)
+    assert (rec.ambiguous_resubmits, rec.submit_attempts) == (1, 2)
+
+
+def test_when_ttapis_history_cannot_be_read_the_job_fails_without_resubmit_and_keeps_its_slot(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    sim.set_faults(rate_504_after_create=1.0, fault_paths=["imagine"])
+    job = eng.imagine("a job nobody can see")
+    sim.set_faults(rate_504_after_create=0.0, rate_500=1.0, fault_paths=["fetch-list"])
+    assert eng.run_until(eng.done(job), 10)
+    assert "history is unavailable" in eng.error(job)
+    assert submits(sim) == 1
+    rec = load(eng, job)
+    assert rec.hold_until > eng.rt.clock()  # TTAPI may run it: the slot stays taken
+    assert eng.holders(LABEL_A) == 1
+    assert maintenance.pump(eng.rt)["reaped"] == 0
+
+
+# -- defect 3: settle and fail compare the TTAPI job, not only the state ----------------------
+
+
+def test_a_stale_answer_about_an_earlier_ttapi_job_never_ends_the_resubmitted_one(
+    eng: InlineEngine,
+) -> None:
+    rt = eng.rt
+    eng.inputs["aba"] = Inputs("imagine", {"prompt": "twice", "mode": "fast"})
+    rt.records.create("aba", kind="imagine", params={"prompt": "twice"}, account=LABEL_A)
+    assert rt.guard.acquire(LABEL_A, "aba").granted
+    assert rt.records.move("aba", "NEW", SUBMITTED, ttapi_job_id="tt-first", poll_seq=1)
+    stale = load(eng, "aba")  # a poll read this, then TTAPI's first job failed and was redone
+    assert rt.records.update("aba", ttapi_job_id="tt-second", poll_seq=3)
+    info = JobInfo.model_validate({"status": "SUCCESS", "jobId": "", "progress": "100"})
+    assert not settle(rt, stale, info)
+    assert (load(eng, "aba").state, load(eng, "aba").ttapi_job_id) == (SUBMITTED, "tt-second")
+    assert eng.holders(LABEL_A) == 1
+
+
+# -- defect 4: a look-alike job in the history goes to the record nearest its creation --------
+
+
+def test_reconcile_takes_the_look_alike_created_nearest_its_own_send(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    other = TTAPIClient(eng.rt.pool.accounts[LABEL_A], sim.url)
+    sent = eng.rt.clock()
+    ours = other.imagine("the batch's repeated prompt").job_id
+    time.sleep(1.2)
+    other.imagine("the batch's repeated prompt")  # another record's, not yet claimed
+    ambiguous_job(eng, "nearest", "the batch's repeated prompt", sent_ago=0.0, lost_ago=0.0)
+    eng.rt.records.update("nearest", sent_at=sent - 0.05)
+    completion.reconcile(eng.rt, load(eng, "nearest"))
+    assert load(eng, "nearest").ttapi_job_id == ours
+
+
+# -- defect 5: a waiter moved off an account is never lost; the pump finds records by state ---
+
+
+def test_moving_waiters_publishes_each_before_it_leaves_the_queue(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = eng.rt
+    rt.records.create("mover", kind="imagine", params={"prompt": "x"}, account=LABEL_A)
+    for holder in ("h1", "h2", "h3"):
+        assert rt.guard.acquire(LABEL_A, holder).granted
+    assert rt.guard.acquire(LABEL_A, "mover").queued
+
+    def killed(job_id: str, countdown: float = 0.0) -> None:
+        raise Killed
+
+    monkeypatch.setattr(rt.dispatcher, "resume", killed)
+    with pytest.raises(Killed):
+        engine._move_waiters(rt, LABEL_A)
+    assert rt.guard.state(LABEL_A).waiters == ["mover"]  # still findable
+
+
+def test_the_pump_resumes_a_waiting_job_that_has_no_message_and_no_place_in_the_guard(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    job = "forgotten"
+    eng.inputs[job] = Inputs("imagine", {"prompt": "a forgotten waiter", "mode": "fast"})
+    eng.rt.records.create(job, kind="imagine", params={"prompt": "a forgotten waiter",
+                                                       "mode": "fast"}, account=LABEL_A)
+    assert eng.rt.records.move(job, "NEW", WAITING)
+    eng.pump_every = 0.2
+    assert eng.run_until(eng.done(job), 10)
+    assert eng.result(job)["status"] == "SUCCESS"
+    assert submits(sim) == 1
+
+
+# -- defect 6: a removed key's jobs end clearly and its waiters move ------------------------
+
+
+def test_jobs_of_a_removed_key_end_clearly_and_its_waiters_move_to_the_other_account(
+    sim: Simulator,
+) -> None:
+    eng = InlineEngine.build(sim.url, [KEY_A], fast_s=8.0, capacity=2, **QUICK)
+    jobs = [eng.imagine(f"a removed key {i}") for i in range(3)]  # 2 run, 1 waits
+    assert eng.holders(LABEL_A) == 2
+    # The operator drops KEY_A for KEY_B and restarts: a newer process, same Redis.
+    time.sleep(0.05)
+    settings = Settings(**{**eng.rt.settings.model_dump(), "ttapi_api_keys": KEY_B,
+                           "ttapi_api_key": None})
+    eng.rt = Runtime.build(settings, eng.rt.redis, eng.dispatcher)
+    eng.pump_every = 0.2
+    assert eng.run_until(eng.all_done, 20)
+    running, waiting = jobs[:2], jobs[2]
+    for job in running:
+        assert f"account {LABEL_A} was removed" in eng.error(job)
+    assert eng.result(waiting)["account"] == LABEL_B
+    assert eng.holders(LABEL_A) == 0
+
+
+# -- defect 7: times another host compares come from Redis, not the local clock --------------
+
+
+def test_every_time_a_worker_writes_for_others_to_compare_comes_from_redis(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fakeredis.commands_mixins.server_mixin as server
+
+    real_time = time.time
+
+    class RedisHostClock:  # the Redis host is 90 s ahead of this worker's host
+        time = staticmethod(lambda: real_time() + 90)
+
+    monkeypatch.setattr(server, "time", RedisHostClock)
+    rt = Runtime.build(eng.rt.settings, eng.rt.redis, eng.dispatcher)
+    assert abs(rt.clock() - (real_time() + 90)) < 1.0
+    rec = rt.records.create("stamped", kind="imagine", params={"prompt": "x"})
+    assert abs(rec.created_at - (real_time() + 90)) < 1.0
+    assert rt.records.move("stamped", "NEW", SUBMITTING, sent_at=rt.clock())
+    maintenance.pump(rt)  # a pump on the same clock sees a fresh submit, not a lost one
+    assert load(eng, "stamped").state == SUBMITTING
+
+
+# -- defect 8: a job whose `expires` passed before its submit is revoked, its place freed -----
+
+
+def test_a_waiting_job_past_its_expiry_is_revoked_without_a_submit_and_frees_its_place(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    busy = [eng.imagine(f"a full account {i}") for i in range(3)]
+    late = "late"
+    eng.inputs[late] = Inputs("imagine", {"prompt": "too late", "mode": "fast"},
+                              expires_at=eng.rt.clock() + 0.1)
+    assert isinstance(eng.deliver(late), engine.Park)
+    time.sleep(0.2)
+    assert eng.run_until(eng.done(*busy), 10)
+    assert eng.run_until(lambda: load(eng, late).state == REVOKED, 5)
+    assert isinstance(eng.outcomes[late], Revoked)
+    assert submits(sim) == 3
+    assert eng.holders(LABEL_A) == 0
+    assert eng.rt.guard.state(LABEL_A).waiters == []
+
+
+def test_cancel_frees_a_handed_slot_for_the_next_waiter(eng: InlineEngine) -> None:
+    rt = eng.rt
+    for job in ("a", "b", "c", "d"):
+        rt.records.create(job, kind="imagine", params={"prompt": job}, account=LABEL_A)
+        rt.guard.acquire(LABEL_A, job)
+    assert rt.guard.state(LABEL_A).waiters == ["d"]
+    assert engine.cancel(rt, load(eng, "a"), "revoked by the caller")
+    assert "d" in rt.guard.state(LABEL_A).holders
+    assert load(eng, "a").state == REVOKED
+    assert not engine.cancel(rt, load(eng, "a"), "twice")
+
+
+# -- defect 9: Retry-After is bounded ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("said", "waited"), [(None, 0.0), (2.0, 2.0), (3600.0, 60.0)])
+def test_retry_after_is_honoured_up_to_a_minute(eng: InlineEngine, said: float | None,
+                                                 waited: float) -> None:
+    assert eng.rt.timing.retry_after(said) == waited
+
+
+def test_a_refusal_with_an_hour_long_retry_after_cools_the_account_for_at_most_a_minute(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = eng.rt.pool.client(LABEL_A)
+
+    def refuse(request: Any) -> Any:
+        raise errors.RateLimited("too frequent", status_code=429, retry_after=3600.0)
+
+    monkeypatch.setattr(client, "submit", refuse)
+    eng.imagine("a patient prompt")
+    assert 0 < eng.rt.guard.state(LABEL_A).cooldown_ms <= 60_000
+
+
+def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None:
+    job = eng.submit("imagine", {"prompt": "pinned"}, account=LABEL_A)
+    eng.rt.pool.disable(LABEL_A, 401, "Unauthorized")
+    eng.rt.records.create("pinned-2", kind="imagine", params={"prompt": "p"}, account=LABEL_A,
+                          pinned=True)
+    assert isinstance(engine.advance(eng.rt, "pinned-2", "imagine", {"prompt": "p"},
+                                     signature=lambda: {}, account=LABEL_A), engine.Failed)
+    assert eng.rt.redis.zscore("mj:undelivered", "pinned-2") is not None
+    assert load(eng, "pinned-2").state == FAILED
+    assert job in eng.inputs
