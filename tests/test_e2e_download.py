@@ -9,25 +9,35 @@ from pathlib import Path
 import pytest
 from celery.canvas import signature
 
+from tests.scripted import Reply, ScriptedServer
 from tests.stack import Stack
+from worker.simulator.images import png_bytes
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-download-0001"
 
 
 @pytest.fixture
-def stack(make_stack: Callable[..., Stack]) -> Stack:
-    return make_stack(keys=[KEY], capacity=10, fast_s=1.0)
+def root(tmp_path: Path) -> Path:
+    """The worker's MJ_DOWNLOAD_DIR."""
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., Stack], root: Path) -> Stack:
+    return make_stack(keys=[KEY], capacity=10, fast_s=1.0, env={"MJ_DOWNLOAD_DIR": str(root)})
 
 
 def test_a_pipeline_ending_in_mj_download_stores_the_last_steps_images(
-    stack: Stack, tmp_path: Path,
+    stack: Stack,
+    root: Path,
 ) -> None:
     from tasks import pipeline
 
-    images = tmp_path / "images"
+    images = root / "images"  # an absolute path inside MJ_DOWNLOAD_DIR is that sub-folder
     sig = pipeline("a lighthouse at dawn", "upsample2") | signature(
-        "mj.download", kwargs={"directory": str(images)})
+        "mj.download", kwargs={"directory": str(images)}
+    )
     result = sig.apply_async().get(timeout=60)
     assert result["action"] == "upsample2" and result["status"] == "SUCCESS"
     job_dir = images / result["job_id"]
@@ -40,12 +50,44 @@ def test_a_pipeline_ending_in_mj_download_stores_the_last_steps_images(
 
 
 def test_an_imagine_sent_by_name_then_downloaded_stores_all_five_images(
-    stack: Stack, tmp_path: Path,
+    stack: Stack,
+    root: Path,
 ) -> None:
-    images = tmp_path / "grid"
-    chain = (signature("mj.imagine", kwargs={"prompt": "a red fox"}, app=stack.app)
-             | signature("mj.download", kwargs={"directory": str(images)}, app=stack.app))
+    chain = signature("mj.imagine", kwargs={"prompt": "a red fox"}, app=stack.app) | signature(
+        "mj.download", kwargs={"directory": "grid"}, app=stack.app
+    )
     result = chain.apply_async().get(timeout=60)
-    names = sorted(p.name for p in (images / result["job_id"]).iterdir())
+    names = sorted(p.name for p in (root / "grid" / result["job_id"]).iterdir())
     assert names == ["1.png", "2.png", "3.png", "4.png", "main.png"]
     assert len(result["files"]) == 5
+
+
+def test_a_download_outside_mj_download_dir_fails_and_writes_nothing(
+    stack: Stack,
+    tmp_path: Path,
+    scripted: ScriptedServer,
+) -> None:
+    result = {"job_id": "job-1", "image_url": f"{scripted.url}/img/job-1/0.png"}
+    sent = stack.send("mj.download", result, str(tmp_path / "elsewhere"))
+    with pytest.raises(Exception, match="outside MJ_DOWNLOAD_DIR") as info:
+        sent.get(timeout=30)
+    assert type(info.value).__name__ == "InvalidRequest"
+    assert not (tmp_path / "elsewhere").exists() and scripted.requests == []
+
+
+def test_a_transient_failure_is_retried_by_celery_and_the_download_then_succeeds(
+    stack: Stack,
+    root: Path,
+    scripted: ScriptedServer,
+) -> None:
+    png = png_bytes("retried")
+    scripted.push(
+        Reply(503, "busy"),
+        Reply(close=True),
+        Reply(200, png, headers={"Content-Type": "image/png"}),
+    )
+    result = {"job_id": "job-1", "image_url": f"{scripted.url}/img/job-1/0.png"}
+    stored = stack.send("mj.download", result, "retried").get(timeout=30)
+    assert (root / "retried" / "job-1" / "main.png").read_bytes() == png
+    assert stored["files"][0]["sha256"] == hashlib.sha256(png).hexdigest()
+    assert len(scripted.requests) == 3
