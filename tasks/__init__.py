@@ -7,17 +7,19 @@ Celery's terms — return the job result, raise the failure, or `Ignore` while t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from celery import Task, chain
 from celery.canvas import Signature
 from celery.exceptions import Ignore
+from celery.signals import task_revoked
 
 from worker import completion, maintenance, schedules
 from worker.celery_app import app, task_signature
 from worker.download import TRANSIENT_ERRORS, download_result, target_directory
-from worker.engine import Done, Failed, advance
+from worker.engine import Done, Failed, Revoked, advance, on_revoked
 from worker.settle import delivered, resume_all
 
 __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
@@ -35,13 +37,44 @@ class JobTask(Task):
 
 def _run(task: Task, kind: str, params: dict[str, Any], *, account: str | None = None,
          parent: Any = None) -> dict[str, Any]:
-    outcome = advance(app.runtime, str(task.request.id), kind, params,
-                      signature=lambda: task_signature(task), account=account, parent=parent)
+    job_id = str(task.request.id)
+    outcome = advance(app.runtime, job_id, kind, params,
+                      signature=lambda: task_signature(task), account=account, parent=parent,
+                      expires_at=epoch(task.request.expires))
     if isinstance(outcome, Done):
         return outcome.result
     if isinstance(outcome, Failed):
         raise outcome.error
+    if isinstance(outcome, Revoked):
+        task.backend.mark_as_revoked(job_id, outcome.reason, request=task.request)
+        delivered(app.runtime, job_id)
     raise Ignore()
+
+
+def epoch(expires: Any) -> float:
+    """A message's `expires` (ISO-8601 text or datetime; naive means UTC) as epoch seconds."""
+    if not expires:
+        return 0.0
+    when = expires if isinstance(expires, datetime) else datetime.fromisoformat(str(expires))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+@task_revoked.connect
+def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False,
+                **_: Any) -> None:
+    """Celery dropped a job task's message (revoke() or `expires`): end or keep the job.
+
+    Runs in the worker's main process, where Celery keeps its set of revoked ids.
+    """
+    if not isinstance(sender, JobTask) or request is None or not request.id:
+        return
+    job_id = str(request.id)
+    if on_revoked(app.runtime, job_id, expired=expired):
+        # Only its `expires` passed, and TTAPI already has the job: forget the revoke, so
+        # the re-publish that delivers its result is not dropped too.
+        from celery.worker.state import revoked as revoked_ids
+
+        revoked_ids.discard(job_id)
 
 
 @app.task(name="mj.imagine", bind=True, base=JobTask)

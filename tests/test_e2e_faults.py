@@ -67,3 +67,39 @@ def test_a_429_storm_on_every_endpoint_fails_no_job(make_stack: Callable[..., St
     assert stats["count_429"] > 0
     assert (stats["count_499"], stats["submits"]) == (0, JOBS)
     assert stats["peak_in_progress"] <= 10
+
+
+def test_jobs_whose_expires_passes_while_they_wait_end_revoked_and_leak_no_slot(
+    make_stack: Callable[..., Stack],
+) -> None:
+    s = make_stack(keys=[KEY], capacity=3, fast_s=2.0)
+    label = s.labels[0]
+    first = [s.app.send_task("mj.imagine", args=[f"an expiring tide {i}"], expires=1.0)
+             for i in range(6)]  # 3 run at once; 3 wait longer than their expires
+    wait_all(s, first, 30)
+    states = sorted(r.state for r in first)
+    assert states == ["REVOKED"] * 3 + ["SUCCESS"] * 3  # what TTAPI ran is delivered
+    assert s.sim.stats()["accounts"][label]["submits"] == 3
+    later = [s.send("mj.imagine", f"a later tide {i}") for i in range(3)]
+    assert [r.get(timeout=30)["status"] for r in later] == ["SUCCESS"] * 3
+    s.wait_for(lambda: s.holders(label) == 0, 10)
+
+
+def test_revoking_parked_jobs_cancels_them_and_frees_their_places(
+    make_stack: Callable[..., Stack],
+) -> None:
+    s = make_stack(keys=[KEY], capacity=2, fast_s=2.0)
+    label = s.labels[0]
+    busy = [s.send("mj.imagine", f"a busy pier {i}") for i in range(2)]
+    parked = [s.send("mj.imagine", f"a cancelled pier {i}") for i in range(3)]
+    s.wait_for(lambda: all(s.redis.hget(f"mj:job:{r.id}", "state") == "WAITING"
+                           for r in parked), 20)
+    for r in parked:
+        r.revoke()
+    later = [s.send("mj.imagine", f"a later pier {i}") for i in range(2)]
+    assert [r.get(timeout=30)["status"] for r in busy + later] == ["SUCCESS"] * 4
+    s.wait_for(lambda: all(r.state == "REVOKED" for r in parked), 20)
+    prompts = [j["prompt"] for j in s.sim.stats()["jobs"].values()]
+    assert not [p for p in prompts if "cancelled" in p]  # none of them was submitted
+    s.wait_for(lambda: s.holders(label) == 0, 10)
+    assert s.redis.zcard(f"mj:{{{label}}}:waiters") == 0

@@ -7,7 +7,7 @@ visibility timeout above every countdown we schedule (checked at start-up), resu
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
@@ -20,27 +20,40 @@ from worker.schedules import load_user_schedules
 
 
 class CeleryDispatcher:
-    """Publishes job steps as Celery messages."""
+    """Publishes job steps as Celery messages.
+
+    Countdowns become ETAs on Redis's clock (`Runtime.clock`), not this host's: a worker whose
+    clock is off would otherwise hold every message it publishes for as long as it is off.
+    """
 
     def __init__(self, app: MJCelery) -> None:
         self.app = app
 
+    def _eta(self, countdown: float) -> datetime | None:
+        if countdown <= 0:
+            return None
+        return datetime.fromtimestamp(self.app.runtime.clock() + countdown, UTC)
+
     def resume(self, job_id: str, countdown: float = 0.0) -> None:
-        """Re-publish a parked task from the signature stored in its record."""
+        """Re-publish a parked task from the signature stored in its record.
+
+        Without the caller's `expires`: the job engine applies it itself (a job not submitted
+        by then is revoked), while a job TTAPI already ran must still deliver its result.
+        """
         rec = self.app.runtime.records.load(job_id)
         if rec is None or not rec.sig:
             return
         sig = self.app.signature(rec.sig)
-        sig.apply_async(countdown=countdown if countdown > 0 else None)
+        sig.options.pop("expires", None)
+        sig.apply_async(eta=self._eta(countdown))
 
     def poll(self, job_id: str, seq: int, countdown: float) -> None:
         """Schedule one poll step."""
-        self.app.send_task("mj.poll", args=[job_id, seq],
-                           countdown=countdown if countdown > 0 else None)
+        self.app.send_task("mj.poll", args=[job_id, seq], eta=self._eta(countdown))
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand out an account's free slots after a cooldown."""
-        self.app.send_task("mj.fill", args=[label], countdown=countdown if countdown > 0 else None)
+        self.app.send_task("mj.fill", args=[label], eta=self._eta(countdown))
 
 
 class MJCelery(Celery):

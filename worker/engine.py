@@ -30,7 +30,7 @@ from worker.records import (
     JobRecord,
 )
 from worker.runtime import Runtime
-from worker.settle import fail, owed, resume_all
+from worker.settle import delivered, fail, owe_delivery, owed, resume_all
 
 log = logging.getLogger(__name__)
 MAX_SUBMIT_ATTEMPTS = 3
@@ -117,6 +117,31 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     if rec.account:
         resume_all(rt, rt.guard.release(rec.account, rec.job_id))
     return True
+
+
+def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
+    """Celery dropped a message of this job (and stored REVOKED); True if the job must go on.
+
+    A job not yet submitted is cancelled (its place goes to the next). One TTAPI has is never
+    stopped (nothing can stop TTAPI): after `revoke()` it runs to its end and frees its slot;
+    when only its `expires` passed, its result is still delivered (True).
+    """
+    rec = rt.records.load(job_id)
+    if rec is None:
+        return False
+    if rec.state in (NEW, WAITING):
+        cancel(rt, rec, "expired" if expired else "revoked")
+        delivered(rt, job_id)  # Celery stored REVOKED already
+        return False
+    if not expired:
+        if rec.state in TERMINAL:
+            delivered(rt, job_id)  # the caller revoked it: REVOKED is its outcome
+        return False
+    if rec.state == SUCCESS:
+        # A late copy of the original message: REVOKED just overwrote the stored result.
+        owe_delivery(rt, job_id, rt.clock())
+        rt.dispatcher.resume(job_id)
+    return rec.state not in TERMINAL or rec.state == SUCCESS
 
 
 def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
@@ -289,4 +314,5 @@ def _move_waiters(rt: Runtime, label: str) -> None:
         rt.guard.release(label, job_id)
 
 
-__all__ = ["Done", "Failed", "Outcome", "Park", "Revoked", "advance", "cancel", "submit"]
+__all__ = ["Done", "Failed", "Outcome", "Park", "Revoked", "advance", "cancel", "on_revoked",
+           "submit"]

@@ -49,7 +49,7 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
     slot stays taken until then instead: TTAPI may still be running a job we cannot see.
     """
     now = rt.clock()
-    _owe_delivery(rt, rec.job_id, now)  # whoever stores the failure settles this debt
+    owe_delivery(rt, rec.job_id, now)  # whoever stores the failure settles this debt
     if not rt.records.move(rec.job_id, from_states, FAILED, expect=expect, error=message,
                            finished_at_ts=now, hold_until=hold_until):
         return False
@@ -73,7 +73,8 @@ def delivered(rt: Runtime, job_id: str) -> None:
     rt.redis.zrem(UNDELIVERED, job_id)
 
 
-def _owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
+def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
+    """Note that the job's outcome must still reach its caller (the pump re-publishes it)."""
     # Noted BEFORE the record says the job ended: a worker killed between the two would
     # otherwise leave an ended job that nobody ever resumes (the pump reads this set).
     rt.redis.zadd(UNDELIVERED, {job_id: now})
@@ -89,7 +90,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     same_job = {"ttapi_job_id": rec.ttapi_job_id}
     if info.status == "SUCCESS":
         result = job_result(rec, info, now)
-        _owe_delivery(rt, rec.job_id, now)
+        owe_delivery(rt, rec.job_id, now)
         if not rt.records.move(rec.job_id, SUBMITTED, SUCCESS, expect=same_job, result=result,
                                finished_at_ts=now, progress=100):
             return False
@@ -114,4 +115,5 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
 
 
-__all__ = ["UNDELIVERED", "delivered", "fail", "is_transient", "owed", "resume_all", "settle"]
+__all__ = ["UNDELIVERED", "delivered", "fail", "is_transient", "owe_delivery", "owed",
+           "resume_all", "settle"]
