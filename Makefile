@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench faults venv clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo 'mj-worker needs Python >= 3.11 (python3.11 or newer on PATH)'; exit 1; }
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+# Every fault scenario against real servers, one table row each; FAULTS="-k redis" picks some.
+faults: $(STAMP)
+	$(PY) -m tests.faults $(FAULTS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -36,21 +36,28 @@ def redis_server_binary() -> str:
 
 
 class RedisServer:
-    """A throw-away redis-server on a free port (append-only off, no snapshots)."""
+    """A throw-away redis-server on a free port (append-only off, no snapshots).
 
-    def __init__(self, workdir: Path, port: int | None = None, *, appendonly: bool = False):
+    With `appendonly`, `stop()` then `start()` is a clean restart on the same port and data,
+    and `kill()` a crash that loses what was not yet fsynced (`appendfsync`, every second).
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None, *, appendonly: bool = False,
+                 appendfsync: str = "everysec"):
         self.port = port or free_port()
         self.workdir = workdir
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
 
     def start(self) -> RedisServer:
         """Start and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-                "--dir", str(self.workdir), "--maxmemory-policy", "noeviction"]
+                "--dir", str(self.workdir), "--maxmemory-policy", "noeviction",
+                "--appendfsync", self.appendfsync]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
@@ -72,6 +79,35 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the server we started (a crash: no final fsync) and reap it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def clock_offset_env(seconds: float) -> dict[str, str]:
+    """Environment that shifts a child process's wall clock by `seconds` (libfaketime).
+
+    Monotonic clocks stay true, so timers and timeouts inside the process are unaffected.
+    Uses the `libfaketime` wheel's library, else Debian's `faketime` package; RuntimeError if
+    neither is installed.
+    """
+    try:
+        import libfaketime
+
+        candidates = [Path(libfaketime.__file__).parent / "vendor/libfaketime/src/libfaketime.so.1"]
+    except ImportError:
+        candidates = []
+    candidates += sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    library = next((c for c in candidates if c.exists()), None)
+    if library is None:
+        raise RuntimeError("libfaketime not found: pip install libfaketime, or apt-get install "
+                           "faketime")
+    preload = " ".join(filter(None, [str(library), os.environ.get("LD_PRELOAD", "")]))
+    return {"LD_PRELOAD": preload, "FAKETIME": f"{seconds:+g}s", "DONT_FAKE_MONOTONIC": "1",
+            "FAKETIME_NO_CACHE": "1"}
 
 
 class CeleryProcess:
@@ -110,6 +146,10 @@ class CeleryProcess:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def alive(self) -> bool:
+        """Whether the main process we started still runs."""
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send `sig` to the whole process group we started (the worker and its children)."""

@@ -78,6 +78,9 @@ def _roll(engine: Engine, rate: float) -> bool:
 
 def _random_fault(engine: Engine, acct: Account, endpoint: str) -> Reply | None:
     faults = engine.faults
+    if endpoint in faults.fail_paths:
+        acct.count("count_500")
+        return envelope(500, "Internal Server Error", None)
     if not faults.applies_to(endpoint):
         return None
     if _roll(engine, faults.rate_429):

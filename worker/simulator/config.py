@@ -45,6 +45,8 @@ class Faults:
     slow_s: float = 0.0
     drop_callback_rate: float = 0.0
     fault_paths: list[str] = field(default_factory=list)
+    #: Endpoints that always answer 500 (an outage of one endpoint), whatever `fault_paths` says.
+    fail_paths: list[str] = field(default_factory=list)
     stuck_words: list[str] = field(default_factory=lambda: ["stuck"])
     other_client: dict[str, int] = field(default_factory=dict)
 
@@ -86,8 +88,9 @@ def _check(name: str, value: Any) -> Any:
         return dict(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{name} must be a list of strings")
-    if name == "fault_paths" and (bad := [p for p in value if p not in FAULT_PATHS]):
-        raise ValueError(f"fault_paths: unknown endpoint(s) {bad} (known: {list(FAULT_PATHS)})")
+    bad = [p for p in value if p not in FAULT_PATHS]
+    if name in ("fault_paths", "fail_paths") and bad:
+        raise ValueError(f"{name}: unknown endpoint(s) {bad} (known: {list(FAULT_PATHS)})")
     return list(value)
 
 
