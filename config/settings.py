@@ -68,7 +68,12 @@ class Settings(BaseSettings):
     mj_result_expires_s: int = Field(2 * 86400, ge=86400, le=365 * 86400)
     mj_record_ttl_s: int = Field(7 * 86400, ge=86400, le=365 * 86400)
     mj_schedule_file: str | None = Field(None, description="user beat schedules (TOML or JSON)")
-    mj_download_dir: str | None = Field(None, description="default directory for mj.download")
+    mj_download_dir: str | None = Field(
+        None, description="mj.download writes only under this directory"
+    )
+    mj_control_queue: str = Field(
+        "mj.control", min_length=1, description="queue of polls, wake-ups, fills and the pump"
+    )
     mj_download_max_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="mj.download refuses a bigger image (one file)"
     )

@@ -70,6 +70,7 @@ class InlineDispatcher:
     heap: list[tuple[float, int, Step]] = field(default_factory=list)
     ran: list[Step] = field(default_factory=list)
     drop: Callable[[Step], bool] = field(default=lambda step: False)
+    states: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     _order: itertools.count[int] = field(default_factory=itertools.count)
 
     def push(self, step: Step, countdown: float = 0.0) -> None:
@@ -89,6 +90,10 @@ class InlineDispatcher:
     def fill(self, label: str, countdown: float) -> None:
         """Hand `label`'s free slots to its waiters."""
         self.push(Step("fill", label), countdown)
+
+    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+        """Keep the states a caller would have seen, in order."""
+        self.states.setdefault(job_id, []).append((state, meta))
 
     def pending(self, kind: str, arg: str | None = None) -> list[Step]:
         """Steps of `kind` (for `arg`) waiting in the heap."""

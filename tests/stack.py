@@ -29,7 +29,8 @@ class Stack:
     def __init__(self, redis_server: RedisServer, tmp: Path, *, keys: list[str],
                  capacity: int = 10, fast_s: float = 1.0, nodes: int = 1, concurrency: int = 4,
                  beat: bool = True, env: dict[str, str] | None = None,
-                 sim: dict[str, Any] | None = None) -> None:
+                 sim: dict[str, Any] | None = None,
+                 queues: list[str | None] | None = None) -> None:
         self.redis_server = redis_server
         self.tmp = tmp
         self.keys = keys
@@ -53,6 +54,7 @@ class Stack:
         }
         self.nodes: list[CeleryProcess] = []
         self.node_count, self.concurrency, self.beat = nodes, concurrency, beat
+        self.queues = queues or [None] * nodes  # per node: `-Q` (None: every queue)
         self.app = client_app(redis_server.url)
 
     def start(self) -> Stack:
@@ -62,6 +64,8 @@ class Stack:
                     "--without-gossip", "--without-mingle", "--without-heartbeat"]
             if self.beat and i == 0:
                 args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
+            if self.queues[i]:
+                args += ["-Q", str(self.queues[i])]
             self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=args).start())
         for node in self.nodes:
             node.wait_ready()

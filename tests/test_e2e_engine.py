@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from celery.canvas import signature
@@ -108,3 +110,40 @@ def test_two_accounts_share_the_load(make_stack: Callable[..., Stack]) -> None:
     for label in s.labels:
         assert stats[label]["peak_in_progress"] == 5
         assert stats[label]["count_499"] == 0
+
+
+def test_a_caller_holding_only_an_async_result_sees_waiting_then_submitted_then_success(
+    make_stack: Callable[..., Stack],
+) -> None:
+    s = make_stack(keys=[KEY_A], capacity=1, fast_s=3.0)
+    first = s.send("mj.imagine", "a first beacon")
+    second = s.send("mj.imagine", "a second beacon")
+    seen: dict[str, list[tuple[str, Any]]] = {first.id: [], second.id: []}
+    deadline = time.monotonic() + 40
+    while not (first.ready() and second.ready()) and time.monotonic() < deadline:
+        for r in (first, second):
+            state = r.state
+            if not seen[r.id] or seen[r.id][-1][0] != state or state == "SUBMITTED":
+                seen[r.id].append((state, r.info if state in ("WAITING", "SUBMITTED") else None))
+        time.sleep(0.05)
+    assert second.get(timeout=5)["status"] == "SUCCESS"
+    waiting = [info for state, info in seen[second.id] if state == "WAITING"]
+    assert waiting and waiting[0]["position"] == 1 and waiting[0]["account"] == s.labels[0]
+    submitted = [info for state, info in seen[first.id] if state == "SUBMITTED"]
+    assert submitted and submitted[0]["ttapi_job_id"] == first.get(timeout=5)["job_id"]
+    assert max(info["progress"] for info in submitted) > 0
+    assert "STARTED" not in {state for state, _ in seen[first.id]}
+    assert first.state == second.state == "SUCCESS"  # a late progress never hides the end
+
+
+def test_dedicated_control_workers_drive_polls_and_wake_ups_while_user_workers_take_jobs(
+    make_stack: Callable[..., Stack],
+) -> None:
+    s = make_stack(keys=[KEY_A], capacity=2, fast_s=1.0, nodes=2,
+                   queues=["celery", "mj.control"])
+    results = [s.send("mj.imagine", f"a split fleet {i}") for i in range(6)]
+    assert [r.get(timeout=40)["status"] for r in results] == ["SUCCESS"] * 6
+    user_log = s.nodes[0].log_path.read_text(errors="replace")
+    control_log = s.nodes[1].log_path.read_text(errors="replace")
+    assert "mj.poll[" not in user_log and "mj.fill[" not in user_log  # none ran there
+    assert "mj.poll[" in control_log

@@ -347,3 +347,25 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
     assert eng.rt.redis.zscore("mj:undelivered", "pinned-2") is not None
     assert load(eng, "pinned-2").state == FAILED
     assert job in eng.inputs
+
+
+# -- what a caller sees: WAITING with its place, SUBMITTED with TTAPI's progress -------------
+
+
+def test_a_caller_sees_waiting_with_its_place_then_submitted_with_rising_progress(
+    sim: Simulator,
+) -> None:
+    eng = InlineEngine.build(sim.url, [KEY_A], fast_s=2.0, capacity=1)
+    first, second = eng.imagine("a first lamp"), eng.imagine("a second lamp")
+    assert eng.run_until(eng.all_done, 15)
+    states = eng.dispatcher.states
+    waiting = [meta for state, meta in states[second] if state == "WAITING"]
+    assert waiting[0]["position"] == 1
+    assert waiting[0]["account"] == LABEL_A
+    assert waiting[0]["waiting_since"].endswith("+00:00")
+    shown = [meta for state, meta in states[first] if state == "SUBMITTED"]
+    assert shown[0]["progress"] == 0
+    assert shown[0]["ttapi_job_id"] == eng.result(first)["job_id"]
+    progress = [meta["progress"] for meta in shown]
+    assert progress == sorted(progress) and len(set(progress)) > 1
+    assert all(isinstance(p, int) and 0 <= p <= 100 for p in progress)

@@ -42,6 +42,7 @@ class RecordingDispatcher:
         self.resumed: list[str] = []
         self.polls: list[tuple[str, int, float]] = []
         self.fills: list[tuple[str, float]] = []
+        self.states: list[tuple[str, str, dict[str, Any]]] = []
 
     def resume(self, job_id: str, countdown: float = 0.0) -> None:
         self.resumed.append(job_id)
@@ -51,6 +52,9 @@ class RecordingDispatcher:
 
     def fill(self, label: str, countdown: float) -> None:
         self.fills.append((label, countdown))
+
+    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+        self.states.append((job_id, state, meta))
 
 
 class Answer:

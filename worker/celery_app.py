@@ -12,11 +12,30 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_ready
+from kombu import Queue
 from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
-from worker.runtime import Runtime, Timing
+from worker.kombu_compat import patch_redis_channel_close
+from worker.runtime import Runtime, Timing, redis_client
 from worker.schedules import load_user_schedules
+
+# KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
+# Redis backend does) unless the stored state is already a final one.
+_PUBLISH_STATE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local status = string.match(cur, '"status":%s*"(%u+)"')
+  if status == 'SUCCESS' or status == 'FAILURE' or status == 'REVOKED' then return 0 end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 class CeleryDispatcher:
@@ -28,6 +47,7 @@ class CeleryDispatcher:
 
     def __init__(self, app: MJCelery) -> None:
         self.app = app
+        self._publish: Any = None
 
     def _eta(self, countdown: float) -> datetime | None:
         if countdown <= 0:
@@ -44,8 +64,10 @@ class CeleryDispatcher:
         if rec is None or not rec.sig:
             return
         sig = self.app.signature(rec.sig)
-        sig.options.pop("expires", None)
-        sig.apply_async(eta=self._eta(countdown))
+        for option in ("expires", "queue", "exchange", "routing_key"):
+            sig.options.pop(option, None)
+        # On the control queue: a wake-up or a delivery must not wait behind the backlog.
+        sig.apply_async(eta=self._eta(countdown), queue=self.app.mj_settings.mj_control_queue)
 
     def poll(self, job_id: str, seq: int, countdown: float) -> None:
         """Schedule one poll step."""
@@ -54,6 +76,30 @@ class CeleryDispatcher:
     def fill(self, label: str, countdown: float) -> None:
         """Hand out an account's free slots after a cooldown."""
         self.app.send_task("mj.fill", args=[label], eta=self._eta(countdown))
+
+    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+        """Store a custom state where the caller's AsyncResult looks, unless the task ended.
+
+        One script checks and writes, so a late progress update can never hide the SUCCESS,
+        FAILURE or REVOKED that Celery already stored (a caller waiting on it would hang).
+        """
+        backend = self.app.backend
+        key = backend.get_key_for_task(job_id)
+        # Celery's own layout of a stored state (celery.backends.base._get_result_meta).
+        value = backend.encode({"status": state, "result": meta, "traceback": None,
+                                "children": [], "date_done": None, "task_id": job_id})
+        ttl = int(self.app.conf.result_expires.total_seconds()
+                  if isinstance(self.app.conf.result_expires, timedelta)
+                  else self.app.conf.result_expires or 0)
+        if self._publish is None:
+            self._publish = self.app.runtime.redis.register_script(_PUBLISH_STATE)
+        self._publish(keys=[key.decode() if isinstance(key, bytes) else key], args=[value, ttl])
+
+
+PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2,
+                 "interval_max": 1.0}
+DEFAULT_QUEUE = "celery"  # Celery's default: user tasks, where other services send them
+CONTROL_TASKS = ("mj.poll", "mj.fill", "mj.pump", "mj.refresh_accounts")
 
 
 class MJCelery(Celery):
@@ -67,9 +113,7 @@ class MJCelery(Celery):
     def runtime(self) -> Runtime:
         """This process's Runtime (rebuilt after a fork: sockets are never shared)."""
         if self._runtime is None or self._runtime_pid != os.getpid():
-            import redis
-
-            client = redis.Redis.from_url(self.mj_settings.redis_url, decode_responses=True)
+            client = redis_client(self.mj_settings.redis_url)
             self._runtime = Runtime.build(self.mj_settings, client, CeleryDispatcher(self))
             self._runtime_pid = os.getpid()
         return self._runtime
@@ -83,6 +127,7 @@ def task_signature(task: Any) -> dict[str, Any]:
 def create_app(settings: Settings | None = None) -> MJCelery:
     """Build and configure the Celery app; refuses a visibility timeout below any countdown."""
     settings = settings or load_settings()
+    patch_redis_channel_close()
     timing = Timing.from_settings(settings)
     longest = timing.longest_countdown(settings.mj_pump_interval_s)
     if longest >= settings.mj_visibility_timeout_s:
@@ -98,9 +143,18 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         result_accept_content=["json"], task_acks_late=True, task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1, broker_transport_options=transport,
         result_backend_transport_options=transport, result_expires=settings.mj_result_expires_s,
-        broker_connection_retry_on_startup=True, task_track_started=True, result_extended=True,
+        broker_connection_retry_on_startup=True, result_extended=True,
+        # Publishing rides out a Redis restart (a few seconds) instead of failing the step.
+        task_publish_retry_policy=PUBLISH_RETRY,
+        # No STARTED: a parked job re-runs often, and its caller sees WAITING / SUBMITTED.
+        task_track_started=False,
         timezone="UTC", enable_utc=True, task_time_limit=300, task_soft_time_limit=240,
-        worker_send_task_events=False, worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Events on, so Flower (and `celery events`) show the custom states as they change.
+        worker_send_task_events=True, task_send_sent_event=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_default_queue=DEFAULT_QUEUE,
+        task_queues=[Queue(DEFAULT_QUEUE), Queue(settings.mj_control_queue)],
+        task_routes={name: {"queue": settings.mj_control_queue} for name in CONTROL_TASKS},
         beat_schedule={
             "mj-pump": {"task": "mj.pump",
                         "schedule": timedelta(seconds=settings.mj_pump_interval_s)},

@@ -15,6 +15,7 @@ from worker.records import AMBIGUOUS, SUBMITTED, SUBMITTING, WAITING, JobRecord
 from worker.responses import JobListItem
 from worker.runtime import Runtime
 from worker.settle import fail, settle
+from worker.states import show_submitted
 
 log = logging.getLogger(__name__)
 MAX_FETCH_ERRORS = 8  # 404/401 on fetch, in a row, before the job is given up
@@ -108,13 +109,16 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
              from_states=(SUBMITTED,), resume_self=True, expect=this_step)
         return
     changes: dict[str, object] = {"fetch_errors": 0, "unknown_fetches": 0, "last_poll_at": now}
-    if info.progress != rec.progress:
+    moved = info.progress != rec.progress
+    if moved:
         prev_at = rec.last_progress_at if rec.progress else 0.0
         changes.update(progress=info.progress, prev_progress=rec.progress,
                        prev_progress_at=prev_at, last_progress_at=now)
         rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
         rec.progress, rec.last_progress_at = info.progress, now
     rt.records.update(job_id, **changes)
+    if moved:
+        show_submitted(rt, rec)
     rec.fetch_errors = 0
     _next(rt, rec, seq)
 
@@ -165,6 +169,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     rt.guard.renew(rec.account, rec.job_id)
     fresh = rt.records.load(rec.job_id)
     if fresh is not None:
+        show_submitted(rt, fresh)
         schedule_poll(rt, fresh, next_seq)
     return True
 

@@ -31,6 +31,7 @@ from worker.records import (
 )
 from worker.runtime import Runtime
 from worker.settle import delivered, fail, owe_delivery, owed, resume_all
+from worker.states import show_submitted, show_waiting
 
 log = logging.getLogger(__name__)
 MAX_SUBMIT_ATTEMPTS = 3
@@ -151,9 +152,12 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
     got = rt.guard.acquire(label, rec.job_id, priority=rec.priority)
     resume_all(rt, got.woken)
     if not got.granted:
-        rt.records.move(rec.job_id, (NEW,), WAITING)
+        if rec.state == NEW:
+            rec.waiting_since = rt.clock()
+            rt.records.move(rec.job_id, (NEW,), WAITING, waiting_since=rec.waiting_since)
         if got.cooldown_ms:
             rt.dispatcher.fill(label, got.cooldown_ms / 1000)
+        show_waiting(rt, rec, label, got.position)
         return Park()
     sent_at, attempts = rt.clock(), rec.submit_attempts + 1
     if not rt.records.move(rec.job_id, (NEW, WAITING), SUBMITTING, sent_at=sent_at,
@@ -226,7 +230,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, 6),
                        rt.timing.retry_after(getattr(exc, "retry_after", None)))
         rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
-        rt.guard.backoff(label, rec.job_id, cooldown)
+        show_waiting(rt, rec, label, rt.guard.backoff(label, rec.job_id, cooldown))
         metrics.count(rt.redis, label, exc.status_code or 0)
         rt.dispatcher.fill(label, cooldown)
         log.warning("job %s: %s %s on %s; retry in %.2fs", rec.job_id, exc.status_code,
@@ -290,6 +294,7 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     rt.guard.renew(label, rec.job_id)
     rec = replace(rec, state=SUBMITTED, ttapi_job_id=ttapi_job_id, submitted_at_ts=now,
                   deadline=deadline, poll_seq=seq, last_poll_at=now, progress=0)
+    show_submitted(rt, rec)
     schedule_poll(rt, rec, seq)
     return Park()
 

@@ -41,6 +41,7 @@ class AcquireResult:
     queued: bool
     cooldown_ms: int
     woken: list[str]
+    position: int = 0  # place among the account's waiters when queued (1 = next)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ class SlotGuard:
             granted=bool(int(reply[0])),
             queued=bool(int(reply[1])),
             cooldown_ms=int(reply[2]),
-            woken=_texts(reply[3:]),
+            woken=_texts(reply[4:]),
+            position=int(reply[3]),
         )
 
     def renew(self, label: str, job_id: str) -> bool:
@@ -146,12 +148,15 @@ class SlotGuard:
         args: list[str | int] = [job_id, self._lease_ms, self._default_cap]
         return _texts(self._release(keys=self.keys(label), args=args))
 
-    def backoff(self, label: str, job_id: str, cooldown_s: float) -> None:
-        """After a 499/429: cool the account down, drop the job's lease, queue it FRONT."""
+    def backoff(self, label: str, job_id: str, cooldown_s: float) -> int:
+        """After a 499/429: cool the account down, drop the job's lease, queue it FRONT.
+
+        Returns the job's place among the waiters (1 = next).
+        """
         _check_job(job_id)
         if cooldown_s < 0:
             raise ValueError(f"cooldown_s must be >= 0, got {cooldown_s}")
-        self._backoff(keys=self.keys(label), args=[job_id, round(cooldown_s * 1000)])
+        return int(self._backoff(keys=self.keys(label), args=[job_id, round(cooldown_s * 1000)]))
 
     def fill(self, label: str) -> list[str]:
         """Drop expired leases and hand free slots to head waiters; return their ids in order."""

@@ -55,7 +55,7 @@ end
 """
 
 # ARGV: job_id, priority, lease_ms, default_cap.
-# Returns {granted, queued, cooldown_ms, woken ids...}.
+# Returns {granted, queued, cooldown_ms, position (1 = next; 0 unless queued), woken ids...}.
 ACQUIRE = (
     _PRELUDE
     + """
@@ -86,7 +86,9 @@ else
   enqueue(KEYS[2], KEYS[3], job, class)
   queued = 1
 end
-local out = {granted, queued, cool}
+local position = 0
+if queued == 1 then position = redis.call('ZRANK', KEYS[2], job) + 1 end
+local out = {granted, queued, cool, position}
 for _, id in ipairs(others) do out[#out + 1] = id end
 return out
 """
@@ -128,8 +130,9 @@ return fill(KEYS[1], KEYS[2], get_cap(KEYS[4], tonumber(ARGV[2])), now, tonumber
 """
 )
 
-# ARGV: job_id, cooldown_ms.  The job goes to the FRONT class (0); if it already waits in
-# the FRONT class it keeps its place, otherwise it is moved there behind earlier FRONT jobs.
+# ARGV: job_id, cooldown_ms.  Returns the job's place (1 = next).  The job goes to the FRONT
+# class (0); if it already waits in the FRONT class it keeps its place, otherwise it is moved
+# there behind earlier FRONT jobs.
 BACKOFF = (
     _PRELUDE
     + """
@@ -143,7 +146,7 @@ if score and tonumber(score) >= CLASS_SPAN then
   redis.call('ZREM', KEYS[2], job)
 end
 enqueue(KEYS[2], KEYS[3], job, 0)
-return 1
+return redis.call('ZRANK', KEYS[2], job) + 1
 """
 )
 

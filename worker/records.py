@@ -58,7 +58,7 @@ INT_FIELDS = ("poll_seq", "progress", "prev_progress", "submit_attempts", "resub
               "fetch_errors", "priority", "unknown_fetches", "ambiguous_resubmits")
 FLOAT_FIELDS = ("created_at", "sent_at", "submitted_at_ts", "finished_at_ts", "deadline",
                 "next_poll_at", "woken_at", "last_poll_at", "last_progress_at", "prev_progress_at",
-                "lost_at", "history_seen_at", "hold_until", "expires_at")
+                "lost_at", "history_seen_at", "hold_until", "expires_at", "waiting_since")
 JSON_FIELDS = ("params", "result", "sig", "parent")
 
 
@@ -101,6 +101,7 @@ class JobRecord:
     history_seen_at: float = 0.0  # last successful read of TTAPI's job history while AMBIGUOUS
     hold_until: float = 0.0  # an ended job keeps its slot until then (it may still run)
     expires_at: float = 0.0  # the task's `expires`: not submitted after this
+    waiting_since: float = 0.0  # when it first found its account full
     hook_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 

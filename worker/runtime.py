@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis import Redis
+from redis import exceptions as redis_errors
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from config.settings import Account, Settings
 from worker.accounts import AccountPool
@@ -35,8 +38,27 @@ class Dispatcher(Protocol):
     def fill(self, label: str, countdown: float) -> None:
         """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""
 
+    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+        """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller."""
+
 
 RETRY_AFTER_CAP_S = 60.0
+REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
+
+
+def redis_client(url: str) -> Redis:
+    """A Redis client for job steps: str replies, and calls that ride out a Redis restart.
+
+    redis-py retries a call on connection errors and while Redis replays its append-only file
+    (`BusyLoadingError`), backing off up to 1 s, for about `REDIS_OUTAGE_S` in all: a step in
+    flight during a restart then finishes instead of failing its job.
+    """
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=int(REDIS_OUTAGE_S))
+    return Redis.from_url(url, decode_responses=True, retry=retry,
+                          retry_on_error=[redis_errors.BusyLoadingError,
+                                          redis_errors.ConnectionError,
+                                          redis_errors.TimeoutError],
+                          socket_connect_timeout=2.0, socket_keepalive=True)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from worker.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.responses import Envelope, JobInfo
 from worker.runtime import Runtime
 from worker.settle import settle
+from worker.states import show_submitted
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
@@ -182,11 +183,13 @@ def _record_progress(rt: Runtime, rec: JobRecord, info: JobInfo) -> None:
     """Keep a higher progress of a job still in progress (the CAS ignores late or stale ones)."""
     if rec.state != SUBMITTED or info.progress <= rec.progress:
         return
-    rt.records.cas(rec.job_id, {"state": SUBMITTED, "ttapi_job_id": rec.ttapi_job_id,
-                                "progress": rec.progress},
-                   progress=info.progress, prev_progress=rec.progress,
-                   prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
-                   last_progress_at=rt.clock())
+    if rt.records.cas(rec.job_id, {"state": SUBMITTED, "ttapi_job_id": rec.ttapi_job_id,
+                                   "progress": rec.progress},
+                      progress=info.progress, prev_progress=rec.progress,
+                      prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
+                      last_progress_at=rt.clock()):
+        rec.progress = info.progress
+        show_submitted(rt, rec)
 
 
 def _loggable(text: str) -> str:
