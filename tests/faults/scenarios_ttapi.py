@@ -11,12 +11,16 @@ from tests.faults.registry import JOBS, KEY_A, KEY_B, KEY_WRONG, all_done, none_
 from tests.faults.row import Row
 from worker.simulator.config import SUBMIT_PATHS
 
+# The simulator's RNG seed for the 504 rows: with it 13 of the first 40 rolls hit at 0.3, close
+# to the nominal rate (the default seed 0 gives only 6 of 40).
+SEED_504 = 4
+
 
 @scenario(6, "504-after-create", "504 after the job was created, on 30 % of submits")
 def gateway_timeouts(workdir: Path) -> Row:
     """All done and none paid twice: every lost answer is reconciled through fetch-list."""
     started = time.monotonic()
-    with Harness(Plan(keys=[KEY_A], fast_s=1.5), workdir) as h:
+    with Harness(Plan(keys=[KEY_A], fast_s=1.5, sim={"seed": SEED_504}), workdir) as h:
         h.sim().set_faults(rate_504_after_create=0.3, fault_paths=list(SUBMIT_PATHS))
         sent = h.send(JOBS, "gateway")
         outcomes = h.wait(sent, 45)
@@ -40,7 +44,7 @@ def gateway_timeouts(workdir: Path) -> Row:
 def fetch_list_down(workdir: Path) -> Row:
     """None hung, none paid twice, and every slot comes back after the jobs' longest life."""
     started = time.monotonic()
-    plan = Plan(keys=[KEY_A], fast_s=1.0)
+    plan = Plan(keys=[KEY_A], fast_s=1.0, sim={"seed": SEED_504})
     # A fast job's life: TTAPI's 300 s timeout, time-scaled, plus the engine's grace.
     life_s = 300 * plan.fast_s / 60 + max(plan.fast_s, 1.0)
     with Harness(plan, workdir) as h:
