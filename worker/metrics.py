@@ -1,16 +1,40 @@
-"""Per-account counters of TTAPI refusals (429, 499, ...) in one-minute buckets."""
+"""Counters every worker process adds to in Redis, so `/metrics` sees the sum of all of them.
+
+- TTAPI refusals per account and HTTP status: one-minute buckets (`recent`, for `mjw status`)
+  and a total that only ever grows (`totals`, for the `mj_ttapi_responses_total` counter);
+- jobs ended, by outcome (`count_outcome`), and how long they took, by mode (`observe_duration`),
+  as histogram buckets in one hash.
+
+Nothing here lives in a process's memory: a process that dies loses no count, and any web
+process reads the same numbers. Totals never expire; if Redis loses them, Prometheus sees a
+counter reset, which it handles.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 import time
+from collections.abc import Mapping
 
 from redis import Redis
 
 BUCKET_TTL_S = 3600
+OUTCOMES = ("success", "failed", "revoked")
+DURATION_BUCKETS = (5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
+"""Upper bounds (seconds) of `mj_job_duration_seconds`: turbo takes seconds, relax minutes."""
+JOBS_KEY = "mj:metrics:jobs"
+DURATIONS_KEY = "mj:metrics:durations"
+_MODE = re.compile(r"[a-z]{1,16}")
 
 
 def _key(label: str, status: int, minute: int) -> str:
     return f"mj:{{{label}}}:count:{status}:{minute}"
+
+
+def totals_key(label: str) -> str:
+    """The account's hash of all-time answer counts, one field per HTTP status."""
+    return f"mj:{{{label}}}:responses"
 
 
 def count(redis: Redis, label: str, status: int, now: float | None = None) -> None:
@@ -20,12 +44,74 @@ def count(redis: Redis, label: str, status: int, now: float | None = None) -> No
     pipe = redis.pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, BUCKET_TTL_S)
+    pipe.hincrby(totals_key(label), str(status), 1)
     pipe.execute()
 
 
-def recent(redis: Redis, label: str, status: int, minutes: int = 5,
-           now: float | None = None) -> int:
+def recent(
+    redis: Redis, label: str, status: int, minutes: int = 5, now: float | None = None
+) -> int:
     """How many answers with `status` the account gave in the last `minutes` minutes."""
     minute = int((now or time.time()) // 60)
     keys = [_key(label, status, m) for m in range(minute - minutes + 1, minute + 1)]
     return sum(int(v) for v in redis.mget(keys) if v)
+
+
+def totals(redis: Redis, label: str) -> dict[str, int]:
+    """Every answer status counted for the account since counting began, with its count."""
+    return {_text(k): int(v) for k, v in redis.hgetall(totals_key(label)).items()}
+
+
+def count_outcome(redis: Redis, outcome: str) -> None:
+    """Count one job ended as `outcome`: success, failed or revoked (any case)."""
+    name = outcome.lower()
+    if name not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    redis.hincrby(JOBS_KEY, name, 1)
+
+
+def outcomes(redis: Redis) -> dict[str, int]:
+    """Jobs ended so far, per outcome (every outcome listed, 0 when none)."""
+    raw = {_text(k): int(v) for k, v in redis.hgetall(JOBS_KEY).items()}
+    return {name: raw.get(name, 0) for name in OUTCOMES}
+
+
+def bucket_of(seconds: float) -> str:
+    """The histogram field a duration falls in: the smallest bound >= it, else `+Inf`."""
+    for bound in DURATION_BUCKETS:
+        if seconds <= bound:
+            return f"{bound:g}"
+    return "+Inf"
+
+
+def observe_duration(redis: Redis, mode: str, seconds: float) -> None:
+    """Add one job of `mode` (fast, relax, turbo) that took `seconds` to the histogram.
+
+    Two commands in one round-trip: the bucket's count and the running sum. Buckets are stored
+    non-cumulative (one field per bound) and summed up at scrape time.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+    name = mode.lower() if _MODE.fullmatch(mode.lower()) else "other"  # bounded label values
+    pipe = redis.pipeline(transaction=False)
+    pipe.hincrby(DURATIONS_KEY, f"{name}:{bucket_of(seconds)}", 1)
+    pipe.hincrbyfloat(DURATIONS_KEY, f"{name}:sum", seconds)
+    pipe.execute()
+
+
+def durations(redis: Redis) -> dict[str, tuple[list[tuple[str, int]], float]]:
+    """Per mode: cumulative `(le, count)` pairs ending with `+Inf`, and the sum of seconds."""
+    raw: Mapping[str, str] = {_text(k): _text(v) for k, v in redis.hgetall(DURATIONS_KEY).items()}
+    modes = sorted({field.split(":", 1)[0] for field in raw})
+    out = {}
+    for mode in modes:
+        running, pairs = 0, []
+        for le in [*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"]:
+            running += int(raw.get(f"{mode}:{le}", 0))
+            pairs.append((le, running))
+        out[mode] = (pairs, float(raw.get(f"{mode}:sum", 0.0)))
+    return out
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -5,6 +5,7 @@ nothing, so the per-job token is the only credential: unguessable, compared in c
 the record's, never logged in full. A finished job ends through `settle`, whose compare-and-set
 makes a retried or duplicated callback a no-op; those get 200 too, because TTAPI retries (up to 3
 times) until it gets a 200. Polling stays on as a slow safety net for callbacks that never come.
+`GET /metrics` and `GET /healthz` are answered by `worker.ops_http`.
 Plain WSGI: `create_wsgi_app(rt)` for any server, `serve` under waitress, and `app_from_env` for
 `waitress-serve --call worker.webhook:app_from_env`.
 """
@@ -27,6 +28,9 @@ import redis
 from pydantic import ValidationError
 
 from worker.completion import adopt
+from worker.logs import configure_logging
+from worker.ops_http import PATHS as OPS_PATHS
+from worker.ops_http import Endpoints, encode
 from worker.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.responses import Envelope, JobInfo
 from worker.runtime import Runtime
@@ -68,21 +72,22 @@ class Seen:
 
 
 def create_wsgi_app(rt: Runtime, *, max_body: int = MAX_BODY) -> WSGIApplication:
-    """The receiver as a WSGI app: `POST /hook/<token>` and `GET /healthz`."""
+    """The receiver as a WSGI app: `POST /hook/<token>`, `GET /healthz` and `GET /metrics`."""
+    ops = Endpoints(rt)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        reply = route(rt, environ, max_body)
+        reply = route(rt, environ, max_body, ops)
         return _respond(start_response, reply, head=environ.get("REQUEST_METHOD") == "HEAD")
 
     return app
 
 
-def route(rt: Runtime, environ: WSGIEnvironment, max_body: int) -> Reply:
+def route(rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints) -> Reply:
     """Dispatch one request by path and method; wrong paths are 404, wrong methods 405."""
     path = str(environ.get("PATH_INFO") or "/")
     method = str(environ.get("REQUEST_METHOD") or "GET").upper()
-    if path == "/healthz":
-        return Reply(200, "ok") if method in ("GET", "HEAD") else _not_allowed("GET, HEAD")
+    if path in OPS_PATHS:
+        return Reply(*ops.answer(path, method))
     if path != "/hook" and not path.startswith("/hook/"):
         return Reply(404, {"ok": False, "error": "not found"})
     if method != "POST":
@@ -202,11 +207,11 @@ def _not_allowed(allow: str) -> Reply:
 
 
 def _respond(start_response: StartResponse, reply: Reply, *, head: bool) -> list[bytes]:
-    if isinstance(reply.body, str):
-        data, ctype = reply.body.encode(), "text/plain; charset=utf-8"
-    else:
-        data, ctype = json.dumps(reply.body).encode(), "application/json"
-    headers = [("Content-Type", ctype), ("Content-Length", str(len(data))), *reply.headers]
+    data, ctype = encode(reply.body)
+    if any(name.lower() == "content-type" for name, _ in reply.headers):
+        ctype = dict((k.lower(), v) for k, v in reply.headers)["content-type"]
+    headers = [("Content-Type", ctype), ("Content-Length", str(len(data))),
+               *((k, v) for k, v in reply.headers if k.lower() != "content-type")]
     start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
     return [] if head else [data]
 
@@ -248,8 +253,7 @@ def app_from_env() -> WSGIApplication:
     """Zero-argument factory for `waitress-serve --call`: settings and Runtime from the env."""
     from worker.celery_app import app
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.mj_settings)
     return create_wsgi_app(app.runtime)
 
 

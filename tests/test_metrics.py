@@ -1,0 +1,295 @@
+"""`/metrics`: Prometheus text read from Redis at scrape time, summed over every process."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from wsgiref.types import WSGIApplication
+from wsgiref.util import setup_testing_defaults
+
+import fakeredis
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from config.settings import Settings, account_label
+from tests.servers import free_port
+from worker import metrics
+from worker.ops_http import create_metrics_app
+from worker.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
+from worker.runtime import Runtime
+from worker.webhook import create_wsgi_app
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY_A, KEY_B = "sk-metrics-key-aaaa-1111", "sk-metrics-key-bbbb-2222"
+A, B = account_label(KEY_A), account_label(KEY_B)
+
+
+class Dispatcher:
+    """Publishes nothing (these tests never run a job step)."""
+
+    def resume(self, job_id: str, countdown: float = 0.0) -> None: ...
+    def poll(self, job_id: str, seq: int, countdown: float) -> None: ...
+    def fill(self, label: str, countdown: float) -> None: ...
+    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None: ...
+
+
+def build_runtime(server: fakeredis.FakeServer) -> Runtime:
+    settings = Settings(ttapi_api_keys=f"{KEY_A},{KEY_B}", ttapi_max_in_progress=3)
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    return Runtime.build(settings, client, Dispatcher())
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def rt(server: fakeredis.FakeServer) -> Runtime:
+    return build_runtime(server)
+
+
+def get(app: WSGIApplication, path: str, method: str = "GET") -> tuple[int, dict[str, str], str]:
+    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    setup_testing_defaults(environ)
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> Any:
+        seen["status"], seen["headers"] = int(status.split()[0]), dict(headers)
+
+    body = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], body.decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus text page, keyed by name and sorted labels."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def scrape(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    status, headers, text = get(create_wsgi_app(rt), "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert KEY_A not in text and KEY_B not in text
+    return samples(text)
+
+
+def test_a_refusal_counts_in_the_recent_window_and_in_a_total_that_only_grows(
+    rt: Runtime,
+) -> None:
+    for minute in range(3):
+        metrics.count(rt.redis, A, 429, now=1_000_000 + 3600 * minute)  # hours apart
+    metrics.count(rt.redis, A, 499, now=1_000_000)
+    assert metrics.recent(rt.redis, A, 429, now=1_000_000 + 7200) == 1
+    assert metrics.totals(rt.redis, A) == {"429": 3, "499": 1}
+    assert metrics.totals(rt.redis, B) == {}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "bucket"),
+    [
+        (0, "5"),
+        (5, "5"),
+        (5.01, "10"),
+        (59.9, "60"),
+        (1200, "1200"),
+        (1200.5, "+Inf"),
+    ],
+)
+def test_a_duration_falls_in_the_smallest_bucket_that_holds_it(seconds: float, bucket: str) -> None:
+    assert metrics.bucket_of(seconds) == bucket
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
+def test_a_duration_that_is_not_a_finite_positive_number_is_refused(
+    rt: Runtime, bad: float
+) -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        metrics.observe_duration(rt.redis, "fast", bad)
+
+
+def test_an_unknown_outcome_is_refused_and_states_count_in_any_case(rt: Runtime) -> None:
+    metrics.count_outcome(rt.redis, "SUCCESS")
+    metrics.count_outcome(rt.redis, "revoked")
+    with pytest.raises(ValueError, match="outcome"):
+        metrics.count_outcome(rt.redis, "lost")
+    assert metrics.outcomes(rt.redis) == {"success": 1, "failed": 0, "revoked": 1}
+
+
+def test_metrics_show_each_accounts_slots_cap_waiters_and_balance_by_label(
+    rt: Runtime,
+) -> None:
+    for job in ("j1", "j2", "j3", "j4", "j5"):  # cap 3: two wait
+        rt.guard.acquire(A, job)
+    rt.guard.set_cap(B, 7)
+    rt.redis.hset(f"mj:{{{A}}}:info", mapping={"balance": "12.5", "max_queue": "3"})
+    got = scrape(rt)
+    assert got[("mj_slots_in_use", (("account", A),))] == 3
+    assert got[("mj_slots_cap", (("account", A),))] == 3
+    assert got[("mj_waiting_jobs", (("account", A),))] == 2
+    assert got[("mj_balance", (("account", A),))] == 12.5
+    assert got[("mj_slots_in_use", (("account", B),))] == 0
+    assert got[("mj_slots_cap", (("account", B),))] == 7
+    assert ("mj_balance", (("account", B),)) not in got  # never refreshed: no value, not 0
+
+
+def test_ambiguous_jobs_are_counted_per_account_from_the_open_records(rt: Runtime) -> None:
+    def job(job_id: str, account: str, state: str) -> None:
+        rt.records.create(job_id, account=account)
+        if state != NEW:
+            assert rt.records.move(job_id, NEW, state)
+
+    job("lost-1", A, AMBIGUOUS)
+    job("lost-2", A, AMBIGUOUS)
+    job("lost-3", B, AMBIGUOUS)
+    job("fine-1", A, SUBMITTED)
+    job("fine-2", B, SUBMITTING)
+    got = scrape(rt)
+    assert got[("mj_ambiguous_jobs", (("account", A),))] == 2
+    assert got[("mj_ambiguous_jobs", (("account", B),))] == 1
+    assert rt.records.move("lost-1", AMBIGUOUS, SUBMITTED)
+    assert scrape(rt)[("mj_ambiguous_jobs", (("account", A),))] == 1
+
+
+def test_counters_from_several_processes_add_up_in_one_scrape(
+    server: fakeredis.FakeServer,
+) -> None:
+    one, two, web = build_runtime(server), build_runtime(server), build_runtime(server)
+    metrics.count(one.redis, A, 499)
+    metrics.count(two.redis, A, 499)
+    metrics.count(two.redis, B, 503)
+    metrics.count_outcome(one.redis, "success")
+    metrics.count_outcome(two.redis, "success")
+    metrics.count_outcome(two.redis, "failed")
+    got = scrape(web)
+    assert got[("mj_ttapi_responses_total", (("account", A), ("status", "499")))] == 2
+    assert got[("mj_ttapi_responses_total", (("account", B), ("status", "503")))] == 1
+    assert got[("mj_jobs_total", (("outcome", "success"),))] == 2
+    assert got[("mj_jobs_total", (("outcome", "failed"),))] == 1
+    assert got[("mj_jobs_total", (("outcome", "revoked"),))] == 0
+
+
+def test_job_durations_are_a_cumulative_histogram_per_mode(rt: Runtime) -> None:
+    for seconds in (3, 40, 55, 700):
+        metrics.observe_duration(rt.redis, "fast", seconds)
+    metrics.observe_duration(rt.redis, "relax", 2000)
+    metrics.observe_duration(rt.redis, "Weird Mode!", 1)
+    got = scrape(rt)
+
+    def bucket(mode: str, le: str) -> float:
+        return got[("mj_job_duration_seconds_bucket", (("le", le), ("mode", mode)))]
+
+    assert [bucket("fast", le) for le in ("5.0", "45.0", "60.0", "600.0", "1200.0", "+Inf")] == [
+        1,
+        2,
+        3,
+        3,
+        4,
+        4,
+    ]
+    assert got[("mj_job_duration_seconds_count", (("mode", "fast"),))] == 4
+    assert got[("mj_job_duration_seconds_sum", (("mode", "fast"),))] == 798
+    assert bucket("relax", "1200.0") == 0 and bucket("relax", "+Inf") == 1
+    assert got[("mj_job_duration_seconds_count", (("mode", "other"),))] == 1
+
+
+def test_every_contract_metric_is_on_the_page_before_any_job_ran(rt: Runtime) -> None:
+    _, _, text = get(create_wsgi_app(rt), "/metrics")
+    families = {f.name for f in text_string_to_metric_families(text)}
+    assert {
+        "mj_slots_in_use",
+        "mj_slots_cap",
+        "mj_waiting_jobs",
+        "mj_ambiguous_jobs",
+        "mj_balance",
+        "mj_ttapi_responses",
+        "mj_jobs",
+        "mj_job_duration_seconds",
+    } <= families
+    assert "# TYPE mj_ttapi_responses_total counter" in text
+    assert "# TYPE mj_job_duration_seconds histogram" in text
+
+
+def test_metrics_answer_503_when_redis_is_away_and_only_get_or_head(
+    rt: Runtime,
+    server: fakeredis.FakeServer,
+) -> None:
+    app = create_wsgi_app(rt)
+    assert get(app, "/metrics", "POST")[0] == 405
+    status, _, body = get(app, "/metrics", "HEAD")
+    assert (status, body) == (200, "")
+    server.connected = False
+    status, _, body = get(app, "/metrics")
+    assert status == 503 and "redis" in body
+
+
+def test_the_metrics_app_alone_serves_metrics_and_health_but_no_hooks(rt: Runtime) -> None:
+    app = create_metrics_app(rt)
+    assert get(app, "/metrics")[0] == 200
+    assert get(app, "/healthz")[0] == 200
+    assert get(app, "/hook/abcdefghijklmnopqrstuvwx", "POST")[0] == 404
+
+
+@pytest.fixture
+def metrics_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`serve_metrics` in a child process over fakeredis, stopped by its pid afterwards."""
+    port = free_port()
+    code = (
+        "import sys, fakeredis\n"
+        "from config.settings import Settings\n"
+        "from worker import metrics\n"
+        "from worker.ops_http import serve_metrics\n"
+        "from worker.runtime import Runtime\n"
+        "class D:\n"
+        "    def __getattr__(self, name): return lambda *a, **k: None\n"
+        f"s = Settings(ttapi_api_keys={KEY_A!r})\n"
+        "rt = Runtime.build(s, fakeredis.FakeRedis(decode_responses=True), D())\n"
+        "metrics.count_outcome(rt.redis, 'success')\n"
+        "print('up', flush=True)\n"
+        f"serve_metrics(rt, '127.0.0.1', {port})\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_serve_metrics_answers_over_http_until_sigterm_then_returns(
+    metrics_process: tuple[subprocess.Popen[str], int],
+) -> None:
+    proc, port = metrics_process
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            answer = requests.get(f"{base}/metrics", timeout=5)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    assert answer.status_code == 200
+    assert samples(answer.text)[("mj_jobs_total", (("outcome", "success"),))] == 1
+    health = requests.get(f"{base}/healthz", timeout=5)
+    assert (health.status_code, health.json()) == (200, {"ok": True})
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
