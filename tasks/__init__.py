@@ -61,12 +61,14 @@ def epoch(expires: Any) -> float:
 
 @task_revoked.connect
 def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False,
-                **_: Any) -> None:
+                terminated: bool = False, **_: Any) -> None:
     """Celery dropped a job task's message (revoke() or `expires`): end or keep the job.
 
-    Runs in the worker's main process, where Celery keeps its set of revoked ids.
+    Runs in the worker's main process, where Celery keeps its set of revoked ids. A step
+    terminated while running is left alone: its job goes on from its record (a revoke with
+    terminate=True also drops the job's next message, which ends it here).
     """
-    if not isinstance(sender, JobTask) or request is None or not request.id:
+    if not isinstance(sender, JobTask) or request is None or not request.id or terminated:
         return
     job_id = str(request.id)
     if on_revoked(app.runtime, job_id, expired=expired):

@@ -151,7 +151,10 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         timezone="UTC", enable_utc=True, task_time_limit=300, task_soft_time_limit=240,
         # Events on, so Flower (and `celery events`) show the custom states as they change.
         worker_send_task_events=True, task_send_sent_event=True,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A step in flight when the broker connection drops finishes (it is short) and its
+        # message is redelivered, which the job record makes harmless. Cancelling it instead
+        # would store REVOKED, and a caller would give up on a job that goes on.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_default_queue=DEFAULT_QUEUE,
         task_queues=[Queue(DEFAULT_QUEUE), Queue(settings.mj_control_queue)],
         task_routes={name: {"queue": settings.mj_control_queue} for name in CONTROL_TASKS},
