@@ -1,4 +1,5 @@
-"""The `mjw` command line against a real stack: batches with bad rows, Ctrl-C and resume."""
+"""The `mjw` command line against a real stack: batches with bad rows, Ctrl-C and resume,
+re-attaching with `mjw wait`, `--json`, `--retry-failed`, and refusals that send nothing."""
 
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ from pathlib import Path
 import pytest
 
 from tests.stack import Stack
+from worker.payloads import ACTIONS
+from worker.results import ResultReader
+from worker.wait import Step, describe
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-cli-account-0001"
-BAD_LINES = {7: '{"prompt": "a cat", "mode": "warp"}', 19: '{"prompt": "x", "then": ["upsample9"]}',
-             33: '{"prompt": "a dog", "colour": "red"}'}
+BAD_LINES = {
+    7: '{"prompt": "a cat", "mode": "warp"}',
+    19: '{"prompt": "x", "then": ["upsample9"]}',
+    33: '{"prompt": "a dog", "colour": "red"}',
+}
 
 
 @pytest.fixture
@@ -33,9 +40,14 @@ def default_sigint() -> None:
 
 
 def mjw(stack: Stack, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "worker.cli", *args],
-                            env={**os.environ, **stack.env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", *args],
+        env={**os.environ, **stack.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
 
 
 def write_batch(path: Path, rows: int) -> None:
@@ -77,7 +89,11 @@ def test_a_batch_interrupted_with_sigint_resumes_without_submitting_any_prompt_t
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=30)
     assert first.returncode == 130, err
-    assert "rerun" in err
+    assert err.strip().splitlines()[-1] == (
+        "mjw batch: interrupted: the sent pipelines go on in the workers; to re-attach "
+        "(nothing is sent twice), run the same command again: "
+        f"mjw batch {batch} --out {out} --concurrency-hint 2"
+    )
     done_before = len(results(out))
     assert done_before < 30
     time.sleep(0.5)  # let the in-flight chains keep running in the workers meanwhile
@@ -106,8 +122,102 @@ def test_submit_of_bad_input_is_one_clear_line_and_exit_code_2(stack: Stack) -> 
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert out == ""
-    assert err.strip().splitlines() == ["mjw submit: then: unknown action(s) ['upsample9']"]
+    assert err.strip().splitlines() == [
+        f"mjw submit: then: unknown action(s) ['upsample9'] (valid: {', '.join(ACTIONS)})"
+    ]
     assert "Traceback" not in err
+
+
+def test_an_unknown_action_in_a_batch_is_refused_before_anything_is_sent(
+    stack: Stack, tmp_path: Path
+) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    batch, out = files / "batch.txt", files / "out.jsonl"
+    write_batch(batch, 3)
+    proc = mjw(stack, "batch", str(batch), "--out", str(out), "--then", "explode")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [
+        f"mjw batch: then: unknown action(s) ['explode'] (valid: {', '.join(ACTIONS)})"
+    ]
+    assert sorted(p.name for p in files.iterdir()) == ["batch.txt"]
+    assert stack.redis.llen("celery") == 0
+    assert stack.sim.stats()["jobs"] == {}
+
+
+def test_submit_json_prints_the_job_result_of_the_last_step(stack: Stack) -> None:
+    proc = mjw(stack, "submit", "a copper kettle", "--then", "upsample2", "--json")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    assert (result["action"], result["status"]) == ("upsample2", "SUCCESS")
+    assert result["account"] == stack.labels[0] and "/_sim/images/" in result["image_url"]
+
+
+def test_submit_json_of_a_failing_job_prints_the_error_document_and_exits_1(
+    stack: Stack,
+) -> None:
+    proc = mjw(stack, "submit", "a banned kettle", "--then", "upsample2", "--json")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    doc = json.loads(out)
+    assert (doc["status"], doc["step"], doc["action"]) == ("FAILURE", 1, "imagine")
+    assert "[Banned prompt detected]" in doc["error"]
+    assert err.strip().splitlines()[-1] == f"mjw submit: {doc['error']}"
+
+
+def test_ctrl_c_in_submit_wait_says_how_to_re_attach_and_mjw_wait_gets_the_result_unpaid(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack(keys=[KEY], capacity=10, fast_s=4)
+    proc = mjw(stack, "submit", "a slow glacier", "--then", "upsample1", "--wait")
+    assert proc.stdout is not None
+    task_id = proc.stdout.readline().strip()
+    stack.wait_for(lambda: len(stack.sim.stats()["jobs"]) >= 1, 30)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        "mjw submit: interrupted: the pipeline goes on in the workers; "
+        f"re-attach with: mjw wait {task_id}"
+    )
+    assert "rerun" not in err
+    again = mjw(stack, "wait", task_id)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert out.startswith("upsample1 ") and "/_sim/images/" in out
+    actions = Counter(j["action"] for j in stack.sim.stats()["jobs"].values())
+    assert actions == {"imagine": 1, "upsample1": 1}  # nothing paid twice
+
+
+def test_retry_failed_resends_only_the_failed_rows_with_fresh_task_ids(
+    stack: Stack, tmp_path: Path
+) -> None:
+    batch, out = tmp_path / "batch.txt", tmp_path / "out.jsonl"
+    batch.write_text("a calm lake\na quiet forest\n")
+    first = mjw(stack, "batch", str(batch), "--out", str(out))
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    stack.sim.set_faults(fail_paths=["imagine"])  # TTAPI's imagine is down for a while
+    with batch.open("a") as fh:
+        fh.write("a misty harbour\n")  # a new line: rows 1 and 2 stay what they were
+    second = mjw(stack, "batch", str(batch), "--out", str(out))
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 1, err
+    assert "0 done, 1 failed, 2 already done" in err
+    failed = results(out)[-1]
+    assert (failed["line"], failed["status"]) == (3, "FAILED")
+    stack.sim.set_faults(fail_paths=[])
+    third = mjw(stack, "batch", str(batch), "--out", str(out), "--retry-failed")
+    _, err = third.communicate(timeout=60)
+    assert third.returncode == 0, err
+    assert "1 done, 0 failed, 2 already done (0 re-attached, 1 retried)" in err
+    retried = results(out)[-1]
+    assert (retried["line"], retried["status"]) == (3, "SUCCESS")
+    assert set(retried["task_ids"]).isdisjoint(failed["task_ids"])  # type: ignore[arg-type]
+    prompts = Counter(j["prompt"] for j in stack.sim.stats()["jobs"].values())
+    assert prompts == {"a calm lake": 1, "a quiet forest": 1, "a misty harbour": 1}
 
 
 def test_status_json_reports_each_account_by_label(stack: Stack) -> None:
@@ -121,3 +231,25 @@ def test_status_json_reports_each_account_by_label(stack: Stack) -> None:
     assert (acct["in_use"], acct["cap"], acct["waiting"]) == (0, 10, 0)
     assert acct["balance"] is not None
     assert KEY not in out
+
+
+def test_the_live_view_shows_a_waiting_job_by_position_and_a_submitted_one_by_progress(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack(keys=[KEY], capacity=1, fast_s=3)
+    first, second = (
+        stack.send("mj.imagine", "a first lantern"),
+        stack.send("mj.imagine", "a second"),
+    )
+    reader = ResultReader(stack.app.backend)
+    seen: dict[str, tuple[str, str, str]] = {}
+
+    def both_seen() -> bool:
+        for name, meta in zip(("first", "second"), reader.read([first.id, second.id]), strict=True):
+            seen.setdefault(f"{name} {meta.state}", describe(Step(first.id), meta, None))
+        return "first SUBMITTED" in seen and "second WAITING" in seen
+
+    stack.wait_for(both_seen, 30)
+    assert seen["first SUBMITTED"][2].endswith(f"% on {stack.labels[0]}")
+    assert seen["second WAITING"][2] == f"position 1 on {stack.labels[0]}"
+    second.get(timeout=60)

@@ -1,15 +1,17 @@
-"""Batch files and their journal: what `mjw batch` reads, and what lets a rerun resume.
+"""Batch files: what `mjw batch` reads, one runnable `Row` or one `BadRow` per line.
 
 A batch file holds one prompt per line, or JSON lines with per-row options
 (`{"prompt": ..., "then": [...], "mode": ..., "timeout": ..., "account": ...}`); blank lines and
-`#` comments are skipped. Before a row's chain is sent, its signature (with every task id already
-assigned) goes to `<out>.journal`; a rerun re-attaches to those ids instead of resubmitting, and
-re-sending one is harmless because job records are keyed by task id.
+`#` comments are skipped. Each row has a `key`: its line number and a digest of what it asks
+for, so the journal (`worker.batch_journal`) never pairs an edited line with the results of
+what the line said before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,12 @@ from worker.errors import InvalidRequest
 from worker.payloads import ACTIONS, MODES, ImagineRequest, validate
 
 ROW_KEYS = {"prompt", "then", "mode", "timeout", "account", "id"}
+
+
+def content_key(line: int, content: Any) -> str:
+    """`<line>:<digest of content>`: a changed row is a new row, even on the same line."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{line}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,17 @@ class Row:
     options: dict[str, Any] = field(default_factory=dict)
     row_id: str | None = None
 
+    @property
+    def key(self) -> str:
+        """The journal key: the line and everything that decides what is sent to TTAPI."""
+        content = {"prompt": self.prompt, "then": self.then, "options": self.options}
+        return content_key(self.line, content)
+
+    @property
+    def text(self) -> str:
+        """What legacy journals (keyed by line only) are compared with."""
+        return self.prompt
+
 
 @dataclass(frozen=True)
 class BadRow:
@@ -38,6 +57,19 @@ class BadRow:
     line: int
     text: str
     error: str
+
+    @property
+    def key(self) -> str:
+        """The journal key: the line and its text."""
+        return content_key(self.line, {"bad": self.text})
+
+
+def unknown_actions(actions: Iterable[str]) -> str | None:
+    """None when every action is known, else a message naming the bad ones and the valid ones."""
+    bad = [a for a in actions if a not in ACTIONS]
+    if not bad:
+        return None
+    return f"then: unknown action(s) {bad} (valid: {', '.join(ACTIONS)})"
 
 
 def parse_line(line_no: int, text: str, *, then: list[str], mode: str | None) -> Row | BadRow:
@@ -55,8 +87,10 @@ def parse_line(line_no: int, text: str, *, then: list[str], mode: str | None) ->
             return BadRow(line_no, raw, f"line {line_no}: a JSON line must be an object")
         unknown = sorted(set(data) - ROW_KEYS)
         if unknown:
-            return BadRow(line_no, raw, f"line {line_no}: unknown keys {unknown} "
-                                        f"(allowed: {sorted(ROW_KEYS)})")
+            allowed = sorted(ROW_KEYS)
+            return BadRow(
+                line_no, raw, f"line {line_no}: unknown keys {unknown} (allowed: {allowed})"
+            )
         prompt = data.get("prompt")
         if not isinstance(prompt, str):
             return BadRow(line_no, raw, f"line {line_no}: prompt: a string is required")
@@ -71,13 +105,13 @@ def parse_line(line_no: int, text: str, *, then: list[str], mode: str | None) ->
     if mode and "mode" not in options:
         options["mode"] = mode
     try:
-        validate(ImagineRequest, prompt=prompt,
-                 **{k: v for k, v in options.items() if k != "account"})
+        fields = {k: v for k, v in options.items() if k != "account"}
+        validate(ImagineRequest, prompt=prompt, **fields)
     except InvalidRequest as exc:
         return BadRow(line_no, raw, f"line {line_no}: {exc}")
-    bad = [a for a in row_then if a not in ACTIONS]
-    if bad:
-        return BadRow(line_no, raw, f"line {line_no}: then: unknown action(s) {bad}")
+    bad_actions = unknown_actions(row_then)
+    if bad_actions:
+        return BadRow(line_no, raw, f"line {line_no}: {bad_actions}")
     return Row(line_no, prompt.strip(), row_then, options, row_id)
 
 
@@ -90,48 +124,3 @@ def read_batch(path: Path, *, then: list[str], mode: str | None = None) -> list[
         if text.strip() and not text.lstrip().startswith("#"):
             rows.append(parse_line(number, text, then=then, mode=mode))
     return rows
-
-
-class Journal:
-    """The results file (`--out`, JSON lines) and its journal of sent chains, both append-only."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.path = out.with_name(out.name + ".journal")
-
-    def finished(self) -> dict[int, dict[str, Any]]:
-        """Rows already written to the results file (line → its result line)."""
-        return {int(r["line"]): r for r in _read_jsonl(self.out) if "line" in r}
-
-    def sent(self) -> dict[int, dict[str, Any]]:
-        """Rows whose chain was (or may have been) sent: line → {"sig", "final", "ids"}."""
-        return {int(r["line"]): r for r in _read_jsonl(self.path) if "sig" in r}
-
-    def record_send(self, line: int, sig: dict[str, Any], final: str, ids: list[str]) -> None:
-        """Write the chain's signature and ids BEFORE it is sent (so nothing can be orphaned)."""
-        _append(self.path, {"line": line, "final": final, "ids": ids, "sig": sig})
-
-    def record_result(self, entry: dict[str, Any]) -> None:
-        """Append one finished row to the results file, flushed at once."""
-        _append(self.out, entry)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for text in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash: that row is simply not done
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row, separators=(",", ":"), default=str) + "\n")
-        fh.flush()

@@ -1,210 +1,229 @@
-"""`mjw`: the command line of mj-worker (submit, batch, status, simulator, webhook, demo).
+"""`mjw`: the command line of mj-worker (submit, wait, batch, status, metrics, simulator, webhook,
+demo).
 
-Every command has `--help`; every error is one clear line on stderr and a non-zero exit code.
+Thin commands: each validates its input first (nothing is sent when an argument is wrong),
+then builds the Celery app and checks Redis within 2 s (`worker.cli_redis`), then hands over
+to the module that does the work. Every error is one line on stderr with the exit code of its
+class (`worker.cli_errors.ERRORS`): 2 usage/configuration, 1 job/runtime, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+from worker.cli_errors import EXIT_ERROR, Interrupted, JobError, UsageError, classify
+from worker.cli_parser import Handler, build_parser
+from worker.cli_redis import check_redis
 
 
-def _app() -> Any:
+def _connect() -> Any:
+    """The Celery app (the edge where settings and clients are built), with Redis checked."""
     from worker.celery_app import app
 
+    check_redis(app.mj_settings.redis_url)
     return app
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    """Send one pipeline; print its task id; with --wait, follow every step live."""
+    """Send one pipeline; print its task id; with --wait/--json, follow it to its result."""
     from worker.batch import BadRow, parse_line
-    from worker.batch_run import _ids, build_chain
+    from worker.batch_run import build_chain
+    from worker.wait import remember_chain, steps_of
 
-    app = _app()
     row = parse_line(1, args.prompt, then=args.then or [], mode=args.mode)
     if isinstance(row, BadRow):
         raise UsageError(row.error.removeprefix("line 1: "))
     if args.account:
         row.options["account"] = args.account
+    app = _connect()
     sig = build_chain(app, row, args.download)
-    final = sig.freeze()
-    ids = _ids(sig)
-    sig.apply_async()
-    out = Console(soft_wrap=True)
-    out.print(final.id)
-    if not args.wait:
-        return 0
-    return _follow(app, ids, final, Console(stderr=True), out)
-
-
-def _follow(app: Any, ids: list[str], final: Any, err: Console, out: Console) -> int:
+    sig.freeze()
+    steps = steps_of(sig)
     rt = app.runtime
-    steps = [app.AsyncResult(i) for i in ids]
+    remember_chain(rt.redis, steps, rt.settings.mj_result_expires_s)
+    sig.apply_async()
+    try:
+        if not args.json:
+            print(steps[-1].id, flush=True)
+        if not (args.wait or args.json):
+            return 0
+        return _watch(app, steps, args)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "interrupted: the pipeline goes on in the workers; "
+            f"re-attach with: mjw wait {steps[-1].id}"
+        ) from None
 
-    def view() -> Table:
-        table = Table(box=None)
-        for col in ("step", "task", "state", "progress"):
-            table.add_column(col)
-        for n, res in enumerate(steps, 1):
-            rec = rt.records.load(res.id)
-            state = rec.state if rec else res.state
-            progress = f"{rec.progress}%" if rec and rec.state == "SUBMITTED" else ""
-            kind = (rec.params.get("action") or rec.kind) if rec else ""
-            table.add_row(str(n), f"{kind} {res.id[:8]}", state, progress)
-        return table
 
-    with Live(view(), console=err, refresh_per_second=4) as live:
-        while not final.ready():
-            time.sleep(0.25)  # a terminal watching results; nothing waits inside a task
-            live.update(view())
-        live.update(view())
-    if not final.successful():
-        raise JobError(f"{type(final.result).__name__}: {final.result}")
-    result = final.result
-    out.print(f"{result['action']} {result['job_id']}: {result['image_url']}", markup=False)
-    for url in result.get("images") or []:
-        out.print(f"  {url}", markup=False)
-    for f in result.get("files") or []:
-        out.print(f"  saved {f['path']}", markup=False)
+def cmd_wait(args: argparse.Namespace) -> int:
+    """Re-attach to the pipeline a task id belongs to; print its result."""
+    from worker.results import PENDING, ResultReader
+    from worker.wait import chain_of
+
+    app = _connect()
+    rt = app.runtime
+    steps = chain_of(rt.redis, args.task_id)
+    if (
+        len(steps) == 1
+        and not steps[0].name
+        and rt.records.load(args.task_id) is None
+        and ResultReader(app.backend).read([args.task_id]) == [PENDING]
+    ):
+        print(
+            f"mjw wait: task {args.task_id} is not known yet (not started, or not a task "
+            "id); waiting, Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+    return _watch(app, steps, args)
+
+
+def _watch(app: Any, steps: list[Any], args: argparse.Namespace) -> int:
+    from worker.results import ResultReader
+    from worker.wait import failure_text, follow, result_document, result_lines
+
+    outcome = follow(
+        steps,
+        ResultReader(app.backend),
+        app.runtime.records,
+        Console(stderr=True),
+        timeout=args.timeout,
+    )
+    if args.json:
+        print(json.dumps(result_document(steps, outcome), indent=2, default=str), flush=True)
+    if not outcome.meta.ok:
+        raise JobError(failure_text(outcome))
+    if not args.json:
+        out = Console(soft_wrap=True)
+        for line in result_lines(outcome.meta.value):
+            out.print(line, markup=False, highlight=False)
     return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run every line of a batch file as a pipeline; results as JSON lines; resumable."""
-    from worker.batch import read_batch
+    from worker.batch import read_batch, unknown_actions
     from worker.batch_run import run_batch
 
+    bad_actions = unknown_actions(args.then or [])
+    if bad_actions:
+        raise UsageError(bad_actions)
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"batch file not found: {path}")
     rows = read_batch(path, then=args.then or [], mode=args.mode)
     out = Path(args.out or path.with_suffix(".results.jsonl"))
-    summary = run_batch(_app(), rows, out, download=args.download,
-                        concurrency=args.concurrency_hint)
-    Console(stderr=True).print(
+    app = _connect()
+    try:
+        summary = run_batch(
+            app,
+            rows,
+            out,
+            download=args.download,
+            concurrency=args.concurrency_hint,
+            retry_failed=args.retry_failed,
+        )
+    except KeyboardInterrupt:
+        again = shlex.join(["mjw", *args.argv])
+        raise Interrupted(
+            "interrupted: the sent pipelines go on in the workers; to re-attach "
+            f"(nothing is sent twice), run the same command again: {again}"
+        ) from None
+    retried = f", {summary.retried} retried" if summary.retried else ""
+    print(
         f"{summary.done} done, {summary.failed} failed, {summary.skipped} already done "
-        f"({summary.reattached} re-attached); results in {out}")
+        f"({summary.reattached} re-attached{retried}); results in {out}",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0 if summary.failed == 0 else EXIT_ERROR
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show each account's slots, waiters, recent 429/499 and balance."""
+    from worker.celery_app import app
     from worker.status import account_status, print_status
 
-    rt = _app().runtime
-    rt.settings.require_accounts()
+    app.mj_settings.require_accounts()
+    rt = _connect().runtime
     print_status(account_status(rt, live=not args.no_info), as_json=args.json, console=Console())
     return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """Print the Prometheus metrics once; with --port, serve /metrics and /healthz."""
+    from worker import prometheus
+    from worker.ops_http import make_metrics_server
+    from worker.webhook import run_until_stopped
+
+    rt = _connect().runtime
+    if args.port is None:
+        sys.stdout.write(prometheus.render(prometheus.registry_for(rt)).decode())
+        return 0
+    try:
+        server = make_metrics_server(rt, args.host, args.port)
+    except OSError as exc:
+        raise JobError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    print(f"metrics on http://{args.host}:{server.effective_port}/metrics", flush=True)
+    run_until_stopped(server)
+    return 0
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    """Run the webhook receiver, once Redis answers."""
+    from worker import webhook_cli
+
+    _connect()
+    return webhook_cli.run(args)
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    """Run the local TTAPI simulator (no Redis needed)."""
+    from worker.simulator import cli as sim_cli
+
+    return int(sim_cli.run(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start everything locally and run a small batch of pipelines."""
     from worker.demo import run_demo
 
+    if os.environ.get("REDIS_URL"):  # without it the demo starts its own redis-server
+        check_redis(os.environ["REDIS_URL"])
     return run_demo(pipelines=args.pipelines, fast_s=args.fast)
 
 
-class UsageError(Exception):
-    """Bad arguments or input: exit code 2."""
-
-
-class JobError(Exception):
-    """A job ended in failure: exit code 1."""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The `mjw` argument parser with every sub-command."""
-    from worker import webhook_cli
-    from worker.simulator import cli as sim_cli
-
-    parser = argparse.ArgumentParser(
-        prog="mjw", description="mj-worker: TTAPI Midjourney pipelines on Celery + Redis.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("submit", help="send one prompt (and follow-up actions)",
-                       description="Send PROMPT as imagine → ACTION → ... and print the task id.")
-    p.add_argument("prompt", metavar="PROMPT")
-    p.add_argument("--then", action="append", metavar="ACTION",
-                   help="a follow-up action (repeatable), e.g. --then upsample2")
-    p.add_argument("--mode", choices=["fast", "relax", "turbo"], help="speed mode")
-    p.add_argument("--account", help="pin an account label (default: least loaded)")
-    p.add_argument("--wait", action="store_true", help="follow each step live, print the images")
-    p.add_argument("--download", metavar="DIR", help="also store the final images in DIR")
-    p.set_defaults(func=cmd_submit)
-
-    p = sub.add_parser("batch", help="run a file of prompts as pipelines (resumable)",
-                       description="One prompt per line, or JSON lines with per-row options "
-                                   '({"prompt": ..., "then": [...], "mode": ...}).')
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--then", action="append", metavar="ACTION", help="follow-up (repeatable)")
-    p.add_argument("--mode", choices=["fast", "relax", "turbo"], help="default speed mode")
-    p.add_argument("--out", metavar="FILE", help="results (JSON lines); rerun to resume "
-                                                 "(default: FILE.results.jsonl)")
-    p.add_argument("--concurrency-hint", type=int, metavar="N",
-                   help="at most N pipelines sent at a time (default: all)")
-    p.add_argument("--download", metavar="DIR", help="also store every final image in DIR")
-    p.set_defaults(func=cmd_batch)
-
-    p = sub.add_parser("status", help="per-account slots, waiters, 429/499, balance")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--no-info", action="store_true", help="do not ask TTAPI's /info live")
-    p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser("simulator", help="run the local TTAPI simulator",
-                       description="A faithful local TTAPI for demos, tests and benchmarks.")
-    sim_cli.add_arguments(p)
-    p.set_defaults(func=sim_cli.run)
-
-    p = sub.add_parser("webhook", help="run the webhook receiver (TTAPI hookUrl callbacks)",
-                       description="Receives TTAPI's hookUrl callbacks and ends jobs at once.")
-    webhook_cli.add_arguments(p)
-    p.set_defaults(func=webhook_cli.run)
-
-    p = sub.add_parser("demo", help="run everything locally on a small batch",
-                       description="Embedded Redis, simulator, worker and webhook receiver; "
-                                   "runs imagine → upsample2 → upscale_creative pipelines.")
-    p.add_argument("--pipelines", type=int, default=6, help="how many pipelines (default 6)")
-    p.add_argument("--fast", type=float, default=2.0,
-                   help="simulated seconds of a fast imagine (default 2)")
-    p.set_defaults(func=cmd_demo)
-    return parser
+COMMANDS: dict[str, Handler] = {
+    "submit": cmd_submit,
+    "wait": cmd_wait,
+    "batch": cmd_batch,
+    "status": cmd_status,
+    "metrics": cmd_metrics,
+    "simulator": cmd_simulator,
+    "webhook": cmd_webhook,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mjw` console script."""
-    args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    err = Console(stderr=True)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(COMMANDS).parse_args(argv)
+    args.argv = argv
     try:
-        return func(args)
-    except KeyboardInterrupt:
-        err.print("interrupted: jobs already sent go on in the workers; "
-                  "rerun the same command to pick them up")
-        return EXIT_INTERRUPTED
-    except UsageError as exc:
-        err.print(f"mjw {args.command}: {exc}", markup=False, soft_wrap=True)
-        return EXIT_USAGE
-    except Exception as exc:  # every other error: one line, no traceback
-        err.print(f"mjw {args.command}: {_describe(exc)}", markup=False, soft_wrap=True)
-        return EXIT_USAGE if type(exc).__name__ in ("ConfigError", "InvalidRequest") \
-            else EXIT_ERROR
-
-
-def _describe(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if name in ("ConnectionError", "OperationalError") or "Connection refused" in str(exc):
-        return f"cannot reach Redis ({exc}); is REDIS_URL right and the server up?"
-    return f"{name}: {exc}" if name not in ("JobError", "ConfigError") else str(exc)
+        return int(args.func(args))
+    except (Exception, KeyboardInterrupt) as exc:  # every error: one line, no traceback
+        code, message = classify(exc)
+        print(f"mjw {args.command}: {message}", file=sys.stderr, flush=True)
+        return code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""The `mjw` argument parser: every sub-command, its options and its `--help`.
+
+Handlers are passed in by name (`worker.cli.COMMANDS`), so this module only describes the
+command line. A usage error is one line on stderr and exit code 2, as every other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
+
+from worker import webhook_cli
+from worker.payloads import ACTIONS, MODES
+from worker.simulator import cli as sim_cli
+
+Handler = Callable[[argparse.Namespace], int]
+THEN_HELP = "a follow-up action (repeatable), e.g. --then upsample2; one of: " + ", ".join(ACTIONS)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (`mjw submit: ... (see mjw submit --help)`)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line and exit with code 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def package_version() -> str:
+    """The installed version of mj-worker (`importlib.metadata`)."""
+    try:
+        return version("mj-worker")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser(handlers: Mapping[str, Handler]) -> Parser:
+    """The `mjw` parser; each sub-command's `func` is `handlers[name]`."""
+    parser = Parser(
+        prog="mjw", description="mj-worker: TTAPI Midjourney pipelines on Celery + Redis."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, description: str | None = None) -> Parser:
+        p: Parser = sub.add_parser(name, help=help, description=description or help)
+        p.set_defaults(func=handlers[name])
+        return p
+
+    p = command(
+        "submit",
+        "send one prompt (and follow-up actions)",
+        "Send PROMPT as imagine → ACTION → ... and print the final task's id.",
+    )
+    p.add_argument("prompt", metavar="PROMPT")
+    p.add_argument("--then", action="append", metavar="ACTION", help=THEN_HELP)
+    p.add_argument("--mode", choices=MODES, help="speed mode")
+    p.add_argument("--account", help="pin an account label (default: least loaded)")
+    p.add_argument("--wait", action="store_true", help="follow each step live, print the images")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="wait, then print the last step's job result as JSON (implies --wait)",
+    )
+    p.add_argument("--download", metavar="DIR", help="also store the final images in DIR")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --wait: stop watching after SECONDS (the jobs go on)",
+    )
+
+    p = command(
+        "wait",
+        "re-attach to a task or pipeline and wait for its result",
+        "Follow the pipeline TASK_ID belongs to (any step's id, as printed by "
+        "mjw submit) until it ends; print its result. Sends nothing.",
+    )
+    p.add_argument("task_id", metavar="TASK_ID")
+    p.add_argument("--json", action="store_true", help="print the job result as JSON")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop watching after SECONDS (exit 1; the jobs go on)",
+    )
+
+    p = command(
+        "batch",
+        "run a file of prompts as pipelines (resumable)",
+        "One prompt per line, or JSON lines with per-row options "
+        '({"prompt": ..., "then": [...], "mode": ...}). Rerun the same command to '
+        "resume: finished rows are skipped, sent ones re-attached; an edited line is "
+        "a new row.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--then", action="append", metavar="ACTION", help=THEN_HELP)
+    p.add_argument("--mode", choices=MODES, help="default speed mode")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="results (JSON lines); rerun to resume (default: FILE.results.jsonl)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="re-send rows that failed before, with fresh task ids",
+    )
+    p.add_argument(
+        "--concurrency-hint",
+        type=int,
+        metavar="N",
+        help="at most N pipelines sent at a time (default: all)",
+    )
+    p.add_argument("--download", metavar="DIR", help="also store every final image in DIR")
+
+    p = command("status", "per-account slots, waiters, 429/499, balance")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-info", action="store_true", help="do not ask TTAPI's /info live")
+
+    p = command(
+        "metrics",
+        "print the Prometheus metrics, or serve /metrics and /healthz",
+        "Without --port: print every mj_* metric once (read from Redis). With --port: serve "
+        "GET /metrics and GET /healthz until SIGINT or SIGTERM.",
+    )
+    p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: 0.0.0.0)")
+    p.add_argument("--port", type=int, help="serve on this port (0 picks a free one)")
+
+    p = command(
+        "simulator",
+        "run the local TTAPI simulator",
+        "A faithful local TTAPI for demos, tests and benchmarks.",
+    )
+    sim_cli.add_arguments(p)
+
+    p = command(
+        "webhook",
+        "run the webhook receiver (TTAPI hookUrl callbacks)",
+        "Receives TTAPI's hookUrl callbacks and ends jobs at once.",
+    )
+    webhook_cli.add_arguments(p)
+
+    p = command(
+        "demo",
+        "run everything locally on a small batch",
+        "Embedded Redis, simulator, worker and webhook receiver; "
+        "runs imagine → upsample2 → upscale_creative pipelines.",
+    )
+    p.add_argument("--pipelines", type=int, default=6, help="how many pipelines (default 6)")
+    p.add_argument(
+        "--fast", type=float, default=2.0, help="simulated seconds of a fast imagine (default 2)"
+    )
+    return parser
