@@ -369,3 +369,18 @@ def test_a_caller_sees_waiting_with_its_place_then_submitted_with_rising_progres
     progress = [meta["progress"] for meta in shown]
     assert progress == sorted(progress) and len(set(progress)) > 1
     assert all(isinstance(p, int) and 0 <= p <= 100 for p in progress)
+
+
+def test_every_ending_is_counted_once_by_outcome_and_successes_by_duration(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    from worker import metrics
+
+    ok = [eng.imagine(f"a counted dune {i}") for i in range(2)]
+    bad = eng.imagine("a banned dune")  # the simulator fails "banned" prompts for good
+    assert eng.run_until(eng.all_done, 10)
+    for job in [*ok, bad]:
+        eng.deliver(job)  # duplicates change nothing
+    assert metrics.outcomes(eng.rt.redis) == {"success": 2, "failed": 1, "revoked": 0}
+    [(buckets, total)] = metrics.durations(eng.rt.redis).values()
+    assert sum(n for _, n in buckets) >= 2 and total > 0

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready
 from kombu import Queue
 from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
 from worker.kombu_compat import patch_redis_channel_close
+from worker.logs import configure_logging
 from worker.runtime import Runtime, Timing, redis_client
 from worker.schedules import load_user_schedules
 
@@ -93,7 +94,13 @@ class CeleryDispatcher:
                   else self.app.conf.result_expires or 0)
         if self._publish is None:
             self._publish = self.app.runtime.redis.register_script(_PUBLISH_STATE)
-        self._publish(keys=[key.decode() if isinstance(key, bytes) else key], args=[value, ttl])
+        key_text = key.decode() if isinstance(key, bytes) else key
+        if not int(self._publish(keys=[key_text], args=[value, ttl])):
+            return
+        if self.app.conf.worker_send_task_events:
+            # Flower reads events, not the result backend: `task-waiting` shows as WAITING.
+            with self.app.events.default_dispatcher() as events:
+                events.send(f"task-{state.lower()}", uuid=job_id, **meta)
 
 
 PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2,
@@ -169,6 +176,13 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
     return app
 
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _configure_logging(logger: Any = None, **_: Any) -> None:
+    """MJ_LOG_FORMAT (json or text) and the key-redacting filter on Celery's loggers too."""
+    configure_logging(app.mj_settings, logger)
 
 
 @worker_ready.connect

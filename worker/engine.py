@@ -115,6 +115,7 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
                            finished_at_ts=rt.clock()):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
+    metrics.count_outcome(rt.redis, REVOKED)
     if rec.account:
         resume_all(rt, rt.guard.release(rec.account, rec.job_id))
     return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from worker import metrics
 from worker.jobs import job_result, remember
 from worker.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.responses import JobInfo
@@ -54,6 +55,7 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
                            finished_at_ts=now, hold_until=hold_until):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
+    metrics.count_outcome(rt.redis, FAILED)
     if hold_until > now and rec.account:
         rt.guard.hold(rec.account, rec.job_id, hold_until - now)
     else:
@@ -96,6 +98,8 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             return False
         rt.durations.learn(rec.account, str(result["mode"]), rec.kind,
                            now - rec.submitted_at_ts)
+        metrics.count_outcome(rt.redis, SUCCESS)
+        metrics.observe_duration(rt.redis, str(result["mode"]), now - rec.submitted_at_ts)
         remember(rt, result)
         _release(rt, rec)
         rt.dispatcher.resume(rec.job_id)

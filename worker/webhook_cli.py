@@ -7,7 +7,6 @@ so the receiver reads the same environment variables as the workers it wakes.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from config.settings import ConfigError
@@ -23,13 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad configuration, 1 if not bound."""
+    from worker.logs import configure_logging
     from worker.webhook import make_server, run_until_stopped
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         from worker.celery_app import app
 
+        configure_logging(app.mj_settings)
         rt = app.runtime
     except ConfigError as exc:
         print(f"mjw webhook: {exc}", file=sys.stderr)
