@@ -1,6 +1,6 @@
 """The public Celery tasks (`mj.*`, names and arguments per CONTRACT.md) and `pipeline`.
 
-Each task is thin: it hands its inputs to `worker.engine.advance` and turns the outcome into
+Each task is thin: it hands its inputs to `worker.jobs.submit.advance` and turns the outcome into
 Celery's terms — return the job result, raise the failure, or `Ignore` while the job is parked
 (it is re-published with the same id and chain when it can move on).
 """
@@ -16,11 +16,13 @@ from celery.canvas import Signature
 from celery.exceptions import Ignore
 from celery.signals import task_revoked
 
-from worker import completion, maintenance, schedules
-from worker.celery_app import app, task_signature
-from worker.download import TRANSIENT_ERRORS, download_result, target_directory
-from worker.engine import Done, Failed, Revoked, advance, on_revoked
-from worker.settle import delivered, resume_all
+from worker import schedules
+from worker.app import app, task_signature
+from worker.jobs import maintenance
+from worker.jobs import poll as completion
+from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
+from worker.jobs.settle import delivered, resume_all
+from worker.jobs.submit import Done, Failed, Revoked, advance, on_revoked
 
 __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
 

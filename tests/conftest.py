@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.scripted import ScriptedServer
-from tests.servers import RedisServer, free_port
-from tests.stack import Stack
+from tests.support.scripted import ScriptedServer
+from tests.support.servers import RedisServer, free_port
+from tests.support.stack import Stack
 
 _REDIS_PORT = free_port()
 

@@ -13,7 +13,7 @@ __all__ = ["app"]
 
 def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
-        from worker.celery_app import app
+        from worker.app import app
 
         return app
     raise AttributeError(f"module 'worker' has no attribute {name!r}")

@@ -17,7 +17,7 @@ from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
 from worker.kombu_compat import patch_redis_channel_close
-from worker.logs import configure_logging
+from worker.ops.logs import configure_logging
 from worker.runtime import Runtime, Timing, redis_client
 from worker.schedules import load_user_schedules
 

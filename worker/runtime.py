@@ -18,12 +18,12 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from config.settings import Account, Settings
-from worker.accounts import AccountPool
-from worker.client import TTAPIClient
+from worker.capacity.accounts import AccountPool
+from worker.capacity.guard import SlotGuard
 from worker.clock import RedisClock
-from worker.guard import SlotGuard
-from worker.polling import Durations, PollBounds
-from worker.records import RecordStore
+from worker.jobs.cadence import Durations, PollBounds
+from worker.jobs.records import RecordStore
+from worker.ttapi.client import TTAPIClient
 
 
 class Dispatcher(Protocol):

@@ -43,7 +43,7 @@ from celery.schedules import crontab
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.settings import ConfigError
-from worker.payloads import ACTIONS
+from worker.ttapi.requests import ACTIONS
 
 RUN_TASK = "mj.run_schedule"
 #: Prefix of the beat entry names, so user names never clash with the built-in ones.

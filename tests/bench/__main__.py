@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Account
-from tests.servers import RedisServer
-from tests.stack import Stack
-from worker.client import TTAPIClient
-from worker.simulator import SimConfig, Simulator
+from tests.support.servers import RedisServer
+from tests.support.stack import Stack
+from worker.devtools.simulator import SimConfig, Simulator
+from worker.ttapi.client import TTAPIClient
 
 KEY = "sk-bench-account-0001"
 

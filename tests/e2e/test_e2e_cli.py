@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import Stack
-from worker.payloads import ACTIONS
-from worker.results import ResultReader
-from worker.wait import Step, describe
+from tests.support.stack import Stack
+from worker.cli.results import ResultReader
+from worker.cli.wait import Step, describe
+from worker.ttapi.requests import ACTIONS
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-cli-account-0001"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from celery.canvas import signature
 
-from tests.scripted import Reply, ScriptedServer
-from tests.stack import Stack
-from worker.simulator.images import png_bytes
+from tests.support.scripted import Reply, ScriptedServer
+from tests.support.stack import Stack
+from worker.devtools.simulator.images import png_bytes
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-download-0001"

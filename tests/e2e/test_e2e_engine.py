@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from celery.canvas import signature
 
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 KEY_A, KEY_B = "sk-e2e-account-a-0001", "sk-e2e-account-b-0002"

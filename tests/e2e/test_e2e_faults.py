@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers import CeleryProcess
-from tests.stack import Stack
+from tests.support.servers import CeleryProcess
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-faults-account-0001"

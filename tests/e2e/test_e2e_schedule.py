@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import Stack
+from tests.support.stack import Stack
 from worker.schedules import step_ids
 
 pytestmark = pytest.mark.e2e

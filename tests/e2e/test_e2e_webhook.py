@@ -20,10 +20,10 @@ import pytest
 import redis
 
 from config.settings import Settings
-from tests.servers import RedisServer, free_port
-from tests.stack import Stack
+from tests.support.servers import RedisServer, free_port
+from tests.support.stack import Stack
 from worker.runtime import Runtime
-from worker.webhook import create_wsgi_app
+from worker.webhook.receiver import create_wsgi_app
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-webhook-account-0001"
@@ -43,7 +43,7 @@ class QuietHandler(WSGIRequestHandler):
 
 def receiver_runtime(stack: Stack) -> Runtime:
     """The receiver's Runtime: the stack's settings, publishing through the project's Celery app."""
-    from worker.celery_app import CeleryDispatcher, app
+    from worker.app import CeleryDispatcher, app
 
     values: dict[str, Any] = {name.lower(): value for name, value in stack.env.items()}
     settings = Settings(**values)

@@ -9,8 +9,8 @@ from typing import Any
 import redis
 
 from tests.faults.row import Outcome, Row, describe, summary
-from tests.stack import Stack
-from worker.simulator import Simulator
+from tests.support.stack import Stack
+from worker.devtools.simulator import Simulator
 
 
 class Counts:

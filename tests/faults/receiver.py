@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from worker.embedded import PACKAGE_ROOT
+from worker.devtools.embedded import PACKAGE_ROOT
 
 
 class WebhookReceiver:

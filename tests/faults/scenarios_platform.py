@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.faults.harness import Harness, Plan
 from tests.faults.registry import JOBS, KEY_A, KEY_B, all_done, clock_offset, none_hung, scenario
 from tests.faults.row import Row
-from worker.embedded import clock_offset_env
+from worker.devtools.embedded import clock_offset_env
 
 
 @scenario(1, "worker-kill", "SIGKILL node 1 of 2 twice during the run, restarting it between")

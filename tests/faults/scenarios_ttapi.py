@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.faults.harness import Harness, Plan
 from tests.faults.registry import JOBS, KEY_A, KEY_B, KEY_WRONG, all_done, none_hung, scenario
 from tests.faults.row import Row
-from worker.simulator.config import SUBMIT_PATHS
+from worker.devtools.simulator.config import SUBMIT_PATHS
 
 # The simulator's RNG seed for the 504 rows: with it 13 of the first 40 rolls hit at 0.3, close
 # to the nominal rate (the default seed 0 gives only 6 of 40).

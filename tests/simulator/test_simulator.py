@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from config.settings import account_label
-from tests.test_simulator_support import V1, Api
-from worker.simulator import SimConfig, Simulator
+from tests.support.sim_http import V1, Api
+from worker.devtools.simulator import SimConfig, Simulator
 
 KEY, OTHER = "sk-test-one-0123456789", "sk-test-two-9876543210"
 GRID = [

@@ -1,4 +1,4 @@
-"""`python -m worker.simulator` (the same code as `mjw simulator`) as a real subprocess."""
+"""`python -m worker.devtools.simulator` (the same code as `mjw simulator`) as a real subprocess."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from config.settings import account_label
-from worker.simulator.cli import add_arguments, build_config
+from worker.devtools.simulator.cli import add_arguments, build_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["sk-cli-key-aaaa1111", "sk-cli-key-bbbb2222"]
 
 
@@ -26,7 +26,7 @@ def process() -> Iterator[subprocess.Popen[str]]:
     command = [
         sys.executable,
         "-m",
-        "worker.simulator",
+        "worker.devtools.simulator",
         "--port",
         "0",
         "--keys",

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import account_label
-from tests.test_simulator_support import Api
-from worker.simulator import SimConfig, Simulator
+from tests.support.sim_http import Api
+from worker.devtools.simulator import SimConfig, Simulator
 
 KEY = "sk-fail-paths-key-777888999"
 LABEL = account_label(KEY)

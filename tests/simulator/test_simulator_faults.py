@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from config.settings import account_label
-from tests.test_simulator_support import Api, Receiver, eventually
-from worker.simulator import SimConfig, Simulator
+from tests.support.sim_http import Api, Receiver, eventually
+from worker.devtools.simulator import SimConfig, Simulator
 
 KEY = "sk-faults-key-333444555"
 LABEL = account_label(KEY)

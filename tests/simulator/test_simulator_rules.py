@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from config.settings import account_label
-from tests.test_simulator_support import Api
-from worker.simulator import Faults, SimConfig, Simulator
+from tests.support.sim_http import Api
+from worker.devtools.simulator import Faults, SimConfig, Simulator
 
 KEY = "sk-rules-key-000111222"
 LABEL = account_label(KEY)

@@ -33,10 +33,11 @@ from typing import Any
 import fakeredis
 
 from config.settings import Settings
-from worker import completion, maintenance
-from worker.engine import Done, Failed, Outcome, Revoked, advance
+from worker.jobs import maintenance
+from worker.jobs import poll as completion
+from worker.jobs.settle import delivered, resume_all
+from worker.jobs.submit import Done, Failed, Outcome, Revoked, advance
 from worker.runtime import Runtime
-from worker.settle import delivered, resume_all
 
 
 class Killed(BaseException):

@@ -11,8 +11,8 @@ import redis
 from celery import Celery
 
 from config.settings import account_label
-from tests.servers import CeleryProcess, RedisServer
-from worker.simulator import SimConfig, Simulator
+from tests.support.servers import CeleryProcess, RedisServer
+from worker.devtools.simulator import SimConfig, Simulator
 
 
 def client_app(redis_url: str) -> Celery:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.batch import BadRow, Row, parse_line, read_batch, unknown_actions
-from worker.batch_journal import Journal
-from worker.payloads import ACTIONS
+from worker.cli.batch import BadRow, Row, parse_line, read_batch, unknown_actions
+from worker.cli.batch_journal import Journal
+from worker.ttapi.requests import ACTIONS
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,12 @@ from celery.canvas import Signature
 from celery.exceptions import TaskRevokedError
 from rich.console import Console
 
-from tests.servers import RedisServer
-from tests.stack import client_app
-from worker.batch import Row, read_batch
-from worker.batch_journal import Journal
-from worker.batch_run import Summary, chain_ids, run_batch
-from worker.errors import JobFailed
+from tests.support.servers import RedisServer
+from tests.support.stack import client_app
+from worker.cli.batch import Row, read_batch
+from worker.cli.batch_journal import Journal
+from worker.cli.batch_run import Summary, chain_ids, run_batch
+from worker.ttapi.errors import JobFailed
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import redis
 from kombu.exceptions import OperationalError
 
 from config.settings import ConfigError
-from worker import cli
-from worker.cli_errors import ERRORS, Interrupted, JobError, UsageError, classify
-from worker.cli_redis import RedisRefusedLogin, RedisUnreachable, mask_url, reason_for
-from worker.errors import InvalidRequest, JobFailed
+from worker.cli import commands as cli
+from worker.cli.errors import ERRORS, Interrupted, JobError, UsageError, classify
+from worker.cli.reach import RedisRefusedLogin, RedisUnreachable, mask_url, reason_for
+from worker.ttapi.errors import InvalidRequest, JobFailed
 
 
 def refused() -> redis.ConnectionError:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import RedisServer
-from worker import cli
+from tests.support.servers import RedisServer
+from worker.cli import commands as cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_mjw_metrics_prints_every_metric_family_once(

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import RedisServer, free_port, redis_server_binary
-from worker.cli_redis import RedisUnreachable, check_redis
+from tests.support.servers import RedisServer, free_port, redis_server_binary
+from worker.cli.reach import RedisUnreachable, check_redis
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def mjw(*args: str, redis_url: str, cwd: Path) -> tuple[int, str, str, float]:

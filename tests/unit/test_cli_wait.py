@@ -18,13 +18,12 @@ from celery import Celery
 from celery.exceptions import TaskRevokedError
 from rich.console import Console
 
-from tests.servers import RedisServer
-from worker import cli
-from worker.celery_app import app as project_app
-from worker.cli_errors import Interrupted, JobError
-from worker.errors import JobFailed
-from worker.results import Meta, ResultReader
-from worker.wait import (
+from tests.support.servers import RedisServer
+from worker.app import app as project_app
+from worker.cli import commands as cli
+from worker.cli.errors import Interrupted, JobError
+from worker.cli.results import Meta, ResultReader
+from worker.cli.wait import (
     Step,
     chain_of,
     describe,
@@ -33,6 +32,7 @@ from worker.wait import (
     result_document,
     steps_of,
 )
+from worker.ttapi.errors import JobFailed
 
 
 @pytest.fixture

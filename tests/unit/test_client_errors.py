@@ -7,9 +7,9 @@ import socket
 import pytest
 
 from config.settings import Account
-from tests.scripted import Reply, ScriptedServer
-from worker import errors
-from worker.client import TTAPIClient
+from tests.support.scripted import Reply, ScriptedServer
+from worker.ttapi import errors
+from worker.ttapi.client import TTAPIClient
 
 KEY = "sk-test-secret-key-0123456789"
 

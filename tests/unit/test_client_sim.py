@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import Account
-from worker import errors
-from worker.client import TTAPIClient
-from worker.responses import JobInfo
-from worker.simulator import SimConfig, Simulator
+from worker.devtools.simulator import SimConfig, Simulator
+from worker.ttapi import errors
+from worker.ttapi.client import TTAPIClient
+from worker.ttapi.responses import JobInfo
 
 KEY, OTHER = "sk-client-sim-key-0001", "sk-client-sim-key-0002"
 PNG = "data:image/png;base64,iVBORw0KGgo="

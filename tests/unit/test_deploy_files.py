@@ -18,10 +18,10 @@ import yaml
 
 from config.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("redis", "worker", "beat", "webhook", "flower")
 APP_SERVICES = ("worker", "beat", "webhook")
-SCHEMA = Path(__file__).resolve().parent / "schemas" / "compose-spec.json"
+SCHEMA = Path(__file__).resolve().parents[1] / "support" / "schemas" / "compose-spec.json"
 
 
 @pytest.fixture(scope="module")
@@ -247,6 +247,6 @@ def test_the_procfile_has_worker_beat_and_web_with_web_on_port(
 def test_the_web_entry_point_is_a_zero_argument_factory() -> None:
     import inspect
 
-    from worker.webhook import app_from_env
+    from worker.webhook.receiver import app_from_env
 
     assert not inspect.signature(app_from_env).parameters

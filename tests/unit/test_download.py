@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from config.settings import Account, load_settings
-from tests.scripted import Reply, ScriptedServer
-from worker import errors
-from worker.client import TTAPIClient
-from worker.download import (
+from tests.support.scripted import Reply, ScriptedServer
+from worker.devtools.simulator import SimConfig, Simulator
+from worker.devtools.simulator.images import png_bytes
+from worker.jobs.download import (
     DEFAULT_MAX_BYTES,
     TRANSIENT_ERRORS,
     ImageTooLarge,
@@ -25,8 +25,8 @@ from worker.download import (
     extension,
     target_directory,
 )
-from worker.simulator import SimConfig, Simulator
-from worker.simulator.images import png_bytes
+from worker.ttapi import errors
+from worker.ttapi.client import TTAPIClient
 
 KEY = "sk-download-test-0001"
 PNG = png_bytes("scripted")

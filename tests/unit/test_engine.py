@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import account_label
-from tests.inline import InlineEngine, Killed, Step
-from worker import settle
-from worker.engine import Park
-from worker.records import SUBMITTED
-from worker.simulator import SimConfig, Simulator
+from tests.support.inline import InlineEngine, Killed, Step
+from worker.devtools.simulator import SimConfig, Simulator
+from worker.jobs import settle
+from worker.jobs.records import SUBMITTED
+from worker.jobs.submit import Park
 
 KEY_A, KEY_B = "sk-engine-unit-aaaa-0001", "sk-engine-unit-bbbb-0002"
 LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import account_label
-from tests.inline import InlineEngine, Inputs
-from worker import completion, metrics
-from worker.engine import MAX_SUBMIT_ATTEMPTS
-from worker.records import AMBIGUOUS, SUBMITTED, WAITING
-from worker.simulator import SimConfig, Simulator
+from tests.support.inline import InlineEngine, Inputs
+from worker.capacity import metrics
+from worker.devtools.simulator import SimConfig, Simulator
+from worker.jobs import poll as completion
+from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING
+from worker.jobs.submit import MAX_SUBMIT_ATTEMPTS
 
 KEY_A, KEY_B = "sk-engine-fault-aaaa-0001", "sk-engine-fault-bbbb-0002"
 LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)

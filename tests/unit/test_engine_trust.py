@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 
 from config.settings import Settings, account_label
-from tests.inline import InlineEngine, Inputs, Killed
-from worker import completion, engine, errors, maintenance
-from worker.client import TTAPIClient
-from worker.engine import Revoked
-from worker.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
-from worker.responses import JobInfo
+from tests.support.inline import InlineEngine, Inputs, Killed
+from worker.devtools.simulator import SimConfig, Simulator
+from worker.jobs import maintenance
+from worker.jobs import poll as completion
+from worker.jobs import submit as engine
+from worker.jobs.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
+from worker.jobs.settle import settle
+from worker.jobs.submit import Revoked
 from worker.runtime import Runtime
-from worker.settle import settle
-from worker.simulator import SimConfig, Simulator
+from worker.ttapi import errors
+from worker.ttapi.client import TTAPIClient
+from worker.ttapi.responses import JobInfo
 
 KEY_A, KEY_B = "sk-engine-trust-aaaa-0001", "sk-engine-trust-bbbb-0002"
 LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)
@@ -374,7 +377,7 @@ def test_a_caller_sees_waiting_with_its_place_then_submitted_with_rising_progres
 def test_every_ending_is_counted_once_by_outcome_and_successes_by_duration(
     eng: InlineEngine, sim: Simulator
 ) -> None:
-    from worker import metrics
+    from worker.capacity import metrics
 
     ok = [eng.imagine(f"a counted dune {i}") for i in range(2)]
     bad = eng.imagine("a banned dune")  # the simulator fails "banned" prompts for good

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import fakeredis
 import pytest
 
-from worker.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
+from worker.capacity.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
 
 A = "acct-1a2b3c4d"
 B = "acct-9f8e7d6c"

@@ -16,7 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from worker.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
+from worker.capacity.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
 
 LABEL = "acct-stateful"
 DEFAULT_CAP = 3

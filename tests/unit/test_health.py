@@ -14,10 +14,10 @@ import pytest
 import redis
 
 from config.settings import Settings
-from tests.servers import RedisServer
-from worker import health
+from tests.support.servers import RedisServer
+from worker.ops import health
 from worker.runtime import Runtime
-from worker.webhook import create_wsgi_app
+from worker.webhook.receiver import create_wsgi_app
 
 
 class Dispatcher:

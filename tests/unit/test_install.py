@@ -12,10 +12,10 @@ import pytest
 import redis
 
 from config.settings import ConfigError, load_settings
-from worker.celery_app import create_app
-from worker.embedded import redis_server_binary
+from worker.app import create_app
+from worker.devtools.embedded import redis_server_binary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TLS = "rediss://default:s3cret-pass@cache.example.com:6380/0"
 
 

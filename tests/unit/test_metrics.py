@@ -20,14 +20,14 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, account_label
-from tests.servers import free_port
-from worker import metrics
-from worker.ops_http import create_metrics_app
-from worker.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
+from tests.support.servers import free_port
+from worker.capacity import metrics
+from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
+from worker.ops.http import create_metrics_app
 from worker.runtime import Runtime
-from worker.webhook import create_wsgi_app
+from worker.webhook.receiver import create_wsgi_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY_A, KEY_B = "sk-metrics-key-aaaa-1111", "sk-metrics-key-bbbb-2222"
 A, B = account_label(KEY_A), account_label(KEY_B)
 
@@ -248,8 +248,8 @@ def metrics_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
     code = (
         "import sys, fakeredis\n"
         "from config.settings import Settings\n"
-        "from worker import metrics\n"
-        "from worker.ops_http import serve_metrics\n"
+        "from worker.capacity import metrics\n"
+        "from worker.ops.http import serve_metrics\n"
         "from worker.runtime import Runtime\n"
         "class D:\n"
         "    def __getattr__(self, name): return lambda *a, **k: None\n"

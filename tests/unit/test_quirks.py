@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from worker import errors
-from worker.payloads import (
+from worker.ttapi import errors
+from worker.ttapi.requests import (
     ActionRequest,
     BlendRequest,
     DescribeRequest,
@@ -16,7 +16,14 @@ from worker.payloads import (
     SeedRequest,
     validate,
 )
-from worker.responses import AccountInfo, Envelope, JobInfo, JobListItem, SubmitResult, list_rows
+from worker.ttapi.responses import (
+    AccountInfo,
+    Envelope,
+    JobInfo,
+    JobListItem,
+    SubmitResult,
+    list_rows,
+)
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 DONE = {

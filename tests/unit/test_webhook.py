@@ -23,15 +23,15 @@ import pytest
 import requests
 
 from config.settings import Settings
-from tests.servers import free_port
-from worker.completion import schedule_poll
-from worker.engine import hook_url
-from worker.records import FAILED, SUBMITTED, SUCCESS, WAITING
+from tests.support.servers import free_port
+from worker.jobs.poll import schedule_poll
+from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING
+from worker.jobs.submit import hook_url
 from worker.runtime import Runtime
-from worker.webhook import create_wsgi_app
+from worker.webhook.receiver import create_wsgi_app
 
 JOB, TT_JOB = "celery-task-1", "tt-job-0001"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BANNED = "[Banned prompt detected] the prompt contains a banned word"
 
 
@@ -312,10 +312,10 @@ def test_the_log_line_names_job_and_status_but_never_the_token(
     rt: Runtime, app: WSGIApplication, caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = submitted_job(rt)
-    with caplog.at_level(logging.INFO, logger="worker.webhook"):
+    with caplog.at_level(logging.INFO, logger="worker.webhook.receiver"):
         call(app, "POST", f"/hook/{token}", callback())
         call(app, "POST", f"/hook/{secrets.token_urlsafe(24)}", callback())
-    lines = [r.getMessage() for r in caplog.records if r.name == "worker.webhook"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "worker.webhook.receiver"]
     assert len(lines) == 2
     assert JOB in lines[0] and "SUCCESS" in lines[0] and "200" in lines[0]
     assert "404" in lines[1]
@@ -351,7 +351,7 @@ def test_a_callback_over_a_real_loopback_server_settles_the_job(
 
 def test_mjw_webhook_serves_under_waitress_until_sigterm_then_exits_0() -> None:
     port = free_port()
-    code = ("import argparse, sys\nfrom worker.webhook_cli import add_arguments, run\n"
+    code = ("import argparse, sys\nfrom worker.webhook.serve import add_arguments, run\n"
             "p = argparse.ArgumentParser(); add_arguments(p)\n"
             "sys.exit(run(p.parse_args()))")
     env = {**os.environ, "MJ_HOOK_BASE_URL": "https://hooks.example.com"}

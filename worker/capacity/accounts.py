@@ -14,9 +14,9 @@ from collections.abc import Callable
 import redis
 
 from config.settings import Account
-from worker.client import TTAPIClient
-from worker.errors import InvalidRequest
-from worker.guard import SlotGuard
+from worker.capacity.guard import SlotGuard
+from worker.ttapi.client import TTAPIClient
+from worker.ttapi.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 DISABLE_S = {401: 3600, 402: 600}

@@ -6,7 +6,7 @@ Each account (identified by a short non-secret *label*) has, under one ``{label}
 - ``waiters`` sorted set, member = job id, score = ``priority * 1e13 + seq`` (FIFO within a class);
 - ``seq``     counter for that sequence; ``cap`` optional cap override; ``cool`` cooldown (PX TTL).
 
-Every change is one Lua script (:mod:`worker.guard_lua`), so the guard holds across any number of
+Every change is one Lua script (:mod:`worker.capacity.lua`), so the guard holds across any number of
 worker processes.  Waiting never sleeps: a queued job is handed a slot by whoever frees one
 (``release``/``fill`` return the ids to re-publish), and a periodic pump calls ``fill``.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from worker import guard_lua
+from worker.capacity import lua as guard_lua
 
 if TYPE_CHECKING:
     import redis

@@ -1,4 +1,4 @@
-"""Lua sources for :mod:`worker.guard`: every state change of the slot guard is one atomic script.
+"""Lua sources for :mod:`worker.capacity.guard`: every change of the slot guard is one script.
 
 All scripts read the clock with ``redis.call('TIME')`` so that workers on machines with skewed
 clocks still agree on lease deadlines.  Scripts that take the whole key set expect, in order:

@@ -3,7 +3,7 @@
 A batch file holds one prompt per line, or JSON lines with per-row options
 (`{"prompt": ..., "then": [...], "mode": ..., "timeout": ..., "account": ...}`); blank lines and
 `#` comments are skipped. Each row has a `key`: its line number and a digest of what it asks
-for, so the journal (`worker.batch_journal`) never pairs an edited line with the results of
+for, so the journal (`worker.cli.batch_journal`) never pairs an edited line with the results of
 what the line said before.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.errors import InvalidRequest
-from worker.payloads import ACTIONS, MODES, ImagineRequest, validate
+from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.requests import ACTIONS, MODES, ImagineRequest, validate
 
 ROW_KEYS = {"prompt", "then", "mode", "timeout", "account", "id"}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worker.batch import BadRow, Row
+from worker.cli.batch import BadRow, Row
 
 Entry = dict[str, Any]
 

@@ -2,9 +2,9 @@
 
 The chains run in the workers, not here: this process only sends them and watches their
 results, so Ctrl-C loses nothing. A rerun with the same `--out` skips finished rows and
-re-attaches to sent ones (see `worker.batch_journal`); `retry_failed` re-sends failed rows
+re-attaches to sent ones (see `worker.cli.batch_journal`); `retry_failed` re-sends failed rows
 with fresh task ids. Watching costs one MGET per tick whatever the number of rows in flight
-(`worker.results.ResultReader`): each row is read at its current step and at its final step.
+(`worker.cli.results.ResultReader`): each row is read at its current step and at its final step.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from kombu.utils.json import dumps, loads
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from worker.batch import BadRow, Row
-from worker.batch_journal import Journal
-from worker.results import PENDING, Meta, ResultReader
+from worker.cli.batch import BadRow, Row
+from worker.cli.batch_journal import Journal
+from worker.cli.results import PENDING, Meta, ResultReader
 
 Publish = Callable[[Signature], Any]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from rich.console import Console
 
-from worker.embedded import CeleryProcess, RedisServer, free_port
-from worker.simulator import SimConfig, Simulator
+from worker.devtools.embedded import CeleryProcess, RedisServer, free_port
+from worker.devtools.simulator import SimConfig, Simulator
 
 DEMO_KEYS = ["sk-demo-account-one", "sk-demo-account-two"]
 PROMPTS = ["a lighthouse at dawn, oil painting", "a red fox in fresh snow --ar 3:2",
@@ -73,8 +73,8 @@ def run_demo(pipelines: int = 6, fast_s: float = 2.0, capacity: int = 3) -> int:
 def _start_receiver(stack: ExitStack, port: int, console: Console) -> None:
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from worker.celery_app import app
-    from worker.webhook import create_wsgi_app
+    from worker.app import app
+    from worker.webhook.receiver import create_wsgi_app
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -94,9 +94,9 @@ def _start_receiver(stack: ExitStack, port: int, console: Console) -> None:
 
 
 def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> int:
-    from worker.batch import Row
-    from worker.batch_run import run_batch
-    from worker.celery_app import app
+    from worker.app import app
+    from worker.cli.batch import Row
+    from worker.cli.batch_run import run_batch
 
     rows = [Row(i + 1, PROMPTS[i % len(PROMPTS)] + (f" #{i + 1}" if i >= len(PROMPTS) else ""),
                 ["upsample2", "upscale_creative"]) for i in range(pipelines)]

@@ -16,8 +16,8 @@ import redis
 from kombu.exceptions import OperationalError
 
 from config.settings import ConfigError
-from worker.cli_redis import RedisRefusedLogin, RedisUnreachable, reason_for
-from worker.errors import InvalidRequest, TTAPIError
+from worker.cli.reach import RedisRefusedLogin, RedisUnreachable, reason_for
+from worker.ttapi.errors import InvalidRequest, TTAPIError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -1,6 +1,6 @@
 """The `mjw` argument parser: every sub-command, its options and its `--help`.
 
-Handlers are passed in by name (`worker.cli.COMMANDS`), so this module only describes the
+Handlers are passed in by name (`worker.cli.commands.COMMANDS`), so this module only describes the
 command line. A usage error is one line on stderr and exit code 2, as every other error.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from worker import webhook_cli
-from worker.payloads import ACTIONS, MODES
-from worker.simulator import cli as sim_cli
+from worker.devtools.simulator import cli as sim_cli
+from worker.ttapi.requests import ACTIONS, MODES
+from worker.webhook import serve as webhook_cli
 
 Handler = Callable[[argparse.Namespace], int]
 THEN_HELP = "a follow-up action (repeatable), e.g. --then upsample2; one of: " + ", ".join(ACTIONS)

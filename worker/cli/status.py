@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from worker import errors, metrics
+from worker.capacity import metrics
 from worker.runtime import Runtime
+from worker.ttapi import errors
 
 
 def account_status(rt: Runtime, *, live: bool = True) -> list[dict[str, Any]]:

@@ -22,14 +22,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from worker.cli_errors import Interrupted, JobError
-from worker.results import Meta, ResultReader
+from worker.cli.errors import Interrupted, JobError
+from worker.cli.results import Meta, ResultReader
 
 CHAIN_KEY = "mj:chain:{}"
 
 
 class Records(Protocol):
-    """Where job records are read (`worker.records.RecordStore`)."""
+    """Where job records are read (`worker.jobs.records.RecordStore`)."""
 
     def load(self, job_id: str) -> Any:
         """The record of `job_id`, or None."""

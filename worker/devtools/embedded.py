@@ -18,7 +18,7 @@ from typing import IO
 
 import redis
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where `worker` and `tasks` live
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `worker` and `tasks` live
 
 
 

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from worker import errors
+from worker.ttapi import errors
 
 CHUNK = 64 * 1024
 #: Extensions taken from a URL's path; anything else falls back to the Content-Type.

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from worker import errors
-from worker.completion import orphan
-from worker.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING
+from worker.jobs.poll import orphan
+from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING
+from worker.jobs.settle import UNDELIVERED, resume_all
 from worker.runtime import Runtime
-from worker.settle import UNDELIVERED, resume_all
+from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from worker import errors, metrics
-from worker.polling import next_gap
-from worker.records import AMBIGUOUS, SUBMITTED, SUBMITTING, WAITING, JobRecord
-from worker.responses import JobListItem
+from worker.capacity import metrics
+from worker.jobs.cadence import next_gap
+from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, WAITING, JobRecord
+from worker.jobs.settle import fail, settle
+from worker.jobs.states import show_submitted
 from worker.runtime import Runtime
-from worker.settle import fail, settle
-from worker.states import show_submitted
+from worker.ttapi import errors
+from worker.ttapi.responses import JobListItem
 
 log = logging.getLogger(__name__)
 MAX_FETCH_ERRORS = 8  # 404/401 on fetch, in a row, before the job is given up

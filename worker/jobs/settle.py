@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from worker import metrics
-from worker.jobs import job_result, remember
-from worker.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
-from worker.responses import JobInfo
+from worker.capacity import metrics
+from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
+from worker.jobs.spec import job_result, remember
 from worker.runtime import Runtime
+from worker.ttapi.responses import JobInfo
 
 log = logging.getLogger(__name__)
 UNDELIVERED = "mj:undelivered"

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from worker import errors
-from worker.guard import FOLLOW_UP, FRESH
-from worker.payloads import REQUESTS, SubmitRequest, validate
-from worker.records import JobRecord
-from worker.responses import JobInfo
+from worker.capacity.guard import FOLLOW_UP, FRESH
+from worker.jobs.records import JobRecord
 from worker.runtime import Runtime
+from worker.ttapi import errors
+from worker.ttapi.requests import REQUESTS, SubmitRequest, validate
+from worker.ttapi.responses import JobInfo
 
 FOLLOW_UPS = ("action", "seed", "inpaint")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.jobs import iso
-from worker.records import JobRecord
+from worker.jobs.records import JobRecord
+from worker.jobs.spec import iso
 from worker.runtime import Runtime
 
 WAITING_STATE, SUBMITTED_STATE = "WAITING", "SUBMITTED"

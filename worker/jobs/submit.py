@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from worker import errors, metrics
-from worker.accounts import NoAccountLeft
-from worker.completion import CLAIM_TTL_S, adopt, claim_key, deadline_for, schedule_poll
-from worker.jobs import make_spec, request_for
-from worker.records import (
+from worker.capacity import metrics
+from worker.capacity.accounts import NoAccountLeft
+from worker.jobs.poll import CLAIM_TTL_S, adopt, claim_key, deadline_for, schedule_poll
+from worker.jobs.records import (
     AMBIGUOUS,
     IN_FLIGHT,
     NEW,
@@ -29,9 +28,11 @@ from worker.records import (
     WAITING,
     JobRecord,
 )
+from worker.jobs.settle import delivered, fail, owe_delivery, owed, resume_all
+from worker.jobs.spec import make_spec, request_for
+from worker.jobs.states import show_submitted, show_waiting
 from worker.runtime import Runtime
-from worker.settle import delivered, fail, owe_delivery, owed, resume_all
-from worker.states import show_submitted, show_waiting
+from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
 MAX_SUBMIT_ATTEMPTS = 3

@@ -15,7 +15,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import redis
 
-from worker import health, prometheus
+from worker.ops import health, prometheus
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def serve_metrics(rt: Runtime, host: str, port: int) -> None:
 
     Raises OSError when the port cannot be bound (the CLI turns it into one line, exit 1).
     """
-    from worker.webhook import run_until_stopped
+    from worker.webhook.receiver import run_until_stopped
 
     server = make_metrics_server(rt, host, port)
     log.info("metrics on http://%s:%s/metrics", host, server.effective_port)

@@ -2,7 +2,7 @@
 
 No metric lives in a process's memory: slots, waiters and balances are read from the guard
 and `mj:{label}:info`, and the counters are the totals every worker process adds to in Redis
-(:mod:`worker.metrics`). So any web process answers for the whole fleet, and a worker that
+(:mod:`worker.capacity.metrics`). So any web process answers for the whole fleet, and a worker that
 dies takes no count with it. Labels are account labels, never keys.
 
 Ambiguous jobs are counted by scanning the `mj:active` index of open records (one pipelined
@@ -25,8 +25,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.utils import floatToGoString
 
-from worker import metrics
-from worker.records import AMBIGUOUS
+from worker.capacity import metrics
+from worker.jobs.records import AMBIGUOUS
 from worker.runtime import Runtime
 
 # The text format every Prometheus reads (our names need none of 1.0.0's UTF-8 escaping).

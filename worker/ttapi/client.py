@@ -1,6 +1,6 @@
 """The TTAPI HTTP client: one method per endpoint, models in and out, no retries of its own.
 
-One private `_request` maps every outcome to the exception tree in `worker.errors`; the job
+One private `_request` maps every outcome to the exception tree in `worker.ttapi.errors`; the job
 layer decides what to retry, so retries never stack. The key travels only in the
 `TT-API-KEY` header and is scrubbed from every message.
 """
@@ -16,8 +16,8 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from config.settings import Account
-from worker import errors
-from worker.payloads import (
+from worker.ttapi import errors
+from worker.ttapi.requests import (
     ActionRequest,
     BlendRequest,
     DescribeRequest,
@@ -27,7 +27,14 @@ from worker.payloads import (
     SubmitRequest,
     validate,
 )
-from worker.responses import AccountInfo, Envelope, JobInfo, JobListItem, SubmitResult, list_rows
+from worker.ttapi.responses import (
+    AccountInfo,
+    Envelope,
+    JobInfo,
+    JobListItem,
+    SubmitResult,
+    list_rows,
+)
 
 log = logging.getLogger(__name__)
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from worker.errors import InvalidRequest
+from worker.ttapi.errors import InvalidRequest
 
 Mode = Literal["fast", "relax", "turbo"]
 Dimensions = Literal["PORTRAIT", "SQUARE", "LANDSCAPE"]

@@ -5,7 +5,7 @@ nothing, so the per-job token is the only credential: unguessable, compared in c
 the record's, never logged in full. A finished job ends through `settle`, whose compare-and-set
 makes a retried or duplicated callback a no-op; those get 200 too, because TTAPI retries (up to 3
 times) until it gets a 200. Polling stays on as a slow safety net for callbacks that never come.
-`GET /metrics` and `GET /healthz` are answered by `worker.ops_http`.
+`GET /metrics` and `GET /healthz` are answered by `worker.ops.http`.
 Plain WSGI: `create_wsgi_app(rt)` for any server, `serve` under waitress, and `app_from_env` for
 `waitress-serve --call worker.webhook:app_from_env`.
 """
@@ -27,15 +27,15 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import redis
 from pydantic import ValidationError
 
-from worker.completion import adopt
-from worker.logs import configure_logging
-from worker.ops_http import PATHS as OPS_PATHS
-from worker.ops_http import Endpoints, encode
-from worker.records import AMBIGUOUS, SUBMITTED, JobRecord
-from worker.responses import Envelope, JobInfo
+from worker.jobs.poll import adopt
+from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
+from worker.jobs.settle import settle
+from worker.jobs.states import show_submitted
+from worker.ops.http import PATHS as OPS_PATHS
+from worker.ops.http import Endpoints, encode
+from worker.ops.logs import configure_logging
 from worker.runtime import Runtime
-from worker.settle import settle
-from worker.states import show_submitted
+from worker.ttapi.responses import Envelope, JobInfo
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
@@ -251,7 +251,7 @@ def serve(rt: Runtime, host: str, port: int) -> None:
 
 def app_from_env() -> WSGIApplication:
     """Zero-argument factory for `waitress-serve --call`: settings and Runtime from the env."""
-    from worker.celery_app import app
+    from worker.app import app
 
     configure_logging(app.mj_settings)
     return create_wsgi_app(app.runtime)

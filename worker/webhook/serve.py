@@ -22,11 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad configuration, 1 if not bound."""
-    from worker.logs import configure_logging
-    from worker.webhook import make_server, run_until_stopped
+    from worker.ops.logs import configure_logging
+    from worker.webhook.receiver import make_server, run_until_stopped
 
     try:
-        from worker.celery_app import app
+        from worker.app import app
 
         configure_logging(app.mj_settings)
         rt = app.runtime

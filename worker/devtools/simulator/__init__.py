@@ -3,7 +3,7 @@
 Use `with Simulator(SimConfig(keys=["k1"], fast_s=1.0)) as sim:` and `sim.url` as TTAPI's base URL.
 """
 
-from worker.simulator.config import Faults, SimConfig
-from worker.simulator.simulator import Simulator
+from worker.devtools.simulator.config import Faults, SimConfig
+from worker.devtools.simulator.simulator import Simulator
 
 __all__ = ["Faults", "SimConfig", "Simulator"]

@@ -1,17 +1,17 @@
-"""`python -m worker.simulator`: the same command as `mjw simulator`."""
+"""`python -m worker.devtools.simulator`: the same command as `mjw simulator`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from worker.simulator.cli import add_arguments, run
+from worker.devtools.simulator.cli import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the simulator's options and run it."""
     parser = argparse.ArgumentParser(
-        prog="python -m worker.simulator",
+        prog="python -m worker.devtools.simulator",
         description="Run a local TTAPI Midjourney API simulator (faithful envelopes, cap, "
         "rate limit, hooks, fault injection, stats at /_sim/stats).",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config.settings import account_label
-from worker.simulator.jobs import Job
+from worker.devtools.simulator.jobs import Job
 
 COUNTERS = (
     "submits",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-from worker.simulator import rules
-from worker.simulator.accounts import Account
-from worker.simulator.config import SUBMIT_PATHS
-from worker.simulator.engine import Engine
-from worker.simulator.jobs import STATUSES
-from worker.simulator.reply import Reply, envelope, html, json_reply, ok
-from worker.simulator.validation import BadRequest, parse_body, validate
+from worker.devtools.simulator import rules
+from worker.devtools.simulator.accounts import Account
+from worker.devtools.simulator.config import SUBMIT_PATHS
+from worker.devtools.simulator.engine import Engine
+from worker.devtools.simulator.jobs import STATUSES
+from worker.devtools.simulator.reply import Reply, envelope, html, json_reply, ok
+from worker.devtools.simulator.validation import BadRequest, parse_body, validate
 
 PREFIX = "/midjourney/v1/"
 ROUTES: dict[tuple[str, str], str] = {

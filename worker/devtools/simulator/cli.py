@@ -10,8 +10,8 @@ import threading
 from types import FrameType
 
 from config.settings import account_label
-from worker.simulator.config import Faults, SimConfig
-from worker.simulator.simulator import Simulator
+from worker.devtools.simulator.config import Faults, SimConfig
+from worker.devtools.simulator.simulator import Simulator
 
 
 def _probability(text: str) -> float:

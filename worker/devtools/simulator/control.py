@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.simulator.engine import Engine
-from worker.simulator.images import png_bytes
-from worker.simulator.jobs import Job
-from worker.simulator.reply import Reply, json_reply
-from worker.simulator.validation import BadRequest, parse_body
+from worker.devtools.simulator.engine import Engine
+from worker.devtools.simulator.images import png_bytes
+from worker.devtools.simulator.jobs import Job
+from worker.devtools.simulator.reply import Reply, json_reply
+from worker.devtools.simulator.validation import BadRequest, parse_body
 
 _IMAGE = re.compile(r"^/_sim/images/([0-9a-f-]{36})/([0-4])\.png$")
 

@@ -14,12 +14,12 @@ from typing import Any
 import requests
 
 from config.settings import account_label
-from worker.simulator import rules
-from worker.simulator.accounts import Account, TokenBucket
-from worker.simulator.config import Faults, SimConfig
-from worker.simulator.hooks import Scheduler
-from worker.simulator.jobs import Job, hook_body
-from worker.simulator.validation import JobSpec
+from worker.devtools.simulator import rules
+from worker.devtools.simulator.accounts import Account, TokenBucket
+from worker.devtools.simulator.config import Faults, SimConfig
+from worker.devtools.simulator.hooks import Scheduler
+from worker.devtools.simulator.jobs import Job, hook_body
+from worker.devtools.simulator.validation import JobSpec
 
 HOOK_TRIES = 3
 

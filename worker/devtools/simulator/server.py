@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from worker.simulator.api import ROUTES, handle_api
-from worker.simulator.control import handle_control
-from worker.simulator.engine import Engine
-from worker.simulator.reply import Reply, envelope
+from worker.devtools.simulator.api import ROUTES, handle_api
+from worker.devtools.simulator.control import handle_control
+from worker.devtools.simulator.engine import Engine
+from worker.devtools.simulator.reply import Reply, envelope
 
 _REASONS = {499: "Client Closed Request"}
 

@@ -7,11 +7,11 @@ import time
 from types import TracebackType
 from typing import Any
 
-from worker.simulator.config import SimConfig
-from worker.simulator.control import build_stats
-from worker.simulator.engine import Engine
-from worker.simulator.hooks import Scheduler
-from worker.simulator.server import SimServer
+from worker.devtools.simulator.config import SimConfig
+from worker.devtools.simulator.control import build_stats
+from worker.devtools.simulator.engine import Engine
+from worker.devtools.simulator.hooks import Scheduler
+from worker.devtools.simulator.server import SimServer
 
 
 class Simulator:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from worker.simulator import rules
-from worker.simulator.jobs import SUCCESS, Job
+from worker.devtools.simulator import rules
+from worker.devtools.simulator.jobs import SUCCESS, Job
 
 
 class BadRequest(Exception):

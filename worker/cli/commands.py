@@ -2,9 +2,9 @@
 demo).
 
 Thin commands: each validates its input first (nothing is sent when an argument is wrong),
-then builds the Celery app and checks Redis within 2 s (`worker.cli_redis`), then hands over
+then builds the Celery app and checks Redis within 2 s (`worker.cli.reach`), then hands over
 to the module that does the work. Every error is one line on stderr with the exit code of its
-class (`worker.cli_errors.ERRORS`): 2 usage/configuration, 1 job/runtime, 130 Ctrl-C.
+class (`worker.cli.errors.ERRORS`): 2 usage/configuration, 1 job/runtime, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Any
 
 from rich.console import Console
 
-from worker.cli_errors import EXIT_ERROR, Interrupted, JobError, UsageError, classify
-from worker.cli_parser import Handler, build_parser
-from worker.cli_redis import check_redis
+from worker.cli.errors import EXIT_ERROR, Interrupted, JobError, UsageError, classify
+from worker.cli.parser import Handler, build_parser
+from worker.cli.reach import check_redis
 
 
 def _connect() -> Any:
     """The Celery app (the edge where settings and clients are built), with Redis checked."""
-    from worker.celery_app import app
+    from worker.app import app
 
     check_redis(app.mj_settings.redis_url)
     return app
@@ -34,9 +34,9 @@ def _connect() -> Any:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """Send one pipeline; print its task id; with --wait/--json, follow it to its result."""
-    from worker.batch import BadRow, parse_line
-    from worker.batch_run import build_chain
-    from worker.wait import remember_chain, steps_of
+    from worker.cli.batch import BadRow, parse_line
+    from worker.cli.batch_run import build_chain
+    from worker.cli.wait import remember_chain, steps_of
 
     row = parse_line(1, args.prompt, then=args.then or [], mode=args.mode)
     if isinstance(row, BadRow):
@@ -65,8 +65,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_wait(args: argparse.Namespace) -> int:
     """Re-attach to the pipeline a task id belongs to; print its result."""
-    from worker.results import PENDING, ResultReader
-    from worker.wait import chain_of
+    from worker.cli.results import PENDING, ResultReader
+    from worker.cli.wait import chain_of
 
     app = _connect()
     rt = app.runtime
@@ -87,8 +87,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def _watch(app: Any, steps: list[Any], args: argparse.Namespace) -> int:
-    from worker.results import ResultReader
-    from worker.wait import failure_text, follow, result_document, result_lines
+    from worker.cli.results import ResultReader
+    from worker.cli.wait import failure_text, follow, result_document, result_lines
 
     outcome = follow(
         steps,
@@ -110,8 +110,8 @@ def _watch(app: Any, steps: list[Any], args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run every line of a batch file as a pipeline; results as JSON lines; resumable."""
-    from worker.batch import read_batch, unknown_actions
-    from worker.batch_run import run_batch
+    from worker.cli.batch import read_batch, unknown_actions
+    from worker.cli.batch_run import run_batch
 
     bad_actions = unknown_actions(args.then or [])
     if bad_actions:
@@ -149,8 +149,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show each account's slots, waiters, recent 429/499 and balance."""
-    from worker.celery_app import app
-    from worker.status import account_status, print_status
+    from worker.app import app
+    from worker.cli.status import account_status, print_status
 
     app.mj_settings.require_accounts()
     rt = _connect().runtime
@@ -160,9 +160,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     """Print the Prometheus metrics once; with --port, serve /metrics and /healthz."""
-    from worker import prometheus
-    from worker.ops_http import make_metrics_server
-    from worker.webhook import run_until_stopped
+    from worker.ops import prometheus
+    from worker.ops.http import make_metrics_server
+    from worker.webhook.receiver import run_until_stopped
 
     rt = _connect().runtime
     if args.port is None:
@@ -179,7 +179,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 def cmd_webhook(args: argparse.Namespace) -> int:
     """Run the webhook receiver, once Redis answers."""
-    from worker import webhook_cli
+    from worker.webhook import serve as webhook_cli
 
     _connect()
     return webhook_cli.run(args)
@@ -187,14 +187,14 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Run the local TTAPI simulator (no Redis needed)."""
-    from worker.simulator import cli as sim_cli
+    from worker.devtools.simulator import cli as sim_cli
 
     return int(sim_cli.run(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start everything locally and run a small batch of pipelines."""
-    from worker.demo import run_demo
+    from worker.cli.demo import run_demo
 
     if os.environ.get("REDIS_URL"):  # without it the demo starts its own redis-server
         check_redis(os.environ["REDIS_URL"])
@@ -224,7 +224,3 @@ def main(argv: list[str] | None = None) -> int:
         code, message = classify(exc)
         print(f"mjw {args.command}: {message}", file=sys.stderr, flush=True)
         return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""How many jobs an account may run: the slot guard (Lua on Redis), rotation, counters."""

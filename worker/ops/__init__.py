@@ -1,0 +1,1 @@
+"""What operators look at: Prometheus metrics, /healthz, logging set-up."""

@@ -1,0 +1,1 @@
+"""TTAPI's HTTP API as Python: the client, its exception tree, request and response models."""
