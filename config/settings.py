@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     mj_download_dir: str | None = Field(
         None, description="mj.download writes only under this directory"
     )
+    mj_key_prefix: str = Field(
+        "mj", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="namespace of mj-worker's Redis keys"
+    )
     mj_control_queue: str = Field(
         "mj.control", min_length=1, description="queue of polls, wake-ups, fills and the pump"
     )

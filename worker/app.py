@@ -18,6 +18,7 @@ from kombu.utils.json import dumps, loads
 from config.settings import ConfigError, Settings, load_settings
 from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.logs import configure_logging
+from worker.policy import TASK_SOFT_TIME_LIMIT_S, TASK_TIME_LIMIT_S
 from worker.runtime import Runtime, Timing, redis_client
 from worker.schedules import load_user_schedules
 
@@ -155,7 +156,8 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         task_publish_retry_policy=PUBLISH_RETRY,
         # No STARTED: a parked job re-runs often, and its caller sees WAITING / SUBMITTED.
         task_track_started=False,
-        timezone="UTC", enable_utc=True, task_time_limit=300, task_soft_time_limit=240,
+        timezone="UTC", enable_utc=True, task_time_limit=TASK_TIME_LIMIT_S,
+        task_soft_time_limit=TASK_SOFT_TIME_LIMIT_S,
         # Events on, so Flower (and `celery events`) show the custom states as they change.
         worker_send_task_events=True, task_send_sent_event=True,
         # A step in flight when the broker connection drops finishes (it is short) and its

@@ -18,11 +18,14 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from config.settings import Account, Settings
+from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
 from worker.clock import RedisClock
 from worker.jobs.cadence import Durations, PollBounds
 from worker.jobs.records import RecordStore
+from worker.keys import Keys
+from worker.policy import LONGEST_TIMEOUT_S
 from worker.ttapi.client import TTAPIClient
 
 
@@ -42,8 +45,6 @@ class Dispatcher(Protocol):
         """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller."""
 
 
-RETRY_AFTER_CAP_S = 60.0
-REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
 
 
 def redis_client(url: str) -> Redis:
@@ -53,7 +54,7 @@ def redis_client(url: str) -> Redis:
     (`BusyLoadingError`), backing off up to 1 s, for about `REDIS_OUTAGE_S` in all: a step in
     flight during a restart then finishes instead of failing its job.
     """
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=int(REDIS_OUTAGE_S))
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=int(policy.REDIS_OUTAGE_S))
     return Redis.from_url(url, decode_responses=True, retry=retry,
                           retry_on_error=[redis_errors.BusyLoadingError,
                                           redis_errors.ConnectionError,
@@ -81,7 +82,8 @@ class Timing:
             # A lease outlives anything TTAPI may still be running: its longest timeout (1200 s,
             # scaled) plus grace. So a lapse never frees a slot of a live job, even if every
             # worker and the pump were down meanwhile; polls and the pump renew it all along.
-            lease_s=max(1200 * s.mj_time_scale + max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
+            lease_s=max(LONGEST_TIMEOUT_S * s.mj_time_scale
+                        + max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
                         8 * s.mj_poll_max_s, 4 * s.mj_pump_interval_s,
                         2 * (s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s)),
             cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
@@ -95,12 +97,14 @@ class Timing:
         """TTAPI's `Retry-After`, bounded: never past 60 s (or the longest poll gap, if longer)."""
         if not value or value <= 0:
             return 0.0
-        return min(float(value), max(self.bounds.max_s, RETRY_AFTER_CAP_S))
+        return min(float(value), max(self.bounds.max_s, policy.RETRY_AFTER_CAP_S))
 
     def longest_countdown(self, pump_interval_s: float) -> float:
         """The longest countdown any step schedules (must stay below the visibility timeout)."""
-        return max(self.bounds.max_s, self.cooldown_s * 64, self.reconcile_grace_s,
-                   pump_interval_s, self.submit_retry_s * 8, 60.0)
+        return max(self.bounds.max_s, self.cooldown_s * 2 ** policy.COOLDOWN_DOUBLINGS,
+                   self.reconcile_grace_s,
+                   pump_interval_s, self.submit_retry_s * 2 ** policy.SUBMIT_RETRY_DOUBLINGS,
+                   policy.RETRY_AFTER_CAP_S)
 
 
 @dataclass
@@ -116,6 +120,7 @@ class Runtime:
     pool: AccountPool
     durations: Durations
     clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
+    keys: Keys = field(default_factory=Keys)
 
     @classmethod
     def build(
@@ -123,25 +128,26 @@ class Runtime:
         settings: Settings,
         redis_client: Redis,
         dispatcher: Dispatcher,
-        client_factory: Callable[[Account], TTAPIClient] | None = None,
     ) -> Runtime:
         """Wire everything from settings; `redis_client` must decode responses to str."""
         timing = Timing.from_settings(settings)
+        keys = Keys(settings.mj_key_prefix)
         guard = SlotGuard(redis_client, default_cap=settings.ttapi_max_in_progress,
-                          lease_s=timing.lease_s)
+                          lease_s=timing.lease_s, keys=keys)
 
         def make_client(account: Account) -> TTAPIClient:
             return TTAPIClient(account, settings.ttapi_base_url,
                                connect_timeout=settings.mj_http_connect_timeout_s,
                                read_timeout=settings.mj_http_read_timeout_s)
 
-        pool = AccountPool(settings.accounts(), client_factory or make_client, guard, redis_client)
+        pool = AccountPool(settings.accounts(), make_client, guard, redis_client, keys=keys)
         clock = RedisClock(redis_client)
         pool.register(clock())
         return cls(
             settings=settings, redis=redis_client, dispatcher=dispatcher, timing=timing,
-            records=RecordStore(redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock),
+            records=RecordStore(redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock,
+                                keys=keys),
             guard=guard, pool=pool,
-            durations=Durations(redis_client, time_scale=settings.mj_time_scale),
-            clock=clock,
+            durations=Durations(redis_client, time_scale=settings.mj_time_scale, keys=keys),
+            clock=clock, keys=keys,
         )

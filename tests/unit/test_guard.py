@@ -10,6 +10,7 @@ import fakeredis
 import pytest
 
 from worker.capacity.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
+from worker.keys import Keys
 
 A = "acct-1a2b3c4d"
 B = "acct-9f8e7d6c"
@@ -297,7 +298,7 @@ def test_accounts_are_isolated(guard: SlotGuard) -> None:
 
 
 def test_keys_share_one_hash_tag_and_the_configured_prefix(r: fakeredis.FakeRedis) -> None:
-    guard = SlotGuard(r, prefix="test")
+    guard = SlotGuard(r, keys=Keys("test"))
     keys = guard.keys(A)
     assert keys == [f"test:{{{A}}}:{name}" for name in ["slots", "waiters", "seq", "cap", "cool"]]
     guard.acquire(A, "j")

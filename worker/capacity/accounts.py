@@ -15,11 +15,11 @@ import redis
 
 from config.settings import Account
 from worker.capacity.guard import SlotGuard
+from worker.keys import DISABLE_S, KEYS, Keys
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
-DISABLE_S = {401: 3600, 402: 600}
 
 
 class NoAccountLeft(RuntimeError):
@@ -36,15 +36,15 @@ class AccountPool:
         guard: SlotGuard,
         redis_client: redis.Redis,
         *,
-        prefix: str = "mj",
+        keys: Keys = KEYS,
     ) -> None:
         self.accounts = {a.label: a for a in accounts}
         self._factory = client_factory
         self._clients: dict[str, TTAPIClient] = {}
         self.guard = guard
         self.redis = redis_client
-        self.prefix = prefix
-        self._registry = f"{prefix}:labels"
+        self.keys = keys
+        self._registry = keys.labels
         self.started_at = 0.0
 
     @property
@@ -93,7 +93,7 @@ class AccountPool:
         return label
 
     def _disabled_key(self, label: str) -> str:
-        return f"{self.prefix}:{{{label}}}:disabled"
+        return self.keys.disabled(label)
 
     def disable(self, label: str, status: int, reason: str) -> None:
         """Take an account out of rotation after a 401/402 (logged once, expires by itself)."""
@@ -129,5 +129,5 @@ class AccountPool:
         free = self.guard.free(enabled)
         best = max(free.values())
         ties = [lb for lb in enabled if free[lb] == best]
-        turn = int(self.redis.incr(f"{self.prefix}:rr"))
+        turn = int(self.redis.incr(self.keys.round_robin))
         return ties[turn % len(ties)]

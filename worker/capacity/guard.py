@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from worker.capacity import lua as guard_lua
+from worker.keys import KEYS, Keys
 
 if TYPE_CHECKING:
     import redis
@@ -73,7 +74,7 @@ class SlotGuard:
         *,
         default_cap: int = 10,
         lease_s: float = 150.0,
-        prefix: str = "mj",
+        keys: Keys = KEYS,
     ) -> None:
         """Register the Lua scripts; ``lease_s`` is how long a grant lives unless renewed."""
         if default_cap < 0:
@@ -83,7 +84,7 @@ class SlotGuard:
         self._redis = redis
         self._default_cap = int(default_cap)
         self._lease_ms = max(1, round(lease_s * 1000))
-        self._prefix = prefix
+        self._keys = keys
         self._acquire = redis.register_script(guard_lua.ACQUIRE)
         self._renew = redis.register_script(guard_lua.RENEW)
         self._release = redis.register_script(guard_lua.RELEASE)
@@ -95,11 +96,7 @@ class SlotGuard:
 
     def keys(self, label: str) -> list[str]:
         """Return the account's keys ``[slots, waiters, seq, cap, cool]``, as the scripts expect."""
-        if not label or "{" in label or "}" in label:
-            # A brace would break the hash tag and scatter the keys over Cluster slots.
-            raise ValueError(f"invalid account label {label!r}")
-        base = f"{self._prefix}:{{{label}}}"
-        return [f"{base}:slots", f"{base}:waiters", f"{base}:seq", f"{base}:cap", f"{base}:cool"]
+        return self._keys.guard(label)
 
     def acquire(self, label: str, job_id: str, *, priority: int = FRESH) -> AcquireResult:
         """Take a slot for ``job_id`` now, or queue it (keeping its place if already queued).

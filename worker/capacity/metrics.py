@@ -19,60 +19,52 @@ from collections.abc import Mapping
 
 from redis import Redis
 
-BUCKET_TTL_S = 3600
+from worker.keys import COUNT_TTL_S, KEYS, Keys
+
 OUTCOMES = ("success", "failed", "revoked")
 DURATION_BUCKETS = (5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
 """Upper bounds (seconds) of `mj_job_duration_seconds`: turbo takes seconds, relax minutes."""
-JOBS_KEY = "mj:metrics:jobs"
-DURATIONS_KEY = "mj:metrics:durations"
 _MODE = re.compile(r"[a-z]{1,16}")
 
 
-def _key(label: str, status: int, minute: int) -> str:
-    return f"mj:{{{label}}}:count:{status}:{minute}"
-
-
-def totals_key(label: str) -> str:
-    """The account's hash of all-time answer counts, one field per HTTP status."""
-    return f"mj:{{{label}}}:responses"
-
-
-def count(redis: Redis, label: str, status: int, now: float | None = None) -> None:
+def count(redis: Redis, label: str, status: int, now: float | None = None, *,
+          keys: Keys = KEYS) -> None:
     """Count one answer with HTTP `status` from `label`'s account."""
     minute = int((now or time.time()) // 60)
-    key = _key(label, status, minute)
+    key = keys.count(label, status, minute)
     pipe = redis.pipeline(transaction=False)
     pipe.incr(key)
-    pipe.expire(key, BUCKET_TTL_S)
-    pipe.hincrby(totals_key(label), str(status), 1)
+    pipe.expire(key, COUNT_TTL_S)
+    pipe.hincrby(keys.responses(label), str(status), 1)
     pipe.execute()
 
 
 def recent(
-    redis: Redis, label: str, status: int, minutes: int = 5, now: float | None = None
+    redis: Redis, label: str, status: int, minutes: int = 5, now: float | None = None, *,
+    keys: Keys = KEYS,
 ) -> int:
     """How many answers with `status` the account gave in the last `minutes` minutes."""
     minute = int((now or time.time()) // 60)
-    keys = [_key(label, status, m) for m in range(minute - minutes + 1, minute + 1)]
-    return sum(int(v) for v in redis.mget(keys) if v)
+    names = [keys.count(label, status, m) for m in range(minute - minutes + 1, minute + 1)]
+    return sum(int(v) for v in redis.mget(names) if v)
 
 
-def totals(redis: Redis, label: str) -> dict[str, int]:
+def totals(redis: Redis, label: str, *, keys: Keys = KEYS) -> dict[str, int]:
     """Every answer status counted for the account since counting began, with its count."""
-    return {_text(k): int(v) for k, v in redis.hgetall(totals_key(label)).items()}
+    return {_text(k): int(v) for k, v in redis.hgetall(keys.responses(label)).items()}
 
 
-def count_outcome(redis: Redis, outcome: str) -> None:
+def count_outcome(redis: Redis, outcome: str, *, keys: Keys = KEYS) -> None:
     """Count one job ended as `outcome`: success, failed or revoked (any case)."""
     name = outcome.lower()
     if name not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
-    redis.hincrby(JOBS_KEY, name, 1)
+    redis.hincrby(keys.outcomes, name, 1)
 
 
-def outcomes(redis: Redis) -> dict[str, int]:
+def outcomes(redis: Redis, *, keys: Keys = KEYS) -> dict[str, int]:
     """Jobs ended so far, per outcome (every outcome listed, 0 when none)."""
-    raw = {_text(k): int(v) for k, v in redis.hgetall(JOBS_KEY).items()}
+    raw = {_text(k): int(v) for k, v in redis.hgetall(keys.outcomes).items()}
     return {name: raw.get(name, 0) for name in OUTCOMES}
 
 
@@ -84,7 +76,7 @@ def bucket_of(seconds: float) -> str:
     return "+Inf"
 
 
-def observe_duration(redis: Redis, mode: str, seconds: float) -> None:
+def observe_duration(redis: Redis, mode: str, seconds: float, *, keys: Keys = KEYS) -> None:
     """Add one job of `mode` (fast, relax, turbo) that took `seconds` to the histogram.
 
     Two commands in one round-trip: the bucket's count and the running sum. Buckets are stored
@@ -94,14 +86,14 @@ def observe_duration(redis: Redis, mode: str, seconds: float) -> None:
         raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
     name = mode.lower() if _MODE.fullmatch(mode.lower()) else "other"  # bounded label values
     pipe = redis.pipeline(transaction=False)
-    pipe.hincrby(DURATIONS_KEY, f"{name}:{bucket_of(seconds)}", 1)
-    pipe.hincrbyfloat(DURATIONS_KEY, f"{name}:sum", seconds)
+    pipe.hincrby(keys.durations, f"{name}:{bucket_of(seconds)}", 1)
+    pipe.hincrbyfloat(keys.durations, f"{name}:sum", seconds)
     pipe.execute()
 
 
-def durations(redis: Redis) -> dict[str, tuple[list[tuple[str, int]], float]]:
+def durations(redis: Redis, *, keys: Keys = KEYS) -> dict[str, tuple[list[tuple[str, int]], float]]:
     """Per mode: cumulative `(le, count)` pairs ending with `+Inf`, and the sum of seconds."""
-    raw: Mapping[str, str] = {_text(k): _text(v) for k, v in redis.hgetall(DURATIONS_KEY).items()}
+    raw: Mapping[str, str] = {_text(k): _text(v) for k, v in redis.hgetall(keys.durations).items()}
     modes = sorted({field.split(":", 1)[0] for field in raw})
     out = {}
     for mode in modes:

@@ -48,7 +48,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     sig.freeze()
     steps = steps_of(sig)
     rt = app.runtime
-    remember_chain(rt.redis, steps, rt.settings.mj_result_expires_s)
+    remember_chain(rt.redis, steps, rt.settings.mj_result_expires_s, keys=rt.keys)
     sig.apply_async()
     try:
         if not args.json:
@@ -70,7 +70,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
     app = _connect()
     rt = app.runtime
-    steps = chain_of(rt.redis, args.task_id)
+    steps = chain_of(rt.redis, args.task_id, keys=rt.keys)
     if (
         len(steps) == 1
         and not steps[0].name

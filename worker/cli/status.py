@@ -30,7 +30,7 @@ def account_status(rt: Runtime, *, live: bool = True) -> list[dict[str, Any]]:
             "disabled_reason": rt.pool.disabled_reason(label),
             "balance": None,
         }
-        stored = rt.redis.hgetall(f"mj:{{{label}}}:info")
+        stored = rt.redis.hgetall(rt.keys.info(label))
         if stored.get("balance"):
             row["balance"] = float(stored["balance"])
         if live:

@@ -24,8 +24,7 @@ from rich.table import Table
 
 from worker.cli.errors import Interrupted, JobError
 from worker.cli.results import Meta, ResultReader
-
-CHAIN_KEY = "mj:chain:{}"
+from worker.keys import KEYS, Keys
 
 
 class Records(Protocol):
@@ -64,18 +63,18 @@ def steps_of(sig: Signature) -> list[Step]:
     ]
 
 
-def remember_chain(redis: Redis, steps: list[Step], ttl_s: int) -> None:
+def remember_chain(redis: Redis, steps: list[Step], ttl_s: int, *, keys: Keys = KEYS) -> None:
     """Store the steps under every step's id (one round trip), for `mjw wait`."""
     value = json.dumps([[s.id, s.name] for s in steps])
     pipe = redis.pipeline(transaction=False)
     for s in steps:
-        pipe.set(CHAIN_KEY.format(s.id), value, ex=ttl_s)
+        pipe.set(keys.chain(s.id), value, ex=ttl_s)
     pipe.execute()
 
 
-def chain_of(redis: Redis, task_id: str) -> list[Step]:
+def chain_of(redis: Redis, task_id: str, *, keys: Keys = KEYS) -> list[Step]:
     """The steps of the pipeline `task_id` belongs to; just that task when none was stored."""
-    raw = redis.get(CHAIN_KEY.format(task_id))
+    raw = redis.get(keys.chain(task_id))
     if not raw:
         return [Step(task_id)]
     return [Step(str(i), str(n)) for i, n in json.loads(raw)]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import redis
 
+from worker.keys import KEYS, Keys
+
 # TTAPI's typical durations in seconds (fast ≲ 90 s, turbo ≲ 60 s, relax ≲ 10 min).
 TYPICAL_S = {"fast": 60.0, "turbo": 40.0, "relax": 300.0}
 # Follow-up kinds are quicker than a full grid (an upsample is about half an imagine).
@@ -65,13 +67,11 @@ def next_gap(
 class Durations:
     """Learned job durations per account, mode and kind, shared by every worker via Redis."""
 
-    def __init__(self, client: redis.Redis, *, time_scale: float = 1.0, prefix: str = "mj") -> None:
+    def __init__(self, client: redis.Redis, *, time_scale: float = 1.0,
+                 keys: Keys = KEYS) -> None:
         self.redis = client
         self.time_scale = time_scale
-        self.prefix = prefix
-
-    def _key(self, label: str) -> str:
-        return f"{self.prefix}:{{{label}}}:durations"
+        self._key = keys.learned
 
     @staticmethod
     def _field(mode: str, kind: str) -> str:

@@ -10,7 +10,7 @@ import logging
 
 from worker.jobs.poll import orphan
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING
-from worker.jobs.settle import UNDELIVERED, resume_all
+from worker.jobs.settle import resume_all
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
@@ -35,14 +35,14 @@ def pump(rt: Runtime) -> dict[str, int]:
         for job_id in rt.guard.expiring(label, 2 * rt.timing.lease_s):
             _look_at_holder(rt, label, job_id, now, stall, done)
     _sweep(rt, now, stall, done)
-    for job_id in [str(j) for j in rt.redis.zrangebyscore(UNDELIVERED, 0, now - stall)]:
+    for job_id in [str(j) for j in rt.redis.zrangebyscore(rt.keys.undelivered, 0, now - stall)]:
         rec = rt.records.load(job_id)
         if rec is None or rec.state not in TERMINAL:
             # Noted by a settle that then lost its compare-and-set (or died before it): the
             # job goes on, and whoever ends it notes it again.
-            rt.redis.zrem(UNDELIVERED, job_id)
+            rt.redis.zrem(rt.keys.undelivered, job_id)
             continue
-        rt.redis.zadd(UNDELIVERED, {job_id: now})
+        rt.redis.zadd(rt.keys.undelivered, {job_id: now})
         rt.dispatcher.resume(job_id)
         done["redelivered"] += 1
     return done
@@ -125,7 +125,7 @@ def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
         rt.guard.set_cap(label, info.max_queue)
         snapshot: dict[str, object] = {
             "balance": info.balance, "max_queue": info.max_queue, "at": rt.clock()}
-        rt.redis.hset(f"mj:{{{label}}}:info",
+        rt.redis.hset(rt.keys.info(label),
                       mapping={k: "" if v is None else str(v) for k, v in snapshot.items()})
         reason = rt.pool.disabled_reason(label) or ""
         if reason.startswith("402") and (info.balance or 0) > 0:

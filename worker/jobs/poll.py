@@ -14,16 +14,21 @@ from worker.jobs.cadence import next_gap
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, WAITING, JobRecord
 from worker.jobs.settle import fail, settle
 from worker.jobs.states import show_submitted
+from worker.keys import CLAIM_TTL_S
+from worker.policy import (
+    AMBIGUOUS_RESUBMITS,
+    DEFAULT_TIMEOUT_S,
+    HISTORY_PAGE_SIZE,
+    HISTORY_PAGES,
+    MAX_FETCH_ERRORS,
+    RELAX_TIMEOUT_S,
+)
 from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.responses import JobListItem
 
 log = logging.getLogger(__name__)
-MAX_FETCH_ERRORS = 8  # 404/401 on fetch, in a row, before the job is given up
 CLOCK_SKEW = timedelta(seconds=5)
-CLAIM_TTL_S = 86400
-HISTORY_PAGE_SIZE = 100  # fetch-list's largest page
-HISTORY_PAGES = 10  # at most this many pages back (1,000 jobs) per look
 
 
 def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0) -> None:
@@ -52,7 +57,8 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
 def timeout_s(rec: JobRecord) -> int:
     """TTAPI's timeout of the job: its own, else TTAPI's default for its (or its parent's) mode."""
     mode = str(rec.params.get("mode") or rec.parent.get("mode") or "fast")
-    return int(rec.params.get("timeout") or (600 if mode == "relax" else 300))
+    default = RELAX_TIMEOUT_S if mode == "relax" else DEFAULT_TIMEOUT_S
+    return int(rec.params.get("timeout") or default)
 
 
 def deadline_for(rt: Runtime, rec: JobRecord, start: float) -> float:
@@ -92,7 +98,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         return
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
         if exc.status_code:
-            metrics.count(rt.redis, rec.account, exc.status_code)
+            metrics.count(rt.redis, rec.account, exc.status_code, keys=rt.keys)
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
         _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1,
               at_least=rt.timing.retry_after(getattr(exc, "retry_after", None)))
@@ -152,7 +158,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     The claim (`SET NX`, or already ours) keeps two of our records from taking one TTAPI job.
     `seq` pins the poll step that found it; without it (a callback) any step will do.
     """
-    claim = claim_key(ttapi_job_id)
+    claim = rt.keys.claim(ttapi_job_id)
     if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True) and (
             rt.redis.get(claim) != rec.job_id):
         return False  # another of our jobs owns it
@@ -173,11 +179,6 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
         show_submitted(rt, fresh)
         schedule_poll(rt, fresh, next_seq)
     return True
-
-
-def claim_key(ttapi_job_id: str) -> str:
-    """Redis key naming which of our records owns a TTAPI job."""
-    return f"mj:claim:{ttapi_job_id}"
 
 
 def reconcile(rt: Runtime, rec: JobRecord) -> None:
@@ -205,7 +206,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         if rt.records.cas(rec.job_id, {"poll_seq": seq}, history_seen_at=now):
             _next_look(rt, rec, seq)
         return
-    if rec.ambiguous_resubmits >= 1:
+    if rec.ambiguous_resubmits >= AMBIGUOUS_RESUBMITS:
         _give_up(rt, rec, seq, "its one resubmit's answer was lost too, and TTAPI's history "
                  "shows neither")
         return

@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from worker.keys import KEYS, Keys
+
 NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
     "NEW", "WAITING", "SUBMITTING", "SUBMITTED", "AMBIGUOUS")
 SUCCESS, FAILED, REVOKED = "SUCCESS", "FAILED", "REVOKED"
@@ -145,19 +147,19 @@ def encode(fields: dict[str, Any]) -> dict[str, str]:
 class RecordStore:
     """Reads, creates and compare-and-sets job records; every key expires after `ttl_s`."""
 
-    def __init__(self, client: redis.Redis, *, ttl_s: int = 7 * 86400, prefix: str = "mj",
+    def __init__(self, client: redis.Redis, *, ttl_s: int = 7 * 86400, keys: Keys = KEYS,
                  clock: Callable[[], float] = time.time) -> None:
         self.redis = client
         self.ttl_s = ttl_s
-        self.prefix = prefix
+        self.keys = keys
         self.clock = clock
-        self.active = f"{prefix}:active"
+        self.active = keys.active
         self._cas = client.register_script(_CAS)
         self._create = client.register_script(_CREATE)
 
     def key(self, job_id: str) -> str:
         """Redis key of one job's record."""
-        return f"{self.prefix}:job:{job_id}"
+        return self.keys.job(job_id)
 
     def create(self, job_id: str, **fields: Any) -> JobRecord:
         """Create the record in state NEW unless it exists; return it as stored either way."""

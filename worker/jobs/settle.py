@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from worker import policy
 from worker.capacity import metrics
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.jobs.spec import job_result, remember
@@ -16,7 +17,6 @@ from worker.runtime import Runtime
 from worker.ttapi.responses import JobInfo
 
 log = logging.getLogger(__name__)
-UNDELIVERED = "mj:undelivered"
 # FAILED messages worth one more try (TTAPI's FAQ); banned/denied/invalid ones are final.
 TRANSIENT = ("job timeout", "[internal error]", "[internal server error]", "execution error",
              "failed to process your command", "unknown integration")
@@ -55,7 +55,7 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
                            finished_at_ts=now, hold_until=hold_until):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
-    metrics.count_outcome(rt.redis, FAILED)
+    metrics.count_outcome(rt.redis, FAILED, keys=rt.keys)
     if hold_until > now and rec.account:
         rt.guard.hold(rec.account, rec.job_id, hold_until - now)
     else:
@@ -67,19 +67,19 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
 
 def owed(rt: Runtime, job_id: str) -> bool:
     """True while an ended job's outcome has not been stored where its caller looks."""
-    return rt.redis.zscore(UNDELIVERED, job_id) is not None
+    return rt.redis.zscore(rt.keys.undelivered, job_id) is not None
 
 
 def delivered(rt: Runtime, job_id: str) -> None:
     """The job's outcome is stored where its caller looks (Celery's result backend)."""
-    rt.redis.zrem(UNDELIVERED, job_id)
+    rt.redis.zrem(rt.keys.undelivered, job_id)
 
 
 def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
     """Note that the job's outcome must still reach its caller (the pump re-publishes it)."""
     # Noted BEFORE the record says the job ended: a worker killed between the two would
     # otherwise leave an ended job that nobody ever resumes (the pump reads this set).
-    rt.redis.zadd(UNDELIVERED, {job_id: now})
+    rt.redis.zadd(rt.keys.undelivered, {job_id: now})
 
 
 def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
@@ -98,14 +98,15 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             return False
         rt.durations.learn(rec.account, str(result["mode"]), rec.kind,
                            now - rec.submitted_at_ts)
-        metrics.count_outcome(rt.redis, SUCCESS)
-        metrics.observe_duration(rt.redis, str(result["mode"]), now - rec.submitted_at_ts)
+        metrics.count_outcome(rt.redis, SUCCESS, keys=rt.keys)
+        metrics.observe_duration(rt.redis, str(result["mode"]), now - rec.submitted_at_ts,
+                                 keys=rt.keys)
         remember(rt, result)
         _release(rt, rec)
         rt.dispatcher.resume(rec.job_id)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"
-    if is_transient(message) and rec.resubmits < 1:
+    if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:
         # Keep the slot: the resubmit reuses it (acquire is re-entrant).
         if not rt.records.move(rec.job_id, SUBMITTED, WAITING, expect=same_job,
                                resubmits=rec.resubmits + 1, previous_job_id=rec.ttapi_job_id,
@@ -119,5 +120,5 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
 
 
-__all__ = ["UNDELIVERED", "delivered", "fail", "is_transient", "owe_delivery", "owed",
+__all__ = ["delivered", "fail", "is_transient", "owe_delivery", "owed",
            "resume_all", "settle"]

@@ -98,13 +98,9 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
     raise errors.InvalidRequest("parent: give the previous step's result or a TTAPI job id")
 
 
-def _index_key(job_id: str) -> str:
-    return f"mj:ttjob:{job_id}"
-
-
 def remember(rt: Runtime, result: dict[str, Any]) -> None:
     """Index a finished job by its TTAPI id, so follow-ups named by id find account and buttons."""
-    key = _index_key(result["job_id"])
+    key = rt.keys.ttjob(result["job_id"])
     rt.redis.hset(key, mapping={
         "account": result["account"], "components": json.dumps(result.get("components") or []),
         "prompt": result.get("prompt") or "", "mode": result.get("mode") or "fast"})
@@ -112,7 +108,7 @@ def remember(rt: Runtime, result: dict[str, Any]) -> None:
 
 
 def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
-    raw = rt.redis.hgetall(_index_key(job_id))
+    raw = rt.redis.hgetall(rt.keys.ttjob(job_id))
     if raw:
         return {"job_id": job_id, "account": raw["account"],
                 "components": json.loads(raw.get("components") or "[]"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from worker.capacity import metrics
 from worker.capacity.accounts import NoAccountLeft
-from worker.jobs.poll import CLAIM_TTL_S, adopt, claim_key, deadline_for, schedule_poll
+from worker.jobs.poll import adopt, deadline_for, schedule_poll
 from worker.jobs.records import (
     AMBIGUOUS,
     IN_FLIGHT,
@@ -31,11 +31,12 @@ from worker.jobs.records import (
 from worker.jobs.settle import delivered, fail, owe_delivery, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
+from worker.keys import CLAIM_TTL_S, REFUSALS_TTL_S
+from worker.policy import COOLDOWN_DOUBLINGS, MAX_SUBMIT_ATTEMPTS
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
-MAX_SUBMIT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
                            finished_at_ts=rt.clock()):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
-    metrics.count_outcome(rt.redis, REVOKED)
+    metrics.count_outcome(rt.redis, REVOKED, keys=rt.keys)
     if rec.account:
         resume_all(rt, rt.guard.release(rec.account, rec.job_id))
     return True
@@ -212,7 +213,7 @@ def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
     if not token:
         token = secrets.token_urlsafe(24)
         rt.records.update(rec.job_id, hook_token=token)
-        rt.redis.set(f"mj:hook:{token}", rec.job_id, ex=rt.settings.mj_record_ttl_s)
+        rt.redis.set(rt.keys.hook(token), rec.job_id, ex=rt.settings.mj_record_ttl_s)
         rec.hook_token = token
     return f"{base}/hook/{token}"
 
@@ -227,13 +228,13 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     except (errors.QueueFull, errors.RateLimited) as exc:
         # Not created. Someone else uses this key, or we are too fast: wait, keep our place.
         # Refusals in a row double the account's cooldown (up to 64×); a success resets it.
-        streak = int(rt.redis.incr(_refusals_key(label)))
-        rt.redis.expire(_refusals_key(label), 3600)
-        cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, 6),
+        streak = int(rt.redis.incr(rt.keys.refusals(label)))
+        rt.redis.expire(rt.keys.refusals(label), REFUSALS_TTL_S)
+        cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS),
                        rt.timing.retry_after(getattr(exc, "retry_after", None)))
         rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
         show_waiting(rt, rec, label, rt.guard.backoff(label, rec.job_id, cooldown))
-        metrics.count(rt.redis, label, exc.status_code or 0)
+        metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
         rt.dispatcher.fill(label, cooldown)
         log.warning("job %s: %s %s on %s; retry in %.2fs", rec.job_id, exc.status_code,
                     exc.message, label, cooldown)
@@ -274,13 +275,13 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
 def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
     """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
     # Claim the TTAPI job first (NX, like reconcile's), so no look-alike record can take it.
-    claim = claim_key(ttapi_job_id)
+    claim = rt.keys.claim(ttapi_job_id)
     if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True):
         owner = rt.redis.get(claim)
         if owner != rec.job_id:
             log.error("job %s: TTAPI job %s, which its submit created, was claimed by job %s",
                       rec.job_id, ttapi_job_id, owner)
-    rt.redis.delete(_refusals_key(label))
+    rt.redis.delete(rt.keys.refusals(label))
     now = rt.clock()
     deadline = deadline_for(rt, rec, now)
     seq = rec.poll_seq + 1
@@ -304,10 +305,6 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
 def _not_counted(rec: JobRecord) -> int:
     """Submit attempts without the last one: a refusal that created nothing is no failure."""
     return max(rec.submit_attempts - 1, 0)
-
-
-def _refusals_key(label: str) -> str:
-    return f"mj:{{{label}}}:refusals"
 
 
 def _move_waiters(rt: Runtime, label: str) -> None:

@@ -76,7 +76,7 @@ class RedisCollector:
             cap.add_metric([label], state.cap)
             waiting.add_metric([label], len(state.waiters))
             ambiguous.add_metric([label], lost.get(label, 0))
-            known = self.rt.redis.hget(f"mj:{{{label}}}:info", "balance")
+            known = self.rt.redis.hget(self.rt.keys.info(label), "balance")
             if known:
                 balance.add_metric([label], float(known))
             for status, n in sorted(metrics.totals(self.rt.redis, label).items()):
@@ -99,13 +99,13 @@ class RedisCollector:
 
     def _job_metrics(self) -> Iterator[Metric]:
         jobs = CounterMetricFamily("mj_jobs", "Jobs ended, by outcome.", labels=["outcome"])
-        for outcome, n in metrics.outcomes(self.rt.redis).items():
+        for outcome, n in metrics.outcomes(self.rt.redis, keys=self.rt.keys).items():
             jobs.add_metric([outcome], n)
         yield jobs
         duration = HistogramMetricFamily(
             "mj_job_duration_seconds", "How long ended jobs took, by mode.", labels=["mode"]
         )
-        for mode, (buckets, total) in metrics.durations(self.rt.redis).items():
+        for mode, (buckets, total) in metrics.durations(self.rt.redis, keys=self.rt.keys).items():
             # "5.0", not "5": the `le` spelling of every Prometheus client, so series join.
             duration.add_metric(
                 [mode], [(floatToGoString(float(le)), float(n)) for le, n in buckets], total

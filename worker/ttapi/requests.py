@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from worker.policy import DEFAULT_TIMEOUT_S, LONGEST_TIMEOUT_S
 from worker.ttapi.errors import InvalidRequest
 
 Mode = Literal["fast", "relax", "turbo"]
@@ -36,7 +37,7 @@ ACTIONS: tuple[str, ...] = (
     "pan_down",
     "reroll",
 )
-TIMEOUT_MIN, TIMEOUT_MAX = 300, 1200
+TIMEOUT_MIN, TIMEOUT_MAX = DEFAULT_TIMEOUT_S, LONGEST_TIMEOUT_S
 _DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,(?P<b64>[A-Za-z0-9+/=\s]+)$")
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-JOB_STATUSES = ("PENDING_QUEUE", "ON_QUEUE", "SUCCESS", "FAILED")
 FINISHED = ("SUCCESS", "FAILED")
 
 

@@ -137,7 +137,7 @@ def _record_for(rt: Runtime, token: str) -> JobRecord:
     """The job record the token was issued for, or HookError 404 (same answer for every miss)."""
     if not _TOKEN.fullmatch(token):
         raise HookError(404, "unknown hook")
-    job_id = rt.redis.get(f"mj:hook:{token}")
+    job_id = rt.redis.get(rt.keys.hook(token))
     rec = rt.records.load(str(job_id)) if job_id else None
     if rec is None or not hmac.compare_digest(rec.hook_token.encode(), token.encode()):
         raise HookError(404, "unknown hook")

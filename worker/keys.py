@@ -1,0 +1,116 @@
+"""Every Redis key mj-worker writes, in one place, with how long each lives.
+
+`Keys(prefix)` names them all under one namespace (`MJ_KEY_PREFIX`, default `mj`), so two
+deployments can share a Redis. Per-account keys carry the label in a `{hash tag}`, so a Redis
+Cluster keeps one account's keys (the guard's scripts touch several at once) in one slot.
+Celery's own keys (queues, `celery-task-meta-*`) are Celery's and not listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CLAIM_TTL_S = 86400  # a TTAPI job id → the record that owns it (TTAPI's longest job is 20 min)
+REFUSALS_TTL_S = 3600  # an account's streak of 499/429 refusals in a row
+COUNT_TTL_S = 3600  # one minute's counter of one status (`mjw status` reads the last minutes)
+DISABLE_S = {401: 3600, 402: 600}  # how long an account stays out of rotation, by status
+# Job records, hook tokens, the TTAPI-id index and chains live MJ_RECORD_TTL_S (7 days).
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key names of one namespace; every method returns one key."""
+
+    prefix: str = "mj"
+
+    # -- one per job ---------------------------------------------------------------------
+    def job(self, job_id: str) -> str:
+        """Hash: the job's record (state, account, TTAPI id, times, signature)."""
+        return f"{self.prefix}:job:{job_id}"
+
+    def claim(self, ttapi_job_id: str) -> str:
+        """String: which of our records owns a TTAPI job (SET NX; CLAIM_TTL_S)."""
+        return f"{self.prefix}:claim:{ttapi_job_id}"
+
+    def hook(self, token: str) -> str:
+        """String: the record a webhook token was issued for (record TTL)."""
+        return f"{self.prefix}:hook:{token}"
+
+    def ttjob(self, ttapi_job_id: str) -> str:
+        """Hash: a finished TTAPI job's account, components, prompt, mode (record TTL)."""
+        return f"{self.prefix}:ttjob:{ttapi_job_id}"
+
+    def chain(self, task_id: str) -> str:
+        """String: the task ids of a pipeline `mjw submit` sent, for `mjw wait` (result TTL)."""
+        return f"{self.prefix}:chain:{task_id}"
+
+    # -- fleet-wide ----------------------------------------------------------------------
+    @property
+    def active(self) -> str:
+        """Sorted set: records not ended (`job` keys), scored by the pump's next look."""
+        return f"{self.prefix}:active"
+
+    @property
+    def undelivered(self) -> str:
+        """Sorted set: ended jobs whose outcome Celery has not stored yet (the pump resends)."""
+        return f"{self.prefix}:undelivered"
+
+    @property
+    def labels(self) -> str:
+        """Hash: account label → when a process configured with it last started."""
+        return f"{self.prefix}:labels"
+
+    @property
+    def round_robin(self) -> str:
+        """Counter: whose turn it is among accounts with equally many free slots."""
+        return f"{self.prefix}:rr"
+
+    @property
+    def outcomes(self) -> str:
+        """Hash: jobs ended, by outcome (mj_jobs_total)."""
+        return f"{self.prefix}:metrics:jobs"
+
+    @property
+    def durations(self) -> str:
+        """Hash: job duration histogram buckets and sums, by mode (mj_job_duration_seconds)."""
+        return f"{self.prefix}:metrics:durations"
+
+    # -- one per account (hash-tagged) ----------------------------------------------------
+    def account(self, label: str) -> str:
+        """The `prefix:{label}` base of an account's keys; rejects labels that break the tag."""
+        if not label or "{" in label or "}" in label:
+            raise ValueError(f"invalid account label {label!r}")
+        return f"{self.prefix}:{{{label}}}"
+
+    def guard(self, label: str) -> list[str]:
+        """The guard's `[slots, waiters, seq, cap, cool]`, in the order its scripts expect."""
+        base = self.account(label)
+        return [f"{base}:slots", f"{base}:waiters", f"{base}:seq", f"{base}:cap", f"{base}:cool"]
+
+    def info(self, label: str) -> str:
+        """Hash: the account's last `/info` (balance, max_queue, at)."""
+        return f"{self.account(label)}:info"
+
+    def disabled(self, label: str) -> str:
+        """String: why the account is out of rotation (DISABLE_S by status)."""
+        return f"{self.account(label)}:disabled"
+
+    def refusals(self, label: str) -> str:
+        """Counter: 499/429 refusals in a row (REFUSALS_TTL_S); doubles the cooldown."""
+        return f"{self.account(label)}:refusals"
+
+    def learned(self, label: str) -> str:
+        """Hash: learned job durations by kind and mode (polling cadence)."""
+        return f"{self.account(label)}:durations"
+
+    def responses(self, label: str) -> str:
+        """Hash: all-time TTAPI answers by HTTP status (mj_ttapi_responses_total)."""
+        return f"{self.account(label)}:responses"
+
+    def count(self, label: str, status: int, minute: int) -> str:
+        """Counter: answers of one status in one minute (COUNT_TTL_S)."""
+        return f"{self.account(label)}:count:{status}:{minute}"
+
+
+KEYS = Keys()
+"""The default namespace (`mj`), for code that is handed no `Keys`."""
