@@ -21,8 +21,10 @@ from worker.app import app, task_signature
 from worker.jobs import maintenance
 from worker.jobs import poll as completion
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
+from worker.jobs.outcome import Done, Failed, Revoked
+from worker.jobs.revoke import on_revoked
 from worker.jobs.settle import delivered, resume_all
-from worker.jobs.submit import Done, Failed, Revoked, advance, on_revoked
+from worker.jobs.submit import advance
 
 __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
 

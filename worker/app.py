@@ -21,6 +21,7 @@ from worker.ops.logs import configure_logging
 from worker.policy import TASK_SOFT_TIME_LIMIT_S, TASK_TIME_LIMIT_S
 from worker.runtime import Runtime, Timing, redis_client
 from worker.schedules import load_user_schedules
+from worker.text import text
 
 # KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
 # Redis backend does) unless the stored state is already a final one.
@@ -95,7 +96,7 @@ class CeleryDispatcher:
                   else self.app.conf.result_expires or 0)
         if self._publish is None:
             self._publish = self.app.runtime.redis.register_script(_PUBLISH_STATE)
-        key_text = key.decode() if isinstance(key, bytes) else key
+        key_text = text(key)
         if not int(self._publish(keys=[key_text], args=[value, ttl])):
             return
         if self.app.conf.worker_send_task_events:

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from celery import Celery
 from celery.canvas import Signature
@@ -43,7 +43,7 @@ from celery.schedules import crontab
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.settings import ConfigError
-from worker.ttapi.requests import ACTIONS
+from worker.ttapi.requests import ACTIONS, Mode
 
 RUN_TASK = "mj.run_schedule"
 #: Prefix of the beat entry names, so user names never clash with the built-in ones.
@@ -104,7 +104,7 @@ class ScheduleEntry(BaseModel):
     cron: str | None = None
     every: float | None = None
     then: list[str] = Field(default_factory=list)
-    mode: Literal["fast", "relax", "turbo"] = "fast"
+    mode: Mode = "fast"
     account: str | None = None
     download: str | None = Field(None, min_length=1)
 

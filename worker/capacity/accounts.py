@@ -16,6 +16,7 @@ import redis
 from config.settings import Account
 from worker.capacity.guard import SlotGuard
 from worker.keys import DISABLE_S, KEYS, Keys
+from worker.text import text
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.errors import InvalidRequest
 
@@ -112,7 +113,7 @@ class AccountPool:
         raw = self.redis.get(self._disabled_key(label))
         if raw is None:
             return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
+        return text(raw)
 
     def enabled(self) -> list[str]:
         """Labels currently in rotation."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from worker.capacity import lua as guard_lua
 from worker.keys import KEYS, Keys
+from worker.text import text
 
 if TYPE_CHECKING:
     import redis
@@ -55,14 +56,11 @@ class GuardState:
     cooldown_ms: int
 
 
-def _text(value: Any) -> str:
-    """Decode a Redis reply item, whatever the client's ``decode_responses`` setting."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _texts(values: Any) -> list[str]:
     """Decode a list reply of ids."""
-    return [_text(v) for v in values or []]
+    return [text(v) for v in values or []]
 
 
 class SlotGuard:
@@ -176,14 +174,14 @@ class SlotGuard:
     def cap(self, label: str) -> int:
         """Return the account's effective cap (override or default)."""
         value = self._redis.get(self.keys(label)[3])
-        return self._default_cap if value is None else int(_text(value))
+        return self._default_cap if value is None else int(text(value))
 
     def state(self, label: str) -> GuardState:
         """Return a consistent snapshot of the account (one script, read-only)."""
         reply = self._state(keys=self.keys(label), args=[self._default_cap])
         n_holders = int(reply[2])
         pairs = reply[3 : 3 + 2 * n_holders]
-        holders = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+        holders = {text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
         return GuardState(
             cap=int(reply[0]),
             holders=holders,

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from redis import Redis
 
 from worker.keys import COUNT_TTL_S, KEYS, Keys
+from worker.text import text
 
 OUTCOMES = ("success", "failed", "revoked")
 DURATION_BUCKETS = (5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
@@ -51,7 +52,7 @@ def recent(
 
 def totals(redis: Redis, label: str, *, keys: Keys = KEYS) -> dict[str, int]:
     """Every answer status counted for the account since counting began, with its count."""
-    return {_text(k): int(v) for k, v in redis.hgetall(keys.responses(label)).items()}
+    return {text(k): int(v) for k, v in redis.hgetall(keys.responses(label)).items()}
 
 
 def count_outcome(redis: Redis, outcome: str, *, keys: Keys = KEYS) -> None:
@@ -64,7 +65,7 @@ def count_outcome(redis: Redis, outcome: str, *, keys: Keys = KEYS) -> None:
 
 def outcomes(redis: Redis, *, keys: Keys = KEYS) -> dict[str, int]:
     """Jobs ended so far, per outcome (every outcome listed, 0 when none)."""
-    raw = {_text(k): int(v) for k, v in redis.hgetall(keys.outcomes).items()}
+    raw = {text(k): int(v) for k, v in redis.hgetall(keys.outcomes).items()}
     return {name: raw.get(name, 0) for name in OUTCOMES}
 
 
@@ -93,7 +94,7 @@ def observe_duration(redis: Redis, mode: str, seconds: float, *, keys: Keys = KE
 
 def durations(redis: Redis, *, keys: Keys = KEYS) -> dict[str, tuple[list[tuple[str, int]], float]]:
     """Per mode: cumulative `(le, count)` pairs ending with `+Inf`, and the sum of seconds."""
-    raw: Mapping[str, str] = {_text(k): _text(v) for k, v in redis.hgetall(keys.durations).items()}
+    raw: Mapping[str, str] = {text(k): text(v) for k, v in redis.hgetall(keys.durations).items()}
     modes = sorted({field.split(":", 1)[0] for field in raw})
     out = {}
     for mode in modes:
@@ -105,5 +106,3 @@ def durations(redis: Redis, *, keys: Keys = KEYS) -> dict[str, tuple[list[tuple[
     return out
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -13,6 +13,7 @@ from worker.capacity import metrics
 from worker.jobs.cadence import next_gap
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, WAITING, JobRecord
 from worker.jobs.settle import fail, settle
+from worker.jobs.spec import mode_of
 from worker.jobs.states import show_submitted
 from worker.keys import CLAIM_TTL_S
 from worker.policy import (
@@ -34,7 +35,7 @@ CLOCK_SKEW = timedelta(seconds=5)
 def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0) -> None:
     """Schedule fetch number `seq` of a job at the gap the polling policy chooses."""
     now = rt.clock()
-    mode = str(rec.params.get("mode") or rec.parent.get("mode") or "fast")
+    mode = mode_of(rec.params, rec.parent)
     if rt.settings.mj_hook_base_url and errors_in_row == 0:
         # The webhook ends the job; polling only catches a callback that never came. Half the
         # visibility timeout keeps Redis from redelivering the countdown message early.
@@ -56,7 +57,7 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
 
 def timeout_s(rec: JobRecord) -> int:
     """TTAPI's timeout of the job: its own, else TTAPI's default for its (or its parent's) mode."""
-    mode = str(rec.params.get("mode") or rec.parent.get("mode") or "fast")
+    mode = mode_of(rec.params, rec.parent)
     default = RELAX_TIMEOUT_S if mode == "relax" else DEFAULT_TIMEOUT_S
     return int(rec.params.get("timeout") or default)
 

@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from worker.keys import KEYS, Keys
+from worker.text import text
 
 NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
     "NEW", "WAITING", "SUBMITTING", "SUBMITTED", "AMBIGUOUS")
@@ -203,7 +204,7 @@ class RecordStore:
         """Ids of records not ended whose next look by the pump is due (score <= `before`)."""
         keys = self.redis.zrangebyscore(self.active, "-inf", before, start=0, num=limit)
         head = len(self.key(""))
-        return [_text(k)[head:] for k in keys]
+        return [text(k)[head:] for k in keys]
 
     def look_again(self, job_ids: list[str], at: float) -> None:
         """Score the records' next look by the pump at `at` (only those still in the index)."""
@@ -219,15 +220,11 @@ class RecordStore:
         return bool(changes) and self.cas(job_id, {}, **changes)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _decode(raw: Any) -> dict[str, str]:
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+    return {text(k): text(v)
             for k, v in dict(raw).items()}
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:
-    items = [x.decode() if isinstance(x, bytes) else str(x) for x in flat]
+    items = [text(x) for x in flat]
     return dict(zip(items[0::2], items[1::2], strict=True))

@@ -35,15 +35,11 @@ class JobSpec:
         """Follow-ups wait ahead of fresh jobs so that started pipelines finish."""
         return FOLLOW_UP if self.kind in FOLLOW_UPS else FRESH
 
-    @property
-    def mode(self) -> str:
-        """The speed mode the job runs in (follow-ups inherit their parent's)."""
-        return str(self.params.get("mode") or self.parent.get("mode") or "fast")
 
-    @property
-    def label(self) -> str:
-        """What TTAPI calls the job's action (imagine, upsample2, seed, blend, ...)."""
-        return str(self.params.get("action") or self.kind)
+
+def mode_of(params: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
+    """The speed mode a job runs in: its own, else its parent's (follow-ups), else fast."""
+    return str(params.get("mode") or (parent or {}).get("mode") or "fast")
 
 
 def request_for(kind: str, params: dict[str, Any], parent_job_id: str = "",
@@ -92,7 +88,7 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
         if not isinstance(components, list):
             components = _find_account(rt, job_id)["components"]
         return {"job_id": job_id, "account": account, "components": list(components),
-                "prompt": parent.get("prompt") or "", "mode": parent.get("mode") or "fast"}
+                "prompt": parent.get("prompt") or "", "mode": mode_of(parent)}
     if isinstance(parent, str) and parent.strip():
         return _find_account(rt, parent.strip())
     raise errors.InvalidRequest("parent: give the previous step's result or a TTAPI job id")
@@ -103,7 +99,7 @@ def remember(rt: Runtime, result: dict[str, Any]) -> None:
     key = rt.keys.ttjob(result["job_id"])
     rt.redis.hset(key, mapping={
         "account": result["account"], "components": json.dumps(result.get("components") or []),
-        "prompt": result.get("prompt") or "", "mode": result.get("mode") or "fast"})
+        "prompt": result.get("prompt") or "", "mode": mode_of(result)})
     rt.redis.expire(key, rt.settings.mj_record_ttl_s)
 
 
@@ -150,6 +146,6 @@ def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, A
         "finished_at": iso(finished_at),
         "task_id": rec.job_id,
         "kind": rec.kind,
-        "mode": rec.params.get("mode") or rec.parent.get("mode") or "fast",
+        "mode": mode_of(rec.params, rec.parent),
         "quota": info.quota,
     }

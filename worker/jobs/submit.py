@@ -10,25 +10,25 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from worker.capacity import metrics
 from worker.capacity.accounts import NoAccountLeft
+from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.poll import adopt, deadline_for, schedule_poll
 from worker.jobs.records import (
     AMBIGUOUS,
     IN_FLIGHT,
     NEW,
-    REVOKED,
     SUBMITTED,
     SUBMITTING,
-    SUCCESS,
     TERMINAL,
     WAITING,
     JobRecord,
 )
-from worker.jobs.settle import delivered, fail, owe_delivery, owed, resume_all
+from worker.jobs.revoke import cancel
+from worker.jobs.settle import fail, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
 from worker.keys import CLAIM_TTL_S, REFUSALS_TTL_S
@@ -37,35 +37,6 @@ from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Park:
-    """The task ends now without a result; someone re-publishes it later."""
-
-
-@dataclass(frozen=True)
-class Done:
-    """The job finished: the task returns this result (and its chain goes on)."""
-
-    result: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The job ended in failure: the task raises this exception."""
-
-    error: errors.TTAPIError
-
-
-@dataclass(frozen=True)
-class Revoked:
-    """The job was cancelled before any submit: the task ends REVOKED."""
-
-    reason: str
-
-
-Outcome = Park | Done | Failed | Revoked
 
 
 def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
@@ -100,52 +71,6 @@ def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
         why = "expired before it could be submitted (the task's `expires` passed)"
         return Revoked(why) if cancel(rt, rec, why) else Park()
     return _acquire_and_submit(rt, rec)
-
-
-def ended(rec: JobRecord) -> Outcome:
-    """The outcome of an ended record, as its task reports it."""
-    if rec.state == SUCCESS:
-        return Done(rec.result)
-    if rec.state == REVOKED:
-        return Revoked(rec.error)
-    return Failed(errors.JobFailed(rec.error))
-
-
-def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
-    """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next."""
-    if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason,
-                           finished_at_ts=rt.clock()):
-        return False
-    log.warning("job %s revoked: %s", rec.job_id, reason)
-    metrics.count_outcome(rt.redis, REVOKED, keys=rt.keys)
-    if rec.account:
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
-    return True
-
-
-def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
-    """Celery dropped a message of this job (and stored REVOKED); True if the job must go on.
-
-    A job not yet submitted is cancelled (its place goes to the next). One TTAPI has is never
-    stopped (nothing can stop TTAPI): after `revoke()` it runs to its end and frees its slot;
-    when only its `expires` passed, its result is still delivered (True).
-    """
-    rec = rt.records.load(job_id)
-    if rec is None:
-        return False
-    if rec.state in (NEW, WAITING):
-        cancel(rt, rec, "expired" if expired else "revoked")
-        delivered(rt, job_id)  # Celery stored REVOKED already
-        return False
-    if not expired:
-        if rec.state in TERMINAL:
-            delivered(rt, job_id)  # the caller revoked it: REVOKED is its outcome
-        return False
-    if rec.state == SUCCESS:
-        # A late copy of the original message: REVOKED just overwrote the stored result.
-        owe_delivery(rt, job_id, rt.clock())
-        rt.dispatcher.resume(job_id)
-    return rec.state not in TERMINAL or rec.state == SUCCESS
 
 
 def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
@@ -220,56 +145,72 @@ def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
 
 def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     """POST the job (state SUBMITTING, slot held) and act on every possible answer."""
-    client = rt.pool.client(label)
     try:
         request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""),
                               hook_url(rt, rec))
-        answer = client.submit(request)
+        answer = rt.pool.client(label).submit(request)
     except (errors.QueueFull, errors.RateLimited) as exc:
-        # Not created. Someone else uses this key, or we are too fast: wait, keep our place.
-        # Refusals in a row double the account's cooldown (up to 64×); a success resets it.
-        streak = int(rt.redis.incr(rt.keys.refusals(label)))
-        rt.redis.expire(rt.keys.refusals(label), REFUSALS_TTL_S)
-        cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS),
-                       rt.timing.retry_after(getattr(exc, "retry_after", None)))
-        rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
-        show_waiting(rt, rec, label, rt.guard.backoff(label, rec.job_id, cooldown))
-        metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
-        rt.dispatcher.fill(label, cooldown)
-        log.warning("job %s: %s %s on %s; retry in %.2fs", rec.job_id, exc.status_code,
-                    exc.message, label, cooldown)
-        return Park()
+        return _refused(rt, rec, label, exc)
     except (errors.Unauthorized, errors.InsufficientBalance) as exc:
-        rt.pool.disable(label, exc.status_code or 0, exc.message)
-        rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
-        if rec.pinned:
-            # TTAPI's words first, unchanged; the caller also learns which account refused.
-            message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
-            fail(rt, rec, message, from_states=(WAITING,))
-            return Failed(type(exc)(message))
-        resume_all(rt, rt.guard.release(label, rec.job_id))
-        _move_waiters(rt, label)
-        rt.dispatcher.resume(rec.job_id)
-        return Park()
+        return _account_refused(rt, rec, label, exc)
     except errors.TTAPIError as exc:
-        if exc.may_have_created:
-            rt.records.move(rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1,
-                            lost_at=rt.clock())
-            log.warning("job %s: submit answer lost (%s); reconciling via fetch-list",
-                        rec.job_id, exc)
-            rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s)
-            return Park()
-        retryable = isinstance(exc, errors.ServerError | errors.RequestError)
-        if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
-            rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
-            delay = rt.timing.submit_retry_s * 2 ** rec.submit_attempts
-            rt.dispatcher.resume(rec.job_id, delay)
-            log.warning("job %s: submit failed (%s); retry %s in %.2fs",
-                        rec.job_id, exc, rec.submit_attempts, delay)
-            return Park()
-        fail(rt, rec, exc.message, from_states=(SUBMITTING,))
-        return Failed(type(exc)(exc.message))
+        return _answer_lost(rt, rec, exc) if exc.may_have_created else _not_created(rt, rec, exc)
     return _submitted(rt, rec, label, answer.job_id)
+
+
+def _refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
+    """499/429: not created. Someone else uses this key, or we are too fast: wait, keep our
+    place. Refusals in a row double the account's cooldown (up to 64×); a success resets it."""
+    streak = int(rt.redis.incr(rt.keys.refusals(label)))
+    rt.redis.expire(rt.keys.refusals(label), REFUSALS_TTL_S)
+    cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS),
+                   rt.timing.retry_after(getattr(exc, "retry_after", None)))
+    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
+    show_waiting(rt, rec, label, rt.guard.backoff(label, rec.job_id, cooldown))
+    metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
+    rt.dispatcher.fill(label, cooldown)
+    log.warning("job %s: %s %s on %s; retry in %.2fs", rec.job_id, exc.status_code,
+                exc.message, label, cooldown)
+    return Park()
+
+
+def _account_refused(rt: Runtime, rec: JobRecord, label: str,
+                     exc: errors.APIStatusError) -> Outcome:
+    """401/402: the account leaves rotation; the job (unless pinned) and its waiters move."""
+    rt.pool.disable(label, exc.status_code or 0, exc.message)
+    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
+    if rec.pinned:
+        # TTAPI's words first, unchanged; the caller also learns which account refused.
+        message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
+        fail(rt, rec, message, from_states=(WAITING,))
+        return Failed(type(exc)(message))
+    resume_all(rt, rt.guard.release(label, rec.job_id))
+    _move_waiters(rt, label)
+    rt.dispatcher.resume(rec.job_id)
+    return Park()
+
+
+def _answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
+    """504, read timeout, reset after sending: TTAPI may have created it. Reconcile first."""
+    rt.records.move(rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1,
+                    lost_at=rt.clock())
+    log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
+    rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s)
+    return Park()
+
+
+def _not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
+    """500s and connection failures are retried (slot kept); 400/404 and the rest fail."""
+    retryable = isinstance(exc, errors.ServerError | errors.RequestError)
+    if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
+        rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
+        delay = rt.timing.submit_retry_s * 2 ** rec.submit_attempts
+        rt.dispatcher.resume(rec.job_id, delay)
+        log.warning("job %s: submit failed (%s); retry %s in %.2fs",
+                    rec.job_id, exc, rec.submit_attempts, delay)
+        return Park()
+    fail(rt, rec, exc.message, from_states=(SUBMITTING,))
+    return Failed(type(exc)(exc.message))
 
 
 def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
@@ -318,5 +259,4 @@ def _move_waiters(rt: Runtime, label: str) -> None:
         rt.guard.release(label, job_id)
 
 
-__all__ = ["Done", "Failed", "Outcome", "Park", "Revoked", "advance", "cancel", "on_revoked",
-           "submit"]
+__all__ = ["advance", "hook_url", "submit"]

@@ -1,0 +1,53 @@
+"""Revoke and `expires`: a job not yet submitted is cancelled; one TTAPI has runs to its end.
+
+Nothing can stop a job at TTAPI, so a revoke of a submitted job only drops its next message;
+its slot is freed when TTAPI finishes it, as for any job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from worker.capacity import metrics
+from worker.jobs.records import NEW, REVOKED, SUCCESS, TERMINAL, WAITING, JobRecord
+from worker.jobs.settle import delivered, owe_delivery, resume_all
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
+    """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next."""
+    if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason,
+                           finished_at_ts=rt.clock()):
+        return False
+    log.warning("job %s revoked: %s", rec.job_id, reason)
+    metrics.count_outcome(rt.redis, REVOKED, keys=rt.keys)
+    if rec.account:
+        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+    return True
+
+
+def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
+    """Celery dropped a message of this job (and stored REVOKED); True if the job must go on.
+
+    A job not yet submitted is cancelled (its place goes to the next). One TTAPI has is never
+    stopped (nothing can stop TTAPI): after `revoke()` it runs to its end and frees its slot;
+    when only its `expires` passed, its result is still delivered (True).
+    """
+    rec = rt.records.load(job_id)
+    if rec is None:
+        return False
+    if rec.state in (NEW, WAITING):
+        cancel(rt, rec, "expired" if expired else "revoked")
+        delivered(rt, job_id)  # Celery stored REVOKED already
+        return False
+    if not expired:
+        if rec.state in TERMINAL:
+            delivered(rt, job_id)  # the caller revoked it: REVOKED is its outcome
+        return False
+    if rec.state == SUCCESS:
+        # A late copy of the original message: REVOKED just overwrote the stored result.
+        owe_delivery(rt, job_id, rt.clock())
+        rt.dispatcher.resume(job_id)
+    return rec.state not in TERMINAL or rec.state == SUCCESS
