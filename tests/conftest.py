@@ -14,7 +14,9 @@ import pytest
 
 from tests.support.scripted import ScriptedServer
 from tests.support.servers import RedisServer, free_port
+from tests.support.simulators import SimFactory
 from tests.support.stack import Stack
+from worker.devtools.simulator import Simulator
 
 _REDIS_PORT = free_port()
 
@@ -28,12 +30,30 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
-    """A loopback HTTP server answering from a script (see tests/scripted.py)."""
+    """A loopback HTTP server answering from a script (see tests/support/scripted.py)."""
     server = ScriptedServer().start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def make_sim() -> Iterator[SimFactory]:
+    """Starts simulators (`make_sim(keys=..., capacity=..., fast_s=..., **config)`) and stops
+    every one of them after the test, also when it failed."""
+    factory = SimFactory()
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> Simulator:
+    """The default simulator (tests/support/simulators.py): keys KEY and OTHER, cap 10, a fast
+    imagine in 0.2 s. A module that needs other settings overrides `sim` with its own."""
+    return make_sim()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -13,9 +12,9 @@ import requests
 
 from config.settings import account_label
 from tests.support.sim_http import V1, Api
-from worker.devtools.simulator import SimConfig, Simulator
+from tests.support.simulators import KEY, OTHER, SimFactory
+from worker.devtools.simulator import Simulator
 
-KEY, OTHER = "sk-test-one-0123456789", "sk-test-two-9876543210"
 GRID = [
     "upsample1",
     "upsample2",
@@ -40,18 +39,6 @@ UPSAMPLED = [
     "pan_down",
 ]
 DATA_URI = "data:image/png;base64,iVBORw0KGgo="
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A simulator with two keys whose fast imagine takes 0.2 s."""
-    with Simulator(SimConfig(keys=[KEY, OTHER], capacity=10, fast_s=0.2)) as running:
-        yield running
-
-
-@pytest.fixture
-def api(sim: Simulator) -> Api:
-    return Api(sim.url, KEY)
 
 
 def done_imagine(api: Api, prompt: str = "a lighthouse") -> str:
@@ -244,8 +231,8 @@ def test_stats_and_control_answers_never_contain_a_key(sim: Simulator, api: Api)
     assert set(sim.stats()["accounts"]) == {account_label(KEY), account_label(OTHER)}
 
 
-def test_stop_also_ends_keep_alive_connections() -> None:
-    sim = Simulator(SimConfig(keys=[KEY])).start()
+def test_stop_also_ends_keep_alive_connections(make_sim: SimFactory) -> None:
+    sim = make_sim(keys=[KEY])
     api = Api(sim.url, KEY)
     assert api.get("info").status_code == 200
     sim.stop()

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from config.settings import account_label
 from tests.support.sim_http import Api
-from worker.devtools.simulator import SimConfig, Simulator
-
-KEY = "sk-fail-paths-key-777888999"
-LABEL = account_label(KEY)
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(SimConfig(keys=[KEY], fast_s=0.2)) as running:
-        yield running
+from tests.support.simulators import KEY, LABEL
+from worker.devtools.simulator import Simulator
 
 
 def test_a_failing_path_always_answers_500_and_the_others_work(sim: Simulator) -> None:

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from config.settings import account_label
 from tests.support.sim_http import Api, Receiver, eventually
-from worker.devtools.simulator import SimConfig, Simulator
-
-KEY = "sk-faults-key-333444555"
-LABEL = account_label(KEY)
+from tests.support.simulators import KEY, LABEL, SimFactory
+from worker.devtools.simulator import Simulator
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A one-key simulator whose fast imagine takes 0.2 s and whose hooks retry after 0.05 s."""
-    config = SimConfig(keys=[KEY], fast_s=0.2, hook_retry_delay_s=0.05)
-    with Simulator(config) as running:
-        yield running
-
-
-@pytest.fixture
-def api(sim: Simulator) -> Api:
-    return Api(sim.url, KEY)
+def sim(make_sim: SimFactory) -> Simulator:
+    """The default simulator, whose hooks retry after 0.05 s."""
+    return make_sim(hook_retry_delay_s=0.05)
 
 
 def test_a_hook_fires_at_job_end_with_actions_and_is_retried_until_200(

@@ -9,25 +9,11 @@ from typing import Any
 
 import pytest
 
-from config.settings import account_label
 from tests.support.sim_http import Api
+from tests.support.simulators import KEY, LABEL, SimFactory
 from worker.devtools.simulator import Faults, SimConfig, Simulator
 
-KEY = "sk-rules-key-000111222"
-LABEL = account_label(KEY)
 DATA_URI = "data:image/png;base64,iVBORw0KGgo="
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A one-key simulator whose fast imagine takes 0.2 s (TTAPI's 300 s timeout → 1 s)."""
-    with Simulator(SimConfig(keys=[KEY], capacity=10, fast_s=0.2)) as running:
-        yield running
-
-
-@pytest.fixture
-def api(sim: Simulator) -> Api:
-    return Api(sim.url, KEY)
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +27,9 @@ def shared() -> Iterator[tuple[Api, str]]:
 
 
 @pytest.fixture
-def quick() -> Iterator[Api]:
+def quick(make_sim: SimFactory) -> Api:
     """A simulator at fast_s=0.06, so TTAPI's 300 s timeout lasts 0.3 s."""
-    with Simulator(SimConfig(keys=[KEY], fast_s=0.06)) as running:
-        yield Api(running.url, KEY)
+    return Api(make_sim(fast_s=0.06).url, KEY)
 
 
 PARENT = "<parent>"
@@ -150,22 +135,21 @@ def test_another_clients_jobs_take_slots_from_the_cap(sim: Simulator, api: Api) 
 
 
 @pytest.mark.parametrize("retry_after", [False, True])
-def test_the_token_bucket_answers_429_when_empty(retry_after: bool) -> None:
-    config = SimConfig(keys=[KEY], rate_per_s=2.0, burst=3, retry_after_header=retry_after)
-    with Simulator(config) as sim:
-        api = Api(sim.url, KEY)
-        codes = [api.get("info").status_code for _ in range(3)]
-        reply = api.get("info")
-        assert codes == [200, 200, 200] and reply.status_code == 429
-        assert reply.json() == {
-            "status": "FAILED",
-            "message": "Requests too frequent, please try again later.",
-            "data": None,
-        }
-        assert ("Retry-After" in reply.headers) is retry_after
-        if retry_after:
-            assert reply.headers["Retry-After"] == "1"
-        assert sim.stats()["accounts"][LABEL]["count_429"] == 1
+def test_the_token_bucket_answers_429_when_empty(make_sim: SimFactory, retry_after: bool) -> None:
+    sim = make_sim(rate_per_s=2.0, burst=3, retry_after_header=retry_after)
+    api = Api(sim.url, KEY)
+    codes = [api.get("info").status_code for _ in range(3)]
+    reply = api.get("info")
+    assert codes == [200, 200, 200] and reply.status_code == 429
+    assert reply.json() == {
+        "status": "FAILED",
+        "message": "Requests too frequent, please try again later.",
+        "data": None,
+    }
+    assert ("Retry-After" in reply.headers) is retry_after
+    if retry_after:
+        assert reply.headers["Retry-After"] == "1"
+    assert sim.stats()["accounts"][LABEL]["count_429"] == 1
 
 
 FAILURES = [
@@ -222,12 +206,11 @@ def test_a_job_running_past_its_scaled_timeout_fails_job_timeout_at_the_timeout(
     assert stats["finished_at"] - stats["submitted_at"] == pytest.approx(seconds, abs=1e-3)
 
 
-def test_a_stuck_job_stays_on_queue_past_any_timeout_until_finished_by_hand() -> None:
-    with Simulator(SimConfig(keys=[KEY], fast_s=0.06)) as sim:
-        _check_stuck(sim, Api(sim.url, KEY))
-
-
-def _check_stuck(sim: Simulator, api: Api) -> None:
+def test_a_stuck_job_stays_on_queue_past_any_timeout_until_finished_by_hand(
+    make_sim: SimFactory,
+) -> None:
+    sim = make_sim(fast_s=0.06)
+    api = Api(sim.url, KEY)
     sim.set_faults(stuck_words=["stuck", "frozen"])
     job_id = api.imagine("a frozen cat", timeout=300)
     time.sleep(0.35)
@@ -238,10 +221,9 @@ def _check_stuck(sim: Simulator, api: Api) -> None:
     assert api.fetch(job_id)["status"] == "SUCCESS"
 
 
-def test_faults_given_in_the_config_apply_from_the_start() -> None:
-    config = SimConfig(keys=[KEY], faults=Faults(other_client={LABEL: 10}))
-    with Simulator(config) as sim:
-        assert Api(sim.url, KEY).post("imagine", {"prompt": "a cat"}).status_code == 499
+def test_faults_given_in_the_config_apply_from_the_start(make_sim: SimFactory) -> None:
+    sim = make_sim(faults=Faults(other_client={LABEL: 10}))
+    assert Api(sim.url, KEY).post("imagine", {"prompt": "a cat"}).status_code == 499
 
 
 def test_concurrent_submits_never_admit_more_than_the_cap(sim: Simulator) -> None:

@@ -8,22 +8,19 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import Account
-from worker.devtools.simulator import SimConfig, Simulator
+from tests.support.simulators import KEY, OTHER, SimFactory
+from worker.devtools.simulator import Simulator
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.responses import JobInfo
 
-KEY, OTHER = "sk-client-sim-key-0001", "sk-client-sim-key-0002"
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    s = Simulator(SimConfig(keys=[KEY, OTHER], capacity=10, fast_s=0.4)).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def sim(make_sim: SimFactory) -> Simulator:
+    """The default simulator with slower jobs (0.4 s), so progress is seen rising."""
+    return make_sim(fast_s=0.4)
 
 
 @pytest.fixture
@@ -53,9 +50,11 @@ def test_every_endpoint_round_trips_through_the_models(client: TTAPIClient) -> N
     assert up.action == "upsample2" and "upscale_creative" in up.components
     seed = finish(client, client.seed(grid.job_id).job_id)
     assert seed.seed and seed.seed.isdigit()
-    for job in (client.blend([PNG, PNG], dimensions="PORTRAIT"), client.describe(PNG),
-                client.inpaint(grid.job_id, "UklGRrw0AABXRUJQ", prompt="white"),
-                ):
+    for job in (
+        client.blend([PNG, PNG], dimensions="PORTRAIT"),
+        client.describe(PNG),
+        client.inpaint(grid.job_id, "UklGRrw0AABXRUJQ", prompt="white"),
+    ):
         assert finish(client, job.job_id).status == "SUCCESS"
     info = client.info()
     assert info.max_queue == 10 and info.balance is not None
@@ -98,8 +97,9 @@ def test_each_refusal_of_the_simulator_raises_its_exception(
         TTAPIClient(Account.from_key(OTHER), sim.url).imagine("a cat")
 
 
-def test_the_eleventh_job_in_progress_is_refused_with_499(sim: Simulator,
-                                                          client: TTAPIClient) -> None:
+def test_the_eleventh_job_in_progress_is_refused_with_499(
+    sim: Simulator, client: TTAPIClient
+) -> None:
     for i in range(10):
         client.imagine(f"a stuck job {i}")  # "stuck" jobs never finish
     with pytest.raises(errors.QueueFull) as info:

@@ -15,7 +15,8 @@ import requests
 
 from config.settings import Account, load_settings
 from tests.support.scripted import Reply, ScriptedServer
-from worker.devtools.simulator import SimConfig, Simulator
+from tests.support.simulators import KEY
+from worker.devtools.simulator import Simulator
 from worker.devtools.simulator.images import png_bytes
 from worker.jobs.download import (
     DEFAULT_MAX_BYTES,
@@ -28,14 +29,7 @@ from worker.jobs.download import (
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
 
-KEY = "sk-download-test-0001"
 PNG = png_bytes("scripted")
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(SimConfig(keys=[KEY], capacity=10, fast_s=0.2)) as running:
-        yield running
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The job engine in-process (tests/inline.py): fakeredis, the simulator, no Celery.
+"""The job engine in-process (tests/support/inline.py): fakeredis, the simulator, no Celery.
 
 Idempotency of redelivered and duplicated messages, the cap, job outcomes by TTAPI's FAILED
 messages, follow-ups, validation, the pump's repairs and secrets.
@@ -7,38 +7,26 @@ messages, follow-ups, validation, the pump's repairs and secrets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
-from config.settings import account_label
+from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, LABEL_B, account, build_engine
 from tests.support.inline import InlineEngine, Killed, Step
-from worker.devtools.simulator import SimConfig, Simulator
+from tests.support.simulators import SimFactory
+from worker.devtools.simulator import Simulator
 from worker.jobs import settle
+from worker.jobs.outcome import Park
 from worker.jobs.records import SUBMITTED
-from worker.jobs.submit import Park
-
-KEY_A, KEY_B = "sk-engine-unit-aaaa-0001", "sk-engine-unit-bbbb-0002"
-LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)
-FAST = 0.5
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    s = Simulator(SimConfig(keys=[KEY_A, KEY_B], capacity=3, fast_s=FAST)).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def sim(make_sim: SimFactory) -> Simulator:
+    return make_sim(keys=[KEY_A, KEY_B], capacity=3, fast_s=FAST)
 
 
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
-    return InlineEngine.build(sim.url, [KEY_A], fast_s=FAST, capacity=3)
-
-
-def account(sim: Simulator, label: str = LABEL_A) -> dict[str, int]:
-    return dict(sim.stats()["accounts"][label])
+    return build_engine(sim, capacity=3)
 
 
 @pytest.mark.parametrize("when", ["at once", "while it is polled", "after it finished"])
@@ -107,9 +95,7 @@ def test_ttapis_failed_jobs_are_resubmitted_once_only_when_worth_it(
     assert eng.holders(LABEL_A) == 0
 
 
-def test_a_failed_job_frees_its_slot_for_the_next_waiter(
-    eng: InlineEngine, sim: Simulator
-) -> None:
+def test_a_failed_job_frees_its_slot_for_the_next_waiter(eng: InlineEngine, sim: Simulator) -> None:
     bad = eng.imagine("a banned tower")
     good = [eng.imagine(f"a good tower {i}") for i in range(3)]
     assert eng.rt.guard.state(LABEL_A).waiters == [good[-1]]
@@ -120,7 +106,7 @@ def test_a_failed_job_frees_its_slot_for_the_next_waiter(
 
 
 def test_a_follow_up_runs_on_its_parents_account(sim: Simulator) -> None:
-    eng = InlineEngine.build(sim.url, [KEY_A, KEY_B], fast_s=FAST, capacity=3)
+    eng = build_engine(sim, KEY_A, KEY_B, capacity=3)
     grid = eng.submit("imagine", {"prompt": "a fox", "mode": "fast"}, account=LABEL_B)
     assert eng.run_until(eng.done(grid), 5)
     parent = eng.result(grid)
@@ -147,8 +133,12 @@ def test_a_follow_up_runs_on_its_parents_account(sim: Simulator) -> None:
 def test_bad_input_fails_before_any_http_call_naming_the_field(
     eng: InlineEngine, sim: Simulator, kind: str, params: dict[str, object], field: str
 ) -> None:
-    grid = {"job_id": "0f0e0d0c", "status": "SUCCESS", "account": LABEL_A,
-            "components": ["upsample1", "upsample2", "reroll"]}
+    grid = {
+        "job_id": "0f0e0d0c",
+        "status": "SUCCESS",
+        "account": LABEL_A,
+        "components": ["upsample1", "upsample2", "reroll"],
+    }
     job = eng.submit(kind, params, parent=grid)
     assert field in eng.error(job)
     assert eng.state(job) == ""  # no record: nothing to clean up
@@ -201,8 +191,7 @@ def test_no_record_log_line_or_result_holds_an_api_key(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sim.set_account(KEY_B, balance=0)
-    eng = InlineEngine.build(sim.url, [KEY_A, KEY_B, "sk-engine-unit-unknown-0003"],
-                             fast_s=FAST, capacity=3)
+    eng = build_engine(sim, KEY_A, KEY_B, "sk-engine-unit-unknown-0003", capacity=3)
     jobs = [eng.imagine(p) for p in ("a cat", "a banned cat", "a flaky cat", "a dog", "a cow")]
     jobs.append(eng.submit("imagine", {"prompt": "a bat"}, account=LABEL_B))
     sim.set_faults(rate_504_after_create=0.5, rate_429=0.2)
@@ -215,8 +204,15 @@ def test_no_record_log_line_or_result_holds_an_api_key(
     dump = [caplog.text, repr(eng.outcomes)]
     for key in r.scan_iter("*"):
         kind = r.type(key)
-        value = (r.hgetall(key) if kind == "hash" else r.zrange(key, 0, -1) if kind == "zset"
-                 else r.get(key) if kind == "string" else r.lrange(key, 0, -1))
+        value = (
+            r.hgetall(key)
+            if kind == "hash"
+            else r.zrange(key, 0, -1)
+            if kind == "zset"
+            else r.get(key)
+            if kind == "string"
+            else r.lrange(key, 0, -1)
+        )
         dump.append(f"{key}={value!r}")
     text = "\n".join(dump)
     assert "sk-engine-unit" not in text
@@ -245,8 +241,9 @@ def test_a_relax_jobs_deadline_follows_ttapis_relax_timeout(
     assert rec.deadline - rec.submitted_at_ts == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("prompt", "outcome"), [("a fine day", "Done"),
-                                                 ("a banned day", "Failed")])
+@pytest.mark.parametrize(
+    ("prompt", "outcome"), [("a fine day", "Done"), ("a banned day", "Failed")]
+)
 def test_a_worker_killed_just_after_a_job_ended_still_delivers_its_outcome(
     eng: InlineEngine, monkeypatch: pytest.MonkeyPatch, prompt: str, outcome: str
 ) -> None:

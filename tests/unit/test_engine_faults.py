@@ -7,40 +7,30 @@ clear FAILURE, that no prompt is paid twice, and that the cap holds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from config.settings import account_label
+from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, account, build_engine
 from tests.support.inline import InlineEngine, Inputs
+from tests.support.simulators import SimFactory
 from worker.capacity import metrics
-from worker.devtools.simulator import SimConfig, Simulator
+from worker.devtools.simulator import Simulator
 from worker.jobs import poll as completion
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING
-from worker.jobs.submit import MAX_SUBMIT_ATTEMPTS
+from worker.policy import MAX_SUBMIT_ATTEMPTS
 
-KEY_A, KEY_B = "sk-engine-fault-aaaa-0001", "sk-engine-fault-bbbb-0002"
-LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)
 KEY_BAD = "sk-engine-fault-unknown-0009"  # the simulator answers 401 to it
-FAST = 0.5
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    s = Simulator(SimConfig(keys=[KEY_A, KEY_B], capacity=4, fast_s=FAST)).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def sim(make_sim: SimFactory) -> Simulator:
+    return make_sim(keys=[KEY_A, KEY_B], capacity=4, fast_s=FAST)
 
 
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
-    return InlineEngine.build(sim.url, [KEY_A], fast_s=FAST, capacity=4)
-
-
-def account(sim: Simulator, label: str = LABEL_A) -> dict[str, int]:
-    return dict(sim.stats()["accounts"][label])
+    return build_engine(sim, capacity=4)
 
 
 def test_a_499_from_another_client_on_the_key_makes_jobs_wait_not_fail(
@@ -74,8 +64,7 @@ def test_refusals_in_a_row_double_the_cooldown_and_a_success_resets_it(
 
 
 @pytest.mark.parametrize("paths", [["fetch"], ["imagine", "fetch", "fetch-list"]])
-def test_a_429_storm_never_fails_a_job(eng: InlineEngine, sim: Simulator,
-                                       paths: list[str]) -> None:
+def test_a_429_storm_never_fails_a_job(eng: InlineEngine, sim: Simulator, paths: list[str]) -> None:
     sim.set_faults(rate_429=0.5, fault_paths=paths)
     jobs = [eng.imagine(f"a windy day {i}") for i in range(6)]
     assert eng.run_until(eng.all_done, 15)
@@ -156,8 +145,9 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
     job = "lost-submit"
     eng.inputs[job] = Inputs("imagine", {"prompt": "nothing like it"})
     rt = eng.rt
-    rt.records.create(job, kind="imagine", params={"prompt": "nothing like it"},
-                      account=LABEL_A, sig={"job": job})
+    rt.records.create(
+        job, kind="imagine", params={"prompt": "nothing like it"}, account=LABEL_A, sig={"job": job}
+    )
     assert rt.guard.acquire(LABEL_A, job).granted
     assert rt.records.move(job, "NEW", AMBIGUOUS, sent_at=time.time() - age, poll_seq=1)
     completion.reconcile(rt, rt.records.load(job))  # type: ignore[arg-type]
@@ -172,7 +162,7 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
 def test_a_401_takes_the_account_out_of_rotation_and_jobs_go_to_the_other(
     sim: Simulator,
 ) -> None:
-    eng = InlineEngine.build(sim.url, [KEY_BAD, KEY_A], fast_s=FAST, capacity=4)
+    eng = build_engine(sim, KEY_BAD, KEY_A, capacity=4)
     jobs = [eng.imagine(f"a key test {i}") for i in range(6)]
     assert eng.run_until(eng.all_done, 10)
     assert {eng.result(j)["account"] for j in jobs} == {LABEL_A}

@@ -7,61 +7,60 @@ a look-alike job in TTAPI's history, a removed key, a skewed clock) on fakeredis
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from config.settings import Settings, account_label
+from config.settings import Settings
+from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, LABEL_B, build_engine, submits
 from tests.support.inline import InlineEngine, Inputs, Killed
-from worker.devtools.simulator import SimConfig, Simulator
+from tests.support.simulators import SimFactory
+from worker.devtools.simulator import Simulator
 from worker.jobs import maintenance
 from worker.jobs import poll as completion
 from worker.jobs import submit as engine
+from worker.jobs.outcome import Failed, Park, Revoked
 from worker.jobs.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
+from worker.jobs.revoke import cancel
 from worker.jobs.settle import settle
-from worker.jobs.submit import Revoked
 from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.responses import JobInfo
 
-KEY_A, KEY_B = "sk-engine-trust-aaaa-0001", "sk-engine-trust-bbbb-0002"
-LABEL_A, LABEL_B = account_label(KEY_A), account_label(KEY_B)
-FAST = 0.5
 # Short HTTP timeouts: the pump takes a submit for lost after connect + read + its stall time.
 QUICK = {"mj_http_connect_timeout_s": 0.5, "mj_http_read_timeout_s": 0.5}
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    s = Simulator(SimConfig(keys=[KEY_A, KEY_B], capacity=200, fast_s=FAST)).start()
-    try:
-        yield s
-    finally:
-        s.stop()
+def sim(make_sim: SimFactory) -> Simulator:
+    """TTAPI's cap far above ours (3), so every refusal a test sees is one it staged."""
+    return make_sim(keys=[KEY_A, KEY_B], capacity=200, fast_s=FAST)
 
 
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
-    return InlineEngine.build(sim.url, [KEY_A], fast_s=FAST, capacity=3, **QUICK)
+    return build_engine(sim, capacity=3, **QUICK)
 
 
-def submits(sim: Simulator, label: str = LABEL_A) -> int:
-    return int(sim.stats()["accounts"][label]["submits"])
-
-
-def ambiguous_job(eng: InlineEngine, job: str, prompt: str, *, sent_ago: float,
-                  lost_ago: float) -> None:
+def ambiguous_job(
+    eng: InlineEngine, job: str, prompt: str, *, sent_ago: float, lost_ago: float
+) -> None:
     """A job whose submit answer was lost: AMBIGUOUS, holding its slot."""
     rt = eng.rt
     eng.inputs[job] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
-    rt.records.create(job, kind="imagine", params={"prompt": prompt, "mode": "fast"},
-                      account=LABEL_A, sig={"job": job})
+    rt.records.create(
+        job,
+        kind="imagine",
+        params={"prompt": prompt, "mode": "fast"},
+        account=LABEL_A,
+        sig={"job": job},
+    )
     assert rt.guard.acquire(LABEL_A, job).granted
     now = rt.clock()
-    assert rt.records.move(job, "NEW", AMBIGUOUS, sent_at=now - sent_ago,
-                           lost_at=now - lost_ago, poll_seq=1)
+    assert rt.records.move(
+        job, "NEW", AMBIGUOUS, sent_at=now - sent_ago, lost_at=now - lost_ago, poll_seq=1
+    )
 
 
 def load(eng: InlineEngine, job: str) -> Any:
@@ -231,8 +230,12 @@ def test_the_pump_resumes_a_waiting_job_that_has_no_message_and_no_place_in_the_
 ) -> None:
     job = "forgotten"
     eng.inputs[job] = Inputs("imagine", {"prompt": "a forgotten waiter", "mode": "fast"})
-    eng.rt.records.create(job, kind="imagine", params={"prompt": "a forgotten waiter",
-                                                       "mode": "fast"}, account=LABEL_A)
+    eng.rt.records.create(
+        job,
+        kind="imagine",
+        params={"prompt": "a forgotten waiter", "mode": "fast"},
+        account=LABEL_A,
+    )
     assert eng.rt.records.move(job, "NEW", WAITING)
     eng.pump_every = 0.2
     assert eng.run_until(eng.done(job), 10)
@@ -246,13 +249,14 @@ def test_the_pump_resumes_a_waiting_job_that_has_no_message_and_no_place_in_the_
 def test_jobs_of_a_removed_key_end_clearly_and_its_waiters_move_to_the_other_account(
     sim: Simulator,
 ) -> None:
-    eng = InlineEngine.build(sim.url, [KEY_A], fast_s=8.0, capacity=2, **QUICK)
+    eng = build_engine(sim, capacity=2, fast_s=8.0, **QUICK)
     jobs = [eng.imagine(f"a removed key {i}") for i in range(3)]  # 2 run, 1 waits
     assert eng.holders(LABEL_A) == 2
     # The operator drops KEY_A for KEY_B and restarts: a newer process, same Redis.
     time.sleep(0.05)
-    settings = Settings(**{**eng.rt.settings.model_dump(), "ttapi_api_keys": KEY_B,
-                           "ttapi_api_key": None})
+    settings = Settings(
+        **{**eng.rt.settings.model_dump(), "ttapi_api_keys": KEY_B, "ttapi_api_key": None}
+    )
     eng.rt = Runtime.build(settings, eng.rt.redis, eng.dispatcher)
     eng.pump_every = 0.2
     assert eng.run_until(eng.all_done, 20)
@@ -294,9 +298,10 @@ def test_a_waiting_job_past_its_expiry_is_revoked_without_a_submit_and_frees_its
 ) -> None:
     busy = [eng.imagine(f"a full account {i}") for i in range(3)]
     late = "late"
-    eng.inputs[late] = Inputs("imagine", {"prompt": "too late", "mode": "fast"},
-                              expires_at=eng.rt.clock() + 0.1)
-    assert isinstance(eng.deliver(late), engine.Park)
+    eng.inputs[late] = Inputs(
+        "imagine", {"prompt": "too late", "mode": "fast"}, expires_at=eng.rt.clock() + 0.1
+    )
+    assert isinstance(eng.deliver(late), Park)
     time.sleep(0.2)
     assert eng.run_until(eng.done(*busy), 10)
     assert eng.run_until(lambda: load(eng, late).state == REVOKED, 5)
@@ -312,18 +317,19 @@ def test_cancel_frees_a_handed_slot_for_the_next_waiter(eng: InlineEngine) -> No
         rt.records.create(job, kind="imagine", params={"prompt": job}, account=LABEL_A)
         rt.guard.acquire(LABEL_A, job)
     assert rt.guard.state(LABEL_A).waiters == ["d"]
-    assert engine.cancel(rt, load(eng, "a"), "revoked by the caller")
+    assert cancel(rt, load(eng, "a"), "revoked by the caller")
     assert "d" in rt.guard.state(LABEL_A).holders
     assert load(eng, "a").state == REVOKED
-    assert not engine.cancel(rt, load(eng, "a"), "twice")
+    assert not cancel(rt, load(eng, "a"), "twice")
 
 
 # -- defect 9: Retry-After is bounded ------------------------------------------------------
 
 
 @pytest.mark.parametrize(("said", "waited"), [(None, 0.0), (2.0, 2.0), (3600.0, 60.0)])
-def test_retry_after_is_honoured_up_to_a_minute(eng: InlineEngine, said: float | None,
-                                                 waited: float) -> None:
+def test_retry_after_is_honoured_up_to_a_minute(
+    eng: InlineEngine, said: float | None, waited: float
+) -> None:
     assert eng.rt.timing.retry_after(said) == waited
 
 
@@ -343,10 +349,15 @@ def test_a_refusal_with_an_hour_long_retry_after_cools_the_account_for_at_most_a
 def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None:
     job = eng.submit("imagine", {"prompt": "pinned"}, account=LABEL_A)
     eng.rt.pool.disable(LABEL_A, 401, "Unauthorized")
-    eng.rt.records.create("pinned-2", kind="imagine", params={"prompt": "p"}, account=LABEL_A,
-                          pinned=True)
-    assert isinstance(engine.advance(eng.rt, "pinned-2", "imagine", {"prompt": "p"},
-                                     signature=lambda: {}, account=LABEL_A), engine.Failed)
+    eng.rt.records.create(
+        "pinned-2", kind="imagine", params={"prompt": "p"}, account=LABEL_A, pinned=True
+    )
+    assert isinstance(
+        engine.advance(
+            eng.rt, "pinned-2", "imagine", {"prompt": "p"}, signature=lambda: {}, account=LABEL_A
+        ),
+        Failed,
+    )
     assert eng.rt.redis.zscore("mj:undelivered", "pinned-2") is not None
     assert load(eng, "pinned-2").state == FAILED
     assert job in eng.inputs
@@ -358,7 +369,7 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
 def test_a_caller_sees_waiting_with_its_place_then_submitted_with_rising_progress(
     sim: Simulator,
 ) -> None:
-    eng = InlineEngine.build(sim.url, [KEY_A], fast_s=2.0, capacity=1)
+    eng = build_engine(sim, capacity=1, fast_s=2.0)
     first, second = eng.imagine("a first lamp"), eng.imagine("a second lamp")
     assert eng.run_until(eng.all_done, 15)
     states = eng.dispatcher.states
@@ -387,3 +398,12 @@ def test_every_ending_is_counted_once_by_outcome_and_successes_by_duration(
     assert metrics.outcomes(eng.rt.redis) == {"success": 2, "failed": 1, "revoked": 0}
     [(buckets, total)] = metrics.durations(eng.rt.redis).values()
     assert sum(n for _, n in buckets) >= 2 and total > 0
+
+
+def test_every_key_the_engine_writes_lives_under_the_configured_prefix(sim: Simulator) -> None:
+    eng = InlineEngine.build(sim.url, [KEY_A], fast_s=FAST, capacity=1, mj_key_prefix="blue")
+    jobs = [eng.imagine(f"a blue prefix {i}") for i in range(2)]
+    assert eng.run_until(eng.all_done, 10)
+    assert all(eng.result(j)["status"] == "SUCCESS" for j in jobs)
+    written = set(eng.rt.redis.keys("*"))
+    assert written and all(k.startswith("blue:") for k in written), sorted(written)

@@ -7,7 +7,6 @@ import socket
 import time
 from collections.abc import Iterator
 from typing import Any
-from wsgiref.util import setup_testing_defaults
 
 import fakeredis
 import pytest
@@ -15,34 +14,21 @@ import redis
 
 from config.settings import Settings
 from tests.support.servers import RedisServer
+from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.ops import health
 from worker.runtime import Runtime
 from worker.webhook.receiver import create_wsgi_app
 
 
-class Dispatcher:
-    """Publishes nothing."""
-
-    def resume(self, job_id: str, countdown: float = 0.0) -> None: ...
-    def poll(self, job_id: str, seq: int, countdown: float) -> None: ...
-    def fill(self, label: str, countdown: float) -> None: ...
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None: ...
-
-
 def healthz(rt: Runtime, method: str = "GET") -> tuple[int, str]:
-    environ: dict[str, Any] = {"PATH_INFO": "/healthz", "REQUEST_METHOD": method}
-    setup_testing_defaults(environ)
-    seen: list[int] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> Any:
-        seen.append(int(status.split()[0]))
-
-    body = b"".join(create_wsgi_app(rt)(environ, start_response))
-    return seen[0], body.decode()
+    status, _, body = wsgi_get(create_wsgi_app(rt), "/healthz", method)
+    return status, body
 
 
 def runtime_on(client: redis.Redis, **settings: Any) -> Runtime:
-    return Runtime.build(Settings(ttapi_api_key="sk-health-1", **settings), client, Dispatcher())
+    return Runtime.build(
+        Settings(ttapi_api_key="sk-health-1", **settings), client, NullDispatcher()
+    )
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from wsgiref.types import WSGIApplication
-from wsgiref.util import setup_testing_defaults
 
 import fakeredis
 import pytest
@@ -21,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, account_label
 from tests.support.servers import free_port
+from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.capacity import metrics
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
 from worker.ops.http import create_metrics_app
@@ -32,19 +30,10 @@ KEY_A, KEY_B = "sk-metrics-key-aaaa-1111", "sk-metrics-key-bbbb-2222"
 A, B = account_label(KEY_A), account_label(KEY_B)
 
 
-class Dispatcher:
-    """Publishes nothing (these tests never run a job step)."""
-
-    def resume(self, job_id: str, countdown: float = 0.0) -> None: ...
-    def poll(self, job_id: str, seq: int, countdown: float) -> None: ...
-    def fill(self, label: str, countdown: float) -> None: ...
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None: ...
-
-
 def build_runtime(server: fakeredis.FakeServer) -> Runtime:
     settings = Settings(ttapi_api_keys=f"{KEY_A},{KEY_B}", ttapi_max_in_progress=3)
     client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    return Runtime.build(settings, client, Dispatcher())
+    return Runtime.build(settings, client, NullDispatcher())
 
 
 @pytest.fixture
@@ -57,18 +46,6 @@ def rt(server: fakeredis.FakeServer) -> Runtime:
     return build_runtime(server)
 
 
-def get(app: WSGIApplication, path: str, method: str = "GET") -> tuple[int, dict[str, str], str]:
-    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": method}
-    setup_testing_defaults(environ)
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> Any:
-        seen["status"], seen["headers"] = int(status.split()[0]), dict(headers)
-
-    body = b"".join(app(environ, start_response))
-    return seen["status"], seen["headers"], body.decode()
-
-
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a Prometheus text page, keyed by name and sorted labels."""
     return {
@@ -79,7 +56,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def scrape(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, headers, text = get(create_wsgi_app(rt), "/metrics")
+    status, headers, text = wsgi_get(create_wsgi_app(rt), "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert KEY_A not in text and KEY_B not in text
     return samples(text)
@@ -205,7 +182,7 @@ def test_job_durations_are_a_cumulative_histogram_per_mode(rt: Runtime) -> None:
 
 
 def test_every_contract_metric_is_on_the_page_before_any_job_ran(rt: Runtime) -> None:
-    _, _, text = get(create_wsgi_app(rt), "/metrics")
+    _, _, text = wsgi_get(create_wsgi_app(rt), "/metrics")
     families = {f.name for f in text_string_to_metric_families(text)}
     assert {
         "mj_slots_in_use",
@@ -226,19 +203,19 @@ def test_metrics_answer_503_when_redis_is_away_and_only_get_or_head(
     server: fakeredis.FakeServer,
 ) -> None:
     app = create_wsgi_app(rt)
-    assert get(app, "/metrics", "POST")[0] == 405
-    status, _, body = get(app, "/metrics", "HEAD")
+    assert wsgi_get(app, "/metrics", "POST")[0] == 405
+    status, _, body = wsgi_get(app, "/metrics", "HEAD")
     assert (status, body) == (200, "")
     server.connected = False
-    status, _, body = get(app, "/metrics")
+    status, _, body = wsgi_get(app, "/metrics")
     assert status == 503 and "redis" in body
 
 
 def test_the_metrics_app_alone_serves_metrics_and_health_but_no_hooks(rt: Runtime) -> None:
     app = create_metrics_app(rt)
-    assert get(app, "/metrics")[0] == 200
-    assert get(app, "/healthz")[0] == 200
-    assert get(app, "/hook/abcdefghijklmnopqrstuvwx", "POST")[0] == 404
+    assert wsgi_get(app, "/metrics")[0] == 200
+    assert wsgi_get(app, "/healthz")[0] == 200
+    assert wsgi_get(app, "/hook/abcdefghijklmnopqrstuvwx", "POST")[0] == 404
 
 
 @pytest.fixture
