@@ -68,8 +68,10 @@ def test_a_missing_or_unknown_key_is_401_without_a_data_key(
 
 
 def test_a_job_goes_pending_then_on_queue_with_rising_string_progress_then_success(
-    api: Api,
+    make_sim: SimFactory,
 ) -> None:
+    # A 1 s job: its 0.1 s in PENDING_QUEUE outlasts the first fetch even on a busy machine.
+    api = Api(make_sim(fast_s=1.0).url, KEY)
     job_id = api.imagine("a lighthouse --ar 3:2", mode="fast")
     seen: list[dict[str, object]] = []
     while not seen or seen[-1]["status"] not in ("SUCCESS", "FAILED"):
