@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.scripted import ScriptedServer
-from tests.support.servers import RedisServer, free_port
 from tests.support.simulators import SimFactory
 from tests.support.stack import Stack
+from worker.devtools.embedded import RedisServer, free_port
 from worker.devtools.simulator import Simulator
 
 _REDIS_PORT = free_port()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Account
-from tests.support.servers import RedisServer
 from tests.support.stack import Stack
+from worker.devtools.embedded import RedisServer
 from worker.devtools.simulator import SimConfig, Simulator
 from worker.ttapi.client import TTAPIClient
 

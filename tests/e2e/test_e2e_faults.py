@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import CeleryProcess
 from tests.support.stack import Stack
+from worker.devtools.embedded import CeleryProcess
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-faults-account-0001"

@@ -20,8 +20,8 @@ import pytest
 import redis
 
 from config.settings import Settings
-from tests.support.servers import RedisServer, free_port
 from tests.support.stack import Stack
+from worker.devtools.embedded import RedisServer, free_port
 from worker.runtime import Runtime
 from worker.webhook.receiver import create_wsgi_app
 

@@ -22,8 +22,8 @@ from config.settings import account_label
 from tests.faults.count import Counts
 from tests.faults.receiver import WebhookReceiver
 from tests.faults.row import Outcome
-from tests.support.servers import CeleryProcess, RedisServer, free_port
 from tests.support.stack import Stack
+from worker.devtools.embedded import CeleryProcess, RedisServer, free_port
 
 
 @dataclass

@@ -35,8 +35,9 @@ import fakeredis
 from config.settings import Settings
 from worker.jobs import maintenance
 from worker.jobs import poll as completion
+from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.settle import delivered, resume_all
-from worker.jobs.submit import Done, Failed, Outcome, Revoked, advance
+from worker.jobs.submit import advance
 from worker.runtime import Runtime
 
 

@@ -11,7 +11,7 @@ import redis
 from celery import Celery
 
 from config.settings import account_label
-from tests.support.servers import CeleryProcess, RedisServer
+from worker.devtools.embedded import CeleryProcess, RedisServer
 from worker.devtools.simulator import SimConfig, Simulator
 
 

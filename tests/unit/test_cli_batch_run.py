@@ -18,11 +18,11 @@ from celery.canvas import Signature
 from celery.exceptions import TaskRevokedError
 from rich.console import Console
 
-from tests.support.servers import RedisServer
 from tests.support.stack import client_app
 from worker.cli.batch import Row, read_batch
 from worker.cli.batch_journal import Journal
 from worker.cli.batch_run import Summary, chain_ids, run_batch
+from worker.devtools.embedded import RedisServer
 from worker.ttapi.errors import JobFailed
 
 

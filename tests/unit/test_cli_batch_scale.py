@@ -21,12 +21,12 @@ import redis
 from celery import Celery
 from rich.console import Console
 
-from tests.support.servers import RedisServer
 from tests.support.stack import client_app
 from worker.cli.batch import BadRow, Row
 from worker.cli.batch_journal import Journal
 from worker.cli.batch_run import Flight, Summary, _tick, run_batch
 from worker.cli.results import ResultReader
+from worker.devtools.embedded import RedisServer
 
 ROWS = 10_000
 ACTIONS = ["upsample2", "upscale_creative"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.servers import RedisServer
 from worker.cli import commands as cli
+from worker.devtools.embedded import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

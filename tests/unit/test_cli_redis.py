@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import RedisServer, free_port, redis_server_binary
 from worker.cli.reach import RedisUnreachable, check_redis
+from worker.devtools.embedded import RedisServer, free_port, redis_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,6 @@ from celery import Celery
 from celery.exceptions import TaskRevokedError
 from rich.console import Console
 
-from tests.support.servers import RedisServer
 from worker.app import app as project_app
 from worker.cli import commands as cli
 from worker.cli.errors import Interrupted, JobError
@@ -32,6 +31,7 @@ from worker.cli.wait import (
     result_document,
     steps_of,
 )
+from worker.devtools.embedded import RedisServer
 from worker.ttapi.errors import JobFailed
 
 

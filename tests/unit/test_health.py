@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from config.settings import Settings
-from tests.support.servers import RedisServer
 from tests.support.wsgi import NullDispatcher, wsgi_get
+from worker.devtools.embedded import RedisServer
 from worker.ops import health
 from worker.runtime import Runtime
 from worker.webhook.receiver import create_wsgi_app

@@ -17,9 +17,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, account_label
-from tests.support.servers import free_port
 from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.capacity import metrics
+from worker.devtools.embedded import free_port
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
 from worker.ops.http import create_metrics_app
 from worker.runtime import Runtime

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from config.settings import Settings
-from tests.support.servers import free_port
+from worker.devtools.embedded import free_port
 from worker.jobs.poll import schedule_poll
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING
 from worker.jobs.submit import hook_url
