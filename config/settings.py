@@ -112,7 +112,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "a rediss:// URL needs ssl_cert_reqs in its query: add "
                     "?ssl_cert_reqs=required (verify the server's certificate; or optional, "
-                    "or none)")
+                    "or none)"
+                )
         return value
 
     @field_validator("mj_log_format", mode="before")
@@ -162,8 +163,10 @@ def _describe(exc: ValidationError) -> str:
         value = err.get("input")
         if name.endswith("_URL") and isinstance(value, str):
             value = _without_password(value)
-        shown = "" if isinstance(value, dict) or name.endswith("KEY") or "KEYS" in name else (
-            f" (got {value!r})"
+        shown = (
+            ""
+            if isinstance(value, dict) or name.endswith("KEY") or "KEYS" in name
+            else (f" (got {value!r})")
         )
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{name}: {msg}{shown}")

@@ -32,19 +32,28 @@ __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pip
 class JobTask(Task):
     """Base of the job tasks: an outcome counts as delivered once Celery has stored it."""
 
-    def after_return(self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any,
-                     einfo: Any) -> None:
+    def after_return(
+        self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
         """Called after the result backend stored SUCCESS/FAILURE (not after `Ignore`)."""
         if status in ("SUCCESS", "FAILURE") and task_id:
             delivered(app.runtime, task_id)
 
 
-def _run(task: Task, kind: str, params: dict[str, Any], *, account: str | None = None,
-         parent: Any = None) -> dict[str, Any]:
+def _run(
+    task: Task, kind: str, params: dict[str, Any], *, account: str | None = None, parent: Any = None
+) -> dict[str, Any]:
     job_id = str(task.request.id)
-    outcome = advance(app.runtime, job_id, kind, params,
-                      signature=lambda: task_signature(task), account=account, parent=parent,
-                      expires_at=epoch(task.request.expires))
+    outcome = advance(
+        app.runtime,
+        job_id,
+        kind,
+        params,
+        signature=lambda: task_signature(task),
+        account=account,
+        parent=parent,
+        expires_at=epoch(task.request.expires),
+    )
     if isinstance(outcome, Done):
         return outcome.result
     if isinstance(outcome, Failed):
@@ -64,8 +73,13 @@ def epoch(expires: Any) -> float:
 
 
 @task_revoked.connect
-def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False,
-                terminated: bool = False, **_: Any) -> None:
+def _on_revoked(
+    sender: Any = None,
+    request: Any = None,
+    expired: bool = False,
+    terminated: bool = False,
+    **_: Any,
+) -> None:
     """Celery dropped a job task's message (revoke() or `expires`): end or keep the job.
 
     Runs in the worker's main process, where Celery keeps its set of revoked ids. A step
@@ -84,11 +98,21 @@ def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False,
 
 
 @app.task(name="mj.imagine", bind=True, base=JobTask)
-def imagine(self: Task, prompt: str, mode: str = "fast", timeout: int | None = None,
-            get_u_images: bool = False, account: str | None = None) -> dict[str, Any]:
+def imagine(
+    self: Task,
+    prompt: str,
+    mode: str = "fast",
+    timeout: int | None = None,
+    get_u_images: bool = False,
+    account: str | None = None,
+) -> dict[str, Any]:
     """Generate a 4-image grid from `prompt`; returns the job result once TTAPI is done."""
-    return _run(self, "imagine", {"prompt": prompt, "mode": mode, "timeout": timeout,
-                                  "get_u_images": get_u_images}, account=account)
+    return _run(
+        self,
+        "imagine",
+        {"prompt": prompt, "mode": mode, "timeout": timeout, "get_u_images": get_u_images},
+        account=account,
+    )
 
 
 @app.task(name="mj.action", bind=True, base=JobTask)
@@ -104,16 +128,23 @@ def seed(self: Task, parent: Any) -> dict[str, Any]:
 
 
 @app.task(name="mj.blend", bind=True, base=JobTask)
-def blend(self: Task, images: list[str], dimensions: str = "SQUARE", mode: str = "fast",
-          account: str | None = None) -> dict[str, Any]:
+def blend(
+    self: Task,
+    images: list[str],
+    dimensions: str = "SQUARE",
+    mode: str = "fast",
+    account: str | None = None,
+) -> dict[str, Any]:
     """Blend 2–5 data-URI images."""
-    return _run(self, "blend", {"images": images, "dimensions": dimensions, "mode": mode},
-                account=account)
+    return _run(
+        self, "blend", {"images": images, "dimensions": dimensions, "mode": mode}, account=account
+    )
 
 
 @app.task(name="mj.describe", bind=True, base=JobTask)
-def describe(self: Task, image: str, mode: str = "fast",
-             account: str | None = None) -> dict[str, Any]:
+def describe(
+    self: Task, image: str, mode: str = "fast", account: str | None = None
+) -> dict[str, Any]:
     """Describe a data-URI image as four prompts."""
     return _run(self, "describe", {"image": image, "mode": mode}, account=account)
 

@@ -89,11 +89,21 @@ class CeleryDispatcher:
         backend = self.app.backend
         key = backend.get_key_for_task(job_id)
         # Celery's own layout of a stored state (celery.backends.base._get_result_meta).
-        value = backend.encode({"status": state, "result": meta, "traceback": None,
-                                "children": [], "date_done": None, "task_id": job_id})
-        ttl = int(self.app.conf.result_expires.total_seconds()
-                  if isinstance(self.app.conf.result_expires, timedelta)
-                  else self.app.conf.result_expires or 0)
+        value = backend.encode(
+            {
+                "status": state,
+                "result": meta,
+                "traceback": None,
+                "children": [],
+                "date_done": None,
+                "task_id": job_id,
+            }
+        )
+        ttl = int(
+            self.app.conf.result_expires.total_seconds()
+            if isinstance(self.app.conf.result_expires, timedelta)
+            else self.app.conf.result_expires or 0
+        )
         if self._publish is None:
             self._publish = self.app.runtime.redis.register_script(_PUBLISH_STATE)
         key_text = text(key)
@@ -105,8 +115,7 @@ class CeleryDispatcher:
                 events.send(f"task-{state.lower()}", uuid=job_id, **meta)
 
 
-PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2,
-                 "interval_max": 1.0}
+PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}
 DEFAULT_QUEUE = "celery"  # Celery's default: user tasks, where other services send them
 CONTROL_TASKS = ("mj.poll", "mj.fill", "mj.pump", "mj.refresh_accounts")
 
@@ -142,25 +151,37 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     if longest >= settings.mj_visibility_timeout_s:
         raise ConfigError(
             f"MJ_VISIBILITY_TIMEOUT_S: {settings.mj_visibility_timeout_s}s is not above the "
-            f"longest countdown ({longest:.0f}s); Redis would redeliver scheduled messages")
-    app = MJCelery("mj-worker", broker=settings.redis_url, backend=settings.redis_url,
-                   include=["tasks"])
+            f"longest countdown ({longest:.0f}s); Redis would redeliver scheduled messages"
+        )
+    app = MJCelery(
+        "mj-worker", broker=settings.redis_url, backend=settings.redis_url, include=["tasks"]
+    )
     app.mj_settings = settings
     transport = {"visibility_timeout": settings.mj_visibility_timeout_s}
     app.conf.update(
-        task_serializer="json", result_serializer="json", accept_content=["json"],
-        result_accept_content=["json"], task_acks_late=True, task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1, broker_transport_options=transport,
-        result_backend_transport_options=transport, result_expires=settings.mj_result_expires_s,
-        broker_connection_retry_on_startup=True, result_extended=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=transport,
+        result_backend_transport_options=transport,
+        result_expires=settings.mj_result_expires_s,
+        broker_connection_retry_on_startup=True,
+        result_extended=True,
         # Publishing rides out a Redis restart (a few seconds) instead of failing the step.
         task_publish_retry_policy=PUBLISH_RETRY,
         # No STARTED: a parked job re-runs often, and its caller sees WAITING / SUBMITTED.
         task_track_started=False,
-        timezone="UTC", enable_utc=True, task_time_limit=TASK_TIME_LIMIT_S,
+        timezone="UTC",
+        enable_utc=True,
+        task_time_limit=TASK_TIME_LIMIT_S,
         task_soft_time_limit=TASK_SOFT_TIME_LIMIT_S,
         # Events on, so Flower (and `celery events`) show the custom states as they change.
-        worker_send_task_events=True, task_send_sent_event=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         # A step in flight when the broker connection drops finishes (it is short) and its
         # message is redelivered, which the job record makes harmless. Cancelling it instead
         # would store REVOKED, and a caller would give up on a job that goes on.
@@ -169,16 +190,19 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         task_queues=[Queue(DEFAULT_QUEUE), Queue(settings.mj_control_queue)],
         task_routes={name: {"queue": settings.mj_control_queue} for name in CONTROL_TASKS},
         beat_schedule={
-            "mj-pump": {"task": "mj.pump",
-                        "schedule": timedelta(seconds=settings.mj_pump_interval_s)},
-            "mj-refresh-accounts": {"task": "mj.refresh_accounts",
-                                    "schedule": timedelta(minutes=5)},
+            "mj-pump": {
+                "task": "mj.pump",
+                "schedule": timedelta(seconds=settings.mj_pump_interval_s),
+            },
+            "mj-refresh-accounts": {
+                "task": "mj.refresh_accounts",
+                "schedule": timedelta(minutes=5),
+            },
         },
     )
     if settings.mj_schedule_file:  # a bad file stops start-up with a ConfigError saying where
         app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
     return app
-
 
 
 @after_setup_logger.connect

@@ -45,8 +45,6 @@ class Dispatcher(Protocol):
         """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller."""
 
 
-
-
 def redis_client(url: str) -> Redis:
     """A Redis client for job steps: str replies, and calls that ride out a Redis restart.
 
@@ -55,11 +53,18 @@ def redis_client(url: str) -> Redis:
     flight during a restart then finishes instead of failing its job.
     """
     retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=int(policy.REDIS_OUTAGE_S))
-    return Redis.from_url(url, decode_responses=True, retry=retry,
-                          retry_on_error=[redis_errors.BusyLoadingError,
-                                          redis_errors.ConnectionError,
-                                          redis_errors.TimeoutError],
-                          socket_connect_timeout=2.0, socket_keepalive=True)
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        retry=retry,
+        retry_on_error=[
+            redis_errors.BusyLoadingError,
+            redis_errors.ConnectionError,
+            redis_errors.TimeoutError,
+        ],
+        socket_connect_timeout=2.0,
+        socket_keepalive=True,
+    )
 
 
 @dataclass
@@ -82,10 +87,13 @@ class Timing:
             # A lease outlives anything TTAPI may still be running: its longest timeout (1200 s,
             # scaled) plus grace. So a lapse never frees a slot of a live job, even if every
             # worker and the pump were down meanwhile; polls and the pump renew it all along.
-            lease_s=max(LONGEST_TIMEOUT_S * s.mj_time_scale
-                        + max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
-                        8 * s.mj_poll_max_s, 4 * s.mj_pump_interval_s,
-                        2 * (s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s)),
+            lease_s=max(
+                LONGEST_TIMEOUT_S * s.mj_time_scale
+                + max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
+                8 * s.mj_poll_max_s,
+                4 * s.mj_pump_interval_s,
+                2 * (s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s),
+            ),
             cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
             reconcile_grace_s=s.mj_reconcile_grace_s,
             deadline_grace_s=max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
@@ -101,10 +109,14 @@ class Timing:
 
     def longest_countdown(self, pump_interval_s: float) -> float:
         """The longest countdown any step schedules (must stay below the visibility timeout)."""
-        return max(self.bounds.max_s, self.cooldown_s * 2 ** policy.COOLDOWN_DOUBLINGS,
-                   self.reconcile_grace_s,
-                   pump_interval_s, self.submit_retry_s * 2 ** policy.SUBMIT_RETRY_DOUBLINGS,
-                   policy.RETRY_AFTER_CAP_S)
+        return max(
+            self.bounds.max_s,
+            self.cooldown_s * 2**policy.COOLDOWN_DOUBLINGS,
+            self.reconcile_grace_s,
+            pump_interval_s,
+            self.submit_retry_s * 2**policy.SUBMIT_RETRY_DOUBLINGS,
+            policy.RETRY_AFTER_CAP_S,
+        )
 
 
 @dataclass
@@ -132,22 +144,35 @@ class Runtime:
         """Wire everything from settings; `redis_client` must decode responses to str."""
         timing = Timing.from_settings(settings)
         keys = Keys(settings.mj_key_prefix)
-        guard = SlotGuard(redis_client, default_cap=settings.ttapi_max_in_progress,
-                          lease_s=timing.lease_s, keys=keys)
+        guard = SlotGuard(
+            redis_client,
+            default_cap=settings.ttapi_max_in_progress,
+            lease_s=timing.lease_s,
+            keys=keys,
+        )
 
         def make_client(account: Account) -> TTAPIClient:
-            return TTAPIClient(account, settings.ttapi_base_url,
-                               connect_timeout=settings.mj_http_connect_timeout_s,
-                               read_timeout=settings.mj_http_read_timeout_s)
+            return TTAPIClient(
+                account,
+                settings.ttapi_base_url,
+                connect_timeout=settings.mj_http_connect_timeout_s,
+                read_timeout=settings.mj_http_read_timeout_s,
+            )
 
         pool = AccountPool(settings.accounts(), make_client, guard, redis_client, keys=keys)
         clock = RedisClock(redis_client)
         pool.register(clock())
         return cls(
-            settings=settings, redis=redis_client, dispatcher=dispatcher, timing=timing,
-            records=RecordStore(redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock,
-                                keys=keys),
-            guard=guard, pool=pool,
+            settings=settings,
+            redis=redis_client,
+            dispatcher=dispatcher,
+            timing=timing,
+            records=RecordStore(
+                redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock, keys=keys
+            ),
+            guard=guard,
+            pool=pool,
             durations=Durations(redis_client, time_scale=settings.mj_time_scale, keys=keys),
-            clock=clock, keys=keys,
+            clock=clock,
+            keys=keys,
         )

@@ -27,11 +27,26 @@ from worker.ttapi.client import TTAPIClient
 KEY = "sk-bench-account-0001"
 
 
-def run_engine(redis_server: RedisServer, tmp: Path, jobs: int, fast_s: float, cap: int,
-               nodes: int, jitter: float) -> dict[str, Any]:
+def run_engine(
+    redis_server: RedisServer,
+    tmp: Path,
+    jobs: int,
+    fast_s: float,
+    cap: int,
+    nodes: int,
+    jitter: float,
+) -> dict[str, Any]:
     """Makespan and fetches/job of mj-worker with `nodes` worker nodes (4 processes each)."""
-    stack = Stack(redis_server, tmp, keys=[KEY], capacity=cap, fast_s=fast_s, nodes=nodes,
-                  concurrency=4, sim={"jitter": jitter}).start()
+    stack = Stack(
+        redis_server,
+        tmp,
+        keys=[KEY],
+        capacity=cap,
+        fast_s=fast_s,
+        nodes=nodes,
+        concurrency=4,
+        sim={"jitter": jitter},
+    ).start()
     try:
         t0 = time.monotonic()
         results = [stack.send("mj.imagine", f"benchmark prompt {i}") for i in range(jobs)]
@@ -40,12 +55,20 @@ def run_engine(redis_server: RedisServer, tmp: Path, jobs: int, fast_s: float, c
         stats = stack.sim.stats()
     finally:
         stack.stop()
-    return _summary("mj-worker", makespan, stats, jobs, cap,
-                    ok=sum(d["status"] == "SUCCESS" for d in done), nodes=nodes)
+    return _summary(
+        "mj-worker",
+        makespan,
+        stats,
+        jobs,
+        cap,
+        ok=sum(d["status"] == "SUCCESS" for d in done),
+        nodes=nodes,
+    )
 
 
-def run_baseline(jobs: int, fast_s: float, cap: int, poll_s: float,
-                 jitter: float) -> dict[str, Any]:
+def run_baseline(
+    jobs: int, fast_s: float, cap: int, poll_s: float, jitter: float
+) -> dict[str, Any]:
     """A hand-written client: `cap` threads, each submit then fetch every `poll_s`."""
     with Simulator(SimConfig(keys=[KEY], capacity=cap, fast_s=fast_s, jitter=jitter)) as sim:
         todo = list(range(jobs))
@@ -77,29 +100,48 @@ def run_baseline(jobs: int, fast_s: float, cap: int, poll_s: float,
         return _summary("baseline (fixed polling)", makespan, sim.stats(), jobs, cap, ok=ok[0])
 
 
-def _summary(name: str, makespan: float, stats: dict[str, Any], jobs: int, cap: int,
-             **extra: Any) -> dict[str, Any]:
+def _summary(
+    name: str, makespan: float, stats: dict[str, Any], jobs: int, cap: int, **extra: Any
+) -> dict[str, Any]:
     acct = next(iter(stats["accounts"].values()))
     fetches = [j["fetches"] for j in stats["jobs"].values()]
     # The physical limit of this run: the simulator's own job durations spread over `cap` slots.
     work = sum(j["finished_at"] - j["submitted_at"] for j in stats["jobs"].values())
-    longest = max((j["finished_at"] - j["submitted_at"] for j in stats["jobs"].values()),
-                  default=0.0)
+    longest = max(
+        (j["finished_at"] - j["submitted_at"] for j in stats["jobs"].values()), default=0.0
+    )
     limit = max(work / cap, longest)
-    return {"name": name, "makespan_s": round(makespan, 2), "jobs": jobs,
-            "limit_s": round(limit, 2), "utilisation": round(limit / makespan, 3),
-            "fetches_per_job": round(sum(fetches) / max(len(fetches), 1), 2),
-            "max_fetches": max(fetches, default=0), "peak_in_progress": acct["peak_in_progress"],
-            "count_499": acct["count_499"], "count_429": acct["count_429"], **extra}
+    return {
+        "name": name,
+        "makespan_s": round(makespan, 2),
+        "jobs": jobs,
+        "limit_s": round(limit, 2),
+        "utilisation": round(limit / makespan, 3),
+        "fetches_per_job": round(sum(fetches) / max(len(fetches), 1), 2),
+        "max_fetches": max(fetches, default=0),
+        "peak_in_progress": acct["peak_in_progress"],
+        "count_499": acct["count_499"],
+        "count_429": acct["count_429"],
+        **extra,
+    }
 
 
-def run_scale(redis_server: RedisServer, tmp: Path, accounts: int, cap: int,
-              fast_s: float) -> dict[str, Any]:
+def run_scale(
+    redis_server: RedisServer, tmp: Path, accounts: int, cap: int, fast_s: float
+) -> dict[str, Any]:
     """DESIGN property 3: one node with 4 processes drives `accounts × cap` jobs at once."""
     keys = [f"sk-bench-scale-{i:04d}" for i in range(accounts)]
     jobs = accounts * cap
-    stack = Stack(redis_server, tmp, keys=keys, capacity=cap, fast_s=fast_s, nodes=1,
-                  concurrency=4, env={"MJ_POLL_MIN_S": "0.5", "MJ_POLL_MAX_S": "5"}).start()
+    stack = Stack(
+        redis_server,
+        tmp,
+        keys=keys,
+        capacity=cap,
+        fast_s=fast_s,
+        nodes=1,
+        concurrency=4,
+        env={"MJ_POLL_MIN_S": "0.5", "MJ_POLL_MAX_S": "5"},
+    ).start()
     try:
         t0 = time.monotonic()
         results = [stack.send("mj.imagine", f"scale prompt {i}") for i in range(jobs)]
@@ -108,20 +150,27 @@ def run_scale(redis_server: RedisServer, tmp: Path, accounts: int, cap: int,
         stats = stack.sim.stats()
     finally:
         stack.stop()
-    edges = sorted([(j["submitted_at"], 1) for j in stats["jobs"].values()]
-                   + [(j["finished_at"], -1) for j in stats["jobs"].values()])
+    edges = sorted(
+        [(j["submitted_at"], 1) for j in stats["jobs"].values()]
+        + [(j["finished_at"], -1) for j in stats["jobs"].values()]
+    )
     live = peak = 0
     for _, step in edges:
         live += step
         peak = max(peak, live)
     fetches = [j["fetches"] for j in stats["jobs"].values()]
-    return {"jobs": jobs, "accounts": accounts, "cap": cap, "fast_s": fast_s,
-            "ok": sum(d["status"] == "SUCCESS" for d in done),
-            "peak_in_progress_total": peak, "makespan_s": round(makespan, 2),
-            "fetches_per_job": round(sum(fetches) / max(len(fetches), 1), 2),
-            "max_peak_per_account": max(a["peak_in_progress"]
-                                        for a in stats["accounts"].values()),
-            "count_499": sum(a["count_499"] for a in stats["accounts"].values())}
+    return {
+        "jobs": jobs,
+        "accounts": accounts,
+        "cap": cap,
+        "fast_s": fast_s,
+        "ok": sum(d["status"] == "SUCCESS" for d in done),
+        "peak_in_progress_total": peak,
+        "makespan_s": round(makespan, 2),
+        "fetches_per_job": round(sum(fetches) / max(len(fetches), 1), 2),
+        "max_peak_per_account": max(a["peak_in_progress"] for a in stats["accounts"].values()),
+        "count_499": sum(a["count_499"] for a in stats["accounts"].values()),
+    }
 
 
 def main() -> None:
@@ -130,10 +179,20 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--fast", type=float, default=2.0)
     parser.add_argument("--cap", type=int, default=10)
-    parser.add_argument("--jitter", type=float, nargs="*", default=[0.0, 0.2],
-                        help="scenarios: relative spread of job durations (0 = exactly --fast)")
-    parser.add_argument("--scale", type=int, default=100, metavar="ACCOUNTS",
-                        help="property-3 run: ACCOUNTS × cap jobs at once on one node (0: skip)")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        nargs="*",
+        default=[0.0, 0.2],
+        help="scenarios: relative spread of job durations (0 = exactly --fast)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=100,
+        metavar="ACCOUNTS",
+        help="property-3 run: ACCOUNTS × cap jobs at once on one node (0: skip)",
+    )
     parser.add_argument("--out", default=".bench/results.json")
     args = parser.parse_args()
     nominal = math.ceil(args.jobs / args.cap) * args.fast
@@ -147,36 +206,46 @@ def main() -> None:
                 for nodes in (1, 2):
                     node_tmp = tmp / f"j{jitter}-nodes{nodes}"
                     node_tmp.mkdir()
-                    rows.append(run_engine(server, node_tmp, args.jobs, args.fast, args.cap,
-                                           nodes, jitter))
+                    rows.append(
+                        run_engine(server, node_tmp, args.jobs, args.fast, args.cap, nodes, jitter)
+                    )
                 scenarios.append({"jitter": jitter, "runs": rows})
-            scale = (run_scale(server, tmp, args.scale, args.cap, 20.0) if args.scale else None)
+            scale = run_scale(server, tmp, args.scale, args.cap, 20.0) if args.scale else None
         finally:
             server.stop()
-    print(f"{args.jobs} imagine jobs, cap {args.cap}, fast = {args.fast} s "
-          f"(nominal physical limit {nominal:.1f} s); poll bounds 0.05..0.5 s")
+    print(
+        f"{args.jobs} imagine jobs, cap {args.cap}, fast = {args.fast} s "
+        f"(nominal physical limit {nominal:.1f} s); poll bounds 0.05..0.5 s"
+    )
     for sc in scenarios:
         rows = sc["runs"]
         base = rows[0]["makespan_s"]
         print(f"\njob durations ±{sc['jitter']:.0%}")
-        print(f"{'run':28} {'makespan':>9} {'limit':>7} {'util':>6} {'vs base':>8} "
-              f"{'fetch/job':>9} {'peak':>5} {'499':>4}")
+        print(
+            f"{'run':28} {'makespan':>9} {'limit':>7} {'util':>6} {'vs base':>8} "
+            f"{'fetch/job':>9} {'peak':>5} {'499':>4}"
+        )
         for r in rows:
             r["speedup_vs_baseline"] = round(base / r["makespan_s"], 3)
             label = r["name"] + (f" ({r['nodes']} node)" if "nodes" in r else "")
-            print(f"{label:28} {r['makespan_s']:>8.2f}s {r['limit_s']:>6.2f}s "
-                  f"{r['utilisation']:>6.3f} {r['speedup_vs_baseline']:>7.2f}x "
-                  f"{r['fetches_per_job']:>9.2f} {r['peak_in_progress']:>5} {r['count_499']:>4}")
+            print(
+                f"{label:28} {r['makespan_s']:>8.2f}s {r['limit_s']:>6.2f}s "
+                f"{r['utilisation']:>6.3f} {r['speedup_vs_baseline']:>7.2f}x "
+                f"{r['fetches_per_job']:>9.2f} {r['peak_in_progress']:>5} {r['count_499']:>4}"
+            )
     if scale:
-        print(f"\none node, 4 processes: {scale['jobs']} jobs on {scale['accounts']} accounts "
-              f"× cap {scale['cap']} ({scale['fast_s']:g} s jobs): {scale['ok']} ok, "
-              f"{scale['peak_in_progress_total']} in progress at once "
-              f"(max {scale['max_peak_per_account']} per account, {scale['count_499']} × 499), "
-              f"makespan {scale['makespan_s']} s, {scale['fetches_per_job']} fetches/job")
+        print(
+            f"\none node, 4 processes: {scale['jobs']} jobs on {scale['accounts']} accounts "
+            f"× cap {scale['cap']} ({scale['fast_s']:g} s jobs): {scale['ok']} ok, "
+            f"{scale['peak_in_progress_total']} in progress at once "
+            f"(max {scale['max_peak_per_account']} per account, {scale['count_499']} × 499), "
+            f"makespan {scale['makespan_s']} s, {scale['fetches_per_job']} fetches/job"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"nominal_limit_s": nominal, "scenarios": scenarios,
-                               "scale": scale}, indent=2))
+    out.write_text(
+        json.dumps({"nominal_limit_s": nominal, "scenarios": scenarios, "scale": scale}, indent=2)
+    )
 
 
 if __name__ == "__main__":

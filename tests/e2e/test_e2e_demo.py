@@ -17,9 +17,14 @@ pytestmark = pytest.mark.e2e
 
 def start_demo(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # use the embedded Redis
-    return subprocess.Popen([sys.executable, "-m", "worker.cli", "demo", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=default_sigint)
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "demo", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,
+    )
 
 
 def default_sigint() -> None:

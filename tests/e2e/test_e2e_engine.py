@@ -32,15 +32,20 @@ def test_sixty_imagines_on_one_account_never_exceed_its_cap_of_ten(stack: Stack)
 
 
 def test_a_chain_by_name_returns_the_last_steps_result_and_stays_on_one_key(stack: Stack) -> None:
-    chain = (signature("mj.imagine", kwargs={"prompt": "a red fox"}, app=stack.app)
-             | signature("mj.action", kwargs={"action": "upsample2"}, app=stack.app)
-             | signature("mj.action", kwargs={"action": "upscale_creative"}, app=stack.app))
+    chain = (
+        signature("mj.imagine", kwargs={"prompt": "a red fox"}, app=stack.app)
+        | signature("mj.action", kwargs={"action": "upsample2"}, app=stack.app)
+        | signature("mj.action", kwargs={"action": "upscale_creative"}, app=stack.app)
+    )
     result = chain.apply_async().get(timeout=60)
     assert result["action"] == "upscale_creative"
     assert result["prompt"] == "a red fox"
     jobs = stack.sim.stats()["jobs"]
     assert sorted(j["action"] for j in jobs.values()) == [
-        "imagine", "upsample2", "upscale_creative"]
+        "imagine",
+        "upsample2",
+        "upscale_creative",
+    ]
     assert {j["label"] for j in jobs.values()} == {stack.labels[0]}
     assert result["parent_job_id"] in jobs
 
@@ -139,8 +144,7 @@ def test_a_caller_holding_only_an_async_result_sees_waiting_then_submitted_then_
 def test_dedicated_control_workers_drive_polls_and_wake_ups_while_user_workers_take_jobs(
     make_stack: Callable[..., Stack],
 ) -> None:
-    s = make_stack(keys=[KEY_A], capacity=2, fast_s=1.0, nodes=2,
-                   queues=["celery", "mj.control"])
+    s = make_stack(keys=[KEY_A], capacity=2, fast_s=1.0, nodes=2, queues=["celery", "mj.control"])
     results = [s.send("mj.imagine", f"a split fleet {i}") for i in range(6)]
     assert [r.get(timeout=40)["status"] for r in results] == ["SUCCESS"] * 6
     user_log = s.nodes[0].log_path.read_text(errors="replace")

@@ -74,8 +74,9 @@ def test_jobs_whose_expires_passes_while_they_wait_end_revoked_and_leak_no_slot(
 ) -> None:
     s = make_stack(keys=[KEY], capacity=3, fast_s=2.0)
     label = s.labels[0]
-    first = [s.app.send_task("mj.imagine", args=[f"an expiring tide {i}"], expires=1.0)
-             for i in range(6)]  # 3 run at once; 3 wait longer than their expires
+    first = [
+        s.app.send_task("mj.imagine", args=[f"an expiring tide {i}"], expires=1.0) for i in range(6)
+    ]  # 3 run at once; 3 wait longer than their expires
     wait_all(s, first, 30)
     states = sorted(r.state for r in first)
     assert states == ["REVOKED"] * 3 + ["SUCCESS"] * 3  # what TTAPI ran is delivered
@@ -92,8 +93,9 @@ def test_revoking_parked_jobs_cancels_them_and_frees_their_places(
     label = s.labels[0]
     busy = [s.send("mj.imagine", f"a busy pier {i}") for i in range(2)]
     parked = [s.send("mj.imagine", f"a cancelled pier {i}") for i in range(3)]
-    s.wait_for(lambda: all(s.redis.hget(f"mj:job:{r.id}", "state") == "WAITING"
-                           for r in parked), 20)
+    s.wait_for(
+        lambda: all(s.redis.hget(f"mj:job:{r.id}", "state") == "WAITING" for r in parked), 20
+    )
     for r in parked:
         r.revoke()
     later = [s.send("mj.imagine", f"a later pier {i}") for i in range(2)]

@@ -87,8 +87,10 @@ def receiver(rt: Runtime, port: int, replies: list[dict[str, Any]]) -> Iterator[
 @pytest.fixture
 def hooked(redis_server: RedisServer, tmp_path: Path) -> Iterator[Hooked]:
     port = free_port()
-    env = {"MJ_HOOK_BASE_URL": f"http://127.0.0.1:{port}",
-           "MJ_HOOK_SAFETY_POLL_S": str(SAFETY_POLL_S)}
+    env = {
+        "MJ_HOOK_BASE_URL": f"http://127.0.0.1:{port}",
+        "MJ_HOOK_SAFETY_POLL_S": str(SAFETY_POLL_S),
+    }
     stack = Hooked(redis_server, tmp_path, keys=[KEY], capacity=10, fast_s=1.0, env=env)
     stack.replies = []
     try:

@@ -115,24 +115,45 @@ class InlineEngine:
         self.killed: list[Step] = []
 
     @classmethod
-    def build(cls, base_url: str, keys: list[str], *, fast_s: float = 0.5, capacity: int = 10,
-              **overrides: Any) -> InlineEngine:
+    def build(
+        cls,
+        base_url: str,
+        keys: list[str],
+        *,
+        fast_s: float = 0.5,
+        capacity: int = 10,
+        **overrides: Any,
+    ) -> InlineEngine:
         """An engine against the simulator at `base_url`, durations scaled to `fast_s`."""
         values: dict[str, Any] = {
-            "ttapi_api_keys": ",".join(keys), "ttapi_base_url": base_url,
+            "ttapi_api_keys": ",".join(keys),
+            "ttapi_base_url": base_url,
             "ttapi_max_in_progress": capacity,
-            "mj_poll_min_s": 0.02, "mj_poll_max_s": 0.2, "mj_time_scale": fast_s / 60,
-            "mj_pump_interval_s": 0.2, "mj_reconcile_grace_s": 1.0,
-            "mj_http_read_timeout_s": 5.0, "mj_hook_base_url": None, **overrides,
+            "mj_poll_min_s": 0.02,
+            "mj_poll_max_s": 0.2,
+            "mj_time_scale": fast_s / 60,
+            "mj_pump_interval_s": 0.2,
+            "mj_reconcile_grace_s": 1.0,
+            "mj_http_read_timeout_s": 5.0,
+            "mj_hook_base_url": None,
+            **overrides,
         }
         dispatcher = InlineDispatcher()
-        rt = Runtime.build(Settings(**values), fakeredis.FakeRedis(decode_responses=True),
-                           dispatcher)
+        rt = Runtime.build(
+            Settings(**values), fakeredis.FakeRedis(decode_responses=True), dispatcher
+        )
         return cls(rt, dispatcher)
 
     # -- the task side -------------------------------------------------------------------
-    def submit(self, kind: str, params: dict[str, Any], *, account: str | None = None,
-               parent: Any = None, job_id: str | None = None) -> str:
+    def submit(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        account: str | None = None,
+        parent: Any = None,
+        job_id: str | None = None,
+    ) -> str:
         """Deliver a new task message for a job now; returns its (task) id."""
         job_id = job_id or str(uuid.uuid4())
         self.inputs[job_id] = Inputs(kind, params, account, parent)
@@ -146,9 +167,16 @@ class InlineEngine:
     def deliver(self, job_id: str) -> Outcome:
         """Run the job's task once more (a first delivery, a redelivery or a resume)."""
         inp = self.inputs[job_id]
-        outcome = advance(self.rt, job_id, inp.kind, inp.params,
-                          signature=lambda: {"job": job_id}, account=inp.account,
-                          parent=inp.parent, expires_at=inp.expires_at)
+        outcome = advance(
+            self.rt,
+            job_id,
+            inp.kind,
+            inp.params,
+            signature=lambda: {"job": job_id},
+            account=inp.account,
+            parent=inp.parent,
+            expires_at=inp.expires_at,
+        )
         if isinstance(outcome, Done | Failed | Revoked):
             self.outcomes[job_id] = outcome
             delivered(self.rt, job_id)  # what the Celery task's after_return does

@@ -39,8 +39,12 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 server.requests.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers),
-                     "body": json.loads(body) if body else None}
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": json.loads(body) if body else None,
+                    }
                 )
                 reply = server.replies.popleft() if server.replies else Reply(500, "no reply")
                 if reply.delay:

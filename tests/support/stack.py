@@ -18,27 +18,42 @@ from worker.devtools.simulator import SimConfig, Simulator
 def client_app(redis_url: str) -> Celery:
     """A Celery client that knows nothing of the project: only the broker and task names."""
     app = Celery("outsider", broker=redis_url, backend=redis_url)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    result_serializer="json", result_accept_content=["json"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_accept_content=["json"],
+    )
     return app
 
 
 class Stack:
     """Simulator and N worker nodes sharing one redis-server; `stop()` ends all of them."""
 
-    def __init__(self, redis_server: RedisServer, tmp: Path, *, keys: list[str],
-                 capacity: int = 10, fast_s: float = 1.0, nodes: int = 1, concurrency: int = 4,
-                 beat: bool = True, env: dict[str, str] | None = None,
-                 sim: dict[str, Any] | None = None,
-                 queues: list[str | None] | None = None) -> None:
+    def __init__(
+        self,
+        redis_server: RedisServer,
+        tmp: Path,
+        *,
+        keys: list[str],
+        capacity: int = 10,
+        fast_s: float = 1.0,
+        nodes: int = 1,
+        concurrency: int = 4,
+        beat: bool = True,
+        env: dict[str, str] | None = None,
+        sim: dict[str, Any] | None = None,
+        queues: list[str | None] | None = None,
+    ) -> None:
         self.redis_server = redis_server
         self.tmp = tmp
         self.keys = keys
         self.labels = [account_label(k) for k in keys]
         self.redis = redis.Redis.from_url(redis_server.url, decode_responses=True)
         self.redis.flushall()
-        self.sim = Simulator(SimConfig(keys=keys, capacity=capacity, fast_s=fast_s,
-                                       **(sim or {}))).start()
+        self.sim = Simulator(
+            SimConfig(keys=keys, capacity=capacity, fast_s=fast_s, **(sim or {}))
+        ).start()
         self.env = {
             "REDIS_URL": redis_server.url,
             "TTAPI_API_KEYS": ",".join(keys),
@@ -60,8 +75,18 @@ class Stack:
     def start(self) -> Stack:
         """Start every worker node (the first one also runs beat) and wait until ready."""
         for i in range(self.node_count):
-            args = ["worker", "-n", f"node{i}@%h", "-c", str(self.concurrency), "-l", "INFO",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat"]
+            args = [
+                "worker",
+                "-n",
+                f"node{i}@%h",
+                "-c",
+                str(self.concurrency),
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
             if self.beat and i == 0:
                 args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
             if self.queues[i]:

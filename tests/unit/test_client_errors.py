@@ -24,8 +24,12 @@ def failed(message: str, data: object = None) -> dict[str, object]:
 
 STATUS_TABLE = [
     (400, failed("banned prompt words :sexy", {}), errors.BadRequest, False),
-    (401, {"status": "FAILED", "message": "Wrong TT-API-KEY or email is not activated."},
-     errors.Unauthorized, False),
+    (
+        401,
+        {"status": "FAILED", "message": "Wrong TT-API-KEY or email is not activated."},
+        errors.Unauthorized,
+        False,
+    ),
     (402, failed("Insufficient balance"), errors.InsufficientBalance, False),
     (404, failed("Not Found"), errors.NotFound, False),
     (429, failed("Requests too frequent"), errors.RateLimited, False),
@@ -141,12 +145,18 @@ def test_the_key_travels_only_in_the_tt_api_key_header(scripted: ScriptedServer)
 @pytest.mark.parametrize(
     ("exc", "maybe"),
     [
-        (errors.ConnectError("x"), False), (errors.ReadTimeout("x"), True),
-        (errors.ConnectionLost("x"), True), (errors.BadRequest("x"), False),
-        (errors.Unauthorized("x"), False), (errors.InsufficientBalance("x"), False),
-        (errors.NotFound("x"), False), (errors.RateLimited("x"), False),
-        (errors.QueueFull("x"), False), (errors.ServerError("x"), False),
-        (errors.GatewayTimeout("x"), True), (errors.EnvelopeFailed("x"), False),
+        (errors.ConnectError("x"), False),
+        (errors.ReadTimeout("x"), True),
+        (errors.ConnectionLost("x"), True),
+        (errors.BadRequest("x"), False),
+        (errors.Unauthorized("x"), False),
+        (errors.InsufficientBalance("x"), False),
+        (errors.NotFound("x"), False),
+        (errors.RateLimited("x"), False),
+        (errors.QueueFull("x"), False),
+        (errors.ServerError("x"), False),
+        (errors.GatewayTimeout("x"), True),
+        (errors.EnvelopeFailed("x"), False),
     ],
 )
 def test_may_have_created_follows_the_documented_table(exc: errors.TTAPIError, maybe: bool) -> None:

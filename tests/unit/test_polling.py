@@ -12,14 +12,33 @@ PROD = PollBounds(1.0, 15.0)
 SIM = PollBounds(0.05, 0.5)
 
 
-@given(bounds=st.sampled_from([PROD, SIM]), elapsed=st.floats(0, 5000),
-       expected=st.floats(0.01, 5000), progress=st.integers(0, 100),
-       last=st.integers(0, 100), window=st.floats(0, 1000), errors=st.integers(0, 50))
-def test_every_gap_stays_within_the_bounds(bounds: PollBounds, elapsed: float, expected: float,
-                                           progress: int, last: int, window: float,
-                                           errors: int) -> None:
-    gap = next_gap(bounds, elapsed=elapsed, expected=expected, progress=progress,
-                   last_progress=last, since_last_progress=window, errors=errors)
+@given(
+    bounds=st.sampled_from([PROD, SIM]),
+    elapsed=st.floats(0, 5000),
+    expected=st.floats(0.01, 5000),
+    progress=st.integers(0, 100),
+    last=st.integers(0, 100),
+    window=st.floats(0, 1000),
+    errors=st.integers(0, 50),
+)
+def test_every_gap_stays_within_the_bounds(
+    bounds: PollBounds,
+    elapsed: float,
+    expected: float,
+    progress: int,
+    last: int,
+    window: float,
+    errors: int,
+) -> None:
+    gap = next_gap(
+        bounds,
+        elapsed=elapsed,
+        expected=expected,
+        progress=progress,
+        last_progress=last,
+        since_last_progress=window,
+        errors=errors,
+    )
     assert bounds.min_s <= gap <= bounds.max_s
 
 
@@ -31,11 +50,19 @@ def test_early_in_a_long_job_polls_rarely_and_near_its_end_promptly() -> None:
 
 def test_progress_between_two_fetches_predicts_the_end() -> None:
     # 40 → 60 % in 10 s: 2 %/s, 40 % left → 20 s, capped at the longest gap.
-    assert next_gap(PROD, elapsed=30, expected=60, progress=60, last_progress=40,
-                    since_last_progress=10) == 15.0
+    assert (
+        next_gap(
+            PROD, elapsed=30, expected=60, progress=60, last_progress=40, since_last_progress=10
+        )
+        == 15.0
+    )
     # 90 → 96 % in 3 s: 4 % left → 2 s.
-    assert next_gap(PROD, elapsed=50, expected=60, progress=96, last_progress=90,
-                    since_last_progress=3) == 2.0
+    assert (
+        next_gap(
+            PROD, elapsed=50, expected=60, progress=96, last_progress=90, since_last_progress=3
+        )
+        == 2.0
+    )
 
 
 def test_fetch_errors_back_off_exponentially_up_to_the_longest_gap() -> None:

@@ -27,10 +27,20 @@ from worker.ttapi.responses import (
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 DONE = {
-    "action": "imagine", "jobId": "j1", "progress": "100", "prompt": "A cute kitten",
-    "quota": "2", "discordImage": "https://d/x.png", "cdnImage": "https://c/x.png",
-    "width": 960, "height": 1200, "hookUrl": "", "components": ["upsample1", "reroll"],
-    "seed": None, "images": ["a", "b", "c", "d"], "brandNewField": {"x": 1},
+    "action": "imagine",
+    "jobId": "j1",
+    "progress": "100",
+    "prompt": "A cute kitten",
+    "quota": "2",
+    "discordImage": "https://d/x.png",
+    "cdnImage": "https://c/x.png",
+    "width": 960,
+    "height": 1200,
+    "hookUrl": "",
+    "components": ["upsample1", "reroll"],
+    "seed": None,
+    "images": ["a", "b", "c", "d"],
+    "brandNewField": {"x": 1},
 }
 
 
@@ -51,19 +61,29 @@ def test_a_finished_fetch_keeps_every_field_and_tolerates_unknown_ones() -> None
     env = Envelope.model_validate({"status": "SUCCESS", "message": "", "jobId": "j1", "data": DONE})
     info = JobInfo.from_envelope(env)
     assert (info.action, info.progress, info.cdn_image, info.width) == (
-        "imagine", 100, "https://c/x.png", 960)
+        "imagine",
+        100,
+        "https://c/x.png",
+        960,
+    )
     assert info.images == ["a", "b", "c", "d"]
     assert info.seed is None and info.finished
 
 
 def test_the_hook_callback_spells_action_as_actions() -> None:
-    body = {"status": "SUCCESS", "jobId": "j1", "message": "success",
-            "data": {**{k: v for k, v in DONE.items() if k != "action"}, "actions": "upsample2"}}
+    body = {
+        "status": "SUCCESS",
+        "jobId": "j1",
+        "message": "success",
+        "data": {**{k: v for k, v in DONE.items() if k != "action"}, "actions": "upsample2"},
+    }
     assert JobInfo.from_envelope(Envelope.model_validate(body)).action == "upsample2"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("45", 45), ("100", 100), ("87%", 87),
-                                               (12, 12), (None, 0), ("", 0), ("abc", 0)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0", 0), ("45", 45), ("100", 100), ("87%", 87), (12, 12), (None, 0), ("", 0), ("abc", 0)],
+)
 def test_progress_arrives_as_a_string_and_becomes_an_int(raw: Any, expected: int) -> None:
     assert JobInfo.model_validate({"progress": raw}).progress == expected
 
@@ -76,8 +96,12 @@ def test_seed_may_be_null_or_empty(raw: Any, expected: str | None) -> None:
 def test_the_top_level_job_id_wins_and_data_job_id_fills_in() -> None:
     env = Envelope.model_validate({"status": "ON_QUEUE", "data": {"job_id": "inner"}})
     assert JobInfo.from_envelope(env).job_id == "inner"
-    assert JobInfo.from_envelope(Envelope.model_validate({"status": "FAILED", "data": []}),
-                                 "asked").job_id == "asked"
+    assert (
+        JobInfo.from_envelope(
+            Envelope.model_validate({"status": "FAILED", "data": []}), "asked"
+        ).job_id
+        == "asked"
+    )
 
 
 @pytest.mark.parametrize("data", [{"jobId": "a1"}, {"job_id": "a1"}])
@@ -91,15 +115,25 @@ def test_info_parses_balance_and_a_positive_max_queue() -> None:
     assert AccountInfo.model_validate({"max_queue": 0}).max_queue is None
 
 
-@pytest.mark.parametrize("data", [
-    [{"job_id": "a"}], {"list": [{"job_id": "a"}]}, {"records": [{"jobId": "a"}]}, None, {}])
+@pytest.mark.parametrize(
+    "data",
+    [[{"job_id": "a"}], {"list": [{"job_id": "a"}]}, {"records": [{"jobId": "a"}]}, None, {}],
+)
 def test_fetch_list_rows_come_from_a_list_or_an_object_holding_one(data: Any) -> None:
     rows = [JobListItem.model_validate(r) for r in list_rows(data)]
     assert [r.job_id for r in rows] == (["a"] if data else [])
 
 
-@pytest.mark.parametrize("when", ["2026-11-21T10:00:00Z", "2026-11-21T10:00:00+00:00",
-                                  "2026-11-21T10:00:00", 1795168800, 1795168800000])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "2026-11-21T10:00:00Z",
+        "2026-11-21T10:00:00+00:00",
+        "2026-11-21T10:00:00",
+        1795168800,
+        1795168800000,
+    ],
+)
 def test_fetch_list_times_parse_in_every_spelling(when: Any) -> None:
     row = JobListItem.model_validate({"job_id": "a", "created_at": when})
     assert row.created_at is not None and row.created_at.tzinfo is not None

@@ -75,8 +75,11 @@ def dispatcher() -> RecordingDispatcher:
 
 
 def build_runtime(dispatcher: RecordingDispatcher, **overrides: Any) -> Runtime:
-    values: dict[str, Any] = {"ttapi_api_keys": "sk-test-1",
-                              "mj_hook_base_url": "http://127.0.0.1:1", **overrides}
+    values: dict[str, Any] = {
+        "ttapi_api_keys": "sk-test-1",
+        "mj_hook_base_url": "http://127.0.0.1:1",
+        **overrides,
+    }
     settings = Settings(**values)
     return Runtime.build(settings, fakeredis.FakeRedis(decode_responses=True), dispatcher)
 
@@ -91,40 +94,80 @@ def app(rt: Runtime) -> WSGIApplication:
     return create_wsgi_app(rt, max_body=4096)
 
 
-def submitted_job(rt: Runtime, job_id: str = JOB, ttapi_job_id: str = TT_JOB,
-                  kind: str = "imagine", params: dict[str, Any] | None = None) -> str:
+def submitted_job(
+    rt: Runtime,
+    job_id: str = JOB,
+    ttapi_job_id: str = TT_JOB,
+    kind: str = "imagine",
+    params: dict[str, Any] | None = None,
+) -> str:
     """A job holding a slot in state SUBMITTED, with its hook issued as a submit issues it."""
     label = rt.pool.labels[0]
-    rec = rt.records.create(job_id, kind=kind,
-                            params=params or {"prompt": "a cat", "mode": "fast"}, account=label,
-                            sig={"task": f"mj.{kind}", "options": {"task_id": job_id}})
+    rec = rt.records.create(
+        job_id,
+        kind=kind,
+        params=params or {"prompt": "a cat", "mode": "fast"},
+        account=label,
+        sig={"task": f"mj.{kind}", "options": {"task_id": job_id}},
+    )
     assert rt.guard.acquire(label, job_id).granted
     url = hook_url(rt, rec)
     token = url.rsplit("/hook/", 1)[1] if url else ""
-    assert rt.records.move(job_id, "NEW", SUBMITTED, ttapi_job_id=ttapi_job_id,
-                           submitted_at_ts=rt.clock() - 1, poll_seq=1, progress=0)
+    assert rt.records.move(
+        job_id,
+        "NEW",
+        SUBMITTED,
+        ttapi_job_id=ttapi_job_id,
+        submitted_at_ts=rt.clock() - 1,
+        poll_seq=1,
+        progress=0,
+    )
     return token
 
 
-def callback(ttapi_job_id: str = TT_JOB, status: str = "SUCCESS", *, action: str = "imagine",
-             progress: str = "100", message: str = "success") -> dict[str, Any]:
+def callback(
+    ttapi_job_id: str = TT_JOB,
+    status: str = "SUCCESS",
+    *,
+    action: str = "imagine",
+    progress: str = "100",
+    message: str = "success",
+) -> dict[str, Any]:
     """A callback body as TTAPI sends it: the fetch body with `data.actions`."""
     if status == "FAILED":
         return {"status": status, "jobId": ttapi_job_id, "message": message, "data": []}
     done = status == "SUCCESS"
-    return {"status": status, "jobId": ttapi_job_id, "message": message if done else "",
-            "data": {"actions": action, "jobId": ttapi_job_id, "progress": progress,
-                     "prompt": "a cat", "quota": "3", "cdnImage": "https://cdn.example/0.png",
-                     "discordImage": "https://discord.example/0.png", "width": 1024,
-                     "height": 1024, "hookUrl": "http://127.0.0.1:1/hook/x",
-                     "components": ["upsample1", "upsample2", "variation1"] if done else [],
-                     "seed": "1234" if done else None,
-                     "images": [f"https://cdn.example/{n}.png" for n in range(1, 5)]
-                     if done and action == "imagine" else None}}
+    return {
+        "status": status,
+        "jobId": ttapi_job_id,
+        "message": message if done else "",
+        "data": {
+            "actions": action,
+            "jobId": ttapi_job_id,
+            "progress": progress,
+            "prompt": "a cat",
+            "quota": "3",
+            "cdnImage": "https://cdn.example/0.png",
+            "discordImage": "https://discord.example/0.png",
+            "width": 1024,
+            "height": 1024,
+            "hookUrl": "http://127.0.0.1:1/hook/x",
+            "components": ["upsample1", "upsample2", "variation1"] if done else [],
+            "seed": "1234" if done else None,
+            "images": [f"https://cdn.example/{n}.png" for n in range(1, 5)]
+            if done and action == "imagine"
+            else None,
+        },
+    }
 
 
-def call(app: WSGIApplication, method: str, path: str, body: bytes | dict[str, Any] = b"",
-         environ_extra: dict[str, Any] | None = None) -> Answer:
+def call(
+    app: WSGIApplication,
+    method: str,
+    path: str,
+    body: bytes | dict[str, Any] = b"",
+    environ_extra: dict[str, Any] | None = None,
+) -> Answer:
     raw = json.dumps(body).encode() if isinstance(body, dict) else body
     environ: dict[str, Any] = {}
     setup_testing_defaults(environ)
@@ -133,8 +176,9 @@ def call(app: WSGIApplication, method: str, path: str, body: bytes | dict[str, A
     environ.update(environ_extra or {})
     seen: dict[str, Any] = {}
 
-    def start_response(status: str, headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Callable[[bytes], object]:
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
         seen.update(status=status, headers=headers)
         return lambda data: None
 
@@ -143,7 +187,9 @@ def call(app: WSGIApplication, method: str, path: str, body: bytes | dict[str, A
 
 
 def test_a_valid_callback_settles_the_job_and_resumes_its_task_once(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback())
@@ -156,7 +202,9 @@ def test_a_valid_callback_settles_the_job_and_resumes_its_task_once(
 
 
 def test_a_duplicated_callback_answers_200_and_does_not_resume_again(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     first = call(app, "POST", f"/hook/{token}", callback())
@@ -166,15 +214,21 @@ def test_a_duplicated_callback_answers_200_and_does_not_resume_again(
     assert dispatcher.resumed == [JOB]
 
 
-@pytest.mark.parametrize("token", [
-    secrets.token_urlsafe(24),  # well formed, never issued
-    "short",                     # not a token at all
-    "a" * 400,                   # absurdly long
-    "",                          # no token
-    "../../healthz",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        secrets.token_urlsafe(24),  # well formed, never issued
+        "short",  # not a token at all
+        "a" * 400,  # absurdly long
+        "",  # no token
+        "../../healthz",
+    ],
+)
 def test_a_token_that_was_never_issued_is_404(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher, token: str,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
+    token: str,
 ) -> None:
     submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback())
@@ -184,7 +238,8 @@ def test_a_token_that_was_never_issued_is_404(
 
 
 def test_an_index_entry_whose_record_holds_another_token_is_404(
-    rt: Runtime, app: WSGIApplication,
+    rt: Runtime,
+    app: WSGIApplication,
 ) -> None:
     submitted_job(rt)
     forged = secrets.token_urlsafe(24)
@@ -201,31 +256,57 @@ class Unreadable(io.RawIOBase):
 
 
 def test_a_body_declared_over_the_limit_is_413_without_being_read(
-    rt: Runtime, app: WSGIApplication,
+    rt: Runtime,
+    app: WSGIApplication,
 ) -> None:
     token = submitted_job(rt)
-    answer = call(app, "POST", f"/hook/{token}",
-                  environ_extra={"CONTENT_LENGTH": "2000000", "wsgi.input": Unreadable()})
+    answer = call(
+        app,
+        "POST",
+        f"/hook/{token}",
+        environ_extra={"CONTENT_LENGTH": "2000000", "wsgi.input": Unreadable()},
+    )
     assert answer.code == 413
     assert rt.records.load(JOB).state == SUBMITTED  # type: ignore[union-attr]
 
 
 def test_a_body_longer_than_the_limit_is_413_even_without_a_length(
-    rt: Runtime, app: WSGIApplication,
+    rt: Runtime,
+    app: WSGIApplication,
 ) -> None:
     token = submitted_job(rt)
     body = json.dumps({**callback(), "padding": "x" * 10_000}).encode()
-    answer = call(app, "POST", f"/hook/{token}", environ_extra={
-        "CONTENT_LENGTH": "", "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True})
+    answer = call(
+        app,
+        "POST",
+        f"/hook/{token}",
+        environ_extra={
+            "CONTENT_LENGTH": "",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.input_terminated": True,
+        },
+    )
     assert answer.code == 413
 
 
-@pytest.mark.parametrize("body", [
-    b"{not json", b"", b"[1, 2, 3]", b'"SUCCESS"', b"null", b"\xff\xfe\x00garbage",
-    b'{"status": 5, "jobId": "tt-job-0001"}', b'{"status": "SUCCESS"}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"[1, 2, 3]",
+        b'"SUCCESS"',
+        b"null",
+        b"\xff\xfe\x00garbage",
+        b'{"status": 5, "jobId": "tt-job-0001"}',
+        b'{"status": "SUCCESS"}',
+    ],
+)
 def test_a_body_that_is_not_a_json_object_as_documented_is_400(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher, body: bytes,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
+    body: bytes,
 ) -> None:
     token = submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", body)
@@ -235,14 +316,15 @@ def test_a_body_that_is_not_a_json_object_as_documented_is_400(
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 @pytest.mark.parametrize("path", ["/hook", "/hook/", "/hook/some-token-value-1234"])
-def test_any_method_but_post_on_a_hook_is_405(app: WSGIApplication, method: str,
-                                               path: str) -> None:
+def test_any_method_but_post_on_a_hook_is_405(app: WSGIApplication, method: str, path: str) -> None:
     answer = call(app, method, path)
     assert answer.code == 405 and answer.headers["Allow"] == "POST"
 
 
 def test_a_callback_for_another_ttapi_job_is_409_and_changes_nothing(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback("tt-someone-elses-job"))
@@ -252,7 +334,8 @@ def test_a_callback_for_another_ttapi_job_is_409_and_changes_nothing(
 
 
 def test_the_actions_spelling_of_the_callback_is_absorbed(
-    rt: Runtime, app: WSGIApplication,
+    rt: Runtime,
+    app: WSGIApplication,
 ) -> None:
     token = submitted_job(rt, kind="action", params={"action": "upsample2"})
     body = callback(action="upsample2")
@@ -264,7 +347,9 @@ def test_the_actions_spelling_of_the_callback_is_absorbed(
 
 
 def test_a_failed_callback_with_a_banned_prompt_ends_the_job_failed(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback(status="FAILED", message=BANNED))
@@ -276,7 +361,9 @@ def test_a_failed_callback_with_a_banned_prompt_ends_the_job_failed(
 
 
 def test_a_late_retry_for_an_attempt_that_was_resubmitted_is_acknowledged(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     timeout = callback(status="FAILED", message="Job Timeout")
@@ -288,7 +375,9 @@ def test_a_late_retry_for_an_attempt_that_was_resubmitted_is_acknowledged(
 
 
 def test_a_progress_callback_records_progress_and_settles_nothing(
-    rt: Runtime, app: WSGIApplication, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback(status="ON_QUEUE", progress="42"))
@@ -309,7 +398,9 @@ def test_healthz_answers_ok_and_other_paths_are_404(app: WSGIApplication) -> Non
 
 
 def test_the_log_line_names_job_and_status_but_never_the_token(
-    rt: Runtime, app: WSGIApplication, caplog: pytest.LogCaptureFixture,
+    rt: Runtime,
+    app: WSGIApplication,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = submitted_job(rt)
     with caplog.at_level(logging.INFO, logger="worker.webhook.receiver"):
@@ -340,7 +431,9 @@ def loopback(app: WSGIApplication) -> Iterator[str]:
 
 
 def test_a_callback_over_a_real_loopback_server_settles_the_job(
-    rt: Runtime, loopback: str, dispatcher: RecordingDispatcher,
+    rt: Runtime,
+    loopback: str,
+    dispatcher: RecordingDispatcher,
 ) -> None:
     token = submitted_job(rt)
     answer = requests.post(f"{loopback}/hook/{token}", json=callback(), timeout=5)
@@ -351,22 +444,32 @@ def test_a_callback_over_a_real_loopback_server_settles_the_job(
 
 def test_mjw_webhook_serves_under_waitress_until_sigterm_then_exits_0() -> None:
     port = free_port()
-    code = ("import argparse, sys\nfrom worker.webhook.serve import add_arguments, run\n"
-            "p = argparse.ArgumentParser(); add_arguments(p)\n"
-            "sys.exit(run(p.parse_args()))")
+    code = (
+        "import argparse, sys\nfrom worker.webhook.serve import add_arguments, run\n"
+        "p = argparse.ArgumentParser(); add_arguments(p)\n"
+        "sys.exit(run(p.parse_args()))"
+    )
     env = {**os.environ, "MJ_HOOK_BASE_URL": "https://hooks.example.com"}
-    proc = subprocess.Popen([sys.executable, "-c", code, "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
-        assert line == (f"webhook receiver on http://127.0.0.1:{port} "
-                        "(hooks under https://hooks.example.com/hook/...)")
+        assert line == (
+            f"webhook receiver on http://127.0.0.1:{port} "
+            "(hooks under https://hooks.example.com/hook/...)"
+        )
         base = f"http://127.0.0.1:{port}"
         assert requests.get(f"{base}/healthz", timeout=5).status_code in (200, 503)  # Redis?
-        huge = requests.post(f"{base}/hook/{secrets.token_urlsafe(24)}",
-                             data=b"x" * 2_000_000, timeout=10)
+        huge = requests.post(
+            f"{base}/hook/{secrets.token_urlsafe(24)}", data=b"x" * 2_000_000, timeout=10
+        )
         assert huge.status_code == 413  # waitress refuses it before the app buffers it
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -400,7 +503,7 @@ def test_without_webhooks_polling_keeps_its_own_schedule(
     rt = build_runtime(dispatcher, mj_hook_safety_poll_s=45.0, mj_hook_base_url=None)
     submitted_job(rt)
     schedule_poll(rt, rt.records.load(JOB), 2)  # type: ignore[arg-type]
-    (_, _, gap), = dispatcher.polls
+    ((_, _, gap),) = dispatcher.polls
     assert rt.timing.bounds.min_s <= gap <= rt.timing.bounds.max_s < 45.0
 
 
@@ -408,12 +511,18 @@ def test_a_callback_for_a_job_whose_submit_answer_was_lost_proves_which_ttapi_jo
     rt: Runtime, app: WSGIApplication
 ) -> None:
     label = rt.pool.labels[0]
-    rec = rt.records.create(JOB, kind="imagine", params={"prompt": "a cat", "mode": "fast"},
-                            account=label, sig={"task": "mj.imagine"})
+    rec = rt.records.create(
+        JOB,
+        kind="imagine",
+        params={"prompt": "a cat", "mode": "fast"},
+        account=label,
+        sig={"task": "mj.imagine"},
+    )
     assert rt.guard.acquire(label, JOB).granted
     token = (hook_url(rt, rec) or "").rsplit("/hook/", 1)[1]
-    assert rt.records.move(JOB, "NEW", "AMBIGUOUS", sent_at=rt.clock(), lost_at=rt.clock(),
-                           poll_seq=1)
+    assert rt.records.move(
+        JOB, "NEW", "AMBIGUOUS", sent_at=rt.clock(), lost_at=rt.clock(), poll_seq=1
+    )
     answer = call(app, "POST", f"/hook/{token}", callback())
     assert answer.code == 200
     assert answer.json()["settled"] is True

@@ -100,8 +100,9 @@ class AccountPool:
         """Take an account out of rotation after a 401/402 (logged once, expires by itself)."""
         ttl = DISABLE_S.get(status, 600)
         if self.redis.set(self._disabled_key(label), f"{status} {reason}", ex=ttl, nx=True):
-            log.error("account %s taken out of rotation for %ss: HTTP %s %s",
-                      label, ttl, status, reason)
+            log.error(
+                "account %s taken out of rotation for %ss: HTTP %s %s", label, ttl, status, reason
+            )
 
     def enable(self, label: str) -> None:
         """Put an account back into rotation."""

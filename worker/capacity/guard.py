@@ -56,8 +56,6 @@ class GuardState:
     cooldown_ms: int
 
 
-
-
 def _texts(values: Any) -> list[str]:
     """Decode a list reply of ids."""
     return [text(v) for v in values or []]
@@ -129,7 +127,7 @@ class SlotGuard:
         return bool(int(self._renew(keys=[slots], args=[job_id, ms])))
 
     def where(self, label: str, job_id: str) -> str | None:
-        """"slot" if the job holds a lease (live or not yet dropped), "waiting" if queued."""
+        """ "slot" if the job holds a lease (live or not yet dropped), "waiting" if queued."""
         slots, waiters = self.keys(label)[:2]
         pipe = self._redis.pipeline(transaction=False)
         pipe.zscore(slots, job_id)

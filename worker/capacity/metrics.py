@@ -28,8 +28,9 @@ DURATION_BUCKETS = (5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0
 _MODE = re.compile(r"[a-z]{1,16}")
 
 
-def count(redis: Redis, label: str, status: int, now: float | None = None, *,
-          keys: Keys = KEYS) -> None:
+def count(
+    redis: Redis, label: str, status: int, now: float | None = None, *, keys: Keys = KEYS
+) -> None:
     """Count one answer with HTTP `status` from `label`'s account."""
     minute = int((now or time.time()) // 60)
     key = keys.count(label, status, minute)
@@ -41,7 +42,12 @@ def count(redis: Redis, label: str, status: int, now: float | None = None, *,
 
 
 def recent(
-    redis: Redis, label: str, status: int, minutes: int = 5, now: float | None = None, *,
+    redis: Redis,
+    label: str,
+    status: int,
+    minutes: int = 5,
+    now: float | None = None,
+    *,
     keys: Keys = KEYS,
 ) -> int:
     """How many answers with `status` the account gave in the last `minutes` minutes."""
@@ -104,5 +110,3 @@ def durations(redis: Redis, *, keys: Keys = KEYS) -> dict[str, tuple[list[tuple[
             pairs.append((le, running))
         out[mode] = (pairs, float(raw.get(f"{mode}:sum", 0.0)))
     return out
-
-

@@ -23,10 +23,16 @@ from worker.devtools.embedded import CeleryProcess, RedisServer, free_port
 from worker.devtools.simulator import SimConfig, Simulator
 
 DEMO_KEYS = ["sk-demo-account-one", "sk-demo-account-two"]
-PROMPTS = ["a lighthouse at dawn, oil painting", "a red fox in fresh snow --ar 3:2",
-           "a tiny robot watering a bonsai", "an art deco train station at night",
-           "a paper boat on a rainy street", "a hot air balloon over lavender fields",
-           "a cat astronaut, studio lighting", "a glass teapot full of galaxies"]
+PROMPTS = [
+    "a lighthouse at dawn, oil painting",
+    "a red fox in fresh snow --ar 3:2",
+    "a tiny robot watering a bonsai",
+    "an art deco train station at night",
+    "a paper boat on a rainy street",
+    "a hot air balloon over lavender fields",
+    "a cat astronaut, studio lighting",
+    "a glass teapot full of galaxies",
+]
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -47,20 +53,42 @@ def run_demo(pipelines: int = 6, fast_s: float = 2.0, capacity: int = 3) -> int:
             console.print(f"embedded redis-server on {redis_url}")
         sim = Simulator(SimConfig(keys=DEMO_KEYS, capacity=capacity, fast_s=fast_s)).start()
         stack.callback(sim.stop)
-        console.print(f"TTAPI simulator on {sim.url} (2 accounts, {capacity} jobs in progress "
-                      f"each, fast imagine = {fast_s:g} s)")
+        console.print(
+            f"TTAPI simulator on {sim.url} (2 accounts, {capacity} jobs in progress "
+            f"each, fast imagine = {fast_s:g} s)"
+        )
         hook_port = free_port()
         env = {
-            "REDIS_URL": redis_url, "TTAPI_API_KEYS": ",".join(DEMO_KEYS),
-            "TTAPI_BASE_URL": sim.url, "TTAPI_MAX_IN_PROGRESS": str(capacity),
-            "MJ_POLL_MIN_S": "0.1", "MJ_POLL_MAX_S": "1.0",
-            "MJ_TIME_SCALE": f"{fast_s / 60:.6f}", "MJ_PUMP_INTERVAL_S": "1",
-            "MJ_HOOK_BASE_URL": f"http://127.0.0.1:{hook_port}", "MJ_HOOK_SAFETY_POLL_S": "5",
+            "REDIS_URL": redis_url,
+            "TTAPI_API_KEYS": ",".join(DEMO_KEYS),
+            "TTAPI_BASE_URL": sim.url,
+            "TTAPI_MAX_IN_PROGRESS": str(capacity),
+            "MJ_POLL_MIN_S": "0.1",
+            "MJ_POLL_MAX_S": "1.0",
+            "MJ_TIME_SCALE": f"{fast_s / 60:.6f}",
+            "MJ_PUMP_INTERVAL_S": "1",
+            "MJ_HOOK_BASE_URL": f"http://127.0.0.1:{hook_port}",
+            "MJ_HOOK_SAFETY_POLL_S": "5",
         }
         os.environ.update(env)  # this process's own Celery client and receiver use them too
-        worker = CeleryProcess(env, tmp / "worker.log", args=[
-            "worker", "-n", "demo@%h", "-c", "4", "-l", "INFO", "-B",
-            "-s", str(tmp / "celerybeat-schedule"), "--without-gossip", "--without-mingle"])
+        worker = CeleryProcess(
+            env,
+            tmp / "worker.log",
+            args=[
+                "worker",
+                "-n",
+                "demo@%h",
+                "-c",
+                "4",
+                "-l",
+                "INFO",
+                "-B",
+                "-s",
+                str(tmp / "celerybeat-schedule"),
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
         worker.start()
         stack.callback(worker.stop)
         worker.wait_ready()
@@ -98,8 +126,14 @@ def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> i
     from worker.cli.batch import Row
     from worker.cli.batch_run import run_batch
 
-    rows = [Row(i + 1, PROMPTS[i % len(PROMPTS)] + (f" #{i + 1}" if i >= len(PROMPTS) else ""),
-                ["upsample2", "upscale_creative"]) for i in range(pipelines)]
+    rows = [
+        Row(
+            i + 1,
+            PROMPTS[i % len(PROMPTS)] + (f" #{i + 1}" if i >= len(PROMPTS) else ""),
+            ["upsample2", "upscale_creative"],
+        )
+        for i in range(pipelines)
+    ]
     console.print(f"running {pipelines} pipelines: imagine → upsample2 → upscale_creative")
     summary = run_batch(app, list(rows), tmp / "results.jsonl", console=console)
     out = Console(soft_wrap=True)
@@ -107,14 +141,18 @@ def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> i
     for entry in sorted(summary.results, key=lambda e: e["line"]):
         result = entry.get("result") or {}
         mark = "[green]✓[/]" if entry["status"] == "SUCCESS" else "[red]✗[/]"
-        out.print(f"{mark} #{entry['line']} {entry.get('prompt', '')}  "
-                  f"[dim]({result.get('account', '')}, {result.get('action', '')} "
-                  f"{result.get('job_id', '')})[/]")
+        out.print(
+            f"{mark} #{entry['line']} {entry.get('prompt', '')}  "
+            f"[dim]({result.get('account', '')}, {result.get('action', '')} "
+            f"{result.get('job_id', '')})[/]"
+        )
         out.print(f"    {result.get('image_url') or entry.get('error', '')}", markup=False)
     stats = sim.stats()["accounts"]
     hooks = sum(a.get("hook_attempts", 0) for a in stats.values())
-    console.print(f"{summary.done} succeeded, {summary.failed} failed; "
-                  f"peak jobs in progress per account: "
-                  f"{', '.join(str(a['peak_in_progress']) for a in stats.values())}; "
-                  f"{hooks} webhook callbacks")
+    console.print(
+        f"{summary.done} succeeded, {summary.failed} failed; "
+        f"peak jobs in progress per account: "
+        f"{', '.join(str(a['peak_in_progress']) for a in stats.values())}; "
+        f"{hooks} webhook callbacks"
+    )
     return 0 if summary.failed == 0 else 1

@@ -53,6 +53,13 @@ def print_status(rows: list[dict[str, Any]], *, as_json: bool, console: Console)
     for r in rows:
         balance = "?" if r["balance"] is None else f"{r['balance']:g}"
         rotation = "in" if r["in_rotation"] else f"out: {r['disabled_reason']}"
-        table.add_row(r["account"], f"{r['in_use']}/{r['cap']}", str(r["waiting"]),
-                      str(r["recent_429"]), str(r["recent_499"]), balance, rotation)
+        table.add_row(
+            r["account"],
+            f"{r['in_use']}/{r['cap']}",
+            str(r["waiting"]),
+            str(r["recent_429"]),
+            str(r["recent_499"]),
+            balance,
+            rotation,
+        )
     console.print(table)

@@ -21,7 +21,6 @@ import redis
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `worker` and `tasks` live
 
 
-
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket() as s:
@@ -54,8 +53,14 @@ class RedisServer:
     and `kill()` a crash that loses what was not yet fsynced (`appendfsync`, every second).
     """
 
-    def __init__(self, workdir: Path, port: int | None = None, *, appendonly: bool = False,
-                 appendfsync: str = "everysec"):
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        appendonly: bool = False,
+        appendfsync: str = "everysec",
+    ):
         self.port = port or free_port()
         self.workdir = workdir
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -66,10 +71,23 @@ class RedisServer:
     def start(self) -> RedisServer:
         """Start and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-                "--dir", str(self.workdir), "--maxmemory-policy", "noeviction",
-                "--appendfsync", self.appendfsync]
+        args = [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--dir",
+            str(self.workdir),
+            "--maxmemory-policy",
+            "noeviction",
+            "--appendfsync",
+            self.appendfsync,
+        ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
@@ -115,11 +133,16 @@ def clock_offset_env(seconds: float) -> dict[str, str]:
     candidates += sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
     library = next((c for c in candidates if c.exists()), None)
     if library is None:
-        raise RuntimeError("libfaketime not found: pip install libfaketime, or apt-get install "
-                           "faketime")
+        raise RuntimeError(
+            "libfaketime not found: pip install libfaketime, or apt-get install faketime"
+        )
     preload = " ".join(filter(None, [str(library), os.environ.get("LD_PRELOAD", "")]))
-    return {"LD_PRELOAD": preload, "FAKETIME": f"{seconds:+g}s", "DONT_FAKE_MONOTONIC": "1",
-            "FAKETIME_NO_CACHE": "1"}
+    return {
+        "LD_PRELOAD": preload,
+        "FAKETIME": f"{seconds:+g}s",
+        "DONT_FAKE_MONOTONIC": "1",
+        "FAKETIME_NO_CACHE": "1",
+    }
 
 
 class CeleryProcess:
@@ -137,7 +160,10 @@ class CeleryProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "worker", *self.args],
-            cwd=PACKAGE_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=PACKAGE_ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

@@ -67,8 +67,7 @@ def next_gap(
 class Durations:
     """Learned job durations per account, mode and kind, shared by every worker via Redis."""
 
-    def __init__(self, client: redis.Redis, *, time_scale: float = 1.0,
-                 keys: Keys = KEYS) -> None:
+    def __init__(self, client: redis.Redis, *, time_scale: float = 1.0, keys: Keys = KEYS) -> None:
         self.redis = client
         self.time_scale = time_scale
         self._key = keys.learned

@@ -48,8 +48,9 @@ def pump(rt: Runtime) -> dict[str, int]:
     return done
 
 
-def _look_at_holder(rt: Runtime, label: str, job_id: str, now: float, stall: float,
-                    done: dict[str, int]) -> None:
+def _look_at_holder(
+    rt: Runtime, label: str, job_id: str, now: float, stall: float, done: dict[str, int]
+) -> None:
     """Renew a live holder, revive its lost step, or reap the slot of a job that is gone."""
     rec = rt.records.load(job_id)
     if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
@@ -65,8 +66,13 @@ def _look_at_holder(rt: Runtime, label: str, job_id: str, now: float, stall: flo
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
             done["revived"] += 1
     elif rec.state == SUBMITTING and now - rec.sent_at > _submit_limit(rt) + stall:
-        if rt.records.cas(job_id, {"state": SUBMITTING, "poll_seq": rec.poll_seq},
-                          state=AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=now):
+        if rt.records.cas(
+            job_id,
+            {"state": SUBMITTING, "poll_seq": rec.poll_seq},
+            state=AMBIGUOUS,
+            poll_seq=rec.poll_seq + 1,
+            lost_at=now,
+        ):
             log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
             done["revived"] += 1
@@ -97,8 +103,11 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
         if rec.state not in (NEW, WAITING) or now - max(rec.created_at, rec.woken_at) < stall:
             continue
         if not rec.account or rt.guard.where(rec.account, job_id) is None:
-            log.warning("job %s: %s with no message and no place in the guard; resuming it",
-                        job_id, rec.state)
+            log.warning(
+                "job %s: %s with no message and no place in the guard; resuming it",
+                job_id,
+                rec.state,
+            )
             rt.dispatcher.resume(job_id)
             done["revived"] += 1
 
@@ -124,9 +133,14 @@ def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
             continue
         rt.guard.set_cap(label, info.max_queue)
         snapshot: dict[str, object] = {
-            "balance": info.balance, "max_queue": info.max_queue, "at": rt.clock()}
-        rt.redis.hset(rt.keys.info(label),
-                      mapping={k: "" if v is None else str(v) for k, v in snapshot.items()})
+            "balance": info.balance,
+            "max_queue": info.max_queue,
+            "at": rt.clock(),
+        }
+        rt.redis.hset(
+            rt.keys.info(label),
+            mapping={k: "" if v is None else str(v) for k, v in snapshot.items()},
+        )
         reason = rt.pool.disabled_reason(label) or ""
         if reason.startswith("402") and (info.balance or 0) > 0:
             rt.pool.enable(label)

@@ -47,8 +47,9 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
             expected=rt.durations.expected(rec.account, mode, rec.kind),
             progress=rec.progress,
             last_progress=rec.prev_progress,
-            since_last_progress=(rec.last_progress_at - rec.prev_progress_at
-                                 if rec.prev_progress_at else 0.0),
+            since_last_progress=(
+                rec.last_progress_at - rec.prev_progress_at if rec.prev_progress_at else 0.0
+            ),
             errors=errors_in_row,
         )
     rt.records.update(rec.job_id, next_poll_at=now + gap)
@@ -91,8 +92,14 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         # Counted apart from 429/5xx: only TTAPI not knowing the job, again and again, ends it.
         unknown = rec.unknown_fetches + 1
         if unknown >= MAX_FETCH_ERRORS:
-            fail(rt, rec, f"TTAPI cannot report job {rec.ttapi_job_id}: {exc}",
-                 from_states=(SUBMITTED,), resume_self=True, expect=this_step)
+            fail(
+                rt,
+                rec,
+                f"TTAPI cannot report job {rec.ttapi_job_id}: {exc}",
+                from_states=(SUBMITTED,),
+                resume_self=True,
+                expect=this_step,
+            )
             return
         rt.records.update(job_id, unknown_fetches=unknown)
         _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1)
@@ -101,8 +108,13 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         if exc.status_code:
             metrics.count(rt.redis, rec.account, exc.status_code, keys=rt.keys)
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
-        _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1,
-              at_least=rt.timing.retry_after(getattr(exc, "retry_after", None)))
+        _next(
+            rt,
+            rec,
+            seq,
+            errors_in_row=rec.fetch_errors + 1,
+            at_least=rt.timing.retry_after(getattr(exc, "retry_after", None)),
+        )
         return
     if info.finished:
         if not settle(rt, rec, info):
@@ -112,16 +124,26 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         return
     now = rt.clock()
     if now > rec.deadline > 0:
-        fail(rt, rec, f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its "
-             f"timeout ({timeout_s(rec)}s) and grace; its slot is freed",
-             from_states=(SUBMITTED,), resume_self=True, expect=this_step)
+        fail(
+            rt,
+            rec,
+            f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its "
+            f"timeout ({timeout_s(rec)}s) and grace; its slot is freed",
+            from_states=(SUBMITTED,),
+            resume_self=True,
+            expect=this_step,
+        )
         return
     changes: dict[str, object] = {"fetch_errors": 0, "unknown_fetches": 0, "last_poll_at": now}
     moved = info.progress != rec.progress
     if moved:
         prev_at = rec.last_progress_at if rec.progress else 0.0
-        changes.update(progress=info.progress, prev_progress=rec.progress,
-                       prev_progress_at=prev_at, last_progress_at=now)
+        changes.update(
+            progress=info.progress,
+            prev_progress=rec.progress,
+            prev_progress_at=prev_at,
+            last_progress_at=now,
+        )
         rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
         rec.progress, rec.last_progress_at = info.progress, now
     rt.records.update(job_id, **changes)
@@ -134,16 +156,26 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
 def orphan(rt: Runtime, rec: JobRecord) -> bool:
     """End a job whose account was removed from the configuration: nobody can ask TTAPI now."""
     what = f"TTAPI job {rec.ttapi_job_id}" if rec.ttapi_job_id else "its submit"
-    message = (f"account {rec.account} was removed from the configuration while {what} was "
-               "in progress; its result cannot be fetched without that account's key")
-    return fail(rt, rec, message, from_states=(SUBMITTING, SUBMITTED, AMBIGUOUS),
-                resume_self=True, expect={"ttapi_job_id": rec.ttapi_job_id})
+    message = (
+        f"account {rec.account} was removed from the configuration while {what} was "
+        "in progress; its result cannot be fetched without that account's key"
+    )
+    return fail(
+        rt,
+        rec,
+        message,
+        from_states=(SUBMITTING, SUBMITTED, AMBIGUOUS),
+        resume_self=True,
+        expect={"ttapi_job_id": rec.ttapi_job_id},
+    )
 
 
-def _next(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0,
-          at_least: float = 0.0) -> None:
-    if not rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1,
-                          fetch_errors=errors_in_row):
+def _next(
+    rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0, at_least: float = 0.0
+) -> None:
+    if not rt.records.cas(
+        rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, fetch_errors=errors_in_row
+    ):
         return
     rt.guard.renew(rec.account, rec.job_id)
     if at_least:
@@ -161,7 +193,8 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     """
     claim = rt.keys.claim(ttapi_job_id)
     if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True) and (
-            rt.redis.get(claim) != rec.job_id):
+        rt.redis.get(claim) != rec.job_id
+    ):
         return False  # another of our jobs owns it
     expect: dict[str, object] = {"state": AMBIGUOUS}
     if seq is not None:
@@ -169,9 +202,16 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     next_seq = (rec.poll_seq if seq is None else seq) + 1
     now = rt.clock()
     started = rec.sent_at or now
-    if not rt.records.cas(rec.job_id, expect, state=SUBMITTED, ttapi_job_id=ttapi_job_id,
-                          submitted_at_ts=started, deadline=deadline_for(rt, rec, started),
-                          poll_seq=next_seq, last_poll_at=now):
+    if not rt.records.cas(
+        rec.job_id,
+        expect,
+        state=SUBMITTED,
+        ttapi_job_id=ttapi_job_id,
+        submitted_at_ts=started,
+        deadline=deadline_for(rt, rec, started),
+        poll_seq=next_seq,
+        last_poll_at=now,
+    ):
         return False
     log.warning("job %s: lost submit found at TTAPI as %s", rec.job_id, ttapi_job_id)
     rt.guard.renew(rec.account, rec.job_id)
@@ -208,13 +248,22 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
             _next_look(rt, rec, seq)
         return
     if rec.ambiguous_resubmits >= AMBIGUOUS_RESUBMITS:
-        _give_up(rt, rec, seq, "its one resubmit's answer was lost too, and TTAPI's history "
-                 "shows neither")
+        _give_up(
+            rt,
+            rec,
+            seq,
+            "its one resubmit's answer was lost too, and TTAPI's history shows neither",
+        )
         return
     # TTAPI's history has no such job after the grace: it was never created. Submit again,
     # once (the slot is kept: acquire is re-entrant).
-    if rt.records.cas(rec.job_id, {"state": AMBIGUOUS, "poll_seq": seq}, state=WAITING,
-                      poll_seq=seq + 1, ambiguous_resubmits=rec.ambiguous_resubmits + 1):
+    if rt.records.cas(
+        rec.job_id,
+        {"state": AMBIGUOUS, "poll_seq": seq},
+        state=WAITING,
+        poll_seq=seq + 1,
+        ambiguous_resubmits=rec.ambiguous_resubmits + 1,
+    ):
         log.warning("job %s: TTAPI never created it; submitting again (once)", rec.job_id)
         rt.guard.renew(rec.account, rec.job_id)
         rt.dispatcher.resume(rec.job_id)
@@ -256,9 +305,16 @@ def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str) -> None:
     """Fail a lost submit without resubmitting; its slot stays until the job's longest life."""
     hold = deadline_for(rt, rec, rec.sent_at or rt.clock())
     until = datetime.fromtimestamp(hold, UTC).strftime("%H:%M:%S UTC")
-    fail(rt, rec, f"Submit answer lost: {why}. Not resubmitted, so it is never paid twice; "
-         f"if TTAPI did create it, its slot stays reserved until {until}",
-         from_states=(AMBIGUOUS,), resume_self=True, expect={"poll_seq": seq}, hold_until=hold)
+    fail(
+        rt,
+        rec,
+        f"Submit answer lost: {why}. Not resubmitted, so it is never paid twice; "
+        f"if TTAPI did create it, its slot stays reserved until {until}",
+        from_states=(AMBIGUOUS,),
+        resume_self=True,
+        expect={"poll_seq": seq},
+        hold_until=hold,
+    )
 
 
 def _norm(prompt: str) -> str:

@@ -25,7 +25,12 @@ from worker.keys import KEYS, Keys
 from worker.text import text
 
 NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
-    "NEW", "WAITING", "SUBMITTING", "SUBMITTED", "AMBIGUOUS")
+    "NEW",
+    "WAITING",
+    "SUBMITTING",
+    "SUBMITTED",
+    "AMBIGUOUS",
+)
 SUCCESS, FAILED, REVOKED = "SUCCESS", "FAILED", "REVOKED"
 TERMINAL = (SUCCESS, FAILED, REVOKED)
 IN_FLIGHT = (SUBMITTING, SUBMITTED, AMBIGUOUS)
@@ -57,11 +62,34 @@ end
 return redis.call('HGETALL', KEYS[1])
 """
 
-INT_FIELDS = ("poll_seq", "progress", "prev_progress", "submit_attempts", "resubmits",
-              "fetch_errors", "priority", "unknown_fetches", "ambiguous_resubmits")
-FLOAT_FIELDS = ("created_at", "sent_at", "submitted_at_ts", "finished_at_ts", "deadline",
-                "next_poll_at", "woken_at", "last_poll_at", "last_progress_at", "prev_progress_at",
-                "lost_at", "history_seen_at", "hold_until", "expires_at", "waiting_since")
+INT_FIELDS = (
+    "poll_seq",
+    "progress",
+    "prev_progress",
+    "submit_attempts",
+    "resubmits",
+    "fetch_errors",
+    "priority",
+    "unknown_fetches",
+    "ambiguous_resubmits",
+)
+FLOAT_FIELDS = (
+    "created_at",
+    "sent_at",
+    "submitted_at_ts",
+    "finished_at_ts",
+    "deadline",
+    "next_poll_at",
+    "woken_at",
+    "last_poll_at",
+    "last_progress_at",
+    "prev_progress_at",
+    "lost_at",
+    "history_seen_at",
+    "hold_until",
+    "expires_at",
+    "waiting_since",
+)
 JSON_FIELDS = ("params", "result", "sig", "parent")
 
 
@@ -148,8 +176,14 @@ def encode(fields: dict[str, Any]) -> dict[str, str]:
 class RecordStore:
     """Reads, creates and compare-and-sets job records; every key expires after `ttl_s`."""
 
-    def __init__(self, client: redis.Redis, *, ttl_s: int = 7 * 86400, keys: Keys = KEYS,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        ttl_s: int = 7 * 86400,
+        keys: Keys = KEYS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = client
         self.ttl_s = ttl_s
         self.keys = keys
@@ -179,18 +213,31 @@ class RecordStore:
 
     def cas(self, job_id: str, expect: dict[str, Any], **changes: Any) -> bool:
         """Apply `changes` only if every field in `expect` has one of the given values."""
-        wanted = {k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
-                  for k, v in expect.items()}
+        wanted = {
+            k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
+            for k, v in expect.items()
+        }
         flat: list[str] = []
         for k, v in encode(changes).items():
             flat += [k, v]
         ends = "1" if changes.get("state") in TERMINAL else "0"
-        return int(self._cas(keys=[self.key(job_id), self.active],
-                             args=[json.dumps(wanted), ends, *flat])) == 1
+        return (
+            int(
+                self._cas(
+                    keys=[self.key(job_id), self.active], args=[json.dumps(wanted), ends, *flat]
+                )
+            )
+            == 1
+        )
 
     def move(
-        self, job_id: str, from_states: tuple[str, ...] | str, to: str, *,
-        expect: Mapping[str, Any] | None = None, **changes: Any,
+        self,
+        job_id: str,
+        from_states: tuple[str, ...] | str,
+        to: str,
+        *,
+        expect: Mapping[str, Any] | None = None,
+        **changes: Any,
     ) -> bool:
         """Compare-and-set the state from one of `from_states` to `to`, with other changes.
 
@@ -221,8 +268,7 @@ class RecordStore:
 
 
 def _decode(raw: Any) -> dict[str, str]:
-    return {text(k): text(v)
-            for k, v in dict(raw).items()}
+    return {text(k): text(v) for k, v in dict(raw).items()}
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next."""
-    if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason,
-                           finished_at_ts=rt.clock()):
+    if not rt.records.move(
+        rec.job_id, (NEW, WAITING), REVOKED, error=reason, finished_at_ts=rt.clock()
+    ):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
     metrics.count_outcome(rt.redis, REVOKED, keys=rt.keys)

@@ -18,8 +18,14 @@ from worker.ttapi.responses import JobInfo
 
 log = logging.getLogger(__name__)
 # FAILED messages worth one more try (TTAPI's FAQ); banned/denied/invalid ones are final.
-TRANSIENT = ("job timeout", "[internal error]", "[internal server error]", "execution error",
-             "failed to process your command", "unknown integration")
+TRANSIENT = (
+    "job timeout",
+    "[internal error]",
+    "[internal server error]",
+    "execution error",
+    "failed to process your command",
+    "unknown integration",
+)
 
 
 def is_transient(message: str) -> bool:
@@ -41,9 +47,16 @@ def _release(rt: Runtime, rec: JobRecord) -> None:
         resume_all(rt, rt.guard.release(rec.account, rec.job_id))
 
 
-def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, ...],
-         resume_self: bool = False, expect: Mapping[str, object] | None = None,
-         hold_until: float = 0.0) -> bool:
+def fail(
+    rt: Runtime,
+    rec: JobRecord,
+    message: str,
+    *,
+    from_states: tuple[str, ...],
+    resume_self: bool = False,
+    expect: Mapping[str, object] | None = None,
+    hold_until: float = 0.0,
+) -> bool:
     """End the job in FAILED with `message`, free its slot; False if it had already moved on.
 
     `expect` names other fields that must still hold (compare-and-set). With `hold_until`, the
@@ -51,8 +64,15 @@ def fail(rt: Runtime, rec: JobRecord, message: str, *, from_states: tuple[str, .
     """
     now = rt.clock()
     owe_delivery(rt, rec.job_id, now)  # whoever stores the failure settles this debt
-    if not rt.records.move(rec.job_id, from_states, FAILED, expect=expect, error=message,
-                           finished_at_ts=now, hold_until=hold_until):
+    if not rt.records.move(
+        rec.job_id,
+        from_states,
+        FAILED,
+        expect=expect,
+        error=message,
+        finished_at_ts=now,
+        hold_until=hold_until,
+    ):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
     metrics.count_outcome(rt.redis, FAILED, keys=rt.keys)
@@ -93,14 +113,21 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     if info.status == "SUCCESS":
         result = job_result(rec, info, now)
         owe_delivery(rt, rec.job_id, now)
-        if not rt.records.move(rec.job_id, SUBMITTED, SUCCESS, expect=same_job, result=result,
-                               finished_at_ts=now, progress=100):
+        if not rt.records.move(
+            rec.job_id,
+            SUBMITTED,
+            SUCCESS,
+            expect=same_job,
+            result=result,
+            finished_at_ts=now,
+            progress=100,
+        ):
             return False
-        rt.durations.learn(rec.account, str(result["mode"]), rec.kind,
-                           now - rec.submitted_at_ts)
+        rt.durations.learn(rec.account, str(result["mode"]), rec.kind, now - rec.submitted_at_ts)
         metrics.count_outcome(rt.redis, SUCCESS, keys=rt.keys)
-        metrics.observe_duration(rt.redis, str(result["mode"]), now - rec.submitted_at_ts,
-                                 keys=rt.keys)
+        metrics.observe_duration(
+            rt.redis, str(result["mode"]), now - rec.submitted_at_ts, keys=rt.keys
+        )
         remember(rt, result)
         _release(rt, rec)
         rt.dispatcher.resume(rec.job_id)
@@ -108,17 +135,27 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:
         # Keep the slot: the resubmit reuses it (acquire is re-entrant).
-        if not rt.records.move(rec.job_id, SUBMITTED, WAITING, expect=same_job,
-                               resubmits=rec.resubmits + 1, previous_job_id=rec.ttapi_job_id,
-                               ttapi_job_id="", submit_attempts=0):
+        if not rt.records.move(
+            rec.job_id,
+            SUBMITTED,
+            WAITING,
+            expect=same_job,
+            resubmits=rec.resubmits + 1,
+            previous_job_id=rec.ttapi_job_id,
+            ttapi_job_id="",
+            submit_attempts=0,
+        ):
             return False
-        log.warning("job %s: TTAPI job %s failed (%s); resubmitting once",
-                    rec.job_id, rec.ttapi_job_id, message)
+        log.warning(
+            "job %s: TTAPI job %s failed (%s); resubmitting once",
+            rec.job_id,
+            rec.ttapi_job_id,
+            message,
+        )
         rt.guard.renew(rec.account, rec.job_id)
         rt.dispatcher.resume(rec.job_id)
         return True
     return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
 
 
-__all__ = ["delivered", "fail", "is_transient", "owe_delivery", "owed",
-           "resume_all", "settle"]
+__all__ = ["delivered", "fail", "is_transient", "owe_delivery", "owed", "resume_all", "settle"]

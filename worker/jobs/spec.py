@@ -36,14 +36,14 @@ class JobSpec:
         return FOLLOW_UP if self.kind in FOLLOW_UPS else FRESH
 
 
-
 def mode_of(params: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
     """The speed mode a job runs in: its own, else its parent's (follow-ups), else fast."""
     return str(params.get("mode") or (parent or {}).get("mode") or "fast")
 
 
-def request_for(kind: str, params: dict[str, Any], parent_job_id: str = "",
-                hook_url: str | None = None) -> SubmitRequest:
+def request_for(
+    kind: str, params: dict[str, Any], parent_job_id: str = "", hook_url: str | None = None
+) -> SubmitRequest:
     """Build the validated TTAPI request of a job (raises InvalidRequest)."""
     fields = {k: v for k, v in params.items() if v is not None}
     if kind in FOLLOW_UPS:
@@ -53,8 +53,14 @@ def request_for(kind: str, params: dict[str, Any], parent_job_id: str = "",
     return validate(REQUESTS[kind], **fields)
 
 
-def make_spec(rt: Runtime, kind: str, params: dict[str, Any], *, account: str | None = None,
-              parent: Any = None) -> JobSpec:
+def make_spec(
+    rt: Runtime,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    account: str | None = None,
+    parent: Any = None,
+) -> JobSpec:
     """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent."""
     if kind not in REQUESTS:
         raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
@@ -68,7 +74,8 @@ def make_spec(rt: Runtime, kind: str, params: dict[str, Any], *, account: str | 
             allowed = ", ".join(info["components"]) or "none"
             raise errors.InvalidRequest(
                 f"action: {action!r} is not available on job {info['job_id']} "
-                f"(its components: {allowed})")
+                f"(its components: {allowed})"
+            )
         account = info["account"]
     request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
     return JobSpec(kind=kind, params=params, account=account, parent=info)
@@ -87,8 +94,13 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
         components = parent.get("components")
         if not isinstance(components, list):
             components = _find_account(rt, job_id)["components"]
-        return {"job_id": job_id, "account": account, "components": list(components),
-                "prompt": parent.get("prompt") or "", "mode": mode_of(parent)}
+        return {
+            "job_id": job_id,
+            "account": account,
+            "components": list(components),
+            "prompt": parent.get("prompt") or "",
+            "mode": mode_of(parent),
+        }
     if isinstance(parent, str) and parent.strip():
         return _find_account(rt, parent.strip())
     raise errors.InvalidRequest("parent: give the previous step's result or a TTAPI job id")
@@ -97,18 +109,28 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
 def remember(rt: Runtime, result: dict[str, Any]) -> None:
     """Index a finished job by its TTAPI id, so follow-ups named by id find account and buttons."""
     key = rt.keys.ttjob(result["job_id"])
-    rt.redis.hset(key, mapping={
-        "account": result["account"], "components": json.dumps(result.get("components") or []),
-        "prompt": result.get("prompt") or "", "mode": mode_of(result)})
+    rt.redis.hset(
+        key,
+        mapping={
+            "account": result["account"],
+            "components": json.dumps(result.get("components") or []),
+            "prompt": result.get("prompt") or "",
+            "mode": mode_of(result),
+        },
+    )
     rt.redis.expire(key, rt.settings.mj_record_ttl_s)
 
 
 def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
     raw = rt.redis.hgetall(rt.keys.ttjob(job_id))
     if raw:
-        return {"job_id": job_id, "account": raw["account"],
-                "components": json.loads(raw.get("components") or "[]"),
-                "prompt": raw.get("prompt", ""), "mode": raw.get("mode", "fast")}
+        return {
+            "job_id": job_id,
+            "account": raw["account"],
+            "components": json.loads(raw.get("components") or "[]"),
+            "prompt": raw.get("prompt", ""),
+            "mode": raw.get("mode", "fast"),
+        }
     for label in rt.pool.labels:  # a job made elsewhere: ask each account (fetch is free)
         try:
             info = rt.pool.client(label).fetch(job_id)
@@ -116,8 +138,13 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             continue
         if info.status != "SUCCESS":
             raise errors.InvalidRequest(f"parent: job {job_id} is {info.status}, not SUCCESS")
-        return {"job_id": job_id, "account": label, "components": info.components,
-                "prompt": info.prompt or "", "mode": "fast"}
+        return {
+            "job_id": job_id,
+            "account": label,
+            "components": info.components,
+            "prompt": info.prompt or "",
+            "mode": "fast",
+        }
     raise errors.InvalidRequest(f"parent: no configured account knows job {job_id}")
 
 

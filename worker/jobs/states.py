@@ -18,13 +18,20 @@ WAITING_STATE, SUBMITTED_STATE = "WAITING", "SUBMITTED"
 
 def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None:
     """WAITING: `account`, `position` (1 = next), `waiting_since`."""
-    meta: dict[str, Any] = {"account": label, "position": position,
-                            "waiting_since": iso(rec.waiting_since or rec.created_at)}
+    meta: dict[str, Any] = {
+        "account": label,
+        "position": position,
+        "waiting_since": iso(rec.waiting_since or rec.created_at),
+    }
     rt.dispatcher.publish_state(rec.job_id, WAITING_STATE, meta)
 
 
 def show_submitted(rt: Runtime, rec: JobRecord) -> None:
     """SUBMITTED: `account`, `ttapi_job_id`, `progress` (0-100), `submitted_at`."""
-    meta: dict[str, Any] = {"account": rec.account, "ttapi_job_id": rec.ttapi_job_id,
-                            "progress": int(rec.progress), "submitted_at": iso(rec.submitted_at_ts)}
+    meta: dict[str, Any] = {
+        "account": rec.account,
+        "ttapi_job_id": rec.ttapi_job_id,
+        "progress": int(rec.progress),
+        "submitted_at": iso(rec.submitted_at_ts),
+    }
     rt.dispatcher.publish_state(rec.job_id, SUBMITTED_STATE, meta)

@@ -39,9 +39,17 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
-            signature: Callable[[], dict[str, Any]], account: str | None = None,
-            parent: Any = None, expires_at: float = 0.0) -> Outcome:
+def advance(
+    rt: Runtime,
+    job_id: str,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    signature: Callable[[], dict[str, Any]],
+    account: str | None = None,
+    parent: Any = None,
+    expires_at: float = 0.0,
+) -> Outcome:
     """Move job `job_id` as far as it can go now; see the module docstring.
 
     `expires_at` is the task's `expires` (epoch seconds, 0 for none): a job that has not been
@@ -54,9 +62,17 @@ def advance(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], *,
         except errors.TTAPIError as exc:
             return Failed(exc)
         rec = rt.records.create(
-            job_id, kind=kind, params=spec.params, account=spec.account or "",
-            pinned=spec.account is not None, parent=spec.parent, priority=spec.priority,
-            poll_seq=0, sig=signature(), expires_at=expires_at)
+            job_id,
+            kind=kind,
+            params=spec.params,
+            account=spec.account or "",
+            pinned=spec.account is not None,
+            parent=spec.parent,
+            priority=spec.priority,
+            poll_seq=0,
+            sig=signature(),
+            expires_at=expires_at,
+        )
     if rec.state in TERMINAL:
         # An ended job stays in `mj:undelivered` until the caller has stored the outcome
         # (`settle.delivered`, from the task's after_return), so a kill in between loses
@@ -88,11 +104,13 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
         show_waiting(rt, rec, label, got.position)
         return Park()
     sent_at, attempts = rt.clock(), rec.submit_attempts + 1
-    if not rt.records.move(rec.job_id, (NEW, WAITING), SUBMITTING, sent_at=sent_at,
-                           submit_attempts=attempts):
+    if not rt.records.move(
+        rec.job_id, (NEW, WAITING), SUBMITTING, sent_at=sent_at, submit_attempts=attempts
+    ):
         return Park()
-    return submit(rt, replace(rec, state=SUBMITTING, sent_at=sent_at, submit_attempts=attempts),
-                  label)
+    return submit(
+        rt, replace(rec, state=SUBMITTING, sent_at=sent_at, submit_attempts=attempts), label
+    )
 
 
 _PARKED = Park()
@@ -102,8 +120,9 @@ def _account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
     """The job's account: pinned, parent's, or chosen now; moved off an account out of rotation."""
     if rec.account and not rt.pool.configured(rec.account):
         if rec.pinned and rt.pool.removed(rec.account):  # pinned, or a follow-up's parent's
-            return _fail_now(rt, rec, f"account {rec.account} is no longer configured "
-                             "(its key was removed)")
+            return _fail_now(
+                rt, rec, f"account {rec.account} is no longer configured (its key was removed)"
+            )
         if rec.pinned:  # a key that a newer node has: let one of those nodes take it
             rt.dispatcher.resume(rec.job_id, rt.timing.bounds.max_s)
             return _PARKED
@@ -146,8 +165,7 @@ def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
 def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     """POST the job (state SUBMITTING, slot held) and act on every possible answer."""
     try:
-        request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""),
-                              hook_url(rt, rec))
+        request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""), hook_url(rt, rec))
         answer = rt.pool.client(label).submit(request)
     except (errors.QueueFull, errors.RateLimited) as exc:
         return _refused(rt, rec, label, exc)
@@ -163,19 +181,28 @@ def _refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError
     place. Refusals in a row double the account's cooldown (up to 64×); a success resets it."""
     streak = int(rt.redis.incr(rt.keys.refusals(label)))
     rt.redis.expire(rt.keys.refusals(label), REFUSALS_TTL_S)
-    cooldown = max(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS),
-                   rt.timing.retry_after(getattr(exc, "retry_after", None)))
+    cooldown = max(
+        rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS),
+        rt.timing.retry_after(getattr(exc, "retry_after", None)),
+    )
     rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
     show_waiting(rt, rec, label, rt.guard.backoff(label, rec.job_id, cooldown))
     metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
     rt.dispatcher.fill(label, cooldown)
-    log.warning("job %s: %s %s on %s; retry in %.2fs", rec.job_id, exc.status_code,
-                exc.message, label, cooldown)
+    log.warning(
+        "job %s: %s %s on %s; retry in %.2fs",
+        rec.job_id,
+        exc.status_code,
+        exc.message,
+        label,
+        cooldown,
+    )
     return Park()
 
 
-def _account_refused(rt: Runtime, rec: JobRecord, label: str,
-                     exc: errors.APIStatusError) -> Outcome:
+def _account_refused(
+    rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError
+) -> Outcome:
     """401/402: the account leaves rotation; the job (unless pinned) and its waiters move."""
     rt.pool.disable(label, exc.status_code or 0, exc.message)
     rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
@@ -192,8 +219,9 @@ def _account_refused(rt: Runtime, rec: JobRecord, label: str,
 
 def _answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
     """504, read timeout, reset after sending: TTAPI may have created it. Reconcile first."""
-    rt.records.move(rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1,
-                    lost_at=rt.clock())
+    rt.records.move(
+        rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=rt.clock()
+    )
     log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
     rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s)
     return Park()
@@ -204,10 +232,15 @@ def _not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome
     retryable = isinstance(exc, errors.ServerError | errors.RequestError)
     if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
         rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
-        delay = rt.timing.submit_retry_s * 2 ** rec.submit_attempts
+        delay = rt.timing.submit_retry_s * 2**rec.submit_attempts
         rt.dispatcher.resume(rec.job_id, delay)
-        log.warning("job %s: submit failed (%s); retry %s in %.2fs",
-                    rec.job_id, exc, rec.submit_attempts, delay)
+        log.warning(
+            "job %s: submit failed (%s); retry %s in %.2fs",
+            rec.job_id,
+            exc,
+            rec.submit_attempts,
+            delay,
+        )
         return Park()
     fail(rt, rec, exc.message, from_states=(SUBMITTING,))
     return Failed(type(exc)(exc.message))
@@ -220,24 +253,43 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True):
         owner = rt.redis.get(claim)
         if owner != rec.job_id:
-            log.error("job %s: TTAPI job %s, which its submit created, was claimed by job %s",
-                      rec.job_id, ttapi_job_id, owner)
+            log.error(
+                "job %s: TTAPI job %s, which its submit created, was claimed by job %s",
+                rec.job_id,
+                ttapi_job_id,
+                owner,
+            )
     rt.redis.delete(rt.keys.refusals(label))
     now = rt.clock()
     deadline = deadline_for(rt, rec, now)
     seq = rec.poll_seq + 1
-    if not rt.records.move(rec.job_id, SUBMITTING, SUBMITTED, ttapi_job_id=ttapi_job_id,
-                           submitted_at_ts=now, deadline=deadline, poll_seq=seq,
-                           last_poll_at=now, progress=0):
+    if not rt.records.move(
+        rec.job_id,
+        SUBMITTING,
+        SUBMITTED,
+        ttapi_job_id=ttapi_job_id,
+        submitted_at_ts=now,
+        deadline=deadline,
+        poll_seq=seq,
+        last_poll_at=now,
+        progress=0,
+    ):
         # The pump took the submit for lost while it was still under way: we hold the proof.
         fresh = rt.records.load(rec.job_id)
         if fresh is None or fresh.state != AMBIGUOUS or not adopt(rt, fresh, ttapi_job_id):
-            log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id,
-                      ttapi_job_id)
+            log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, ttapi_job_id)
         return Park()
     rt.guard.renew(label, rec.job_id)
-    rec = replace(rec, state=SUBMITTED, ttapi_job_id=ttapi_job_id, submitted_at_ts=now,
-                  deadline=deadline, poll_seq=seq, last_poll_at=now, progress=0)
+    rec = replace(
+        rec,
+        state=SUBMITTED,
+        ttapi_job_id=ttapi_job_id,
+        submitted_at_ts=now,
+        deadline=deadline,
+        poll_seq=seq,
+        last_poll_at=now,
+        progress=0,
+    )
     show_submitted(rt, rec)
     schedule_poll(rt, rec, seq)
     return Park()

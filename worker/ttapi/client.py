@@ -164,13 +164,21 @@ class TTAPIClient:
         started = time.monotonic()
         try:
             resp = self.session.request(
-                method, self.base_url + path, json=json, params=params,
-                headers=headers, timeout=self.timeout,
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise self._transport_error(exc, endpoint) from None
         log.debug(
-            "%s %s [%s] -> %s in %.0f ms", method, path, self.label, resp.status_code,
+            "%s %s [%s] -> %s in %.0f ms",
+            method,
+            path,
+            self.label,
+            resp.status_code,
             (time.monotonic() - started) * 1000,
         )
         if resp.status_code != 200:
@@ -180,12 +188,14 @@ class TTAPIClient:
         except ValueError:
             raise errors.ResponseError(
                 f"{endpoint}: HTTP 200 with a body that is not JSON ({self._snippet(resp)})",
-                endpoint=endpoint, status_code=200,
+                endpoint=endpoint,
+                status_code=200,
             ) from None
         if not isinstance(payload, dict):
             raise errors.ResponseError(
                 f"{endpoint}: HTTP 200 with a JSON {type(payload).__name__}, not an object",
-                endpoint=endpoint, status_code=200,
+                endpoint=endpoint,
+                status_code=200,
             )
         return Envelope.model_validate(payload)
 

@@ -109,8 +109,12 @@ class JobInfo(BaseModel):
         data.pop("jobId", None)
         data.pop("job_id", None)
         return cls.model_validate(
-            {**data, "job_id": jid, "status": env.status or "PENDING_QUEUE",
-             "message": env.message or ""}
+            {
+                **data,
+                "job_id": jid,
+                "status": env.status or "PENDING_QUEUE",
+                "message": env.message or "",
+            }
         )
 
 

@@ -99,17 +99,29 @@ def route(rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints) 
     except HookError as exc:
         reply = Reply(exc.status, {"ok": False, "error": exc.message})
     except Exception as exc:  # Redis away, publish failed...: TTAPI retries on a non-200
-        log.error("hook for job %s: internal error (%s)", seen.job_id, type(exc).__name__,
-                  exc_info=not isinstance(exc, redis.RedisError))  # no traceback per retry
+        log.error(
+            "hook for job %s: internal error (%s)",
+            seen.job_id,
+            type(exc).__name__,
+            exc_info=not isinstance(exc, redis.RedisError),
+        )  # no traceback per retry
         reply = Reply(500, {"ok": False, "error": "internal error"})
     settled = isinstance(reply.body, dict) and reply.body.get("settled")
-    log.info("hook token=%s job=%s ttapi=%s status=%s -> %d%s", seen.token_hint, seen.job_id,
-             seen.ttapi_job_id, seen.status, reply.status, " settled" if settled else "")
+    log.info(
+        "hook token=%s job=%s ttapi=%s status=%s -> %d%s",
+        seen.token_hint,
+        seen.job_id,
+        seen.ttapi_job_id,
+        seen.status,
+        reply.status,
+        " settled" if settled else "",
+    )
     return reply
 
 
-def handle_hook(rt: Runtime, token: str, environ: WSGIEnvironment, max_body: int,
-                seen: Seen) -> Reply:
+def handle_hook(
+    rt: Runtime, token: str, environ: WSGIEnvironment, max_body: int, seen: Seen
+) -> Reply:
     """Authenticate, read and apply one callback; raises HookError for every refusal."""
     rec = _record_for(rt, token)
     seen.job_id = rec.job_id
@@ -188,11 +200,14 @@ def _record_progress(rt: Runtime, rec: JobRecord, info: JobInfo) -> None:
     """Keep a higher progress of a job still in progress (the CAS ignores late or stale ones)."""
     if rec.state != SUBMITTED or info.progress <= rec.progress:
         return
-    if rt.records.cas(rec.job_id, {"state": SUBMITTED, "ttapi_job_id": rec.ttapi_job_id,
-                                   "progress": rec.progress},
-                      progress=info.progress, prev_progress=rec.progress,
-                      prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
-                      last_progress_at=rt.clock()):
+    if rt.records.cas(
+        rec.job_id,
+        {"state": SUBMITTED, "ttapi_job_id": rec.ttapi_job_id, "progress": rec.progress},
+        progress=info.progress,
+        prev_progress=rec.progress,
+        prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
+        last_progress_at=rt.clock(),
+    ):
         rec.progress = info.progress
         show_submitted(rt, rec)
 
@@ -210,8 +225,11 @@ def _respond(start_response: StartResponse, reply: Reply, *, head: bool) -> list
     data, ctype = encode(reply.body)
     if any(name.lower() == "content-type" for name, _ in reply.headers):
         ctype = dict((k.lower(), v) for k, v in reply.headers)["content-type"]
-    headers = [("Content-Type", ctype), ("Content-Length", str(len(data))),
-               *((k, v) for k, v in reply.headers if k.lower() != "content-type")]
+    headers = [
+        ("Content-Type", ctype),
+        ("Content-Length", str(len(data))),
+        *((k, v) for k, v in reply.headers if k.lower() != "content-type"),
+    ]
     start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
     return [] if head else [data]
 
@@ -221,9 +239,14 @@ def make_server(rt: Runtime, host: str, port: int, *, max_body: int = MAX_BODY) 
     import waitress
 
     # waitress buffers bodies before calling the app: make it refuse oversize ones itself.
-    return waitress.create_server(create_wsgi_app(rt, max_body=max_body), host=host, port=port,
-                                  threads=8, max_request_body_size=max_body,
-                                  ident="mj-webhook")
+    return waitress.create_server(
+        create_wsgi_app(rt, max_body=max_body),
+        host=host,
+        port=port,
+        threads=8,
+        max_request_body_size=max_body,
+        ident="mj-webhook",
+    )
 
 
 def run_until_stopped(server: Any) -> None:

@@ -14,10 +14,12 @@ from config.settings import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `mjw webhook`."""
-    parser.add_argument("--host", default="0.0.0.0",
-                        help="interface to listen on (default: 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port to listen on (default: $PORT, else 8000)")
+    parser.add_argument(
+        "--host", default="0.0.0.0", help="interface to listen on (default: 0.0.0.0)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: $PORT, else 8000)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,14 +39,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = make_server(rt, args.host, port)
     except OSError as exc:
-        print(f"mjw webhook: cannot listen on {args.host}:{port}: {exc.strerror}",
-              file=sys.stderr)
+        print(f"mjw webhook: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     base = rt.settings.mj_hook_base_url
-    hooks = (f"{base}/hook/..." if base else
-             "MJ_HOOK_BASE_URL/hook/...; MJ_HOOK_BASE_URL is not set, so submits carry no hookUrl")
-    print(f"webhook receiver on http://{args.host}:{server.effective_port} (hooks under {hooks})",
-          flush=True)
+    hooks = (
+        f"{base}/hook/..."
+        if base
+        else "MJ_HOOK_BASE_URL/hook/...; MJ_HOOK_BASE_URL is not set, so submits carry no hookUrl"
+    )
+    print(
+        f"webhook receiver on http://{args.host}:{server.effective_port} (hooks under {hooks})",
+        flush=True,
+    )
     run_until_stopped(server)
     return 0
 
