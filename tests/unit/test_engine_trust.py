@@ -20,6 +20,7 @@ from worker.jobs import maintenance
 from worker.jobs import poll as completion
 from worker.jobs import submit as engine
 from worker.jobs.outcome import Failed, Park, Revoked
+from worker.jobs.placement import move_waiters
 from worker.jobs.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
 from worker.jobs.revoke import cancel
 from worker.jobs.settle import settle
@@ -221,7 +222,7 @@ def test_moving_waiters_publishes_each_before_it_leaves_the_queue(
 
     monkeypatch.setattr(rt.dispatcher, "resume", killed)
     with pytest.raises(Killed):
-        engine._move_waiters(rt, LABEL_A)
+        move_waiters(rt, LABEL_A)
     assert rt.guard.state(LABEL_A).waiters == ["mover"]  # still findable
 
 

@@ -15,7 +15,7 @@ from worker.capacity.guard import FOLLOW_UP, FRESH
 from worker.jobs.records import JobRecord
 from worker.runtime import Runtime
 from worker.ttapi import errors
-from worker.ttapi.requests import REQUESTS, SubmitRequest, validate
+from worker.ttapi.requests import REQUESTS, SubmitRequest, mode_of, validate
 from worker.ttapi.responses import JobInfo
 
 FOLLOW_UPS = ("action", "seed", "inpaint")
@@ -34,11 +34,6 @@ class JobSpec:
     def priority(self) -> int:
         """Follow-ups wait ahead of fresh jobs so that started pipelines finish."""
         return FOLLOW_UP if self.kind in FOLLOW_UPS else FRESH
-
-
-def mode_of(params: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
-    """The speed mode a job runs in: its own, else its parent's (follow-ups), else fast."""
-    return str(params.get("mode") or (parent or {}).get("mode") or "fast")
 
 
 def request_for(

@@ -14,9 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from worker.capacity import metrics
-from worker.capacity.accounts import NoAccountLeft
+from worker.jobs.cadence import deadline_for, schedule_poll
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
-from worker.jobs.poll import adopt, deadline_for, schedule_poll
+from worker.jobs.placement import account_for, move_waiters
+from worker.jobs.reconcile import adopt
 from worker.jobs.records import (
     AMBIGUOUS,
     IN_FLIGHT,
@@ -90,7 +91,7 @@ def advance(
 
 
 def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
-    label = _account_for(rt, rec)
+    label = account_for(rt, rec)
     if not isinstance(label, str):
         return label
     got = rt.guard.acquire(label, rec.job_id, priority=rec.priority)
@@ -111,41 +112,6 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
     return submit(
         rt, replace(rec, state=SUBMITTING, sent_at=sent_at, submit_attempts=attempts), label
     )
-
-
-_PARKED = Park()
-
-
-def _account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
-    """The job's account: pinned, parent's, or chosen now; moved off an account out of rotation."""
-    if rec.account and not rt.pool.configured(rec.account):
-        if rec.pinned and rt.pool.removed(rec.account):  # pinned, or a follow-up's parent's
-            return _fail_now(
-                rt, rec, f"account {rec.account} is no longer configured (its key was removed)"
-            )
-        if rec.pinned:  # a key that a newer node has: let one of those nodes take it
-            rt.dispatcher.resume(rec.job_id, rt.timing.bounds.max_s)
-            return _PARKED
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
-    elif rec.account:
-        reason = rt.pool.disabled_reason(rec.account)
-        if reason is None:
-            return rec.account
-        if rec.pinned:
-            return _fail_now(rt, rec, f"account {rec.account} is out of rotation ({reason})")
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
-    try:
-        label = rt.pool.choose()
-    except NoAccountLeft as exc:
-        return _fail_now(rt, rec, str(exc))
-    rt.records.update(rec.job_id, account=label)
-    rec.account = label
-    return label
-
-
-def _fail_now(rt: Runtime, rec: JobRecord, message: str) -> Failed:
-    fail(rt, rec, message, from_states=(NEW, WAITING, SUBMITTING))
-    return Failed(errors.JobFailed(message))
 
 
 def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
@@ -212,7 +178,7 @@ def _account_refused(
         fail(rt, rec, message, from_states=(WAITING,))
         return Failed(type(exc)(message))
     resume_all(rt, rt.guard.release(label, rec.job_id))
-    _move_waiters(rt, label)
+    move_waiters(rt, label)
     rt.dispatcher.resume(rec.job_id)
     return Park()
 
@@ -298,17 +264,6 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
 def _not_counted(rec: JobRecord) -> int:
     """Submit attempts without the last one: a refusal that created nothing is no failure."""
     return max(rec.submit_attempts - 1, 0)
-
-
-def _move_waiters(rt: Runtime, label: str) -> None:
-    """Re-publish everyone queued on an account that left rotation, so they go elsewhere.
-
-    Published before it leaves the queue: a kill in between leaves a duplicate message (which
-    the record makes harmless), never a job that nothing will ever run again.
-    """
-    for job_id in rt.guard.state(label).waiters:
-        rt.dispatcher.resume(job_id)
-        rt.guard.release(label, job_id)
 
 
 __all__ = ["advance", "hook_url", "submit"]

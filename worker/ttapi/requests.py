@@ -181,3 +181,8 @@ def describe_errors(exc: ValidationError) -> str:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")
     return "invalid request: " + "; ".join(parts)
+
+
+def mode_of(params: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
+    """The speed mode a job runs in: its own, else its parent's (follow-ups), else fast."""
+    return str(params.get("mode") or (parent or {}).get("mode") or "fast")

@@ -27,7 +27,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import redis
 from pydantic import ValidationError
 
-from worker.jobs.poll import adopt
+from worker.jobs.reconcile import adopt
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.jobs.settle import settle
 from worker.jobs.states import show_submitted
