@@ -161,8 +161,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_metrics(args: argparse.Namespace) -> int:
     """Print the Prometheus metrics once; with --port, serve /metrics and /healthz."""
     from worker.ops import prometheus
-    from worker.ops.http import make_metrics_server
-    from worker.webhook.receiver import run_until_stopped
+    from worker.ops.http import make_metrics_server, run_until_stopped
 
     rt = _connect().runtime
     if args.port is None:

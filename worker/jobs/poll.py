@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 from worker.capacity import metrics
-from worker.jobs.cadence import schedule_poll, timeout_s
 from worker.jobs.reconcile import reconcile
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, JobRecord
 from worker.jobs.settle import fail, settle
 from worker.jobs.states import show_submitted
+from worker.jobs.timing import schedule_poll, timeout_s
 from worker.policy import (
     MAX_FETCH_ERRORS,
 )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from worker.jobs.cadence import deadline_for, schedule_poll
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING, JobRecord
 from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
+from worker.jobs.timing import deadline_for, schedule_poll
 from worker.keys import CLAIM_TTL_S
 from worker.policy import AMBIGUOUS_RESUBMITS, HISTORY_PAGE_SIZE, HISTORY_PAGES
 from worker.runtime import Runtime

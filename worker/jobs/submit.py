@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import Any
 
 from worker.capacity import metrics
-from worker.jobs.cadence import deadline_for, schedule_poll
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for, move_waiters
 from worker.jobs.reconcile import adopt
@@ -32,6 +31,7 @@ from worker.jobs.revoke import cancel
 from worker.jobs.settle import fail, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
+from worker.jobs.timing import deadline_for, schedule_poll
 from worker.keys import CLAIM_TTL_S, REFUSALS_TTL_S
 from worker.policy import COOLDOWN_DOUBLINGS, MAX_SUBMIT_ATTEMPTS
 from worker.runtime import Runtime

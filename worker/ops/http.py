@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
@@ -89,7 +91,6 @@ def serve_metrics(rt: Runtime, host: str, port: int) -> None:
 
     Raises OSError when the port cannot be bound (the CLI turns it into one line, exit 1).
     """
-    from worker.webhook.receiver import run_until_stopped
 
     server = make_metrics_server(rt, host, port)
     log.info("metrics on http://%s:%s/metrics", host, server.effective_port)
@@ -97,3 +98,19 @@ def serve_metrics(rt: Runtime, host: str, port: int) -> None:
 
 
 __all__ = ["PATHS", "Endpoints", "create_metrics_app", "make_metrics_server", "serve_metrics"]
+
+
+def run_until_stopped(server: Any) -> None:
+    """Run a waitress server until SIGINT or SIGTERM, then close it (handlers restored)."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, signal.default_int_handler)  # KeyboardInterrupt
+    try:
+        server.run()  # waitress ends its loop and task threads on KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        server.close()

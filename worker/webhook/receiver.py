@@ -16,8 +16,6 @@ import hmac
 import json
 import logging
 import re
-import signal
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -32,7 +30,7 @@ from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.jobs.settle import settle
 from worker.jobs.states import show_submitted
 from worker.ops.http import PATHS as OPS_PATHS
-from worker.ops.http import Endpoints, encode
+from worker.ops.http import Endpoints, encode, run_until_stopped
 from worker.ops.logs import configure_logging
 from worker.runtime import Runtime
 from worker.ttapi.responses import Envelope, JobInfo
@@ -249,22 +247,6 @@ def make_server(rt: Runtime, host: str, port: int, *, max_body: int = MAX_BODY) 
     )
 
 
-def run_until_stopped(server: Any) -> None:
-    """Run a waitress server until SIGINT or SIGTERM, then close it (handlers restored)."""
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, signal.default_int_handler)  # KeyboardInterrupt
-    try:
-        server.run()  # waitress ends its loop and task threads on KeyboardInterrupt
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        server.close()
-
-
 def serve(rt: Runtime, host: str, port: int) -> None:
     """Serve the receiver under waitress on `host:port` until SIGINT or SIGTERM."""
     server = make_server(rt, host, port)
@@ -280,4 +262,4 @@ def app_from_env() -> WSGIApplication:
     return create_wsgi_app(app.runtime)
 
 
-__all__ = ["app_from_env", "create_wsgi_app", "make_server", "run_until_stopped", "serve"]
+__all__ = ["app_from_env", "create_wsgi_app", "make_server", "serve"]
