@@ -408,3 +408,15 @@ def test_every_key_the_engine_writes_lives_under_the_configured_prefix(sim: Simu
     assert all(eng.result(j)["status"] == "SUCCESS" for j in jobs)
     written = set(eng.rt.redis.keys("*"))
     assert written and all(k.startswith("blue:") for k in written), sorted(written)
+
+
+def test_a_slow_poll_is_revived_once_not_at_every_pump_round(eng: InlineEngine) -> None:
+    rt = eng.rt
+    rt.records.create("slow", kind="imagine", params={"prompt": "x"}, account=LABEL_A)
+    assert rt.guard.acquire(LABEL_A, "slow").granted
+    late = rt.clock() - 60
+    assert rt.records.move(
+        "slow", "NEW", SUBMITTED, ttapi_job_id="tt-slow", poll_seq=1, next_poll_at=late
+    )
+    assert maintenance.pump(rt)["revived"] == 1
+    assert maintenance.pump(rt)["revived"] == 0  # its revived step is queued, just not run yet

@@ -22,6 +22,12 @@ def stall_s(rt: Runtime) -> float:
     return max(4 * rt.timing.bounds.max_s, 2 * rt.settings.mj_pump_interval_s, 2.0)
 
 
+def sweep_s(rt: Runtime) -> float:
+    """How often the pump looks at each open record (a minute in production): the sweep only
+    finds what every other repair missed, so it need not cost a read per job per round."""
+    return max(stall_s(rt), 12 * rt.settings.mj_pump_interval_s)
+
+
 def pump(rt: Runtime) -> dict[str, int]:
     """One round of repairs over every account; returns what it did, for logs and tests."""
     done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0, "orphaned": 0}
@@ -61,7 +67,11 @@ def _look_at_holder(
         return
     rt.guard.renew(label, job_id)
     if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
-        if rt.records.cas(job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1):
+        # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)
+        # must not be revived again at every round, each revival adding one more message.
+        if rt.records.cas(
+            job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1, next_poll_at=now
+        ):
             log.warning("job %s: poll chain lost; reviving it", job_id)
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
             done["revived"] += 1
@@ -84,8 +94,8 @@ def _look_at_holder(
 def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     """Find jobs by their records, not through the guard: one that lost its message and its
     guard entry (a kill between two steps), or whose account's key was removed."""
-    due = rt.records.due(now - stall)
-    rt.records.look_again(due, now)  # each open record is looked at once per stall period
+    due = rt.records.due(now - sweep_s(rt))
+    rt.records.look_again(due, now)  # each open record is looked at once per sweep period
     for job_id in due:
         rec = rt.records.load(job_id)
         if rec is None or rec.state in TERMINAL:

@@ -1,0 +1,83 @@
+"""Hand-off latency with a deep backlog: does a freed slot wait behind thousands of queued jobs?
+
+`python -m tests.bench.handoff [--backlog 50 5000]` starts a real redis-server, the simulator
+(cap 10, 2 s jobs) and one worker node (4 processes), sends BACKLOG imagines on one account at
+once, and measures, over the first WAVES waves, the time from a job finishing at TTAPI (the
+simulator's clock) to the next submit it made room for. Wake-ups travel on the control queue,
+so the figures should not grow with the backlog. Everything runs on 127.0.0.1 and stops itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.stack import Stack
+from worker.devtools.embedded import RedisServer
+
+KEY = "sk-bench-handoff-0001"
+CAP, FAST_S, WAVES = 10, 2.0, 4
+
+
+def handoffs(jobs: dict[str, dict[str, Any]], cap: int) -> list[float]:
+    """Seconds from each slot freed at TTAPI to the submit that took it (k-th end → cap+k-th)."""
+    ends = sorted(j["finished_at"] for j in jobs.values() if j["finished_at"] is not None)
+    starts = sorted(j["submitted_at"] for j in jobs.values() if j["submitted_at"] is not None)
+    return [starts[cap + k] - end for k, end in enumerate(ends) if cap + k < len(starts)]
+
+
+def measure(backlog: int, workdir: Path) -> dict[str, Any]:
+    """One run: BACKLOG jobs queued at once, hand-offs over the first waves."""
+    server = RedisServer(workdir / f"redis-{backlog}").start()
+    stack = Stack(server, workdir, keys=[KEY], capacity=CAP, fast_s=FAST_S, nodes=1, concurrency=4)
+    try:
+        stack.start()
+        t0 = time.monotonic()
+        for i in range(backlog):
+            stack.send("mj.imagine", f"a deep backlog {backlog} {i}")
+        sent_s = time.monotonic() - t0
+        want = CAP * WAVES
+        label = stack.labels[0]
+        deadline = time.monotonic() + 60 + FAST_S * WAVES * 3
+        while time.monotonic() < deadline:
+            stats = stack.sim.stats()
+            if stats["accounts"][label]["submits"] >= want + CAP:
+                break
+            time.sleep(0.2)
+        jobs = stack.sim.stats()["jobs"]
+        gaps = sorted(handoffs(jobs, CAP))[:want]
+    finally:
+        stack.stop()
+        server.stop()
+    return {
+        "backlog": backlog,
+        "sent_s": sent_s,
+        "n": len(gaps),
+        "p50_ms": 1000 * statistics.median(gaps) if gaps else float("nan"),
+        "p99_ms": 1000 * gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))] if gaps else float("nan"),
+    }
+
+
+def main() -> None:
+    """Print one table row per backlog size."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backlog", type=int, nargs="+", default=[50, 5000])
+    args = parser.parse_args()
+    print("| backlog | sent in | hand-offs measured | p50 | p99 |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="mj-handoff-") as tmp:
+        for backlog in args.backlog:
+            row = measure(backlog, Path(tmp))
+            print(
+                f"| {row['backlog']:,} | {row['sent_s']:.1f} s | {row['n']} | "
+                f"{row['p50_ms']:.0f} ms | {row['p99_ms']:.0f} ms |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
