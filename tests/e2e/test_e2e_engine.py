@@ -120,7 +120,7 @@ def test_two_accounts_share_the_load(make_stack: Callable[..., Stack]) -> None:
 def test_a_caller_holding_only_an_async_result_sees_waiting_then_submitted_then_success(
     make_stack: Callable[..., Stack],
 ) -> None:
-    s = make_stack(keys=[KEY_A], capacity=1, fast_s=3.0)
+    s = make_stack(keys=[KEY_A], capacity=1, fast_s=8.0)
     first = s.send("mj.imagine", "a first beacon")
     second = s.send("mj.imagine", "a second beacon")
     seen: dict[str, list[tuple[str, Any]]] = {first.id: [], second.id: []}

@@ -89,7 +89,7 @@ def test_jobs_whose_expires_passes_while_they_wait_end_revoked_and_leak_no_slot(
 def test_revoking_parked_jobs_cancels_them_and_frees_their_places(
     make_stack: Callable[..., Stack],
 ) -> None:
-    s = make_stack(keys=[KEY], capacity=2, fast_s=2.0)
+    s = make_stack(keys=[KEY], capacity=2, fast_s=8.0)
     label = s.labels[0]
     busy = [s.send("mj.imagine", f"a busy pier {i}") for i in range(2)]
     parked = [s.send("mj.imagine", f"a cancelled pier {i}") for i in range(3)]
