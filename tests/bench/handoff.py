@@ -30,10 +30,19 @@ def handoffs(jobs: dict[str, dict[str, Any]], cap: int) -> list[float]:
     return [starts[cap + k] - end for k, end in enumerate(ends) if cap + k < len(starts)]
 
 
-def measure(backlog: int, workdir: Path) -> dict[str, Any]:
-    """One run: BACKLOG jobs queued at once, hand-offs over the first waves."""
-    server = RedisServer(workdir / f"redis-{backlog}").start()
-    stack = Stack(server, workdir, keys=[KEY], capacity=CAP, fast_s=FAST_S, nodes=1, concurrency=4)
+def measure(backlog: int, workdir: Path, *, split: bool = False) -> dict[str, Any]:
+    """One run: BACKLOG jobs queued at once, hand-offs over the first waves.
+
+    `split`: a second node consumes only the control queue (`-Q mj.control`), as the README
+    shows for production; otherwise one node consumes both queues.
+    """
+    server = RedisServer(workdir / f"redis-{backlog}-{split}").start()
+    options: dict[str, Any] = {"nodes": 1}
+    if split:
+        options = {"nodes": 2, "queues": ["celery", "mj.control"]}
+    stack = Stack(
+        server, workdir, keys=[KEY], capacity=CAP, fast_s=FAST_S, concurrency=4, **options
+    )
     try:
         stack.start()
         t0 = time.monotonic()
@@ -54,6 +63,7 @@ def measure(backlog: int, workdir: Path) -> dict[str, Any]:
         stack.stop()
         server.stop()
     return {
+        "workers": "user + control node" if split else "one node, both queues",
         "backlog": backlog,
         "sent_s": sent_s,
         "n": len(gaps),
@@ -63,20 +73,24 @@ def measure(backlog: int, workdir: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Print one table row per backlog size."""
+    """Print one table row per worker layout and backlog size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backlog", type=int, nargs="+", default=[50, 5000])
+    parser.add_argument(
+        "--split", action="store_true", help="also run with a dedicated control-queue node"
+    )
     args = parser.parse_args()
-    print("| backlog | sent in | hand-offs measured | p50 | p99 |")
-    print("|---|---|---|---|---|")
+    print("| workers | backlog | sent in | hand-offs measured | p50 | p99 |")
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="mj-handoff-") as tmp:
-        for backlog in args.backlog:
-            row = measure(backlog, Path(tmp))
-            print(
-                f"| {row['backlog']:,} | {row['sent_s']:.1f} s | {row['n']} | "
-                f"{row['p50_ms']:.0f} ms | {row['p99_ms']:.0f} ms |",
-                flush=True,
-            )
+        for split in (False, True) if args.split else (False,):
+            for backlog in args.backlog:
+                row = measure(backlog, Path(tmp), split=split)
+                print(
+                    f"| {row['workers']} | {row['backlog']:,} | {row['sent_s']:.1f} s | "
+                    f"{row['n']} | {row['p50_ms']:.0f} ms | {row['p99_ms']:.0f} ms |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
