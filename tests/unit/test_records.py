@@ -240,3 +240,12 @@ def test_none_is_stored_as_empty_and_unknown_fields_land_in_extra(store: RecordS
     assert rec is not None
     assert (rec.ttapi_job_id, rec.deadline) == ("", 0.0)
     assert rec.extra == {"note": "kept as text"}
+
+
+def test_moved_returns_the_record_as_it_now_is_or_none_when_it_lost(store: RecordStore) -> None:
+    rec = store.create("m", kind="imagine", params={"prompt": "x"})
+    now = store.moved(rec, "NEW", "WAITING", waiting_since=12.5)
+    assert now is not None
+    assert (now.state, now.waiting_since, now.kind) == ("WAITING", 12.5, "imagine")
+    assert now == store.load("m")
+    assert store.moved(rec, "NEW", "WAITING") is None  # `rec` was read before the move

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -246,6 +246,14 @@ class RecordStore:
         """
         states = (from_states,) if isinstance(from_states, str) else from_states
         return self.cas(job_id, {**(expect or {}), "state": list(states)}, state=to, **changes)
+
+    def moved(
+        self, rec: JobRecord, from_states: tuple[str, ...] | str, to: str, **changes: Any
+    ) -> JobRecord | None:
+        """`move` the record `rec` was read as; the record as it now is, or None if it lost."""
+        if not self.move(rec.job_id, from_states, to, **changes):
+            return None
+        return replace(rec, state=to, **changes)
 
     def due(self, before: float, limit: int = 200) -> list[str]:
         """Ids of records not ended whose next look by the pump is due (score <= `before`)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from worker.capacity import metrics
@@ -104,14 +103,10 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
             rt.dispatcher.fill(label, got.cooldown_ms / 1000)
         show_waiting(rt, rec, label, got.position)
         return Park()
-    sent_at, attempts = rt.clock(), rec.submit_attempts + 1
-    if not rt.records.move(
-        rec.job_id, (NEW, WAITING), SUBMITTING, sent_at=sent_at, submit_attempts=attempts
-    ):
-        return Park()
-    return submit(
-        rt, replace(rec, state=SUBMITTING, sent_at=sent_at, submit_attempts=attempts), label
+    sending = rt.records.moved(
+        rec, (NEW, WAITING), SUBMITTING, sent_at=rt.clock(), submit_attempts=rec.submit_attempts + 1
     )
+    return submit(rt, sending, label) if sending else Park()
 
 
 def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
@@ -227,37 +222,27 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
             )
     rt.redis.delete(rt.keys.refusals(label))
     now = rt.clock()
-    deadline = deadline_for(rt, rec, now)
-    seq = rec.poll_seq + 1
-    if not rt.records.move(
-        rec.job_id,
+    running = rt.records.moved(
+        rec,
         SUBMITTING,
         SUBMITTED,
         ttapi_job_id=ttapi_job_id,
         submitted_at_ts=now,
-        deadline=deadline,
-        poll_seq=seq,
+        deadline=deadline_for(rt, rec, now),
+        poll_seq=rec.poll_seq + 1,
         last_poll_at=now,
         progress=0,
-    ):
+    )
+    if running is None:
         # The pump took the submit for lost while it was still under way: we hold the proof.
         fresh = rt.records.load(rec.job_id)
         if fresh is None or fresh.state != AMBIGUOUS or not adopt(rt, fresh, ttapi_job_id):
             log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, ttapi_job_id)
         return Park()
     rt.guard.renew(label, rec.job_id)
-    rec = replace(
-        rec,
-        state=SUBMITTED,
-        ttapi_job_id=ttapi_job_id,
-        submitted_at_ts=now,
-        deadline=deadline,
-        poll_seq=seq,
-        last_poll_at=now,
-        progress=0,
-    )
+    rec = running
     show_submitted(rt, rec)
-    schedule_poll(rt, rec, seq)
+    schedule_poll(rt, rec, rec.poll_seq)
     return Park()
 
 
