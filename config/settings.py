@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.problems import problems
+
 SSL_CERT_REQS = ("required", "optional", "none")
 
 
@@ -158,9 +160,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _describe(exc: ValidationError) -> str:
     parts = []
-    for err in exc.errors():
-        name = ".".join(str(p) for p in err.get("loc", ())).upper() or "configuration"
-        value = err.get("input")
+    for problem in problems(exc):
+        name = problem.where.upper() or "configuration"
+        value = problem.value
         if name.endswith("_URL") and isinstance(value, str):
             value = _without_password(value)
         shown = (
@@ -168,8 +170,7 @@ def _describe(exc: ValidationError) -> str:
             if isinstance(value, dict) or name.endswith("KEY") or "KEYS" in name
             else (f" (got {value!r})")
         )
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{name}: {msg}{shown}")
+        parts.append(f"{name}: {problem.message}{shown}")
     return "invalid configuration: " + "; ".join(parts)
 
 

@@ -42,6 +42,7 @@ from celery.canvas import Signature
 from celery.schedules import crontab
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.problems import problems
 from config.settings import ConfigError
 from worker.ttapi.requests import ACTIONS, Mode
 
@@ -281,12 +282,12 @@ def _entry_label(index: int, item: Any) -> str:
 def _describe(exc: ValidationError) -> str:
     """Every problem of one entry as `field: rule`, joined by `; `."""
     parts = []
-    for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.get("loc", ()))
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
+    for problem in problems(exc):
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.loc)
+        msg = problem.message
+        if problem.kind == "extra_forbidden":
             msg = "unknown field (allowed: " + ", ".join(ScheduleEntry.model_fields) + ")"
-        elif err.get("type") == "missing":
+        elif problem.kind == "missing":
             msg = "required"
         parts.append(f"{loc.lstrip('.') or 'entry'}: {msg}")
     return "; ".join(parts)

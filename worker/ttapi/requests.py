@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config.problems import problems
 from worker.policy import DEFAULT_TIMEOUT_S, LONGEST_TIMEOUT_S
 from worker.ttapi.errors import InvalidRequest
 
@@ -175,11 +176,7 @@ def validate(model: type[M], **fields: Any) -> M:
 
 def describe_errors(exc: ValidationError) -> str:
     """One line per pydantic error: `field: rule` (values that could be secrets are not shown)."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "request"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}")
+    parts = [f"{p.where or 'request'}: {p.message}" for p in problems(exc)]
     return "invalid request: " + "; ".join(parts)
 
 

@@ -25,6 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import redis
 from pydantic import ValidationError
 
+from config.problems import problems
 from worker.jobs.reconcile import adopt
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.jobs.settle import settle
@@ -190,7 +191,7 @@ def parse(body: bytes) -> JobInfo:
     try:
         return JobInfo.from_envelope(Envelope.model_validate(data))
     except ValidationError as exc:  # only locations go back: values may be anything
-        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
+        where = ", ".join(p.where for p in problems(exc)[:3])
         raise HookError(400, f"body not as documented ({where})") from None
 
 
