@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from celery import Task, chain
+from celery import Task
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 from celery.signals import task_revoked
@@ -25,6 +25,7 @@ from worker.jobs.outcome import Done, Failed, Revoked
 from worker.jobs.revoke import on_revoked
 from worker.jobs.settle import delivered, resume_all
 from worker.jobs.submit import advance
+from worker.pipelines import build_pipeline
 
 __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
 
@@ -241,6 +242,4 @@ def run_schedule(
 
 def pipeline(prompt: str, *actions: str, **opts: Any) -> Signature:
     """The chain imagine(prompt, **opts) → action(a1) → action(a2) ... as one signature."""
-    steps: list[Signature] = [imagine.s(prompt, **opts)]
-    steps += [action.s(action=name) for name in actions]
-    return chain(*steps) if len(steps) > 1 else steps[0]
+    return build_pipeline(app, prompt, actions, **opts)

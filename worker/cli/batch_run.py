@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from worker.cli.batch import BadRow, Row
 from worker.cli.batch_journal import Journal
 from worker.cli.results import PENDING, Meta, ResultReader
+from worker.pipelines import build_pipeline
 
 Publish = Callable[[Signature], Any]
 
@@ -54,14 +55,7 @@ class Flight:
 
 def build_chain(app: Celery, row: Row, download: str | None) -> Signature:
     """The row's pipeline as signatures by task name (what any other service could send)."""
-    steps = [app.signature("mj.imagine", kwargs={"prompt": row.prompt, **row.options})]
-    steps += [app.signature("mj.action", kwargs={"action": a}) for a in row.then]
-    if download:
-        steps.append(app.signature("mj.download", kwargs={"directory": download}))
-    sig: Signature = steps[0]
-    for step in steps[1:]:
-        sig = sig | step
-    return sig
+    return build_pipeline(app, row.prompt, row.then, download=download, **row.options)
 
 
 def chain_ids(sig: Signature) -> list[str]:
