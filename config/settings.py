@@ -1,6 +1,7 @@
 """Settings for every process of mj-worker (worker, beat, webhook, CLI), read from env vars.
 
-Variable names are the public contract (see CONTRACT.md); keys are `SecretStr` and leave this
+Variable names are public (the README's configuration table): others set them, so they are only
+ever added, never renamed. Keys are `SecretStr` and leave this
 module only inside `Account` objects whose repr hides them. Build `Settings` once at the edge
 (Celery app, CLI, WSGI factory) and pass it down.
 """

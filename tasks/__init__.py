@@ -1,4 +1,5 @@
-"""The public Celery tasks (`mj.*`, names and arguments per CONTRACT.md) and `pipeline`.
+"""The public Celery tasks (`mj.*`) and `pipeline`; other services call them by these names,
+so names and arguments only ever grow (see the README's task table).
 
 Each task is thin: it hands its inputs to `worker.jobs.submit.advance` and turns the outcome into
 Celery's terms — return the job result, raise the failure, or `Ignore` while the job is parked

@@ -1,7 +1,8 @@
 """The Celery app (the only module-level singleton) and the dispatcher that publishes for it.
 
-Configured as DESIGN.md says: JSON only, late acks, reject on worker lost, prefetch 1, a
-visibility timeout above every countdown we schedule (checked at start-up), results kept ≥ 1 day.
+Configured for jobs that must never be lost or run twice: JSON only, late acks, reject on worker
+lost, prefetch 1, a visibility timeout above every countdown we schedule (checked at start-up,
+since Redis redelivers any message unacked for longer), results kept ≥ 1 day.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The deployment files keep the shape CONTRACT.md promises (docker-compose.yml, Procfile).
+"""The deployment files keep their public shape: compose services and Procfile processes.
 
 `docker-compose.yml` is checked against the Compose Specification's JSON schema, vendored in
 tests/schemas/ (no Docker engine and no network needed).

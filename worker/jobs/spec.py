@@ -149,7 +149,7 @@ def iso(ts: float) -> str | None:
 
 
 def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, Any]:
-    """The job result dict of CONTRACT.md (plus a few extra keys)."""
+    """The job result every `mj.*` task returns: its public fields, then a few extra keys."""
     return {
         "job_id": info.job_id or rec.ttapi_job_id,
         "action": info.action or rec.params.get("action") or rec.kind,
