@@ -72,10 +72,10 @@ def test_a_429_storm_on_every_endpoint_fails_no_job(make_stack: Callable[..., St
 def test_jobs_whose_expires_passes_while_they_wait_end_revoked_and_leak_no_slot(
     make_stack: Callable[..., Stack],
 ) -> None:
-    s = make_stack(keys=[KEY], capacity=3, fast_s=2.0)
+    s = make_stack(keys=[KEY], capacity=3, fast_s=5.0)
     label = s.labels[0]
     first = [
-        s.app.send_task("mj.imagine", args=[f"an expiring tide {i}"], expires=1.0) for i in range(6)
+        s.app.send_task("mj.imagine", args=[f"an expiring tide {i}"], expires=2.5) for i in range(6)
     ]  # 3 run at once; 3 wait longer than their expires
     wait_all(s, first, 30)
     states = sorted(r.state for r in first)
@@ -92,6 +92,7 @@ def test_revoking_parked_jobs_cancels_them_and_frees_their_places(
     s = make_stack(keys=[KEY], capacity=2, fast_s=8.0)
     label = s.labels[0]
     busy = [s.send("mj.imagine", f"a busy pier {i}") for i in range(2)]
+    s.wait_for(lambda: s.holders(label) == 2, 20)  # the busy ones hold both slots first
     parked = [s.send("mj.imagine", f"a cancelled pier {i}") for i in range(3)]
     s.wait_for(
         lambda: all(s.redis.hget(f"mj:job:{r.id}", "state") == "WAITING" for r in parked), 20
