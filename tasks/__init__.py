@@ -23,10 +23,11 @@ from worker.jobs import maintenance
 from worker.jobs import poll as completion
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
 from worker.jobs.outcome import Done, Failed, Revoked
-from worker.jobs.revoke import on_revoked
+from worker.jobs.revoke import cancel_parked, on_revoked
 from worker.jobs.settle import delivered, resume_all
 from worker.jobs.submit import advance
 from worker.pipelines import build_pipeline
+from worker.revoke_command import on_revoke_command
 
 __all__ = ["action", "blend", "describe", "download", "imagine", "inpaint", "pipeline", "seed"]
 
@@ -99,6 +100,20 @@ def _on_revoked(
         revoked_ids.discard(job_id)
 
 
+def _cancel_parked(task_ids: list[str]) -> None:
+    """A `revoke()` reached this worker: parked jobs end REVOKED now, never submitted.
+
+    A parked job may be handed a slot with no message of its own (see `take_over`), so
+    waiting for Celery to drop its next message is not enough. Every worker gets the
+    command; the record's compare-and-set lets one of them cancel and store REVOKED.
+    """
+    for job_id in cancel_parked(app.runtime, task_ids):
+        app.backend.mark_as_revoked(job_id, "revoked")
+
+
+on_revoke_command(_cancel_parked)
+
+
 @app.task(name="mj.imagine", bind=True, base=JobTask)
 def imagine(
     self: Task,
@@ -157,26 +172,26 @@ def inpaint(self: Task, parent: Any, mask: str, prompt: str | None = None) -> di
     return _run(self, "inpaint", {"mask": mask, "prompt": prompt}, parent=parent)
 
 
-@app.task(name="mj.poll", ignore_result=True)
+@app.task(name="mj.poll", ignore_result=True, send_events=False)
 def poll(job_id: str, seq: int) -> None:
     """Internal: one fetch of a submitted job (scheduled with a countdown)."""
     completion.poll(app.runtime, job_id, seq)
 
 
-@app.task(name="mj.fill", ignore_result=True)
+@app.task(name="mj.fill", ignore_result=True, send_events=False)
 def fill(label: str) -> None:
     """Internal: hand an account's free slots to its waiters (after a cooldown)."""
     rt = app.runtime
     resume_all(rt, rt.guard.fill(label))
 
 
-@app.task(name="mj.pump", ignore_result=True)
+@app.task(name="mj.pump", ignore_result=True, send_events=False)
 def pump() -> dict[str, int]:
     """Maintenance: lost wake-ups, stalled polls, undelivered results."""
     return maintenance.pump(app.runtime)
 
 
-@app.task(name="mj.refresh_accounts", ignore_result=True)
+@app.task(name="mj.refresh_accounts", ignore_result=True, send_events=False)
 def refresh_accounts() -> dict[str, dict[str, object]]:
     """Maintenance: read each account's /info (cap and balance)."""
     return maintenance.refresh_accounts(app.runtime)

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_process_init,
+    worker_ready,
+)
 from kombu import Queue
 from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
+from worker import hotpath
+from worker.jobs.submit import take_over
 from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.logs import configure_logging
 from worker.policy import TASK_SOFT_TIME_LIMIT_S, TASK_TIME_LIMIT_S
@@ -125,6 +133,7 @@ class MJCelery(Celery):
     """Celery with the mj-worker settings and a per-process `Runtime`."""
 
     mj_settings: Settings
+    mj_handoff = False  # set in worker processes: they submit the jobs they hand a slot
     _runtime: Runtime | None = None
     _runtime_pid: int = 0
 
@@ -133,8 +142,10 @@ class MJCelery(Celery):
         """This process's Runtime (rebuilt after a fork: sockets are never shared)."""
         if self._runtime is None or self._runtime_pid != os.getpid():
             client = redis_client(self.mj_settings.redis_url)
-            self._runtime = Runtime.build(self.mj_settings, client, CeleryDispatcher(self))
-            self._runtime_pid = os.getpid()
+            rt = Runtime.build(self.mj_settings, client, CeleryDispatcher(self))
+            if self.mj_handoff:
+                rt.handoff = partial(take_over, rt)
+            self._runtime, self._runtime_pid = rt, os.getpid()
         return self._runtime
 
 
@@ -147,6 +158,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     """Build and configure the Celery app; refuses a visibility timeout below any countdown."""
     settings = settings or load_settings()
     patch_redis_channel_close()
+    hotpath.apply()
     timing = Timing.from_settings(settings)
     longest = timing.longest_countdown(settings.mj_pump_interval_s)
     if longest >= settings.mj_visibility_timeout_s:
@@ -180,9 +192,10 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         enable_utc=True,
         task_time_limit=TASK_TIME_LIMIT_S,
         task_soft_time_limit=TASK_SOFT_TIME_LIMIT_S,
-        # Events on, so Flower (and `celery events`) show the custom states as they change.
+        # Events on, so Flower (and `celery events`) show the custom states as they change;
+        # not for the internal control tasks (see tasks), nor a `task-sent` per re-publish.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         # A step in flight when the broker connection drops finishes (it is short) and its
         # message is redelivered, which the job record makes harmless. Cancelling it instead
         # would store REVOKED, and a caller would give up on a job that goes on.
@@ -211,6 +224,13 @@ def create_app(settings: Settings | None = None) -> MJCelery:
 def _configure_logging(logger: Any = None, **_: Any) -> None:
     """MJ_LOG_FORMAT (json or text) and the key-redacting filter on Celery's loggers too."""
     configure_logging(app.mj_settings, logger)
+
+
+@worker_process_init.connect
+def _hand_off_in_pool_processes(**_: Any) -> None:
+    """A pool process submits the jobs it hands a slot; the worker's main process (revokes),
+    the webhook receiver and clients re-publish them instead, never blocking on HTTP."""
+    app.mj_handoff = True
 
 
 @worker_ready.connect

@@ -133,6 +133,8 @@ class Runtime:
     durations: Durations
     clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
     keys: Keys = field(default_factory=Keys)
+    # Submits a parked job handed a slot right here (worker processes); None: re-publish it.
+    handoff: Callable[[str], None] | None = None
 
     @classmethod
     def build(

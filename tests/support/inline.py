@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import fakeredis
@@ -37,7 +38,7 @@ from worker.jobs import maintenance
 from worker.jobs import poll as completion
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.settle import delivered, resume_all
-from worker.jobs.submit import advance
+from worker.jobs.submit import advance, take_over
 from worker.runtime import Runtime
 
 
@@ -122,9 +123,14 @@ class InlineEngine:
         *,
         fast_s: float = 0.5,
         capacity: int = 10,
+        handoff: bool = False,
         **overrides: Any,
     ) -> InlineEngine:
-        """An engine against the simulator at `base_url`, durations scaled to `fast_s`."""
+        """An engine against the simulator at `base_url`, durations scaled to `fast_s`.
+
+        `handoff`: the step that frees a slot submits the next waiter itself, as a Celery pool
+        process does; otherwise it re-publishes the waiter (a `resume` step).
+        """
         values: dict[str, Any] = {
             "ttapi_api_keys": ",".join(keys),
             "ttapi_base_url": base_url,
@@ -142,6 +148,8 @@ class InlineEngine:
         rt = Runtime.build(
             Settings(**values), fakeredis.FakeRedis(decode_responses=True), dispatcher
         )
+        if handoff:
+            rt.handoff = partial(take_over, rt)
         return cls(rt, dispatcher)
 
     # -- the task side -------------------------------------------------------------------

@@ -29,6 +29,19 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     return True
 
 
+def cancel_parked(rt: Runtime, job_ids: list[str]) -> list[str]:
+    """Cancel those of `job_ids` not yet submitted (a `revoke()` just arrived); returns them.
+
+    Submitted jobs are left alone: they run to their end, as after any revoke.
+    """
+    cancelled = []
+    for job_id in job_ids:
+        rec = rt.records.load(job_id)
+        if rec is not None and rec.state in (NEW, WAITING) and cancel(rt, rec, "revoked"):
+            cancelled.append(job_id)
+    return cancelled
+
+
 def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
     """Celery dropped a message of this job (and stored REVOKED); True if the job must go on.
 

@@ -35,7 +35,12 @@ def is_transient(message: str) -> bool:
 
 
 def resume_all(rt: Runtime, job_ids: list[str]) -> None:
-    """Re-publish the parked tasks of jobs just handed a slot."""
+    """Move on the parked jobs just handed a slot: submit them here when this process may
+    (`Runtime.handoff`, in a worker), else re-publish their tasks."""
+    if rt.handoff is not None:
+        for job_id in job_ids:
+            rt.handoff(job_id)
+        return
     now = rt.clock()
     for job_id in job_ids:
         rt.records.update(job_id, woken_at=now)

@@ -27,7 +27,7 @@ from worker.jobs.records import (
     JobRecord,
 )
 from worker.jobs.revoke import cancel
-from worker.jobs.settle import fail, owed, resume_all
+from worker.jobs.settle import fail, owe_delivery, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
 from worker.jobs.timing import deadline_for, schedule_poll
@@ -83,6 +83,26 @@ def advance(
         rt.records.update(job_id, sig=signature())
     if rec.state in IN_FLIGHT:
         return Park()  # another run drives it; it will re-publish us when the job ends
+    return _unless_expired(rt, rec)
+
+
+def take_over(rt: Runtime, job_id: str) -> None:
+    """Submit a parked job just handed a slot, in the process that freed the slot.
+
+    The hand-off then costs no message and no second run of the job's task: the task is
+    re-published only when the job ends (or ends here: a failure, a revoke), to report it.
+    A job that is no longer parked is left to whoever moved it on.
+    """
+    rec = rt.records.load(job_id)
+    if rec is None or rec.state not in (NEW, WAITING):
+        return
+    if not isinstance(_unless_expired(rt, rec), Park):
+        owe_delivery(rt, job_id, rt.clock())  # e.g. revoked here: only its task can say so
+        rt.dispatcher.resume(job_id)
+
+
+def _unless_expired(rt: Runtime, rec: JobRecord) -> Outcome:
+    """Revoke a job whose `expires` passed before its submit; else take a slot and submit."""
     if rec.expires_at and rt.clock() > rec.expires_at:
         why = "expired before it could be submitted (the task's `expires` passed)"
         return Revoked(why) if cancel(rt, rec, why) else Park()
@@ -251,4 +271,4 @@ def _not_counted(rec: JobRecord) -> int:
     return max(rec.submit_attempts - 1, 0)
 
 
-__all__ = ["advance", "hook_url", "submit"]
+__all__ = ["advance", "hook_url", "submit", "take_over"]

@@ -1,0 +1,80 @@
+"""Hand-off in place: the step that frees a slot submits the next waiter itself.
+
+A pool process that ends a job (a poll, a fill, the pump) takes the head waiter's job through
+its submit at once, so a hand-off costs neither a message nor a second run of the waiter's
+task; the task is re-published once, when the job ends, to report it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
+from tests.support.inline import InlineEngine, Inputs, Killed
+from tests.support.simulators import SimFactory
+from worker.devtools.simulator import Simulator
+from worker.jobs.outcome import Revoked
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> Simulator:
+    return make_sim(keys=[KEY_A], capacity=3, fast_s=FAST)
+
+
+@pytest.fixture
+def eng(sim: Simulator) -> InlineEngine:
+    return build_engine(sim, capacity=3, handoff=True)
+
+
+def test_a_waiter_handed_a_slot_needs_no_second_run_of_its_task(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    jobs = [eng.imagine(f"a lantern {i}") for i in range(8)]
+    assert eng.run_until(eng.all_done, 15)
+    assert all(eng.result(j)["status"] == "SUCCESS" for j in jobs)
+    stats = account(sim)
+    assert (stats["submits"], stats["peak_in_progress"], stats["count_499"]) == (8, 3, 0)
+    # One re-publish per job, the one that reports its result; waiters get no wake-up message.
+    assert [eng.count("resume", j) for j in jobs] == [1] * 8
+    assert eng.holders(LABEL_A) == 0
+
+
+def test_a_waiter_whose_expires_passed_is_revoked_when_handed_a_slot(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    busy = [eng.imagine(f"a busy lantern {i}") for i in range(3)]
+    late = "late-lantern"
+    eng.inputs[late] = Inputs(
+        "imagine", {"prompt": "a late lantern", "mode": "fast"}, expires_at=time.time() + 0.1
+    )
+    eng.deliver(late)  # parked: the account is full
+    assert eng.run_until(eng.all_done, 15)
+    assert isinstance(eng.outcomes[late], Revoked)
+    assert account(sim)["submits"] == 3
+    assert all(eng.result(j)["status"] == "SUCCESS" for j in busy)
+    assert eng.holders(LABEL_A) == 0
+
+
+def test_a_process_killed_while_handing_over_loses_no_job_and_pays_once(
+    eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [eng.imagine(f"a fragile lantern {i}") for i in range(4)]
+    real_acquire = eng.rt.guard.acquire
+    kills: list[str] = []
+
+    def dies_once(label: str, job_id: str, **kw: object) -> object:
+        if job_id == jobs[3] and not kills:
+            kills.append(job_id)
+            raise Killed  # the slot was handed over; nobody submitted the job
+        return real_acquire(label, job_id, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(eng.rt.guard, "acquire", dies_once)
+    eng.pump_every = 0.2
+    assert eng.run_until(eng.all_done, 20)
+    assert kills == [jobs[3]] and eng.killed
+    assert all(eng.result(j)["status"] == "SUCCESS" for j in jobs)
+    stats = account(sim)
+    assert (stats["submits"], stats["peak_in_progress"]) == (4, 3)
+    assert eng.holders(LABEL_A) == 0

@@ -1,0 +1,62 @@
+"""`revoke()` acts where it arrives: parked jobs end at once, submitted ones run to their end."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from celery.worker.control import Panel
+
+from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
+from tests.support.inline import InlineEngine
+from tests.support.simulators import SimFactory
+from worker.devtools.simulator import Simulator
+from worker.jobs.records import REVOKED, SUBMITTED
+from worker.jobs.revoke import cancel_parked
+from worker.revoke_command import on_revoke_command
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> Simulator:
+    return make_sim(keys=[KEY_A], capacity=1, fast_s=FAST)
+
+
+@pytest.fixture
+def eng(sim: Simulator) -> InlineEngine:
+    return build_engine(sim, capacity=1, handoff=True)
+
+
+def test_the_hook_runs_after_celerys_own_revoke_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, list[str]]] = []
+
+    def celerys(state: object, task_id: object, **kw: object) -> dict[str, str]:
+        calls.append(("celery", list(task_id)))  # type: ignore[call-overload]
+        return {"ok": "flagged"}
+
+    monkeypatch.setitem(Panel.data, "revoke", celerys)
+    on_revoke_command(lambda ids: calls.append(("hook", ids)))
+    on_revoke_command(lambda ids: calls.append(("twice", ids)))  # idempotent: not stacked
+    reply = Panel.data["revoke"](SimpleNamespace(), ["rv-1", "rv-2"])
+    assert reply == {"ok": "flagged"}
+    assert calls == [("celery", ["rv-1", "rv-2"]), ("hook", ["rv-1", "rv-2"])]
+
+
+def test_a_worker_registers_the_hook_that_cancels_parked_jobs() -> None:
+    import tasks  # noqa: F401 - what a worker imports
+
+    assert getattr(Panel.data["revoke"], "_mj_revoke_hook", False)
+
+
+def test_cancel_parked_ends_waiting_jobs_and_leaves_submitted_ones(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    running = eng.imagine("a lit window")
+    parked = eng.imagine("a dark window")
+    assert (eng.state(running), eng.state(parked)) == (SUBMITTED, "WAITING")
+    assert cancel_parked(eng.rt, [running, parked, "no-such-job"]) == [parked]
+    assert (eng.state(running), eng.state(parked)) == (SUBMITTED, REVOKED)
+    assert eng.rt.guard.state(LABEL_A).waiters == []
+    assert eng.run_until(eng.done(running), 10)
+    assert account(sim)["submits"] == 1
