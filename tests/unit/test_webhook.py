@@ -24,9 +24,9 @@ import requests
 
 from config.settings import Settings
 from worker.devtools.embedded import free_port
-from worker.jobs.poll import schedule_poll
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING
 from worker.jobs.submit import hook_url
+from worker.jobs.timing import schedule_poll
 from worker.runtime import Runtime
 from worker.webhook.receiver import create_wsgi_app
 

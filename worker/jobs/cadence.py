@@ -7,6 +7,8 @@ by `MJ_TIME_SCALE`. Once TTAPI reports `progress`, the rate between two fetches 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,12 +71,38 @@ def next_gap(
 
 
 class Durations:
-    """Learned job durations per account, mode and kind, shared by every worker via Redis."""
+    """Learned job durations per account, mode and kind, shared by every worker via Redis.
 
-    def __init__(self, client: redis.Redis, *, time_scale: float = 1.0, keys: Keys = KEYS) -> None:
+    Each process keeps what it read for `CACHE_S`: every poll asks, and an average that moves
+    by a few percent per finished job need not cost a Redis read per fetch.
+    """
+
+    CACHE_S = 5.0
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        time_scale: float = 1.0,
+        keys: Keys = KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.redis = client
         self.time_scale = time_scale
         self._key = keys.learned
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, float | None]] = {}
+
+    def _read(self, label: str, fld: str) -> float | None:
+        """The stored average (None: nothing learned yet), from this process's cache if fresh."""
+        now = self._clock()
+        hit = self._seen.get((label, fld))
+        if hit is not None and now - hit[0] < self.CACHE_S:
+            return hit[1]
+        raw = self.redis.hget(self._key(label), fld)
+        value = float(raw) if raw else None
+        self._seen[(label, fld)] = (now, value)
+        return value
 
     @staticmethod
     def _field(mode: str, kind: str) -> str:
@@ -82,9 +110,9 @@ class Durations:
 
     def expected(self, label: str, mode: str, kind: str) -> float:
         """The expected duration in seconds: learned if any job finished, else typical × scale."""
-        raw = self.redis.hget(self._key(label), self._field(mode, kind))
-        if raw:
-            return float(raw)
+        learned = self._read(label, self._field(mode, kind))
+        if learned:
+            return learned
         base = TYPICAL_S.get(mode, TYPICAL_S["fast"]) * KIND_FACTOR.get(kind, 1.0)
         return base * self.time_scale
 
@@ -92,7 +120,8 @@ class Durations:
         """Fold one finished job's duration into the moving average."""
         if took_s <= 0:
             return
-        key, fld = self._key(label), self._field(mode, kind)
-        old = self.redis.hget(key, fld)
-        new = took_s if not old else (1 - EMA_WEIGHT) * float(old) + EMA_WEIGHT * took_s
-        self.redis.hset(key, fld, f"{new:.4f}")
+        fld = self._field(mode, kind)
+        old = self._read(label, fld)
+        new = took_s if not old else (1 - EMA_WEIGHT) * old + EMA_WEIGHT * took_s
+        self.redis.hset(self._key(label), fld, f"{new:.4f}")
+        self._seen[(label, fld)] = (self._clock(), new)

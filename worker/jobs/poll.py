@@ -7,13 +7,14 @@ chain of a job so that a duplicated or revived poll message runs at most once pe
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from worker.capacity import metrics
 from worker.jobs.reconcile import reconcile
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, JobRecord
 from worker.jobs.settle import fail, settle
 from worker.jobs.states import show_submitted
-from worker.jobs.timing import schedule_poll, timeout_s
+from worker.jobs.timing import poll_gap, timeout_s
 from worker.policy import (
     MAX_FETCH_ERRORS,
 )
@@ -56,8 +57,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
                 expect=this_step,
             )
             return
-        rt.records.update(job_id, unknown_fetches=unknown)
-        _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1)
+        _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1, unknown_fetches=unknown)
         return
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
         if exc.status_code:
@@ -89,7 +89,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
             expect=this_step,
         )
         return
-    changes: dict[str, object] = {"fetch_errors": 0, "unknown_fetches": 0, "last_poll_at": now}
+    changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     moved = info.progress != rec.progress
     if moved:
         prev_at = rec.last_progress_at if rec.progress else 0.0
@@ -101,11 +101,8 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         )
         rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
         rec.progress, rec.last_progress_at = info.progress, now
-    rt.records.update(job_id, **changes)
-    if moved:
+    if _next(rt, rec, seq, **changes) and moved:
         show_submitted(rt, rec)
-    rec.fetch_errors = 0
-    _next(rt, rec, seq)
 
 
 def orphan(rt: Runtime, rec: JobRecord) -> bool:
@@ -126,15 +123,29 @@ def orphan(rt: Runtime, rec: JobRecord) -> bool:
 
 
 def _next(
-    rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0, at_least: float = 0.0
-) -> None:
-    if not rt.records.cas(
-        rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, fetch_errors=errors_in_row
-    ):
-        return
-    rt.guard.renew(rec.account, rec.job_id)
+    rt: Runtime,
+    rec: JobRecord,
+    seq: int,
+    *,
+    errors_in_row: int = 0,
+    at_least: float = 0.0,
+    **changes: object,
+) -> bool:
+    """Step the poll chain to `seq + 1` with `changes`, in one compare-and-set; False if this
+    step was stale. No lease renewal: a lease outlives the job (the pump renews it too)."""
+    now = rt.clock()
     if at_least:
-        rt.records.update(rec.job_id, next_poll_at=rt.clock() + at_least)
-        rt.dispatcher.poll(rec.job_id, seq + 1, max(at_least, rt.timing.bounds.min_s))
-        return
-    schedule_poll(rt, rec, seq + 1, errors_in_row=errors_in_row)
+        gap = max(at_least, rt.timing.bounds.min_s)
+    else:
+        gap = poll_gap(rt, rec, now, errors_in_row=errors_in_row)
+    if not rt.records.cas(
+        rec.job_id,
+        {"poll_seq": seq},
+        poll_seq=seq + 1,
+        fetch_errors=errors_in_row,
+        next_poll_at=now + gap,
+        **changes,
+    ):
+        return False
+    rt.dispatcher.poll(rec.job_id, seq + 1, gap)
+    return True

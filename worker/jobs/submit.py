@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from worker.capacity import metrics
@@ -30,7 +31,7 @@ from worker.jobs.revoke import cancel
 from worker.jobs.settle import fail, owe_delivery, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
-from worker.jobs.timing import deadline_for, schedule_poll
+from worker.jobs.timing import deadline_for, poll_gap
 from worker.keys import CLAIM_TTL_S, REFUSALS_TTL_S
 from worker.policy import COOLDOWN_DOUBLINGS, MAX_SUBMIT_ATTEMPTS
 from worker.runtime import Runtime
@@ -242,16 +243,23 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
             )
     rt.redis.delete(rt.keys.refusals(label))
     now = rt.clock()
+    fresh_start: dict[str, Any] = {
+        "submitted_at_ts": now,
+        "progress": 0,
+        "prev_progress": 0,
+        "prev_progress_at": 0,
+    }
+    gap = poll_gap(rt, replace(rec, **fresh_start), now)
     running = rt.records.moved(
         rec,
         SUBMITTING,
         SUBMITTED,
         ttapi_job_id=ttapi_job_id,
-        submitted_at_ts=now,
         deadline=deadline_for(rt, rec, now),
         poll_seq=rec.poll_seq + 1,
         last_poll_at=now,
-        progress=0,
+        next_poll_at=now + gap,
+        **fresh_start,
     )
     if running is None:
         # The pump took the submit for lost while it was still under way: we hold the proof.
@@ -259,10 +267,9 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
         if fresh is None or fresh.state != AMBIGUOUS or not adopt(rt, fresh, ttapi_job_id):
             log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, ttapi_job_id)
         return Park()
-    rt.guard.renew(label, rec.job_id)
-    rec = running
-    show_submitted(rt, rec)
-    schedule_poll(rt, rec, rec.poll_seq)
+    # No lease renewal: the slot was granted (or renewed by `acquire`) just before the POST.
+    show_submitted(rt, running)
+    rt.dispatcher.poll(running.job_id, running.poll_seq, gap)
     return Park()
 
 
