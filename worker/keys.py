@@ -83,9 +83,14 @@ class Keys:
         return f"{self.prefix}:{{{label}}}"
 
     def guard(self, label: str) -> list[str]:
-        """The guard's `[slots, waiters, seq, cap, cool]`, in the order its scripts expect."""
+        """The guard's `[slots, waiters, seq, cap, cool, occ]`, in the order its scripts expect.
+
+        `occ` (a hash, PX TTL = a job's expected duration) is the occupancy a 499 taught: the
+        effective cap and when the next probe may go; see `worker.capacity.lua_prelude`.
+        """
         base = self.account(label)
-        return [f"{base}:slots", f"{base}:waiters", f"{base}:seq", f"{base}:cap", f"{base}:cool"]
+        names = ["slots", "waiters", "seq", "cap", "cool", "occ"]
+        return [f"{base}:{name}" for name in names]
 
     def info(self, label: str) -> str:
         """Hash: the account's last `/info` (balance, max_queue, at)."""
@@ -96,7 +101,7 @@ class Keys:
         return f"{self.account(label)}:disabled"
 
     def refusals(self, label: str) -> str:
-        """Counter: 499/429 refusals in a row (REFUSALS_TTL_S); doubles the cooldown."""
+        """Counter: 429 refusals in a row (REFUSALS_TTL_S); doubles the cooldown."""
         return f"{self.account(label)}:refusals"
 
     def learned(self, label: str) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 MAX_SUBMIT_ATTEMPTS = 3  # 5xx/network failures of one submit before the job fails
 SUBMIT_RETRY_DOUBLINGS = 3  # retry n waits submit_retry_s × 2**n, n < MAX_SUBMIT_ATTEMPTS
 MAX_FETCH_ERRORS = 8  # fetches in a row TTAPI answers 404/401/400 before the job is given up
-COOLDOWN_DOUBLINGS = 6  # refusals in a row double the account's cooldown up to 2**6 = 64×
+COOLDOWN_DOUBLINGS = 6  # 429s in a row (no Retry-After) double the cooldown up to 2**6 = 64×
+PROBE_FRACTION = 0.1  # after a 499, one probe above the learned cap per tenth of a job duration
+PROBE_MAX_S = 30.0  # ...but at least one probe this often (relax jobs last minutes)
 RETRY_AFTER_CAP_S = 60.0  # TTAPI's Retry-After is honoured up to this (or MJ_POLL_MAX_S)
 AMBIGUOUS_RESUBMITS = 1  # resubmits of a job whose submit answer was lost, ever
 HISTORY_PAGES = 10  # fetch-list pages read back per reconcile look (100 rows each)

@@ -1,4 +1,4 @@
-"""End to end under faults: a worker node SIGKILLed mid-flight, and a 429 storm.
+"""End to end under faults: a worker node SIGKILLed mid-flight, a 429 storm, another client.
 
 Real redis-server, the simulator and real `celery worker` subprocesses (tests/stack.py).
 """
@@ -67,6 +67,25 @@ def test_a_429_storm_on_every_endpoint_fails_no_job(make_stack: Callable[..., St
     assert stats["count_429"] > 0
     assert (stats["count_499"], stats["submits"]) == (0, JOBS)
     assert stats["peak_in_progress"] <= 10
+
+
+def test_another_client_holding_most_of_the_key_delays_jobs_but_fails_none(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # The occupancy row of `python -m tests.faults` (timing is reported there, not asserted).
+    s = make_stack(keys=[KEY], capacity=10, fast_s=2.0, nodes=1)
+    label = s.labels[0]
+    s.sim.set_faults(other_client={label: 7})
+    results = [s.send("mj.imagine", f"a crowded quay {i}") for i in range(40)]
+    time.sleep(8.0)  # the other client's jobs run that long
+    s.sim.set_faults(other_client={})
+    wait_all(s, results, 60)
+    assert [r.get(timeout=5)["status"] for r in results] == ["SUCCESS"] * 40
+    stats = s.sim.stats()["accounts"][label]
+    assert stats["count_499"] > 0
+    assert stats["submits"] == 40  # a 499 created nothing; nothing was paid twice
+    assert stats["peak_in_progress"] <= 10  # theirs and ours together
+    s.wait_for(lambda: s.holders(label) == 0, 10)
 
 
 def test_jobs_whose_expires_passes_while_they_wait_end_revoked_and_leak_no_slot(

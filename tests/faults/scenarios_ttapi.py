@@ -113,6 +113,30 @@ def other_client(workdir: Path) -> Row:
         )
 
 
+@scenario(9, "occupancy", "another client holds 7 of 10 slots for 8 s; 40 jobs of 2 s, 1 node")
+def occupancy(workdir: Path) -> Row:
+    """All done, never over the cap; the row reports the 499s and the makespan (ideal ≈ 14 s:
+    3 slots for 8 s, then 10)."""
+    started = time.monotonic()
+    with Harness(Plan(keys=[KEY_A], fast_s=2.0, nodes=1, concurrency=4), workdir) as h:
+        h.sim().set_faults(other_client={h.labels[0]: 7})
+        sent_at = time.monotonic()
+        sent = h.send(JOBS, "occupied")
+        time.sleep(max(0.0, 8.0 - (time.monotonic() - sent_at)))
+        h.sim().set_faults(other_client={})
+        outcomes = h.wait(sent, 90)
+        makespan = time.monotonic() - sent_at
+        slots = h.settle_slots(10)
+        return h.row(
+            "occupancy",
+            outcomes,
+            started,
+            slots=slots,
+            extra=f"499s={h.total('count_499')}, makespan={makespan:.1f} s (ideal 14 s)",
+            checks={"all done": all_done(outcomes), "never over the cap": h.peak() <= 10},
+        )
+
+
 @scenario(10, "402-mid-run", "account B's balance drops to 0 mid-run (402), account A fine")
 def balance_gone(workdir: Path) -> Row:
     """All done; after the 402 they are done on account A."""

@@ -15,6 +15,7 @@ from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, account, build_eng
 from tests.support.inline import InlineEngine, Inputs
 from tests.support.simulators import SimFactory
 from worker.capacity import metrics
+from worker.capacity.refusals import probe_timing
 from worker.devtools.simulator import Simulator
 from worker.jobs import poll as completion
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING
@@ -48,15 +49,36 @@ def test_a_499_from_another_client_on_the_key_makes_jobs_wait_not_fail(
     assert eng.holders(LABEL_A) == 0
 
 
-def test_refusals_in_a_row_double_the_cooldown_and_a_success_resets_it(
+def test_a_499_with_nothing_of_ours_running_probes_once_a_gap_until_a_slot_frees(
     eng: InlineEngine, sim: Simulator
 ) -> None:
     sim.set_account(KEY_A, other_client=4)  # someone else fills every place of the key
     job = eng.imagine("a crowded key")
-    base_ms = eng.rt.timing.cooldown_s * 1000
-    assert eng.run_until(lambda: account(sim)["count_499"] >= 3, 10)
-    assert eng.rt.guard.state(LABEL_A).cooldown_ms > 2 * base_ms  # grew past two steps
+    assert eng.run_until(lambda: account(sim)["count_499"] >= 1, 10)
+    state = eng.rt.guard.state(LABEL_A)
+    assert (state.effective_cap, state.cooldown_ms) == (0, 0)  # a limit, not a cooldown
+    expected = eng.rt.durations.expected(LABEL_A, "fast", "imagine")
+    gap = probe_timing(expected, eng.rt.timing.cooldown_s)[0]
+    started, before = time.monotonic(), account(sim)["count_499"]
+    eng.run_until(lambda: False, 1.0)
+    probes = account(sim)["count_499"] - before
+    assert 1 <= probes <= (time.monotonic() - started) / gap + 1
     sim.set_account(KEY_A, other_client=0)
+    assert eng.run_until(eng.done(job), 20)
+    assert eng.result(job)["status"] == "SUCCESS"
+    assert account(sim)["submits"] == 1
+
+
+def test_429s_in_a_row_without_retry_after_double_the_cooldown_and_a_success_resets_it(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    sim.set_faults(rate_429=1.0, fault_paths=["imagine"])
+    job = eng.imagine("a hurried key")
+    base_ms = eng.rt.timing.cooldown_s * 1000
+    assert eng.run_until(lambda: account(sim)["count_429"] >= 3, 10)
+    assert eng.rt.guard.state(LABEL_A).cooldown_ms > 2 * base_ms  # grew past two steps
+    assert eng.rt.guard.state(LABEL_A).effective_cap is None  # too fast, not too full
+    sim.set_faults(rate_429=0.0)
     assert eng.run_until(eng.done(job), 20)
     assert eng.result(job)["status"] == "SUCCESS"
     assert eng.rt.redis.get(f"mj:{{{LABEL_A}}}:refusals") is None

@@ -7,6 +7,7 @@ a look-alike job in TTAPI's history, a removed key, a skewed clock) on fakeredis
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -345,6 +346,23 @@ def test_a_refusal_with_an_hour_long_retry_after_cools_the_account_for_at_most_a
     monkeypatch.setattr(client, "submit", refuse)
     eng.imagine("a patient prompt")
     assert 0 < eng.rt.guard.state(LABEL_A).cooldown_ms <= 60_000
+
+
+def test_429s_with_retry_after_cool_the_account_for_what_ttapi_said_without_doubling(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = eng.rt.pool.client(LABEL_A)
+    refused = []
+
+    def refuse(request: Any) -> Any:
+        refused.append(time.monotonic())
+        raise errors.RateLimited("too frequent", status_code=429, retry_after=0.2)
+
+    monkeypatch.setattr(client, "submit", refuse)
+    eng.imagine("a patient prompt")
+    assert eng.run_until(lambda: len(refused) >= 7, 10)
+    assert 0 < eng.rt.guard.state(LABEL_A).cooldown_ms <= 200  # doubled 6 times: 3.2 s
+    assert min(b - a for a, b in pairwise(refused)) >= 0.19
 
 
 def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None:

@@ -300,7 +300,9 @@ def test_accounts_are_isolated(guard: SlotGuard) -> None:
 def test_keys_share_one_hash_tag_and_the_configured_prefix(r: fakeredis.FakeRedis) -> None:
     guard = SlotGuard(r, keys=Keys("test"))
     keys = guard.keys(A)
-    assert keys == [f"test:{{{A}}}:{name}" for name in ["slots", "waiters", "seq", "cap", "cool"]]
+    assert keys == [
+        f"test:{{{A}}}:{name}" for name in ["slots", "waiters", "seq", "cap", "cool", "occ"]
+    ]
     guard.acquire(A, "j")
     assert set(r.keys("*")) <= {k.encode() for k in keys}
 

@@ -3,7 +3,8 @@
 Time: leases are long (an hour) so the real clock never expires one during a run; the ``expire``
 rule makes time pass for one holder by setting its lease deadline in the past with ``ZADD``.
 Cooldowns are either long (and ended by the ``cooldown_ends`` rule deleting the key) or tiny and
-deleted at once, so the outcome never depends on how fast the test runs.
+deleted at once, so the outcome never depends on how fast the test runs. Likewise a 499
+(``occupied``) sets an hour-long probe gap and lapse: ``probe_due`` and ``lapse`` make them pass.
 """
 
 from __future__ import annotations
@@ -33,6 +34,29 @@ class Model:
     seq: int = 0
     cap: int = DEFAULT_CAP
     cooling: bool = False
+    effective: int | None = None  # the effective cap a 499 taught (None: none, or it lapsed)
+    probe: str | None = None  # the outstanding probe, while it holds a slot
+    probe_ready: bool = False  # the probe gap has passed
+
+    def limit(self) -> int:
+        """How many slots grants may fill."""
+        return self.cap if self.effective is None else min(self.cap, self.effective)
+
+    def probe_allowed(self) -> bool:
+        """One grant above the effective cap may go now."""
+        outstanding = self.probe is not None and self.probe in self.holders
+        return (
+            self.effective is not None
+            and self.effective < self.cap
+            and len(self.holders) < self.cap
+            and not outstanding
+            and self.probe_ready
+        )
+
+    def grant_probe(self, job: str) -> None:
+        """``job`` takes the probe slot; the next probe waits a (long) gap."""
+        self.holders[job] = False
+        self.probe, self.probe_ready = job, False
 
     def queued_ids(self) -> list[str]:
         """Waiter ids in service order."""
@@ -53,10 +77,15 @@ class Model:
         self.holders = {j: e for j, e in self.holders.items() if not e}
         if self.cooling:
             return []
-        woken = self.queued_ids()[: max(0, self.cap - len(self.holders))]
+        woken = self.queued_ids()[: max(0, self.limit() - len(self.holders))]
         for job in woken:
             self.drop(job)
             self.holders[job] = False
+        if self.probe_allowed() and self.waiters:
+            head = self.queued_ids()[0]
+            self.drop(head)
+            self.grant_probe(head)
+            woken.append(head)
         return woken
 
 
@@ -67,7 +96,7 @@ class GuardMachine(RuleBasedStateMachine):
         super().__init__()
         self.redis = fakeredis.FakeRedis(decode_responses=True)
         self.guard = SlotGuard(self.redis, default_cap=DEFAULT_CAP, lease_s=3600)
-        self.slots, self.waiters_key, _, _, self.cool = self.guard.keys(LABEL)
+        self.slots, self.waiters_key, _, _, self.cool, self.occ = self.guard.keys(LABEL)
         self.model = Model()
 
     def holder_ids(self) -> set[str]:
@@ -75,14 +104,17 @@ class GuardMachine(RuleBasedStateMachine):
         return set(cast(list[str], self.redis.zrange(self.slots, 0, -1)))
 
     def check_grants(self, before: set[str]) -> None:
-        """A call that granted any new slot must leave the account at or under its cap."""
-        after = self.holder_ids()
+        """A call that granted any new slot must leave the account at or under its cap, and at
+        or under the effective cap plus the one outstanding probe."""
+        after, m = self.holder_ids(), self.model
         if after - before:
-            assert len(after) <= self.model.cap, (before, after, self.model.cap)
+            assert len(after) <= m.cap, (before, after, m.cap)
+            probing = m.probe is not None and m.probe in after
+            assert len(after) <= m.limit() + probing, (before, after, m)
 
     def check_filled(self) -> None:
-        """After a fill outside a cooldown, nobody waits while a slot is free."""
-        if not self.model.cooling and len(self.holder_ids()) < self.model.cap:
+        """After a fill outside a cooldown, nobody waits while a slot under the limit is free."""
+        if not self.model.cooling and len(self.holder_ids()) < self.model.limit():
             assert self.redis.zcard(self.waiters_key) == 0
 
     @rule(job=JOBS, priority=PRIORITIES)
@@ -98,8 +130,11 @@ class GuardMachine(RuleBasedStateMachine):
             woken.remove(job)
         if holds:
             expected = (True, False)
-        elif not m.cooling and len(m.holders) < m.cap and not m.waiters:
+        elif not m.cooling and len(m.holders) < m.limit() and not m.waiters:
             m.holders[job] = False
+            expected = (True, False)
+        elif not m.cooling and not m.waiters and m.probe_allowed():
+            m.grant_probe(job)
             expected = (True, False)
         else:
             m.enqueue(job, priority)
@@ -110,10 +145,13 @@ class GuardMachine(RuleBasedStateMachine):
         self.check_grants(before)
         self.check_filled()
 
-    @rule(job=JOBS)
-    def renew(self, job: str) -> None:
-        live = job in self.model.holders and not self.model.holders[job]
-        assert self.guard.renew(LABEL, job) is live
+    @rule(job=JOBS, confirms=st.booleans())
+    def renew(self, job: str, confirms: bool) -> None:
+        m = self.model
+        live = job in m.holders and not m.holders[job]
+        assert self.guard.renew(LABEL, job, confirms=confirms) is live
+        if live and confirms and job == m.probe and m.effective is not None:
+            m.effective, m.probe, m.probe_ready = m.effective + 1, None, True
 
     @rule(job=JOBS)
     def release(self, job: str) -> None:
@@ -121,6 +159,8 @@ class GuardMachine(RuleBasedStateMachine):
         woken = self.guard.release(LABEL, job)
         self.model.holders.pop(job, None)
         self.model.drop(job)
+        if job == self.model.probe:
+            self.model.probe = None
         assert woken == self.model.fill()
         self.check_grants(before)
         self.check_filled()
@@ -141,10 +181,40 @@ class GuardMachine(RuleBasedStateMachine):
         if not keep_cooling and not m.cooling:
             self.redis.delete(self.cool)  # the tiny cooldown is over; a long one is kept
         m.cooling = m.cooling or keep_cooling
+        if job == m.probe:
+            m.probe = None
+        self.requeue(job)
+
+    def requeue(self, job: str) -> None:
+        """The refused job loses its slot and waits first in line (FRONT, keeping its place)."""
+        m = self.model
         m.holders.pop(job, None)
         if any(w[2] == job and w[0] != FRONT for w in m.waiters):
             m.drop(job)
         m.enqueue(job, FRONT)
+
+    @rule(job=JOBS)
+    def occupied(self, job: str) -> None:
+        """A 499: the live slots we still hold become the effective cap."""
+        self.guard.occupied(LABEL, job, probe_every_s=3600, lapse_s=3600)
+        m = self.model
+        m.holders.pop(job, None)
+        m.holders = {j: e for j, e in m.holders.items() if not e}
+        m.effective, m.probe, m.probe_ready = len(m.holders), None, False
+        self.requeue(job)
+
+    @precondition(lambda self: self.model.effective is not None)
+    @rule()
+    def probe_due(self) -> None:
+        """The probe gap passes."""
+        self.redis.hset(self.occ, "next", 0)
+        self.model.probe_ready = True
+
+    @rule()
+    def lapse(self) -> None:
+        """No 499 for a job's duration: the effective cap lapses."""
+        self.redis.delete(self.occ)
+        self.model.effective, self.model.probe, self.model.probe_ready = None, None, False
 
     @rule()
     def cooldown_ends(self) -> None:
@@ -172,7 +242,13 @@ class GuardMachine(RuleBasedStateMachine):
         assert self.holder_ids() == set(m.holders)
         assert state.waiters == m.queued_ids()
         assert (state.cooldown_ms > 0) == m.cooling
-        assert self.guard.free([LABEL]) == {LABEL: m.cap - len(state.holders) - len(m.waiters)}
+        assert state.effective_cap == m.effective
+        free = m.limit() - len(state.holders) - len(m.waiters)
+        assert self.guard.free([LABEL]) == {LABEL: free}
+
+    @invariant()
+    def the_one_probe_is_the_models(self) -> None:
+        assert self.redis.hget(self.occ, "probe") == self.model.probe
 
     @invariant()
     def no_job_is_both_holder_and_waiter(self) -> None:

@@ -4,7 +4,8 @@ Each account (identified by a short non-secret *label*) has, under one ``{label}
 
 - ``slots``   sorted set, member = job id, score = lease deadline (ms since epoch, Redis ``TIME``);
 - ``waiters`` sorted set, member = job id, score = ``priority * 1e13 + seq`` (FIFO within a class);
-- ``seq``     counter for that sequence; ``cap`` optional cap override; ``cool`` cooldown (PX TTL).
+- ``seq``     counter for that sequence; ``cap`` optional cap override; ``cool`` cooldown (PX TTL);
+- ``occ``     occupancy learned from a 499: the effective cap, and the probe above it (PX TTL).
 
 Every change is one Lua script (:mod:`worker.capacity.lua`), so the guard holds across any number of
 worker processes.  Waiting never sleeps: a queued job is handed a slot by whoever frees one
@@ -48,12 +49,14 @@ class AcquireResult:
 
 @dataclass(frozen=True)
 class GuardState:
-    """Snapshot of one account: cap, live holders (ms left on lease), waiters, cooldown left."""
+    """Snapshot of one account: cap, live holders (ms left on lease), waiters, cooldown left,
+    and the effective cap a 499 taught (None when none is known)."""
 
     cap: int
     holders: dict[str, int]
     waiters: list[str]
     cooldown_ms: int
+    effective_cap: int | None = None
 
 
 def _texts(values: Any) -> list[str]:
@@ -83,6 +86,7 @@ class SlotGuard:
         self._keys = keys
         self._acquire = redis.register_script(guard_lua.ACQUIRE)
         self._renew = redis.register_script(guard_lua.RENEW)
+        self._accepted = redis.register_script(guard_lua.ACCEPTED)
         self._release = redis.register_script(guard_lua.RELEASE)
         self._fill = redis.register_script(guard_lua.FILL)
         self._backoff = redis.register_script(guard_lua.BACKOFF)
@@ -91,7 +95,7 @@ class SlotGuard:
         self._expiring = redis.register_script(guard_lua.EXPIRING)
 
     def keys(self, label: str) -> list[str]:
-        """Return the account's keys ``[slots, waiters, seq, cap, cool]``, as the scripts expect."""
+        """Return the account's keys ``[slots, waiters, seq, cap, cool, occ]`` (script order)."""
         return self._keys.guard(label)
 
     def acquire(self, label: str, job_id: str, *, priority: int = FRESH) -> AcquireResult:
@@ -113,18 +117,34 @@ class SlotGuard:
             position=int(reply[3]),
         )
 
-    def renew(self, label: str, job_id: str) -> bool:
-        """Extend the job's lease to now + lease; False if it holds no live lease."""
+    def renew(self, label: str, job_id: str, *, confirms: bool = True) -> bool:
+        """Extend the job's lease to now + lease; False if it holds no live lease.
+
+        A renew says TTAPI runs the job (`confirms`): if the job was a probe above the effective
+        cap, the cap rises by one. The pump, renewing jobs whose submit is not answered yet,
+        passes ``confirms=False``.
+        """
         _check_job(job_id)
-        slots = self.keys(label)[0]
-        return bool(int(self._renew(keys=[slots], args=[job_id, self._lease_ms])))
+        return self._renew_for(label, job_id, self._lease_ms, confirms)
+
+    def accepted(self, label: str, job_id: str) -> bool:
+        """TTAPI accepted the job's submit: end the account's 429 streak and, if the job was
+        the probe above the effective cap, raise that cap by one. True if it was the probe
+        (the caller then fills the account: the next probe may go at once)."""
+        _check_job(job_id)
+        keys = [self.keys(label)[5], self._keys.refusals(label)]
+        return bool(int(self._accepted(keys=keys, args=[job_id])))
 
     def hold(self, label: str, job_id: str, seconds: float) -> bool:
         """Set the job's live lease to end `seconds` from now (e.g. until an unknown job's end)."""
         _check_job(job_id)
-        slots = self.keys(label)[0]
-        ms = max(1, round(seconds * 1000))
-        return bool(int(self._renew(keys=[slots], args=[job_id, ms])))
+        return self._renew_for(label, job_id, max(1, round(seconds * 1000)), False)
+
+    def _renew_for(self, label: str, job_id: str, lease_ms: int, confirms: bool) -> bool:
+        """One RENEW script call on the account's slots and occupancy."""
+        keys = self.keys(label)
+        args: list[str | int] = [job_id, lease_ms, int(confirms)]
+        return bool(int(self._renew(keys=[keys[0], keys[5]], args=args)))
 
     def where(self, label: str, job_id: str) -> str | None:
         """ "slot" if the job holds a lease (live or not yet dropped), "waiting" if queued."""
@@ -142,14 +162,30 @@ class SlotGuard:
         return _texts(self._release(keys=self.keys(label), args=args))
 
     def backoff(self, label: str, job_id: str, cooldown_s: float) -> int:
-        """After a 499/429: cool the account down, drop the job's lease, queue it FRONT.
+        """After a 429: cool the account down, drop the job's lease, queue it FRONT.
 
         Returns the job's place among the waiters (1 = next).
         """
         _check_job(job_id)
         if cooldown_s < 0:
             raise ValueError(f"cooldown_s must be >= 0, got {cooldown_s}")
-        return int(self._backoff(keys=self.keys(label), args=[job_id, round(cooldown_s * 1000)]))
+        args: list[str | int] = [job_id, round(cooldown_s * 1000), 0, 0, 0]
+        return int(self._backoff(keys=self.keys(label), args=args))
+
+    def occupied(self, label: str, job_id: str, *, probe_every_s: float, lapse_s: float) -> int:
+        """After a 499: someone else runs jobs on the key. Drop the job's lease, queue it FRONT,
+        and learn the slots we still hold as the effective cap; one probe above it may go every
+        `probe_every_s`, and the effective cap lapses after `lapse_s` without another 499.
+
+        Returns the job's place among the waiters (1 = next).
+        """
+        _check_job(job_id)
+        if probe_every_s < 0 or lapse_s <= 0:
+            raise ValueError(
+                f"need probe_every_s >= 0 and lapse_s > 0, got {probe_every_s}, {lapse_s}"
+            )
+        gap_ms, lapse_ms = round(probe_every_s * 1000), max(1, round(lapse_s * 1000))
+        return int(self._backoff(keys=self.keys(label), args=[job_id, 0, 1, gap_ms, lapse_ms]))
 
     def fill(self, label: str) -> list[str]:
         """Drop expired leases and hand free slots to head waiters; return their ids in order."""
@@ -177,18 +213,21 @@ class SlotGuard:
     def state(self, label: str) -> GuardState:
         """Return a consistent snapshot of the account (one script, read-only)."""
         reply = self._state(keys=self.keys(label), args=[self._default_cap])
-        n_holders = int(reply[2])
-        pairs = reply[3 : 3 + 2 * n_holders]
+        n_holders = int(reply[3])
+        pairs = reply[4 : 4 + 2 * n_holders]
         holders = {text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+        effective = int(reply[2])
         return GuardState(
             cap=int(reply[0]),
             holders=holders,
-            waiters=_texts(reply[3 + 2 * n_holders :]),
+            waiters=_texts(reply[4 + 2 * n_holders :]),
             cooldown_ms=int(reply[1]),
+            effective_cap=None if effective < 0 else effective,
         )
 
     def free(self, labels: list[str]) -> dict[str, int]:
-        """Return ``cap - holders - waiters`` per label (may be negative), in one round-trip."""
+        """Return ``limit - holders - waiters`` per label (may be negative), in one round-trip;
+        the limit is the cap, or the effective cap a 499 taught when lower."""
         pipe = self._redis.pipeline(transaction=False)
         for label in labels:
             self._free(keys=self.keys(label), args=[self._default_cap], client=pipe)

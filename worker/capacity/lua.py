@@ -2,57 +2,11 @@
 
 All scripts read the clock with ``redis.call('TIME')`` so that workers on machines with skewed
 clocks still agree on lease deadlines.  Scripts that take the whole key set expect, in order:
-``KEYS = {slots, waiters, seq, cap, cool}`` of one account (they share a ``{label}`` hash tag).
+``KEYS = {slots, waiters, seq, cap, cool, occ}`` of one account (one ``{label}`` hash tag).
+The shared helpers, and what ``occ`` (occupancy) holds, are in :mod:`worker.capacity.lua_prelude`.
 """
 
-# Shared helpers, prepended to every script.  Scores of waiters are
-# class * CLASS_SPAN + sequence, so FIFO holds within a class and lower classes go first.
-_PRELUDE = """
-local CLASS_SPAN = 10000000000000
-
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
-local function get_cap(cap_key, default_cap)
-  local c = redis.call('GET', cap_key)
-  if c then return tonumber(c) end
-  return default_cap
-end
-
-local function cooldown_left(cool_key)
-  local t = redis.call('PTTL', cool_key)
-  if t > 0 then return t end
-  return 0
-end
-
--- Drop leases whose deadline has passed: a dead worker must not hold a slot for ever.
-local function drop_expired(slots, now)
-  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-end
-
--- Hand free slots to the head waiters in score order; returns their ids.
-local function fill(slots, waiters, cap, now, lease)
-  local woken = {}
-  local free = cap - redis.call('ZCARD', slots)
-  if free <= 0 then return woken end
-  local head = redis.call('ZRANGE', waiters, 0, free - 1)
-  for _, id in ipairs(head) do
-    redis.call('ZADD', slots, now + lease, id)
-    redis.call('ZREM', waiters, id)
-    woken[#woken + 1] = id
-  end
-  return woken
-end
-
--- Queue a job unless it is queued already (it keeps its place); returns nothing.
-local function enqueue(waiters, seq, job, class)
-  if redis.call('ZSCORE', waiters, job) then return end
-  local n = redis.call('INCR', seq)
-  redis.call('ZADD', waiters, class * CLASS_SPAN + n, job)
-end
-"""
+from worker.capacity.lua_prelude import PRELUDE as _PRELUDE
 
 # ARGV: job_id, priority, lease_ms, default_cap.
 # Returns {granted, queued, cooldown_ms, position (1 = next; 0 unless queued), woken ids...}.
@@ -69,7 +23,7 @@ if holds then
   redis.call('ZADD', KEYS[1], now + lease, job)
 end
 local woken = {}
-if cool == 0 then woken = fill(KEYS[1], KEYS[2], cap, now, lease) end
+if cool == 0 then woken = fill(KEYS[1], KEYS[2], cap, now, lease, KEYS[6]) end
 local others = {}
 for _, id in ipairs(woken) do
   if id == job then holds = true else others[#others + 1] = id end
@@ -78,9 +32,14 @@ local granted, queued = 0, 0
 if holds then
   granted = 1
   cool = 0
-elseif cool == 0 and redis.call('ZCARD', KEYS[1]) < cap
-    and redis.call('ZCARD', KEYS[2]) == 0 then
+elseif cool == 0 and redis.call('ZCARD', KEYS[2]) == 0
+    and redis.call('ZCARD', KEYS[1]) < limit(KEYS[6], cap) then
   redis.call('ZADD', KEYS[1], now + lease, job)
+  granted = 1
+elseif cool == 0 and redis.call('ZCARD', KEYS[2]) == 0
+    and probe_due(KEYS[6], KEYS[1], cap, now) then
+  redis.call('ZADD', KEYS[1], now + lease, job)
+  mark_probe(KEYS[6], job, now)
   granted = 1
 else
   enqueue(KEYS[2], KEYS[3], job, class)
@@ -94,7 +53,9 @@ return out
 """
 )
 
-# KEYS: slots.  ARGV: job_id, lease_ms.  Returns 1 if the job held a live lease (now extended).
+# KEYS: slots, occ.  ARGV: job_id, lease_ms, confirms (1/0).  Returns 1 if the job held a live
+# lease (now extended).  A confirming renew (the submit was accepted) of the outstanding probe
+# raises the effective cap by one and lets the next probe go at once.
 RENEW = (
     _PRELUDE
     + """
@@ -102,20 +63,43 @@ local now = now_ms()
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score or tonumber(score) <= now then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if ARGV[3] == '1' and redis.call('HGET', KEYS[2], 'probe') == ARGV[1] then
+  redis.call('HINCRBY', KEYS[2], 'cap', 1)
+  redis.call('HDEL', KEYS[2], 'probe')
+  redis.call('HSET', KEYS[2], 'next', now)
+end
 return 1
 """
 )
 
-# ARGV: job_id, lease_ms, default_cap.  Returns woken ids.
+# KEYS: occ, refusals.  ARGV: job_id.  TTAPI accepted the job: a 429 streak ends, and if the job
+# was the probe above the effective cap, the cap rises by one and the next probe may go at once.
+# Returns 1 when it was the probe.
+ACCEPTED = (
+    _PRELUDE
+    + """
+redis.call('DEL', KEYS[2])
+if redis.call('HGET', KEYS[1], 'probe') ~= ARGV[1] then return 0 end
+redis.call('HINCRBY', KEYS[1], 'cap', 1)
+redis.call('HDEL', KEYS[1], 'probe')
+redis.call('HSET', KEYS[1], 'next', now_ms())
+return 1
+"""
+)
+
+# ARGV: job_id, lease_ms, default_cap.  Returns woken ids.  A probe released before TTAPI
+# accepted it (failed otherwise, revoked) taught nothing: it is simply no longer outstanding.
 RELEASE = (
     _PRELUDE
     + """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[6], 'probe') == ARGV[1] then redis.call('HDEL', KEYS[6], 'probe') end
 local now = now_ms()
 drop_expired(KEYS[1], now)
 if cooldown_left(KEYS[5]) > 0 then return {} end
-return fill(KEYS[1], KEYS[2], get_cap(KEYS[4], tonumber(ARGV[3])), now, tonumber(ARGV[2]))
+local cap = get_cap(KEYS[4], tonumber(ARGV[3]))
+return fill(KEYS[1], KEYS[2], cap, now, tonumber(ARGV[2]), KEYS[6])
 """
 )
 
@@ -126,13 +110,17 @@ FILL = (
 local now = now_ms()
 drop_expired(KEYS[1], now)
 if cooldown_left(KEYS[5]) > 0 then return {} end
-return fill(KEYS[1], KEYS[2], get_cap(KEYS[4], tonumber(ARGV[2])), now, tonumber(ARGV[1]))
+local cap = get_cap(KEYS[4], tonumber(ARGV[2]))
+return fill(KEYS[1], KEYS[2], cap, now, tonumber(ARGV[1]), KEYS[6])
 """
 )
 
-# ARGV: job_id, cooldown_ms.  Returns the job's place (1 = next).  The job goes to the FRONT
-# class (0); if it already waits in the FRONT class it keeps its place, otherwise it is moved
-# there behind earlier FRONT jobs.
+# ARGV: job_id, cooldown_ms, learn (1/0), gap_ms, lapse_ms.  Returns the job's place (1 = next).
+# The job drops its lease and goes to the FRONT class (0); if it already waits in the FRONT
+# class it keeps its place, otherwise it is moved there behind earlier FRONT jobs.  With learn
+# (a 499) the slots we still hold become the effective cap, the next probe may go a gap from
+# now, and the occupancy lapses after lapse_ms without another 499.  Without it (a 429) a probe
+# refused is merely no longer outstanding.
 BACKOFF = (
     _PRELUDE
     + """
@@ -141,6 +129,16 @@ if ms > cooldown_left(KEYS[5]) then
   redis.call('SET', KEYS[5], '1', 'PX', ms)
 end
 redis.call('ZREM', KEYS[1], job)
+if ARGV[3] == '1' then
+  local now = now_ms()
+  drop_expired(KEYS[1], now)
+  local gap = tonumber(ARGV[4])
+  redis.call('DEL', KEYS[6])
+  redis.call('HSET', KEYS[6], 'cap', redis.call('ZCARD', KEYS[1]), 'gap', gap, 'next', now + gap)
+  redis.call('PEXPIRE', KEYS[6], math.max(1, tonumber(ARGV[5])))
+elseif redis.call('HGET', KEYS[6], 'probe') == job then
+  redis.call('HDEL', KEYS[6], 'probe')
+end
 local score = redis.call('ZSCORE', KEYS[2], job)
 if score and tonumber(score) >= CLASS_SPAN then
   redis.call('ZREM', KEYS[2], job)
@@ -150,14 +148,15 @@ return redis.call('ZRANK', KEYS[2], job) + 1
 """
 )
 
-# ARGV: default_cap.  Read-only snapshot: {cap, cooldown_ms, n_holders, holder, ms_left, ...,
-# waiter, ...}.  Expired leases that no script has dropped yet are left out.
+# ARGV: default_cap.  Read-only snapshot: {cap, cooldown_ms, effective cap (-1: none),
+# n_holders, holder, ms_left, ..., waiter, ...}.  Expired leases not yet dropped are left out.
 STATE = (
     _PRELUDE
     + """
 local now = now_ms()
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
-local out = {get_cap(KEYS[4], tonumber(ARGV[1])), cooldown_left(KEYS[5]), #live / 2}
+local cap = get_cap(KEYS[4], tonumber(ARGV[1]))
+local out = {cap, cooldown_left(KEYS[5]), occ_cap(KEYS[6]) or -1, #live / 2}
 for i = 1, #live, 2 do
   out[#out + 1] = live[i]
   out[#out + 1] = tonumber(live[i + 1]) - now
@@ -167,13 +166,14 @@ return out
 """
 )
 
-# ARGV: default_cap.  Returns cap - live holders - waiters (may be negative).
+# ARGV: default_cap.  Returns limit - live holders - waiters (may be negative), where the limit
+# is the cap or the effective cap when lower.
 FREE = (
     _PRELUDE
     + """
 local now = now_ms()
-local cap = get_cap(KEYS[4], tonumber(ARGV[1]))
-return cap - redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') - redis.call('ZCARD', KEYS[2])
+local lim = limit(KEYS[6], get_cap(KEYS[4], tonumber(ARGV[1])))
+return lim - redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') - redis.call('ZCARD', KEYS[2])
 """
 )
 

@@ -24,6 +24,7 @@ def account_status(rt: Runtime, *, live: bool = True) -> list[dict[str, Any]]:
             "cap": state.cap,
             "waiting": len(state.waiters),
             "cooldown_ms": state.cooldown_ms,
+            "effective_cap": state.effective_cap,  # a 499 taught: another client uses the key
             "recent_429": metrics.recent(rt.redis, label, 429),
             "recent_499": metrics.recent(rt.redis, label, 499),
             "in_rotation": rt.pool.disabled_reason(label) is None,
@@ -53,9 +54,12 @@ def print_status(rows: list[dict[str, Any]], *, as_json: bool, console: Console)
     for r in rows:
         balance = "?" if r["balance"] is None else f"{r['balance']:g}"
         rotation = "in" if r["in_rotation"] else f"out: {r['disabled_reason']}"
+        slots = f"{r['in_use']}/{r['cap']}"
+        if r.get("effective_cap") is not None and r["effective_cap"] < r["cap"]:
+            slots = f"{r['in_use']}/{r['effective_cap']} of {r['cap']}"
         table.add_row(
             r["account"],
-            f"{r['in_use']}/{r['cap']}",
+            slots,
             str(r["waiting"]),
             str(r["recent_429"]),
             str(r["recent_499"]),

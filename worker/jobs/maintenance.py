@@ -65,7 +65,7 @@ def _look_at_holder(
         resume_all(rt, rt.guard.release(label, job_id))
         done["reaped"] += 1
         return
-    rt.guard.renew(label, job_id)
+    rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
     if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
         # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)
         # must not be revived again at every round, each revival adding one more message.

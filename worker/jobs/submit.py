@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from worker.capacity import metrics
+from worker.capacity import metrics, refusals
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for, move_waiters
 from worker.jobs.reconcile import adopt
@@ -32,8 +32,8 @@ from worker.jobs.settle import fail, owe_delivery, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
 from worker.jobs.timing import deadline_for, poll_gap
-from worker.keys import CLAIM_TTL_S, REFUSALS_TTL_S
-from worker.policy import COOLDOWN_DOUBLINGS, MAX_SUBMIT_ATTEMPTS
+from worker.keys import CLAIM_TTL_S
+from worker.policy import MAX_SUBMIT_ATTEMPTS
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
@@ -159,25 +159,21 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
 
 
 def _refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
-    """499/429: not created. Someone else uses this key, or we are too fast: wait, keep our
-    place. Refusals in a row double the account's cooldown (up to 64×); a success resets it."""
-    streak = int(rt.redis.incr(rt.keys.refusals(label)))
-    rt.redis.expire(rt.keys.refusals(label), REFUSALS_TTL_S)
-    cooldown = max(
-        rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS),
-        rt.timing.retry_after(getattr(exc, "retry_after", None)),
-    )
+    """499/429: not created; the job waits first in line. A 499 means someone else uses this
+    key: the guard keeps to the slots we hold and probes for more now and then. A 429 cools
+    the account down (see `worker.capacity.refusals`)."""
     rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
-    show_waiting(rt, rec, label, rt.guard.backoff(label, rec.job_id, cooldown))
+    place, wait = refusals.requeue(rt, rec, label, exc)
+    show_waiting(rt, rec, label, place)
     metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
-    rt.dispatcher.fill(label, cooldown)
+    rt.dispatcher.fill(label, wait)  # the next probe, or the end of the cooldown
     log.warning(
         "job %s: %s %s on %s; retry in %.2fs",
         rec.job_id,
         exc.status_code,
         exc.message,
         label,
-        cooldown,
+        wait,
     )
     return Park()
 
@@ -241,7 +237,6 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
                 ttapi_job_id,
                 owner,
             )
-    rt.redis.delete(rt.keys.refusals(label))
     now = rt.clock()
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
@@ -268,6 +263,8 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
             log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, ttapi_job_id)
         return Park()
     # No lease renewal: the slot was granted (or renewed by `acquire`) just before the POST.
+    if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
+        resume_all(rt, rt.guard.fill(label))
     show_submitted(rt, running)
     rt.dispatcher.poll(running.job_id, running.poll_seq, gap)
     return Park()
