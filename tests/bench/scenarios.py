@@ -78,7 +78,7 @@ SCENARIOS: dict[str, Scenario] = {
             fast_s=20.0,
             runs=(ONE_NODE,),
             env={"MJ_POLL_MIN_S": "0.5", "MJ_POLL_MAX_S": "5"},
-            note="docs-style not run: it would need 1,000 worker processes",
+            note="docs-style not run: it would need one worker process per place (accounts × cap)",
         ),
     )
 }
