@@ -62,16 +62,22 @@ def greedy_makespan(times: Sequence[float], cap: int, held: Sequence[Hold] = ())
     return end
 
 
-def physical_limit(jobs: Iterable[Job], cap: int, held: Sequence[Hold] = ()) -> float:
-    """The run's physical limit: the slowest account's bound for the durations TTAPI used.
+def physical_limit(
+    jobs: Iterable[Job], cap: int, held: Sequence[Hold] = (), accounts: int | None = None
+) -> float:
+    """The run's physical limit for the durations TTAPI really used.
 
-    Without `held`: max(total job time / cap, longest job) per account. With `held` (another
-    client on the account): the greedy schedule, which is exact for equal durations.
+    Without `held`: max(total job time / (accounts × cap), longest job): any job may go to
+    any account, so an uneven spread over the accounts is the runner's own loss (`accounts`:
+    how many there are; default: those the jobs ran on). With `held`
+    (another client on the account): the slowest account's greedy schedule, which is exact for
+    equal durations.
     """
-    limits = []
-    for group in by_account(jobs).values():
-        times = durations(group)
-        limits.append(greedy_makespan(times, cap, held) if held else work_bound(times, cap))
+    groups = by_account(jobs)
+    if not held:
+        times = [t for group in groups.values() for t in durations(group)]
+        return work_bound(times, cap * max(accounts or len(groups), 1)) if times else 0.0
+    limits = [greedy_makespan(durations(group), cap, held) for group in groups.values()]
     return max(limits, default=0.0)
 
 

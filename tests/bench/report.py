@@ -46,7 +46,7 @@ def summarise(
     """
     job_stats = list(stats.get("jobs", {}).values())
     accounts = stats.get("accounts", {}).values()
-    limit = analysis.physical_limit(job_stats, cap, held)
+    limit = analysis.physical_limit(job_stats, cap, held, accounts=len(accounts) or None)
     gaps = analysis.handoff_gaps(job_stats, cap, releases)
     return {
         "scenario": scenario,

@@ -37,9 +37,10 @@ def test_the_limit_is_never_below_the_longest_job() -> None:
     assert analysis.physical_limit([job(0, 5.0), job(0, 1.0)], 10) == 5.0
 
 
-def test_the_limit_of_several_accounts_is_the_slowest_account() -> None:
+def test_the_limit_of_several_accounts_pools_their_places() -> None:
     jobs = waves(20, 10, 2.0, label="a") + waves(40, 10, 2.0, label="b")
-    assert analysis.physical_limit(jobs, 10) == 8.0
+    assert analysis.physical_limit(jobs, 10) == 6.0
+    assert analysis.physical_limit(jobs, 10, accounts=3) == 4.0
 
 
 def test_another_client_holding_7_of_10_slots_for_8_s_makes_40_jobs_take_14_s() -> None:
