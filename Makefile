@@ -31,8 +31,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# BENCH="--only a d --quick" picks scenarios; plots go to docs/bench, JSON to .bench/.
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m pip install --quiet -e '.[dev,embedded,bench]'
+	$(PY) -m tests.bench $(BENCH)
 
 # Every fault scenario against real servers, one table row each; FAULTS="-k redis" picks some.
 faults: $(STAMP)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.bench import analysis
 from tests.support.stack import Stack
 from worker.devtools.embedded import RedisServer
 
@@ -25,9 +26,7 @@ CAP, FAST_S, WAVES = 10, 2.0, 4
 
 def handoffs(jobs: dict[str, dict[str, Any]], cap: int) -> list[float]:
     """Seconds from each slot freed at TTAPI to the submit that took it (k-th end → cap+k-th)."""
-    ends = sorted(j["finished_at"] for j in jobs.values() if j["finished_at"] is not None)
-    starts = sorted(j["submitted_at"] for j in jobs.values() if j["submitted_at"] is not None)
-    return [starts[cap + k] - end for k, end in enumerate(ends) if cap + k < len(starts)]
+    return analysis.handoff_gaps(jobs.values(), cap)
 
 
 def measure(backlog: int, workdir: Path, *, split: bool = False) -> dict[str, Any]:

@@ -1,0 +1,98 @@
+"""Rows and the markdown table: one row per (scenario, run), from the run's raw results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tests.bench import analysis
+from tests.bench.cost import Cost
+
+#: (header, row key, format) of the printed table, in order.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("scenario", "scenario", "{}"),
+    ("run", "run", "{}"),
+    ("limit s", "limit_s", "{:.1f}"),
+    ("makespan s", "makespan_s", "{:.1f}"),
+    ("util", "utilisation", "{:.0%}"),
+    ("ok", "ok", "{}"),
+    ("fetches/job", "fetches_per_job", "{:.1f}"),
+    ("499s", "count_499", "{}"),
+    ("CPU ms/job", "cpu_ms_per_job", "{:.1f}"),
+    ("Redis cmds/job", "redis_cmds_per_job", "{:.1f}"),
+    ("hand-off p50 ms", "handoff_p50_ms", "{:.0f}"),
+    ("hand-off p99 ms", "handoff_p99_ms", "{:.0f}"),
+)
+
+
+def summarise(
+    *,
+    scenario: str,
+    run: str,
+    jobs: int,
+    cap: int,
+    makespan_s: float,
+    ok: int,
+    stats: Mapping[str, Any],
+    cost: Cost,
+    held: Sequence[analysis.Hold] = (),
+    releases: Sequence[tuple[float, int]] = (),
+) -> dict[str, Any]:
+    """One table row (plus JSON-only details) for a finished run.
+
+    `held`: the other client's `(until, slots)` in the schedule, for the limit; `releases`:
+    when it really let go on the simulator's clock, for the hand-offs.
+    """
+    job_stats = list(stats.get("jobs", {}).values())
+    accounts = stats.get("accounts", {}).values()
+    limit = analysis.physical_limit(job_stats, cap, held, accounts=len(accounts) or None)
+    gaps = analysis.handoff_gaps(job_stats, cap, releases)
+    return {
+        "scenario": scenario,
+        "run": run,
+        "jobs": jobs,
+        "ok": ok,
+        "limit_s": round(limit, 3),
+        "makespan_s": round(makespan_s, 3),
+        "utilisation": round(analysis.utilisation(limit, makespan_s), 4),
+        "fetches_per_job": round(analysis.fetches_per_job(job_stats), 2),
+        "count_499": sum(int(a.get("count_499", 0)) for a in accounts),
+        "count_429": sum(int(a.get("count_429", 0)) for a in accounts),
+        "submits": sum(int(a.get("submits", 0)) for a in accounts),
+        "peak_in_progress": max((int(a.get("peak_in_progress", 0)) for a in accounts), default=0),
+        **cost.per_job(jobs),
+        "handoffs": len(gaps),
+        "handoff_p50_ms": round(1000 * analysis.percentile(gaps, 50), 1),
+        "handoff_p99_ms": round(1000 * analysis.percentile(gaps, 99), 1),
+        "redis_top10": dict(cost.top(10)),
+        "cpu_s": round(cost.cpu_s, 3),
+    }
+
+
+def cell(value: Any, fmt: str) -> str:
+    """One formatted cell; missing values and NaN show as an en dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return fmt.format(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows as a GitHub markdown table with the COLUMNS headers."""
+    lines = [
+        "| " + " | ".join(h for h, _, _ in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(cell(row.get(k), f) for _, k, f in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def cost_lines(row: Mapping[str, Any]) -> list[str]:
+    """The burst's detail lines: Celery messages per job and the ten most used commands."""
+    jobs = max(int(row.get("jobs", 1)), 1)
+    top = ", ".join(f"{cmd} {n / jobs:.1f}" for cmd, n in row.get("redis_top10", {}).items())
+    return [
+        f"Celery messages/job (LPUSH): {row.get('celery_msgs_per_job', 0):.2f}",
+        f"Redis top 10 (calls/job): {top}",
+    ]

@@ -1,0 +1,179 @@
+"""Run one scenario once: against mj-worker (Stack) or the docs-style Celery app.
+
+Both runs share one redis-server (flushed before each run) and get a fresh simulator. The
+makespan is wall-clock time from the first send until every result is in; CPU and Redis cost
+cover the same span (see cost.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from config.settings import account_label
+from tests.bench.analysis import rebase
+from tests.bench.cost import Cost, CostMeter
+from tests.bench.scenarios import Scenario
+from tests.support.stack import Stack, client_app
+from worker.devtools.embedded import PACKAGE_ROOT, CeleryProcess, RedisServer
+from worker.devtools.simulator import SimConfig, Simulator
+
+
+@dataclass
+class RunResult:
+    """What one run produced: timing, outcomes, the simulator's stats and the cost."""
+
+    scenario: Scenario
+    run: str
+    makespan_s: float
+    ok: int
+    timed_out: bool
+    stats: dict[str, Any]
+    cost: Cost
+    #: `(time, slots)` at which the other client let go of its places.
+    releases: list[tuple[float, int]] = field(default_factory=list)
+    #: The simulator's clock at the first send; job times in `stats` are moved to start there.
+    origin: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Put job and release times on the run's clock: 0 is the first send."""
+        jobs = self.stats.get("jobs", {})
+        moved = rebase(jobs.values(), self.origin)
+        self.stats = {**self.stats, "jobs": dict(zip(jobs, moved, strict=True))}
+        self.releases = [(round(t - self.origin, 6), n) for t, n in self.releases]
+
+
+def keys_for(sc: Scenario) -> list[str]:
+    """One made-up TTAPI key per account of the scenario."""
+    return [f"sk-bench-{sc.key}-{i:04d}" for i in range(sc.accounts)]
+
+
+def _drive(
+    sc: Scenario, sim: Simulator, send: Callable[[int], Any], meter: CostMeter
+) -> tuple[float, int, bool, list[tuple[float, int]], float]:
+    """Send every job, hold/release the other client's places on time, wait for all results.
+
+    Returns makespan, jobs ok, whether the deadline passed, the releases and the simulator's
+    clock at the first send.
+    """
+    releases: list[tuple[float, int]] = []
+    label = account_label(keys_for(sc)[0])
+
+    def release() -> None:
+        sim.set_faults(other_client={})
+        releases.append((float(sim.stats()["elapsed"]), sc.held))
+
+    if sc.held:
+        sim.set_faults(other_client={label: sc.held})
+    timer = threading.Timer(sc.held_s, release) if sc.held else None
+    ok, timed_out = 0, False
+    origin = float(sim.stats()["elapsed"])
+    with meter:
+        t0 = time.monotonic()
+        if timer:
+            timer.start()
+        results = [send(i) for i in range(sc.jobs)]
+        for result in results:
+            try:
+                value = result.get(timeout=max(1.0, t0 + sc.timeout_s - time.monotonic()))
+            except Exception as exc:  # a failed job or the run's deadline
+                timed_out = timed_out or type(exc).__name__ == "TimeoutError"
+                if timed_out:
+                    break
+                continue
+            ok += isinstance(value, dict) and value.get("status") == "SUCCESS"
+        makespan = time.monotonic() - t0
+    if timer:
+        timer.join()
+    return makespan, ok, timed_out, releases, origin
+
+
+def run_mjworker(sc: Scenario, run: str, nodes: int, server: RedisServer, tmp: Path) -> RunResult:
+    """One run of mj-worker with `nodes` nodes of 4 processes (the first also runs beat)."""
+    workdir = tmp / f"{sc.key}-mjw-{nodes}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(
+        server,
+        workdir,
+        keys=keys_for(sc),
+        capacity=sc.cap,
+        fast_s=sc.fast_s,
+        nodes=nodes,
+        concurrency=4,
+        env=dict(sc.env),
+        sim={"jitter": sc.jitter},
+    )
+    try:
+        stack.start()
+        meter = CostMeter(stack.redis, lambda: [n.proc.pid for n in stack.nodes if n.proc])
+
+        def send(i: int) -> Any:
+            return stack.send("mj.imagine", f"bench {sc.key} prompt {i}")
+
+        makespan, ok, timed_out, releases, origin = _drive(sc, stack.sim, send, meter)
+        stats = stack.sim.stats()
+    finally:
+        stack.stop()
+    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin)
+
+
+class DocsStyleProcess(CeleryProcess):
+    """`celery -A tests.bench.docs_style worker ...` as a subprocess (stopped by its pid)."""
+
+    def start(self) -> DocsStyleProcess:
+        """Start the docs-style worker in its own process group, output to `log_path`."""
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.bench.docs_style", *self.args],
+            cwd=PACKAGE_ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+
+def run_docs_style(sc: Scenario, run: str, server: RedisServer, tmp: Path) -> RunResult:
+    """One run of the docs-style app: one prefork worker, one process per TTAPI place."""
+    workdir = tmp / f"{sc.key}-docs"
+    workdir.mkdir(parents=True, exist_ok=True)
+    keys = keys_for(sc)
+    client = redis.Redis.from_url(server.url)
+    client.flushall()
+    sim = Simulator(
+        SimConfig(keys=keys, capacity=sc.cap, fast_s=sc.fast_s, jitter=sc.jitter)
+    ).start()
+    env = {
+        "REDIS_URL": server.url,
+        "TTAPI_API_KEYS": ",".join(keys),
+        "TTAPI_BASE_URL": sim.url,
+        "DOCS_POLL_S": str(sc.docs_poll_s),
+    }
+    args = ["worker", "-c", str(sc.docs_concurrency), "-l", "INFO"]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    node = DocsStyleProcess(env, workdir / "docs.log", args=args)
+    app = client_app(server.url)
+    try:
+        node.start().wait_ready(timeout=120)
+        meter = CostMeter(client, lambda: [node.proc.pid] if node.proc else [])
+
+        def send(i: int) -> Any:
+            prompt = f"bench {sc.key} prompt {i}"
+            return app.send_task("docs.imagine", args=(prompt, i % sc.accounts))
+
+        makespan, ok, timed_out, releases, origin = _drive(sc, sim, send, meter)
+        stats = sim.stats()
+    finally:
+        node.stop()
+        sim.stop()
+        client.close()
+    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin)
