@@ -51,6 +51,11 @@ class Keys:
         return f"{self.prefix}:active"
 
     @property
+    def pump_turn(self) -> str:
+        """Lock (PX): a pump round is under way; another round started meanwhile skips."""
+        return f"{self.prefix}:pump:turn"
+
+    @property
     def undelivered(self) -> str:
         """Sorted set: ended jobs whose outcome Celery has not stored yet (the pump resends)."""
         return f"{self.prefix}:undelivered"

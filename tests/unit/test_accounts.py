@@ -30,7 +30,7 @@ def r() -> fakeredis.FakeRedis:
 
 def make_pool(r: fakeredis.FakeRedis, accounts: list[Account] = ACCOUNTS) -> AccountPool:
     """One worker process's pool (processes share `r`, as they share Redis)."""
-    return AccountPool(accounts, no_client, SlotGuard(r, default_cap=CAP), r)
+    return AccountPool(accounts, no_client, SlotGuard(r, default_cap=CAP), r, choice_fresh_s=0)
 
 
 @pytest.fixture
@@ -150,3 +150,28 @@ def test_a_label_registered_by_a_newer_process_was_not_removed(r: fakeredis.Fake
 def test_a_label_no_process_ever_registered_was_removed(pool: AccountPool) -> None:
     pool.register(now=100.0)
     assert pool.removed("acct-00000000") is True
+
+
+# -- one reading for a burst ---------------------------------------------------------------------
+
+
+def test_a_burst_is_spread_evenly_from_one_reading_of_the_accounts(
+    r: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = AccountPool(ACCOUNTS, no_client, SlotGuard(r, default_cap=CAP), r)
+    hold(pool, A, 4)
+    reads: list[list[str]] = []
+    real_free = pool.guard.free
+    monkeypatch.setattr(
+        pool.guard, "free", lambda labels: reads.append(labels) or real_free(labels)
+    )
+    picks = [pool.choose() for _ in range(26)]  # nothing acquires meanwhile, as in a burst
+    assert len(reads) == 1
+    assert Counter(picks) == {A: 6, B: 10, C: 10}  # every account ends with 10 placed or held
+
+
+def test_an_account_disabled_here_is_left_out_at_once(r: fakeredis.FakeRedis) -> None:
+    pool = AccountPool(ACCOUNTS, no_client, SlotGuard(r, default_cap=CAP), r)
+    pool.choose()
+    pool.disable(A, 402, "Insufficient balance")
+    assert A not in {pool.choose() for _ in range(10)}

@@ -1,7 +1,8 @@
 """The accounts in rotation: which one a new job goes to, and which are out (401/402).
 
 A new imagine/blend/describe goes to the enabled account with the most free slots (ties take
-turns through a shared Redis counter). An account that answered 401 or 402 is taken out of
+turns through a shared Redis counter; each process re-reads the accounts at most every
+`CHOICE_FRESH_S`). An account that answered 401 or 402 is taken out of
 rotation for a while, with one clear log line; `/info` brings a 402 account back once its
 balance returns.
 """
@@ -9,6 +10,7 @@ balance returns.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import redis
@@ -21,6 +23,10 @@ from worker.ttapi.client import TTAPIClient
 from worker.ttapi.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
+
+
+# How long a process places new jobs from one reading of every account's free slots.
+CHOICE_FRESH_S = 0.5
 
 
 class NoAccountLeft(RuntimeError):
@@ -38,6 +44,7 @@ class AccountPool:
         redis_client: redis.Redis,
         *,
         keys: Keys = KEYS,
+        choice_fresh_s: float = CHOICE_FRESH_S,
     ) -> None:
         self.accounts = {a.label: a for a in accounts}
         self._factory = client_factory
@@ -47,6 +54,9 @@ class AccountPool:
         self.keys = keys
         self._registry = keys.labels
         self.started_at = 0.0
+        self._choice_fresh_s = choice_fresh_s
+        self._free: dict[str, int] | None = None  # free slots as last read, minus jobs placed
+        self._free_at = 0.0
 
     @property
     def labels(self) -> list[str]:
@@ -98,6 +108,7 @@ class AccountPool:
 
     def disable(self, label: str, status: int, reason: str) -> None:
         """Take an account out of rotation after a 401/402 (logged once, expires by itself)."""
+        self._free = None  # choose again without it at once
         ttl = DISABLE_S.get(status, 600)
         if self.redis.set(self._disabled_key(label), f"{status} {reason}", ex=ttl, nx=True):
             log.error(
@@ -106,6 +117,7 @@ class AccountPool:
 
     def enable(self, label: str) -> None:
         """Put an account back into rotation."""
+        self._free = None
         if self.redis.delete(self._disabled_key(label)):
             log.warning("account %s is back in rotation", label)
 
@@ -117,19 +129,30 @@ class AccountPool:
         return text(raw)
 
     def enabled(self) -> list[str]:
-        """Labels currently in rotation."""
-        return [lb for lb in self.accounts if self.disabled_reason(lb) is None]
+        """Labels currently in rotation (one read for all of them)."""
+        labels = self.labels
+        found = self.redis.mget([self._disabled_key(lb) for lb in labels]) if labels else []
+        return [lb for lb, reason in zip(labels, found, strict=True) if reason is None]
 
     def choose(self) -> str:
-        """The enabled account with the most free slots; ties take turns (round-robin)."""
-        enabled = self.enabled()
-        if not enabled:
-            reasons = "; ".join(f"{lb}: {self.disabled_reason(lb)}" for lb in self.accounts)
-            raise NoAccountLeft(f"no TTAPI account left in rotation ({reasons})")
-        if len(enabled) == 1:
-            return enabled[0]
-        free = self.guard.free(enabled)
-        best = max(free.values())
-        ties = [lb for lb in enabled if free[lb] == best]
-        turn = int(self.redis.incr(self.keys.round_robin))
-        return ties[turn % len(ties)]
+        """The enabled account with the most free slots; ties take turns (round-robin).
+
+        Reading every account's guard costs Redis work per account, so a process reads them
+        all at most once per `choice_fresh_s` and counts each job it places meanwhile against
+        that reading: a burst spreads evenly for O(1) work per job, whatever the accounts.
+        """
+        now = time.monotonic()
+        if self._free is None or now - self._free_at >= self._choice_fresh_s:
+            enabled = self.enabled()
+            if not enabled:
+                reasons = "; ".join(f"{lb}: {self.disabled_reason(lb)}" for lb in self.accounts)
+                raise NoAccountLeft(f"no TTAPI account left in rotation ({reasons})")
+            self._free = self.guard.free(enabled) if len(enabled) > 1 else {enabled[0]: 0}
+            self._free_at = now
+        if len(self._free) == 1:
+            return next(iter(self._free))
+        best = max(self._free.values())
+        ties = [lb for lb, n in self._free.items() if n == best]
+        label = ties[int(self.redis.incr(self.keys.round_robin)) % len(ties)]
+        self._free[label] -= 1
+        return label

@@ -93,6 +93,7 @@ class SlotGuard:
         self._state = redis.register_script(guard_lua.STATE)
         self._free = redis.register_script(guard_lua.FREE)
         self._expiring = redis.register_script(guard_lua.EXPIRING)
+        self._leases = redis.register_script(guard_lua.LEASES)
 
     def keys(self, label: str) -> list[str]:
         """Return the account's keys ``[slots, waiters, seq, cap, cool, occ]`` (script order)."""
@@ -148,12 +149,21 @@ class SlotGuard:
 
     def where(self, label: str, job_id: str) -> str | None:
         """ "slot" if the job holds a lease (live or not yet dropped), "waiting" if queued."""
-        slots, waiters = self.keys(label)[:2]
+        return self.where_all([(label, job_id)])[0]
+
+    def where_all(self, jobs: list[tuple[str, str]]) -> list[str | None]:
+        """`where` for many (label, job id) pairs in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
-        pipe.zscore(slots, job_id)
-        pipe.zscore(waiters, job_id)
-        held, queued = pipe.execute()
-        return "slot" if held is not None else "waiting" if queued is not None else None
+        for label, job_id in jobs:
+            slots, waiters = self.keys(label)[:2]
+            pipe.zscore(slots, job_id)
+            pipe.zscore(waiters, job_id)
+        found = pipe.execute()
+        held, queued = found[0::2], found[1::2]
+        return [
+            "slot" if h is not None else "waiting" if q is not None else None
+            for h, q in zip(held, queued, strict=True)
+        ]
 
     def release(self, label: str, job_id: str) -> list[str]:
         """Free the job's slot and drop it from the waiters (idempotent); return ids woken."""
@@ -232,6 +242,24 @@ class SlotGuard:
         for label in labels:
             self._free(keys=self.keys(label), args=[self._default_cap], client=pipe)
         return {label: int(n) for label, n in zip(labels, pipe.execute(), strict=True)}
+
+    def fill_all(self, labels: list[str]) -> dict[str, list[str]]:
+        """`fill` every account in one round trip; the ids handed a slot, per label."""
+        pipe = self._redis.pipeline(transaction=False)
+        for label in labels:
+            self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap], client=pipe)
+        return {label: _texts(ids) for label, ids in zip(labels, pipe.execute(), strict=True)}
+
+    def leases(self, labels: list[str]) -> dict[str, dict[str, int]]:
+        """Every holder of each account, lapsed or not, with the ms left on its lease (<= 0:
+        lapsed), in one round trip: what the pump looks at."""
+        pipe = self._redis.pipeline(transaction=False)
+        for label in labels:
+            self._leases(keys=self.keys(label)[:1], client=pipe)
+        out: dict[str, dict[str, int]] = {}
+        for label, flat in zip(labels, pipe.execute(), strict=True):
+            out[label] = {text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return out
 
     def expiring(self, label: str, within_s: float) -> list[str]:
         """Return holders whose lease ends within ``within_s`` (expired ones included)."""

@@ -185,3 +185,15 @@ EXPIRING = (
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms() + tonumber(ARGV[1]))
 """
 )
+
+# KEYS: slots.  Every holder, lapsed or not, with the ms left on its lease (<= 0: lapsed):
+# {holder, ms_left, ...}.
+LEASES = (
+    _PRELUDE
+    + """
+local now = now_ms()
+local out = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 2, #out, 2 do out[i] = tonumber(out[i]) - now end
+return out
+"""
+)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import logging
 
 from worker.jobs.poll import orphan
-from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING
+from worker.jobs.records import (
+    AMBIGUOUS,
+    NEW,
+    SUBMITTED,
+    SUBMITTING,
+    TERMINAL,
+    WAITING,
+    JobRecord,
+)
 from worker.jobs.settle import resume_all
 from worker.runtime import Runtime
 from worker.ttapi import errors
@@ -28,18 +36,52 @@ def sweep_s(rt: Runtime) -> float:
     return max(stall_s(rt), 12 * rt.settings.mj_pump_interval_s)
 
 
+# What the pump reads of each record: a few fields, for thousands of records a round.
+HOLDER_FIELDS = (
+    "state",
+    "account",
+    "hold_until",
+    "next_poll_at",
+    "poll_seq",
+    "sent_at",
+    "woken_at",
+)
+SWEEP_FIELDS = ("state", "account", "created_at", "woken_at")
+
+
 def pump(rt: Runtime) -> dict[str, int]:
-    """One round of repairs over every account; returns what it did, for logs and tests."""
+    """One round of repairs over every account; returns what it did, for logs and tests.
+
+    Its cost does not grow with the jobs it leaves alone beyond one read each: every account
+    is filled, and every holder and due record read, in a few round trips. One round runs at a
+    time (beat may fire while a slow round goes on); the others return at once.
+    """
     done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0, "orphaned": 0}
-    now, stall = rt.clock(), stall_s(rt)
-    for label in rt.pool.labels:
-        woken = rt.guard.fill(label)
+    turn = rt.redis.set(rt.keys.pump_turn, "1", nx=True, px=_turn_ms(rt))
+    if not turn:
+        return done
+    try:
+        _round(rt, rt.clock(), stall_s(rt), done)
+    finally:
+        rt.redis.delete(rt.keys.pump_turn)
+    return done
+
+
+def _turn_ms(rt: Runtime) -> int:
+    """How long a round may hold its turn: a killed round blocks the next ones this long."""
+    return max(1, round(2000 * rt.settings.mj_pump_interval_s))
+
+
+def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
+    labels = rt.pool.labels
+    for woken in rt.guard.fill_all(labels).values():
         resume_all(rt, woken)
         done["woken"] += len(woken)
-        # Every holder, lapsed or not (a few per account): the pump renews the live ones, so a
-        # lease only lapses when nothing at all ran for longer than TTAPI keeps a job.
-        for job_id in rt.guard.expiring(label, 2 * rt.timing.lease_s):
-            _look_at_holder(rt, label, job_id, now, stall, done)
+    leases = rt.guard.leases(labels)
+    recs = rt.records.peek([j for held in leases.values() for j in held], HOLDER_FIELDS)
+    for label, held in leases.items():
+        for job_id, ms_left in held.items():
+            _look_at_holder(rt, label, job_id, recs.get(job_id), ms_left, now, stall, done)
     _sweep(rt, now, stall, done)
     for job_id in [str(j) for j in rt.redis.zrangebyscore(rt.keys.undelivered, 0, now - stall)]:
         rec = rt.records.load(job_id)
@@ -51,21 +93,29 @@ def pump(rt: Runtime) -> dict[str, int]:
         rt.redis.zadd(rt.keys.undelivered, {job_id: now})
         rt.dispatcher.resume(job_id)
         done["redelivered"] += 1
-    return done
 
 
 def _look_at_holder(
-    rt: Runtime, label: str, job_id: str, now: float, stall: float, done: dict[str, int]
+    rt: Runtime,
+    label: str,
+    job_id: str,
+    rec: JobRecord | None,
+    ms_left: int,
+    now: float,
+    stall: float,
+    done: dict[str, int],
 ) -> None:
-    """Renew a live holder, revive its lost step, or reap the slot of a job that is gone."""
-    rec = rt.records.load(job_id)
+    """Renew a holder's lease when half of it is spent, revive its lost step, or reap the slot
+    of a job that is gone. A lease outlives the job, so renewing at half time keeps it alive
+    for as long as the pump runs, at one write per lease and not one per round."""
     if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
         return  # ended blind (lost submit, no history): the slot waits out the job's life
     if rec is None or rec.state in TERMINAL or rec.account != label:
         resume_all(rt, rt.guard.release(label, job_id))
         done["reaped"] += 1
         return
-    rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
+    if 0 < ms_left < 500 * rt.timing.lease_s:
+        rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
     if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
         # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)
         # must not be revived again at every round, each revival adding one more message.
@@ -96,8 +146,10 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     guard entry (a kill between two steps), or whose account's key was removed."""
     due = rt.records.due(now - sweep_s(rt))
     rt.records.look_again(due, now)  # each open record is looked at once per sweep period
+    recs = rt.records.peek(due, SWEEP_FIELDS)
+    parked: list[JobRecord] = []
     for job_id in due:
-        rec = rt.records.load(job_id)
+        rec = recs[job_id]
         if rec is None or rec.state in TERMINAL:
             rt.records.forget(job_id)
             continue
@@ -107,18 +159,23 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
             if rec.state in (NEW, WAITING):
                 rt.dispatcher.resume(job_id)  # `advance` moves it, or fails it if pinned
             else:
-                orphan(rt, rec)
+                full = rt.records.load(job_id)
+                if full is not None:
+                    orphan(rt, full)
             done["orphaned"] += 1
             continue
-        if rec.state not in (NEW, WAITING) or now - max(rec.created_at, rec.woken_at) < stall:
-            continue
-        if not rec.account or rt.guard.where(rec.account, job_id) is None:
+        if rec.state in (NEW, WAITING) and now - max(rec.created_at, rec.woken_at) >= stall:
+            parked.append(rec)
+    placed = rt.guard.where_all([(r.account, r.job_id) for r in parked if r.account])
+    places = dict(zip([r.job_id for r in parked if r.account], placed, strict=True))
+    for rec in parked:
+        if places.get(rec.job_id) is None:
             log.warning(
                 "job %s: %s with no message and no place in the guard; resuming it",
-                job_id,
+                rec.job_id,
                 rec.state,
             )
-            rt.dispatcher.resume(job_id)
+            rt.dispatcher.resume(rec.job_id)
             done["revived"] += 1
 
 

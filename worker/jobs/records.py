@@ -211,6 +211,18 @@ class RecordStore:
         raw = self.redis.hgetall(self.key(job_id))
         return JobRecord.from_hash(job_id, _decode(raw)) if raw else None
 
+    def peek(self, job_ids: list[str], fields: tuple[str, ...]) -> dict[str, JobRecord | None]:
+        """Only `fields` (with "state") of many records, in one round trip: the pump reads
+        every holder and many open records each round, and needs a few fields of each."""
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self.key(job_id), list(fields))
+        out: dict[str, JobRecord | None] = {}
+        for job_id, values in zip(job_ids, pipe.execute() if job_ids else [], strict=True):
+            raw = {f: text(v) for f, v in zip(fields, values, strict=True) if v is not None}
+            out[job_id] = JobRecord.from_hash(job_id, raw) if "state" in raw else None
+        return out
+
     def cas(self, job_id: str, expect: dict[str, Any], **changes: Any) -> bool:
         """Apply `changes` only if every field in `expect` has one of the given values."""
         wanted = {
