@@ -60,6 +60,15 @@ class CeleryDispatcher:
     def __init__(self, app: MJCelery) -> None:
         self.app = app
         self._publish: Any = None
+        self._producer: Any = None
+        self._events: Any = None
+
+    def producer(self) -> Any:
+        """This process's producer, kept: acquiring one from the pool for every message costs
+        more than the message. Its publishes retry (and reconnect) per `PUBLISH_RETRY`."""
+        if self._producer is None:
+            self._producer = self.app.amqp.Producer(self.app.connection_for_write())
+        return self._producer
 
     def _eta(self, countdown: float) -> datetime | None:
         if countdown <= 0:
@@ -72,22 +81,30 @@ class CeleryDispatcher:
         Without the caller's `expires`: the job engine applies it itself (a job not submitted
         by then is revoked), while a job TTAPI already ran must still deliver its result.
         """
-        rec = self.app.runtime.records.load(job_id)
-        if rec is None or not rec.sig:
+        stored = self.app.runtime.records.signature(job_id)
+        if not stored:
             return
-        sig = self.app.signature(rec.sig)
+        sig = self.app.signature(stored)
         for option in ("expires", "queue", "exchange", "routing_key"):
             sig.options.pop(option, None)
         # On the control queue: a wake-up or a delivery must not wait behind the backlog.
-        sig.apply_async(eta=self._eta(countdown), queue=self.app.mj_settings.mj_control_queue)
+        sig.apply_async(
+            eta=self._eta(countdown),
+            queue=self.app.mj_settings.mj_control_queue,
+            producer=self.producer(),
+        )
 
     def poll(self, job_id: str, seq: int, countdown: float) -> None:
         """Schedule one poll step."""
-        self.app.send_task("mj.poll", args=[job_id, seq], eta=self._eta(countdown))
+        self.app.send_task(
+            "mj.poll", args=[job_id, seq], eta=self._eta(countdown), producer=self.producer()
+        )
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand out an account's free slots after a cooldown."""
-        self.app.send_task("mj.fill", args=[label], eta=self._eta(countdown))
+        self.app.send_task(
+            "mj.fill", args=[label], eta=self._eta(countdown), producer=self.producer()
+        )
 
     def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
         """Store a custom state where the caller's AsyncResult looks, unless the task ended.
@@ -120,8 +137,10 @@ class CeleryDispatcher:
             return
         if self.app.conf.worker_send_task_events:
             # Flower reads events, not the result backend: `task-waiting` shows as WAITING.
-            with self.app.events.default_dispatcher() as events:
-                events.send(f"task-{state.lower()}", uuid=job_id, **meta)
+            # One dispatcher per process; while Redis is away it buffers instead of raising.
+            if self._events is None:
+                self._events = self.app.events.Dispatcher(self.app.connection_for_write())
+            self._events.send(f"task-{state.lower()}", uuid=job_id, **meta)
 
 
 PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}

@@ -211,6 +211,11 @@ class RecordStore:
         raw = self.redis.hgetall(self.key(job_id))
         return JobRecord.from_hash(job_id, _decode(raw)) if raw else None
 
+    def signature(self, job_id: str) -> dict[str, Any]:
+        """Only the stored task signature ({} if none): what a re-publish needs."""
+        raw = self.redis.hget(self.key(job_id), "sig")
+        return json.loads(raw) if raw else {}
+
     def peek(self, job_ids: list[str], fields: tuple[str, ...]) -> dict[str, JobRecord | None]:
         """Only `fields` (with "state") of many records, in one round trip: the pump reads
         every holder and many open records each round, and needs a few fields of each."""
