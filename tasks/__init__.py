@@ -178,6 +178,15 @@ def poll(job_id: str, seq: int) -> None:
     completion.poll(app.runtime, job_id, seq)
 
 
+@app.task(name="mj.tick", ignore_result=True, send_events=False)
+def tick(label: str, due_ms: int) -> int:
+    """Internal: fetch the account's due jobs, a few per message (see worker.jobs.ticks)."""
+    rt = app.runtime
+    return app.dispatcher.run_tick(
+        label, due_ms, lambda job_id, seq: completion.poll(rt, job_id, seq)
+    )
+
+
 @app.task(name="mj.fill", ignore_result=True, send_events=False)
 def fill(label: str) -> None:
     """Internal: hand an account's free slots to its waiters (after a cooldown)."""

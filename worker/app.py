@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from celery import Celery
 from celery.signals import (
@@ -34,7 +34,7 @@ from worker.schedules import load_user_schedules
 
 PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}
 DEFAULT_QUEUE = "celery"  # Celery's default: user tasks, where other services send them
-CONTROL_TASKS = ("mj.poll", "mj.fill", "mj.pump", "mj.refresh_accounts")
+CONTROL_TASKS = ("mj.poll", "mj.tick", "mj.fill", "mj.pump", "mj.refresh_accounts")
 
 
 class MJCelery(Celery):
@@ -44,6 +44,11 @@ class MJCelery(Celery):
     mj_handoff = False  # set in worker processes: they submit the jobs they hand a slot
     _runtime: Runtime | None = None
     _runtime_pid: int = 0
+
+    @property
+    def dispatcher(self) -> CeleryDispatcher:
+        """This process's dispatcher (the one its Runtime publishes through)."""
+        return cast(CeleryDispatcher, self.runtime.dispatcher)
 
     @property
     def runtime(self) -> Runtime:

@@ -6,13 +6,20 @@ that one in 2 s) turns into a message on the control queue, with ETAs on Redis's
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from worker.jobs.maintenance import stall_s
+from worker.jobs.ticks import PollTicks
+from worker.policy import POLL_BATCH
 from worker.text import text
 
 if TYPE_CHECKING:
     from worker.app import MJCelery
+
+log = logging.getLogger(__name__)
 
 # KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
 # Redis backend does) unless the stored state is already a final one.
@@ -44,6 +51,7 @@ class CeleryDispatcher:
         self._publish: Any = None
         self._producer: Any = None
         self._events: Any = None
+        self._ticks: PollTicks | None = None
 
     def producer(self) -> Any:
         """This process's producer, kept: acquiring one from the pool for every message costs
@@ -76,11 +84,52 @@ class CeleryDispatcher:
             producer=self.producer(),
         )
 
-    def poll(self, job_id: str, seq: int, countdown: float) -> None:
-        """Schedule one poll step."""
+    @property
+    def ticks(self) -> PollTicks:
+        """The per-account due polls (built on first use, from this process's Runtime)."""
+        if self._ticks is None:
+            rt = self.app.runtime
+            self._ticks = PollTicks(
+                rt.redis,
+                window_s=rt.timing.bounds.min_s,
+                batch=POLL_BATCH,
+                grace_s=stall_s(rt),
+                keys=rt.keys,
+            )
+        return self._ticks
+
+    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
+        """Schedule one poll step: batched with the account's other due polls into one tick
+        message (`worker.jobs.ticks`); a job with no account gets a message of its own."""
+        if not account:
+            self.app.send_task(
+                "mj.poll", args=[job_id, seq], eta=self._eta(countdown), producer=self.producer()
+            )
+            return
+        now = self.app.runtime.clock()
+        due_ms = self.ticks.schedule(account, job_id, seq, now + countdown, now)
+        if due_ms is not None:
+            self.tick(account, due_ms)
+
+    def tick(self, label: str, due_ms: int) -> None:
+        """Publish the account's poll tick for `due_ms` (ms on Redis's clock)."""
+        countdown = due_ms / 1000 - self.app.runtime.clock()
         self.app.send_task(
-            "mj.poll", args=[job_id, seq], eta=self._eta(countdown), producer=self.producer()
+            "mj.tick", args=[label, due_ms], eta=self._eta(countdown), producer=self.producer()
         )
+
+    def run_tick(self, label: str, due_ms: int, poll: Callable[[str, int], None]) -> int:
+        """Run the tick due at `due_ms`: schedule the next one, then `poll` each job taken
+        (one failing poll does not cost the others theirs). Returns how many were polled."""
+        taken = self.ticks.take(label, due_ms, self.app.runtime.clock())
+        if taken.next_due_ms is not None:
+            self.tick(label, taken.next_due_ms)
+        for job_id, seq in taken.polls:
+            try:
+                poll(job_id, seq)
+            except Exception:
+                log.exception("job %s: poll %s failed; the pump revives it", job_id, seq)
+        return len(taken.polls)
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand out an account's free slots after a cooldown."""

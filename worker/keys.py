@@ -105,6 +105,14 @@ class Keys:
         """String: why the account is out of rotation (DISABLE_S by status)."""
         return f"{self.account(label)}:disabled"
 
+    def polls(self, label: str) -> str:
+        """Sorted set: the account's due polls (`job_id|seq`, scored by due ms); see ticks."""
+        return f"{self.account(label)}:polls"
+
+    def tick(self, label: str) -> str:
+        """String (PX): due ms of the account's scheduled poll tick."""
+        return f"{self.account(label)}:tick"
+
     def refusals(self, label: str) -> str:
         """Counter: 429 refusals in a row (REFUSALS_TTL_S); doubles the cooldown."""
         return f"{self.account(label)}:refusals"

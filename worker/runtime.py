@@ -35,8 +35,8 @@ class Dispatcher(Protocol):
     def resume(self, job_id: str, countdown: float = 0.0) -> None:
         """Re-publish the parked task of `job_id` (same id, chain and callbacks)."""
 
-    def poll(self, job_id: str, seq: int, countdown: float) -> None:
-        """Fetch `job_id` again in `countdown` seconds (`seq` drops stale duplicates)."""
+    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
+        """Fetch `job_id` (of `account`) in `countdown` seconds (`seq` drops stale duplicates)."""
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""

@@ -36,9 +36,12 @@ import fakeredis
 from config.settings import Settings
 from worker.jobs import maintenance
 from worker.jobs import poll as completion
+from worker.jobs.maintenance import stall_s
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.settle import delivered, resume_all
 from worker.jobs.submit import advance, take_over
+from worker.jobs.ticks import PollTicks
+from worker.policy import POLL_BATCH
 from worker.runtime import Runtime
 
 
@@ -74,6 +77,7 @@ class InlineDispatcher:
     ran: list[Step] = field(default_factory=list)
     drop: Callable[[Step], bool] = field(default=lambda step: False)
     states: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    ticks: PollTicks | None = None  # set: polls go out batched per account, as in a worker
     _order: itertools.count[int] = field(default_factory=itertools.count)
 
     def push(self, step: Step, countdown: float = 0.0) -> None:
@@ -86,9 +90,15 @@ class InlineDispatcher:
         """Re-run the parked task of `job_id`."""
         self.push(Step("resume", job_id), countdown)
 
-    def poll(self, job_id: str, seq: int, countdown: float) -> None:
-        """Poll `job_id` (step `seq`)."""
-        self.push(Step("poll", job_id, seq), countdown)
+    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
+        """Poll `job_id` (step `seq`); batched into per-account ticks when `ticks` is set."""
+        if self.ticks is None or not account:
+            self.push(Step("poll", job_id, seq), countdown)
+            return
+        now = time.time()
+        due_ms = self.ticks.schedule(account, job_id, seq, now + countdown, now)
+        if due_ms is not None:
+            self.push(Step("tick", account, due_ms), due_ms / 1000 - now)
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand `label`'s free slots to its waiters."""
@@ -124,12 +134,14 @@ class InlineEngine:
         fast_s: float = 0.5,
         capacity: int = 10,
         handoff: bool = False,
+        ticks: bool = False,
         **overrides: Any,
     ) -> InlineEngine:
         """An engine against the simulator at `base_url`, durations scaled to `fast_s`.
 
         `handoff`: the step that frees a slot submits the next waiter itself, as a Celery pool
-        process does; otherwise it re-publishes the waiter (a `resume` step).
+        process does; otherwise it re-publishes the waiter (a `resume` step). `ticks`: polls
+        are batched per account into `tick` steps, as the Celery dispatcher does.
         """
         values: dict[str, Any] = {
             "ttapi_api_keys": ",".join(keys),
@@ -150,6 +162,14 @@ class InlineEngine:
         )
         if handoff:
             rt.handoff = partial(take_over, rt)
+        if ticks:
+            dispatcher.ticks = PollTicks(
+                rt.redis,
+                window_s=rt.timing.bounds.min_s,
+                batch=POLL_BATCH,
+                grace_s=stall_s(rt),
+                keys=rt.keys,
+            )
         return cls(rt, dispatcher)
 
     # -- the task side -------------------------------------------------------------------
@@ -204,6 +224,15 @@ class InlineEngine:
                 self.deliver(step.arg)
         elif step.kind == "poll":
             completion.poll(self.rt, step.arg, step.seq)
+        elif step.kind == "tick":
+            ticks = self.dispatcher.ticks
+            assert ticks is not None
+            taken = ticks.take(step.arg, step.seq, time.time())
+            if taken.next_due_ms is not None:
+                due = taken.next_due_ms
+                self.dispatcher.push(Step("tick", step.arg, due), due / 1000 - time.time())
+            for job_id, seq in taken.polls:
+                completion.poll(self.rt, job_id, seq)
         elif step.kind == "fill":
             resume_all(self.rt, self.rt.guard.fill(step.arg))
         else:

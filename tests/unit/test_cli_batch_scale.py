@@ -32,6 +32,17 @@ ROWS = 10_000
 ACTIONS = ["upsample2", "upscale_creative"]
 
 
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this module's own: `INFO commandstats` counts every client's commands,
+    so no other test's leftovers (a worker's restored messages, a late tick) may share it."""
+    server = RedisServer(tmp_path_factory.mktemp("redis-batch-scale")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def app(redis_server: RedisServer) -> Iterator[Celery]:
     app = client_app(redis_server.url)

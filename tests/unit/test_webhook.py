@@ -47,7 +47,7 @@ class RecordingDispatcher:
     def resume(self, job_id: str, countdown: float = 0.0) -> None:
         self.resumed.append(job_id)
 
-    def poll(self, job_id: str, seq: int, countdown: float) -> None:
+    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
         self.polls.append((job_id, seq, countdown))
 
     def fill(self, label: str, countdown: float) -> None:

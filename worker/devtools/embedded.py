@@ -6,6 +6,7 @@ stopped by its own pid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -195,7 +196,11 @@ class CeleryProcess:
             os.killpg(self.proc.pid, sig)
 
     def stop(self) -> None:
-        """Warm shutdown (SIGTERM), then SIGKILL if it lingers; always closes the log."""
+        """Warm shutdown (SIGTERM), then SIGKILL if it lingers; always closes the log.
+
+        Whatever of its process group outlives the main process (an embedded beat, `-B`, is
+        a child that can) is killed too: nothing we started may go on publishing.
+        """
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()  # the main process only: Celery's warm shutdown ends the pool
             try:
@@ -203,5 +208,8 @@ class CeleryProcess:
             except subprocess.TimeoutExpired:
                 self.kill(signal.SIGKILL)
                 self.proc.wait()
+        if self.proc:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # our own session's leftovers only
         if self._log:
             self._log.close()

@@ -123,7 +123,7 @@ def _look_at_holder(
             job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1, next_poll_at=now
         ):
             log.warning("job %s: poll chain lost; reviving it", job_id)
-            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
+            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
             done["revived"] += 1
     elif rec.state == SUBMITTING and now - rec.sent_at > _submit_limit(rt) + stall:
         if rt.records.cas(
@@ -134,7 +134,7 @@ def _look_at_holder(
             lost_at=now,
         ):
             log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
-            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0)
+            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
             done["revived"] += 1
     elif rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING) and now - rec.woken_at > stall:
         resume_all(rt, [job_id])  # handed a slot, but its task never came

@@ -147,5 +147,5 @@ def _next(
         **changes,
     ):
         return False
-    rt.dispatcher.poll(rec.job_id, seq + 1, gap)
+    rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)
     return True

@@ -171,4 +171,4 @@ def _next_look(rt: Runtime, rec: JobRecord, seq: int) -> None:
     if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1):
         rt.guard.renew(rec.account, rec.job_id)
         gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / 4)
-        rt.dispatcher.poll(rec.job_id, seq + 1, gap)
+        rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)

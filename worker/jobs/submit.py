@@ -201,7 +201,7 @@ def _answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome
         rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=rt.clock()
     )
     log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
-    rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s)
+    rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
     return Park()
 
 
@@ -266,7 +266,7 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
         resume_all(rt, rt.guard.fill(label))
     show_submitted(rt, running)
-    rt.dispatcher.poll(running.job_id, running.poll_seq, gap)
+    rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
     return Park()
 
 

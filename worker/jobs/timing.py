@@ -37,7 +37,7 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
     now = rt.clock()
     gap = poll_gap(rt, rec, now, errors_in_row=errors_in_row)
     rt.records.update(rec.job_id, next_poll_at=now + gap)
-    rt.dispatcher.poll(rec.job_id, seq, gap)
+    rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
 
 
 def timeout_s(rec: JobRecord) -> int:
