@@ -14,10 +14,10 @@ worker processes.  Waiting never sleeps: a queued job is handed a slot by whoeve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from worker.capacity import lua as guard_lua
+from worker.capacity.answers import AcquireResult, GuardState, ids_of
 from worker.keys import KEYS, Keys
 from worker.text import text
 
@@ -34,34 +34,6 @@ FRESH = 2
 """Priority class of a new imagine."""
 
 _PRIORITIES = (FRONT, FOLLOW_UP, FRESH)
-
-
-@dataclass(frozen=True)
-class AcquireResult:
-    """Outcome of :meth:`SlotGuard.acquire`; ``woken`` lists OTHER jobs handed a slot."""
-
-    granted: bool
-    queued: bool
-    cooldown_ms: int
-    woken: list[str]
-    position: int = 0  # place among the account's waiters when queued (1 = next)
-
-
-@dataclass(frozen=True)
-class GuardState:
-    """Snapshot of one account: cap, live holders (ms left on lease), waiters, cooldown left,
-    and the effective cap a 499 taught (None when none is known)."""
-
-    cap: int
-    holders: dict[str, int]
-    waiters: list[str]
-    cooldown_ms: int
-    effective_cap: int | None = None
-
-
-def _texts(values: Any) -> list[str]:
-    """Decode a list reply of ids."""
-    return [text(v) for v in values or []]
 
 
 class SlotGuard:
@@ -114,7 +86,7 @@ class SlotGuard:
             granted=bool(int(reply[0])),
             queued=bool(int(reply[1])),
             cooldown_ms=int(reply[2]),
-            woken=_texts(reply[4:]),
+            woken=ids_of(reply[4:]),
             position=int(reply[3]),
         )
 
@@ -169,7 +141,7 @@ class SlotGuard:
         """Free the job's slot and drop it from the waiters (idempotent); return ids woken."""
         _check_job(job_id)
         args: list[str | int] = [job_id, self._lease_ms, self._default_cap]
-        return _texts(self._release(keys=self.keys(label), args=args))
+        return ids_of(self._release(keys=self.keys(label), args=args))
 
     def backoff(self, label: str, job_id: str, cooldown_s: float) -> int:
         """After a 429: cool the account down, drop the job's lease, queue it FRONT.
@@ -199,7 +171,7 @@ class SlotGuard:
 
     def fill(self, label: str) -> list[str]:
         """Drop expired leases and hand free slots to head waiters; return their ids in order."""
-        return _texts(self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap]))
+        return ids_of(self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap]))
 
     def set_cap(self, label: str, cap: int | None) -> None:
         """Override the account's cap (e.g. from TTAPI ``/info``); ``None`` restores the default.
@@ -230,7 +202,7 @@ class SlotGuard:
         return GuardState(
             cap=int(reply[0]),
             holders=holders,
-            waiters=_texts(reply[4 + 2 * n_holders :]),
+            waiters=ids_of(reply[4 + 2 * n_holders :]),
             cooldown_ms=int(reply[1]),
             effective_cap=None if effective < 0 else effective,
         )
@@ -248,7 +220,7 @@ class SlotGuard:
         pipe = self._redis.pipeline(transaction=False)
         for label in labels:
             self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap], client=pipe)
-        return {label: _texts(ids) for label, ids in zip(labels, pipe.execute(), strict=True)}
+        return {label: ids_of(ids) for label, ids in zip(labels, pipe.execute(), strict=True)}
 
     def leases(self, labels: list[str]) -> dict[str, dict[str, int]]:
         """Every holder of each account, lapsed or not, with the ms left on its lease (<= 0:
@@ -264,7 +236,7 @@ class SlotGuard:
     def expiring(self, label: str, within_s: float) -> list[str]:
         """Return holders whose lease ends within ``within_s`` (expired ones included)."""
         slots = self.keys(label)[0]
-        return _texts(self._expiring(keys=[slots], args=[round(within_s * 1000)]))
+        return ids_of(self._expiring(keys=[slots], args=[round(within_s * 1000)]))
 
 
 def _check_job(job_id: str) -> None:

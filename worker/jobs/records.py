@@ -16,24 +16,27 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import redis
 
+from worker.jobs.record import (
+    AMBIGUOUS,
+    FAILED,
+    IN_FLIGHT,
+    NEW,
+    REVOKED,
+    SUBMITTED,
+    SUBMITTING,
+    SUCCESS,
+    TERMINAL,
+    WAITING,
+    JobRecord,
+    encode,
+)
 from worker.keys import KEYS, Keys
 from worker.text import text
-
-NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
-    "NEW",
-    "WAITING",
-    "SUBMITTING",
-    "SUBMITTED",
-    "AMBIGUOUS",
-)
-SUCCESS, FAILED, REVOKED = "SUCCESS", "FAILED", "REVOKED"
-TERMINAL = (SUCCESS, FAILED, REVOKED)
-IN_FLIGHT = (SUBMITTING, SUBMITTED, AMBIGUOUS)
 
 # KEYS: record, active index. ARGV: expected values (JSON), '1' to leave the index, field pairs.
 _CAS = """
@@ -61,116 +64,6 @@ if redis.call('HSETNX', KEYS[1], 'state', ARGV[2]) == 1 then
 end
 return redis.call('HGETALL', KEYS[1])
 """
-
-INT_FIELDS = (
-    "poll_seq",
-    "progress",
-    "prev_progress",
-    "submit_attempts",
-    "resubmits",
-    "fetch_errors",
-    "priority",
-    "unknown_fetches",
-    "ambiguous_resubmits",
-)
-FLOAT_FIELDS = (
-    "created_at",
-    "sent_at",
-    "submitted_at_ts",
-    "finished_at_ts",
-    "deadline",
-    "next_poll_at",
-    "woken_at",
-    "last_poll_at",
-    "last_progress_at",
-    "prev_progress_at",
-    "lost_at",
-    "history_seen_at",
-    "hold_until",
-    "expires_at",
-    "waiting_since",
-)
-JSON_FIELDS = ("params", "result", "sig", "parent")
-
-
-@dataclass
-class JobRecord:
-    """A job's record as stored; unknown fields stay in `extra`."""
-
-    job_id: str
-    state: str
-    kind: str = ""
-    account: str = ""
-    pinned: bool = False
-    params: dict[str, Any] = field(default_factory=dict)
-    parent: dict[str, Any] = field(default_factory=dict)
-    ttapi_job_id: str = ""
-    error: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
-    sig: dict[str, Any] = field(default_factory=dict)
-    poll_seq: int = 0
-    progress: int = 0
-    prev_progress: int = 0
-    priority: int = 2
-    submit_attempts: int = 0
-    resubmits: int = 0
-    fetch_errors: int = 0
-    unknown_fetches: int = 0  # 404/401/400 answers to fetch in a row (TTAPI does not know it)
-    ambiguous_resubmits: int = 0  # resubmits after a lost answer (at most one, ever)
-    previous_job_id: str = ""  # the TTAPI job a transient failure replaced
-    created_at: float = 0.0
-    sent_at: float = 0.0
-    submitted_at_ts: float = 0.0
-    finished_at_ts: float = 0.0
-    deadline: float = 0.0
-    next_poll_at: float = 0.0
-    woken_at: float = 0.0
-    last_poll_at: float = 0.0
-    last_progress_at: float = 0.0
-    prev_progress_at: float = 0.0
-    lost_at: float = 0.0  # when the submit's answer was lost (AMBIGUOUS since)
-    history_seen_at: float = 0.0  # last successful read of TTAPI's job history while AMBIGUOUS
-    hold_until: float = 0.0  # an ended job keeps its slot until then (it may still run)
-    expires_at: float = 0.0  # the task's `expires`: not submitted after this
-    waiting_since: float = 0.0  # when it first found its account full
-    hook_token: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_hash(cls, job_id: str, raw: dict[str, str]) -> JobRecord:
-        """Decode a Redis hash (str → typed fields)."""
-        known = set(cls.__dataclass_fields__)
-        values: dict[str, Any] = {"job_id": job_id, "extra": {}}
-        for key, value in raw.items():
-            if key in INT_FIELDS:
-                values[key] = int(float(value or 0))
-            elif key in FLOAT_FIELDS:
-                values[key] = float(value or 0)
-            elif key in JSON_FIELDS:
-                values[key] = json.loads(value) if value else {}
-            elif key == "pinned":
-                values[key] = value == "1"
-            elif key in known and key not in ("job_id", "extra"):
-                values[key] = value
-            else:
-                values["extra"][key] = value
-        values.setdefault("state", NEW)
-        return cls(**values)
-
-
-def encode(fields: dict[str, Any]) -> dict[str, str]:
-    """Encode typed fields for a Redis hash (dicts as JSON, bools as 1/0)."""
-    out: dict[str, str] = {}
-    for key, value in fields.items():
-        if key in JSON_FIELDS or isinstance(value, dict | list):
-            out[key] = json.dumps(value, separators=(",", ":"))
-        elif isinstance(value, bool):
-            out[key] = "1" if value else "0"
-        elif value is None:
-            out[key] = ""
-        else:
-            out[key] = str(value)
-    return out
 
 
 class RecordStore:
@@ -299,3 +192,20 @@ def _decode(raw: Any) -> dict[str, str]:
 def _pairs(flat: list[Any]) -> dict[str, str]:
     items = [text(x) for x in flat]
     return dict(zip(items[0::2], items[1::2], strict=True))
+
+
+__all__ = [
+    "AMBIGUOUS",
+    "FAILED",
+    "IN_FLIGHT",
+    "NEW",
+    "REVOKED",
+    "SUBMITTED",
+    "SUBMITTING",
+    "SUCCESS",
+    "TERMINAL",
+    "WAITING",
+    "JobRecord",
+    "RecordStore",
+    "encode",
+]

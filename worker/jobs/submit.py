@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from worker.capacity import metrics, refusals
+from worker.jobs import unsent
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
-from worker.jobs.placement import account_for, move_waiters
+from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
 from worker.jobs.records import (
     AMBIGUOUS,
@@ -28,12 +28,11 @@ from worker.jobs.records import (
     JobRecord,
 )
 from worker.jobs.revoke import cancel
-from worker.jobs.settle import fail, owe_delivery, owed, resume_all
+from worker.jobs.settle import owe_delivery, owed, resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
 from worker.jobs.timing import deadline_for, poll_gap
 from worker.keys import CLAIM_TTL_S
-from worker.policy import MAX_SUBMIT_ATTEMPTS
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
@@ -150,78 +149,13 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""), hook_url(rt, rec))
         answer = rt.pool.client(label).submit(request)
     except (errors.QueueFull, errors.RateLimited) as exc:
-        return _refused(rt, rec, label, exc)
+        return unsent.refused(rt, rec, label, exc)
     except (errors.Unauthorized, errors.InsufficientBalance) as exc:
-        return _account_refused(rt, rec, label, exc)
+        return unsent.account_refused(rt, rec, label, exc)
     except errors.TTAPIError as exc:
-        return _answer_lost(rt, rec, exc) if exc.may_have_created else _not_created(rt, rec, exc)
+        lost = exc.may_have_created
+        return (unsent.answer_lost if lost else unsent.not_created)(rt, rec, exc)
     return _submitted(rt, rec, label, answer.job_id)
-
-
-def _refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
-    """499/429: not created; the job waits first in line. A 499 means someone else uses this
-    key: the guard keeps to the slots we hold and probes for more now and then. A 429 cools
-    the account down (see `worker.capacity.refusals`)."""
-    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
-    place, wait = refusals.requeue(rt, rec, label, exc)
-    show_waiting(rt, rec, label, place)
-    metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
-    rt.dispatcher.fill(label, wait)  # the next probe, or the end of the cooldown
-    log.warning(
-        "job %s: %s %s on %s; retry in %.2fs",
-        rec.job_id,
-        exc.status_code,
-        exc.message,
-        label,
-        wait,
-    )
-    return Park()
-
-
-def _account_refused(
-    rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError
-) -> Outcome:
-    """401/402: the account leaves rotation; the job (unless pinned) and its waiters move."""
-    rt.pool.disable(label, exc.status_code or 0, exc.message)
-    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
-    if rec.pinned:
-        # TTAPI's words first, unchanged; the caller also learns which account refused.
-        message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
-        fail(rt, rec, message, from_states=(WAITING,))
-        return Failed(type(exc)(message))
-    resume_all(rt, rt.guard.release(label, rec.job_id))
-    move_waiters(rt, label)
-    rt.dispatcher.resume(rec.job_id)
-    return Park()
-
-
-def _answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
-    """504, read timeout, reset after sending: TTAPI may have created it. Reconcile first."""
-    rt.records.move(
-        rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=rt.clock()
-    )
-    log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
-    rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
-    return Park()
-
-
-def _not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
-    """500s and connection failures are retried (slot kept); 400/404 and the rest fail."""
-    retryable = isinstance(exc, errors.ServerError | errors.RequestError)
-    if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
-        rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
-        delay = rt.timing.submit_retry_s * 2**rec.submit_attempts
-        rt.dispatcher.resume(rec.job_id, delay)
-        log.warning(
-            "job %s: submit failed (%s); retry %s in %.2fs",
-            rec.job_id,
-            exc,
-            rec.submit_attempts,
-            delay,
-        )
-        return Park()
-    fail(rt, rec, exc.message, from_states=(SUBMITTING,))
-    return Failed(type(exc)(exc.message))
 
 
 def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
@@ -268,11 +202,6 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     show_submitted(rt, running)
     rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
     return Park()
-
-
-def _not_counted(rec: JobRecord) -> int:
-    """Submit attempts without the last one: a refusal that created nothing is no failure."""
-    return max(rec.submit_attempts - 1, 0)
 
 
 __all__ = ["advance", "hook_url", "submit", "take_over"]

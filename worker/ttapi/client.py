@@ -8,7 +8,6 @@ layer decides what to retry, so retries never stack. The key travels only in the
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import Any
@@ -36,24 +35,10 @@ from worker.ttapi.responses import (
     SubmitResult,
     list_rows,
 )
+from worker.ttapi.session import session_for
 
 log = logging.getLogger(__name__)
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-def _session_for(base_url: str) -> requests.Session:
-    """A session that read the environment's proxy and CA settings once, not per request.
-
-    requests otherwise looks up proxies, `NO_PROXY` and netrc on every call, a measurable
-    share of a fetch's CPU; TTAPI authenticates by header, so netrc never applies.
-    """
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))
-    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if ca_bundle:
-        session.verify = ca_bundle
-    session.trust_env = False
-    return session
 
 
 class TTAPIClient:
@@ -71,7 +56,7 @@ class TTAPIClient:
         self.account = account
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self.session = session or _session_for(self.base_url)
+        self.session = session or session_for(self.base_url)
         self.session.headers.update({"User-Agent": "mj-worker/0.1"})
 
     @property

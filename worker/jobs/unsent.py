@@ -1,0 +1,94 @@
+"""A submit TTAPI did not take, or whose answer was lost: what each such answer does.
+
+499/429 put the job back first in line; 401/402 take the account out of rotation; a lost answer
+(504, timeout, reset) makes the job AMBIGUOUS until TTAPI's history says; 500s and connection
+failures retry with the slot kept; any other refusal fails the job with TTAPI's words.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from worker.capacity import metrics, refusals
+from worker.jobs.outcome import Failed, Outcome, Park
+from worker.jobs.placement import move_waiters
+from worker.jobs.records import AMBIGUOUS, SUBMITTING, WAITING, JobRecord
+from worker.jobs.settle import fail, resume_all
+from worker.jobs.states import show_waiting
+from worker.policy import MAX_SUBMIT_ATTEMPTS
+from worker.runtime import Runtime
+from worker.ttapi import errors
+
+log = logging.getLogger(__name__)
+
+
+def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
+    """499/429: not created; the job waits first in line. A 499 means someone else uses this
+    key: the guard keeps to the slots we hold and probes for more now and then. A 429 cools
+    the account down (see `worker.capacity.refusals`)."""
+    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
+    place, wait = refusals.requeue(rt, rec, label, exc)
+    show_waiting(rt, rec, label, place)
+    metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
+    rt.dispatcher.fill(label, wait)  # the next probe, or the end of the cooldown
+    log.warning(
+        "job %s: %s %s on %s; retry in %.2fs",
+        rec.job_id,
+        exc.status_code,
+        exc.message,
+        label,
+        wait,
+    )
+    return Park()
+
+
+def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
+    """401/402: the account leaves rotation; the job (unless pinned) and its waiters move."""
+    rt.pool.disable(label, exc.status_code or 0, exc.message)
+    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
+    if rec.pinned:
+        # TTAPI's words first, unchanged; the caller also learns which account refused.
+        message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
+        fail(rt, rec, message, from_states=(WAITING,))
+        return Failed(type(exc)(message))
+    resume_all(rt, rt.guard.release(label, rec.job_id))
+    move_waiters(rt, label)
+    rt.dispatcher.resume(rec.job_id)
+    return Park()
+
+
+def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
+    """504, read timeout, reset after sending: TTAPI may have created it. Reconcile first."""
+    rt.records.move(
+        rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=rt.clock()
+    )
+    log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
+    rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
+    return Park()
+
+
+def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
+    """500s and connection failures are retried (slot kept); 400/404 and the rest fail."""
+    retryable = isinstance(exc, errors.ServerError | errors.RequestError)
+    if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
+        rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
+        delay = rt.timing.submit_retry_s * 2**rec.submit_attempts
+        rt.dispatcher.resume(rec.job_id, delay)
+        log.warning(
+            "job %s: submit failed (%s); retry %s in %.2fs",
+            rec.job_id,
+            exc,
+            rec.submit_attempts,
+            delay,
+        )
+        return Park()
+    fail(rt, rec, exc.message, from_states=(SUBMITTING,))
+    return Failed(type(exc)(exc.message))
+
+
+def _not_counted(rec: JobRecord) -> int:
+    """Submit attempts without the last one: a refusal that created nothing is no failure."""
+    return max(rec.submit_attempts - 1, 0)
+
+
+__all__ = ["account_refused", "answer_lost", "not_created", "refused"]
