@@ -11,9 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from worker.jobs.maintenance import stall_s
-from worker.jobs.ticks import PollTicks
-from worker.policy import POLL_BATCH
+from worker.jobs.ticks import PollTicks, poll_ticks
 from worker.text import text
 
 if TYPE_CHECKING:
@@ -88,14 +86,7 @@ class CeleryDispatcher:
     def ticks(self) -> PollTicks:
         """The per-account due polls (built on first use, from this process's Runtime)."""
         if self._ticks is None:
-            rt = self.app.runtime
-            self._ticks = PollTicks(
-                rt.redis,
-                window_s=rt.timing.bounds.min_s,
-                batch=POLL_BATCH,
-                grace_s=stall_s(rt),
-                keys=rt.keys,
-            )
+            self._ticks = poll_ticks(self.app.runtime)
         return self._ticks
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:

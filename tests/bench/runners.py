@@ -7,8 +7,6 @@ cover the same span (see cost.py).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +21,7 @@ from tests.bench.analysis import rebase
 from tests.bench.cost import Cost, CostMeter
 from tests.bench.scenarios import Scenario
 from tests.support.stack import Stack, client_app
-from worker.devtools.embedded import PACKAGE_ROOT, CeleryProcess, RedisServer
+from worker.devtools.embedded import CeleryProcess, RedisServer
 from worker.devtools.simulator import SimConfig, Simulator
 
 
@@ -125,23 +123,6 @@ def run_mjworker(sc: Scenario, run: str, nodes: int, server: RedisServer, tmp: P
     return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin)
 
 
-class DocsStyleProcess(CeleryProcess):
-    """`celery -A tests.bench.docs_style worker ...` as a subprocess (stopped by its pid)."""
-
-    def start(self) -> DocsStyleProcess:
-        """Start the docs-style worker in its own process group, output to `log_path`."""
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.bench.docs_style", *self.args],
-            cwd=PACKAGE_ROOT,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-
 def run_docs_style(sc: Scenario, run: str, server: RedisServer, tmp: Path) -> RunResult:
     """One run of the docs-style app: one prefork worker, one process per TTAPI place."""
     workdir = tmp / f"{sc.key}-docs"
@@ -160,7 +141,7 @@ def run_docs_style(sc: Scenario, run: str, server: RedisServer, tmp: Path) -> Ru
     }
     args = ["worker", "-c", str(sc.docs_concurrency), "-l", "INFO"]
     args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    node = DocsStyleProcess(env, workdir / "docs.log", args=args)
+    node = CeleryProcess(env, workdir / "docs.log", args=args, app="tests.bench.docs_style")
     app = client_app(server.url)
     try:
         node.start().wait_ready(timeout=120)

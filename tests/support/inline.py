@@ -36,12 +36,10 @@ import fakeredis
 from config.settings import Settings
 from worker.jobs import maintenance
 from worker.jobs import poll as completion
-from worker.jobs.maintenance import stall_s
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.settle import delivered, resume_all
 from worker.jobs.submit import advance, take_over
-from worker.jobs.ticks import PollTicks
-from worker.policy import POLL_BATCH
+from worker.jobs.ticks import PollTicks, poll_ticks
 from worker.runtime import Runtime
 
 
@@ -163,13 +161,7 @@ class InlineEngine:
         if handoff:
             rt.handoff = partial(take_over, rt)
         if ticks:
-            dispatcher.ticks = PollTicks(
-                rt.redis,
-                window_s=rt.timing.bounds.min_s,
-                batch=POLL_BATCH,
-                grace_s=stall_s(rt),
-                keys=rt.keys,
-            )
+            dispatcher.ticks = poll_ticks(rt)
         return cls(rt, dispatcher)
 
     # -- the task side -------------------------------------------------------------------

@@ -147,12 +147,16 @@ def clock_offset_env(seconds: float) -> dict[str, str]:
 
 
 class CeleryProcess:
-    """`celery -A worker worker` (or beat) as a real subprocess with its own environment."""
+    """`celery -A worker worker` (or beat) as a real subprocess with its own environment;
+    `app` names another Celery app module (the benchmark's baseline runs this way too)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, args: list[str]) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, args: list[str], app: str = "worker"
+    ) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.args = args
+        self.app = app
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -160,7 +164,7 @@ class CeleryProcess:
         """Start the process in its own process group; its output goes to `log_path`."""
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", *self.args],
+            [sys.executable, "-m", "celery", "-A", self.app, *self.args],
             cwd=PACKAGE_ROOT,
             env=self.env,
             stdout=self._log,

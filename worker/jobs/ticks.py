@@ -15,10 +15,16 @@ due, and `seq` makes a poll step run at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 
+from worker.jobs.maintenance import stall_s
 from worker.keys import KEYS, Keys
+from worker.policy import POLL_BATCH
+
+if TYPE_CHECKING:
+    from worker.runtime import Runtime
 
 # KEYS: polls, tick.  ARGV: member, due_ms, now_ms, grace_ms.  Returns 1 when a tick must be
 # published for due_ms (none is scheduled at or before it).
@@ -106,4 +112,16 @@ class PollTicks:
         return Taken(polls, None if nxt < 0 else nxt)
 
 
-__all__ = ["PollTicks", "Taken"]
+def poll_ticks(rt: Runtime) -> PollTicks:
+    """The ticks a process's Runtime polls through: fetch up to MJ_POLL_MIN_S early, at most
+    POLL_BATCH per message, and a lost tick lapses once the pump would call a poll stalled."""
+    return PollTicks(
+        rt.redis,
+        window_s=rt.timing.bounds.min_s,
+        batch=POLL_BATCH,
+        grace_s=stall_s(rt),
+        keys=rt.keys,
+    )
+
+
+__all__ = ["PollTicks", "Taken", "poll_ticks"]
