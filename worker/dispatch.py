@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from worker.jobs.ticks import PollTicks, poll_ticks
+from worker.jobs.ticks import PollTicks, poll_ticks, run_tick
 from worker.text import text
 
 if TYPE_CHECKING:
@@ -110,17 +111,11 @@ class CeleryDispatcher:
         )
 
     def run_tick(self, label: str, due_ms: int, poll: Callable[[str, int], None]) -> int:
-        """Run the tick due at `due_ms`: schedule the next one, then `poll` each job taken
-        (one failing poll does not cost the others theirs). Returns how many were polled."""
-        taken = self.ticks.take(label, due_ms, self.app.runtime.clock())
-        if taken.next_due_ms is not None:
-            self.tick(label, taken.next_due_ms)
-        for job_id, seq in taken.polls:
-            try:
-                poll(job_id, seq)
-            except Exception:
-                log.exception("job %s: poll %s failed; the pump revives it", job_id, seq)
-        return len(taken.polls)
+        """Run the account's tick due at `due_ms` (see `worker.jobs.ticks.run_tick`)."""
+        clock = self.app.runtime.clock()
+        return run_tick(
+            self.ticks, label, due_ms, clock, next_tick=partial(self.tick, label), poll=poll
+        )
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand out an account's free slots after a cooldown."""

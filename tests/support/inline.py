@@ -39,7 +39,7 @@ from worker.jobs import poll as completion
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.settle import delivered, resume_all
 from worker.jobs.submit import advance, take_over
-from worker.jobs.ticks import PollTicks, poll_ticks
+from worker.jobs.ticks import PollTicks, poll_ticks, run_tick
 from worker.runtime import Runtime
 
 
@@ -219,12 +219,18 @@ class InlineEngine:
         elif step.kind == "tick":
             ticks = self.dispatcher.ticks
             assert ticks is not None
-            taken = ticks.take(step.arg, step.seq, time.time())
-            if taken.next_due_ms is not None:
-                due = taken.next_due_ms
-                self.dispatcher.push(Step("tick", step.arg, due), due / 1000 - time.time())
-            for job_id, seq in taken.polls:
-                completion.poll(self.rt, job_id, seq)
+
+            def next_tick(due: int, label: str = step.arg) -> None:
+                self.dispatcher.push(Step("tick", label, due), due / 1000 - time.time())
+
+            run_tick(
+                ticks,
+                step.arg,
+                step.seq,
+                time.time(),
+                next_tick=next_tick,
+                poll=partial(completion.poll, self.rt),
+            )
         elif step.kind == "fill":
             resume_all(self.rt, self.rt.guard.fill(step.arg))
         else:

@@ -14,6 +14,8 @@ due, and `seq` makes a poll step run at most once.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,8 @@ from worker.policy import POLL_BATCH
 
 if TYPE_CHECKING:
     from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # KEYS: polls, tick.  ARGV: member, due_ms, now_ms, grace_ms.  Returns 1 when a tick must be
 # published for due_ms (none is scheduled at or before it).
@@ -112,6 +116,28 @@ class PollTicks:
         return Taken(polls, None if nxt < 0 else nxt)
 
 
+def run_tick(
+    ticks: PollTicks,
+    label: str,
+    due_ms: int,
+    now: float,
+    *,
+    next_tick: Callable[[int], None],
+    poll: Callable[[str, int], None],
+) -> int:
+    """Run the tick due at `due_ms`: hand the next tick's due ms to `next_tick`, then `poll`
+    each job taken (one failing poll does not cost the others theirs). Returns how many."""
+    taken = ticks.take(label, due_ms, now)
+    if taken.next_due_ms is not None:
+        next_tick(taken.next_due_ms)
+    for job_id, seq in taken.polls:
+        try:
+            poll(job_id, seq)
+        except Exception:
+            log.exception("job %s: poll %s failed; the pump revives it", job_id, seq)
+    return len(taken.polls)
+
+
 def poll_ticks(rt: Runtime) -> PollTicks:
     """The ticks a process's Runtime polls through: fetch up to MJ_POLL_MIN_S early, at most
     POLL_BATCH per message, and a lost tick lapses once the pump would call a poll stalled."""
@@ -124,4 +150,4 @@ def poll_ticks(rt: Runtime) -> PollTicks:
     )
 
 
-__all__ = ["PollTicks", "Taken", "poll_ticks"]
+__all__ = ["PollTicks", "Taken", "poll_ticks", "run_tick"]
