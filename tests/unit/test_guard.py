@@ -329,15 +329,21 @@ def test_bad_arguments_are_rejected_before_touching_redis(
     assert r.dbsize() == 0
 
 
-def test_expiring_lists_holders_whose_lease_ends_soon(r: fakeredis.FakeRedis) -> None:
+def test_leases_list_every_holder_with_the_time_left_on_its_lease(
+    r: fakeredis.FakeRedis,
+) -> None:
     guard = SlotGuard(r, default_cap=3, lease_s=0.05)
     guard.acquire(A, "short")
     long_guard = SlotGuard(r, default_cap=3, lease_s=60)
     long_guard.acquire(A, "long")
-    assert guard.expiring(A, 1) == ["short"]
+
+    def ending_within(seconds: float) -> list[str]:
+        return [job for job, ms in guard.leases([A])[A].items() if ms <= seconds * 1000]
+
+    assert ending_within(1) == ["short"]
     time.sleep(0.1)
-    assert guard.expiring(A, 0) == ["short"]  # expired but not yet dropped: the pump reaps it
-    assert set(guard.expiring(A, 120)) == {"short", "long"}
+    assert ending_within(0) == ["short"]  # expired but not yet dropped: the pump reaps it
+    assert set(ending_within(120)) == {"short", "long"}
 
 
 def test_state_reports_lease_time_left_and_waiters_in_order(r: fakeredis.FakeRedis) -> None:

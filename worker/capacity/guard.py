@@ -64,7 +64,6 @@ class SlotGuard:
         self._backoff = redis.register_script(guard_lua.BACKOFF)
         self._state = redis.register_script(guard_lua.STATE)
         self._free = redis.register_script(guard_lua.FREE)
-        self._expiring = redis.register_script(guard_lua.EXPIRING)
         self._leases = redis.register_script(guard_lua.LEASES)
 
     def keys(self, label: str) -> list[str]:
@@ -119,12 +118,9 @@ class SlotGuard:
         args: list[str | int] = [job_id, lease_ms, int(confirms)]
         return bool(int(self._renew(keys=[keys[0], keys[5]], args=args)))
 
-    def where(self, label: str, job_id: str) -> str | None:
-        """ "slot" if the job holds a lease (live or not yet dropped), "waiting" if queued."""
-        return self.where_all([(label, job_id)])[0]
-
     def where_all(self, jobs: list[tuple[str, str]]) -> list[str | None]:
-        """`where` for many (label, job id) pairs in one round trip."""
+        """For many (label, job id) pairs in one round trip: "slot" if the job holds a lease
+        (live or not yet dropped), "waiting" if queued, else None."""
         pipe = self._redis.pipeline(transaction=False)
         for label, job_id in jobs:
             slots, waiters = self.keys(label)[:2]
@@ -232,11 +228,6 @@ class SlotGuard:
         for label, flat in zip(labels, pipe.execute(), strict=True):
             out[label] = {text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         return out
-
-    def expiring(self, label: str, within_s: float) -> list[str]:
-        """Return holders whose lease ends within ``within_s`` (expired ones included)."""
-        slots = self.keys(label)[0]
-        return ids_of(self._expiring(keys=[slots], args=[round(within_s * 1000)]))
 
 
 def _check_job(job_id: str) -> None:

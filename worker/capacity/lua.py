@@ -177,15 +177,6 @@ return lim - redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') - redis.call('ZCA
 """
 )
 
-# KEYS: slots.  ARGV: within_ms.  Holders whose deadline is at most now + within_ms
-# (already-expired but not yet dropped ones included, so the pump can reap them).
-EXPIRING = (
-    _PRELUDE
-    + """
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms() + tonumber(ARGV[1]))
-"""
-)
-
 # KEYS: slots.  Every holder, lapsed or not, with the ms left on its lease (<= 0: lapsed):
 # {holder, ms_left, ...}.
 LEASES = (
