@@ -235,3 +235,15 @@ def test_concurrent_submits_never_admit_more_than_the_cap(sim: Simulator) -> Non
         codes = sorted(pool.map(submit, range(20)))
     assert codes == [200] * 10 + [499] * 10
     assert sim.stats()["accounts"][LABEL]["peak_in_progress"] == 10
+
+
+def test_stats_say_when_a_fetch_first_saw_a_job_ended(sim: Simulator, api: Api) -> None:
+    """`seen_end_at`: when a client could first know; the bench measures hand-offs from it."""
+    job_id = api.imagine("a cat seen ending")
+    assert api.fetch(job_id)["status"] != "SUCCESS"
+    assert sim.stats()["jobs"][job_id]["seen_end_at"] is None
+    api.wait(job_id, timeout=5)
+    job = sim.stats()["jobs"][job_id]
+    assert job["seen_end_at"] >= job["finished_at"]
+    api.fetch(job_id)
+    assert sim.stats()["jobs"][job_id]["seen_end_at"] == job["seen_end_at"]  # the first one

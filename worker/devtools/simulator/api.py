@@ -130,6 +130,8 @@ def _fetch(engine: Engine, acct: Account, query: dict[str, str], now: float) -> 
         acct.count("count_404")
         return envelope(404, "Job not found", None)
     job.fetches += 1
+    if job.seen_end is None and not job.live(now):
+        job.seen_end = now
     return json_reply(200, job.fetch_body(now, engine.base_url))
 
 

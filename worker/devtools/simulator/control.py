@@ -99,6 +99,7 @@ def _job_stats(engine: Engine, job: Job, now: float) -> dict[str, Any]:
         "submitted_at": since(job.submitted),
         "started_at": since(job.start),
         "finished_at": since(job.end),
+        "seen_end_at": None if job.seen_end is None else since(job.seen_end),
         "hook_attempts": job.hook_attempts,
         "hook_delivered": job.hook_delivered,
     }

@@ -39,6 +39,7 @@ class Job:
     height: int
     quota: str
     fetches: int = 0
+    seen_end: float | None = None  # the first fetch that saw it ended: when a client can know
     hook_attempts: int = 0
     hook_delivered: bool = False
     in_stats: bool = True
