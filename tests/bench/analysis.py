@@ -87,19 +87,34 @@ def utilisation(limit: float, makespan: float) -> float:
 
 
 def handoff_gaps(
-    jobs: Iterable[Job], cap: int, releases: Sequence[tuple[float, int]] = ()
+    jobs: Iterable[Job],
+    cap: int,
+    releases: Sequence[tuple[float, int]] = (),
+    end: str = "finished_at",
 ) -> list[float]:
     """Seconds from each freed slot to the submit that took it, over all accounts.
 
     Per account the first `cap` places are free from the start (minus `releases`' slots, which
     another client holds until the given time and then frees). Each job end frees a place; each
     submit takes the earliest freed place still open. With no releases this is exactly the k-th
-    end → (cap+k)-th submit. Ends that nobody took (the backlog ran out) give no gap.
+    end → (cap+k)-th submit. Ends that nobody took (the backlog ran out) give no gap. `end`
+    names the job's field that frees its place: `seen_end_at` (the first fetch that saw the job
+    ended) leaves out how late the worker noticed, and so measures the hand-off itself.
     """
-    gaps: list[float] = []
+    return [gap for _, gap in handoffs(jobs, cap, releases, end)]
+
+
+def handoffs(
+    jobs: Iterable[Job],
+    cap: int,
+    releases: Sequence[tuple[float, int]] = (),
+    end: str = "finished_at",
+) -> list[tuple[float, float]]:
+    """`handoff_gaps` with when each place was freed: `(freed_at, gap)` in the order taken."""
+    out: list[tuple[float, float]] = []
     for group in by_account(jobs).values():
         events: list[tuple[float, int, int]] = []  # (time, order: frees before takes, slots)
-        events += [(j["finished_at"], 0, 1) for j in group if j.get("finished_at") is not None]
+        events += [(j[end], 0, 1) for j in group if j.get(end) is not None]
         events += [(t, 0, n) for t, n in releases]
         events += [(j["submitted_at"], 1, 0) for j in group if j.get("submitted_at") is not None]
         initial = cap - sum(n for _, n in releases)
@@ -110,8 +125,9 @@ def handoff_gaps(
             elif initial > 0:
                 initial -= 1
             elif freed:
-                gaps.append(t - freed.popleft())
-    return gaps
+                at = freed.popleft()
+                out.append((at, t - at))
+    return out
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -72,6 +72,17 @@ def test_slots_freed_by_another_client_count_from_their_release() -> None:
     assert sorted(gaps) == [0.5, 3.0]
 
 
+def test_hand_offs_say_when_each_place_was_freed_and_may_count_from_when_it_was_seen() -> None:
+    jobs = waves(30, 10, 2.0, gap=0.05)
+    for j in jobs:
+        j["seen_end_at"] = j["finished_at"] + 0.02  # the fetch that saw the end came 20 ms late
+    pairs = analysis.handoffs(jobs, 10)
+    assert [round(t, 3) for t, _ in pairs[:2]] == [2.0, 2.0]
+    assert all(math.isclose(g, 0.05) for _, g in pairs)
+    seen = analysis.handoff_gaps(jobs, 10, end="seen_end_at")
+    assert len(seen) == 20 and all(math.isclose(g, 0.03) for g in seen)
+
+
 def test_ends_nobody_waited_for_give_no_hand_off() -> None:
     assert analysis.handoff_gaps([job(0, 1), job(0, 1)], 10) == []
 
