@@ -44,6 +44,7 @@ class Stack:
         env: dict[str, str] | None = None,
         sim: dict[str, Any] | None = None,
         queues: list[str | None] | None = None,
+        nice: list[int] | None = None,
     ) -> None:
         self.redis_server = redis_server
         self.tmp = tmp
@@ -70,6 +71,7 @@ class Stack:
         self.nodes: list[CeleryProcess] = []
         self.node_count, self.concurrency, self.beat = nodes, concurrency, beat
         self.queues = queues or [None] * nodes  # per node: `-Q` (None: every queue)
+        self.nice = nice or [0] * nodes  # per node: how much lower its CPU priority is
         self.app = client_app(redis_server.url)
 
     def start(self) -> Stack:
@@ -91,7 +93,8 @@ class Stack:
                 args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
             if self.queues[i]:
                 args += ["-Q", str(self.queues[i])]
-            self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=args).start())
+            log = self.tmp / f"node{i}.log"
+            self.nodes.append(CeleryProcess(self.env, log, args=args, nice=self.nice[i]).start())
         for node in self.nodes:
             node.wait_ready()
         return self
