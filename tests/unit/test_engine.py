@@ -14,7 +14,6 @@ from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, LABEL_B, account, 
 from tests.support.inline import InlineEngine, Killed, Step
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
-from worker.jobs import settle
 from worker.jobs.outcome import Park
 from worker.jobs.records import SUBMITTED
 
@@ -247,11 +246,12 @@ def test_a_relax_jobs_deadline_follows_ttapis_relax_timeout(
 def test_a_worker_killed_just_after_a_job_ended_still_delivers_its_outcome(
     eng: InlineEngine, monkeypatch: pytest.MonkeyPatch, prompt: str, outcome: str
 ) -> None:
-    def die_once(rt: object, rec: object) -> None:
+    def die_once(*args: object) -> None:
         monkeypatch.undo()
         raise Killed
 
-    monkeypatch.setattr(settle, "_release", die_once)  # dies after the record says it ended
+    # Dies after the record says it ended, before its outcome or its slot is passed on.
+    monkeypatch.setattr(eng.dispatcher, "resume", die_once)
     job = eng.imagine(prompt)
     assert eng.run_until(lambda: bool(eng.killed), 5)
     assert eng.state(job) in ("SUCCESS", "FAILED")

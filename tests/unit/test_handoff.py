@@ -78,3 +78,23 @@ def test_a_process_killed_while_handing_over_loses_no_job_and_pays_once(
     stats = account(sim)
     assert (stats["submits"], stats["peak_in_progress"]) == (4, 3)
     assert eng.holders(LABEL_A) == 0
+
+
+def test_a_job_that_ends_is_reported_before_its_slot_goes_to_the_next_submit(
+    eng: InlineEngine,
+) -> None:
+    """The caller of an ended job need not wait for the submit its freed slot goes to."""
+    busy = [eng.imagine(f"a first lantern {i}") for i in range(3)]
+    waiter = eng.imagine("a waiting lantern")
+    handoff = eng.rt.handoff
+    assert handoff is not None
+    reported: list[set[str]] = []
+
+    def watch(job_id: str) -> None:
+        reported.append({s.arg for s in eng.dispatcher.pending("resume")} & set(busy))
+        handoff(job_id)
+
+    eng.rt.handoff = watch
+    assert eng.run_until(eng.all_done, 15)
+    assert reported and reported[0]  # the ended job's report was out before the submit
+    assert all(eng.result(j)["status"] == "SUCCESS" for j in [*busy, waiter])

@@ -81,12 +81,12 @@ def fail(
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
     metrics.count_outcome(rt.redis, FAILED, keys=rt.keys)
+    if resume_self:  # reported before a hand-off's submit, not behind it
+        rt.dispatcher.resume(rec.job_id)
     if hold_until > now and rec.account:
         rt.guard.hold(rec.account, rec.job_id, hold_until - now)
     else:
         _release(rt, rec)
-    if resume_self:
-        rt.dispatcher.resume(rec.job_id)
     return True
 
 
@@ -108,7 +108,11 @@ def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
 
 
 def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
-    """Apply a finished TTAPI job (from fetch or a hook); True if this call ended or retried it."""
+    """Apply a finished TTAPI job (from fetch or a hook); True if this call ended or retried it.
+
+    The job's end is published before its slot is passed on: with hand-off in place, passing
+    it on is the next waiter's submit (an HTTP call), and the caller need not wait for that.
+    """
     if rec.state != SUBMITTED or (info.job_id and info.job_id != rec.ttapi_job_id):
         return False
     now = rt.clock()
@@ -134,8 +138,8 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             rt.redis, str(result["mode"]), now - rec.submitted_at_ts, keys=rt.keys
         )
         remember(rt, result)
+        rt.dispatcher.resume(rec.job_id)  # reported before a hand-off's submit, not behind it
         _release(rt, rec)
-        rt.dispatcher.resume(rec.job_id)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:
