@@ -86,16 +86,15 @@ def bucket_of(seconds: float) -> str:
 def observe_duration(redis: Redis, mode: str, seconds: float, *, keys: Keys = KEYS) -> None:
     """Add one job of `mode` (fast, relax, turbo) that took `seconds` to the histogram.
 
-    Two commands in one round-trip: the bucket's count and the running sum. Buckets are stored
-    non-cumulative (one field per bound) and summed up at scrape time.
+    Two commands: the bucket's count and the running sum (pass a pipeline to send them with
+    others in one round trip). Buckets are stored non-cumulative (one field per bound) and
+    summed up at scrape time.
     """
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
     name = mode.lower() if _MODE.fullmatch(mode.lower()) else "other"  # bounded label values
-    pipe = redis.pipeline(transaction=False)
-    pipe.hincrby(keys.durations, f"{name}:{bucket_of(seconds)}", 1)
-    pipe.hincrbyfloat(keys.durations, f"{name}:sum", seconds)
-    pipe.execute()
+    redis.hincrby(keys.durations, f"{name}:{bucket_of(seconds)}", 1)
+    redis.hincrbyfloat(keys.durations, f"{name}:sum", seconds)
 
 
 def durations(redis: Redis, *, keys: Keys = KEYS) -> dict[str, tuple[list[tuple[str, int]], float]]:

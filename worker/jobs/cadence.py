@@ -116,12 +116,15 @@ class Durations:
         base = TYPICAL_S.get(mode, TYPICAL_S["fast"]) * KIND_FACTOR.get(kind, 1.0)
         return base * self.time_scale
 
-    def learn(self, label: str, mode: str, kind: str, took_s: float) -> None:
-        """Fold one finished job's duration into the moving average."""
+    def learn(
+        self, label: str, mode: str, kind: str, took_s: float, client: redis.Redis | None = None
+    ) -> None:
+        """Fold one finished job's duration into the moving average (written through `client`,
+        e.g. a pipeline the caller sends, else at once)."""
         if took_s <= 0:
             return
         fld = self._field(mode, kind)
         old = self._read(label, fld)
         new = took_s if not old else (1 - EMA_WEIGHT) * old + EMA_WEIGHT * took_s
-        self.redis.hset(self._key(label), fld, f"{new:.4f}")
+        (client or self.redis).hset(self._key(label), fld, f"{new:.4f}")
         self._seen[(label, fld)] = (self._clock(), new)

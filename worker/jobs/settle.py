@@ -107,6 +107,16 @@ def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
     rt.redis.zadd(rt.keys.undelivered, {job_id: now})
 
 
+def _count_success(rt: Runtime, rec: JobRecord, mode: str, took_s: float) -> None:
+    """The learned duration and the metrics of a job that ended well, in one round trip, after
+    its slot was passed on: nothing waits on them."""
+    pipe = rt.redis.pipeline(transaction=False)
+    rt.durations.learn(rec.account, mode, rec.kind, took_s, client=pipe)
+    metrics.count_outcome(pipe, SUCCESS, keys=rt.keys)
+    metrics.observe_duration(pipe, mode, took_s, keys=rt.keys)
+    pipe.execute()
+
+
 def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     """Apply a finished TTAPI job (from fetch or a hook); True if this call ended or retried it.
 
@@ -132,14 +142,10 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             progress=100,
         ):
             return False
-        rt.durations.learn(rec.account, str(result["mode"]), rec.kind, now - rec.submitted_at_ts)
-        metrics.count_outcome(rt.redis, SUCCESS, keys=rt.keys)
-        metrics.observe_duration(
-            rt.redis, str(result["mode"]), now - rec.submitted_at_ts, keys=rt.keys
-        )
-        remember(rt, result)
+        remember(rt, result)  # before the report: a follow-up named by TTAPI id looks here
         rt.dispatcher.resume(rec.job_id)  # reported before a hand-off's submit, not behind it
         _release(rt, rec)
+        _count_success(rt, rec, str(result["mode"]), now - rec.submitted_at_ts)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:

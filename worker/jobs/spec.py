@@ -104,7 +104,8 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
 def remember(rt: Runtime, result: dict[str, Any]) -> None:
     """Index a finished job by its TTAPI id, so follow-ups named by id find account and buttons."""
     key = rt.keys.ttjob(result["job_id"])
-    rt.redis.hset(
+    pipe = rt.redis.pipeline(transaction=False)  # one round trip
+    pipe.hset(
         key,
         mapping={
             "account": result["account"],
@@ -113,7 +114,8 @@ def remember(rt: Runtime, result: dict[str, Any]) -> None:
             "mode": mode_of(result),
         },
     )
-    rt.redis.expire(key, rt.settings.mj_record_ttl_s)
+    pipe.expire(key, rt.settings.mj_record_ttl_s)
+    pipe.execute()
 
 
 def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
