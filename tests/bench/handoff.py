@@ -1,8 +1,9 @@
 """Hand-off latency behind a deep backlog: does a freed slot wait behind thousands of queued jobs?
 
 `python -m tests.bench.handoff [--backlog 50 5000] [--split]` starts a real redis-server, the
-simulator (cap 10, 2 s jobs) and worker nodes (4 processes each) with BACKLOG imagines already
-queued on one account, as another service left them. It measures the time from a job finishing
+simulator (cap 10, 2 s jobs) and one worker node of 4 processes (`--split`: also a user node of
+1 process beside a control node of 4) with BACKLOG imagines already queued on one account, as
+another service left them. It measures the time from a job finishing
 at TTAPI (the simulator's clock) to the submit that took its place, in two phases:
 
 - *parking*: the workers are still taking the backlog off the Celery queue, one short task run
@@ -33,24 +34,26 @@ from worker.keys import KEYS
 KEY = "sk-bench-handoff-0001"
 CAP, FAST_S = 10, 2.0
 WANT = 60  # hand-offs measured once parked: six waves
-NICE = 10  # the user node's lower CPU priority in the split layout, as on a shared host
+USER_PROCESSES = 1  # the user node's in the split layout: its runs are short (park, submit)
 PHASES = ("parking", "parked")
 
 
 def measure(backlog: int, workdir: Path, *, split: bool = False) -> list[dict[str, Any]]:
     """One run with BACKLOG jobs queued first; a row per phase that had hand-offs.
 
-    `split`: a second node consumes only the control queue (`-Q mj.control`) and the user node
-    runs at a lower CPU priority, as the README shows for production; otherwise one node
-    consumes both queues.
+    `split`: a user node of one process (`-Q celery -c 1`) and a control node of four
+    (`-Q mj.control`), as the README shows for production; otherwise one node of four
+    processes consumes both queues.
     """
     server = RedisServer(workdir / f"redis-{backlog}-{split}").start()
-    options: dict[str, Any] = {"nodes": 1}
+    options: dict[str, Any] = {"nodes": 1, "concurrency": 4}
     if split:
-        options = {"nodes": 2, "queues": ["celery", "mj.control"], "nice": [NICE, 0]}
-    stack = Stack(
-        server, workdir, keys=[KEY], capacity=CAP, fast_s=FAST_S, concurrency=4, **options
-    )
+        options = {
+            "nodes": 2,
+            "queues": ["celery", "mj.control"],
+            "concurrency": [USER_PROCESSES, 4],
+        }
+    stack = Stack(server, workdir, keys=[KEY], capacity=CAP, fast_s=FAST_S, **options)
     try:
         for i in range(backlog):
             stack.send("mj.imagine", f"a deep backlog {backlog} {i}")
@@ -65,7 +68,9 @@ def measure(backlog: int, workdir: Path, *, split: bool = False) -> list[dict[st
         if gaps:
             rows.append(
                 {
-                    "workers": "user (nice) + control node" if split else "one node, both queues",
+                    "workers": "user (1) + control (4) node"
+                    if split
+                    else "one node (4), both queues",
                     "backlog": backlog,
                     "phase": phase,
                     "parked_s": parked_at,

@@ -39,12 +39,11 @@ class Stack:
         capacity: int = 10,
         fast_s: float = 1.0,
         nodes: int = 1,
-        concurrency: int = 4,
+        concurrency: int | list[int] = 4,
         beat: bool = True,
         env: dict[str, str] | None = None,
         sim: dict[str, Any] | None = None,
         queues: list[str | None] | None = None,
-        nice: list[int] | None = None,
     ) -> None:
         self.redis_server = redis_server
         self.tmp = tmp
@@ -69,9 +68,10 @@ class Stack:
             **(env or {}),
         }
         self.nodes: list[CeleryProcess] = []
-        self.node_count, self.concurrency, self.beat = nodes, concurrency, beat
+        self.node_count, self.beat = nodes, beat
+        # per node: its pool processes (`-c`); one number for every node
+        self.processes = [concurrency] * nodes if isinstance(concurrency, int) else concurrency
         self.queues = queues or [None] * nodes  # per node: `-Q` (None: every queue)
-        self.nice = nice or [0] * nodes  # per node: how much lower its CPU priority is
         self.app = client_app(redis_server.url)
 
     def start(self) -> Stack:
@@ -82,7 +82,7 @@ class Stack:
                 "-n",
                 f"node{i}@%h",
                 "-c",
-                str(self.concurrency),
+                str(self.processes[i]),
                 "-l",
                 "INFO",
                 "--without-gossip",
@@ -93,8 +93,7 @@ class Stack:
                 args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
             if self.queues[i]:
                 args += ["-Q", str(self.queues[i])]
-            log = self.tmp / f"node{i}.log"
-            self.nodes.append(CeleryProcess(self.env, log, args=args, nice=self.nice[i]).start())
+            self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=args).start())
         for node in self.nodes:
             node.wait_ready()
         return self

@@ -148,35 +148,23 @@ def clock_offset_env(seconds: float) -> dict[str, str]:
 
 class CeleryProcess:
     """`celery -A worker worker` (or beat) as a real subprocess with its own environment;
-    `app` names another Celery app module (the benchmark's baseline runs this way too);
-    `nice` > 0 runs it at that lower CPU priority (through `nice(1)`), as a user-queue node
-    sharing a host with a control node should."""
+    `app` names another Celery app module (the benchmark's baseline runs this way too)."""
 
     def __init__(
-        self,
-        env: dict[str, str],
-        log_path: Path,
-        *,
-        args: list[str],
-        app: str = "worker",
-        nice: int = 0,
+        self, env: dict[str, str], log_path: Path, *, args: list[str], app: str = "worker"
     ) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.args = args
         self.app = app
-        self.nice = nice
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     def start(self) -> CeleryProcess:
         """Start the process in its own process group; its output goes to `log_path`."""
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = [sys.executable, "-m", "celery", "-A", self.app, *self.args]
-        if self.nice:
-            command = ["nice", "-n", str(self.nice), *command]
         self.proc = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "celery", "-A", self.app, *self.args],
             cwd=PACKAGE_ROOT,
             env=self.env,
             stdout=self._log,
