@@ -144,6 +144,21 @@ def test_a_caller_holding_only_an_async_result_sees_waiting_then_submitted_then_
     assert first.state == second.state == "SUCCESS"  # a late progress never hides the end
 
 
+def test_slots_are_handed_over_while_thousands_of_jobs_are_still_queued_ahead(
+    make_stack: Callable[..., Stack],
+) -> None:
+    """Polls and wake-ups ride `mj.control`: the account's second and third waves are submitted
+    while most of a deep backlog still sits in the user queue, not once it has drained."""
+    s = make_stack(keys=[KEY_A], capacity=10, fast_s=1.0, start=False)
+    for i in range(3000):
+        s.send("mj.imagine", f"a deep backlog {i}")
+    s.start()
+    label = s.labels[0]
+    s.wait_for(lambda: s.sim.stats()["accounts"][label]["submits"] >= 30, timeout=90)
+    assert s.redis.llen("celery") > 0  # twenty slots handed over, the backlog not yet parked
+    assert s.sim.stats()["accounts"][label]["peak_in_progress"] == 10
+
+
 def test_dedicated_control_workers_drive_polls_and_wake_ups_while_user_workers_take_jobs(
     make_stack: Callable[..., Stack],
 ) -> None:
