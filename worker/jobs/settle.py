@@ -144,8 +144,10 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             return False
         remember(rt, result)  # before the report: a follow-up named by TTAPI id looks here
         rt.dispatcher.resume(rec.job_id)  # reported before a hand-off's submit, not behind it
-        _release(rt, rec)
-        _count_success(rt, rec, str(result["mode"]), now - rec.submitted_at_ts)
+        try:
+            _release(rt, rec)
+        finally:  # counted even if the hand-off fails
+            _count_success(rt, rec, str(result["mode"]), now - rec.submitted_at_ts)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:
