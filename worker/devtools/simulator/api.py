@@ -114,6 +114,12 @@ def _submit(engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float
         if _roll(engine, engine.faults.rate_504_after_create):
             acct.count("count_504")
             return html(504, "504 Gateway Time-out")
+        if _roll(engine, engine.faults.rate_502_after_create):
+            acct.count("count_502")
+            return html(502, "502 Bad Gateway")
+        if _roll(engine, engine.faults.rate_500_after_create):
+            acct.count("count_500")
+            return envelope(500, "Internal Server Error", None)
         if _roll(engine, engine.faults.rate_reset_after_create):
             acct.count("count_reset")
             return Reply(0, reset=True)

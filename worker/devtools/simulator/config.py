@@ -27,6 +27,8 @@ _RATES = (
     "rate_html_502",
     "rate_truncated",
     "rate_504_after_create",
+    "rate_502_after_create",
+    "rate_500_after_create",
     "rate_reset_after_create",
     "drop_callback_rate",
 )
@@ -41,6 +43,9 @@ class Faults:
     rate_html_502: float = 0.0
     rate_truncated: float = 0.0
     rate_504_after_create: float = 0.0
+    #: A proxy's HTML 502 page, and TTAPI's own JSON 500, after the job was created.
+    rate_502_after_create: float = 0.0
+    rate_500_after_create: float = 0.0
     rate_reset_after_create: float = 0.0
     slow_s: float = 0.0
     drop_callback_rate: float = 0.0
