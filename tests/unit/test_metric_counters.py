@@ -12,6 +12,7 @@ import fakeredis
 import pytest
 
 from worker.capacity import metrics
+from worker.keys import KEYS
 
 A, B = "acct-aaaa0001", "acct-bbbb0002"
 NOW = 60 * 28_000_000 + 30.0  # half-way through a minute
@@ -41,34 +42,34 @@ def r() -> fakeredis.FakeRedis:
 def test_recent_counts_whole_minutes_back_from_the_current_one(
     r: fakeredis.FakeRedis, seconds_ago: float, minutes: int, counted: bool
 ) -> None:
-    metrics.count(r, A, 429, now=NOW - seconds_ago)
-    assert metrics.recent(r, A, 429, minutes=minutes, now=NOW) == int(counted)
+    metrics.count(r, A, 429, now=NOW - seconds_ago, keys=KEYS)
+    assert metrics.recent(r, A, 429, minutes=minutes, now=NOW, keys=KEYS) == int(counted)
 
 
 def test_counts_in_one_minute_add_up_and_stay_apart_by_account_and_status(
     r: fakeredis.FakeRedis,
 ) -> None:
     for offset in (0, 1, 2):
-        metrics.count(r, A, 499, now=NOW + offset)
-    metrics.count(r, A, 429, now=NOW)
-    metrics.count(r, B, 499, now=NOW)
-    assert metrics.recent(r, A, 499, now=NOW) == 3
-    assert metrics.recent(r, A, 429, now=NOW) == 1
-    assert metrics.recent(r, B, 499, now=NOW) == 1
-    assert metrics.recent(r, B, 429, now=NOW) == 0
-    assert metrics.totals(r, A) == {"499": 3, "429": 1}
-    assert metrics.totals(r, B) == {"499": 1}
+        metrics.count(r, A, 499, now=NOW + offset, keys=KEYS)
+    metrics.count(r, A, 429, now=NOW, keys=KEYS)
+    metrics.count(r, B, 499, now=NOW, keys=KEYS)
+    assert metrics.recent(r, A, 499, now=NOW, keys=KEYS) == 3
+    assert metrics.recent(r, A, 429, now=NOW, keys=KEYS) == 1
+    assert metrics.recent(r, B, 499, now=NOW, keys=KEYS) == 1
+    assert metrics.recent(r, B, 429, now=NOW, keys=KEYS) == 0
+    assert metrics.totals(r, A, keys=KEYS) == {"499": 3, "429": 1}
+    assert metrics.totals(r, B, keys=KEYS) == {"499": 1}
 
 
 def test_a_minutes_counter_expires_but_the_total_never_does(r: fakeredis.FakeRedis) -> None:
-    metrics.count(r, A, 429, now=NOW)
+    metrics.count(r, A, 429, now=NOW, keys=KEYS)
     ttls = {key: r.ttl(key) for key in r.keys("*")}
     expiring = [key for key, ttl in ttls.items() if ttl > 0]
     assert len(ttls) == 2 and len(expiring) == 1
     assert ttls[expiring[0]] <= 3600  # `mjw status` reads at most the last hour
     r.delete(*expiring)  # as its TTL would
-    assert metrics.recent(r, A, 429, now=NOW) == 0
-    assert metrics.totals(r, A) == {"429": 1}
+    assert metrics.recent(r, A, 429, now=NOW, keys=KEYS) == 0
+    assert metrics.totals(r, A, keys=KEYS) == {"429": 1}
 
 
 @pytest.mark.parametrize("outcome", ["lost", "", "success ", "successful", "fail", "SUCCEEDED"])
@@ -76,8 +77,8 @@ def test_an_unknown_outcome_is_refused_and_counts_nothing(
     r: fakeredis.FakeRedis, outcome: str
 ) -> None:
     with pytest.raises(ValueError, match="outcome"):
-        metrics.count_outcome(r, outcome)
-    assert metrics.outcomes(r) == {"success": 0, "failed": 0, "revoked": 0}
+        metrics.count_outcome(r, outcome, keys=KEYS)
+    assert metrics.outcomes(r, keys=KEYS) == {"success": 0, "failed": 0, "revoked": 0}
 
 
 @pytest.mark.parametrize(
@@ -87,18 +88,18 @@ def test_an_unknown_outcome_is_refused_and_counts_nothing(
 def test_an_outcome_counts_under_its_lower_case_name(
     r: fakeredis.FakeRedis, outcome: str, counted_as: str
 ) -> None:
-    metrics.count_outcome(r, outcome)
-    metrics.count_outcome(r, outcome)
-    assert metrics.outcomes(r)[counted_as] == 2
-    assert sum(metrics.outcomes(r).values()) == 2
+    metrics.count_outcome(r, outcome, keys=KEYS)
+    metrics.count_outcome(r, outcome, keys=KEYS)
+    assert metrics.outcomes(r, keys=KEYS)[counted_as] == 2
+    assert sum(metrics.outcomes(r, keys=KEYS).values()) == 2
 
 
 def test_durations_are_cumulative_buckets_ending_with_inf_and_a_sum(
     r: fakeredis.FakeRedis,
 ) -> None:
     for seconds in (0, 5, 5.01, 44.5, 1200, 1200.5):
-        metrics.observe_duration(r, "fast", seconds)
-    pairs, total = metrics.durations(r)["fast"]
+        metrics.observe_duration(r, "fast", seconds, keys=KEYS)
+    pairs, total = metrics.durations(r, keys=KEYS)["fast"]
     assert [le for le, _ in pairs] == [f"{b:g}" for b in metrics.DURATION_BUCKETS] + ["+Inf"]
     wanted = {"5": 2, "10": 3, "45": 4, "600": 4, "1200": 5, "+Inf": 6}
     assert {le: n for le, n in pairs if le in wanted} == wanted
@@ -121,12 +122,12 @@ def test_durations_are_cumulative_buckets_ending_with_inf_and_a_sum(
 def test_a_duration_is_kept_under_its_mode_or_under_other(
     r: fakeredis.FakeRedis, mode: str, stored_as: str
 ) -> None:
-    metrics.observe_duration(r, mode, 12.0)
-    got = metrics.durations(r)
+    metrics.observe_duration(r, mode, 12.0, keys=KEYS)
+    got = metrics.durations(r, keys=KEYS)
     assert list(got) == [stored_as]
     pairs, total = got[stored_as]
     assert dict(pairs)["15"] == 1 and dict(pairs)["10"] == 0 and total == 12.0
 
 
 def test_no_durations_observed_is_an_empty_histogram(r: fakeredis.FakeRedis) -> None:
-    assert metrics.durations(r) == {}
+    assert metrics.durations(r, keys=KEYS) == {}

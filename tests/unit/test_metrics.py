@@ -30,8 +30,10 @@ KEY_A, KEY_B = "sk-metrics-key-aaaa-1111", "sk-metrics-key-bbbb-2222"
 A, B = account_label(KEY_A), account_label(KEY_B)
 
 
-def build_runtime(server: fakeredis.FakeServer) -> Runtime:
-    settings = Settings(ttapi_api_keys=f"{KEY_A},{KEY_B}", ttapi_max_in_progress=3)
+def build_runtime(server: fakeredis.FakeServer, prefix: str = "mj") -> Runtime:
+    settings = Settings(
+        ttapi_api_keys=f"{KEY_A},{KEY_B}", ttapi_max_in_progress=3, mj_key_prefix=prefix
+    )
     client = fakeredis.FakeRedis(server=server, decode_responses=True)
     return Runtime.build(settings, client, NullDispatcher())
 
@@ -66,11 +68,11 @@ def test_a_refusal_counts_in_the_recent_window_and_in_a_total_that_only_grows(
     rt: Runtime,
 ) -> None:
     for minute in range(3):
-        metrics.count(rt.redis, A, 429, now=1_000_000 + 3600 * minute)  # hours apart
-    metrics.count(rt.redis, A, 499, now=1_000_000)
-    assert metrics.recent(rt.redis, A, 429, now=1_000_000 + 7200) == 1
-    assert metrics.totals(rt.redis, A) == {"429": 3, "499": 1}
-    assert metrics.totals(rt.redis, B) == {}
+        metrics.count(rt.redis, A, 429, now=1_000_000 + 3600 * minute, keys=rt.keys)  # hours
+    metrics.count(rt.redis, A, 499, now=1_000_000, keys=rt.keys)
+    assert metrics.recent(rt.redis, A, 429, now=1_000_000 + 7200, keys=rt.keys) == 1
+    assert metrics.totals(rt.redis, A, keys=rt.keys) == {"429": 3, "499": 1}
+    assert metrics.totals(rt.redis, B, keys=rt.keys) == {}
 
 
 @pytest.mark.parametrize(
@@ -93,15 +95,15 @@ def test_a_duration_that_is_not_a_finite_positive_number_is_refused(
     rt: Runtime, bad: float
 ) -> None:
     with pytest.raises(ValueError, match="seconds"):
-        metrics.observe_duration(rt.redis, "fast", bad)
+        metrics.observe_duration(rt.redis, "fast", bad, keys=rt.keys)
 
 
 def test_an_unknown_outcome_is_refused_and_states_count_in_any_case(rt: Runtime) -> None:
-    metrics.count_outcome(rt.redis, "SUCCESS")
-    metrics.count_outcome(rt.redis, "revoked")
+    metrics.count_outcome(rt.redis, "SUCCESS", keys=rt.keys)
+    metrics.count_outcome(rt.redis, "revoked", keys=rt.keys)
     with pytest.raises(ValueError, match="outcome"):
-        metrics.count_outcome(rt.redis, "lost")
-    assert metrics.outcomes(rt.redis) == {"success": 1, "failed": 0, "revoked": 1}
+        metrics.count_outcome(rt.redis, "lost", keys=rt.keys)
+    assert metrics.outcomes(rt.redis, keys=rt.keys) == {"success": 1, "failed": 0, "revoked": 1}
 
 
 def test_metrics_show_each_accounts_slots_cap_waiters_and_balance_by_label(
@@ -143,12 +145,12 @@ def test_counters_from_several_processes_add_up_in_one_scrape(
     server: fakeredis.FakeServer,
 ) -> None:
     one, two, web = build_runtime(server), build_runtime(server), build_runtime(server)
-    metrics.count(one.redis, A, 499)
-    metrics.count(two.redis, A, 499)
-    metrics.count(two.redis, B, 503)
-    metrics.count_outcome(one.redis, "success")
-    metrics.count_outcome(two.redis, "success")
-    metrics.count_outcome(two.redis, "failed")
+    metrics.count(one.redis, A, 499, keys=one.keys)
+    metrics.count(two.redis, A, 499, keys=two.keys)
+    metrics.count(two.redis, B, 503, keys=two.keys)
+    metrics.count_outcome(one.redis, "success", keys=one.keys)
+    metrics.count_outcome(two.redis, "success", keys=two.keys)
+    metrics.count_outcome(two.redis, "failed", keys=two.keys)
     got = scrape(web)
     assert got[("mj_ttapi_responses_total", (("account", A), ("status", "499")))] == 2
     assert got[("mj_ttapi_responses_total", (("account", B), ("status", "503")))] == 1
@@ -157,11 +159,26 @@ def test_counters_from_several_processes_add_up_in_one_scrape(
     assert got[("mj_jobs_total", (("outcome", "revoked"),))] == 0
 
 
+def test_answers_counted_under_a_custom_key_prefix_are_the_ones_scraped_and_shown(
+    server: fakeredis.FakeServer,
+) -> None:
+    from worker.cli.status import account_status
+
+    other = build_runtime(server, prefix="blue")
+    metrics.count(build_runtime(server).redis, A, 429, keys=build_runtime(server).keys)
+    metrics.count(other.redis, A, 499, keys=other.keys)
+    got = scrape(other)
+    assert got[("mj_ttapi_responses_total", (("account", A), ("status", "499")))] == 1
+    assert ("mj_ttapi_responses_total", (("account", A), ("status", "429"))) not in got
+    [row, _] = account_status(other, live=False)
+    assert (row["recent_499"], row["recent_429"]) == (1, 0)
+
+
 def test_job_durations_are_a_cumulative_histogram_per_mode(rt: Runtime) -> None:
     for seconds in (3, 40, 55, 700):
-        metrics.observe_duration(rt.redis, "fast", seconds)
-    metrics.observe_duration(rt.redis, "relax", 2000)
-    metrics.observe_duration(rt.redis, "Weird Mode!", 1)
+        metrics.observe_duration(rt.redis, "fast", seconds, keys=rt.keys)
+    metrics.observe_duration(rt.redis, "relax", 2000, keys=rt.keys)
+    metrics.observe_duration(rt.redis, "Weird Mode!", 1, keys=rt.keys)
     got = scrape(rt)
 
     def bucket(mode: str, le: str) -> float:
@@ -232,7 +249,7 @@ def metrics_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
         "    def __getattr__(self, name): return lambda *a, **k: None\n"
         f"s = Settings(ttapi_api_keys={KEY_A!r})\n"
         "rt = Runtime.build(s, fakeredis.FakeRedis(decode_responses=True), D())\n"
-        "metrics.count_outcome(rt.redis, 'success')\n"
+        "metrics.count_outcome(rt.redis, 'success', keys=rt.keys)\n"
         "print('up', flush=True)\n"
         f"serve_metrics(rt, '127.0.0.1', {port})\n"
     )

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from redis import Redis
 
-from worker.keys import COUNT_TTL_S, KEYS, Keys
+from worker.keys import COUNT_TTL_S, Keys
 from worker.text import text
 
 OUTCOMES = ("success", "failed", "revoked")
@@ -28,9 +28,7 @@ DURATION_BUCKETS = (5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0
 _MODE = re.compile(r"[a-z]{1,16}")
 
 
-def count(
-    redis: Redis, label: str, status: int, now: float | None = None, *, keys: Keys = KEYS
-) -> None:
+def count(redis: Redis, label: str, status: int, now: float | None = None, *, keys: Keys) -> None:
     """Count one answer with HTTP `status` from `label`'s account."""
     minute = int((now or time.time()) // 60)
     key = keys.count(label, status, minute)
@@ -48,7 +46,7 @@ def recent(
     minutes: int = 5,
     now: float | None = None,
     *,
-    keys: Keys = KEYS,
+    keys: Keys,
 ) -> int:
     """How many answers with `status` the account gave in the last `minutes` minutes."""
     minute = int((now or time.time()) // 60)
@@ -56,12 +54,12 @@ def recent(
     return sum(int(v) for v in redis.mget(names) if v)
 
 
-def totals(redis: Redis, label: str, *, keys: Keys = KEYS) -> dict[str, int]:
+def totals(redis: Redis, label: str, *, keys: Keys) -> dict[str, int]:
     """Every answer status counted for the account since counting began, with its count."""
     return {text(k): int(v) for k, v in redis.hgetall(keys.responses(label)).items()}
 
 
-def count_outcome(redis: Redis, outcome: str, *, keys: Keys = KEYS) -> None:
+def count_outcome(redis: Redis, outcome: str, *, keys: Keys) -> None:
     """Count one job ended as `outcome`: success, failed or revoked (any case)."""
     name = outcome.lower()
     if name not in OUTCOMES:
@@ -69,7 +67,7 @@ def count_outcome(redis: Redis, outcome: str, *, keys: Keys = KEYS) -> None:
     redis.hincrby(keys.outcomes, name, 1)
 
 
-def outcomes(redis: Redis, *, keys: Keys = KEYS) -> dict[str, int]:
+def outcomes(redis: Redis, *, keys: Keys) -> dict[str, int]:
     """Jobs ended so far, per outcome (every outcome listed, 0 when none)."""
     raw = {text(k): int(v) for k, v in redis.hgetall(keys.outcomes).items()}
     return {name: raw.get(name, 0) for name in OUTCOMES}
@@ -83,7 +81,7 @@ def bucket_of(seconds: float) -> str:
     return "+Inf"
 
 
-def observe_duration(redis: Redis, mode: str, seconds: float, *, keys: Keys = KEYS) -> None:
+def observe_duration(redis: Redis, mode: str, seconds: float, *, keys: Keys) -> None:
     """Add one job of `mode` (fast, relax, turbo) that took `seconds` to the histogram.
 
     Two commands: the bucket's count and the running sum (pass a pipeline to send them with
@@ -97,7 +95,7 @@ def observe_duration(redis: Redis, mode: str, seconds: float, *, keys: Keys = KE
     redis.hincrbyfloat(keys.durations, f"{name}:sum", seconds)
 
 
-def durations(redis: Redis, *, keys: Keys = KEYS) -> dict[str, tuple[list[tuple[str, int]], float]]:
+def durations(redis: Redis, *, keys: Keys) -> dict[str, tuple[list[tuple[str, int]], float]]:
     """Per mode: cumulative `(le, count)` pairs ending with `+Inf`, and the sum of seconds."""
     raw: Mapping[str, str] = {text(k): text(v) for k, v in redis.hgetall(keys.durations).items()}
     modes = sorted({field.split(":", 1)[0] for field in raw})

@@ -25,8 +25,8 @@ def account_status(rt: Runtime, *, live: bool = True) -> list[dict[str, Any]]:
             "waiting": len(state.waiters),
             "cooldown_ms": state.cooldown_ms,
             "effective_cap": state.effective_cap,  # a 499 taught: another client uses the key
-            "recent_429": metrics.recent(rt.redis, label, 429),
-            "recent_499": metrics.recent(rt.redis, label, 499),
+            "recent_429": metrics.recent(rt.redis, label, 429, keys=rt.keys),
+            "recent_499": metrics.recent(rt.redis, label, 499, keys=rt.keys),
             "in_rotation": rt.pool.disabled_reason(label) is None,
             "disabled_reason": rt.pool.disabled_reason(label),
             "balance": None,

@@ -79,7 +79,9 @@ class RedisCollector:
             known = self.rt.redis.hget(self.rt.keys.info(label), "balance")
             if known:
                 balance.add_metric([label], float(known))
-            for status, n in sorted(metrics.totals(self.rt.redis, label).items()):
+            for status, n in sorted(
+                metrics.totals(self.rt.redis, label, keys=self.rt.keys).items()
+            ):
                 responses.add_metric([label, status], n)
         yield from (in_use, cap, waiting, ambiguous, balance, responses)
         yield from self._job_metrics()
