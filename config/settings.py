@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     mj_health_timeout_s: float = Field(
         2.0, gt=0, le=30, description="/healthz gives up on a Redis PING after this"
     )
+    mj_inline_image_max_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="largest image a task may carry inline (a data URI), decoded, per image",
+    )
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod

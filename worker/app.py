@@ -62,9 +62,31 @@ class MJCelery(Celery):
         return self._runtime
 
 
+INLINE_STUB = "(inline input: kept in the job record)"
+
+
 def task_signature(task: Any) -> dict[str, Any]:
-    """The current request of `task` as a JSON-safe signature (id, chain, callbacks kept)."""
-    return dict(loads(dumps(dict(task.signature_from_request()))))
+    """The current request of `task` as a JSON-safe signature (id, chain, callbacks kept).
+
+    Inline images (data URIs) are left out: the job record keeps them, every re-publish of
+    the task would carry them through the broker again, and a run that finds the record
+    never reads them from its message.
+    """
+    sig = dict(loads(dumps(dict(task.signature_from_request()))))
+    kwargs = sig.get("kwargs")
+    if isinstance(kwargs, dict):
+        sig["kwargs"] = {k: _slim(v) for k, v in kwargs.items()}
+    return sig
+
+
+def _slim(value: Any) -> Any:
+    if isinstance(value, str) and (
+        len(value) > 65536 or (value.startswith("data:") and len(value) > 1024)
+    ):
+        return INLINE_STUB
+    if isinstance(value, list) and any(_slim(v) is INLINE_STUB for v in value):
+        return [_slim(v) for v in value]
+    return value
 
 
 def create_app(settings: Settings | None = None) -> MJCelery:
@@ -96,7 +118,9 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         result_backend_transport_options=transport,
         result_expires=settings.mj_result_expires_s,
         broker_connection_retry_on_startup=True,
-        result_extended=True,
+        # No args/kwargs in stored results: inputs may be megabytes of inline images, and a
+        # result lives for days under `noeviction`. Callers hold their own arguments.
+        result_extended=False,
         # Publishing rides out a Redis restart (a few seconds) instead of failing the step.
         task_publish_retry_policy=PUBLISH_RETRY,
         # No STARTED: a parked job re-runs often, and its caller sees WAITING / SUBMITTED.

@@ -15,7 +15,13 @@ from worker.capacity.guard import FOLLOW_UP, FRESH
 from worker.jobs.records import JobRecord
 from worker.runtime import Runtime
 from worker.ttapi import errors
-from worker.ttapi.requests import REQUESTS, SubmitRequest, mode_of, validate
+from worker.ttapi.requests import (
+    REQUESTS,
+    SubmitRequest,
+    check_inline_sizes,
+    mode_of,
+    validate,
+)
 from worker.ttapi.responses import JobInfo
 
 FOLLOW_UPS = ("action", "seed", "inpaint")
@@ -59,6 +65,7 @@ def make_spec(
     """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent."""
     if kind not in REQUESTS:
         raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
+    check_inline_sizes(kind, params, rt.settings.mj_inline_image_max_bytes)
     if account is not None:
         rt.pool.check(account)
     info: dict[str, Any] = {}

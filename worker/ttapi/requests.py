@@ -155,6 +155,41 @@ class InpaintRequest(SubmitRequest):
         return value.strip()
 
 
+# The fields of each job kind that carry images inline (data URIs or raw base64).
+INLINE_FIELDS: dict[str, tuple[str, ...]] = {
+    "blend": ("images",),
+    "describe": ("image",),
+    "inpaint": ("mask",),
+}
+
+
+def check_inline_sizes(kind: str, params: dict[str, Any], limit: int) -> None:
+    """Refuse an inline image over `limit` bytes (decoded), naming the field and the limit.
+
+    Checked before anything else (before the base64 is even decoded): an input that is too big
+    must cost neither a job record, nor Redis memory, nor an HTTP call.
+    """
+    for name in INLINE_FIELDS.get(kind, ()):
+        value = params.get(name)
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                continue
+            size = _decoded_size(item)
+            if size > limit:
+                where = f"{name}[{i}]" if isinstance(value, list) else name
+                raise InvalidRequest(
+                    f"invalid request: {where}: the image is {size:,} bytes, over the limit of "
+                    f"{limit:,} bytes per inline image (MJ_INLINE_IMAGE_MAX_BYTES)"
+                )
+
+
+def _decoded_size(text: str) -> int:
+    """About how many bytes a data URI or raw base64 text decodes to (without decoding it)."""
+    payload = text.partition(",")[2] if text.startswith("data:") else text
+    return len(payload) * 3 // 4
+
+
 REQUESTS: dict[str, type[SubmitRequest]] = {
     "imagine": ImagineRequest,
     "action": ActionRequest,
