@@ -189,3 +189,38 @@ def test_an_accepted_submit_ends_the_429_streak(guard: SlotGuard) -> None:
     hold(guard, "h0")
     guard.accepted(A, "h0")
     assert r.get(f"mj:{{{A}}}:refusals") is None
+
+
+def test_an_unresolved_job_gives_its_slot_up_as_occupancy_one_place_fewer(
+    guard: SlotGuard,
+) -> None:
+    hold(guard, "h0", "h1", "lost")
+    assert guard.unresolved(A, "lost", probe_every_s=LONG, lapse_s=LONG) == []
+    state = guard.state(A)
+    assert (sorted(state.holders), state.effective_cap) == (["h0", "h1"], 3)
+    hold(guard, "w1")
+    queue(guard, "w2")  # three of four: the lost job may still hold the fourth
+    assert guard.fill(A) == []
+
+
+def test_a_probe_accepted_after_an_unresolved_job_gives_its_place_back(guard: SlotGuard) -> None:
+    hold(guard, "h0", "h1", "h2", "lost")
+    guard.unresolved(A, "lost", probe_every_s=0.2, lapse_s=LONG)
+    queue(guard, "w1", "w2")
+    assert guard.fill(A) == []  # 3 held of an effective 3
+    time.sleep(0.25)
+    assert guard.fill(A) == ["w1"]  # the probe for the lost job's place
+    assert guard.accepted(A, "w1")  # TTAPI had room: the lost job is gone
+    assert guard.state(A).effective_cap == 4
+    assert guard.release(A, "h0") == ["w2"]
+
+
+def test_unresolved_jobs_add_up_and_lapse_after_their_longest_life(guard: SlotGuard) -> None:
+    hold(guard, "h0", "lost1", "lost2")
+    guard.unresolved(A, "lost1", probe_every_s=LONG, lapse_s=0.3)
+    guard.unresolved(A, "lost2", probe_every_s=LONG, lapse_s=0.3)
+    assert guard.state(A).effective_cap == 2
+    assert guard.unresolved(A, "lost2", probe_every_s=LONG, lapse_s=0.3) == []  # once only
+    assert guard.state(A).effective_cap == 2
+    time.sleep(0.35)
+    assert guard.state(A).effective_cap is None  # TTAPI has ended them by now, whatever they were

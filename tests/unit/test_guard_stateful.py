@@ -203,6 +203,26 @@ class GuardMachine(RuleBasedStateMachine):
         m.effective, m.probe, m.probe_ready = len(m.holders), None, False
         self.requeue(job)
 
+    @rule(job=JOBS)
+    def unresolved(self, job: str) -> None:
+        """A holder ended for us but may still run at TTAPI: one place fewer, as occupancy."""
+        before = self.holder_ids()
+        woken = self.guard.unresolved(LABEL, job, probe_every_s=3600, lapse_s=3600)
+        m = self.model
+        m.holders = {j: e for j, e in m.holders.items() if not e}
+        if job not in m.holders:
+            assert woken == []
+            return
+        m.holders.pop(job)
+        m.drop(job)
+        m.effective = max(min(m.cap if m.effective is None else m.effective, m.cap) - 1, 0)
+        m.probe_ready = False
+        if job == m.probe:
+            m.probe = None
+        assert woken == m.fill()
+        self.check_grants(before)
+        self.check_filled()
+
     @precondition(lambda self: self.model.effective is not None)
     @rule()
     def probe_due(self) -> None:

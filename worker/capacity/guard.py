@@ -65,6 +65,7 @@ class SlotGuard:
         self._state = redis.register_script(guard_lua.STATE)
         self._free = redis.register_script(guard_lua.FREE)
         self._leases = redis.register_script(guard_lua.LEASES)
+        self._unresolved = redis.register_script(guard_lua.UNRESOLVED)
 
     def keys(self, label: str) -> list[str]:
         """Return the account's keys ``[slots, waiters, seq, cap, cool, occ]`` (script order)."""
@@ -164,6 +165,20 @@ class SlotGuard:
             )
         gap_ms, lapse_ms = round(probe_every_s * 1000), max(1, round(lapse_s * 1000))
         return int(self._backoff(keys=self.keys(label), args=[job_id, 0, 1, gap_ms, lapse_ms]))
+
+    def unresolved(
+        self, label: str, job_id: str, *, probe_every_s: float, lapse_s: float
+    ) -> list[str]:
+        """The job ended for its caller, but TTAPI may still run it: turn its slot into
+        occupancy (one place fewer under the effective cap, for at most `lapse_s`) that a probe
+        TTAPI accepts gives back, instead of a slot locked for the job's longest life.
+
+        Returns the ids handed a slot meanwhile (none unless a probe is already due).
+        """
+        _check_job(job_id)
+        gap_ms, lapse_ms = round(probe_every_s * 1000), max(1, round(lapse_s * 1000))
+        args: list[str | int] = [job_id, self._lease_ms, self._default_cap, gap_ms, lapse_ms]
+        return ids_of(self._unresolved(keys=self.keys(label), args=args))
 
     def fill(self, label: str) -> list[str]:
         """Drop expired leases and hand free slots to head waiters; return their ids in order."""
