@@ -19,13 +19,13 @@ from celery.signals import task_revoked
 
 from worker import schedules
 from worker.app import app, task_signature
-from worker.jobs import maintenance
+from worker.jobs import entry, maintenance
 from worker.jobs import poll as completion
+from worker.jobs.delivery import delivered
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
 from worker.jobs.outcome import Done, Failed, Revoked
 from worker.jobs.revoke import cancel_parked, on_revoked
-from worker.jobs.settle import delivered, resume_all
-from worker.jobs.submit import advance
+from worker.jobs.settle import resume_all
 from worker.pipelines import build_pipeline
 from worker.revoke_command import on_revoke_command
 
@@ -47,7 +47,7 @@ def _run(
     task: Task, kind: str, params: dict[str, Any], *, account: str | None = None, parent: Any = None
 ) -> dict[str, Any]:
     job_id = str(task.request.id)
-    outcome = advance(
+    outcome = entry.run(
         app.runtime,
         job_id,
         kind,
@@ -109,6 +109,7 @@ def _cancel_parked(task_ids: list[str]) -> None:
     """
     for job_id in cancel_parked(app.runtime, task_ids):
         app.backend.mark_as_revoked(job_id, "revoked")
+        delivered(app.runtime, job_id)
 
 
 on_revoke_command(_cancel_parked)

@@ -40,6 +40,10 @@ class Keys:
         """Hash: a finished TTAPI job's account, components, prompt, mode (record TTL)."""
         return f"{self.prefix}:ttjob:{ttapi_job_id}"
 
+    def delivery(self, job_id: str) -> str:
+        """String (PX): one run is reporting this ended job now (see `worker.jobs.delivery`)."""
+        return f"{self.prefix}:delivery:{job_id}"
+
     def chain(self, task_id: str) -> str:
         """String: the task ids of a pipeline `mjw submit` sent, for `mjw wait` (result TTL)."""
         return f"{self.prefix}:chain:{task_id}"
@@ -52,7 +56,7 @@ class Keys:
 
     @property
     def pump_turn(self) -> str:
-        """Lock (PX): a pump round is under way; another round started meanwhile skips."""
+        """Lock (PX, a token): a pump round is under way; another started meanwhile skips."""
         return f"{self.prefix}:pump:turn"
 
     @property

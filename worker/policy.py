@@ -15,6 +15,7 @@ RETRY_AFTER_CAP_S = 60.0  # TTAPI's Retry-After is honoured up to this (or MJ_PO
 AMBIGUOUS_RESUBMITS = 1  # resubmits of a job whose submit answer was lost, ever
 HISTORY_PAGES = 10  # fetch-list pages read back per reconcile look (100 rows each)
 HISTORY_PAGE_SIZE = 100  # fetch-list's largest page
+MAX_STEP_ERRORS = 5  # unexpected errors in a row before a job not yet sent fails clearly
 TRANSIENT_RESUBMITS = 1  # resubmits after a FAILED TTAPI calls worth one more try
 
 # TTAPI's job timeouts (seconds): its defaults by mode, and the longest a job may ask for.
@@ -29,3 +30,6 @@ REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
 # Polls one tick message may make (worker/jobs/ticks.py): an account's due jobs are fetched
 # one after another, so a bound keeps the last of them from waiting on the others' answers.
 POLL_BATCH = 5
+# Parked jobs one run submits in place when it frees slots (the rest are re-published): a
+# hand-off that ends a job at once hands its slot on in turn, and that must stay bounded.
+HANDOFFS_PER_RUN = 4

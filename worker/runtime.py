@@ -8,6 +8,7 @@ dispatcher; the Celery app builds one on the real broker.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -135,6 +136,8 @@ class Runtime:
     keys: Keys = field(default_factory=Keys)
     # Submits a parked job handed a slot right here (worker processes); None: re-publish it.
     handoff: Callable[[str], None] | None = None
+    handoffs: deque[str] = field(default_factory=deque)  # queued behind the running hand-off
+    handing_off: bool = False
 
     @classmethod
     def build(

@@ -34,13 +34,15 @@ from typing import Any
 import fakeredis
 
 from config.settings import Settings
-from worker.jobs import maintenance
+from worker.jobs import entry, maintenance
 from worker.jobs import poll as completion
+from worker.jobs.delivery import delivered
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
-from worker.jobs.settle import delivered, resume_all
-from worker.jobs.submit import advance, take_over
+from worker.jobs.settle import resume_all
+from worker.jobs.submit import take_over
 from worker.jobs.ticks import PollTicks, poll_ticks, run_tick
 from worker.runtime import Runtime
+from worker.ttapi import errors
 
 
 class Killed(BaseException):
@@ -119,6 +121,7 @@ class InlineEngine:
         self.dispatcher = dispatcher
         self.inputs: dict[str, Inputs] = {}
         self.outcomes: dict[str, Outcome] = {}
+        self.stored: dict[str, list[Outcome]] = {}  # every outcome stored, in order
         self.pump_every: float | None = None
         self.pumped: list[dict[str, int]] = []
         self.killed: list[Step] = []
@@ -173,10 +176,11 @@ class InlineEngine:
         account: str | None = None,
         parent: Any = None,
         job_id: str | None = None,
+        expires_at: float = 0.0,
     ) -> str:
         """Deliver a new task message for a job now; returns its (task) id."""
         job_id = job_id or str(uuid.uuid4())
-        self.inputs[job_id] = Inputs(kind, params, account, parent)
+        self.inputs[job_id] = Inputs(kind, params, account, parent, expires_at)
         self.deliver(job_id)
         return job_id
 
@@ -187,18 +191,22 @@ class InlineEngine:
     def deliver(self, job_id: str) -> Outcome:
         """Run the job's task once more (a first delivery, a redelivery or a resume)."""
         inp = self.inputs[job_id]
-        outcome = advance(
-            self.rt,
-            job_id,
-            inp.kind,
-            inp.params,
-            signature=lambda: {"job": job_id},
-            account=inp.account,
-            parent=inp.parent,
-            expires_at=inp.expires_at,
-        )
+        try:
+            outcome = entry.run(
+                self.rt,
+                job_id,
+                inp.kind,
+                inp.params,
+                signature=lambda: {"job": job_id},
+                account=inp.account,
+                parent=inp.parent,
+                expires_at=inp.expires_at,
+            )
+        except Exception as exc:  # Celery stores FAILURE (and fires the errbacks)
+            outcome = Failed(errors.TTAPIError(f"{type(exc).__name__}: {exc}"))
         if isinstance(outcome, Done | Failed | Revoked):
             self.outcomes[job_id] = outcome
+            self.stored.setdefault(job_id, []).append(outcome)
             delivered(self.rt, job_id)  # what the Celery task's after_return does
         return outcome
 

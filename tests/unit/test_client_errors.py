@@ -34,8 +34,8 @@ STATUS_TABLE = [
     (404, failed("Not Found"), errors.NotFound, False),
     (429, failed("Requests too frequent"), errors.RateLimited, False),
     (499, failed("User product queue insufficient"), errors.QueueFull, False),
-    (500, failed("System error"), errors.ServerError, False),
-    (503, failed("Service unavailable"), errors.ServerError, False),
+    (500, failed("System error"), errors.ServerError, True),
+    (503, failed("Service unavailable"), errors.ServerError, True),
     (504, failed("Request timeout"), errors.GatewayTimeout, True),
 ]
 
@@ -154,7 +154,8 @@ def test_the_key_travels_only_in_the_tt_api_key_header(scripted: ScriptedServer)
         (errors.NotFound("x"), False),
         (errors.RateLimited("x"), False),
         (errors.QueueFull("x"), False),
-        (errors.ServerError("x"), False),
+        (errors.ServerError("x"), True),
+        (errors.RequestError("x"), True),
         (errors.GatewayTimeout("x"), True),
         (errors.EnvelopeFailed("x"), False),
     ],

@@ -374,6 +374,23 @@ def test_a_late_retry_for_an_attempt_that_was_resubmitted_is_acknowledged(
     assert dispatcher.resumed == [JOB]
 
 
+def test_a_late_retry_for_the_failed_attempt_never_ends_the_resubmit_whose_answer_was_lost(
+    rt: Runtime,
+    app: WSGIApplication,
+    dispatcher: RecordingDispatcher,
+) -> None:
+    token = submitted_job(rt)
+    timeout = callback(status="FAILED", message="Job Timeout")
+    assert call(app, "POST", f"/hook/{token}", timeout).json()["settled"] is True
+    # The resubmit went out and its answer was lost: AMBIGUOUS, no TTAPI id yet.
+    assert rt.records.move(JOB, WAITING, "AMBIGUOUS", lost_at=rt.clock(), sent_at=rt.clock())
+    again = call(app, "POST", f"/hook/{token}", timeout)  # TTAPI retries the old callback
+    assert (again.code, again.json()) == (200, {"ok": True, "settled": False})
+    rec = rt.records.load(JOB)
+    assert rec is not None and (rec.state, rec.ttapi_job_id) == ("AMBIGUOUS", "")
+    assert dispatcher.resumed == [JOB]  # the resubmit; no report of a failure
+
+
 def test_a_progress_callback_records_progress_and_settles_nothing(
     rt: Runtime,
     app: WSGIApplication,

@@ -49,3 +49,11 @@ def cooldown(rt: Runtime, label: str, retry_after: float | None) -> float:
     streak = int(rt.redis.incr(key))
     rt.redis.expire(key, REFUSALS_TTL_S)
     return float(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS))
+
+
+def unresolved(rt: Runtime, rec: JobRecord, label: str, lapse_s: float) -> list[str]:
+    """The job ended for its caller, but TTAPI may still run it for up to `lapse_s`: its slot
+    becomes occupancy that probes (a tenth of a job apart) can clear; returns ids woken."""
+    expected = rt.durations.expected(label, mode_of(rec.params, rec.parent), rec.kind)
+    gap, _ = probe_timing(expected, rt.timing.cooldown_s)
+    return rt.guard.unresolved(label, rec.job_id, probe_every_s=gap, lapse_s=lapse_s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from worker.capacity.leases import Lease, new_token
 from worker.jobs.poll import orphan
 from worker.jobs.records import (
     AMBIGUOUS,
@@ -18,7 +19,7 @@ from worker.jobs.records import (
     WAITING,
     JobRecord,
 )
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import wake
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
@@ -57,13 +58,13 @@ def pump(rt: Runtime) -> dict[str, int]:
     time (beat may fire while a slow round goes on); the others return at once.
     """
     done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0, "orphaned": 0}
-    turn = rt.redis.set(rt.keys.pump_turn, "1", nx=True, px=_turn_ms(rt))
-    if not turn:
+    turn, token = Lease(rt.redis, rt.keys.pump_turn), new_token()
+    if not turn.take(token, _turn_ms(rt) / 1000):
         return done
     try:
         _round(rt, rt.clock(), stall_s(rt), done)
     finally:
-        rt.redis.delete(rt.keys.pump_turn)
+        turn.give_back(token)  # never another round's turn, if this one outlived its own
     return done
 
 
@@ -75,7 +76,7 @@ def _turn_ms(rt: Runtime) -> int:
 def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     labels = rt.pool.labels
     for woken in rt.guard.fill_all(labels).values():
-        resume_all(rt, woken)
+        wake(rt, woken)
         done["woken"] += len(woken)
     leases = rt.guard.leases(labels)
     recs = rt.records.peek([j for held in leases.values() for j in held], HOLDER_FIELDS)
@@ -111,7 +112,7 @@ def _look_at_holder(
     if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
         return  # ended blind (lost submit, no history): the slot waits out the job's life
     if rec is None or rec.state in TERMINAL or rec.account != label:
-        resume_all(rt, rt.guard.release(label, job_id))
+        wake(rt, rt.guard.release(label, job_id))
         done["reaped"] += 1
         return
     if 0 < ms_left < 500 * rt.timing.lease_s:
@@ -137,7 +138,7 @@ def _look_at_holder(
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
             done["revived"] += 1
     elif rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING) and now - rec.woken_at > stall:
-        resume_all(rt, [job_id])  # handed a slot, but its task never came
+        wake(rt, [job_id])  # handed a slot, but its task never came
         done["revived"] += 1
 
 
@@ -211,6 +212,6 @@ def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
         reason = rt.pool.disabled_reason(label) or ""
         if reason.startswith("402") and (info.balance or 0) > 0:
             rt.pool.enable(label)
-        resume_all(rt, rt.guard.fill(label))
+        wake(rt, rt.guard.fill(label))
         seen[label] = snapshot
     return seen

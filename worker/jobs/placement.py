@@ -39,9 +39,16 @@ def account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
         label = rt.pool.choose()
     except NoAccountLeft as exc:
         return _fail_now(rt, rec, str(exc))
-    rt.records.update(rec.job_id, account=label)
-    rec.account = label
-    return label
+    # Compare-and-set: two runs of one job (a duplicated message, a resumed task racing the
+    # pump's) may each choose an account; the first to write it wins and the other follows.
+    if rt.records.cas(rec.job_id, {"account": rec.account, "state": [NEW, WAITING]}, account=label):
+        rec.account = label
+        return label
+    fresh = rt.records.load(rec.job_id)
+    if fresh is None or fresh.state not in (NEW, WAITING) or not fresh.account:
+        return _PARKED  # another run moved it on: that run drives it
+    rec.account = fresh.account
+    return account_for(rt, rec)
 
 
 def _fail_now(rt: Runtime, rec: JobRecord, message: str) -> Failed:
@@ -57,4 +64,4 @@ def move_waiters(rt: Runtime, label: str) -> None:
     """
     for job_id in rt.guard.state(label).waiters:
         rt.dispatcher.resume(job_id)
-        rt.guard.release(label, job_id)
+        resume_all(rt, rt.guard.release(label, job_id))

@@ -47,7 +47,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     except (errors.NotFound, errors.Unauthorized, errors.BadRequest) as exc:
         # Counted apart from 429/5xx: only TTAPI not knowing the job, again and again, ends it.
         unknown = rec.unknown_fetches + 1
-        if unknown >= MAX_FETCH_ERRORS:
+        if unknown >= MAX_FETCH_ERRORS or _past_deadline(rt, rec):
             fail(
                 rt,
                 rec,
@@ -62,6 +62,9 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
         if exc.status_code:
             metrics.count(rt.redis, rec.account, exc.status_code, keys=rt.keys)
+        if _past_deadline(rt, rec):  # ...until the job's deadline: it ends, its place stays
+            _time_out(rt, rec, this_step, f"and TTAPI could not be asked ({exc})")
+            return
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
         _next(
             rt,
@@ -78,16 +81,8 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
                 _next(rt, fresh, seq)
         return
     now = rt.clock()
-    if now > rec.deadline > 0:
-        fail(
-            rt,
-            rec,
-            f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its "
-            f"timeout ({timeout_s(rec)}s) and grace; its slot is freed",
-            from_states=(SUBMITTED,),
-            resume_self=True,
-            expect=this_step,
-        )
+    if _past_deadline(rt, rec):
+        _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
         return
     changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     moved = info.progress != rec.progress
@@ -103,6 +98,25 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         rec.progress, rec.last_progress_at = info.progress, now
     if _next(rt, rec, seq, **changes) and moved:
         show_submitted(rt, rec)
+
+
+def _past_deadline(rt: Runtime, rec: JobRecord) -> bool:
+    return rt.clock() > rec.deadline > 0
+
+
+def _time_out(rt: Runtime, rec: JobRecord, this_step: dict[str, Any], why: str) -> None:
+    """End a job past its deadline. TTAPI may still run it, so its slot becomes occupancy for
+    one more of TTAPI's timeouts (a probe TTAPI accepts clears it sooner), never a free slot."""
+    fail(
+        rt,
+        rec,
+        f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its timeout "
+        f"({timeout_s(rec)}s) and grace, {why}",
+        from_states=(SUBMITTED,),
+        resume_self=True,
+        expect=this_step,
+        occupy_s=timeout_s(rec) * rt.timing.time_scale,
+    )
 
 
 def orphan(rt: Runtime, rec: JobRecord) -> bool:

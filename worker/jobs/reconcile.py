@@ -35,7 +35,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True) and (
         rt.redis.get(claim) != rec.job_id
     ):
-        return False  # another of our jobs owns it
+        return False  # another of our jobs owns it (its submit said so, or it adopted it first)
     expect: dict[str, object] = {"state": AMBIGUOUS}
     if seq is not None:
         expect["poll_seq"] = seq
@@ -54,7 +54,8 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     ):
         return False
     log.warning("job %s: lost submit found at TTAPI as %s", rec.job_id, ttapi_job_id)
-    rt.guard.renew(rec.account, rec.job_id)
+    # Not the answer a probe waits for: the adopted job may be a look-alike (see take_claim).
+    rt.guard.renew(rec.account, rec.job_id, confirms=False)
     fresh = rt.records.load(rec.job_id)
     if fresh is not None:
         show_submitted(rt, fresh)
@@ -62,12 +63,43 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     return True
 
 
+def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
+    """Claim `ttapi_job_id` for `job_id`, whose own submit answer named it. A record that
+    adopted it from TTAPI's history (`adopt`: same prompt, its own answer lost) was wrong: it
+    gives the job back and goes back to AMBIGUOUS, to find its own job (or none) again."""
+    claim = rt.keys.claim(ttapi_job_id)
+    previous = rt.redis.set(claim, job_id, ex=CLAIM_TTL_S, get=True)
+    if previous is None or previous == job_id:
+        return
+    adopter = rt.records.load(str(previous))
+    if adopter is None or adopter.state != SUBMITTED or adopter.ttapi_job_id != ttapi_job_id:
+        log.error("job %s: TTAPI job %s was claimed by job %s", job_id, ttapi_job_id, previous)
+        return
+    seq = adopter.poll_seq + 1
+    if rt.records.cas(
+        adopter.job_id,
+        {"state": SUBMITTED, "ttapi_job_id": ttapi_job_id},
+        state=AMBIGUOUS,
+        ttapi_job_id="",
+        poll_seq=seq,
+        submitted_at_ts=0,
+    ):
+        log.warning(
+            "job %s: TTAPI job %s is job %s's (its submit said so); looking for its own again",
+            adopter.job_id,
+            ttapi_job_id,
+            job_id,
+        )
+        rt.dispatcher.poll(adopter.job_id, seq, rt.timing.bounds.min_s, adopter.account)
+
+
 def reconcile(rt: Runtime, rec: JobRecord) -> None:
     """Find the job a lost submit may have created (TTAPI's history) before anything else.
 
     Resubmit at most once, and only after the grace (counted from when the answer was lost)
-    passed with TTAPI's history readable and showing nothing. If the history stays unreadable,
-    fail clearly without a resubmit and keep the slot until the job's longest life is over.
+    passed with TTAPI's history readable and showing nothing. If the history stays unreadable
+    for a grace, fail clearly without a resubmit; TTAPI may run the job, so its slot becomes
+    occupancy that a probe clears (not a slot locked for the job's longest life).
     """
     seq, now = rec.poll_seq, rt.clock()
     lost_at = rec.lost_at or rec.sent_at
@@ -75,8 +107,8 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         rows = history_since(rt, rec)
     except errors.TTAPIError as exc:
         log.info("job %s: fetch-list failed (%s); will look again", rec.job_id, exc)
-        if now - max(lost_at, rec.history_seen_at) > 2 * rt.timing.reconcile_grace_s:
-            _give_up(rt, rec, seq, f"TTAPI's job history is unavailable ({exc})")
+        if now - max(lost_at, rec.history_seen_at) >= rt.timing.reconcile_grace_s:
+            _give_up(rt, rec, seq, f"TTAPI's job history is unavailable ({exc})", blind=True)
             return
         _next_look(rt, rec, seq)
         return
@@ -93,6 +125,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
             rec,
             seq,
             "its one resubmit's answer was lost too, and TTAPI's history shows neither",
+            blind=False,
         )
         return
     # TTAPI's history has no such job after the grace: it was never created. Submit again,
@@ -105,7 +138,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         ambiguous_resubmits=rec.ambiguous_resubmits + 1,
     ):
         log.warning("job %s: TTAPI never created it; submitting again (once)", rec.job_id)
-        rt.guard.renew(rec.account, rec.job_id)
+        rt.guard.renew(rec.account, rec.job_id, confirms=False)
         rt.dispatcher.resume(rec.job_id)
 
 
@@ -141,19 +174,25 @@ def candidates(rec: JobRecord, rows: list[JobListItem]) -> list[str]:
     return [job_id for _, job_id in sorted(found)]
 
 
-def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str) -> None:
-    """Fail a lost submit without resubmitting; its slot stays until the job's longest life."""
-    hold = deadline_for(rt, rec, rec.sent_at or rt.clock())
-    until = datetime.fromtimestamp(hold, UTC).strftime("%H:%M:%S UTC")
+def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) -> None:
+    """Fail a lost submit without resubmitting. `blind`: TTAPI's history could not be read, so
+    TTAPI may run the job until its longest life is over: its slot becomes occupancy (a probe
+    TTAPI accepts clears it). Otherwise the history showed no such job: the slot is free."""
+    life = deadline_for(rt, rec, rec.sent_at or rt.clock()) - rt.clock()
+    said = f" ({rec.last_error})" if rec.last_error else ""
+    if blind:
+        tail = "; if TTAPI did create it, it counts against the account's cap until a probe "
+        tail += "finds its place free"
+    else:
+        tail = ""
     fail(
         rt,
         rec,
-        f"Submit answer lost: {why}. Not resubmitted, so it is never paid twice; "
-        f"if TTAPI did create it, its slot stays reserved until {until}",
+        f"Submit answer lost{said}: {why}. Not resubmitted, so it is never paid twice{tail}",
         from_states=(AMBIGUOUS,),
         resume_self=True,
         expect={"poll_seq": seq},
-        hold_until=hold,
+        occupy_s=max(life, rt.timing.cooldown_s) if blind else 0.0,
     )
 
 
@@ -169,6 +208,6 @@ def _same_prompt(ours: str, theirs: str) -> bool:
 def _next_look(rt: Runtime, rec: JobRecord, seq: int) -> None:
     """Look at TTAPI's history again a quarter grace later (at the poll bounds)."""
     if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1):
-        rt.guard.renew(rec.account, rec.job_id)
+        rt.guard.renew(rec.account, rec.job_id, confirms=False)
         gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / 4)
         rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)

@@ -32,6 +32,7 @@ INT_FIELDS = (
     "priority",
     "unknown_fetches",
     "ambiguous_resubmits",
+    "step_errors",
 )
 FLOAT_FIELDS = (
     "created_at",
@@ -77,6 +78,7 @@ class JobRecord:
     fetch_errors: int = 0
     unknown_fetches: int = 0  # 404/401/400 answers to fetch in a row (TTAPI does not know it)
     ambiguous_resubmits: int = 0  # resubmits after a lost answer (at most one, ever)
+    step_errors: int = 0  # unexpected errors in its task's runs (see worker.jobs.entry)
     previous_job_id: str = ""  # the TTAPI job a transient failure replaced
     created_at: float = 0.0
     sent_at: float = 0.0
@@ -94,6 +96,7 @@ class JobRecord:
     expires_at: float = 0.0  # the task's `expires`: not submitted after this
     waiting_since: float = 0.0  # when it first found its account full
     hook_token: str = ""
+    last_error: str = ""  # what the last submit that may have created the job answered
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

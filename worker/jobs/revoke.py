@@ -9,18 +9,23 @@ from __future__ import annotations
 import logging
 
 from worker.capacity import metrics
+from worker.jobs.delivery import delivered, owe_delivery
 from worker.jobs.records import NEW, REVOKED, SUCCESS, TERMINAL, WAITING, JobRecord
-from worker.jobs.settle import delivered, owe_delivery, resume_all
+from worker.jobs.settle import resume_all
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
-    """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next."""
-    if not rt.records.move(
-        rec.job_id, (NEW, WAITING), REVOKED, error=reason, finished_at_ts=rt.clock()
-    ):
+    """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next.
+
+    The REVOKED outcome is owed before the record says so (as `fail` does): a kill between the
+    two steps then leaves a debt the pump pays, never an ended job nobody reports.
+    """
+    now = rt.clock()
+    owe_delivery(rt, rec.job_id, now)
+    if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason, finished_at_ts=now):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
     metrics.count_outcome(rt.redis, REVOKED, keys=rt.keys)
@@ -53,15 +58,13 @@ def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
     if rec is None:
         return False
     if rec.state in (NEW, WAITING):
-        cancel(rt, rec, "expired" if expired else "revoked")
-        delivered(rt, job_id)  # Celery stored REVOKED already
+        if cancel(rt, rec, "expired" if expired else "revoked"):
+            delivered(rt, job_id)  # Celery stored REVOKED already
         return False
     if not expired:
         if rec.state in TERMINAL:
             delivered(rt, job_id)  # the caller revoked it: REVOKED is its outcome
         return False
-    if rec.state == SUCCESS:
-        # A late copy of the original message: REVOKED just overwrote the stored result.
-        owe_delivery(rt, job_id, rt.clock())
-        rt.dispatcher.resume(job_id)
+    # Only its `expires` passed while TTAPI has (or had) the job: its result is still owed and
+    # goes out through the job's own report (Celery never overwrites a stored SUCCESS).
     return rec.state not in TERMINAL or rec.state == SUCCESS

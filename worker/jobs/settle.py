@@ -10,7 +10,8 @@ import logging
 from collections.abc import Mapping
 
 from worker import policy
-from worker.capacity import metrics
+from worker.capacity import metrics, refusals
+from worker.jobs.delivery import owe_delivery
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.jobs.spec import job_result, remember
 from worker.runtime import Runtime
@@ -34,12 +35,44 @@ def is_transient(message: str) -> bool:
     return any(text.startswith(t) or t in text for t in TRANSIENT)
 
 
-def resume_all(rt: Runtime, job_ids: list[str]) -> None:
+def resume_all(rt: Runtime, job_ids: list[str], *, here: bool = True) -> None:
     """Move on the parked jobs just handed a slot: submit them here when this process may
-    (`Runtime.handoff`, in a worker), else re-publish their tasks."""
-    if rt.handoff is not None:
-        for job_id in job_ids:
-            rt.handoff(job_id)
+    (`Runtime.handoff`, in a worker, unless `here` is False), else re-publish their tasks.
+
+    Submitting here is a bounded loop, never a recursion: a job handed a slot may end at once
+    (expired, its account out of rotation) and hand its slot on in turn; those hand-offs queue
+    behind this one, at most `HANDOFFS_PER_RUN` are submitted by this run, and the rest are
+    re-published, so one message never does an unbounded number of submits.
+    """
+    if rt.handoff is None or not here:
+        wake(rt, job_ids)
+        return
+    rt.handoffs.extend(job_ids)
+    if rt.handing_off:
+        return  # the loop below (further up this very stack) takes them
+    rt.handing_off = True
+    try:
+        done = 0
+        while rt.handoffs and done < policy.HANDOFFS_PER_RUN:
+            rt.handoff(rt.handoffs.popleft())
+            done += 1
+    except Exception:
+        _wake_rest(rt)
+        raise
+    finally:
+        rt.handing_off = False
+    _wake_rest(rt)
+
+
+def _wake_rest(rt: Runtime) -> None:
+    rest = list(rt.handoffs)
+    rt.handoffs.clear()
+    wake(rt, rest)
+
+
+def wake(rt: Runtime, job_ids: list[str]) -> None:
+    """Re-publish the tasks of parked jobs just handed a slot (no HTTP call here)."""
+    if not job_ids:
         return
     now = rt.clock()
     for job_id in job_ids:
@@ -60,12 +93,13 @@ def fail(
     from_states: tuple[str, ...],
     resume_self: bool = False,
     expect: Mapping[str, object] | None = None,
-    hold_until: float = 0.0,
+    occupy_s: float = 0.0,
 ) -> bool:
     """End the job in FAILED with `message`, free its slot; False if it had already moved on.
 
-    `expect` names other fields that must still hold (compare-and-set). With `hold_until`, the
-    slot stays taken until then instead: TTAPI may still be running a job we cannot see.
+    `expect` names other fields that must still hold (compare-and-set). With `occupy_s`, TTAPI
+    may still run the job: its slot becomes occupancy for at most that long, one place fewer
+    that a probe TTAPI accepts gives back (`refusals.unresolved`), not a slot locked for it.
     """
     now = rt.clock()
     owe_delivery(rt, rec.job_id, now)  # whoever stores the failure settles this debt
@@ -76,35 +110,17 @@ def fail(
         expect=expect,
         error=message,
         finished_at_ts=now,
-        hold_until=hold_until,
     ):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
     metrics.count_outcome(rt.redis, FAILED, keys=rt.keys)
     if resume_self:  # reported before a hand-off's submit, not behind it
         rt.dispatcher.resume(rec.job_id)
-    if hold_until > now and rec.account:
-        rt.guard.hold(rec.account, rec.job_id, hold_until - now)
+    if occupy_s > 0 and rec.account:
+        resume_all(rt, refusals.unresolved(rt, rec, rec.account, occupy_s))
     else:
         _release(rt, rec)
     return True
-
-
-def owed(rt: Runtime, job_id: str) -> bool:
-    """True while an ended job's outcome has not been stored where its caller looks."""
-    return rt.redis.zscore(rt.keys.undelivered, job_id) is not None
-
-
-def delivered(rt: Runtime, job_id: str) -> None:
-    """The job's outcome is stored where its caller looks (Celery's result backend)."""
-    rt.redis.zrem(rt.keys.undelivered, job_id)
-
-
-def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
-    """Note that the job's outcome must still reach its caller (the pump re-publishes it)."""
-    # Noted BEFORE the record says the job ended: a worker killed between the two would
-    # otherwise leave an ended job that nobody ever resumes (the pump reads this set).
-    rt.redis.zadd(rt.keys.undelivered, {job_id: now})
 
 
 def _count_success(rt: Runtime, rec: JobRecord, mode: str, took_s: float) -> None:
@@ -175,4 +191,4 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
 
 
-__all__ = ["delivered", "fail", "is_transient", "owe_delivery", "owed", "resume_all", "settle"]
+__all__ = ["fail", "is_transient", "resume_all", "settle", "wake"]

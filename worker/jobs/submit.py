@@ -14,9 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 from worker.jobs import unsent
+from worker.jobs.delivery import claim
+from worker.jobs.maintenance import stall_s
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
-from worker.jobs.reconcile import adopt
+from worker.jobs.reconcile import adopt, take_claim
 from worker.jobs.records import (
     AMBIGUOUS,
     IN_FLIGHT,
@@ -28,11 +30,10 @@ from worker.jobs.records import (
     JobRecord,
 )
 from worker.jobs.revoke import cancel
-from worker.jobs.settle import owe_delivery, owed, resume_all
+from worker.jobs.settle import resume_all
 from worker.jobs.spec import make_spec, request_for
 from worker.jobs.states import show_submitted, show_waiting
 from worker.jobs.timing import deadline_for, poll_gap
-from worker.keys import CLAIM_TTL_S
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
@@ -74,11 +75,11 @@ def advance(
             expires_at=expires_at,
         )
     if rec.state in TERMINAL:
-        # An ended job stays in `mj:undelivered` until the caller has stored the outcome
-        # (`settle.delivered`, from the task's after_return), so a kill in between loses
-        # nothing. Once stored, a duplicate message ends quietly: returning the result again
+        # An ended job stays owed until the caller has stored the outcome (`delivered`, from
+        # the task's after_return), so a kill in between loses nothing. One run claims the
+        # report; a duplicate or overlapping one ends quietly: returning the result again
         # would fire the chain's callbacks a second time.
-        return ended(rec) if owed(rt, job_id) else Park()
+        return ended(rec) if claim(rt, job_id, stall_s(rt)) else Park()
     if not rec.sig:
         rt.records.update(job_id, sig=signature())
     if rec.state in IN_FLIGHT:
@@ -97,8 +98,7 @@ def take_over(rt: Runtime, job_id: str) -> None:
     if rec is None or rec.state not in (NEW, WAITING):
         return
     if not isinstance(_unless_expired(rt, rec), Park):
-        owe_delivery(rt, job_id, rt.clock())  # e.g. revoked here: only its task can say so
-        rt.dispatcher.resume(job_id)
+        rt.dispatcher.resume(job_id)  # e.g. revoked here (owed already): its task reports it
 
 
 def _unless_expired(rt: Runtime, rec: JobRecord) -> Outcome:
@@ -118,15 +118,35 @@ def _acquire_and_submit(rt: Runtime, rec: JobRecord) -> Outcome:
     if not got.granted:
         if rec.state == NEW:
             rec.waiting_since = rt.clock()
-            rt.records.move(rec.job_id, (NEW,), WAITING, waiting_since=rec.waiting_since)
+            if not rt.records.move(
+                rec.job_id,
+                (NEW,),
+                WAITING,
+                expect={"account": label},
+                waiting_since=rec.waiting_since,
+            ):
+                return _lost_race(rt, rec.job_id, label)
         if got.cooldown_ms:
             rt.dispatcher.fill(label, got.cooldown_ms / 1000)
         show_waiting(rt, rec, label, got.position)
         return Park()
-    sending = rt.records.moved(
-        rec, (NEW, WAITING), SUBMITTING, sent_at=rt.clock(), submit_attempts=rec.submit_attempts + 1
-    )
-    return submit(rt, sending, label) if sending else Park()
+    # The account is part of the compare-and-set: a run that placed the job elsewhere must
+    # never submit it here (its polls would use the other account's key).
+    changes: dict[str, Any] = {"sent_at": rt.clock(), "submit_attempts": rec.submit_attempts + 1}
+    if not rt.records.move(
+        rec.job_id, (NEW, WAITING), SUBMITTING, expect={"account": label}, **changes
+    ):
+        return _lost_race(rt, rec.job_id, label)
+    return submit(rt, replace(rec, state=SUBMITTING, **changes), label)
+
+
+def _lost_race(rt: Runtime, job_id: str, label: str) -> Outcome:
+    """Another run of the job moved it first: give back the place this run took on `label`
+    unless the job is still to run there (one slot per job id: it is that run's too)."""
+    fresh = rt.records.load(job_id)
+    if fresh is None or fresh.account != label or fresh.state in TERMINAL:
+        resume_all(rt, rt.guard.release(label, job_id))
+    return Park()
 
 
 def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
@@ -160,17 +180,10 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
 
 def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
     """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
-    # Claim the TTAPI job first (NX, like reconcile's), so no look-alike record can take it.
-    claim = rt.keys.claim(ttapi_job_id)
-    if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True):
-        owner = rt.redis.get(claim)
-        if owner != rec.job_id:
-            log.error(
-                "job %s: TTAPI job %s, which its submit created, was claimed by job %s",
-                rec.job_id,
-                ttapi_job_id,
-                owner,
-            )
+    # Claim the TTAPI job first, so no look-alike record can take it. The submit's own answer
+    # is first-hand proof: a record that adopted this job from TTAPI's history (its own submit
+    # looked the same, and its answer was lost) gives it back and reconciles again.
+    take_claim(rt, rec.job_id, ttapi_job_id)
     now = rt.clock()
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,

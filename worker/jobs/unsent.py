@@ -1,8 +1,9 @@
 """A submit TTAPI did not take, or whose answer was lost: what each such answer does.
 
 499/429 put the job back first in line; 401/402 take the account out of rotation; a lost answer
-(504, timeout, reset) makes the job AMBIGUOUS until TTAPI's history says; 500s and connection
-failures retry with the slot kept; any other refusal fails the job with TTAPI's words.
+(any 5xx, a timeout, a reset, an odd body) makes the job AMBIGUOUS until TTAPI's history says;
+a connection never made retries with the slot kept; any other refusal (TTAPI's own 4xx) fails
+the job with TTAPI's words.
 """
 
 from __future__ import annotations
@@ -58,18 +59,25 @@ def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStat
 
 
 def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
-    """504, read timeout, reset after sending: TTAPI may have created it. Reconcile first."""
-    rt.records.move(
-        rec.job_id, SUBMITTING, AMBIGUOUS, poll_seq=rec.poll_seq + 1, lost_at=rt.clock()
-    )
+    """Any 5xx, a read timeout, a reset after sending: TTAPI may have created it. Reconcile
+    first; it is submitted again (once) only when TTAPI's history shows no such job."""
+    if not rt.records.move(
+        rec.job_id,
+        SUBMITTING,
+        AMBIGUOUS,
+        poll_seq=rec.poll_seq + 1,
+        lost_at=rt.clock(),
+        last_error=exc.message[:300],
+    ):
+        return Park()  # another run moved it on (e.g. the pump took it for lost meanwhile)
     log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
     rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
     return Park()
 
 
 def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
-    """500s and connection failures are retried (slot kept); 400/404 and the rest fail."""
-    retryable = isinstance(exc, errors.ServerError | errors.RequestError)
+    """A connection never made is retried (slot kept); 400/404 and the rest fail."""
+    retryable = isinstance(exc, errors.ConnectError)
     if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
         rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
         delay = rt.timing.submit_retry_s * 2**rec.submit_attempts

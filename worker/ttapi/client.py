@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from config.settings import Account
@@ -85,7 +86,7 @@ class TTAPIClient:
                 endpoint=request.endpoint,
                 status_code=200,
             )
-        return SubmitResult.model_validate(data)
+        return _parsed(SubmitResult, data, request.endpoint)
 
     def imagine(self, prompt: str, **fields: Any) -> SubmitResult:
         """Start an imagine job (`mode`, `hook_url`, `timeout`, `get_u_images` optional)."""
@@ -121,13 +122,16 @@ class TTAPIClient:
             raise errors.ResponseError(
                 f"fetch: unexpected job status {env.status!r}", endpoint="fetch", status_code=200
             )
-        return JobInfo.from_envelope(env, job_id)
+        try:
+            return JobInfo.from_envelope(env, job_id)
+        except ValidationError as exc:
+            raise _odd_body("fetch", exc) from None
 
     def info(self) -> AccountInfo:
         """The account's balance and in-progress cap (`max_queue`)."""
         env = self._request("GET", "/midjourney/v1/info")
         self._require_success(env, "info")
-        return AccountInfo.model_validate(env.data_dict)
+        return _parsed(AccountInfo, env.data_dict, "info")
 
     def fetch_list(
         self, page: int = 1, limit: int = 100, status: str | None = None, order: str = "desc"
@@ -140,7 +144,7 @@ class TTAPIClient:
             params["status"] = status
         env = self._request("GET", "/midjourney/v1/fetch-list", params=params)
         self._require_success(env, "fetch-list")
-        return [JobListItem.model_validate(row) for row in list_rows(env.data)]
+        return [_parsed(JobListItem, row, "fetch-list") for row in list_rows(env.data)]
 
     # -- transport -----------------------------------------------------------------------
     def _require_success(self, env: Envelope, endpoint: str) -> None:
@@ -198,7 +202,7 @@ class TTAPIClient:
                 endpoint=endpoint,
                 status_code=200,
             )
-        return Envelope.model_validate(payload)
+        return _parsed(Envelope, payload, endpoint)
 
     def _transport_error(self, exc: requests.RequestException, endpoint: str) -> errors.TTAPIError:
         detail = self._text(f"{type(exc).__name__}: {exc}")
@@ -238,6 +242,27 @@ class TTAPIClient:
             return title.group(1).strip()[:120]
         text = " ".join(text.split())
         return (text[:80] + "…") if len(text) > 80 else (text or "empty body")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parsed(model: type[M], data: Any, endpoint: str) -> M:
+    """`data` as `model`; a body not as documented is a ResponseError, never a pydantic error
+    (the job layer decides on TTAPIError alone: a submit's odd answer is reconciled)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _odd_body(endpoint, exc) from None
+
+
+def _odd_body(endpoint: str, exc: ValidationError) -> errors.ResponseError:
+    where = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()[:3])
+    return errors.ResponseError(
+        f"{endpoint}: the answer is not as documented ({where})",
+        endpoint=endpoint,
+        status_code=200,
+    )
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:

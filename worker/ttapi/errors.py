@@ -1,7 +1,7 @@
 """The exception tree of mj-worker: every way a TTAPI call or a job can go wrong.
 
     TTAPIError                       anything TTAPI-related; `.message` is TTAPI's own words
-    ├── RequestError                 no usable HTTP answer
+    ├── RequestError                 no usable HTTP answer                    created: maybe
     │   ├── ConnectError             never reached TTAPI                      created: no
     │   ├── ReadTimeout              sent, no answer in time                  created: maybe
     │   └── ConnectionLost           connection reset/closed after sending    created: maybe
@@ -12,7 +12,7 @@
     │   ├── NotFound            404  wrong path or unknown job                 created: no
     │   ├── RateLimited         429  too frequent (`.retry_after`)             created: no
     │   ├── QueueFull           499  the account's in-progress queue is full   created: no
-    │   └── ServerError         5xx  server error                              created: no
+    │   └── ServerError         5xx  server error (TTAPI's, or a proxy's page)  created: maybe
     │       └── GatewayTimeout  504  TTAPI timed out                           created: maybe
     ├── EnvelopeFailed               HTTP 200 whose envelope says FAILED        created: no
     ├── ResponseError                body not as documented (HTML page, bad JSON) created: maybe
@@ -20,9 +20,13 @@
     └── JobFailed                    TTAPI ran the job and reported FAILED (or it timed out)
 
 `may_have_created` tells the job layer whether a *submit* that raised this may have created a job
-at TTAPI (and so must be reconciled, never blindly resubmitted). Every exception is rebuilt from
-its message alone (`cls(message)`), so it survives Celery's JSON result serialisation, and none
-ever carries an API key.
+at TTAPI (and so must be reconciled, never blindly resubmitted). Only an answer that proves no
+job was created says no: TTAPI's own 4xx, a 200 whose envelope says FAILED, a connection never
+made. Every 5xx may follow a created job: a proxy or load balancer in front of TTAPI answers
+502/503/504 or an HTML page after TTAPI took the job, and TTAPI's own 500 may too.
+
+Every exception is rebuilt from its message alone (`cls(message)`), so it survives Celery's
+JSON result serialisation, and none ever carries an API key.
 """
 
 from __future__ import annotations
@@ -49,11 +53,15 @@ class TTAPIError(Exception):
 
 
 class RequestError(TTAPIError):
-    """TTAPI gave no usable HTTP answer (network trouble)."""
+    """TTAPI gave no usable HTTP answer (network trouble); the request may have gone out."""
+
+    may_have_created = True
 
 
 class ConnectError(RequestError):
     """The connection was never made, so nothing was sent."""
+
+    may_have_created = False
 
 
 class ReadTimeout(RequestError):
@@ -120,16 +128,17 @@ class QueueFull(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    """5xx: TTAPI failed; worth one or two more tries."""
+    """5xx: TTAPI (or a proxy in front of it) failed. A fetch is retried; a submit may have
+    created the job, so it is reconciled first and resubmitted only if TTAPI has no such job."""
 
     default_status = 500
+    may_have_created = True
 
 
 class GatewayTimeout(ServerError):
     """504: TTAPI timed out; a submit may still have created the job."""
 
     default_status = 504
-    may_have_created = True
 
 
 class EnvelopeFailed(TTAPIError):

@@ -128,15 +128,16 @@ def handle_hook(
     seen.ttapi_job_id, seen.status = _loggable(info.job_id), _loggable(info.status)
     if not info.job_id:
         raise HookError(400, "body has no jobId")
+    if info.job_id and info.job_id == rec.previous_job_id:
+        # A late retry for the attempt that failed and was resubmitted: already handled. It
+        # must never be taken for the resubmit's job, even while that one's answer is lost.
+        return Reply(200, {"ok": True, "settled": False})
     if rec.state == AMBIGUOUS and not rec.ttapi_job_id:
         # The submit's answer was lost, but TTAPI called the hook only this job's submit
         # carried (token-authenticated): that is proof of which TTAPI job is ours.
         adopt(rt, rec, info.job_id)
         rec = rt.records.load(rec.job_id) or rec
     if info.job_id != rec.ttapi_job_id:
-        if info.job_id == rec.previous_job_id:
-            # A late retry for the attempt that failed and was resubmitted: already handled.
-            return Reply(200, {"ok": True, "settled": False})
         raise HookError(409, "jobId is not the job this hook was issued for")
     if info.finished:
         return Reply(200, {"ok": True, "settled": settle(rt, rec, info)})

@@ -1,0 +1,84 @@
+"""Which TTAPI job is ours: a submit's own answer is proof; a look-alike in the history is not.
+
+A job whose submit answer was lost searches TTAPI's history for a job with its prompt. Another
+of our jobs with the same prompt may be there, its answer still on the way: when that answer
+arrives it wins, and the job that adopted it by mistake goes back to searching for its own.
+Renewals made while reconciling never count as TTAPI accepting a probe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
+from tests.support.inline import InlineEngine
+from tests.support.simulators import SimFactory
+from worker.devtools.simulator import Simulator
+from worker.jobs.records import AMBIGUOUS
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> Simulator:
+    return make_sim(keys=[KEY_A], capacity=10, fast_s=FAST)
+
+
+@pytest.fixture
+def eng(sim: Simulator) -> InlineEngine:
+    return build_engine(sim, capacity=10, mj_reconcile_grace_s=3.0)
+
+
+def test_a_submits_own_answer_wins_its_job_back_from_a_look_alike_that_adopted_it(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    prompt = "the same lighthouse"
+    sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # J1's answer is lost...
+    j1 = eng.imagine(prompt)  # ...and TTAPI never created it
+    assert eng.state(j1) == AMBIGUOUS
+    sim.set_faults(rate_truncated=0.0, slow_s=2.0)  # J2's answer will take two seconds
+    j2 = "j2"  # its first run happens on another worker: the thread below
+    sending = threading.Thread(target=lambda: _deliver_later(eng, j2, prompt))
+    sending.start()
+    assert _wait(lambda: len(sim.stats()["jobs"]) == 1, 5)  # TTAPI created J2's job
+    sim.set_faults(slow_s=0.0)
+    [j2_ttapi] = sim.stats()["jobs"]
+    assert eng.run_until(lambda: eng.rt.records.load(j1).ttapi_job_id == j2_ttapi, 5)  # type: ignore[union-attr]
+    sending.join(10)
+    assert eng.run_until(eng.done(j1, j2), 15)
+    assert eng.result(j2)["job_id"] == j2_ttapi
+    assert eng.result(j1)["job_id"] != j2_ttapi  # J1 found nothing of its own: sent once more
+    assert account(sim)["submits"] == 2
+
+
+def _deliver_later(eng: InlineEngine, job_id: str, prompt: str) -> None:
+    from tests.support.inline import Inputs
+
+    eng.inputs[job_id] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
+    eng.deliver(job_id)
+
+
+def _wait(check: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_looking_for_a_lost_probe_never_raises_the_effective_cap(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    # Another client holds every place: our cap is 0 and the next submit is a probe.
+    eng.rt.guard.occupied(LABEL_A, "someone", probe_every_s=0.0, lapse_s=60)
+    eng.rt.guard.release(LABEL_A, "someone")  # (a job of ours the 499 put back in line)
+    sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # the probe's answer is lost
+    job = eng.imagine("a probing job")
+    assert eng.state(job) == AMBIGUOUS
+    sim.set_faults(rate_truncated=0.0)
+    looks = eng.count("poll", job)
+    assert eng.run_until(lambda: eng.count("poll", job) >= looks + 2, 5)  # reconcile looked
+    assert eng.state(job) == AMBIGUOUS
+    assert eng.rt.guard.state(LABEL_A).effective_cap == 0  # nothing says TTAPI took it

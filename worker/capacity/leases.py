@@ -1,0 +1,62 @@
+"""Leases owned by a token: taken with SET NX PX, renewed and given back only by their owner.
+
+A lease that outlives its owner's work (a long pump round, a stalled node) lapses and another
+takes it; the late owner must then neither end nor extend the newcomer's lease, so renew and
+release compare the token first (compare-and-set, compare-and-delete) in one script each.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+# KEYS: lease.  ARGV: token, ttl ms.  1 if the token still owned it (now extended).
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+# KEYS: lease.  ARGV: token.  1 if the token owned it (now deleted).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+def new_token() -> str:
+    """A token no other owner will ever hold."""
+    return secrets.token_hex(8)
+
+
+class Lease:
+    """One lease key (`client` decodes responses to str)."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self.redis = client
+        self.key = key
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    def take(self, token: str, ttl_s: float) -> bool:
+        """Take the lease for `ttl_s` unless someone holds it."""
+        return bool(self.redis.set(self.key, token, nx=True, px=_ms(ttl_s)))
+
+    def renew(self, token: str, ttl_s: float) -> bool:
+        """Extend the lease `token` holds; False if it lapsed (and maybe went to another)."""
+        return bool(int(self._renew(keys=[self.key], args=[token, _ms(ttl_s)])))
+
+    def give_back(self, token: str) -> bool:
+        """End the lease if `token` still holds it; never ends another owner's."""
+        return bool(int(self._release(keys=[self.key], args=[token])))
+
+    def owner(self) -> str | None:
+        """The token holding the lease now, or None."""
+        value = self.redis.get(self.key)
+        return None if value is None else str(value)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+__all__ = ["Lease", "new_token"]

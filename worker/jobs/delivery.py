@@ -1,0 +1,56 @@
+"""A job's outcome reaches its caller exactly once: owed, claimed by one run, then delivered.
+
+An ended job is *owed* (`undelivered`, a sorted set scored by when it was noted) from before its
+record says it ended until Celery has stored the outcome where the caller looks. The report of an
+owed job may be published more than once (the pump re-publishes what stays owed, two pumps may
+overlap, a broker may deliver a message twice), so one run *claims* the delivery (a key with a
+TTL, set only while the job is owed) and the others end quietly: a chain's callback fires once.
+A run killed after its claim leaves the job owed; the claim lapses and the pump tries again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from worker.runtime import Runtime
+
+# KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms).  1 when this run must deliver.
+_CLAIM = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+
+def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
+    """Note that the job's outcome must still reach its caller (the pump re-publishes it).
+
+    Noted BEFORE the record says the job ended: a worker killed between the two would
+    otherwise leave an ended job that nobody ever reports (the pump reads this set).
+    """
+    rt.redis.zadd(rt.keys.undelivered, {job_id: now})
+
+
+def owed(rt: Runtime, job_id: str) -> bool:
+    """True while an ended job's outcome has not been stored where its caller looks."""
+    return rt.redis.zscore(rt.keys.undelivered, job_id) is not None
+
+
+def claim(rt: Runtime, job_id: str, ttl_s: float) -> bool:
+    """True for the one run that reports an owed job now; False if it is not owed any more or
+    another run reports it (for `ttl_s`, after which a run killed mid-report is retried)."""
+    script = rt.redis.register_script(_CLAIM)
+    keys = [rt.keys.undelivered, rt.keys.delivery(job_id)]
+    return bool(int(script(keys=keys, args=[job_id, max(1, round(ttl_s * 1000))])))
+
+
+def delivered(rt: Runtime, job_id: str) -> None:
+    """The job's outcome is stored where its caller looks (Celery's result backend)."""
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.zrem(rt.keys.undelivered, job_id)
+    pipe.delete(rt.keys.delivery(job_id))
+    pipe.execute()
+
+
+__all__ = ["claim", "delivered", "owe_delivery", "owed"]
