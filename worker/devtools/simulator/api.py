@@ -24,18 +24,33 @@ TOO_FREQUENT = "Requests too frequent, please try again later."
 TRUNCATED = b'{"status":"SUCCESS","message":"success","data":{"jo'
 
 
+def endpoint_of(method: str, path: str) -> str | None:
+    """The TTAPI endpoint `method path` names, or None when TTAPI has no such endpoint."""
+    return ROUTES.get((method, path.rstrip("/")))
+
+
 def handle_api(
-    engine: Engine, endpoint: str, key: str | None, query: dict[str, str], raw: bytes
+    engine: Engine,
+    endpoint: str,
+    key: str | None,
+    query: dict[str, str],
+    raw: bytes,
+    received: float | None = None,
 ) -> Reply:
     """Answer one TTAPI request, checks in TTAPI's order; the lock is held throughout."""
     with engine.lock:
-        reply = _handle(engine, endpoint, key, query, raw)
+        reply = _handle(engine, endpoint, key, query, raw, received)
         reply.delay = engine.faults.slow_s
     return reply
 
 
 def _handle(
-    engine: Engine, endpoint: str, key: str | None, query: dict[str, str], raw: bytes
+    engine: Engine,
+    endpoint: str,
+    key: str | None,
+    query: dict[str, str],
+    raw: bytes,
+    received: float | None,
 ) -> Reply:
     now = engine.now()
     acct = engine.accounts.get(key) if key else None
@@ -52,7 +67,7 @@ def _handle(
         return fault
     try:
         if endpoint in SUBMIT_PATHS:
-            return _submit(engine, acct, endpoint, raw, now)
+            return _submit(engine, acct, endpoint, raw, now, received)
         if endpoint == "fetch":
             return _fetch(engine, acct, query, now)
         if endpoint == "fetch-list":
@@ -96,7 +111,9 @@ def _random_fault(engine: Engine, acct: Account, endpoint: str) -> Reply | None:
     return None
 
 
-def _submit(engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float) -> Reply:
+def _submit(
+    engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float, received: float | None
+) -> Reply:
     spec = validate(endpoint, parse_body(raw), lambda job_id: engine.find_job(acct, job_id), now)
     for word in rules.BANNED_WORDS:
         if rules.has_word(spec.prompt, word):
@@ -109,7 +126,7 @@ def _submit(engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float
     if engine.in_progress(acct, now) >= acct.capacity:
         acct.count("count_499")
         return envelope(499, "User product queue insufficient", None)
-    job = engine.create(acct, spec, mode, cost, now)
+    job = engine.create(acct, spec, mode, cost, now, requested=received)
     if engine.faults.applies_to(endpoint):
         if _roll(engine, engine.faults.rate_504_after_create):
             acct.count("count_504")

@@ -21,6 +21,13 @@ def _probability(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1")
+    return value
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -73,6 +80,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--balance", type=float, default=1e9, help="starting quota per key")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed for faults and jitter")
+    net = parser.add_argument_group(
+        "network latency",
+        "a round trip per API request; set at run time with POST /_sim/faults "
+        '{"latency_submit_s": S, "latency_fetch_s": S, "latency_jitter": F}',
+    )
+    net.add_argument(
+        "--latency-submit",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="round trip of a submit; the job is created at its midpoint (default 0)",
+    )
+    net.add_argument(
+        "--latency-fetch",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="round trip of fetch, fetch-list and info; a fetch reads the job's state at its "
+        "midpoint (default 0)",
+    )
+    net.add_argument(
+        "--latency-jitter",
+        type=_fraction,
+        default=0.0,
+        metavar="F",
+        help="each round trip is drawn uniformly within +/-F of its base, e.g. 0.2 for "
+        "+/-20%% (default 0)",
+    )
     faults = parser.add_argument_group("fault injection (probabilities per request)")
     faults.add_argument(
         "--fault-429", type=_probability, default=0.0, metavar="P", help="answer 429 at random"
@@ -137,6 +172,9 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         rate_504_after_create=args.fault_504,
         rate_reset_after_create=args.fault_reset,
         slow_s=args.slow,
+        latency_submit_s=args.latency_submit,
+        latency_fetch_s=args.latency_fetch,
+        latency_jitter=args.latency_jitter,
         drop_callback_rate=args.drop_callbacks,
     )
     return SimConfig(

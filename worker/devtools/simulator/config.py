@@ -21,6 +21,8 @@ FAULT_PATHS = (
 #: The endpoints that create a job.
 SUBMIT_PATHS = FAULT_PATHS[:6]
 
+#: Fields of Faults that are seconds >= 0.
+_SECONDS = ("slow_s", "latency_submit_s", "latency_fetch_s")
 _RATES = (
     "rate_429",
     "rate_500",
@@ -43,6 +45,12 @@ class Faults:
     rate_504_after_create: float = 0.0
     rate_reset_after_create: float = 0.0
     slow_s: float = 0.0
+    #: Network round trip of a submit / of every other API request (fetch, fetch-list, info).
+    #: TTAPI acts at its midpoint: a submit creates the job, a fetch reads the job's state.
+    latency_submit_s: float = 0.0
+    latency_fetch_s: float = 0.0
+    #: Each round trip is drawn uniformly within +/- this fraction of its base (0..1).
+    latency_jitter: float = 0.0
     drop_callback_rate: float = 0.0
     fault_paths: list[str] = field(default_factory=list)
     #: Endpoints that always answer 500 (an outage of one endpoint), whatever `fault_paths` says.
@@ -75,9 +83,13 @@ def _check(name: str, value: Any) -> Any:
         if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"{name} must be a probability between 0 and 1")
         return float(value)
-    if name == "slow_s":
+    if name in _SECONDS:
         if not _is_number(value) or float(value) < 0:
-            raise ValueError("slow_s must be a number of seconds >= 0")
+            raise ValueError(f"{name} must be a number of seconds >= 0")
+        return float(value)
+    if name == "latency_jitter":
+        if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError("latency_jitter must be a fraction between 0 and 1")
         return float(value)
     if name == "other_client":
         if not isinstance(value, dict) or not all(

@@ -96,6 +96,7 @@ def _job_stats(engine: Engine, job: Job, now: float) -> dict[str, Any]:
         "parent": job.parent,
         "status": job.status(now),
         "fetches": job.fetches,
+        "requested_at": since(job.requested),
         "submitted_at": since(job.submitted),
         "started_at": since(job.start),
         "finished_at": since(job.end),

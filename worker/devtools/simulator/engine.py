@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from config.settings import account_label
-from worker.devtools.simulator import rules
+from worker.devtools.simulator import latency, rules
 from worker.devtools.simulator.accounts import Account, TokenBucket
 from worker.devtools.simulator.config import Faults, SimConfig
 from worker.devtools.simulator.hooks import Scheduler
@@ -32,6 +32,8 @@ class Engine:
         self.faults = Faults().updated(**config.faults.to_dict())
         self.lock = threading.RLock()
         self.rng = random.Random(config.seed)
+        # Round trips draw from their own RNG, so latency leaves durations and faults as seeded.
+        self.latency_rng = random.Random(config.seed + 1)
         self.t0 = time.monotonic()
         self.scheduler = scheduler
         self.base_url = ""
@@ -44,6 +46,10 @@ class Engine:
     def now(self) -> float:
         """The simulator's clock (monotonic seconds)."""
         return time.monotonic()
+
+    def round_trip(self, endpoint: str) -> float:
+        """The round trip one request to `endpoint` takes now (seconds, jittered)."""
+        return latency.round_trip(self.faults, endpoint, self.latency_rng)
 
     def account(self, key: str) -> Account:
         """The account of `key`, created with the configured defaults if new."""
@@ -62,8 +68,19 @@ class Engine:
         job = self.jobs.get(job_id)
         return job if job is not None and job.key == acct.key else None
 
-    def create(self, acct: Account, spec: JobSpec, mode: str, cost: float, now: float) -> Job:
-        """Create a job whose whole fate (duration, outcome) is decided now; schedule its hook."""
+    def create(
+        self,
+        acct: Account,
+        spec: JobSpec,
+        mode: str,
+        cost: float,
+        now: float,
+        requested: float | None = None,
+    ) -> Job:
+        """Create a job whose whole fate (duration, outcome) is decided now; schedule its hook.
+
+        `requested`: when its submit reached the simulator (before `now` with latency).
+        """
         cfg = self.config
         duration = cfg.fast_s * rules.MODE_SPEED[mode] * rules.duration_factor(spec.action)
         if cfg.jitter > 0:
@@ -94,6 +111,7 @@ class Engine:
             width=width,
             height=height,
             quota=f"{cost:g}",
+            requested=now if requested is None else requested,
         )
         acct.balance -= cost
         acct.count("submits")

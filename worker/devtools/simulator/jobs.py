@@ -38,6 +38,7 @@ class Job:
     width: int
     height: int
     quota: str
+    requested: float = 0.0  # when the submit reached the simulator; `submitted` is its midpoint
     fetches: int = 0
     seen_end: float | None = None  # the first fetch that saw it ended: when a client can know
     hook_attempts: int = 0
