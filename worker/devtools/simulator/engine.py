@@ -14,11 +14,12 @@ from typing import Any
 import requests
 
 from config.settings import account_label
-from worker.devtools.simulator import latency, rules
+from worker.devtools.simulator import latency, media, rules
 from worker.devtools.simulator.accounts import Account, TokenBucket
 from worker.devtools.simulator.config import Faults, SimConfig
 from worker.devtools.simulator.hooks import Scheduler
 from worker.devtools.simulator.jobs import Job, hook_body
+from worker.devtools.simulator.media_bodies import fetch_body
 from worker.devtools.simulator.validation import JobSpec
 
 HOOK_TRIES = 3
@@ -91,7 +92,7 @@ class Engine:
         end, failure = self._fate(acct, prompt, now, duration, timeout_s)
         if rules.has_word(prompt, rules.OVERTIME_WORD):
             duration = max(duration, 2 * timeout_s)
-        width, height = rules.size(spec.action, prompt, spec.dimensions)
+        width, height = media.size(spec.action, prompt, spec.dimensions, spec.media)
         job = Job(
             job_id=job_id,
             key=acct.key,
@@ -112,6 +113,7 @@ class Engine:
             height=height,
             quota=f"{cost:g}",
             requested=now if requested is None else requested,
+            media=spec.media,
         )
         acct.balance -= cost
         acct.count("submits")
@@ -196,7 +198,8 @@ class Engine:
         with self.lock:
             job = self.jobs[job_id]
             acct = self.accounts[job.key]
-            body = hook_body(job.fetch_body(max(self.now(), job.end), self.base_url))
+            at = max(self.now(), job.end)
+            body = hook_body(fetch_body(job, at, self.base_url, self.faults.video_list_key))
             rate = self.faults.drop_callback_rate
             dropped = rate > 0 and self.rng.random() < rate
             job.hook_attempts += 1

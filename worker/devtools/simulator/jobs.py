@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.devtools.simulator.media import Media
+
 PENDING = "PENDING_QUEUE"
 ON_QUEUE = "ON_QUEUE"
 SUCCESS = "SUCCESS"
@@ -44,6 +46,7 @@ class Job:
     hook_attempts: int = 0
     hook_delivered: bool = False
     in_stats: bool = True
+    media: Media | None = None  # what a video or edit job was asked for (media.py)
 
     @property
     def start(self) -> float:

@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from worker.devtools.simulator.api import endpoint_of, handle_api
+from worker.devtools.simulator.api import handle_api
 from worker.devtools.simulator.control import handle_control
 from worker.devtools.simulator.engine import Engine
 from worker.devtools.simulator.reply import Reply, envelope
+from worker.devtools.simulator.routes import endpoint_of
 
 _REASONS = {499: "Client Closed Request"}
 
