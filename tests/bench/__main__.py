@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import report, suite
-from tests.bench.scenarios import SCENARIOS, select
+from tests.bench.scenarios import SCENARIOS, select, with_round_trips
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="run each scenario N times and add the median of each column (default 1)",
     )
+    parser.add_argument(
+        "--latency",
+        nargs=2,
+        type=float,
+        metavar=("SUBMIT_S", "FETCH_S"),
+        help="run every chosen scenario with these round trips (default: each scenario's own, "
+        "0.6 and 0.25 s for (f)-(h), none for the others)",
+    )
     parser.add_argument("--out", default=".bench/results.json", help="JSON results path")
     parser.add_argument("--plots", default="docs/bench", help="directory for the PNG plots")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
@@ -59,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the chosen scenarios, then print the table and write JSON and plots."""
     args = parse_args(argv)
     scenarios = select(args.only, is_quick=args.quick)
+    if args.latency:
+        scenarios = [with_round_trips(s, *args.latency) for s in scenarios]
     t0 = time.monotonic()
     print("| scenario | run | makespan | limit | LA share | 499s |  (progress)", flush=True)
 

@@ -153,6 +153,14 @@ def quick(s: Scenario) -> Scenario:
     return replace(s, accounts=10, fast_s=5.0, title="10 accounts × 10 jobs of 5 s, one node")
 
 
+def with_round_trips(s: Scenario, submit_s: float, fetch_s: float) -> Scenario:
+    """`s` with the simulator's round trips set (`--latency`): any scenario can run with them."""
+    if (s.latency_submit_s, s.latency_fetch_s) == (submit_s, fetch_s):
+        return s
+    title = f"{s.title} (submit {submit_s:g} s / fetch {fetch_s:g} s)"
+    return replace(s, latency_submit_s=submit_s, latency_fetch_s=fetch_s, title=title)
+
+
 def select(keys: list[str] | None, *, is_quick: bool = False) -> list[Scenario]:
     """The scenarios named by `keys` (all when None), in a–h order; ValueError on an unknown key."""
     wanted = keys or list(SCENARIOS)

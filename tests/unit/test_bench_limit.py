@@ -10,7 +10,7 @@ import pytest
 
 from tests.bench import analysis, limit, report
 from tests.bench.cost import Cost
-from tests.bench.scenarios import SCENARIOS, quick, select
+from tests.bench.scenarios import SCENARIOS, quick, select, with_round_trips
 
 
 def job(submitted: float, finished: float | None, label: str = "acct-a") -> dict[str, Any]:
@@ -137,3 +137,10 @@ def test_the_latency_scenarios_run_alone_and_have_smaller_quick_versions() -> No
     for key in "fgh":
         small = quick(SCENARIOS[key])
         assert small.jobs < SCENARIOS[key].jobs and small.latency_submit_s == 0.6
+
+
+def test_any_scenario_can_run_with_round_trips() -> None:
+    slow = with_round_trips(SCENARIOS["a"], 0.6, 0.25)
+    assert (slow.latency_submit_s, slow.latency_fetch_s, slow.jobs) == (0.6, 0.25, 100)
+    assert slow.title.endswith("(submit 0.6 s / fetch 0.25 s)")
+    assert with_round_trips(SCENARIOS["f"], 0.6, 0.25) == SCENARIOS["f"]
