@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 import zlib
 from datetime import datetime
 from typing import Any
@@ -49,10 +50,14 @@ def done_edit(api: Api, **body: Any) -> dict[str, Any]:
     reply = edit(api, **body)
     assert reply.status_code == 200, reply.text
     job_id = reply.json()["data"]["job_id"]
-    for _ in range(200):
-        answer: dict[str, Any] = fetch_edit(api, job_id).json()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        reply = fetch_edit(api, job_id)
+        assert reply.status_code == 200, reply.text
+        answer: dict[str, Any] = reply.json()
         if answer["status"] in ("SUCCESS", "FAILED"):
             return answer
+        time.sleep(0.02)
     raise AssertionError("the edit job did not end")
 
 

@@ -38,7 +38,7 @@ def test_a_submit_creates_its_job_half_way_through_its_round_trip_and_answers_af
     took = timed(lambda: api.imagine("a slow cat"))
     assert 0.38 <= took < 3.0
     (job,) = sim.stats()["jobs"].values()
-    assert 0.19 <= job["submitted_at"] - job["requested_at"] < 0.5
+    assert 0.19 <= job["submitted_at"] - job["requested_at"] < 1.0
     assert sim.stats()["accounts"][LABEL]["submits"] == 1
 
 
@@ -98,16 +98,16 @@ def test_latency_is_set_at_run_time_through_the_control_endpoint(make_sim: SimFa
     api = Api(sim.url, KEY)
     reply = requests.post(
         sim.url + "/_sim/faults",
-        json={"latency_fetch_s": 0.5, "latency_submit_s": 0.7, "latency_jitter": 0.1},
+        json={"latency_fetch_s": 1.0, "latency_submit_s": 0.7, "latency_jitter": 0.1},
         timeout=5,
     )
     assert reply.status_code == 200
-    assert (reply.json()["latency_fetch_s"], reply.json()["latency_submit_s"]) == (0.5, 0.7)
+    assert (reply.json()["latency_fetch_s"], reply.json()["latency_submit_s"]) == (1.0, 0.7)
     assert sim.stats()["faults"]["latency_jitter"] == 0.1
-    assert timed(lambda: api.get("info")) >= 0.44
-    assert timed(lambda: requests.get(sim.url + "/_sim/stats", timeout=5)) < 0.4
+    assert timed(lambda: api.get("info")) >= 0.89
+    assert timed(lambda: requests.get(sim.url + "/_sim/stats", timeout=5)) < 0.8
     sim.set_faults(latency_fetch_s=0.0)
-    assert timed(lambda: api.get("fetch-list")) < 0.4
+    assert timed(lambda: api.get("fetch-list")) < 0.8
 
 
 @pytest.mark.parametrize(
