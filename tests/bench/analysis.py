@@ -42,12 +42,16 @@ def work_bound(times: Sequence[float], cap: int) -> float:
     return max(sum(times) / cap, max(times))
 
 
-def greedy_makespan(times: Sequence[float], cap: int, held: Sequence[Hold] = ()) -> float:
+def greedy_makespan(
+    times: Sequence[float], cap: int, held: Sequence[Hold] = (), handoff_s: float = 0.0
+) -> float:
     """Makespan when each job, in order, starts the moment a slot is free (list scheduling).
 
     `held`: slots another client occupies from time 0 until the given time. With equal
     durations this is the optimum: e.g. 40 jobs of 2 s, cap 10, 7 held until 8 s → 3 slots run
     4 waves (12 jobs by 8 s), then 28 jobs on 10 slots take 3 waves more: 14 s.
+    `handoff_s`: a slot one of these jobs frees takes the next job only this long after its end
+    (slots free at the start, or when the other client lets go, pay nothing).
     """
     free_at = [0.0] * cap
     for until, slots in held:
@@ -57,7 +61,7 @@ def greedy_makespan(times: Sequence[float], cap: int, held: Sequence[Hold] = ())
     end = 0.0
     for t in times:
         start = heapq.heappop(free_at)
-        heapq.heappush(free_at, start + t)
+        heapq.heappush(free_at, start + t + handoff_s)
         end = max(end, start + t)
     return end
 

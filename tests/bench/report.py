@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tests.bench import analysis
+from tests.bench import analysis, limit
 from tests.bench.cost import Cost
 
 #: (header, row key, format) of the printed table, in order.
@@ -16,6 +17,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("limit s", "limit_s", "{:.1f}"),
     ("makespan s", "makespan_s", "{:.1f}"),
     ("util", "utilisation", "{:.0%}"),
+    ("LA limit s", "latency_limit_s", "{:.1f}"),
+    ("LA share", "latency_share", "{:.0%}"),
     ("ok", "ok", "{}"),
     ("fetches/job", "fetches_per_job", "{:.1f}"),
     ("499s", "count_499", "{}"),
@@ -42,20 +45,29 @@ def summarise(
     """One table row (plus JSON-only details) for a finished run.
 
     `held`: the other client's `(until, slots)` in the schedule, for the limit; `releases`:
-    when it really let go on the simulator's clock, for the hand-offs.
+    when it really let go on the simulator's clock, for the hand-offs and the latency-aware
+    limit (tests/bench/limit.py), whose hand-off cost comes from the stats' latency knobs.
     """
     job_stats = list(stats.get("jobs", {}).values())
     accounts = stats.get("accounts", {}).values()
-    limit = analysis.physical_limit(job_stats, cap, held, accounts=len(accounts) or None)
+    physical = analysis.physical_limit(job_stats, cap, held, accounts=len(accounts) or None)
     gaps = analysis.handoff_gaps(job_stats, cap, releases)
+    cost_s = limit.handoff_cost_of(stats)
+    # The other client's places count from when it really let go, if the run recorded it.
+    aware = limit.latency_aware_limit(job_stats, cap, cost_s, releases or held)
+    span = limit.ttapi_span(job_stats)
     return {
         "scenario": scenario,
         "run": run,
         "jobs": jobs,
         "ok": ok,
-        "limit_s": round(limit, 3),
+        "limit_s": round(physical, 3),
         "makespan_s": round(makespan_s, 3),
-        "utilisation": round(analysis.utilisation(limit, makespan_s), 4),
+        "utilisation": round(analysis.utilisation(physical, makespan_s), 4),
+        "handoff_cost_ms": round(1000 * cost_s, 1),
+        "latency_limit_s": round(aware, 3),
+        "ttapi_span_s": round(span, 3),
+        "latency_share": round(limit.latency_share(aware, span), 4),
         "fetches_per_job": round(analysis.fetches_per_job(job_stats), 2),
         "count_499": sum(int(a.get("count_499", 0)) for a in accounts),
         "count_429": sum(int(a.get("count_429", 0)) for a in accounts),
@@ -68,6 +80,30 @@ def summarise(
         "redis_top10": dict(cost.top(10)),
         "cpu_s": round(cost.cpu_s, 3),
     }
+
+
+def median_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (scenario, run) that ran more than once: the median of each table column.
+
+    Its `run` says so (`mj-worker 1 node (median of 3)`); NaN cells are left out of a median.
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((str(row["scenario"]), str(row["run"])), []).append(row)
+    medians = []
+    for (scenario, run), group in groups.items():
+        if len(group) < 2:
+            continue
+        median: dict[str, Any] = {"scenario": scenario, "run": f"{run} (median of {len(group)})"}
+        for _, key, _ in COLUMNS[2:]:
+            values = [
+                float(r[key])
+                for r in group
+                if isinstance(r.get(key), int | float) and not math.isnan(float(r[key]))
+            ]
+            median[key] = statistics.median(values) if values else float("nan")
+        medians.append(median)
+    return medians
 
 
 def cell(value: Any, fmt: str) -> str:

@@ -22,7 +22,7 @@ from tests.bench.cost import Cost, CostMeter
 from tests.bench.scenarios import Scenario
 from tests.support.stack import Stack, client_app
 from worker.devtools.embedded import CeleryProcess, RedisServer
-from worker.devtools.simulator import SimConfig, Simulator
+from worker.devtools.simulator import Faults, SimConfig, Simulator
 
 
 @dataclass
@@ -40,6 +40,8 @@ class RunResult:
     releases: list[tuple[float, int]] = field(default_factory=list)
     #: The simulator's clock at the first send; job times in `stats` are moved to start there.
     origin: float = 0.0
+    #: Which repetition of the scenario this run was (0-based; `--repeat`).
+    attempt: int = 0
 
     def __post_init__(self) -> None:
         """Put job and release times on the run's clock: 0 is the first send."""
@@ -47,6 +49,18 @@ class RunResult:
         moved = rebase(jobs.values(), self.origin)
         self.stats = {**self.stats, "jobs": dict(zip(jobs, moved, strict=True))}
         self.releases = [(round(t - self.origin, 6), n) for t, n in self.releases]
+
+
+def latency_of(sc: Scenario) -> Faults:
+    """The simulator's knobs for the network round trips of `sc` (none: all zero)."""
+    return Faults(latency_submit_s=sc.latency_submit_s, latency_fetch_s=sc.latency_fetch_s)
+
+
+def sim_config(sc: Scenario, keys: list[str]) -> SimConfig:
+    """The simulator of `sc`: its cap, job length and spread, and its network round trips."""
+    return SimConfig(
+        keys=keys, capacity=sc.cap, fast_s=sc.fast_s, jitter=sc.jitter, faults=latency_of(sc)
+    )
 
 
 def keys_for(sc: Scenario) -> list[str]:
@@ -94,9 +108,14 @@ def _drive(
     return makespan, ok, timed_out, releases, origin
 
 
-def run_mjworker(sc: Scenario, run: str, nodes: int, server: RedisServer, tmp: Path) -> RunResult:
-    """One run of mj-worker with `nodes` nodes of 4 processes (the first also runs beat)."""
-    workdir = tmp / f"{sc.key}-mjw-{nodes}"
+def run_mjworker(
+    sc: Scenario, run: str, nodes: int, server: RedisServer, tmp: Path, attempt: int = 0
+) -> RunResult:
+    """One run of mj-worker with `nodes` nodes of 4 processes (the first also runs beat).
+
+    Task events are on (`-E`), as in production, whatever the app's default becomes.
+    """
+    workdir = tmp / f"{sc.key}-mjw-{nodes}-{attempt}"
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         server,
@@ -107,7 +126,8 @@ def run_mjworker(sc: Scenario, run: str, nodes: int, server: RedisServer, tmp: P
         nodes=nodes,
         concurrency=4,
         env=dict(sc.env),
-        sim={"jitter": sc.jitter},
+        sim={"jitter": sc.jitter, "faults": latency_of(sc)},
+        worker_args=["-E"],
     )
     try:
         stack.start()
@@ -120,19 +140,19 @@ def run_mjworker(sc: Scenario, run: str, nodes: int, server: RedisServer, tmp: P
         stats = stack.sim.stats()
     finally:
         stack.stop()
-    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin)
+    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt)
 
 
-def run_docs_style(sc: Scenario, run: str, server: RedisServer, tmp: Path) -> RunResult:
+def run_docs_style(
+    sc: Scenario, run: str, server: RedisServer, tmp: Path, attempt: int = 0
+) -> RunResult:
     """One run of the docs-style app: one prefork worker, one process per TTAPI place."""
-    workdir = tmp / f"{sc.key}-docs"
+    workdir = tmp / f"{sc.key}-docs-{attempt}"
     workdir.mkdir(parents=True, exist_ok=True)
     keys = keys_for(sc)
     client = redis.Redis.from_url(server.url)
     client.flushall()
-    sim = Simulator(
-        SimConfig(keys=keys, capacity=sc.cap, fast_s=sc.fast_s, jitter=sc.jitter)
-    ).start()
+    sim = Simulator(sim_config(sc, keys)).start()
     env = {
         "REDIS_URL": server.url,
         "TTAPI_API_KEYS": ",".join(keys),
@@ -157,4 +177,4 @@ def run_docs_style(sc: Scenario, run: str, server: RedisServer, tmp: Path) -> Ru
         node.stop()
         sim.stop()
         client.close()
-    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin)
+    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt)

@@ -19,11 +19,11 @@ SLOT_PLOTS = ("a", "c", "d")
 HANDOFF_PANELS = ("a", "b", "c", "d")
 
 
-def run_one(sc: Scenario, run: str, server: RedisServer, tmp: Path) -> RunResult:
+def run_one(sc: Scenario, run: str, server: RedisServer, tmp: Path, attempt: int = 0) -> RunResult:
     """One run of `sc`: the docs-style baseline or mj-worker with one or two nodes."""
     if run == DOCS:
-        return run_docs_style(sc, run, server, tmp)
-    return run_mjworker(sc, run, 1 if run == ONE_NODE else 2, server, tmp)
+        return run_docs_style(sc, run, server, tmp, attempt)
+    return run_mjworker(sc, run, 1 if run == ONE_NODE else 2, server, tmp, attempt)
 
 
 def row_of(result: RunResult) -> dict[str, Any]:
@@ -44,6 +44,7 @@ def row_of(result: RunResult) -> dict[str, Any]:
         ),
         "timed_out": result.timed_out,
         "nominal_limit_s": sc.nominal_limit_s,
+        "attempt": result.attempt,
     }
 
 
@@ -54,31 +55,46 @@ def timeline(result: RunResult) -> list[dict[str, Any]]:
 
 
 def run_all(
-    scenarios: Sequence[Scenario], on_row: Callable[[dict[str, Any]], None] | None = None
+    scenarios: Sequence[Scenario],
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+    repeat: int = 1,
 ) -> list[RunResult]:
-    """Every run of every scenario against one redis-server (started and stopped here)."""
+    """Every run of every scenario, `repeat` times, against one redis-server (started here).
+
+    Repetitions take turns (docs-style, 1 node, 2 nodes, then again), so a slow spell of the
+    machine does not fall on one run only.
+    """
     results: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix="mj-bench-") as tmp_name:
         tmp = Path(tmp_name)
         server = RedisServer(tmp / "redis").start()
         try:
             for sc in scenarios:
-                for run in sc.runs:
-                    result = run_one(sc, run, server, tmp)
-                    results.append(result)
-                    if on_row:
-                        on_row(row_of(result))
+                for attempt in range(repeat):
+                    for run in sc.runs:
+                        result = run_one(sc, run, server, tmp, attempt)
+                        results.append(result)
+                        if on_row:
+                            on_row(row_of(result))
         finally:
             server.stop()
     return results
 
 
+def timeline_key(result: RunResult) -> str:
+    """`f/mj-worker 1 node`, with `#2` etc. for the second and later repetitions."""
+    tail = f"#{result.attempt + 1}" if result.attempt else ""
+    return f"{result.scenario.key}/{result.run}{tail}"
+
+
 def write_json(path: Path, results: Sequence[RunResult], meta: dict[str, Any]) -> Path:
-    """Rows plus each run's job timeline as JSON at `path`."""
+    """Rows (and medians of repeated runs) plus each run's job timeline as JSON at `path`."""
+    rows = [row_of(r) for r in results]
     doc = {
         **meta,
-        "rows": [row_of(r) for r in results],
-        "timelines": {f"{r.scenario.key}/{r.run}": timeline(r) for r in results},
+        "rows": rows,
+        "medians": report.median_rows(rows),
+        "timelines": {timeline_key(r): timeline(r) for r in results},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1))
@@ -92,7 +108,8 @@ def write_plots(results: Sequence[RunResult], out: Path) -> list[Path]:
     written: list[Path] = []
     by_key: dict[str, list[RunResult]] = {}
     for r in results:
-        by_key.setdefault(r.scenario.key, []).append(r)
+        if r.attempt == 0:  # the plots show the first repetition of each run
+            by_key.setdefault(r.scenario.key, []).append(r)
     for key in SLOT_PLOTS:
         runs = by_key.get(key)
         if not runs:

@@ -107,3 +107,15 @@ def test_cli_refuses_a_probability_above_one() -> None:
     add_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--keys", "a", "--fault-500", "1.5"])
+
+
+def test_cli_spelling_options_become_the_simulator_faults() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    faults = build_config(parser.parse_args(["--keys", "a"])).faults
+    assert (faults.submit_id_key, faults.video_list_key) == ("auto", "videos")
+    args = parser.parse_args(["--keys", "a", "--submit-id", "job_id", "--video-list", "videoUrl"])
+    faults = build_config(args).faults
+    assert (faults.submit_id_key, faults.video_list_key) == ("job_id", "videoUrl")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--keys", "a", "--video-list", "clips"])

@@ -44,6 +44,7 @@ class Stack:
         env: dict[str, str] | None = None,
         sim: dict[str, Any] | None = None,
         queues: list[str | None] | None = None,
+        worker_args: list[str] | None = None,
     ) -> None:
         self.redis_server = redis_server
         self.tmp = tmp
@@ -72,6 +73,7 @@ class Stack:
         # per node: its pool processes (`-c`); one number for every node
         self.processes = [concurrency] * nodes if isinstance(concurrency, int) else concurrency
         self.queues = queues or [None] * nodes  # per node: `-Q` (None: every queue)
+        self.worker_args = list(worker_args or [])  # extra `celery worker` options, every node
         self.app = client_app(redis_server.url)
 
     def start(self) -> Stack:
@@ -93,6 +95,7 @@ class Stack:
                 args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
             if self.queues[i]:
                 args += ["-Q", str(self.queues[i])]
+            args += self.worker_args
             self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=args).start())
         for node in self.nodes:
             node.wait_ready()

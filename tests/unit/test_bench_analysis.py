@@ -163,7 +163,7 @@ def test_the_markdown_table_has_a_header_a_rule_and_one_line_per_row() -> None:
     lines = report.markdown_table([summary(), summary(run="docs-style")]).splitlines()
     assert len(lines) == 4
     assert lines[0].startswith("| scenario | run | limit s | makespan s | util |")
-    assert lines[2].startswith("| (a) test | mj-worker 1 node | 6.0 | 8.0 | 75% | 30 |")
+    assert lines[2].startswith("| (a) test | mj-worker 1 node | 6.0 | 8.0 | 75% | 6.0 | 97% | 30 |")
     assert lines[1].count("---") == len(report.COLUMNS)
 
 
@@ -172,7 +172,7 @@ def test_missing_or_nan_cells_show_as_a_dash() -> None:
     assert report.cell(None, "{}") == "–"
 
 
-def test_scenarios_run_in_a_to_e_order_and_quick_ones_are_smaller() -> None:
+def test_scenarios_run_in_a_to_h_order_and_quick_ones_are_smaller() -> None:
     chosen = select(["d", "a"], is_quick=True)
     assert [s.key for s in chosen] == ["a", "d"]
     assert all(s.jobs < SCENARIOS[s.key].jobs for s in chosen)

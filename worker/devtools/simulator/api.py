@@ -4,38 +4,45 @@ from __future__ import annotations
 
 import math
 
-from worker.devtools.simulator import rules
+from worker.devtools.simulator import media, rules
 from worker.devtools.simulator.accounts import Account
-from worker.devtools.simulator.config import SUBMIT_PATHS
+from worker.devtools.simulator.config import MEDIA_SUBMITS, SUBMIT_PATHS
 from worker.devtools.simulator.engine import Engine
 from worker.devtools.simulator.jobs import STATUSES
+from worker.devtools.simulator.media_bodies import fetch_body
 from worker.devtools.simulator.reply import Reply, envelope, html, json_reply, ok
+from worker.devtools.simulator.routes import FETCH_FAMILIES, endpoint_of, submit_id_name
 from worker.devtools.simulator.validation import BadRequest, parse_body, validate
+from worker.devtools.simulator.validation_media import validate_media
 
-PREFIX = "/midjourney/v1/"
-ROUTES: dict[tuple[str, str], str] = {
-    **{("POST", PREFIX + name): name for name in SUBMIT_PATHS},
-    ("GET", PREFIX + "fetch"): "fetch",
-    ("GET", PREFIX + "info"): "info",
-    ("GET", PREFIX + "fetch-list"): "fetch-list",
-}
+__all__ = ["endpoint_of", "handle_api"]
 WRONG_KEY = "Wrong TT-API-KEY or email is not activated."
 TOO_FREQUENT = "Requests too frequent, please try again later."
 TRUNCATED = b'{"status":"SUCCESS","message":"success","data":{"jo'
 
 
 def handle_api(
-    engine: Engine, endpoint: str, key: str | None, query: dict[str, str], raw: bytes
+    engine: Engine,
+    endpoint: str,
+    key: str | None,
+    query: dict[str, str],
+    raw: bytes,
+    received: float | None = None,
 ) -> Reply:
     """Answer one TTAPI request, checks in TTAPI's order; the lock is held throughout."""
     with engine.lock:
-        reply = _handle(engine, endpoint, key, query, raw)
+        reply = _handle(engine, endpoint, key, query, raw, received)
         reply.delay = engine.faults.slow_s
     return reply
 
 
 def _handle(
-    engine: Engine, endpoint: str, key: str | None, query: dict[str, str], raw: bytes
+    engine: Engine,
+    endpoint: str,
+    key: str | None,
+    query: dict[str, str],
+    raw: bytes,
+    received: float | None,
 ) -> Reply:
     now = engine.now()
     acct = engine.accounts.get(key) if key else None
@@ -43,7 +50,7 @@ def _handle(
         engine.count_401 += 1
         return envelope(401, WRONG_KEY)
     acct.count("requests")
-    if endpoint == "fetch":
+    if endpoint in FETCH_FAMILIES:
         acct.count("fetches")
     wait = acct.bucket.take(now)
     if wait > 0:
@@ -52,9 +59,9 @@ def _handle(
         return fault
     try:
         if endpoint in SUBMIT_PATHS:
-            return _submit(engine, acct, endpoint, raw, now)
-        if endpoint == "fetch":
-            return _fetch(engine, acct, query, now)
+            return _submit(engine, acct, endpoint, raw, now, received)
+        if endpoint in FETCH_FAMILIES:
+            return _fetch(engine, acct, endpoint, query, now)
         if endpoint == "fetch-list":
             return _fetch_list(engine, acct, query, now)
         return ok({"balance": acct.balance, "freeze_balance": 0, "max_queue": acct.capacity})
@@ -96,20 +103,23 @@ def _random_fault(engine: Engine, acct: Account, endpoint: str) -> Reply | None:
     return None
 
 
-def _submit(engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float) -> Reply:
-    spec = validate(endpoint, parse_body(raw), lambda job_id: engine.find_job(acct, job_id), now)
+def _submit(
+    engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float, received: float | None
+) -> Reply:
+    check = validate_media if endpoint in MEDIA_SUBMITS else validate
+    spec = check(endpoint, parse_body(raw), lambda job_id: engine.find_job(acct, job_id), now)
     for word in rules.BANNED_WORDS:
         if rules.has_word(spec.prompt, word):
             raise BadRequest(f"banned prompt words :{word}")
     mode = spec.mode or (spec.parent.mode if spec.parent else "fast")
-    cost = rules.cost(spec.action, mode)
+    cost = media.cost(spec.action, mode, spec.media)
     if acct.balance < cost:
         acct.count("count_402")
         return envelope(402, "Insufficient balance", None)
     if engine.in_progress(acct, now) >= acct.capacity:
         acct.count("count_499")
         return envelope(499, "User product queue insufficient", None)
-    job = engine.create(acct, spec, mode, cost, now)
+    job = engine.create(acct, spec, mode, cost, now, requested=received)
     if engine.faults.applies_to(endpoint):
         if _roll(engine, engine.faults.rate_504_after_create):
             acct.count("count_504")
@@ -123,22 +133,24 @@ def _submit(engine: Engine, acct: Account, endpoint: str, raw: bytes, now: float
         if _roll(engine, engine.faults.rate_reset_after_create):
             acct.count("count_reset")
             return Reply(0, reset=True)
-    id_name = "job_id" if endpoint == "action" else "jobId"
-    return ok({id_name: job.job_id})
+    return ok({submit_id_name(endpoint, engine.faults.submit_id_key): job.job_id})
 
 
-def _fetch(engine: Engine, acct: Account, query: dict[str, str], now: float) -> Reply:
+def _fetch(
+    engine: Engine, acct: Account, endpoint: str, query: dict[str, str], now: float
+) -> Reply:
+    """A job's state at `now`; a job of another family (an edit on v1 fetch) is not found."""
     job_id = query.get("jobId", "")
     if not job_id:
         raise BadRequest("jobId: required")
     job = engine.find_job(acct, job_id)
-    if job is None:
+    if job is None or media.family(job.action) not in FETCH_FAMILIES[endpoint]:
         acct.count("count_404")
         return envelope(404, "Job not found", None)
     job.fetches += 1
     if job.seen_end is None and not job.live(now):
         job.seen_end = now
-    return json_reply(200, job.fetch_body(now, engine.base_url))
+    return json_reply(200, fetch_body(job, now, engine.base_url, engine.faults.video_list_key))
 
 
 def _fetch_list(engine: Engine, acct: Account, query: dict[str, str], now: float) -> Reply:

@@ -10,22 +10,9 @@ import threading
 from types import FrameType
 
 from config.settings import account_label
-from worker.devtools.simulator.config import Faults, SimConfig
+from worker.devtools.simulator.cli_options import add_runtime_arguments, faults_from, non_negative
+from worker.devtools.simulator.config import SimConfig
 from worker.devtools.simulator.simulator import Simulator
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a probability between 0 and 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fast",
-        type=_non_negative,
+        type=non_negative,
         default=60.0,
         metavar="SECONDS",
         help="duration of a fast imagine; turbo is 0.5x, relax 3x, and TTAPI's "
@@ -55,13 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jitter",
-        type=_non_negative,
+        type=non_negative,
         default=0.0,
         help="relative random spread of job durations, e.g. 0.2 for +/-20%%",
     )
     parser.add_argument(
         "--rate",
-        type=_non_negative,
+        type=non_negative,
         default=200.0,
         help="requests per second per key before 429 (default %(default)s)",
     )
@@ -73,55 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--balance", type=float, default=1e9, help="starting quota per key")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed for faults and jitter")
-    faults = parser.add_argument_group("fault injection (probabilities per request)")
-    faults.add_argument(
-        "--fault-429", type=_probability, default=0.0, metavar="P", help="answer 429 at random"
-    )
-    faults.add_argument(
-        "--fault-500", type=_probability, default=0.0, metavar="P", help="answer 500 at random"
-    )
-    faults.add_argument(
-        "--fault-504",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="on a submit, create the job and then answer 504",
-    )
-    faults.add_argument(
-        "--fault-reset",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="on a submit, create the job and then reset the connection",
-    )
-    faults.add_argument(
-        "--fault-html-502",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="answer an HTML 502 page at random",
-    )
-    faults.add_argument(
-        "--fault-truncated",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="answer 200 with truncated JSON at random",
-    )
-    faults.add_argument(
-        "--drop-callbacks",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="silently skip hookUrl callback attempts",
-    )
-    faults.add_argument(
-        "--slow",
-        type=_non_negative,
-        default=0.0,
-        metavar="S",
-        help="delay every API answer by S seconds",
-    )
+    add_runtime_arguments(parser)
 
 
 def build_config(args: argparse.Namespace) -> SimConfig:
@@ -129,16 +68,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     keys = [k.strip() for k in str(args.keys).split(",") if k.strip()]
     if not keys:
         raise ValueError("--keys: give at least one API key (or set TTAPI_API_KEYS)")
-    faults = Faults(
-        rate_429=args.fault_429,
-        rate_500=args.fault_500,
-        rate_html_502=args.fault_html_502,
-        rate_truncated=args.fault_truncated,
-        rate_504_after_create=args.fault_504,
-        rate_reset_after_create=args.fault_reset,
-        slow_s=args.slow,
-        drop_callback_rate=args.drop_callbacks,
-    )
+    faults = faults_from(args)
     return SimConfig(
         keys=keys,
         host=args.host,

@@ -6,21 +6,28 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Endpoint names the random faults can be limited to (`Faults.fault_paths`).
-FAULT_PATHS = (
-    "imagine",
-    "action",
-    "seed",
-    "blend",
-    "describe",
-    "inpaint",
-    "fetch",
-    "info",
-    "fetch-list",
-)
+#: The v1 submits, under `/midjourney/v1/`.
+IMAGE_SUBMITS = ("imagine", "action", "seed", "blend", "describe", "inpaint")
+#: The video and image-edit submits (`/midjourney/video/submit`, `.../video/extend`,
+#: `/midjourney/image-edits/submit`).
+MEDIA_SUBMITS = ("video", "video-extend", "image-edits")
 #: The endpoints that create a job.
-SUBMIT_PATHS = FAULT_PATHS[:6]
+SUBMIT_PATHS = IMAGE_SUBMITS + MEDIA_SUBMITS
+#: Endpoint names the random faults can be limited to (`Faults.fault_paths`).
+FAULT_PATHS = (*SUBMIT_PATHS, "fetch", "image-edits-fetch", "info", "fetch-list")
+#: Where video jobs are fetched. No TTAPI page names it (docs/ttapi-video-edits.md); the
+#: decision is the v1 fetch. Change it here only: the routes follow.
+FETCH_PATH = "/midjourney/v1/fetch"
+VIDEO_FETCH_PATH = FETCH_PATH
+#: `Faults.submit_id_key`: how a submit's answer spells the new job's id. `auto` is what
+#: TTAPI's pages show: `job_id` for action, video, extend and image-edits, else `jobId`.
+SUBMIT_ID_KEYS = ("auto", "jobId", "job_id")
+#: `Faults.video_list_key`: the name of a video job's list of clips in its fetch answer.
+VIDEO_LIST_KEYS = ("videos", "videoUrl", "images", "cdnImages")
 
+_SPELLINGS = {"submit_id_key": SUBMIT_ID_KEYS, "video_list_key": VIDEO_LIST_KEYS}
+#: Fields of Faults that are seconds >= 0.
+_SECONDS = ("slow_s", "latency_submit_s", "latency_fetch_s")
 _RATES = (
     "rate_429",
     "rate_500",
@@ -48,11 +55,21 @@ class Faults:
     rate_500_after_create: float = 0.0
     rate_reset_after_create: float = 0.0
     slow_s: float = 0.0
+    #: Network round trip of a submit / of every other API request (the fetches, fetch-list,
+    #: info).
+    #: TTAPI acts at its midpoint: a submit creates the job, a fetch reads the job's state.
+    latency_submit_s: float = 0.0
+    latency_fetch_s: float = 0.0
+    #: Each round trip is drawn uniformly within +/- this fraction of its base (0..1).
+    latency_jitter: float = 0.0
     drop_callback_rate: float = 0.0
     fault_paths: list[str] = field(default_factory=list)
     #: Endpoints that always answer 500 (an outage of one endpoint), whatever `fault_paths` says.
     fail_paths: list[str] = field(default_factory=list)
     stuck_words: list[str] = field(default_factory=lambda: ["stuck"])
+    #: Spellings of answers a tolerant client must read (SUBMIT_ID_KEYS, VIDEO_LIST_KEYS).
+    submit_id_key: str = "auto"
+    video_list_key: str = "videos"
     other_client: dict[str, int] = field(default_factory=dict)
 
     def applies_to(self, endpoint: str) -> bool:
@@ -80,10 +97,18 @@ def _check(name: str, value: Any) -> Any:
         if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"{name} must be a probability between 0 and 1")
         return float(value)
-    if name == "slow_s":
+    if name in _SECONDS:
         if not _is_number(value) or float(value) < 0:
-            raise ValueError("slow_s must be a number of seconds >= 0")
+            raise ValueError(f"{name} must be a number of seconds >= 0")
         return float(value)
+    if name == "latency_jitter":
+        if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError("latency_jitter must be a fraction between 0 and 1")
+        return float(value)
+    if name in _SPELLINGS:
+        if value not in _SPELLINGS[name]:
+            raise ValueError(f"{name} must be one of {', '.join(_SPELLINGS[name])}")
+        return str(value)
     if name == "other_client":
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0

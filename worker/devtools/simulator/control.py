@@ -8,10 +8,13 @@ from typing import Any
 from worker.devtools.simulator.engine import Engine
 from worker.devtools.simulator.images import png_bytes
 from worker.devtools.simulator.jobs import Job
+from worker.devtools.simulator.media import VideoSpec
 from worker.devtools.simulator.reply import Reply, json_reply
 from worker.devtools.simulator.validation import BadRequest, parse_body
+from worker.devtools.simulator.videos import mp4_bytes
 
-_IMAGE = re.compile(r"^/_sim/images/([0-9a-f-]{36})/([0-4])\.png$")
+_IMAGE = re.compile(r"^/_sim/images/([0-9a-f-]{36})/((?:cdn)?[0-4])\.png$")
+_VIDEO = re.compile(r"^/_sim/videos/([0-9a-f-]{36})/([0-3])\.mp4$")
 
 
 def handle_control(engine: Engine, method: str, path: str, raw: bytes) -> Reply | None:
@@ -22,6 +25,8 @@ def handle_control(engine: Engine, method: str, path: str, raw: bytes) -> Reply 
         if not known:
             return None
         return Reply(200, png_bytes(f"{match.group(1)}/{match.group(2)}"), content_type="image/png")
+    if method == "GET" and (match := _VIDEO.match(path)):
+        return _video(engine, match.group(1), int(match.group(2)))
     if (method, path) == ("GET", "/_sim/stats"):
         with engine.lock:
             return json_reply(200, build_stats(engine))
@@ -39,6 +44,16 @@ def handle_control(engine: Engine, method: str, path: str, raw: bytes) -> Reply 
     except (BadRequest, ValueError) as exc:
         return json_reply(400, {"status": "FAILED", "message": str(exc)})
     return None
+
+
+def _video(engine: Engine, job_id: str, clip: int) -> Reply | None:
+    """Clip `clip` of a video job as a tiny MP4 (None, so 404, for any other job or clip)."""
+    with engine.lock:
+        job = engine.jobs.get(job_id)
+        spec = job.media if job is not None else None
+    if not isinstance(spec, VideoSpec) or clip >= spec.batch:
+        return None
+    return Reply(200, mp4_bytes(f"{job_id}/{clip}"), content_type="video/mp4")
 
 
 def _set_account(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +111,7 @@ def _job_stats(engine: Engine, job: Job, now: float) -> dict[str, Any]:
         "parent": job.parent,
         "status": job.status(now),
         "fetches": job.fetches,
+        "requested_at": since(job.requested),
         "submitted_at": since(job.submitted),
         "started_at": since(job.start),
         "finished_at": since(job.end),

@@ -14,11 +14,12 @@ from typing import Any
 import requests
 
 from config.settings import account_label
-from worker.devtools.simulator import rules
+from worker.devtools.simulator import latency, media, rules
 from worker.devtools.simulator.accounts import Account, TokenBucket
 from worker.devtools.simulator.config import Faults, SimConfig
 from worker.devtools.simulator.hooks import Scheduler
 from worker.devtools.simulator.jobs import Job, hook_body
+from worker.devtools.simulator.media_bodies import fetch_body
 from worker.devtools.simulator.validation import JobSpec
 
 HOOK_TRIES = 3
@@ -32,6 +33,8 @@ class Engine:
         self.faults = Faults().updated(**config.faults.to_dict())
         self.lock = threading.RLock()
         self.rng = random.Random(config.seed)
+        # Round trips draw from their own RNG, so latency leaves durations and faults as seeded.
+        self.latency_rng = random.Random(config.seed + 1)
         self.t0 = time.monotonic()
         self.scheduler = scheduler
         self.base_url = ""
@@ -44,6 +47,10 @@ class Engine:
     def now(self) -> float:
         """The simulator's clock (monotonic seconds)."""
         return time.monotonic()
+
+    def round_trip(self, endpoint: str) -> float:
+        """The round trip one request to `endpoint` takes now (seconds, jittered)."""
+        return latency.round_trip(self.faults, endpoint, self.latency_rng)
 
     def account(self, key: str) -> Account:
         """The account of `key`, created with the configured defaults if new."""
@@ -62,8 +69,19 @@ class Engine:
         job = self.jobs.get(job_id)
         return job if job is not None and job.key == acct.key else None
 
-    def create(self, acct: Account, spec: JobSpec, mode: str, cost: float, now: float) -> Job:
-        """Create a job whose whole fate (duration, outcome) is decided now; schedule its hook."""
+    def create(
+        self,
+        acct: Account,
+        spec: JobSpec,
+        mode: str,
+        cost: float,
+        now: float,
+        requested: float | None = None,
+    ) -> Job:
+        """Create a job whose whole fate (duration, outcome) is decided now; schedule its hook.
+
+        `requested`: when its submit reached the simulator (before `now` with latency).
+        """
         cfg = self.config
         duration = cfg.fast_s * rules.MODE_SPEED[mode] * rules.duration_factor(spec.action)
         if cfg.jitter > 0:
@@ -74,7 +92,7 @@ class Engine:
         end, failure = self._fate(acct, prompt, now, duration, timeout_s)
         if rules.has_word(prompt, rules.OVERTIME_WORD):
             duration = max(duration, 2 * timeout_s)
-        width, height = rules.size(spec.action, prompt, spec.dimensions)
+        width, height = media.size(spec.action, prompt, spec.dimensions, spec.media)
         job = Job(
             job_id=job_id,
             key=acct.key,
@@ -94,6 +112,8 @@ class Engine:
             width=width,
             height=height,
             quota=f"{cost:g}",
+            requested=now if requested is None else requested,
+            media=spec.media,
         )
         acct.balance -= cost
         acct.count("submits")
@@ -178,7 +198,8 @@ class Engine:
         with self.lock:
             job = self.jobs[job_id]
             acct = self.accounts[job.key]
-            body = hook_body(job.fetch_body(max(self.now(), job.end), self.base_url))
+            at = max(self.now(), job.end)
+            body = hook_body(fetch_body(job, at, self.base_url, self.faults.video_list_key))
             rate = self.faults.drop_callback_rate
             dropped = rate > 0 and self.rng.random() < rate
             job.hook_attempts += 1

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.devtools.simulator.media import Media
+
 PENDING = "PENDING_QUEUE"
 ON_QUEUE = "ON_QUEUE"
 SUCCESS = "SUCCESS"
@@ -38,11 +40,13 @@ class Job:
     width: int
     height: int
     quota: str
+    requested: float = 0.0  # when the submit reached the simulator; `submitted` is its midpoint
     fetches: int = 0
     seen_end: float | None = None  # the first fetch that saw it ended: when a client can know
     hook_attempts: int = 0
     hook_delivered: bool = False
     in_stats: bool = True
+    media: Media | None = None  # what a video or edit job was asked for (media.py)
 
     @property
     def start(self) -> float:

@@ -107,6 +107,8 @@ def duration_factor(action: str) -> float:
         return 0.5
     if action in ("describe", "seed"):
         return 0.25
+    if action in ("video", "video_extend"):
+        return 2.0
     return 1.0
 
 

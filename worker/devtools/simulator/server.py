@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from worker.devtools.simulator.api import ROUTES, handle_api
+from worker.devtools.simulator.api import handle_api
 from worker.devtools.simulator.control import handle_control
 from worker.devtools.simulator.engine import Engine
 from worker.devtools.simulator.reply import Reply, envelope
+from worker.devtools.simulator.routes import endpoint_of
 
 _REASONS = {499: "Client Closed Request"}
 
@@ -54,16 +55,25 @@ class SimServer(ThreadingHTTPServer):
 
 
 def route(
-    engine: Engine, method: str, path: str, query: dict[str, str], key: str | None, raw: bytes
+    engine: Engine,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    key: str | None,
+    raw: bytes,
+    received: float | None = None,
 ) -> Reply:
-    """Pick the endpoint; an unknown path is TTAPI's 404 envelope, checked before the key."""
+    """Pick the endpoint; an unknown path is TTAPI's 404 envelope, checked before the key.
+
+    `received`: when the request reached the simulator (a submit's job remembers it).
+    """
     if path.startswith("/_sim/"):
         reply = handle_control(engine, method, path, raw)
         return reply if reply is not None else envelope(404, "Not Found", None)
-    endpoint = ROUTES.get((method, path.rstrip("/")))
+    endpoint = endpoint_of(method, path)
     if endpoint is None:
         return envelope(404, "Not Found", None)
-    return handle_api(engine, endpoint, key, query, raw)
+    return handle_api(engine, endpoint, key, query, raw, received)
 
 
 class SimHandler(BaseHTTPRequestHandler):
@@ -98,14 +108,17 @@ class SimHandler(BaseHTTPRequestHandler):
         """Stay quiet: request lines could be noisy in tests and benchmarks."""
 
     def _serve(self, method: str) -> None:
+        received = time.monotonic()
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         engine = cast(SimServer, self.server).engine
-        reply = route(engine, method, url.path, query, self.headers.get("TT-API-KEY"), raw)
-        if reply.delay > 0:
-            time.sleep(reply.delay)
+        half = self._first_half(engine, method, url.path)
+        key = self.headers.get("TT-API-KEY")
+        reply = route(engine, method, url.path, query, key, raw, received)
+        if reply.delay + half > 0:  # the answer's way back, then any injected slowness
+            time.sleep(reply.delay + half)
         if reply.reset:
             self._reset()
             return
@@ -116,6 +129,20 @@ class SimHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _first_half(self, engine: Engine, method: str, path: str) -> float:
+        """Sleep out the request's way in (half its round trip); returns the other half.
+
+        Only this connection's thread sleeps, without the engine's lock: other requests go on.
+        """
+        endpoint = None if path.startswith("/_sim/") else endpoint_of(method, path)
+        if endpoint is None:
+            return 0.0
+        with engine.lock:
+            half = engine.round_trip(endpoint) / 2
+        if half > 0:
+            time.sleep(half)
+        return half
 
     def _reset(self) -> None:
         """Close the socket with RST and no answer, like a proxy dropping the connection."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from worker.devtools.simulator import rules
 from worker.devtools.simulator.jobs import SUCCESS, Job
+from worker.devtools.simulator.media import Media
 
 
 class BadRequest(Exception):
@@ -30,6 +31,7 @@ class JobSpec:
     hook_url: str
     timeout: int | None
     dimensions: str | None = None
+    media: Media | None = None  # video and edit jobs (validation_media.py)
 
 
 FindParent = Callable[[str], "Job | None"]
@@ -50,14 +52,14 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 def validate(endpoint: str, body: dict[str, Any], find: FindParent, now: float) -> JobSpec:
     """Check `body` for `endpoint` and return the job to create; raise BadRequest otherwise."""
-    hook_url = _optional_str(body, "hookUrl") or ""
+    hook_url = optional_str(body, "hookUrl") or ""
     timeout = _timeout(body)
     mode = _mode(body)
     if endpoint == "imagine":
-        prompt = _required_str(body, "prompt")
+        prompt = required_str(body, "prompt")
         return JobSpec("imagine", prompt, mode, None, hook_url, timeout)
     if endpoint == "action":
-        action = _required_str(body, "action")
+        action = required_str(body, "action")
         if action not in rules.ACTIONS:
             known = ", ".join(rules.ACTIONS)
             raise BadRequest(f"action: unknown action {action!r} (known: {known})")
@@ -91,19 +93,21 @@ def validate(endpoint: str, body: dict[str, Any], find: FindParent, now: float) 
         mask = body.get("mask")
         if not isinstance(mask, str) or not mask.strip():
             raise BadRequest("mask: required, the base64 mask of the region to repaint")
-        prompt = _optional_str(body, "prompt") or parent.prompt
+        prompt = optional_str(body, "prompt") or parent.prompt
         return JobSpec("inpaint", prompt, mode, parent, hook_url, timeout)
     raise BadRequest(f"unknown endpoint {endpoint!r}")
 
 
-def _required_str(body: dict[str, Any], name: str) -> str:
+def required_str(body: dict[str, Any], name: str) -> str:
+    """The non-empty string `body[name]`; BadRequest names the field otherwise."""
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"{name}: required, a non-empty string")
     return value
 
 
-def _optional_str(body: dict[str, Any], name: str) -> str | None:
+def optional_str(body: dict[str, Any], name: str) -> str | None:
+    """`body[name]` if it is a string or absent (None); BadRequest otherwise."""
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise BadRequest(f"{name}: must be a string")
@@ -130,7 +134,7 @@ def _mode(body: dict[str, Any]) -> str | None:
 
 
 def _parent(body: dict[str, Any], name: str, find: FindParent, now: float) -> Job:
-    job_id = _required_str(body, name)
+    job_id = required_str(body, name)
     parent = find(job_id)
     if parent is None:
         raise BadRequest(f"{name}: job {job_id} not found")
