@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     mj_health_timeout_s: float = Field(
         2.0, gt=0, le=30, description="/healthz gives up on a Redis PING after this"
     )
+    # --- mj.download (appended) ---------------------------------------------------------------
+    mj_download_allow_private: bool = Field(
+        False,
+        description="mj.download may reach loopback, private and link-local addresses "
+        "(the demo and tests against a local simulator; off in production)",
+    )
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from celery import Task
 from celery.canvas import Signature
 from celery.exceptions import Ignore
@@ -220,21 +219,21 @@ def download(self: Task, result: dict[str, Any], directory: str | None = None) -
 
     `directory` may name a sub-folder of MJ_DOWNLOAD_DIR: a relative path without `..`, or an
     absolute path that is MJ_DOWNLOAD_DIR or lies inside it; anything else fails, as does a
-    worker without MJ_DOWNLOAD_DIR. Images over MJ_DOWNLOAD_MAX_BYTES fail. 5xx, 429 and
-    network trouble are retried by Celery (re-published with a jittered backoff of at most
-    60 s, far below the visibility timeout) rather than by sleeping in this process.
+    worker without MJ_DOWNLOAD_DIR. Images over MJ_DOWNLOAD_MAX_BYTES fail, as do hosts that
+    lead to loopback, private or link-local addresses (unless MJ_DOWNLOAD_ALLOW_PRIVATE).
+    5xx, 429 and network trouble are retried by Celery (re-published with a jittered backoff
+    of at most 60 s, far below the visibility timeout) rather than by sleeping in this process.
     Returns `result` plus `files` and `download_dir`.
     """
     settings = app.mj_settings
     target = target_directory(settings.mj_download_dir, directory)
-    with requests.Session() as session:
-        return download_result(
-            result,
-            target,
-            session=session,
-            timeout=(settings.mj_http_connect_timeout_s, 60.0),
-            max_bytes=settings.mj_download_max_bytes,
-        )
+    return download_result(
+        result,
+        target,
+        allow_private=settings.mj_download_allow_private,
+        timeout=(settings.mj_http_connect_timeout_s, 60.0),
+        max_bytes=settings.mj_download_max_bytes,
+    )
 
 
 @app.task(name="mj.run_schedule", bind=True)

@@ -10,14 +10,25 @@ image and a crash leaves at most a `.part` file behind. An image over the size l
 while streaming when the server did not announce a size (or lied about it). A file that is
 already there with the size the server announces is kept, so re-running a download is cheap.
 
+Whom: a URL's host may lead only to public addresses, checked on the resolved address that
+the socket then connects to (`addresses`, `transport`), unless MJ_DOWNLOAD_ALLOW_PRIVATE.
+
 Failures (`errors`): nothing here retries or sleeps; what went wrong is sorted so the task can
 let Celery re-publish it with a backoff (a sleeping worker process serves no one).
 
-    paths    where files may go          media    which URLs, which extension
-    store    stream, hash, rename        errors   what is worth another try
+    paths      where files may go        media      which URLs, which extension
+    addresses  which hosts may be read   transport  sockets only to checked addresses
+    store      stream, hash, rename      errors     what is worth another try
 """
 
-from worker.jobs.download.errors import DEFAULT_MAX_BYTES, TRANSIENT_ERRORS, ImageTooLarge
+from worker.jobs.download.addresses import AddressGuard
+from worker.jobs.download.errors import (
+    DEFAULT_MAX_BYTES,
+    TRANSIENT_ERRORS,
+    AddressRefused,
+    DownloadRefused,
+    ImageTooLarge,
+)
 from worker.jobs.download.media import extension, image_urls
 from worker.jobs.download.paths import safe_job_id, target_directory
 from worker.jobs.download.store import download_result
@@ -25,6 +36,9 @@ from worker.jobs.download.store import download_result
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "TRANSIENT_ERRORS",
+    "AddressGuard",
+    "AddressRefused",
+    "DownloadRefused",
     "ImageTooLarge",
     "download_result",
     "extension",

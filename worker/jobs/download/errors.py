@@ -1,8 +1,17 @@
 """What a download failure means for the task: worth another try later, or final.
 
-TRANSIENT_ERRORS   5xx, 429, network trouble, a truncated body: Celery re-publishes the task
-anything else      final: other 4xx (a CDN's 403/404 will not heal), ImageTooLarge,
-                   InvalidRequest (unsafe job id or directory, no image in the result)
+    TTAPIError
+    ├── RequestError, ServerError, RateLimited   TRANSIENT_ERRORS: network trouble, a truncated
+    │                                            body, 5xx, 429; Celery re-publishes the task
+    ├── APIStatusError (other 4xx)               final: a CDN's 403/404 will not heal
+    ├── InvalidRequest                           final: unsafe job id or directory, no file
+    │                                            in the result, a URL that is not http(s)
+    └── DownloadRefused                          final: one of our rules said no
+        ├── ImageTooLarge                        over MJ_DOWNLOAD_MAX_BYTES
+        └── AddressRefused                       a host that leads to a non-public address
+
+Every message names a URL's host at most for the rules' refusals (a URL's query may carry a
+CDN's signature), and each is rebuilt from its message alone, as Celery does.
 """
 
 from __future__ import annotations
@@ -19,5 +28,13 @@ TRANSIENT_ERRORS: tuple[type[errors.TTAPIError], ...] = (
 )
 
 
-class ImageTooLarge(errors.TTAPIError):
+class DownloadRefused(errors.TTAPIError):
+    """A download one of our rules refused; final (the same URL would be refused again)."""
+
+
+class ImageTooLarge(DownloadRefused):
     """The image is bigger than MJ_DOWNLOAD_MAX_BYTES; final (the same URL stays too big)."""
+
+
+class AddressRefused(DownloadRefused):
+    """The URL's host resolves to an address that is not public, and that is not allowed."""

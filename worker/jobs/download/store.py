@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from worker.jobs.download.addresses import AddressGuard
 from worker.jobs.download.errors import DEFAULT_MAX_BYTES, ImageTooLarge
 from worker.jobs.download.media import extension, image_urls
 from worker.jobs.download.paths import safe_job_id
+from worker.jobs.download.transport import guarded_session
 from worker.ttapi import errors
 
 CHUNK = 64 * 1024
@@ -23,7 +25,7 @@ def download_result(
     result: dict[str, Any],
     directory: Path,
     *,
-    session: requests.Session,
+    allow_private: bool = False,
     timeout: tuple[float, float] = (5, 60),
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> dict[str, Any]:
@@ -31,7 +33,8 @@ def download_result(
     `files` ([{url, path, sha256, bytes}]) and `download_dir` (the job's directory).
 
     One attempt per image: a failure raises at once (see TRANSIENT_ERRORS); images already
-    stored are kept, so the retry that follows costs only what is still missing.
+    stored are kept, so the retry that follows costs only what is still missing. Hosts that
+    lead to non-public addresses are refused unless `allow_private` (see `addresses`).
     """
     if not isinstance(result, dict):
         raise errors.InvalidRequest("result: expected a job result dict from the previous step")
@@ -41,7 +44,8 @@ def download_result(
         if urlsplit(url).scheme not in ("http", "https"):
             raise errors.InvalidRequest(f"url: {url[:200]!r} is not an http(s) URL")
     job_dir.mkdir(parents=True, exist_ok=True)
-    files = [_store(session, url, job_dir, stem, timeout, max_bytes) for stem, url in pairs]
+    with guarded_session(AddressGuard(allow_private=allow_private)) as session:
+        files = [_store(session, url, job_dir, stem, timeout, max_bytes) for stem, url in pairs]
     return {**result, "files": files, "download_dir": str(job_dir)}
 
 
