@@ -25,6 +25,14 @@ from worker.ttapi import errors
 PNG = {"Content-Type": "image/png"}
 
 
+def is_literal(host: str) -> bool:
+    try:
+        ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class FakeResolver:
     """A DNS that knows a few names (port kept from the request) and counts its lookups."""
 
@@ -34,10 +42,10 @@ class FakeResolver:
 
     def __call__(self, host: str, port: int) -> list[Resolved]:
         self.lookups.append(host)
-        if host not in self.names:
+        if host not in self.names and not is_literal(host):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         out: list[Resolved] = []
-        for text in self.names[host]:
+        for text in self.names.get(host, [host]):
             v6 = ip_address(text).version == 6
             family = socket.AF_INET6 if v6 else socket.AF_INET
             out.append((family, (text, port, 0, 0) if v6 else (text, port)))

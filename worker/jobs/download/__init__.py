@@ -12,13 +12,15 @@ already there with the size the server announces is kept, so re-running a downlo
 
 Whom: a URL's host may lead only to public addresses, checked on the resolved address that
 the socket then connects to (`addresses`, `transport`), unless MJ_DOWNLOAD_ALLOW_PRIVATE.
+Redirects are followed by hand, at most five, http(s) only, each hop checked again (`fetch`).
 
 Failures (`errors`): nothing here retries or sleeps; what went wrong is sorted so the task can
 let Celery re-publish it with a backoff (a sleeping worker process serves no one).
 
     paths      where files may go        media      which URLs, which extension
     addresses  which hosts may be read   transport  sockets only to checked addresses
-    store      stream, hash, rename      errors     what is worth another try
+    fetch      redirects, bounded        store      stream, hash, rename
+    errors     what is worth another try
 """
 
 from worker.jobs.download.addresses import AddressGuard
@@ -28,6 +30,7 @@ from worker.jobs.download.errors import (
     AddressRefused,
     DownloadRefused,
     ImageTooLarge,
+    RedirectRefused,
 )
 from worker.jobs.download.media import extension, image_urls
 from worker.jobs.download.paths import safe_job_id, target_directory
@@ -40,6 +43,7 @@ __all__ = [
     "AddressRefused",
     "DownloadRefused",
     "ImageTooLarge",
+    "RedirectRefused",
     "download_result",
     "extension",
     "image_urls",

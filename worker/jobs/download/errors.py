@@ -8,7 +8,9 @@
     │                                            in the result, a URL that is not http(s)
     └── DownloadRefused                          final: one of our rules said no
         ├── ImageTooLarge                        over MJ_DOWNLOAD_MAX_BYTES
-        └── AddressRefused                       a host that leads to a non-public address
+        ├── AddressRefused                       a host that leads to a non-public address
+        └── RedirectRefused                      over 5 redirects, to a non-http(s) scheme,
+                                                 or a 3xx without a Location
 
 Every message names a URL's host at most for the rules' refusals (a URL's query may carry a
 CDN's signature), and each is rebuilt from its message alone, as Celery does.
@@ -38,3 +40,7 @@ class ImageTooLarge(DownloadRefused):
 
 class AddressRefused(DownloadRefused):
     """The URL's host resolves to an address that is not public, and that is not allowed."""
+
+
+class RedirectRefused(DownloadRefused):
+    """A redirect we do not follow: too many, to a scheme other than http(s), or nowhere."""

@@ -13,6 +13,7 @@ import requests
 
 from worker.jobs.download.addresses import AddressGuard
 from worker.jobs.download.errors import DEFAULT_MAX_BYTES, ImageTooLarge
+from worker.jobs.download.fetch import open_following
 from worker.jobs.download.media import extension, image_urls
 from worker.jobs.download.paths import safe_job_id
 from worker.jobs.download.transport import guarded_session
@@ -59,7 +60,7 @@ def _store(
 ) -> dict[str, Any]:
     """Store `url` as `job_dir/<stem>.<ext>`; requests' exceptions become TTAPIErrors."""
     try:
-        with session.get(url, stream=True, timeout=timeout) as resp:
+        with open_following(session, url, timeout=timeout) as resp:
             _check_status(resp, url)
             path = job_dir / f"{stem}.{extension(url, resp.headers.get('Content-Type'))}"
             announced = _content_length(resp)
@@ -75,7 +76,7 @@ def _store(
         raise errors.ConnectError(f"download {url}: {type(exc).__name__}") from None
     except requests.Timeout as exc:
         raise errors.ReadTimeout(f"download {url}: {type(exc).__name__}") from None
-    except requests.RequestException as exc:  # broken chunked body, too many redirects, ...
+    except requests.RequestException as exc:  # a broken chunked body, ...
         raise errors.ConnectionLost(f"download {url}: {type(exc).__name__}") from None
     return _entry(url, path, digest, size)
 
