@@ -219,10 +219,9 @@ def download(self: Task, result: dict[str, Any], directory: str | None = None) -
 
     `directory` may name a sub-folder of MJ_DOWNLOAD_DIR: a relative path without `..`, or an
     absolute path that is MJ_DOWNLOAD_DIR or lies inside it; anything else fails, as does a
-    worker without MJ_DOWNLOAD_DIR. Images over MJ_DOWNLOAD_MAX_BYTES fail, as do hosts that
-    lead to loopback, private or link-local addresses (unless MJ_DOWNLOAD_ALLOW_PRIVATE).
-    5xx, 429 and network trouble are retried by Celery (re-published with a jittered backoff
-    of at most 60 s, far below the visibility timeout) rather than by sleeping in this process.
+    worker without MJ_DOWNLOAD_DIR. Images over MJ_DOWNLOAD_MAX_BYTES fail. 5xx, 429 and
+    network trouble are retried by Celery (re-published with a jittered backoff of at most
+    60 s, far below the visibility timeout) rather than by sleeping in this process.
     Returns `result` plus `files` and `download_dir`.
     """
     settings = app.mj_settings
