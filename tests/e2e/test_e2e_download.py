@@ -96,6 +96,30 @@ def test_a_transient_failure_is_retried_by_celery_and_the_download_then_succeeds
     assert "Retry in" in "".join(node.log_path.read_text() for node in stack.nodes)
 
 
+def test_a_video_result_is_stored_with_its_cover_and_its_mp4s(
+    stack: Stack,
+    root: Path,
+    scripted: ScriptedServer,
+) -> None:
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08free"
+    png = png_bytes("cover")
+    scripted.push(
+        Reply(200, png, headers={"Content-Type": "image/png"}),
+        Reply(200, mp4, headers={"Content-Type": "video/mp4"}),
+    )
+    result = {
+        "job_id": "vid-1",
+        "image_url": f"{scripted.url}/cover.png",
+        "images": None,
+        "videos": [f"{scripted.url}/video/0"],
+    }
+    stored = stack.send("mj.download", result, "videos").get(timeout=30)
+    job_dir = root / "videos" / "vid-1"
+    assert [Path(f["path"]).name for f in stored["files"]] == ["main.png", "video-1.mp4"]
+    assert (job_dir / "video-1.mp4").read_bytes() == mp4
+    assert stored["files"][1]["sha256"] == hashlib.sha256(mp4).hexdigest()
+
+
 def test_a_worker_left_at_the_default_refuses_a_loopback_url_once_and_never_retries_it(
     make_stack: Callable[..., Stack],
     root: Path,

@@ -1,11 +1,12 @@
-"""Store a job result's images on disk: `<directory>/<job_id>/main.png`, `1.png` .. `4.png`.
+"""Store a job result's files on disk: `<directory>/<job_id>/main.png`, `1.png` .. `4.png`,
+`video-1.mp4` .. (see `media`: images and MP4 videos only).
 
 Where: only under MJ_DOWNLOAD_DIR, the worker operator's choice. A task argument may name a
 sub-folder of it, never another place on the worker's disk (`paths.target_directory`).
 
-How (`store`): each image is streamed in chunks into a temp file next to its final name, hashed
-(sha256) on the way, and moved into place with `os.replace`, so a reader never sees half an
-image and a crash leaves at most a `.part` file behind. An image over the size limit
+How (`store`): each file is streamed in chunks into a temp file next to its final name, hashed
+(sha256) on the way, and moved into place with `os.replace`, so a reader never sees half a
+file and a crash leaves at most a `.part` file behind. A file over the size limit
 (MJ_DOWNLOAD_MAX_BYTES) is refused by its Content-Length before any byte is read, and again
 while streaming when the server did not announce a size (or lied about it). A file that is
 already there with the size the server announces is kept, so re-running a download is cheap.
@@ -32,7 +33,7 @@ from worker.jobs.download.errors import (
     ImageTooLarge,
     RedirectRefused,
 )
-from worker.jobs.download.media import extension, image_urls
+from worker.jobs.download.media import extension, media_urls
 from worker.jobs.download.paths import safe_job_id, target_directory
 from worker.jobs.download.store import download_result
 
@@ -46,7 +47,7 @@ __all__ = [
     "RedirectRefused",
     "download_result",
     "extension",
-    "image_urls",
+    "media_urls",
     "safe_job_id",
     "target_directory",
 ]

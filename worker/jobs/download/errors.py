@@ -7,7 +7,8 @@
     ├── InvalidRequest                           final: unsafe job id or directory, no file
     │                                            in the result, a URL that is not http(s)
     └── DownloadRefused                          final: one of our rules said no
-        ├── ImageTooLarge                        over MJ_DOWNLOAD_MAX_BYTES
+        ├── ImageTooLarge                        over MJ_DOWNLOAD_MAX_BYTES (a video too)
+        ├── UnsupportedContent                   neither an image nor an MP4 video
         ├── AddressRefused                       a host that leads to a non-public address
         └── RedirectRefused                      over 5 redirects, to a non-http(s) scheme,
                                                  or a 3xx without a Location
@@ -35,7 +36,7 @@ class DownloadRefused(errors.TTAPIError):
 
 
 class ImageTooLarge(DownloadRefused):
-    """The image is bigger than MJ_DOWNLOAD_MAX_BYTES; final (the same URL stays too big)."""
+    """The image or video is bigger than MJ_DOWNLOAD_MAX_BYTES; final (the URL stays too big)."""
 
 
 class AddressRefused(DownloadRefused):
@@ -44,3 +45,7 @@ class AddressRefused(DownloadRefused):
 
 class RedirectRefused(DownloadRefused):
     """A redirect we do not follow: too many, to a scheme other than http(s), or nowhere."""
+
+
+class UnsupportedContent(DownloadRefused):
+    """The server answered with something that is neither an image nor an MP4 video."""

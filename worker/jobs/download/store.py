@@ -1,4 +1,4 @@
-"""Stream a job result's images into `<directory>/<job_id>/`, hashed and renamed atomically."""
+"""Stream a job result's images and videos into `<directory>/<job_id>/`, hashed, renamed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import requests
 from worker.jobs.download.addresses import AddressGuard
 from worker.jobs.download.errors import DEFAULT_MAX_BYTES, ImageTooLarge
 from worker.jobs.download.fetch import open_following
-from worker.jobs.download.media import extension, image_urls
+from worker.jobs.download.media import extension, media_urls
 from worker.jobs.download.paths import safe_job_id
 from worker.jobs.download.transport import guarded_session
 from worker.ttapi import errors
@@ -30,17 +30,17 @@ def download_result(
     timeout: tuple[float, float] = (5, 60),
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> dict[str, Any]:
-    """Download every image of `result` into `directory/<job_id>/`; returns `result` plus
+    """Download every image and video of `result` into `directory/<job_id>/`; returns `result` plus
     `files` ([{url, path, sha256, bytes}]) and `download_dir` (the job's directory).
 
-    One attempt per image: a failure raises at once (see TRANSIENT_ERRORS); images already
+    One attempt per file: a failure raises at once (see TRANSIENT_ERRORS); files already
     stored are kept, so the retry that follows costs only what is still missing. Hosts that
     lead to non-public addresses are refused unless `allow_private` (see `addresses`).
     """
     if not isinstance(result, dict):
         raise errors.InvalidRequest("result: expected a job result dict from the previous step")
     job_dir = Path(directory) / safe_job_id(result.get("job_id"))
-    pairs = image_urls(result)
+    pairs = media_urls(result)
     for _, url in pairs:
         if urlsplit(url).scheme not in ("http", "https"):
             raise errors.InvalidRequest(f"url: {url[:200]!r} is not an http(s) URL")
