@@ -20,7 +20,6 @@ from worker.jobs.download import TRANSIENT_ERRORS, download_result
 from worker.jobs.download.addresses import AddressGuard, Resolved, refusal
 from worker.jobs.download.errors import AddressRefused
 from worker.jobs.download.transport import guarded_session
-from worker.ttapi import errors
 
 PNG = {"Content-Type": "image/png"}
 
@@ -147,11 +146,14 @@ def test_the_connection_goes_to_the_checked_address_with_a_single_lookup(
     assert scripted.requests[0]["headers"]["Host"] == f"media.test:{port}"
 
 
-def test_a_name_that_does_not_resolve_is_a_connection_error_worth_a_retry(tmp_path: Path) -> None:
-    result = {"job_id": "job-1", "image_url": "http://no-such-host.invalid/x.png"}
-    with pytest.raises(errors.ConnectError) as info:
-        download_result(result, tmp_path, allow_private=True)
-    assert isinstance(info.value, TRANSIENT_ERRORS)
+def test_a_name_that_does_not_resolve_is_a_connection_error_worth_a_retry() -> None:
+    dns = FakeResolver({})  # the store turns requests' ConnectionError into ConnectError
+    with (
+        guarded_session(AddressGuard(resolve=dns)) as session,
+        pytest.raises(requests.ConnectionError, match=r"Failed to resolve 'nowhere\.test'"),
+    ):
+        session.get("http://nowhere.test/x.png", timeout=(0.5, 0.5))
+    assert dns.lookups == ["nowhere.test"]
 
 
 # --- HTTPS: the socket goes to the checked address, TLS still checks the name ----------------
