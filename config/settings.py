@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="largest image a task may carry inline (a data URI), decoded, per image",
     )
+    mj_download_allow_private: bool = Field(
+        False,
+        description="mj.download may reach loopback, private and link-local addresses "
+        "(the demo and tests against a local simulator; off in production)",
+    )
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from celery import Task
 from celery.canvas import Signature
 from celery.exceptions import Ignore
@@ -228,14 +227,13 @@ def download(self: Task, result: dict[str, Any], directory: str | None = None) -
     """
     settings = app.mj_settings
     target = target_directory(settings.mj_download_dir, directory)
-    with requests.Session() as session:
-        return download_result(
-            result,
-            target,
-            session=session,
-            timeout=(settings.mj_http_connect_timeout_s, 60.0),
-            max_bytes=settings.mj_download_max_bytes,
-        )
+    return download_result(
+        result,
+        target,
+        allow_private=settings.mj_download_allow_private,
+        timeout=(settings.mj_http_connect_timeout_s, 60.0),
+        max_bytes=settings.mj_download_max_bytes,
+    )
 
 
 @app.task(name="mj.run_schedule", bind=True)

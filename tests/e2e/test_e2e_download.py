@@ -25,7 +25,9 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack], root: Path) -> Stack:
-    return make_stack(keys=[KEY], capacity=10, fast_s=1.0, env={"MJ_DOWNLOAD_DIR": str(root)})
+    # The simulator and the scripted server serve on 127.0.0.1: allow private addresses.
+    env = {"MJ_DOWNLOAD_DIR": str(root), "MJ_DOWNLOAD_ALLOW_PRIVATE": "true"}
+    return make_stack(keys=[KEY], capacity=10, fast_s=1.0, env=env)
 
 
 def test_a_pipeline_ending_in_mj_download_stores_the_last_steps_images(
@@ -91,3 +93,49 @@ def test_a_transient_failure_is_retried_by_celery_and_the_download_then_succeeds
     assert (root / "retried" / "job-1" / "main.png").read_bytes() == png
     assert stored["files"][0]["sha256"] == hashlib.sha256(png).hexdigest()
     assert len(scripted.requests) == 3
+    assert "Retry in" in "".join(node.log_path.read_text() for node in stack.nodes)
+
+
+def test_a_video_result_is_stored_with_its_cover_and_its_mp4s(
+    stack: Stack,
+    root: Path,
+    scripted: ScriptedServer,
+) -> None:
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08free"
+    png = png_bytes("cover")
+    scripted.push(
+        Reply(200, png, headers={"Content-Type": "image/png"}),
+        Reply(200, mp4, headers={"Content-Type": "video/mp4"}),
+    )
+    result = {
+        "job_id": "vid-1",
+        "image_url": f"{scripted.url}/cover.png",
+        "images": None,
+        "videos": [f"{scripted.url}/video/0"],
+    }
+    stored = stack.send("mj.download", result, "videos").get(timeout=30)
+    job_dir = root / "videos" / "vid-1"
+    assert [Path(f["path"]).name for f in stored["files"]] == ["main.png", "video-1.mp4"]
+    assert (job_dir / "video-1.mp4").read_bytes() == mp4
+    assert stored["files"][1]["sha256"] == hashlib.sha256(mp4).hexdigest()
+
+
+def test_a_worker_left_at_the_default_refuses_a_loopback_url_once_and_never_retries_it(
+    make_stack: Callable[..., Stack],
+    root: Path,
+    scripted: ScriptedServer,
+) -> None:
+    strict = make_stack(keys=[KEY], capacity=10, fast_s=1.0, env={"MJ_DOWNLOAD_DIR": str(root)})
+    result = {"job_id": "job-1", "image_url": f"{scripted.url}/img/job-1/0.png"}
+    sent = strict.send("mj.download", result, "strict")
+    with pytest.raises(Exception, match=r"download from 127\.0\.0\.1 refused") as info:
+        sent.get(timeout=30)
+    assert type(info.value).__name__ == "AddressRefused"
+    assert "(loopback)" in str(info.value) and "MJ_DOWNLOAD_ALLOW_PRIVATE" in str(info.value)
+    assert scripted.requests == [] and not list(root.rglob("*.png"))
+
+    def logs() -> str:
+        return "".join(node.log_path.read_text() for node in strict.nodes)
+
+    strict.wait_for(lambda: "AddressRefused" in logs(), timeout=10)  # the failure is logged
+    assert "Retry in" not in logs()

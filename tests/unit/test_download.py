@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from config.settings import Account, load_settings
 from tests.support.scripted import Reply, ScriptedServer
@@ -23,19 +21,12 @@ from worker.jobs.download import (
     TRANSIENT_ERRORS,
     ImageTooLarge,
     download_result,
-    extension,
     target_directory,
 )
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
 
 PNG = png_bytes("scripted")
-
-
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        yield s
 
 
 def finished_imagine(sim: Simulator, prompt: str = "a lighthouse at dawn") -> dict[str, Any]:
@@ -66,11 +57,10 @@ def scripted_result(server: ScriptedServer, job_id: str = "job-1") -> dict[str, 
 
 def test_an_imagine_result_is_stored_as_five_files_whose_checksums_match_the_served_bytes(
     sim: Simulator,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     result = finished_imagine(sim)
-    out = download_result(result, tmp_path, session=session)
+    out = download_result(result, tmp_path, allow_private=True)
     job_dir = tmp_path / result["job_id"]
     assert out["download_dir"] == str(job_dir)
     assert {k: out[k] for k in result} == result  # the input result passes through unchanged
@@ -99,42 +89,39 @@ def test_an_imagine_result_is_stored_as_five_files_whose_checksums_match_the_ser
 
 def test_a_result_without_a_grid_stores_only_its_main_image(
     sim: Simulator,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     result = {**finished_imagine(sim), "images": None}
-    out = download_result(result, tmp_path, session=session)
+    out = download_result(result, tmp_path, allow_private=True)
     assert [Path(f["path"]).name for f in out["files"]] == ["main.png"]
 
 
 def test_a_rerun_keeps_files_that_are_already_there_with_the_same_size(
     sim: Simulator,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     result = finished_imagine(sim)
-    first = download_result(result, tmp_path, session=session)
+    first = download_result(result, tmp_path, allow_private=True)
     stamps = {f["path"]: Path(f["path"]).stat().st_mtime_ns for f in first["files"]}
-    second = download_result(result, tmp_path, session=session)
+    second = download_result(result, tmp_path, allow_private=True)
     assert second["files"] == first["files"]
     assert {f["path"]: Path(f["path"]).stat().st_mtime_ns for f in second["files"]} == stamps
 
 
 def test_an_existing_file_of_the_same_size_is_not_fetched_again_but_a_different_size_is(
     scripted: ScriptedServer,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     result = scripted_result(scripted)
     scripted.push(Reply(200, PNG, headers={"Content-Type": "image/png"}))
-    download_result(result, tmp_path, session=session)
+    download_result(result, tmp_path, allow_private=True)
     same_size = bytes(len(PNG))  # another body of the same length: must not replace the file
     scripted.push(Reply(200, same_size, headers={"Content-Type": "image/png"}))
-    kept = download_result(result, tmp_path, session=session)
+    kept = download_result(result, tmp_path, allow_private=True)
     assert Path(kept["files"][0]["path"]).read_bytes() == PNG
     assert kept["files"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
     scripted.push(Reply(200, PNG + b"more", headers={"Content-Type": "image/png"}))
-    grown = download_result(result, tmp_path, session=session)
+    grown = download_result(result, tmp_path, allow_private=True)
     assert Path(grown["files"][0]["path"]).read_bytes() == PNG + b"more"
     assert leftovers(tmp_path) == []
 
@@ -146,7 +133,6 @@ def test_an_existing_file_of_the_same_size_is_not_fetched_again_but_a_different_
 )
 def test_a_transient_failure_raises_a_transient_error_after_one_request_and_a_rerun_succeeds(
     scripted: ScriptedServer,
-    session: requests.Session,
     tmp_path: Path,
     failure: Reply,
     monkeypatch: pytest.MonkeyPatch,
@@ -156,49 +142,46 @@ def test_a_transient_failure_raises_a_transient_error_after_one_request_and_a_re
     scripted.push(failure, Reply(200, PNG, headers={"Content-Type": "image/png"}))
     result = scripted_result(scripted)
     with pytest.raises(TRANSIENT_ERRORS) as info:
-        download_result(result, tmp_path, session=session)
+        download_result(result, tmp_path, allow_private=True)
     assert result["image_url"] in str(info.value)
     assert len(scripted.requests) == 1 and sleeps == []
     assert leftovers(tmp_path) == []
-    out = download_result(result, tmp_path, session=session)
+    out = download_result(result, tmp_path, allow_private=True)
     assert Path(out["files"][0]["path"]).read_bytes() == PNG
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
 def test_a_4xx_other_than_429_is_a_permanent_error(
     scripted: ScriptedServer,
-    session: requests.Session,
     tmp_path: Path,
     status: int,
 ) -> None:
     scripted.push(Reply(status, "no"))
     with pytest.raises(errors.APIStatusError) as info:
-        download_result(scripted_result(scripted), tmp_path, session=session)
+        download_result(scripted_result(scripted), tmp_path, allow_private=True)
     assert not isinstance(info.value, TRANSIENT_ERRORS)
     assert f"HTTP {status}" in str(info.value)
 
 
 def test_a_404_fails_at_once_with_a_clear_error_and_leaves_no_file(
     sim: Simulator,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     result = finished_imagine(sim)
     missing = {**result, "image_url": result["image_url"].replace("/0.png", "/9.png")}
     with pytest.raises(errors.NotFound, match=r"HTTP 404") as info:
-        download_result(missing, tmp_path, session=session)
+        download_result(missing, tmp_path, allow_private=True)
     assert missing["image_url"] in str(info.value)
     assert list((tmp_path / result["job_id"]).iterdir()) == []
 
 
 def test_a_failure_survives_its_message_alone_as_celery_rebuilds_it(
     scripted: ScriptedServer,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     scripted.push(Reply(403, "forbidden"))
     with pytest.raises(errors.TTAPIError) as info:
-        download_result(scripted_result(scripted), tmp_path, session=session)
+        download_result(scripted_result(scripted), tmp_path, allow_private=True)
     rebuilt = type(info.value)(str(info.value))
     assert str(rebuilt) == str(info.value) and "HTTP 403" in str(rebuilt)
 
@@ -207,45 +190,23 @@ def test_a_failure_survives_its_message_alone_as_celery_rebuilds_it(
     "job_id", ["../escape", "a/b", "..", ".", ".hidden", "", "a\\b", "x\x00y", None]
 )
 def test_a_job_id_that_is_not_a_safe_path_component_is_refused_before_any_request(
-    session: requests.Session,
     tmp_path: Path,
     job_id: Any,
 ) -> None:
     # Port 9 (discard) has no listener: any request would fail with ConnectError, not this.
     result = {"job_id": job_id, "image_url": "http://127.0.0.1:9/x.png", "images": None}
     with pytest.raises(errors.InvalidRequest, match="job_id"):
-        download_result(result, tmp_path / "images", session=session)
+        download_result(result, tmp_path / "images", allow_private=True)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_result_with_no_image_is_refused_clearly(
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(errors.InvalidRequest, match="no image_url and no images"):
+    with pytest.raises(errors.InvalidRequest, match="no image_url, images or videos"):
         download_result(
-            {"job_id": "j1", "image_url": None, "images": None}, tmp_path, session=session
+            {"job_id": "j1", "image_url": None, "images": None}, tmp_path, allow_private=True
         )
-
-
-@pytest.mark.parametrize(
-    ("url", "content_type", "ext"),
-    [
-        ("https://cdn.example/a/b.png", "image/jpeg", "png"),
-        ("https://cdn.example/a/b.JPEG?x=1", None, "jpg"),
-        ("https://cdn.example/a/b.webp", None, "webp"),
-        ("https://cdn.example/a/b", "image/jpeg", "jpg"),
-        ("https://cdn.example/a/b", "image/webp; charset=binary", "webp"),
-        ("https://cdn.example/a/b.php", "text/html", "png"),
-        ("https://cdn.example/a/b", None, "png"),
-    ],
-)
-def test_the_extension_comes_from_the_url_then_the_content_type_then_defaults_to_png(
-    url: str,
-    content_type: str | None,
-    ext: str,
-) -> None:
-    assert extension(url, content_type) == ext
 
 
 # --- size limit -----------------------------------------------------------------------------
@@ -254,7 +215,7 @@ def test_the_extension_comes_from_the_url_then_the_content_type_then_defaults_to
 class ChunkedServer:
     """Serves one body with chunked transfer encoding and no Content-Length, as some CDNs do."""
 
-    def __init__(self, body: bytes, chunk: int = 1000) -> None:
+    def __init__(self, body: bytes, chunk: int = 1000, content_type: str = "image/png") -> None:
         self.sent = 0
         owner = self
 
@@ -266,7 +227,7 @@ class ChunkedServer:
 
             def do_GET(self) -> None:
                 self.send_response(200)
-                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 try:
@@ -298,13 +259,12 @@ def test_the_size_limit_defaults_to_50_mib_and_is_read_from_mj_download_max_byte
 
 def test_an_image_announced_over_the_limit_is_refused_by_its_content_length_and_not_stored(
     scripted: ScriptedServer,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     scripted.push(Reply(200, PNG, headers={"Content-Type": "image/png"}))
     result = scripted_result(scripted)
     with pytest.raises(ImageTooLarge, match="MJ_DOWNLOAD_MAX_BYTES") as info:
-        download_result(result, tmp_path, session=session, max_bytes=len(PNG) - 1)
+        download_result(result, tmp_path, allow_private=True, max_bytes=len(PNG) - 1)
     assert result["image_url"] in str(info.value) and str(len(PNG)) in str(info.value)
     assert "\n" not in str(info.value)
     assert not isinstance(info.value, TRANSIENT_ERRORS)
@@ -313,25 +273,25 @@ def test_an_image_announced_over_the_limit_is_refused_by_its_content_length_and_
 
 def test_an_image_of_exactly_the_limit_is_stored(
     scripted: ScriptedServer,
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     scripted.push(Reply(200, PNG, headers={"Content-Type": "image/png"}))
-    out = download_result(scripted_result(scripted), tmp_path, session=session, max_bytes=len(PNG))
+    out = download_result(
+        scripted_result(scripted), tmp_path, allow_private=True, max_bytes=len(PNG)
+    )
     assert out["files"][0]["bytes"] == len(PNG)
 
 
 def test_an_image_without_content_length_is_refused_while_streaming_once_past_the_limit(
-    session: requests.Session,
     tmp_path: Path,
 ) -> None:
     server = ChunkedServer(bytes(200_000), chunk=1000)
     try:
         result = {"job_id": "job-1", "image_url": server.url, "images": None}
         with pytest.raises(ImageTooLarge, match="more than 5000 bytes"):
-            download_result(result, tmp_path, session=session, max_bytes=5000)
+            download_result(result, tmp_path, allow_private=True, max_bytes=5000)
         assert list((tmp_path / "job-1").iterdir()) == []  # the .part file is gone too
-        small = download_result(result, tmp_path, session=session, max_bytes=200_000)
+        small = download_result(result, tmp_path, allow_private=True, max_bytes=200_000)
         assert small["files"][0]["bytes"] == 200_000
     finally:
         server.stop()
@@ -434,6 +394,7 @@ def download_task(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     import tasks
 
     monkeypatch.setattr(tasks.app.mj_settings, "mj_download_dir", str(tmp_path / "images"))
+    monkeypatch.setattr(tasks.app.mj_settings, "mj_download_allow_private", True)  # 127.0.0.1
     return tasks.download
 
 
