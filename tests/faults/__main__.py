@@ -12,11 +12,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.faults import scenarios_celery, scenarios_platform, scenarios_ttapi
+from tests.faults import scenarios_celery, scenarios_platform, scenarios_trust, scenarios_ttapi
 from tests.faults.registry import Entry, ordered, run
 from tests.faults.row import HEADER, RULE
 
-SCENARIO_MODULES = (scenarios_platform, scenarios_celery, scenarios_ttapi)  # they register
+SCENARIO_MODULES = (
+    scenarios_platform,
+    scenarios_celery,
+    scenarios_ttapi,
+    scenarios_trust,
+)  # register
 
 
 def select(names: list[str] | None) -> list[Entry]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,9 +125,15 @@ class Harness(Counts):
             raise errors[0]
 
     def start_node(
-        self, i: int, extra_env: dict[str, str] | None = None, *, wait: bool = True
+        self,
+        i: int,
+        extra_env: dict[str, str] | None = None,
+        *,
+        wait: bool = True,
+        beat: bool | None = None,
     ) -> CeleryProcess:
-        """Start (or restart, after `stop_node`) node `i`; node 0 also runs beat."""
+        """Start (or restart, after `stop_node`) node `i`; node 0 also runs beat (any node
+        with `beat=True`: two beats, two pumps overlapping)."""
         args = [
             "worker",
             "-n",
@@ -139,8 +146,8 @@ class Harness(Counts):
             "--without-mingle",
             "--without-heartbeat",
         ]
-        if i == 0:
-            args += ["-B", "-s", str(self.workdir / "celerybeat-schedule")]
+        if beat or (beat is None and i == 0):
+            args += ["-B", "-s", str(self.workdir / f"celerybeat-schedule-{i}")]
         env = {**self.stack.env, **self.plan.node_env.get(i, {}), **(extra_env or {})}
         self._generation += 1
         node = CeleryProcess(env, self.workdir / f"node{i}.{self._generation}.log", args=args)
@@ -182,16 +189,26 @@ class Harness(Counts):
             sent.append(Sent(prompt, result))
         return sent
 
-    def wait(self, sent: list[Sent], timeout: float) -> list[Outcome]:
-        """Wait (bounded) until every job is ready; the ones that are not are HUNG."""
+    def wait(
+        self, sent: list[Sent], timeout: float, ended: dict[str, float] | None = None
+    ) -> list[Outcome]:
+        """Wait (bounded) until every job is ready; the ones that are not are HUNG. `ended`
+        gets, per task id, when its caller saw it ready (monotonic, within 0.1 s)."""
         deadline = time.monotonic() + timeout
         pending = {s.result.id for s in sent}
         while pending and time.monotonic() < deadline:
             for s in sent:
                 if s.result.id in pending and _ready(s.result):
                     pending.discard(s.result.id)
-            time.sleep(0.2)
+                    if ended is not None:
+                        ended[s.result.id] = time.monotonic()
+            time.sleep(0.1)
         return [self._outcome(s, s.result.id not in pending) for s in sent]
+
+    def results_per_task(self, sent: list[Sent]) -> Counter[int]:
+        """How many times each task's result was produced (the nodes' logs, every life)."""
+        logs = self.log_text()
+        return Counter(logs.count(f"[{s.result.id}] succeeded") for s in sent)
 
     def _outcome(self, s: Sent, ready: bool) -> Outcome:
         r = s.result
