@@ -103,8 +103,10 @@ class JsonLines(JsonFormatter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every value that must never reach a log: the API keys and Redis's password."""
+    """Every value that must never reach a log: the API keys, Redis's and the page's password."""
     found = [account.key.get_secret_value() for account in settings.accounts()]
+    if settings.mj_admin_auth is not None:
+        found.append(settings.mj_admin_auth.get_secret_value().partition(":")[2])
     try:
         password = urlsplit(settings.redis_url).password
     except ValueError:
