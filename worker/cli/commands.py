@@ -162,10 +162,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     """Print the Prometheus metrics once; with --port, serve /metrics and /healthz."""
     from worker.ops import prometheus
     from worker.ops.http import make_metrics_server, run_until_stopped
+    from worker.ops.view import OpsView
 
     rt = _connect().runtime
     if args.port is None:
-        sys.stdout.write(prometheus.render(prometheus.registry_for(rt)).decode())
+        view = OpsView.on(rt.settings, rt.redis)
+        sys.stdout.write(prometheus.render(prometheus.registry_for(view)).decode())
         return 0
     try:
         server = make_metrics_server(rt, args.host, args.port)

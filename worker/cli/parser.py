@@ -125,7 +125,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         "Without --port: print every mj_* metric once (read from Redis). With --port: serve "
         "GET /metrics and GET /healthz until SIGINT or SIGTERM.",
     )
-    p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: 0.0.0.0)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default: 127.0.0.1; /metrics names accounts and balances)",
+    )
     p.add_argument("--port", type=int, help="serve on this port (0 picks a free one)")
 
     p = command(
