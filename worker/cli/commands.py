@@ -138,14 +138,24 @@ def cmd_batch(args: argparse.Namespace) -> int:
             "interrupted: the sent pipelines go on in the workers; to re-attach "
             f"(nothing is sent twice), run the same command again: {again}"
         ) from None
+    for entry in sorted(summary.failures, key=lambda e: int(e.get("line") or 0)):
+        earlier = "failed in an earlier run: " if entry.get("earlier") else ""
+        reason = " ".join(str(entry.get("error") or entry.get("status") or "failed").split())
+        print(f"line {entry.get('line')}: {earlier}{reason}", file=sys.stderr)
     retried = f", {summary.retried} retried" if summary.retried else ""
+    before = (
+        f", {summary.failed_before} failed before (--retry-failed resends)"
+        if summary.failed_before
+        else ""
+    )
     print(
-        f"{summary.done} done, {summary.failed} failed, {summary.skipped} already done "
+        f"{summary.done} done, {summary.failed} failed{before}, "
+        f"{summary.skipped - summary.failed_before} already done "
         f"({summary.reattached} re-attached{retried}); results in {out}",
         file=sys.stderr,
         flush=True,
     )
-    return 0 if summary.failed == 0 else EXIT_ERROR
+    return EXIT_ERROR if summary.any_failed else 0
 
 
 def _view() -> Any:
