@@ -278,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if os.environ.get("REDIS_URL"):  # without it the demo starts its own redis-server
         check_redis(os.environ["REDIS_URL"])
-    return run_demo(pipelines=args.pipelines, fast_s=args.fast)
+    return run_demo(pipelines=args.pipelines, fast_s=args.fast, keep=args.keep, out=Path(args.out))
 
 
 COMMANDS: dict[str, Handler] = {
