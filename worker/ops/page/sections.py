@@ -37,7 +37,7 @@ def accounts(doc: Doc) -> str:
             if a["in_rotation"]
             else badge("out", "bad") + " " + esc(a["disabled_reason"])
         )
-        balance = "—" if a["balance"] is None else f"{a['balance']:g}"
+        balance = "—" if a["balance"] is None else f"{a['balance']:,.2f}"
         rows.append(
             [
                 f'<code class="account">{esc(a["account"])}</code>',
