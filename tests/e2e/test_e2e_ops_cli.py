@@ -40,18 +40,23 @@ def mjw(stack: Stack, *argv: str, **options: object) -> subprocess.Popen[str]:
 def test_jobs_show_and_status_watch_against_a_running_stack(
     make_stack: Callable[..., Stack],
 ) -> None:
-    stack = make_stack(keys=[KEY], capacity=1, fast_s=1.5)
+    stack = make_stack(keys=[KEY], capacity=1, fast_s=3)
     with EngineCalls(stack.redis, Keys()):
-        first = stack.send("mj.imagine", "a slow lantern")
-        second = stack.send("mj.imagine", "a patient heron")
-        stack.wait_for(lambda: stack.redis.hget(f"mj:job:{second.id}", "state") == "WAITING")
-        out, err = mjw(stack, "jobs", "--waiting", "--json").communicate(timeout=30)
-        assert [(j["job_id"], j["position"]) for j in json.loads(out)] == [(second.id, 1)], err
-        out, _ = mjw(stack, "jobs", "--active", "--json").communicate(timeout=30)
-        assert [j["job_id"] for j in json.loads(out)] == [first.id]
+        sent = [stack.send("mj.imagine", "a slow lantern"), stack.send("mj.imagine", "a heron")]
 
-        second.get(timeout=60)
-        out, err = mjw(stack, "show", second.id).communicate(timeout=30)
+        def state(job: object) -> str | None:
+            return stack.redis.hget(f"mj:job:{job.id}", "state")  # type: ignore[attr-defined]
+
+        stack.wait_for(lambda: any(state(j) == "WAITING" for j in sent))
+        waiting = next(j for j in sent if state(j) == "WAITING")  # either may run first
+        running = next(j for j in sent if j is not waiting)
+        out, err = mjw(stack, "jobs", "--waiting", "--json").communicate(timeout=30)
+        assert [(j["job_id"], j["position"]) for j in json.loads(out)] == [(waiting.id, 1)], err
+        out, _ = mjw(stack, "jobs", "--active", "--json").communicate(timeout=30)
+        assert [j["job_id"] for j in json.loads(out)] == [running.id]
+
+        waiting.get(timeout=60)
+        out, err = mjw(stack, "show", waiting.id).communicate(timeout=30)
         assert "SUCCESS" in out and "/_sim/images/" in out and "waiting_since" in out, err
 
         screen = watch_status(stack, seconds=4)
