@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="mj.download may reach loopback, private and link-local addresses "
         "(the demo and tests against a local simulator; off in production)",
     )
+    # The private side of `web` (operator page, /api/, /metrics, detailed /healthz).
+    mj_admin_bind: str = Field(
+        "127.0.0.1:8001", description="host:port of the private side of web (never public)"
+    )
+    mj_admin_auth: SecretStr | None = Field(
+        None, description="user:password: basic auth on the private side"
+    )
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod
@@ -129,6 +136,29 @@ class Settings(BaseSettings):
                     "or none)"
                 )
         return value
+
+    @field_validator("mj_admin_bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:8001")
+        return f"{host}:{int(port)}"
+
+    @field_validator("mj_admin_auth")
+    @classmethod
+    def _user_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        user, sep, password = value.get_secret_value().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("must be user:password (both non-empty)")
+        return value
+
+    def admin_address(self) -> tuple[str, int]:
+        """`MJ_ADMIN_BIND` as (host, port); a bracketed IPv6 host loses its brackets."""
+        host, _, port = self.mj_admin_bind.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @field_validator("mj_log_format", mode="before")
     @classmethod
@@ -179,7 +209,7 @@ def _describe(exc: ValidationError) -> str:
             value = _without_password(value)
         shown = (
             ""
-            if isinstance(value, dict) or name.endswith("KEY") or "KEYS" in name
+            if isinstance(value, dict) or name.endswith(("KEY", "AUTH")) or "KEYS" in name
             else (f" (got {value!r})")
         )
         parts.append(f"{name}: {problem.message}{shown}")

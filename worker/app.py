@@ -27,6 +27,7 @@ from worker import hotpath
 from worker.dispatch import CeleryDispatcher
 from worker.jobs.submit import take_over
 from worker.kombu_compat import patch_redis_channel_close
+from worker.ops.heartbeat import Heartbeat
 from worker.ops.logs import configure_logging
 from worker.policy import TASK_SOFT_TIME_LIMIT_S, TASK_TIME_LIMIT_S
 from worker.runtime import Runtime, Timing, redis_client
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     )
     if settings.mj_schedule_file:  # a bad file stops start-up with a ConfigError saying where
         app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
+    app.steps["consumer"].add(Heartbeat)  # workers online per queue (worker.ops.heartbeat)
     return app
 
 

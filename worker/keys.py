@@ -14,6 +14,7 @@ CLAIM_TTL_S = 86400  # a TTAPI job id → the record that owns it (TTAPI's longe
 REFUSALS_TTL_S = 3600  # an account's streak of 499/429 refusals in a row
 COUNT_TTL_S = 3600  # one minute's counter of one status (`mjw status` reads the last minutes)
 DISABLE_S = {401: 3600, 402: 600}  # how long an account stays out of rotation, by status
+RECENT_CAP, RECENT_FAILED_CAP = 1000, 500  # newest endings kept (`recent`, `recent_failed`)
 # Job records, hook tokens, the TTAPI-id index and chains live MJ_RECORD_TTL_S (7 days).
 
 
@@ -132,6 +133,27 @@ class Keys:
     def count(self, label: str, status: int, minute: int) -> str:
         """Counter: answers of one status in one minute (COUNT_TTL_S)."""
         return f"{self.account(label)}:count:{status}:{minute}"
+
+    # -- operations: read by the operator page, `mjw jobs` and liveness (ops) ----------------
+    @property
+    def recent(self) -> str:
+        """Sorted set: ids of jobs that ended, scored by when (the RECENT_CAP newest)."""
+        return f"{self.prefix}:recent"
+
+    @property
+    def recent_failed(self) -> str:
+        """Sorted set: ids of jobs that ended FAILED or REVOKED, by when (RECENT_FAILED_CAP)."""
+        return f"{self.prefix}:recent:failed"
+
+    @property
+    def pump_last(self) -> str:
+        """String: when the pump last ran a round (epoch seconds, Redis time)."""
+        return f"{self.prefix}:pump:last"
+
+    @property
+    def workers(self) -> str:
+        """Hash: worker hostname → its heartbeat (JSON: queues, at, since); see ops.heartbeat."""
+        return f"{self.prefix}:workers"
 
 
 KEYS = Keys()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,17 +10,24 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import requests
 
 pytestmark = pytest.mark.e2e
 
 
-def start_demo(*args: str) -> subprocess.Popen[str]:
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_demo(*args: str, cwd: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # use the embedded Redis
+    env["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "demo", *args],
         env=env,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -38,18 +46,24 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_the_demo_runs_pipelines_to_the_end_and_stops_its_servers() -> None:
-    proc = start_demo("--pipelines", "2", "--fast", "1")
+def test_the_demo_runs_pipelines_to_the_end_saves_the_images_and_stops_its_servers(
+    tmp_path: Path,
+) -> None:
+    proc = start_demo("--pipelines", "2", "--fast", "1", cwd=tmp_path)
     out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0, out
     assert "2 succeeded, 0 failed" in out
     assert out.count("upscale_creative") >= 2
+    saved = sorted((tmp_path / "mj-demo").glob("*.png"))
+    assert [p.name.split("-")[0] for p in saved] == ["1", "2"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in saved)
+    assert all(f"mj-demo/{p.name}" in out for p in saved)  # the paths are printed
     port = int(re.search(r"redis-server on redis://127.0.0.1:(\d+)", out).group(1))  # type: ignore[union-attr]
     assert not port_open(port)
 
 
-def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
-    proc = start_demo("--pipelines", "4", "--fast", "5")
+def test_ctrl_c_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    proc = start_demo("--pipelines", "4", "--fast", "5", cwd=tmp_path)
     assert proc.stdout is not None
     seen = ""
     deadline = time.monotonic() + 120
@@ -58,5 +72,35 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, seen + out
+    port = int(re.search(r"redis-server on redis://127.0.0.1:(\d+)", seen).group(1))  # type: ignore[union-attr]
+    assert not port_open(port)
+
+
+def test_demo_keep_leaves_the_page_and_redis_up_until_ctrl_c(tmp_path: Path) -> None:
+    proc = start_demo("--pipelines", "1", "--fast", "1", "--keep", cwd=tmp_path)
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 150
+    while "Ctrl-C stops everything" not in seen and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    page = re.search(r"open the operator page at (http://\S+/)", seen)
+    redis_url = re.search(r"export REDIS_URL=(\S+)", seen)
+    assert page and redis_url, seen
+    assert "<title>mj-worker</title>" in requests.get(page.group(1), timeout=10).text
+    status = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "status", "--json", "--no-info"],
+        env={**os.environ, "REDIS_URL": redis_url.group(1), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert len(json.loads(status.stdout)["accounts"]) == 2
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, seen + out
     port = int(re.search(r"redis-server on redis://127.0.0.1:(\d+)", seen).group(1))  # type: ignore[union-attr]
     assert not port_open(port)

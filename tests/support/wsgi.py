@@ -19,8 +19,9 @@ class NullDispatcher:
 def wsgi_get(
     app: WSGIApplication, path: str, method: str = "GET"
 ) -> tuple[int, dict[str, str], str]:
-    """Call `app` once with no body: status code, headers and the decoded body."""
-    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    """Call `app` once with no body (`path` may carry a query): status, headers, the body."""
+    path, _, query = path.partition("?")
+    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": method, "QUERY_STRING": query}
     setup_testing_defaults(environ)
     seen: dict[str, Any] = {}
 

@@ -203,3 +203,20 @@ def test_waiting_costs_one_redis_command_per_tick_whatever_the_number_of_rows(
     assert summary.done == 200
     per_tick = [b - a for a, b in itertools.pairwise(counts[:6])]
     assert per_tick == [1] * 5, per_tick  # one MGET for 200 rows, not 200 GETs
+
+
+def test_a_rerun_exits_1_while_a_row_failed_in_an_earlier_run_and_names_each_failed_row(
+    app: Celery, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from worker.cli import commands as cli
+
+    batch, out = tmp_path / "batch.txt", tmp_path / "out.jsonl"
+    batch.write_text("a cat\nit fails\na dog\n")
+    first = run(app, batch, out, FakeWorkers(app))
+    assert (first.done, first.failed) == (2, 1)
+    capsys.readouterr()
+    assert cli.main(["batch", str(batch), "--out", str(out), "--then", "upsample1"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "line 2: failed in an earlier run: JobFailed: [Banned prompt detected] nope" in err
+    assert err[-1].startswith("0 done, 0 failed, 1 failed before (--retry-failed resends)")
+    assert "2 already done" in err[-1]

@@ -158,7 +158,20 @@ def test_a_usage_error_is_one_line_and_exit_code_2(
 
 
 @pytest.mark.parametrize(
-    "command", ["submit", "wait", "batch", "status", "metrics", "simulator", "webhook", "demo"]
+    "command",
+    [
+        "submit",
+        "wait",
+        "batch",
+        "status",
+        "jobs",
+        "show",
+        "metrics",
+        "simulator",
+        "webhook",
+        "web",
+        "demo",
+    ],
 )
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:

@@ -190,7 +190,7 @@ def test_compose_redis_keeps_an_append_only_file_on_a_volume_and_never_evicts(
     [
         ("worker", ["celery", "-A", "worker", "worker"]),
         ("beat", ["celery", "-A", "worker", "beat"]),
-        ("webhook", ["waitress-serve"]),
+        ("webhook", ["mjw", "web"]),
     ],
 )
 def test_compose_app_services_run_the_contract_commands_once_redis_is_healthy(
@@ -209,13 +209,30 @@ def test_compose_app_services_run_the_contract_commands_once_redis_is_healthy(
     assert not any(value.startswith("sk-") for value in env.values())  # no key in the file
 
 
-def test_compose_webhook_serves_the_receiver_on_port_8000_published_as_port(
+def test_compose_web_serves_hooks_on_8000_as_port_and_the_private_side_on_loopback_only(
     compose: dict[str, Any],
 ) -> None:
     webhook = compose["services"]["webhook"]
-    args = command(webhook)
-    assert "worker.webhook:app_from_env" in args and "--port=8000" in args
-    assert webhook["ports"] == ["${PORT:-8000}:8000"]
+    assert command(webhook) == ["mjw", "web", "--port", "8000"]
+    assert webhook["environment"]["MJ_ADMIN_BIND"] == "0.0.0.0:8001"
+    assert webhook["ports"] == ["${PORT:-8000}:8000", "127.0.0.1:8001:8001"]
+
+
+def test_compose_publishes_only_the_webhook_port_on_every_interface(
+    compose: dict[str, Any],
+) -> None:
+    public = [
+        (name, str(port))
+        for name, spec in compose["services"].items()
+        for port in spec.get("ports", [])
+        if not str(port).startswith("127.0.0.1:")
+    ]
+    assert public == [("webhook", "${PORT:-8000}:8000")]
+
+
+def test_flower_has_a_healthcheck_on_its_own_healthcheck_path(compose: dict[str, Any]) -> None:
+    test = compose["services"]["flower"]["healthcheck"]["test"]
+    assert "http://127.0.0.1:5555/healthcheck" in " ".join(test)
 
 
 def test_compose_flower_watches_the_same_broker(compose: dict[str, Any]) -> None:
@@ -233,15 +250,13 @@ def test_the_dockerfile_installs_the_project_on_a_pinned_python_312_slim() -> No
     assert "chown mj:mj /var/lib/mj-beat /data/downloads" in text  # volumes start writable
 
 
-def test_the_procfile_has_worker_beat_and_web_with_web_on_port(
+def test_the_procfile_has_worker_beat_and_web_with_web_serving_both_sides(
     procfile: dict[str, str],
 ) -> None:
     assert set(procfile) == {"worker", "beat", "web"}
     assert procfile["worker"].startswith("celery -A worker worker")
     assert procfile["beat"].startswith("celery -A worker beat")
-    web = shlex.split(procfile["web"])
-    assert web[0] == "waitress-serve" and "--port=$PORT" in web
-    assert web[web.index("--call") + 1] == "worker.webhook:app_from_env"
+    assert shlex.split(procfile["web"]) == ["mjw", "web"]  # PORT and MJ_ADMIN_BIND from env
 
 
 def test_the_web_entry_point_is_a_zero_argument_factory() -> None:

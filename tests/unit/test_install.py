@@ -139,3 +139,10 @@ def test_a_rediss_url_with_ssl_cert_reqs_builds_tls_clients_for_redis_and_celery
     app = create_app(settings)
     assert type(app.backend).__name__ == "RedisBackend"  # Celery accepts the URL (no connect)
     assert app.backend.connparams["connection_class"] is redis.SSLConnection
+
+
+def test_the_operator_pages_static_files_ship_in_the_wheel(project: dict) -> None:
+    data = project["tool"]["setuptools"]["package-data"]["worker.ops.page"]
+    shipped = {p.name for p in (ROOT / "worker/ops/page/static").iterdir()}
+    assert shipped == {"live.js", "page.css"}
+    assert {"static/*.js", "static/*.css"} == set(data)

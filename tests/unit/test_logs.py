@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 
 from config.settings import ConfigError, Settings, load_settings
-from worker.ops.logs import REDACTED, RedactSecrets, configure_logging
+from worker.ops.logs import EXTRA_FIELDS, REDACTED, RedactSecrets, configure_logging
 
 KEY_A, KEY_B = "sk-logs-key-one-1111", "sk-logs-key-two-2222"
 REDIS_PASSWORD = "redis-pass-7777"
@@ -167,6 +167,30 @@ def test_inside_a_celery_task_json_lines_carry_the_task_id_and_name(
     inside, outside = (json.loads(line) for line in lines(buffer))
     assert (inside["task_id"], inside["task_name"]) == ("task-123", "mj.test_logs")
     assert "task_id" not in outside
+
+
+def test_a_job_transition_line_carries_its_job_task_and_account_as_json_fields(
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """The engine logs each transition with these extras, often from another job's task (a
+    tick, a hand-off): the job's own task id wins over the running task's."""
+    logger, buffer = captured
+    configure_logging(settings("json"), logger)
+    app = Celery("logs-test", set_as_current=False)
+    job = {"job_id": "job-9", "task_id": "job-9", "account": "acct-1234abcd"}
+
+    @app.task(name="mj.tick")
+    def tick() -> None:
+        logger.info("job ended SUCCESS in 42.0s", extra=job)
+
+    tick.apply(task_id="tick-1")
+    logger.info("job parked", extra=job)
+    ended, parked = (json.loads(line) for line in lines(buffer))
+    for line in (ended, parked):
+        assert {k: line[k] for k in job} == job
+    assert ended["task_name"] == "mj.tick"
+    assert "task_name" not in parked
+    assert {"job_id", "task_id", "account"} <= set(EXTRA_FIELDS)
 
 
 def test_extra_field_values_are_kept_as_json_types(

@@ -21,9 +21,9 @@ from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.capacity import metrics
 from worker.devtools.embedded import free_port
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
+from worker.ops.heartbeat import HeartbeatWriter
 from worker.ops.http import create_metrics_app
 from worker.runtime import Runtime
-from worker.webhook.receiver import create_wsgi_app
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A, KEY_B = "sk-metrics-key-aaaa-1111", "sk-metrics-key-bbbb-2222"
@@ -58,7 +58,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def scrape(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, headers, text = wsgi_get(create_wsgi_app(rt), "/metrics")
+    status, headers, text = wsgi_get(create_metrics_app(rt), "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert KEY_A not in text and KEY_B not in text
     return samples(text)
@@ -199,7 +199,7 @@ def test_job_durations_are_a_cumulative_histogram_per_mode(rt: Runtime) -> None:
 
 
 def test_every_contract_metric_is_on_the_page_before_any_job_ran(rt: Runtime) -> None:
-    _, _, text = wsgi_get(create_wsgi_app(rt), "/metrics")
+    _, _, text = wsgi_get(create_metrics_app(rt), "/metrics")
     families = {f.name for f in text_string_to_metric_families(text)}
     assert {
         "mj_slots_in_use",
@@ -210,6 +210,9 @@ def test_every_contract_metric_is_on_the_page_before_any_job_ran(rt: Runtime) ->
         "mj_ttapi_responses",
         "mj_jobs",
         "mj_job_duration_seconds",
+        "mj_queue_length",
+        "mj_workers",
+        "mj_pump_last_run_timestamp_seconds",
     } <= families
     assert "# TYPE mj_ttapi_responses_total counter" in text
     assert "# TYPE mj_job_duration_seconds histogram" in text
@@ -219,7 +222,7 @@ def test_metrics_answer_503_when_redis_is_away_and_only_get_or_head(
     rt: Runtime,
     server: fakeredis.FakeServer,
 ) -> None:
-    app = create_wsgi_app(rt)
+    app = create_metrics_app(rt)
     assert wsgi_get(app, "/metrics", "POST")[0] == 405
     status, _, body = wsgi_get(app, "/metrics", "HEAD")
     assert (status, body) == (200, "")
@@ -287,3 +290,28 @@ def test_serve_metrics_answers_over_http_until_sigterm_then_returns(
     assert (health.status_code, health.json()) == (200, {"ok": True})
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
+
+
+def test_queue_lengths_workers_per_queue_and_the_pump_are_metrics(rt: Runtime) -> None:
+    rt.redis.rpush("celery", "m1", "m2")
+    rt.redis.rpush("mj.control", "m3")
+    HeartbeatWriter(rt.redis, rt.keys, "user@a", lambda: ["celery"], 1.0).beat()
+    rt.redis.set(rt.keys.pump_last, "1700000000.5")
+    got = scrape(rt)
+    assert got[("mj_queue_length", (("queue", "celery"),))] == 2
+    assert got[("mj_queue_length", (("queue", "mj.control"),))] == 1
+    assert got[("mj_workers", (("queue", "celery"),))] == 1
+    assert got[("mj_workers", (("queue", "mj.control"),))] == 0
+    assert got[("mj_pump_last_run_timestamp_seconds", ())] == 1700000000.5
+
+
+def test_accounts_only_registered_by_other_processes_are_shown_too(
+    server: fakeredis.FakeServer,
+) -> None:
+    keyless = Runtime.build(
+        Settings(), fakeredis.FakeRedis(server=server, decode_responses=True), NullDispatcher()
+    )
+    build_runtime(server)  # a worker with both keys registers their labels
+    got = scrape(keyless)
+    assert got[("mj_slots_cap", (("account", A),))] == 10
+    assert ("mj_slots_cap", (("account", B),)) in got

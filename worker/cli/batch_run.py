@@ -36,10 +36,17 @@ class Summary:
 
     done: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # finished in an earlier run (done or failed before)
+    failed_before: int = 0  # of those, failed (and not retried: see `retry_failed`)
     reattached: int = 0
     retried: int = 0
     results: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)  # this run's and earlier ones
+
+    @property
+    def any_failed(self) -> bool:
+        """Whether any row of the batch is failed now, in this run or an earlier one."""
+        return bool(self.failed or self.failed_before)
 
 
 @dataclass
@@ -97,6 +104,9 @@ def run_batch(
                 summary.retried += 1
             else:
                 summary.skipped += 1
+                if result.get("status") != "SUCCESS":
+                    summary.failed_before += 1
+                    summary.failures.append({**result, "earlier": True})
         elif isinstance(row, BadRow):
             _finish(
                 journal,
@@ -192,6 +202,7 @@ def _finish(journal: Journal, summary: Summary, entry: dict[str, Any]) -> None:
         summary.done += 1
     else:
         summary.failed += 1
+        summary.failures.append(entry)
 
 
 def _entry(flight: Flight, meta: Meta) -> dict[str, Any]:

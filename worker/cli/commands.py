@@ -1,5 +1,5 @@
-"""`mjw`: the command line of mj-worker (submit, wait, batch, status, metrics, simulator, webhook,
-demo).
+"""`mjw`: the command line of mj-worker (submit, wait, batch, status, jobs, show, metrics, web,
+webhook, simulator, demo).
 
 Thin commands: each validates its input first (nothing is sent when an argument is wrong),
 then builds the Celery app and checks Redis within 2 s (`worker.cli.reach`), then hands over
@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from worker.cli.errors import EXIT_ERROR, Interrupted, JobError, UsageError, classify
+from worker.cli.look import cmd_jobs, cmd_show, cmd_status
 from worker.cli.parser import Handler, build_parser
 from worker.cli.reach import check_redis
 
@@ -137,35 +138,36 @@ def cmd_batch(args: argparse.Namespace) -> int:
             "interrupted: the sent pipelines go on in the workers; to re-attach "
             f"(nothing is sent twice), run the same command again: {again}"
         ) from None
+    for entry in sorted(summary.failures, key=lambda e: int(e.get("line") or 0)):
+        earlier = "failed in an earlier run: " if entry.get("earlier") else ""
+        reason = " ".join(str(entry.get("error") or entry.get("status") or "failed").split())
+        print(f"line {entry.get('line')}: {earlier}{reason}", file=sys.stderr)
     retried = f", {summary.retried} retried" if summary.retried else ""
+    before = (
+        f", {summary.failed_before} failed before (--retry-failed resends)"
+        if summary.failed_before
+        else ""
+    )
     print(
-        f"{summary.done} done, {summary.failed} failed, {summary.skipped} already done "
+        f"{summary.done} done, {summary.failed} failed{before}, "
+        f"{summary.skipped - summary.failed_before} already done "
         f"({summary.reattached} re-attached{retried}); results in {out}",
         file=sys.stderr,
         flush=True,
     )
-    return 0 if summary.failed == 0 else EXIT_ERROR
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    """Show each account's slots, waiters, recent 429/499 and balance."""
-    from worker.app import app
-    from worker.cli.status import account_status, print_status
-
-    app.mj_settings.require_accounts()
-    rt = _connect().runtime
-    print_status(account_status(rt, live=not args.no_info), as_json=args.json, console=Console())
-    return 0
+    return EXIT_ERROR if summary.any_failed else 0
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     """Print the Prometheus metrics once; with --port, serve /metrics and /healthz."""
     from worker.ops import prometheus
     from worker.ops.http import make_metrics_server, run_until_stopped
+    from worker.ops.view import OpsView
 
     rt = _connect().runtime
     if args.port is None:
-        sys.stdout.write(prometheus.render(prometheus.registry_for(rt)).decode())
+        view = OpsView.on(rt.settings, rt.redis)
+        sys.stdout.write(prometheus.render(prometheus.registry_for(view)).decode())
         return 0
     try:
         server = make_metrics_server(rt, args.host, args.port)
@@ -184,6 +186,14 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     return webhook_cli.run(args)
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """Run the web process (both sides), once Redis answers."""
+    from worker.cli import web as web_cli
+
+    _connect()
+    return web_cli.run(args)
+
+
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Run the local TTAPI simulator (no Redis needed)."""
     from worker.devtools.simulator import cli as sim_cli
@@ -197,7 +207,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if os.environ.get("REDIS_URL"):  # without it the demo starts its own redis-server
         check_redis(os.environ["REDIS_URL"])
-    return run_demo(pipelines=args.pipelines, fast_s=args.fast)
+    return run_demo(pipelines=args.pipelines, fast_s=args.fast, keep=args.keep, out=Path(args.out))
 
 
 COMMANDS: dict[str, Handler] = {
@@ -208,6 +218,9 @@ COMMANDS: dict[str, Handler] = {
     "metrics": cmd_metrics,
     "simulator": cmd_simulator,
     "webhook": cmd_webhook,
+    "web": cmd_web,
+    "jobs": cmd_jobs,
+    "show": cmd_show,
     "demo": cmd_demo,
 }
 

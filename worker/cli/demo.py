@@ -1,9 +1,11 @@
 """`mjw demo` / `make demo`: the whole system on one machine, no key, no Docker, no root.
 
 Starts an embedded redis-server (unless REDIS_URL is set), the local TTAPI simulator with two
-accounts, a real `celery worker` (with beat) and the webhook receiver; runs a small batch of
-imagine → upsample2 → upscale_creative pipelines with live progress; prints the results; and
-stops everything it started — also on Ctrl-C and on error.
+accounts, a real `celery worker` (with beat) and the web process (webhooks, and the operator
+page on a loopback port); runs a small batch of imagine → upsample2 → upscale_creative
+pipelines with live progress; saves every final image under `./mj-demo/` and prints the paths;
+and stops everything it started — also on Ctrl-C and on error. With `keep`, everything stays
+up after the batch (the page's URL and commands to try are printed) until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -39,7 +42,14 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(pipelines: int = 6, fast_s: float = 2.0, capacity: int = 3) -> int:
+def run_demo(
+    pipelines: int = 6,
+    fast_s: float = 2.0,
+    capacity: int = 3,
+    *,
+    keep: bool = False,
+    out: Path = Path("mj-demo"),
+) -> int:
     """Run the demo; returns the exit code (0 when every pipeline succeeded)."""
     console = Console(stderr=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -93,35 +103,73 @@ def run_demo(pipelines: int = 6, fast_s: float = 2.0, capacity: int = 3) -> int:
         stack.callback(worker.stop)
         worker.wait_ready()
         console.print("celery worker (4 processes, with beat) is ready")
-        _start_receiver(stack, hook_port, console)
-        return _run_batch(tmp, pipelines, console, sim)
+        page = _start_web(stack, hook_port, console)
+        code, results = _run_batch(tmp, pipelines, console, sim)
+        _save(results, out, console)
+        if keep:
+            _keep_running(redis_url, page, console)
+        return code
     return 1  # pragma: no cover - the with-block always returns
 
 
-def _start_receiver(stack: ExitStack, port: int, console: Console) -> None:
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
+def _start_web(stack: ExitStack, port: int, console: Console) -> str:
+    """Both sides of `mjw web` in a thread: hooks on `port`, the page on a free loopback port."""
     from worker.app import app
-    from worker.webhook.receiver import create_wsgi_app
+    from worker.ops.web import make_web_servers
 
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = make_server("127.0.0.1", port, create_wsgi_app(app.runtime), handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    servers = make_web_servers(app.runtime, ("127.0.0.1", port), ("127.0.0.1", free_port()))
+    thread = threading.Thread(target=servers.run, daemon=True)
     thread.start()
 
     def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        servers.close()
+        thread.join(timeout=5)
 
     stack.callback(stop)
     console.print(f"webhook receiver on http://127.0.0.1:{port}/hook/<token>")
+    console.print(f"operator page on {servers.admin_url}")
+    return servers.admin_url
 
 
-def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> int:
+def _save(results: list[dict[str, Any]], out: Path, console: Console) -> None:
+    from worker.cli.demo_images import save_images
+
+    try:
+        saved = save_images(results, out)
+    except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+        console.print(f"[yellow]could not save the images under {out}/: {exc}[/]")
+        return
+    if saved:
+        console.print(f"\n[bold]images saved[/] ({len(saved)}, under {out}/)")
+        plain = Console(soft_wrap=True)
+        for path in saved:
+            plain.print(f"  {path}", markup=False, highlight=False)
+
+
+def _keep_running(redis_url: str, page: str, console: Console) -> None:
+    """Leave everything up, say how to look at it, and wait for Ctrl-C (then stop as usual)."""
+    console.print(
+        f"\n[bold]everything keeps running[/]: open the operator page at {page}\n"
+        f"in another terminal (same machine):\n"
+        f"  export REDIS_URL={redis_url}\n"
+        "  mjw status --watch         # accounts, queues, workers, the pump\n"
+        "  mjw jobs --recent          # what just ended (also --waiting, --active, --failed)\n"
+        "  mjw show <task id>         # one job in full\n"
+        '  mjw submit "a paper boat" --then upsample2 --wait\n'
+        "Ctrl-C stops everything the demo started.",
+        markup=True,
+        highlight=False,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
+
+
+def _run_batch(
+    tmp: Path, pipelines: int, console: Console, sim: Simulator
+) -> tuple[int, list[dict[str, Any]]]:
     from worker.app import app
     from worker.cli.batch import Row
     from worker.cli.batch_run import run_batch
@@ -155,4 +203,4 @@ def _run_batch(tmp: Path, pipelines: int, console: Console, sim: Simulator) -> i
         f"{', '.join(str(a['peak_in_progress']) for a in stats.values())}; "
         f"{hooks} webhook callbacks"
     )
-    return 0 if summary.failed == 0 else 1
+    return (0 if summary.failed == 0 else 1), summary.results

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
+from worker.cli import web as web_cli
 from worker.devtools.simulator import cli as sim_cli
 from worker.ttapi.requests import ACTIONS, MODES
 from worker.webhook import serve as webhook_cli
@@ -115,9 +116,20 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     )
     p.add_argument("--download", metavar="DIR", help="also store every final image in DIR")
 
-    p = command("status", "per-account slots, waiters, 429/499, balance")
+    p = command(
+        "status",
+        "per-account slots, waiters, 429/499, balance; queues, workers, the pump",
+        "Read from Redis (no TTAPI key needed): per account, slots in use / effective / cap, "
+        "waiting jobs, 429/499 in the last 5 minutes, rotation; queue depths, workers online "
+        "per queue, the pump's age, ok or degraded and why. With keys configured, balances "
+        "are asked from TTAPI's /info live unless --no-info.",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-info", action="store_true", help="do not ask TTAPI's /info live")
+    p.add_argument("--watch", action="store_true", help="refresh in place until Ctrl-C")
+    p.add_argument(
+        "--interval", type=float, default=2.0, metavar="S", help="with --watch: seconds (2)"
+    )
 
     p = command(
         "metrics",
@@ -125,7 +137,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         "Without --port: print every mj_* metric once (read from Redis). With --port: serve "
         "GET /metrics and GET /healthz until SIGINT or SIGTERM.",
     )
-    p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: 0.0.0.0)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default: 127.0.0.1; /metrics names accounts and balances)",
+    )
     p.add_argument("--port", type=int, help="serve on this port (0 picks a free one)")
 
     p = command(
@@ -143,6 +159,43 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     webhook_cli.add_arguments(p)
 
     p = command(
+        "web",
+        "run the web process: webhooks on PORT, the operator page on MJ_ADMIN_BIND",
+        "Serves TTAPI's callbacks and a plain /healthz on the public port, and the operator "
+        "page, its JSON (/api/), /metrics and a detailed /healthz on the private side "
+        "(MJ_ADMIN_BIND, loopback by default; MJ_ADMIN_AUTH adds basic auth).",
+    )
+    web_cli.add_arguments(p)
+
+    p = command(
+        "jobs",
+        "list jobs: waiting, in flight, recently ended or failed",
+        "Jobs read from Redis: --waiting (parked, with position and age), --active (holding "
+        "a slot, with progress), --recent (ended), --failed (failed or revoked, with why); "
+        "all four without an option.",
+    )
+    which = p.add_mutually_exclusive_group()
+    for kind, text in (
+        ("waiting", "parked jobs, in order"),
+        ("active", "jobs holding a slot"),
+        ("recent", "jobs that ended, newest first"),
+        ("failed", "jobs that failed or were revoked, newest first"),
+    ):
+        which.add_argument(f"--{kind}", dest="kind", action="store_const", const=kind, help=text)
+    p.set_defaults(kind=None)
+    p.add_argument("--account", help="one account's jobs only (a label)")
+    p.add_argument("--limit", type=int, default=50, help="at most N jobs a list (default 50)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command(
+        "show",
+        "one job in full: record, steps, TTAPI id, account, timings, URLs, error",
+        "Everything Redis knows about a job (its Celery task id).",
+    )
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command(
         "demo",
         "run everything locally on a small batch",
         "Embedded Redis, simulator, worker and webhook receiver; "
@@ -151,5 +204,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     p.add_argument("--pipelines", type=int, default=6, help="how many pipelines (default 6)")
     p.add_argument(
         "--fast", type=float, default=2.0, help="simulated seconds of a fast imagine (default 2)"
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave everything running afterwards (operator page, mjw commands) until Ctrl-C",
+    )
+    p.add_argument(
+        "--out", default="mj-demo", metavar="DIR", help="where the final images go (./mj-demo)"
     )
     return parser

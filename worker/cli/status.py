@@ -1,63 +1,63 @@
-"""`mjw status`: per account (label), slots in use / cap, waiters, recent 429/499, balance."""
+"""`mjw status`: per account slots / effective / cap, waiting, 429/499, balance, rotation;
+then queue depths, workers online per queue, the pump's age, and ok or degraded with why.
+
+It reads Redis only (accounts come from the `labels` registry too), so it needs no TTAPI key;
+with keys configured it asks `/info` live for their balances unless `--no-info`, and it says
+what it cannot show.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
-from worker.capacity import metrics
-from worker.runtime import Runtime
-from worker.ttapi import errors
+from worker.ops import liveness
+from worker.ops.accounts import account_rows
+from worker.ops.view import OpsView
+
+InfoOf = Callable[[str], float | None]  # a configured label's live balance (raises TTAPIError)
 
 
-def account_status(rt: Runtime, *, live: bool = True) -> list[dict[str, Any]]:
-    """One dict per configured account; `/info` is asked live unless `live` is False."""
-    rows = []
-    for label in rt.pool.labels:
-        state = rt.guard.state(label)
-        row: dict[str, Any] = {
-            "account": label,
-            "in_use": len(state.holders),
-            "cap": state.cap,
-            "waiting": len(state.waiters),
-            "cooldown_ms": state.cooldown_ms,
-            "effective_cap": state.effective_cap,  # a 499 taught: another client uses the key
-            "recent_429": metrics.recent(rt.redis, label, 429, keys=rt.keys),
-            "recent_499": metrics.recent(rt.redis, label, 499, keys=rt.keys),
-            "in_rotation": rt.pool.disabled_reason(label) is None,
-            "disabled_reason": rt.pool.disabled_reason(label),
-            "balance": None,
-        }
-        stored = rt.redis.hgetall(rt.keys.info(label))
-        if stored.get("balance"):
-            row["balance"] = float(stored["balance"])
-        if live:
+def status_document(view: OpsView, info_of: InfoOf | None = None) -> dict[str, Any]:
+    """Everything `mjw status` shows, JSON-ready; `info_of` asks TTAPI for balances."""
+    from worker.ttapi import errors
+
+    rows = account_rows(view)
+    notes = []
+    if not view.configured:
+        notes.append(
+            "no TTAPI key configured here: accounts are those workers registered, balances "
+            "the last /info a worker stored"
+        )
+    elif info_of is None:
+        notes.append("balances are the last /info a worker stored (--no-info)")
+    for row in rows:
+        if info_of is not None and row["configured_here"]:
             try:
-                row["balance"] = rt.pool.client(label).info().balance
+                row["balance"] = info_of(row["account"])
             except errors.TTAPIError as exc:
                 row["info_error"] = str(exc)
-        rows.append(row)
-    return rows
+    live = liveness.read(view).as_dict()
+    return {"accounts": rows, **live, "notes": notes}
 
 
-def print_status(rows: list[dict[str, Any]], *, as_json: bool, console: Console) -> None:
-    """Print the rows as a table, or as JSON for machines."""
-    if as_json:
-        console.print_json(json.dumps({"accounts": rows}))
-        return
-    table = Table(title="mj-worker accounts (last 5 minutes for 429/499)")
-    for col in ("account", "slots", "waiting", "429", "499", "balance", "rotation"):
-        table.add_column(col, justify="left" if col in ("account", "rotation") else "right")
-    for r in rows:
+def render(doc: dict[str, Any]) -> RenderableType:
+    """The status as rich tables: accounts, queues, workers, the verdict and notes."""
+    accounts = Table(title="accounts (429/499: last 5 minutes)", title_justify="left")
+    for col in ("account", "slots", "waiting", "429", "499", "balance", "rotation", "owner"):
+        accounts.add_column(col, justify="left" if col in ("account", "rotation") else "right")
+    for r in doc["accounts"]:
         balance = "?" if r["balance"] is None else f"{r['balance']:g}"
         rotation = "in" if r["in_rotation"] else f"out: {r['disabled_reason']}"
         slots = f"{r['in_use']}/{r['cap']}"
-        if r.get("effective_cap") is not None and r["effective_cap"] < r["cap"]:
+        if r["effective_cap"] is not None:
             slots = f"{r['in_use']}/{r['effective_cap']} of {r['cap']}"
-        table.add_row(
+        cells = (
             r["account"],
             slots,
             str(r["waiting"]),
@@ -65,5 +65,39 @@ def print_status(rows: list[dict[str, Any]], *, as_json: bool, console: Console)
             str(r["recent_499"]),
             balance,
             rotation,
+            r["owner"] or "-",
         )
-    console.print(table)
+        accounts.add_row(*(Text(c) for c in cells))  # data, never markup
+    queues = Table(title="queues", title_justify="left")
+    for col in ("queue", "messages", "workers online"):
+        queues.add_column(col, justify="left" if col == "queue" else "right")
+    for q in doc["queues"]:
+        queues.add_row(Text(q["queue"]), str(q["messages"]), str(q["workers"]))
+    online = [w for w in doc["workers"] if w["online"]]
+    workers = ", ".join(f"{w['hostname']} ({', '.join(w['queues'])})" for w in online)
+    pump = doc["pump"]
+    ran = "no round recorded" if pump["age_s"] is None else f"{pump['age_s']:.0f}s ago"
+    verdict = Text(doc["status"], style="bold green" if doc["status"] == "ok" else "bold yellow")
+    lines: list[RenderableType] = [
+        accounts,
+        queues,
+        Text(f"workers online: {workers or 'none'}"),
+        Text(f"pump: last ran {ran} (every {pump['interval_s']:g}s)"),
+        Text.assemble("status: ", verdict),
+    ]
+    lines += [Text(f"  - {reason}", style="yellow") for reason in doc["reasons"]]
+    lines += [Text(f"note: {note}", style="dim") for note in doc["notes"]]
+    lines += [
+        Text(f"note: {r['account']}: /info failed: {r['info_error']}", style="dim")
+        for r in doc["accounts"]
+        if r.get("info_error")
+    ]
+    return Group(*lines)
+
+
+def as_json(doc: dict[str, Any]) -> str:
+    """The document as indented JSON."""
+    return json.dumps(doc, indent=2, default=str)
+
+
+__all__ = ["as_json", "render", "status_document"]

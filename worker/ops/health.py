@@ -17,7 +17,7 @@ from redis.retry import Retry
 _PER_POOL = ("maint_notifications", "orig_")
 
 
-def probe_client(client: redis.Redis, timeout_s: float) -> redis.Redis:
+def probe_client(client: redis.Redis, timeout_s: float, connections: int = 4) -> redis.Redis:
     """A client for the server `client` talks to, giving up after `timeout_s`, never retrying."""
     pool = client.connection_pool
     kwargs: dict[str, Any] = {
@@ -30,7 +30,7 @@ def probe_client(client: redis.Redis, timeout_s: float) -> redis.Redis:
         kwargs.pop("socket_connect_timeout")
     return redis.Redis(
         connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, max_connections=4, **kwargs
+            connection_class=pool.connection_class, max_connections=connections, **kwargs
         )
     )
 

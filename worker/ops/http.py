@@ -1,7 +1,9 @@
 """The operations endpoints, `GET /metrics` and `GET /healthz`, for any WSGI app of ours.
 
-The webhook receiver routes both paths here; `serve_metrics` serves them alone (no `/hook`)
-for `mjw metrics --port N`, e.g. on a port that only the Prometheus network reaches.
+`/metrics` is private: the admin side of `mjw web` (`MJ_ADMIN_BIND`) and `mjw metrics --port N`
+(loopback unless told otherwise) serve it; the public webhook port answers `/healthz` only
+(this process and Redis: 200 or 503, no details). Both read Redis through an `OpsView`, whose
+client gives up within `MJ_HEALTH_TIMEOUT_S`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import redis
 
 from worker.ops import health, prometheus
+from worker.ops.view import OpsView
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,8 +33,9 @@ class Endpoints:
     """What `/metrics` and `/healthz` answer; built once per app (registry, health probe)."""
 
     def __init__(self, rt: Runtime) -> None:
-        self.registry = prometheus.registry_for(rt)
-        self.probe = health.probe_client(rt.redis, rt.settings.mj_health_timeout_s)
+        self.view = OpsView.on(rt.settings, rt.redis)
+        self.registry = prometheus.registry_for(self.view)
+        self.probe = self.view.redis
 
     def answer(self, path: str, method: str) -> tuple[int, Body, Headers]:
         """`(status, body, headers)` for one of PATHS; a dict body is sent as JSON."""
@@ -42,14 +46,14 @@ class Endpoints:
             return status, body, []
         try:
             text = prometheus.render(self.registry).decode()
-        except redis.RedisError as exc:  # Prometheus marks the target down (up == 0)
+        except (redis.RedisError, OSError) as exc:  # Prometheus marks the target down (up == 0)
             log.warning("metrics scrape failed: redis %s", type(exc).__name__)
             return 503, f"redis unavailable ({type(exc).__name__})\n", []
         return 200, text, [("Content-Type", prometheus.CONTENT_TYPE)]
 
 
 def create_metrics_app(rt: Runtime) -> WSGIApplication:
-    """A WSGI app serving only PATHS (anything else is 404)."""
+    """A WSGI app serving only PATHS (anything else is 404): `mjw metrics --port N`."""
     endpoints = Endpoints(rt)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

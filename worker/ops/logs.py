@@ -3,8 +3,9 @@
 `configure_logging(settings, logger)` is called by the Celery app (signals `after_setup_logger`
 and `after_setup_task_logger`, with the logger Celery set up) and by the web app (root logger).
 In JSON mode each line has `timestamp` (ISO-8601 UTC), `level`, `logger`, `message`, plus what a
-call passes via `extra` — by convention `job_id`, `account` (a label) and `state` — and inside a
-Celery task its `task_id` and `task_name`.
+call passes via `extra` — by convention `job_id`, `task_id` (the job's own task), `account` (a
+label) and `state`: one line per job transition (parked, submitted, ended) carries them — and
+inside a Celery task its `task_id` (unless the call passed one) and `task_name`.
 
 `RedactSecrets` is a safety net, not the rule: code never logs a key, but if one slips into a
 message, an argument, an `extra` value or a traceback, the handler writes `[redacted]` instead.
@@ -26,7 +27,7 @@ from config.settings import Settings
 
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-EXTRA_FIELDS = ("job_id", "account", "state")
+EXTRA_FIELDS = ("job_id", "task_id", "account", "state")
 _STANDARD = {*vars(logging.LogRecord("", 0, "", 0, "", None, None)), "message", "asctime"}
 
 
@@ -103,8 +104,10 @@ class JsonLines(JsonFormatter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every value that must never reach a log: the API keys and Redis's password."""
+    """Every value that must never reach a log: the API keys, Redis's and the page's password."""
     found = [account.key.get_secret_value() for account in settings.accounts()]
+    if settings.mj_admin_auth is not None:
+        found.append(settings.mj_admin_auth.get_secret_value().partition(":")[2])
     try:
         password = urlsplit(settings.redis_url).password
     except ValueError:

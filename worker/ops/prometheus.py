@@ -1,5 +1,10 @@
 """The Prometheus view of mj-worker: a collector that reads Redis at scrape time.
 
+Liveness comes along: `mj_queue_length{queue}`, `mj_workers{queue}` (online workers consuming
+it) and `mj_pump_last_run_timestamp_seconds`. Every read goes through an `OpsView`, whose client
+gives up within `MJ_HEALTH_TIMEOUT_S`: a scrape with Redis away fails fast (503), it never waits
+out the job steps' retries past Prometheus's scrape timeout.
+
 No metric lives in a process's memory: slots, waiters and balances are read from the guard
 and `mj:{label}:info`, and the counters are the totals every worker process adds to in Redis
 (:mod:`worker.capacity.metrics`). So any web process answers for the whole fleet, and a worker that
@@ -27,7 +32,8 @@ from prometheus_client.utils import floatToGoString
 
 from worker.capacity import metrics
 from worker.jobs.records import AMBIGUOUS
-from worker.runtime import Runtime
+from worker.ops import liveness
+from worker.ops.view import OpsView
 
 # The text format every Prometheus reads (our names need none of 1.0.0's UTF-8 escaping).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -37,8 +43,8 @@ SCAN_BATCH = 500
 class RedisCollector:
     """Yields every `mj_*` metric from what Redis holds right now."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, view: OpsView) -> None:
+        self.view = view
 
     def describe(self) -> list[Metric]:
         """Nothing up front: registering must not touch Redis."""
@@ -46,7 +52,8 @@ class RedisCollector:
 
     def collect(self) -> Iterator[Metric]:
         """One scrape: per-account gauges and counters, then the fleet-wide job metrics."""
-        labels = self.rt.pool.labels
+        view = self.view
+        labels = view.labels()
         in_use = GaugeMetricFamily(
             "mj_slots_in_use", "Jobs holding a slot at TTAPI.", labels=["account"]
         )
@@ -71,27 +78,44 @@ class RedisCollector:
         )
         lost = self._ambiguous_by_account()
         for label in labels:
-            state = self.rt.guard.state(label)
+            state = view.guard.state(label)
             in_use.add_metric([label], len(state.holders))
             cap.add_metric([label], state.cap)
             waiting.add_metric([label], len(state.waiters))
             ambiguous.add_metric([label], lost.get(label, 0))
-            known = self.rt.redis.hget(self.rt.keys.info(label), "balance")
+            known = view.redis.hget(view.keys.info(label), "balance")
             if known:
                 balance.add_metric([label], float(known))
-            for status, n in sorted(
-                metrics.totals(self.rt.redis, label, keys=self.rt.keys).items()
-            ):
+            for status, n in sorted(metrics.totals(view.redis, label, keys=view.keys).items()):
                 responses.add_metric([label, status], n)
         yield from (in_use, cap, waiting, ambiguous, balance, responses)
         yield from self._job_metrics()
+        yield from self._liveness()
+
+    def _liveness(self) -> Iterator[Metric]:
+        live = liveness.read(self.view)
+        length = GaugeMetricFamily(
+            "mj_queue_length", "Messages waiting in a Celery queue.", labels=["queue"]
+        )
+        workers = GaugeMetricFamily(
+            "mj_workers", "Workers online (fresh heartbeat) consuming a queue.", labels=["queue"]
+        )
+        for queue, n in live.queues.items():
+            length.add_metric([queue], n)
+            workers.add_metric([queue], live.consumers.get(queue, 0))
+        pump = GaugeMetricFamily(
+            "mj_pump_last_run_timestamp_seconds", "When the pump last ran a round (Unix time)."
+        )
+        if live.pump_last is not None:
+            pump.add_metric([], live.pump_last)
+        yield from (length, workers, pump)
 
     def _ambiguous_by_account(self) -> Counter[str]:
         """Open records in state AMBIGUOUS, per account label."""
         found: Counter[str] = Counter()
-        keys = [str(k) for k in self.rt.redis.zrange(self.rt.records.active, 0, -1)]
+        keys = [str(k) for k in self.view.redis.zrange(self.view.keys.active, 0, -1)]
         for start in range(0, len(keys), SCAN_BATCH):
-            pipe = self.rt.redis.pipeline(transaction=False)
+            pipe = self.view.redis.pipeline(transaction=False)
             for key in keys[start : start + SCAN_BATCH]:
                 pipe.hmget(key, ["state", "account"])
             for state, account in pipe.execute():
@@ -101,13 +125,14 @@ class RedisCollector:
 
     def _job_metrics(self) -> Iterator[Metric]:
         jobs = CounterMetricFamily("mj_jobs", "Jobs ended, by outcome.", labels=["outcome"])
-        for outcome, n in metrics.outcomes(self.rt.redis, keys=self.rt.keys).items():
+        for outcome, n in metrics.outcomes(self.view.redis, keys=self.view.keys).items():
             jobs.add_metric([outcome], n)
         yield jobs
         duration = HistogramMetricFamily(
             "mj_job_duration_seconds", "How long ended jobs took, by mode.", labels=["mode"]
         )
-        for mode, (buckets, total) in metrics.durations(self.rt.redis, keys=self.rt.keys).items():
+        found = metrics.durations(self.view.redis, keys=self.view.keys)
+        for mode, (buckets, total) in found.items():
             # "5.0", not "5": the `le` spelling of every Prometheus client, so series join.
             duration.add_metric(
                 [mode], [(floatToGoString(float(le)), float(n)) for le, n in buckets], total
@@ -115,10 +140,10 @@ class RedisCollector:
         yield duration
 
 
-def registry_for(rt: Runtime) -> CollectorRegistry:
+def registry_for(view: OpsView) -> CollectorRegistry:
     """A registry holding only the Redis collector (no process or platform metrics)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RedisCollector(rt))
+    registry.register(RedisCollector(view))
     return registry
 
 

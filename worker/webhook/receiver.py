@@ -5,7 +5,8 @@ nothing, so the per-job token is the only credential: unguessable, compared in c
 the record's, never logged in full. A finished job ends through `settle`, whose compare-and-set
 makes a retried or duplicated callback a no-op; those get 200 too, because TTAPI retries (up to 3
 times) until it gets a 200. Polling stays on as a slow safety net for callbacks that never come.
-`GET /metrics` and `GET /healthz` are answered by `worker.ops.http`.
+`GET /healthz` is answered by `worker.ops.http`; `/metrics` and the operator page are not
+served here (404) but on the private side (`MJ_ADMIN_BIND`, `worker.ops.web`).
 Plain WSGI: `create_wsgi_app(rt)` for any server, `serve` under waitress, and `app_from_env` for
 `waitress-serve --call worker.webhook:app_from_env`.
 """
@@ -30,7 +31,6 @@ from worker.jobs.reconcile import adopt
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.jobs.settle import settle
 from worker.jobs.states import show_submitted
-from worker.ops.http import PATHS as OPS_PATHS
 from worker.ops.http import Endpoints, encode, run_until_stopped
 from worker.ops.logs import configure_logging
 from worker.runtime import Runtime
@@ -71,7 +71,7 @@ class Seen:
 
 
 def create_wsgi_app(rt: Runtime, *, max_body: int = MAX_BODY) -> WSGIApplication:
-    """The receiver as a WSGI app: `POST /hook/<token>`, `GET /healthz` and `GET /metrics`."""
+    """The receiver as a WSGI app: `POST /hook/<token>` and `GET /healthz` (the rest is 404)."""
     ops = Endpoints(rt)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -85,7 +85,7 @@ def route(rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints) 
     """Dispatch one request by path and method; wrong paths are 404, wrong methods 405."""
     path = str(environ.get("PATH_INFO") or "/")
     method = str(environ.get("REQUEST_METHOD") or "GET").upper()
-    if path in OPS_PATHS:
+    if path == "/healthz":  # public: this process and Redis only; /metrics is private
         return Reply(*ops.answer(path, method))
     if path != "/hook" and not path.startswith("/hook/"):
         return Reply(404, {"ok": False, "error": "not found"})

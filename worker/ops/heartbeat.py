@@ -1,0 +1,158 @@
+"""Which workers are online, and which queues each consumes: a cheap heartbeat in Redis.
+
+Every worker node writes `hostname → {"at", "since", "queues", "stale_after", "pid"}` into the
+`keys.workers` hash every `interval_s(settings)` seconds, from a consumer bootstep on the
+worker's own timer (the event loop's timer in the prefork main process: no thread is started,
+so nothing thread-related crosses a fork). Times are Redis's (`TIME` inside the script), so
+hosts with skewed clocks agree. A graceful stop removes the node's field; a killed node's
+heartbeat goes stale after `stale_after` seconds, which readers honour per entry.
+
+The interval is a quarter of `MJ_PUMP_INTERVAL_S` (0.1–5 s) and a heartbeat counts for six
+intervals: a killed worker shows as gone within 1.5 pump intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from celery import bootsteps
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from config.settings import Settings
+from worker.keys import Keys
+
+log = logging.getLogger(__name__)
+BEATS_FRESH = 6  # a heartbeat counts this many intervals
+PRUNE_EVERY = 50  # beats between two sweeps of long-gone entries
+GONE_S = 86400.0  # an entry older than this is removed by the next sweep
+
+# KEYS: workers hash. ARGV: hostname, queues (JSON list), since ('' = now), pid, stale_after,
+# prune ('1' to drop entries older than GONE_S). Returns `since` as written.
+_BEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local since = ARGV[3]
+if since == '' then since = string.format('%.3f', now) end
+redis.call('HSET', KEYS[1], ARGV[1], '{"at":' .. string.format('%.3f', now) .. ',"since":' ..
+  since .. ',"queues":' .. ARGV[2] .. ',"pid":' .. ARGV[4] .. ',"stale_after":' .. ARGV[5] .. '}')
+if ARGV[6] == '1' then
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    local ok, beat = pcall(cjson.decode, all[i + 1])
+    if not ok or type(beat) ~= 'table' or tonumber(beat.at) == nil
+       or tonumber(beat.at) < now - tonumber(ARGV[7]) then
+      redis.call('HDEL', KEYS[1], all[i])
+    end
+  end
+end
+return since
+"""
+
+
+def interval_s(settings: Settings) -> float:
+    """Seconds between two heartbeats of one worker."""
+    return min(5.0, max(0.1, settings.mj_pump_interval_s / 4))
+
+
+class HeartbeatWriter:
+    """Writes one worker's heartbeat; `beat()` never raises (a missed beat is only late)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        hostname: str,
+        queues: Callable[[], list[str]],
+        interval: float,
+    ) -> None:
+        self.client, self.keys, self.hostname = client, keys, hostname
+        self.queues, self.interval = queues, interval
+        self.since = ""
+        self.beats = 0
+        self._script = client.register_script(_BEAT)
+
+    def beat(self) -> None:
+        """Write the heartbeat now (and, every PRUNE_EVERY beats, drop long-gone entries)."""
+        prune = "1" if self.beats % PRUNE_EVERY == 0 else "0"
+        self.beats += 1
+        stale = f"{self.interval * BEATS_FRESH:.3f}"
+        queues = json.dumps(sorted(self.queues()))
+        args: list[str | float] = [self.hostname, queues, self.since, os.getpid(), stale, prune]
+        try:
+            since = self._script(keys=[self.keys.workers], args=[*args, GONE_S])
+            self.since = since.decode() if isinstance(since, bytes) else str(since)
+        except (redis.RedisError, OSError) as exc:
+            log.debug("heartbeat of %s not written: %s", self.hostname, type(exc).__name__)
+
+    def leave(self) -> None:
+        """Remove this worker's heartbeat (a graceful stop: readers see it gone at once)."""
+        try:
+            self.client.hdel(self.keys.workers, self.hostname)
+        except (redis.RedisError, OSError) as exc:
+            log.debug("heartbeat of %s not removed: %s", self.hostname, type(exc).__name__)
+
+
+def fast_client(url: str, timeout_s: float) -> redis.Redis:
+    """A client that never holds the worker's event loop for long: no retries."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def consumed_queues(consumer: Any) -> list[str]:
+    """The queues a worker's consumer takes messages from right now (`-Q`, add_consumer)."""
+    task_consumer = getattr(consumer, "task_consumer", None)
+    if task_consumer is not None:
+        return [q.name for q in task_consumer.queues]
+    return list(consumer.app.amqp.queues.consume_from or consumer.app.amqp.queues)
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """Consumer bootstep: a heartbeat on the worker's timer while the consumer runs."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.writer: HeartbeatWriter | None = None
+        self.tref: Any = None
+
+    def start(self, parent: Any) -> None:
+        """Beat once at once, then every interval on the consumer's timer."""
+        settings: Settings = parent.app.mj_settings
+        every = interval_s(settings)
+        if self.writer is None:
+            client = fast_client(settings.redis_url, min(1.0, settings.mj_health_timeout_s))
+            self.writer = HeartbeatWriter(
+                client,
+                Keys(settings.mj_key_prefix),
+                parent.hostname,
+                lambda: consumed_queues(parent),
+                every,
+            )
+        self.writer.beat()
+        self.tref = parent.timer.call_repeatedly(every, self.writer.beat)
+
+    def stop(self, parent: Any) -> None:
+        """Stop beating and remove the heartbeat."""
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+        if self.writer is not None:
+            self.writer.leave()
+
+    def shutdown(self, parent: Any) -> None:
+        """Same as stop (a worker shutting down)."""
+        self.stop(parent)
+
+
+__all__ = ["Heartbeat", "HeartbeatWriter", "consumed_queues", "interval_s"]

@@ -1,0 +1,147 @@
+"""Job listings for `mjw jobs`, `mjw show` and the operator page, read from Redis only.
+
+- in flight: the guard's holders of each account (a job holds its slot from just before the
+  submit to its end), with TTAPI progress;
+- waiting: the guard's waiters of each account, in order (position 1 is next), with their age;
+- recent / failed: the capped index of endings (`worker.jobs.recent`).
+
+Each listing reads a few fields of each record in one pipelined round trip, and is bounded
+(`limit` per listing, per account for the guard's lists).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from worker.jobs import recent as recent_index
+from worker.ops.view import OpsView
+from worker.text import text
+
+FIELDS = (
+    "state",
+    "kind",
+    "account",
+    "params",
+    "ttapi_job_id",
+    "error",
+    "result",
+    "progress",
+    "created_at",
+    "submitted_at_ts",
+    "finished_at_ts",
+    "waiting_since",
+)
+KINDS = ("waiting", "active", "recent", "failed")
+
+
+def rows(view: OpsView, ids: list[str], now: float) -> list[dict[str, Any]]:
+    """A listing row per job id whose record still exists, in the order given."""
+    pipe = view.redis.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hmget(view.keys.job(job_id), list(FIELDS))
+    found = []
+    for job_id, values in zip(ids, pipe.execute() if ids else [], strict=True):
+        raw = {f: text(v) for f, v in zip(FIELDS, values, strict=True) if v is not None}
+        if "state" in raw:
+            found.append(row_of(job_id, raw, now))
+    return found
+
+
+def row_of(job_id: str, raw: dict[str, str], now: float) -> dict[str, Any]:
+    """One record's fields as a JSON-ready row (prompt, times, images, the error)."""
+    params, result = _json(raw.get("params")), _json(raw.get("result"))
+    created, submitted = _float(raw.get("created_at")), _float(raw.get("submitted_at_ts"))
+    finished, waiting_since = _float(raw.get("finished_at_ts")), _float(raw.get("waiting_since"))
+    images = _list(result.get("images"))
+    videos = _list(result.get("videos"))
+    started = submitted or created
+    return {
+        "job_id": job_id,
+        "state": raw.get("state", ""),
+        "kind": raw.get("kind", ""),
+        "action": result.get("action") or params.get("action") or raw.get("kind", ""),
+        "account": raw.get("account", ""),
+        "prompt": str(params.get("prompt") or result.get("prompt") or ""),
+        "ttapi_job_id": raw.get("ttapi_job_id", ""),
+        "progress": int(_float(raw.get("progress"))),
+        "created_at": created or None,
+        "submitted_at": submitted or None,
+        "finished_at": finished or None,
+        "waiting_since": waiting_since or None,
+        "age_s": round(now - (waiting_since or created), 1) if (waiting_since or created) else None,
+        "duration_s": round(finished - started, 1) if finished and started else None,
+        "image_url": result.get("image_url") or "",
+        "images": [str(i) for i in images],
+        "videos": [str(v) for v in videos],
+        "error": raw.get("error", ""),
+    }
+
+
+def in_flight(view: OpsView, labels: list[str], now: float, limit: int = 50) -> list[dict]:
+    """Jobs holding a slot, longest-running first."""
+    ids = [job_id for label in labels for job_id in view.guard.state(label).holders]
+    found = rows(view, ids, now)
+    found.sort(key=lambda r: r["submitted_at"] or r["created_at"] or now)
+    return found[:limit]
+
+
+def waiting(view: OpsView, labels: list[str], now: float, limit: int = 50) -> list[dict]:
+    """Parked jobs, per account in order, each with its `position` (1 = next)."""
+    found: list[dict[str, Any]] = []
+    for label in labels:
+        queued = view.guard.state(label).waiters[:limit]
+        for position, row in enumerate(rows(view, queued, now), start=1):
+            row["position"] = position
+            row["account"] = row["account"] or label
+            found.append(row)
+    return found
+
+
+def ended(view: OpsView, now: float, *, failed: bool = False, limit: int = 50) -> list[dict]:
+    """The newest endings first (failures and revokes only with `failed`)."""
+    read = recent_index.recent_failed if failed else recent_index.recent
+    noted = read(view.redis, view.keys, limit)
+    found = rows(view, [job_id for job_id, _ in noted], now)
+    at = dict(noted)
+    for row in found:
+        row["finished_at"] = row["finished_at"] or at.get(row["job_id"])
+    return found
+
+
+def listing(
+    view: OpsView, kind: str, now: float, *, account: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """One of KINDS, optionally for one account only."""
+    labels = [account] if account else view.labels()
+    if kind == "waiting":
+        return waiting(view, labels, now, limit)
+    if kind == "active":
+        return in_flight(view, labels, now, limit)
+    if kind not in ("recent", "failed"):
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    # The index holds every account's endings: read more when filtering, then cut.
+    found = ended(view, now, failed=kind == "failed", limit=limit if not account else 1000)
+    return [r for r in found if not account or r["account"] == account][:limit]
+
+
+def _json(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _float(raw: str | None) -> float:
+    try:
+        return float(raw) if raw else 0.0
+    except ValueError:
+        return 0.0
+
+
+__all__ = ["KINDS", "ended", "in_flight", "listing", "row_of", "rows", "waiting"]
