@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         description="mj.download may reach loopback, private and link-local addresses "
         "(the demo and tests against a local simulator; off in production)",
     )
+    mj_engine_threads: int = Field(
+        32, ge=1, le=512, description="TTAPI calls one node's engine makes side by side"
+    )
+    mj_engine_lease_s: float = Field(
+        10.0, ge=1, le=300, description="how long an engine holds an account without renewing"
+    )
     # The private side of `web` (operator page, /api/, /metrics, detailed /healthz).
     mj_admin_bind: str = Field(
         "127.0.0.1:8001", description="host:port of the private side of web (never public)"

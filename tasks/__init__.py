@@ -18,13 +18,12 @@ from celery.signals import task_revoked
 
 from worker import schedules
 from worker.app import app, task_signature
+from worker.engine import upgrade
 from worker.jobs import entry, maintenance
-from worker.jobs import poll as completion
 from worker.jobs.delivery import delivered
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
 from worker.jobs.outcome import Done, Failed, Revoked
 from worker.jobs.revoke import cancel_parked, on_revoked
-from worker.jobs.settle import resume_all
 from worker.pipelines import build_pipeline
 from worker.revoke_command import on_revoke_command
 
@@ -174,24 +173,21 @@ def inpaint(self: Task, parent: Any, mask: str, prompt: str | None = None) -> di
 
 @app.task(name="mj.poll", ignore_result=True, send_events=False)
 def poll(job_id: str, seq: int) -> None:
-    """Internal: one fetch of a submitted job (scheduled with a countdown)."""
-    completion.poll(app.runtime, job_id, seq)
+    """Kept for messages of the version before the engine: a fetch, handed to the engine."""
+    upgrade.poll(app.runtime, job_id, seq)
 
 
 @app.task(name="mj.tick", ignore_result=True, send_events=False)
-def tick(label: str, due_ms: int) -> int:
-    """Internal: fetch the account's due jobs, a few per message (see worker.jobs.ticks)."""
-    rt = app.runtime
-    return app.dispatcher.run_tick(
-        label, due_ms, lambda job_id, seq: completion.poll(rt, job_id, seq)
-    )
+def tick(label: str, due_ms: int = 0) -> int:
+    """Kept for messages of the version before the engine: an account's due polls, handed to
+    the engine that holds it."""
+    return upgrade.tick(app.runtime, label)
 
 
 @app.task(name="mj.fill", ignore_result=True, send_events=False)
 def fill(label: str) -> None:
-    """Internal: hand an account's free slots to its waiters (after a cooldown)."""
-    rt = app.runtime
-    resume_all(rt, rt.guard.fill(label))
+    """Kept for messages of the version before the engine: a fill, handed to the engine."""
+    upgrade.fill(app.runtime, label)
 
 
 @app.task(name="mj.pump", ignore_result=True, send_events=False)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from functools import partial
 from typing import Any, cast
 
 from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
-    worker_process_init,
+    celeryd_init,
     worker_ready,
 )
 from kombu import Queue
@@ -25,7 +24,7 @@ from kombu.utils.json import dumps, loads
 from config.settings import ConfigError, Settings, load_settings
 from worker import hotpath
 from worker.dispatch import CeleryDispatcher
-from worker.jobs.submit import take_over
+from worker.engine.step import EngineStep
 from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.heartbeat import Heartbeat
 from worker.ops.logs import configure_logging
@@ -42,7 +41,7 @@ class MJCelery(Celery):
     """Celery with the mj-worker settings and a per-process `Runtime`."""
 
     mj_settings: Settings
-    mj_handoff = False  # set in worker processes: they submit the jobs they hand a slot
+    mj_hostname: str | None = None  # the worker node's name (events are sent under it)
     _runtime: Runtime | None = None
     _runtime_pid: int = 0
 
@@ -57,8 +56,6 @@ class MJCelery(Celery):
         if self._runtime is None or self._runtime_pid != os.getpid():
             client = redis_client(self.mj_settings.redis_url)
             rt = Runtime.build(self.mj_settings, client, CeleryDispatcher(self))
-            if self.mj_handoff:
-                rt.handoff = partial(take_over, rt)
             self._runtime, self._runtime_pid = rt, os.getpid()
         return self._runtime
 
@@ -155,6 +152,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     if settings.mj_schedule_file:  # a bad file stops start-up with a ConfigError saying where
         app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
     app.steps["consumer"].add(Heartbeat)  # workers online per queue (worker.ops.heartbeat)
+    app.steps["worker"].add(EngineStep)  # the node's engine: polls, fills, submits
     return app
 
 
@@ -165,11 +163,12 @@ def _configure_logging(logger: Any = None, **_: Any) -> None:
     configure_logging(app.mj_settings, logger)
 
 
-@worker_process_init.connect
-def _hand_off_in_pool_processes(**_: Any) -> None:
-    """A pool process submits the jobs it hands a slot; the worker's main process (revokes),
-    the webhook receiver and clients re-publish them instead, never blocking on HTTP."""
-    app.mj_handoff = True
+@celeryd_init.connect
+def _note_the_node_name(sender: Any = None, **_: Any) -> None:
+    """The worker node's name, in its main process and (forked) pool processes: task events
+    are sent under it, so Flower shows one worker per node, not one per process."""
+    if sender:
+        app.mj_hostname = str(sender)
 
 
 @worker_ready.connect

@@ -1,32 +1,38 @@
-"""How job steps become Celery messages: re-publishes, polls, fills and visible task states.
+"""How job steps reach Celery: re-published tasks (reports, runs after a pause), visible task
+states, and, from processes that run no engine, hints to the engine holding an account.
 
-The Celery side of the engine's `Dispatcher`: what a step asks for (resume this job, fetch
-that one in 2 s) turns into a message on the control queue, with ETAs on Redis's clock.
+A task re-published with a countdown carries an ETA on Redis's clock, not this host's: a
+worker whose clock is off would otherwise hold every message it publishes for as long as it is
+off. Polls and fills are never messages: they are timers in the engine that holds the account
+(`worker.engine`), asked for here with a hint when the asking process is not that engine.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from worker.jobs.ticks import PollTicks, poll_ticks, run_tick
+from worker.engine import hints
 from worker.text import text
 
 if TYPE_CHECKING:
     from worker.app import MJCelery
+    from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 # KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
-# Redis backend does) unless the stored state is already a final one.
+# Redis backend does) unless the stored state is already a final one (or SUBMITTED, for a
+# WAITING).
 _PUBLISH_STATE = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local status = string.match(cur, '"status":%s*"(%u+)"')
   if status == 'SUCCESS' or status == 'FAILURE' or status == 'REVOKED' then return 0 end
+  -- a WAITING written late (the engine submitted the job meanwhile) never hides SUBMITTED
+  if status == 'SUBMITTED' and string.match(ARGV[1], '"status":%s*"WAITING"') then return 0 end
 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -39,18 +45,33 @@ return 1
 
 
 class CeleryDispatcher:
-    """Publishes job steps as Celery messages.
+    """Publishes job steps as Celery messages (and hints, for polls and fills).
 
-    Countdowns become ETAs on Redis's clock (`Runtime.clock`), not this host's: a worker whose
-    clock is off would otherwise hold every message it publishes for as long as it is off.
+    `rt` is the Runtime it serves (the app's own by default); events carry `hostname`, the
+    worker node's name, so Flower credits them to the real worker.
     """
 
-    def __init__(self, app: MJCelery) -> None:
+    def __init__(
+        self, app: MJCelery, rt: Runtime | None = None, hostname: str | None = None
+    ) -> None:
         self.app = app
+        self._rt = rt
+        self.hostname = hostname
         self._publish: Any = None
         self._producer: Any = None
         self._events: Any = None
-        self._ticks: PollTicks | None = None
+        # kombu's producers and event dispatchers are not thread-safe: the engine publishes
+        # from many threads, one message at a time through this lock.
+        self._lock = threading.Lock()
+
+    @property
+    def rt(self) -> Runtime:
+        """The Runtime this dispatcher serves."""
+        return self._rt if self._rt is not None else self.app.runtime
+
+    @rt.setter
+    def rt(self, value: Runtime) -> None:
+        self._rt = value
 
     def producer(self) -> Any:
         """This process's producer, kept: acquiring one from the pool for every message costs
@@ -62,66 +83,42 @@ class CeleryDispatcher:
     def _eta(self, countdown: float) -> datetime | None:
         if countdown <= 0:
             return None
-        return datetime.fromtimestamp(self.app.runtime.clock() + countdown, UTC)
+        return datetime.fromtimestamp(self.rt.clock() + countdown, UTC)
 
     def resume(self, job_id: str, countdown: float = 0.0) -> None:
-        """Re-publish a parked task from the signature stored in its record.
+        """Re-publish a job's task from the signature stored in its record.
 
         Without the caller's `expires`: the job engine applies it itself (a job not submitted
         by then is revoked), while a job TTAPI already ran must still deliver its result.
         """
-        stored = self.app.runtime.records.signature(job_id)
+        stored = self.rt.records.signature(job_id)
         if not stored:
             return
         sig = self.app.signature(stored)
         for option in ("expires", "queue", "exchange", "routing_key"):
             sig.options.pop(option, None)
-        # On the control queue: a wake-up or a delivery must not wait behind the backlog.
-        sig.apply_async(
-            eta=self._eta(countdown),
-            queue=self.app.mj_settings.mj_control_queue,
-            producer=self.producer(),
-        )
-
-    @property
-    def ticks(self) -> PollTicks:
-        """The per-account due polls (built on first use, from this process's Runtime)."""
-        if self._ticks is None:
-            self._ticks = poll_ticks(self.app.runtime)
-        return self._ticks
+        # On the control queue: a report or a retry must not wait behind the backlog.
+        eta = self._eta(countdown)
+        with self._lock:
+            sig.apply_async(
+                eta=eta, queue=self.app.mj_settings.mj_control_queue, producer=self.producer()
+            )
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        """Schedule one poll step: batched with the account's other due polls into one tick
-        message (`worker.jobs.ticks`); a job with no account gets a message of its own."""
+        """Ask the account's engine to fetch the job in `countdown` seconds (a hint)."""
+        rt = self.rt
         if not account:
-            self.app.send_task(
-                "mj.poll", args=[job_id, seq], eta=self._eta(countdown), producer=self.producer()
-            )
-            return
-        now = self.app.runtime.clock()
-        due_ms = self.ticks.schedule(account, job_id, seq, now + countdown, now)
-        if due_ms is not None:
-            self.tick(account, due_ms)
-
-    def tick(self, label: str, due_ms: int) -> None:
-        """Publish the account's poll tick for `due_ms` (ms on Redis's clock)."""
-        countdown = due_ms / 1000 - self.app.runtime.clock()
-        self.app.send_task(
-            "mj.tick", args=[label, due_ms], eta=self._eta(countdown), producer=self.producer()
-        )
-
-    def run_tick(self, label: str, due_ms: int, poll: Callable[[str, int], None]) -> int:
-        """Run the account's tick due at `due_ms` (see `worker.jobs.ticks.run_tick`)."""
-        clock = self.app.runtime.clock()
-        return run_tick(
-            self.ticks, label, due_ms, clock, next_tick=partial(self.tick, label), poll=poll
-        )
+            rec = rt.records.load(job_id)
+            account = rec.account if rec is not None else ""
+        if account:
+            due_ms = int((rt.clock() + countdown) * 1000)
+            hints.push(rt.redis, rt.keys, account, [hints.poll_hint(job_id, seq, due_ms)])
 
     def fill(self, label: str, countdown: float) -> None:
-        """Hand out an account's free slots after a cooldown."""
-        self.app.send_task(
-            "mj.fill", args=[label], eta=self._eta(countdown), producer=self.producer()
-        )
+        """Ask the account's engine to hand its free slots out in `countdown` seconds."""
+        rt = self.rt
+        due_ms = int((rt.clock() + countdown) * 1000) if countdown > 0 else 0
+        hints.push(rt.redis, rt.keys, label, [hints.fill_hint(due_ms)])
 
     def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
         """Store a custom state where the caller's AsyncResult looks, unless the task ended.
@@ -148,13 +145,19 @@ class CeleryDispatcher:
             else self.app.conf.result_expires or 0
         )
         if self._publish is None:
-            self._publish = self.app.runtime.redis.register_script(_PUBLISH_STATE)
+            self._publish = self.rt.redis.register_script(_PUBLISH_STATE)
         key_text = text(key)
         if not int(self._publish(keys=[key_text], args=[value, ttl])):
             return
-        if self.app.conf.worker_send_task_events:
+        hostname = self.hostname or self.app.mj_hostname
+        if self.app.conf.worker_send_task_events and hostname:
             # Flower reads events, not the result backend: `task-waiting` shows as WAITING.
-            # One dispatcher per process; while Redis is away it buffers instead of raising.
-            if self._events is None:
-                self._events = self.app.events.Dispatcher(self.app.connection_for_write())
-            self._events.send(f"task-{state.lower()}", uuid=job_id, **meta)
+            # Sent under the worker node's name only (a process that is no worker, such as the
+            # webhook receiver, sends none: it would show as a phantom worker). One dispatcher
+            # per process; while Redis is away it buffers instead of raising.
+            with self._lock:
+                if self._events is None:
+                    self._events = self.app.events.Dispatcher(
+                        self.app.connection_for_write(), hostname=hostname
+                    )
+                self._events.send(f"task-{state.lower()}", uuid=job_id, **meta)

@@ -66,6 +66,11 @@ class Keys:
         return f"{self.prefix}:undelivered"
 
     @property
+    def engines(self) -> str:
+        """Sorted set: engine tokens (`node|random`) scored by their last heartbeat (Redis s)."""
+        return f"{self.prefix}:engines"
+
+    @property
     def labels(self) -> str:
         """Hash: account label → when a process configured with it last started."""
         return f"{self.prefix}:labels"
@@ -101,6 +106,15 @@ class Keys:
         base = self.account(label)
         names = ["slots", "waiters", "seq", "cap", "cool", "occ"]
         return [f"{base}:{name}" for name in names]
+
+    def wake(self, label: str) -> str:
+        """List: hints for the engine that holds the account (`fill`, `submit|job`,
+        `poll|job|seq|due_ms`); see `worker.engine.wake`."""
+        return f"{self.account(label)}:wake"
+
+    def owner(self, label: str) -> str:
+        """String (PX): the engine lease on the account, the holding node's token."""
+        return f"{self.account(label)}:owner"
 
     def info(self, label: str) -> str:
         """Hash: the account's last `/info` (balance, max_queue, at)."""

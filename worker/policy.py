@@ -30,6 +30,3 @@ REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
 # Polls one tick message may make (worker/jobs/ticks.py): an account's due jobs are fetched
 # one after another, so a bound keeps the last of them from waiting on the others' answers.
 POLL_BATCH = 5
-# Parked jobs one run submits in place when it frees slots (the rest are re-published): a
-# hand-off that ends a job at once hands its slot on in turn, and that must stay bounded.
-HANDOFFS_PER_RUN = 4

@@ -8,7 +8,6 @@ dispatcher; the Celery app builds one on the real broker.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -134,10 +133,12 @@ class Runtime:
     durations: Durations
     clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
     keys: Keys = field(default_factory=Keys)
-    # Submits a parked job handed a slot right here (worker processes); None: re-publish it.
-    handoff: Callable[[str], None] | None = None
-    handoffs: deque[str] = field(default_factory=deque)  # queued behind the running hand-off
-    handing_off: bool = False
+    # In the engine: submits a job handed a slot on an account (label, job id), side by side
+    # with the others; None elsewhere: the account's engine is hinted instead.
+    submitter: Callable[[str, str], None] | None = None
+    # Whether this process may still send a submit on an account (the engine: while it holds
+    # the account's lease; a node that stalled past it must not send what it prepared).
+    may_submit: Callable[[str], bool] = field(default=lambda label: True)
 
     @classmethod
     def build(

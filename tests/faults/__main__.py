@@ -12,16 +12,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.faults import scenarios_celery, scenarios_platform, scenarios_trust, scenarios_ttapi
+from tests.faults import (
+    scenarios_celery,
+    scenarios_engine,
+    scenarios_platform,
+    scenarios_trust,
+    scenarios_ttapi,
+)
 from tests.faults.registry import Entry, ordered, run
 from tests.faults.row import HEADER, RULE
 
+# Importing them registers their scenarios.
 SCENARIO_MODULES = (
     scenarios_platform,
     scenarios_celery,
     scenarios_ttapi,
     scenarios_trust,
-)  # register
+    scenarios_engine,
+)
 
 
 def select(names: list[str] | None) -> list[Entry]:

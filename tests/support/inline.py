@@ -1,18 +1,21 @@
 """Run the job engine in-process, without Celery: fakeredis, the simulator, and a step heap.
 
-`InlineDispatcher` is the engine's `Dispatcher`: every message it is asked to publish becomes a
-`Step` on a heap ordered by due time; `run_until` executes due steps one at a time (sleeping
-until the next is due) until a predicate holds. It plays the part of the Celery worker:
+One `EngineCore` holds every account (as a node's engine would), and a heap of `Step`s plays
+both Celery and the engine's threads: `run_until` executes due steps one at a time (sleeping
+until the next is due) until a predicate holds.
 
-- `resume(job_id)` → `advance(...)` again with the inputs of the job's first submission,
-- `poll(job_id, seq)` → `completion.poll(rt, job_id, seq)`,
-- `fill(label)` → `resume_all(rt, rt.guard.fill(label))`,
-- and, every `pump_every` seconds, `maintenance.pump(rt)` (the beat schedule).
+- `resume(job_id)` (a task re-published: a report, a run after a pause) → the task's run,
+  `entry.run(...)` with the inputs of the job's first submission;
+- `poll`, `submit`, `fill`, `scan`, `takeover` → `EngineCore.perform(...)`, what the engine's
+  threads do;
+- the engine's hints (the accounts' wake lists) are read before every step, as its hint
+  thread would; every `scan_every` seconds each account is scanned, and every `pump_every`
+  seconds `maintenance.pump(rt)` runs (the beat schedule).
 
 Every step that ran is kept in `ran`, and `drop` (a predicate on steps) lets a test lose
 messages on purpose. A step that raises `Killed` (patch it into any engine function) dies
-there, as a SIGKILLed worker would: the loop records it in `killed` and goes on. The final
-`Outcome` (Done / Failed) of each job is kept in `outcomes`.
+there, as a SIGKILLed process would: the loop records it in `killed` and goes on. The final
+`Outcome` of each job is kept in `outcomes`, and every outcome stored in `stored`.
 
     sim = Simulator(SimConfig(keys=[KEY], fast_s=0.5)).start()
     eng = InlineEngine.build(sim.url, [KEY])
@@ -28,21 +31,21 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import fakeredis
 
 from config.settings import Settings
+from worker.engine.core import Action, EngineCore
+from worker.engine.dispatch import EngineDispatcher
 from worker.jobs import entry, maintenance
-from worker.jobs import poll as completion
 from worker.jobs.delivery import delivered
+from worker.jobs.holders import stall_s
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
-from worker.jobs.settle import resume_all
-from worker.jobs.submit import take_over
-from worker.jobs.ticks import PollTicks, poll_ticks, run_tick
 from worker.runtime import Runtime
 from worker.ttapi import errors
+
+ENGINE_KINDS = ("poll", "submit", "fill", "scan", "takeover")
 
 
 class Killed(BaseException):
@@ -51,11 +54,13 @@ class Killed(BaseException):
 
 @dataclass(frozen=True)
 class Step:
-    """One published message: `kind` is resume / poll / fill; `arg` the job id or label."""
+    """One step: `kind` is resume (a task run) or an engine action (poll, submit, fill, scan,
+    takeover); `arg` the job id or label; `label` the account of a submit's slot."""
 
     kind: str
     arg: str
     seq: int = 0
+    label: str = ""
 
 
 @dataclass
@@ -71,37 +76,31 @@ class Inputs:
 
 @dataclass
 class InlineDispatcher:
-    """A `Dispatcher` that keeps a heap of (due time, step) instead of publishing messages."""
+    """The step heap: Celery's messages (`resume`) and the engine's timers, in due order; also
+    the publisher the engine reports through (`resume`, `publish_state`)."""
 
     heap: list[tuple[float, int, Step]] = field(default_factory=list)
     ran: list[Step] = field(default_factory=list)
     drop: Callable[[Step], bool] = field(default=lambda step: False)
     states: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
-    ticks: PollTicks | None = None  # set: polls go out batched per account, as in a worker
     _order: itertools.count[int] = field(default_factory=itertools.count)
 
     def push(self, step: Step, countdown: float = 0.0) -> None:
-        """Publish `step` to run in `countdown` seconds (unless `drop` loses it)."""
+        """Add `step` to run in `countdown` seconds (unless `drop` loses it)."""
         if self.drop(step):
             return
         heapq.heappush(self.heap, (time.monotonic() + max(countdown, 0.0), next(self._order), step))
 
     def resume(self, job_id: str, countdown: float = 0.0) -> None:
-        """Re-run the parked task of `job_id`."""
+        """Re-run the task of `job_id` (a Celery message)."""
         self.push(Step("resume", job_id), countdown)
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        """Poll `job_id` (step `seq`); batched into per-account ticks when `ticks` is set."""
-        if self.ticks is None or not account:
-            self.push(Step("poll", job_id, seq), countdown)
-            return
-        now = time.time()
-        due_ms = self.ticks.schedule(account, job_id, seq, now + countdown, now)
-        if due_ms is not None:
-            self.push(Step("tick", account, due_ms), due_ms / 1000 - now)
+        """A poll from outside the engine (only used when the engine is bypassed)."""
+        self.push(Step("poll", job_id, seq), countdown)
 
     def fill(self, label: str, countdown: float) -> None:
-        """Hand `label`'s free slots to its waiters."""
+        """A fill from outside the engine (only used when the engine is bypassed)."""
         self.push(Step("fill", label), countdown)
 
     def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
@@ -112,17 +111,40 @@ class InlineDispatcher:
         """Steps of `kind` (for `arg`) waiting in the heap."""
         return [s for _, _, s in self.heap if s.kind == kind and arg in (None, s.arg)]
 
+    # -- the engine's Scheduler ----------------------------------------------------------
+    def later(self, action: Action, delay_s: float) -> None:
+        """The engine's timers: an action becomes a step."""
+        self.push(Step(action.kind, action.arg, action.seq, action.label), delay_s)
+
+    def is_pending(self, kind: str, arg: str) -> bool:
+        """Whether an engine action of `kind` on `arg` waits."""
+        return bool(self.pending(kind, arg))
+
+
+class _Scheduler:
+    """`InlineDispatcher` as the engine's Scheduler (its `pending` answers a bool)."""
+
+    def __init__(self, heap: InlineDispatcher) -> None:
+        self.heap = heap
+
+    def later(self, action: Action, delay_s: float) -> None:
+        self.heap.later(action, delay_s)
+
+    def pending(self, kind: str, arg: str) -> bool:
+        return self.heap.is_pending(kind, arg)
+
 
 class InlineEngine:
-    """A Runtime on fakeredis wired to an `InlineDispatcher`, plus the jobs it runs."""
+    """A Runtime on fakeredis, one engine holding every account, and the jobs it runs."""
 
     def __init__(self, rt: Runtime, dispatcher: InlineDispatcher) -> None:
-        self.rt = rt
         self.dispatcher = dispatcher
+        self.rt, self.core = self._engine_on(rt)
         self.inputs: dict[str, Inputs] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.stored: dict[str, list[Outcome]] = {}  # every outcome stored, in order
         self.pump_every: float | None = None
+        self.scan_every: float | None = stall_s(rt)
         self.pumped: list[dict[str, int]] = []
         self.killed: list[Step] = []
 
@@ -134,16 +156,9 @@ class InlineEngine:
         *,
         fast_s: float = 0.5,
         capacity: int = 10,
-        handoff: bool = False,
-        ticks: bool = False,
         **overrides: Any,
     ) -> InlineEngine:
-        """An engine against the simulator at `base_url`, durations scaled to `fast_s`.
-
-        `handoff`: the step that frees a slot submits the next waiter itself, as a Celery pool
-        process does; otherwise it re-publishes the waiter (a `resume` step). `ticks`: polls
-        are batched per account into `tick` steps, as the Celery dispatcher does.
-        """
+        """An engine against the simulator at `base_url`, durations scaled to `fast_s`."""
         values: dict[str, Any] = {
             "ttapi_api_keys": ",".join(keys),
             "ttapi_base_url": base_url,
@@ -159,13 +174,30 @@ class InlineEngine:
         }
         dispatcher = InlineDispatcher()
         rt = Runtime.build(
-            Settings(**values), fakeredis.FakeRedis(decode_responses=True), dispatcher
+            Settings(**values),
+            fakeredis.FakeRedis(decode_responses=True),
+            EngineDispatcher(dispatcher),
         )
-        if handoff:
-            rt.handoff = partial(take_over, rt)
-        if ticks:
-            dispatcher.ticks = poll_ticks(rt)
         return cls(rt, dispatcher)
+
+    def _engine_on(self, rt: Runtime) -> tuple[Runtime, EngineCore]:
+        """An engine on `rt` that holds every account configured there."""
+        core = EngineCore(rt, _Scheduler(self.dispatcher))
+        engine_dispatcher = rt.dispatcher
+        assert isinstance(engine_dispatcher, EngineDispatcher)
+        engine_dispatcher.core = core
+        for label in rt.pool.labels:  # this engine holds every account (no other is running)
+            rt.redis.set(rt.keys.owner(label), "inline")
+            core.owned.add(label)
+        return rt, core
+
+    def restart(self, settings: Settings) -> None:
+        """Every process restarted with `settings` (e.g. a key removed): the old engine's
+        account leases lapse, and the new engine holds what is configured now."""
+        for label in self.core.owned:
+            self.rt.redis.delete(self.rt.keys.owner(label))
+        rt = Runtime.build(settings, self.rt.redis, EngineDispatcher(self.dispatcher))
+        self.rt, self.core = self._engine_on(rt)
 
     # -- the task side -------------------------------------------------------------------
     def submit(
@@ -182,6 +214,7 @@ class InlineEngine:
         job_id = job_id or str(uuid.uuid4())
         self.inputs[job_id] = Inputs(kind, params, account, parent, expires_at)
         self.deliver(job_id)
+        self.run_due()  # the engine acts at once on what the task queued
         return job_id
 
     def imagine(self, prompt: str, **params: Any) -> str:
@@ -222,33 +255,34 @@ class InlineEngine:
         if step.kind == "resume":
             if step.arg in self.inputs:
                 self.deliver(step.arg)
-        elif step.kind == "poll":
-            completion.poll(self.rt, step.arg, step.seq)
-        elif step.kind == "tick":
-            ticks = self.dispatcher.ticks
-            assert ticks is not None
-
-            def next_tick(due: int, label: str = step.arg) -> None:
-                self.dispatcher.push(Step("tick", label, due), due / 1000 - time.time())
-
-            run_tick(
-                ticks,
-                step.arg,
-                step.seq,
-                time.time(),
-                next_tick=next_tick,
-                poll=partial(completion.poll, self.rt),
-            )
-        elif step.kind == "fill":
-            resume_all(self.rt, self.rt.guard.fill(step.arg))
+        elif step.kind in ENGINE_KINDS:
+            self.core.perform(Action(step.kind, step.arg, step.seq, step.label))
         else:
             raise ValueError(f"unknown step {step!r}")
 
+    def read_hints(self) -> int:
+        """What the engine's hint thread does: act on every account's hints now."""
+        return sum(self.core.drain(label) for label in sorted(self.core.owned))
+
+    def run_due(self, limit: int = 10_000) -> int:
+        """Run the hints and the steps due now, until none is left; how many steps ran."""
+        ran = 0
+        while ran < limit:
+            self.read_hints()
+            heap = self.dispatcher.heap
+            if not heap or heap[0][0] > time.monotonic():
+                return ran
+            self.run(heapq.heappop(heap)[2])
+            ran += 1
+        return ran
+
     # -- the worker loop -----------------------------------------------------------------
     def run_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-        """Run due steps (and the pump, if `pump_every`) until `predicate()`; False on timeout."""
+        """Run due steps (hints first; the scans and the pump at their periods) until
+        `predicate()`; False on timeout."""
         deadline = time.monotonic() + timeout
         next_pump = time.monotonic() + (self.pump_every or 0.0)
+        next_scan = time.monotonic() + (self.scan_every or 0.0)
         heap = self.dispatcher.heap
         while not predicate():
             now = time.monotonic()
@@ -258,13 +292,18 @@ class InlineEngine:
                 self.pumped.append(maintenance.pump(self.rt))
                 next_pump = now + self.pump_every
                 continue
+            if self.scan_every is not None and now >= next_scan:
+                for label in sorted(self.core.owned):
+                    self.dispatcher.push(Step("scan", label))
+                next_scan = now + self.scan_every
+            self.read_hints()
             if heap and heap[0][0] <= now:
                 self.run(heapq.heappop(heap)[2])
                 continue
             wake = min(deadline, heap[0][0] if heap else deadline)
             if self.pump_every is not None:
                 wake = min(wake, next_pump)
-            time.sleep(max(0.0, min(wake - now, 0.05)))
+            time.sleep(max(0.0, min(wake - now, 0.01)))
         return True
 
     # -- what tests look at --------------------------------------------------------------

@@ -144,10 +144,12 @@ def test_bad_input_fails_before_any_http_call_naming_the_field(
     assert account(sim)["requests"] == 0
 
 
-@pytest.mark.parametrize("lost", ["the first poll of a job", "the wake-up of a waiter"])
-def test_the_pump_repairs_a_lost_message(eng: InlineEngine, sim: Simulator, lost: str) -> None:
+@pytest.mark.parametrize("lost", ["the first poll of a job", "the submit of a waiter"])
+def test_the_engines_scan_repairs_a_lost_action(
+    eng: InlineEngine, sim: Simulator, lost: str
+) -> None:
     victim = "the-victim"
-    wanted = Step("poll", victim, 1) if "poll" in lost else Step("resume", victim)
+    wanted = Step("poll", victim, 1) if "poll" in lost else Step("submit", victim, 0, LABEL_A)
     dropped: list[Step] = []
 
     def lose_once(step: Step) -> bool:
@@ -157,19 +159,20 @@ def test_the_pump_repairs_a_lost_message(eng: InlineEngine, sim: Simulator, lost
         return False
 
     eng.dispatcher.drop = lose_once
+    eng.scan_every = None  # no scan until the loss is proven
     if "poll" in lost:
         eng.submit("imagine", {"prompt": "the victim"}, job_id=victim)
     others = [eng.imagine(f"a slow river {i}") for i in range(3)]
-    if "wake-up" in lost:  # queued behind the others; a release hands it a slot
+    if "submit" in lost:  # queued behind the others; a release hands it a slot
         eng.submit("imagine", {"prompt": "the victim"}, job_id=victim)
         assert eng.rt.guard.state(LABEL_A).waiters == [victim]
-    # Well inside the lease (2 s here): the pump is the only thing that can still help.
-    assert not eng.run_until(eng.done(victim), 1.5), "the message was not lost"
+    # Well inside the lease (2 s here): only a scan of the account can still help.
+    assert not eng.run_until(eng.done(victim), 1.5), "the action was not lost"
     assert dropped == [wanted]
-    eng.pump_every = 0.2
+    eng.scan_every = 0.2
     assert eng.run_until(eng.all_done, 8)
     assert [eng.result(j)["status"] for j in [victim, *others]] == ["SUCCESS"] * 4
-    assert sum(p["revived"] for p in eng.pumped) == 1
+    assert eng.count("scan") >= 1
     assert account(sim)["submits"] == 4
 
 

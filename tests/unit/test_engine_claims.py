@@ -8,15 +8,17 @@ Renewals made while reconciling never count as TTAPI accepting a probe.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 
 import pytest
 
 from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
-from tests.support.inline import InlineEngine
+from tests.support.inline import InlineEngine, Inputs
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
+from worker.engine.core import Action
 from worker.jobs.records import AMBIGUOUS
 
 
@@ -38,25 +40,25 @@ def test_a_submits_own_answer_wins_its_job_back_from_a_look_alike_that_adopted_i
     j1 = eng.imagine(prompt)  # ...and TTAPI never created it
     assert eng.state(j1) == AMBIGUOUS
     sim.set_faults(rate_truncated=0.0, slow_s=2.0)  # J2's answer will take two seconds
-    j2 = "j2"  # its first run happens on another worker: the thread below
-    sending = threading.Thread(target=lambda: _deliver_later(eng, j2, prompt))
+    j2 = "j2"
+    eng.inputs[j2] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
+    eng.deliver(j2)  # queued; its submit is one of the engine's actions...
+    assert eng.run_until(lambda: bool(eng.dispatcher.pending("submit", j2)), 2)
+    eng.dispatcher.heap = [e for e in eng.dispatcher.heap if e[2].arg != j2]
+    heapq.heapify(eng.dispatcher.heap)
+    send = Action("submit", j2, label=LABEL_A)  # ...which another of its threads runs
+    sending = threading.Thread(target=eng.core.perform, args=(send,))
     sending.start()
     assert _wait(lambda: len(sim.stats()["jobs"]) == 1, 5)  # TTAPI created J2's job
     sim.set_faults(slow_s=0.0)
     [j2_ttapi] = sim.stats()["jobs"]
-    assert eng.run_until(lambda: eng.rt.records.load(j1).ttapi_job_id == j2_ttapi, 5)  # type: ignore[union-attr]
+    j1_rec = lambda: eng.rt.records.load(j1)  # noqa: E731
+    assert eng.run_until(lambda: j1_rec().ttapi_job_id == j2_ttapi, 5)  # type: ignore[union-attr]
     sending.join(10)
     assert eng.run_until(eng.done(j1, j2), 15)
     assert eng.result(j2)["job_id"] == j2_ttapi
     assert eng.result(j1)["job_id"] != j2_ttapi  # J1 found nothing of its own: sent once more
     assert account(sim)["submits"] == 2
-
-
-def _deliver_later(eng: InlineEngine, job_id: str, prompt: str) -> None:
-    from tests.support.inline import Inputs
-
-    eng.inputs[job_id] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
-    eng.deliver(job_id)
 
 
 def _wait(check: object, timeout: float) -> bool:

@@ -31,9 +31,11 @@ def sim(make_sim: SimFactory) -> Simulator:
     return make_sim(keys=[KEY_A, KEY_B], capacity=200, fast_s=FAST)
 
 
-def engine(sim: Simulator, *keys: str, capacity: int = 1, **overrides: Any) -> InlineEngine:
-    """An engine on `keys` (account A alone by default)."""
-    return build_engine(sim, *(keys or (KEY_A,)), capacity=capacity, fast_s=FAST, **overrides)
+def engine(
+    sim: Simulator, *keys: str, capacity: int = 1, fast_s: float = FAST, **overrides: Any
+) -> InlineEngine:
+    """An engine on `keys` (account A alone by default); `fast_s` scales its deadlines."""
+    return build_engine(sim, *(keys or (KEY_A,)), capacity=capacity, fast_s=fast_s, **overrides)
 
 
 def stored_once(eng: InlineEngine, jobs: list[str]) -> Counter[str]:
@@ -46,12 +48,13 @@ def stored_once(eng: InlineEngine, jobs: list[str]) -> Counter[str]:
 def test_five_hundred_waiters_whose_expires_passed_all_end_revoked_once(
     sim: Simulator,
 ) -> None:
-    eng = engine(sim, handoff=True)
-    first = eng.imagine("the one that runs")  # A's one slot is taken; the rest wait
+    eng = engine(sim, fast_s=3.0)  # deadlines far beyond the test: stuck is stuck
+    first = eng.imagine("the one that is stuck")  # A's one slot is taken; the rest wait
     soon = time.time() + 4.0
     late = [eng.submit("imagine", {"prompt": f"late {i}"}, expires_at=soon) for i in range(500)]
     assert all(eng.state(j) == "WAITING" for j in late)
     time.sleep(max(0.0, soon - time.time()) + 0.05)
+    sim.finish_stuck()  # the running job ends: its slot goes to 500 expired waiters in turn
     assert eng.run_until(eng.done(first, *late), 60)
     assert stored_once(eng, late) == {"Revoked": 500}
     assert account(sim)["submits"] == 1
@@ -63,13 +66,15 @@ def test_five_hundred_waiters_whose_expires_passed_all_end_revoked_once(
 def test_five_hundred_waiters_on_an_account_that_gets_402_all_end_on_the_other_once(
     sim: Simulator,
 ) -> None:
-    eng = engine(sim, KEY_A, KEY_B, capacity=10, handoff=True)
+    eng = engine(sim, KEY_A, KEY_B, capacity=10, fast_s=3.0)
     eng.rt.pool.disable(LABEL_B, 401, "not yet")  # every job lands on A first
-    jobs = [eng.imagine(f"a parked fox {i}") for i in range(510)]
+    jobs = [eng.imagine(f"a stuck fox {i}") for i in range(10)]
+    jobs += [eng.imagine(f"a parked fox {i}") for i in range(500)]
     assert len(eng.rt.guard.state(LABEL_A).waiters) == 500
     sim.set_account(KEY_A, balance=0)  # A's balance runs out: its next submit gets 402
     eng.rt.pool.enable(LABEL_B)
     eng.rt.guard.set_cap(LABEL_B, 100)
+    sim.finish_stuck()
     assert eng.run_until(eng.all_done, 120)
     assert stored_once(eng, jobs) == {"Done": 510}
     created = Counter(j["prompt"] for j in sim.stats()["jobs"].values())
@@ -83,7 +88,7 @@ def test_a_kill_inside_a_cancel_still_delivers_the_revoke(
 ) -> None:
     import worker.jobs.revoke as revoke
 
-    eng = engine(sim, handoff=True)
+    eng = engine(sim)
     first = eng.imagine("the one that runs")
     late = eng.submit("imagine", {"prompt": "late"}, expires_at=time.time() + 0.2)
     real = revoke.resume_all
@@ -126,7 +131,7 @@ def test_two_runs_of_one_job_that_pick_different_accounts_agree_on_one(
 def test_a_revoke_racing_a_hand_off_leaves_no_slot_to_the_revoked_job(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    eng = engine(sim, handoff=True)
+    eng = engine(sim)
     first = eng.imagine("the one that runs")
     parked = eng.imagine("revoked while handed a slot")
     real = submit_step.account_for

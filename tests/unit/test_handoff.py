@@ -1,8 +1,8 @@
-"""Hand-off in place: the step that frees a slot submits the next waiter itself.
+"""Hand-off by the engine: the slot a job frees goes to the next waiter's submit at once.
 
-A pool process that ends a job (a poll, a fill, the pump) takes the head waiter's job through
-its submit at once, so a hand-off costs neither a message nor a second run of the waiter's
-task; the task is re-published once, when the job ends, to report it.
+The engine that ends a job (a poll, a callback's hint) submits the head waiter itself, as an
+action of its own beside the others, so a hand-off costs neither a message nor a second run of
+the waiter's task; the task runs again once, when the job ends, to report it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def sim(make_sim: SimFactory) -> Simulator:
 
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
-    return build_engine(sim, capacity=3, handoff=True)
+    return build_engine(sim, capacity=3)
 
 
 def test_a_waiter_handed_a_slot_needs_no_second_run_of_its_task(
@@ -57,21 +57,22 @@ def test_a_waiter_whose_expires_passed_is_revoked_when_handed_a_slot(
     assert eng.holders(LABEL_A) == 0
 
 
-def test_a_process_killed_while_handing_over_loses_no_job_and_pays_once(
+def test_an_engine_killed_while_handing_over_loses_no_job_and_pays_once(
     eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import worker.engine.core as core
+
     jobs = [eng.imagine(f"a fragile lantern {i}") for i in range(4)]
-    real_acquire = eng.rt.guard.acquire
+    real = core.take_over
     kills: list[str] = []
 
-    def dies_once(label: str, job_id: str, **kw: object) -> object:
+    def dies_once(rt: object, label: str, job_id: str) -> None:
         if job_id == jobs[3] and not kills:
             kills.append(job_id)
             raise Killed  # the slot was handed over; nobody submitted the job
-        return real_acquire(label, job_id, **kw)  # type: ignore[arg-type]
+        real(rt, label, job_id)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(eng.rt.guard, "acquire", dies_once)
-    eng.pump_every = 0.2
+    monkeypatch.setattr(core, "take_over", dies_once)
     assert eng.run_until(eng.all_done, 20)
     assert kills == [jobs[3]] and eng.killed
     assert all(eng.result(j)["status"] == "SUCCESS" for j in jobs)
@@ -86,15 +87,15 @@ def test_a_job_that_ends_is_reported_before_its_slot_goes_to_the_next_submit(
     """The caller of an ended job need not wait for the submit its freed slot goes to."""
     busy = [eng.imagine(f"a first lantern {i}") for i in range(3)]
     waiter = eng.imagine("a waiting lantern")
-    handoff = eng.rt.handoff
-    assert handoff is not None
+    submitter = eng.rt.submitter
+    assert submitter is not None
     reported: list[set[str]] = []
 
-    def watch(job_id: str) -> None:
+    def watch(label: str, job_id: str) -> None:
         reported.append({s.arg for s in eng.dispatcher.pending("resume")} & set(busy))
-        handoff(job_id)
+        submitter(label, job_id)
 
-    eng.rt.handoff = watch
+    eng.rt.submitter = watch
     assert eng.run_until(eng.all_done, 15)
     assert reported and reported[0]  # the ended job's report was out before the submit
     assert all(eng.result(j)["status"] == "SUCCESS" for j in [*busy, waiter])

@@ -162,7 +162,8 @@ def test_counters_from_several_processes_add_up_in_one_scrape(
 def test_answers_counted_under_a_custom_key_prefix_are_the_ones_scraped_and_shown(
     server: fakeredis.FakeServer,
 ) -> None:
-    from worker.cli.status import account_status
+    from worker.ops.accounts import account_row
+    from worker.ops.view import OpsView
 
     other = build_runtime(server, prefix="blue")
     metrics.count(build_runtime(server).redis, A, 429, keys=build_runtime(server).keys)
@@ -170,7 +171,7 @@ def test_answers_counted_under_a_custom_key_prefix_are_the_ones_scraped_and_show
     got = scrape(other)
     assert got[("mj_ttapi_responses_total", (("account", A), ("status", "499")))] == 1
     assert ("mj_ttapi_responses_total", (("account", A), ("status", "429"))) not in got
-    [row, _] = account_status(other, live=False)
+    row = account_row(OpsView.on(other.settings, other.redis), A)
     assert (row["recent_499"], row["recent_429"]) == (1, 0)
 
 

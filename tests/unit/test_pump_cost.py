@@ -52,11 +52,16 @@ def test_a_round_reads_only_a_few_fields_and_renews_no_fresh_lease(
     assert len(eng.rt.guard.state(LABEL_A).holders) + len(eng.rt.guard.state(LABEL_B).holders) == 4
 
 
-def test_a_lease_half_spent_is_renewed_by_the_pump(eng: InlineEngine) -> None:
+@pytest.mark.parametrize("by", ["the engine's scan", "the pump, when no engine holds it"])
+def test_a_lease_half_spent_is_renewed(eng: InlineEngine, by: str) -> None:
     job = eng.imagine("a tired lighthouse")
     label = eng.rt.records.load(job).account  # type: ignore[union-attr]
     eng.rt.guard.hold(label, job, eng.rt.timing.lease_s / 4)  # a quarter of the lease left
-    maintenance.pump(eng.rt)
+    if "pump" in by:
+        eng.rt.redis.delete(eng.rt.keys.owner(label))
+        maintenance.pump(eng.rt)
+    else:
+        eng.core.scan(label)
     assert eng.rt.guard.state(label).holders[job] > 0.9 * eng.rt.timing.lease_s * 1000
 
 
@@ -65,6 +70,7 @@ def test_a_round_started_while_another_runs_does_nothing(eng: InlineEngine) -> N
     label = eng.rt.records.load(job).account  # type: ignore[union-attr]
     eng.rt.guard.release(label, job)  # as if its slot were lost: the pump must reap nothing
     eng.rt.guard.acquire(label, "ghost-job")  # a holder without a record
+    eng.rt.redis.delete(eng.rt.keys.owner(label))  # no engine holds it: the pump looks after it
     eng.rt.redis.set(eng.rt.keys.pump_turn, "1")
     assert maintenance.pump(eng.rt)["reaped"] == 0
     assert "ghost-job" in eng.rt.guard.state(label).holders

@@ -23,7 +23,7 @@ def sim(make_sim: SimFactory) -> Simulator:
 
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
-    return build_engine(sim, capacity=1, handoff=True)
+    return build_engine(sim, capacity=1)
 
 
 def test_the_hook_runs_after_celerys_own_revoke_command(

@@ -20,6 +20,16 @@ class AcquireResult:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """Outcome of :meth:`SlotGuard.enqueue`: the job holds a slot already, or its place in line
+    (1 = next); `free` when a slot is there for it now (its engine was hinted to fill)."""
+
+    holds: bool
+    position: int
+    free: bool
+
+
+@dataclass(frozen=True)
 class GuardState:
     """Snapshot of one account: cap, live holders (ms left on lease), waiters, cooldown left,
     and the effective cap a 499 taught (None when none is known)."""
@@ -36,4 +46,4 @@ def ids_of(values: Any) -> list[str]:
     return [text(v) for v in values or []]
 
 
-__all__ = ["AcquireResult", "GuardState", "ids_of"]
+__all__ = ["AcquireResult", "GuardState", "Queued", "ids_of"]

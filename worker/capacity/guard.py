@@ -17,14 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from worker.capacity import lua as guard_lua
-from worker.capacity.answers import AcquireResult, GuardState, ids_of
+from worker.capacity.answers import AcquireResult, GuardState, Queued, ids_of
 from worker.keys import KEYS, Keys
 from worker.text import text
 
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["FOLLOW_UP", "FRESH", "FRONT", "AcquireResult", "GuardState", "SlotGuard"]
+__all__ = ["FOLLOW_UP", "FRESH", "FRONT", "AcquireResult", "GuardState", "Queued", "SlotGuard"]
 
 FRONT = 0
 """Priority class of a job requeued after a 499/429: it goes ahead of everyone."""
@@ -66,6 +66,7 @@ class SlotGuard:
         self._free = redis.register_script(guard_lua.FREE)
         self._leases = redis.register_script(guard_lua.LEASES)
         self._unresolved = redis.register_script(guard_lua.UNRESOLVED)
+        self._enqueue = redis.register_script(guard_lua.ENQUEUE)
 
     def keys(self, label: str) -> list[str]:
         """Return the account's keys ``[slots, waiters, seq, cap, cool, occ]`` (script order)."""
@@ -89,6 +90,17 @@ class SlotGuard:
             woken=ids_of(reply[4:]),
             position=int(reply[3]),
         )
+
+    def enqueue(self, label: str, job_id: str, *, priority: int = FRESH) -> Queued:
+        """Queue the job for a slot without taking one: the account's engine hands slots out
+        (`fill`) and submits. Hints that engine when a slot could go now; a job that already
+        holds a slot is hinted to it for submitting instead."""
+        _check_job(job_id)
+        if priority not in _PRIORITIES:
+            raise ValueError(f"priority must be one of {_PRIORITIES}, got {priority!r}")
+        keys = [*self.keys(label), self._keys.wake(label)]
+        held, position, free = self._enqueue(keys=keys, args=[job_id, priority, self._default_cap])
+        return Queued(holds=bool(int(held)), position=int(position), free=bool(int(free)))
 
     def renew(self, label: str, job_id: str, *, confirms: bool = True) -> bool:
         """Extend the job's lease to now + lease; False if it holds no live lease.

@@ -1,11 +1,16 @@
-"""One run of a job's task, whatever goes wrong inside it: the record owns the outcome.
+"""A job's entry and its report: what every `mj.*` task does with its message.
 
-`run` is what every `mj.*` task does with its message. Once a job's record exists, an error
-that is not TTAPI's (a Redis call that gave up, a time limit, a bug) must not end the task in
-FAILURE while the job goes on: its caller would see a failure and later, when the job ends,
-its callbacks would fire too. So such an error parks the run; the job goes on from its record
-(re-published here after a pause, or revived by the pump), and after `MAX_STEP_ERRORS` in a
-row a job that has not reached TTAPI fails clearly through its record.
+The first run validates the inputs, writes the job's record and queues it on its account, for
+the engine that holds that account to submit (`worker.jobs.submit`); the run then ends without
+a result (`Park`: Celery's `Ignore`). The job's task runs again once the job has ended, to
+report it: its result stored, its canvas going on. A duplicated or redelivered message finds
+the record further along and does nothing twice.
+
+Once a job's record exists, an error that is not TTAPI's (a Redis call that gave up, a time
+limit, a bug) must not end the task in FAILURE while the job goes on: its caller would see a
+failure and later, when the job ends, its callbacks would fire too. Such an error parks the
+run; the job goes on from its record, and after `MAX_STEP_ERRORS` in a row a job that has
+not reached TTAPI fails clearly through its record.
 """
 
 from __future__ import annotations
@@ -14,10 +19,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from worker.jobs.outcome import Failed, Outcome, Park
-from worker.jobs.records import NEW, TERMINAL, WAITING
-from worker.jobs.settle import fail
-from worker.jobs.submit import advance
+from worker.jobs import journal
+from worker.jobs.delivery import claim
+from worker.jobs.holders import stall_s
+from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
+from worker.jobs.placement import account_for
+from worker.jobs.records import IN_FLIGHT, NEW, TERMINAL, WAITING, JobRecord
+from worker.jobs.revoke import cancel
+from worker.jobs.settle import fail, resume_all
+from worker.jobs.spec import make_spec
+from worker.jobs.states import show_waiting
+from worker.jobs.submit import EXPIRED
 from worker.policy import MAX_STEP_ERRORS
 from worker.runtime import Runtime
 from worker.ttapi import errors
@@ -56,13 +68,81 @@ def run(
         return _after_error(rt, rec.job_id, exc)
 
 
+def advance(
+    rt: Runtime,
+    job_id: str,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    signature: Callable[[], dict[str, Any]],
+    account: str | None = None,
+    parent: Any = None,
+    expires_at: float = 0.0,
+) -> Outcome:
+    """Move job `job_id` as far as a task run can: record and queue it, or report its end.
+
+    `expires_at` is the task's `expires` (epoch seconds, 0 for none): a job that has not been
+    submitted by then is revoked instead, while one TTAPI already runs is always delivered.
+    """
+    rec = rt.records.load(job_id)
+    if rec is None:
+        try:
+            spec = make_spec(rt, kind, params, account=account, parent=parent)
+        except errors.TTAPIError as exc:
+            return Failed(exc)
+        rec = rt.records.create(
+            job_id,
+            kind=kind,
+            params=spec.params,
+            account=spec.account or "",
+            pinned=spec.account is not None,
+            parent=spec.parent,
+            priority=spec.priority,
+            poll_seq=0,
+            sig=signature(),
+            expires_at=expires_at,
+        )
+    if rec.state in TERMINAL:
+        # An ended job stays owed until the caller has stored the outcome (`delivered`, from
+        # the task's after_return), so a kill in between loses nothing. One run claims the
+        # report; a duplicate or overlapping one ends quietly: returning the result again
+        # would fire the chain's callbacks a second time.
+        return ended(rec) if claim(rt, job_id, stall_s(rt)) else Park()
+    if not rec.sig:
+        rt.records.update(job_id, sig=signature())
+    if rec.state in IN_FLIGHT:
+        return Park()  # the engine drives it; it re-publishes this task when the job ends
+    if rec.expires_at and rt.clock() > rec.expires_at:
+        return Revoked(EXPIRED) if cancel(rt, rec, EXPIRED) else Park()
+    return _queue(rt, rec)
+
+
+def _queue(rt: Runtime, rec: JobRecord) -> Outcome:
+    """Queue the job on its account (pinned, its parent's, or chosen now) for the engine."""
+    label = account_for(rt, rec)
+    if not isinstance(label, str):
+        return label
+    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.priority)
+    if rec.state == NEW:
+        rec.waiting_since = rt.clock()
+        if not rt.records.move(
+            rec.job_id, (NEW,), WAITING, expect={"account": label}, waiting_since=rec.waiting_since
+        ):
+            fresh = rt.records.load(rec.job_id)
+            if fresh is None or fresh.account != label or fresh.state in TERMINAL:
+                resume_all(rt, label, rt.guard.release(label, rec.job_id))
+            return Park()
+    if not queued.holds and not queued.free:
+        show_waiting(rt, rec, label, queued.position)  # the account is full: a wait to show
+        journal.parked(rec, label, queued.position)
+    return Park()
+
+
 def _after_error(rt: Runtime, job_id: str, exc: Exception) -> Outcome:
     what = f"{type(exc).__name__}: {exc}"[:300]
     count = int(rt.redis.hincrby(rt.keys.job(job_id), "step_errors", 1))
     rec = rt.records.load(job_id)
-    if rec is None:
-        return Park()
-    if rec.state in TERMINAL:
+    if rec is None or rec.state in TERMINAL:
         return Park()  # it ended meanwhile: its own report delivers it
     if count >= MAX_STEP_ERRORS and rec.state in (NEW, WAITING):
         message = f"internal error in mj-worker, the job was never sent to TTAPI ({what})"
@@ -72,7 +152,7 @@ def _after_error(rt: Runtime, job_id: str, exc: Exception) -> Outcome:
     log.error("job %s: step failed (%s); it goes on from its record", job_id, what)
     if rec.state in (NEW, WAITING):
         rt.dispatcher.resume(job_id, rt.timing.submit_retry_s * 2 ** min(count, 6))
-    return Park()  # a job TTAPI may have: its poll or the pump moves it on
+    return Park()  # a job TTAPI may have: the engine or the pump moves it on
 
 
-__all__ = ["run"]
+__all__ = ["advance", "run"]

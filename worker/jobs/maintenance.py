@@ -1,7 +1,8 @@
-"""Periodic safety nets: the pump (lost wake-ups, stalled polls, undelivered results) and /info.
+"""Periodic safety nets: the pump (lost hints, accounts no engine holds, undelivered results,
+records nobody looks after) and /info.
 
-Nothing here is on the hot path: releases wake waiters at once and polls re-schedule
-themselves. The pump only repairs what a killed process or a lost message left behind.
+Nothing here is on the hot path: the engines hand slots out and poll. The pump only repairs
+what a killed process or a lost message left behind, and hints each engine once a round.
 """
 
 from __future__ import annotations
@@ -9,44 +10,17 @@ from __future__ import annotations
 import logging
 
 from worker.capacity.leases import Lease, new_token
+from worker.engine import hints
+from worker.jobs.holders import HOLDER_FIELDS, look_at_holder, stall_s, sweep_s
 from worker.jobs.poll import orphan
-from worker.jobs.records import (
-    AMBIGUOUS,
-    NEW,
-    SUBMITTED,
-    SUBMITTING,
-    TERMINAL,
-    WAITING,
-    JobRecord,
-)
-from worker.jobs.settle import wake
+from worker.jobs.records import NEW, TERMINAL, WAITING, JobRecord
+from worker.jobs.settle import resume_all
 from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
 
 
-def stall_s(rt: Runtime) -> float:
-    """How late a step may be before the pump treats it as lost."""
-    return max(4 * rt.timing.bounds.max_s, 2 * rt.settings.mj_pump_interval_s, 2.0)
-
-
-def sweep_s(rt: Runtime) -> float:
-    """How often the pump looks at each open record (a minute in production): the sweep only
-    finds what every other repair missed, so it need not cost a read per job per round."""
-    return max(stall_s(rt), 12 * rt.settings.mj_pump_interval_s)
-
-
-# What the pump reads of each record: a few fields, for thousands of records a round.
-HOLDER_FIELDS = (
-    "state",
-    "account",
-    "hold_until",
-    "next_poll_at",
-    "poll_seq",
-    "sent_at",
-    "woken_at",
-)
 SWEEP_FIELDS = ("state", "account", "created_at", "woken_at")
 
 
@@ -75,14 +49,16 @@ def _turn_ms(rt: Runtime) -> int:
 
 def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     labels = rt.pool.labels
-    for woken in rt.guard.fill_all(labels).values():
-        wake(rt, woken)
-        done["woken"] += len(woken)
-    leases = rt.guard.leases(labels)
+    rt.redis.set(rt.keys.pump_last, f"{now:.3f}")
+    owned = _hint_engines(rt, labels)
+    unheld = [lb for lb in labels if lb not in owned]
+    leases = rt.guard.leases(unheld)
     recs = rt.records.peek([j for held in leases.values() for j in held], HOLDER_FIELDS)
     for label, held in leases.items():
         for job_id, ms_left in held.items():
-            _look_at_holder(rt, label, job_id, recs.get(job_id), ms_left, now, stall, done)
+            what = look_at_holder(rt, label, job_id, recs.get(job_id), ms_left, now)
+            if what:
+                done[what] += 1
     _sweep(rt, now, stall, done)
     for job_id in [str(j) for j in rt.redis.zrangebyscore(rt.keys.undelivered, 0, now - stall)]:
         rec = rt.records.load(job_id)
@@ -96,50 +72,24 @@ def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
         done["redelivered"] += 1
 
 
-def _look_at_holder(
-    rt: Runtime,
-    label: str,
-    job_id: str,
-    rec: JobRecord | None,
-    ms_left: int,
-    now: float,
-    stall: float,
-    done: dict[str, int],
-) -> None:
-    """Renew a holder's lease when half of it is spent, revive its lost step, or reap the slot
-    of a job that is gone. A lease outlives the job, so renewing at half time keeps it alive
-    for as long as the pump runs, at one write per lease and not one per round."""
-    if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
-        return  # ended blind (lost submit, no history): the slot waits out the job's life
-    if rec is None or rec.state in TERMINAL or rec.account != label:
-        wake(rt, rt.guard.release(label, job_id))
-        done["reaped"] += 1
-        return
-    if 0 < ms_left < 500 * rt.timing.lease_s:
-        rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
-    if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall:
-        # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)
-        # must not be revived again at every round, each revival adding one more message.
-        if rt.records.cas(
-            job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1, next_poll_at=now
-        ):
-            log.warning("job %s: poll chain lost; reviving it", job_id)
-            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
-            done["revived"] += 1
-    elif rec.state == SUBMITTING and now - rec.sent_at > _submit_limit(rt) + stall:
-        if rt.records.cas(
-            job_id,
-            {"state": SUBMITTING, "poll_seq": rec.poll_seq},
-            state=AMBIGUOUS,
-            poll_seq=rec.poll_seq + 1,
-            lost_at=now,
-        ):
-            log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
-            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
-            done["revived"] += 1
-    elif rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING) and now - rec.woken_at > stall:
-        wake(rt, [job_id])  # handed a slot, but its task never came
-        done["revived"] += 1
+def _hint_engines(rt: Runtime, labels: list[str]) -> set[str]:
+    """Hint the engine of every account with jobs waiting and no hint pending to fill it (a
+    lost hint costs a round at most); the accounts an engine holds, whose holders are its."""
+    pipe = rt.redis.pipeline(transaction=False)
+    for label in labels:
+        pipe.get(rt.keys.owner(label))
+        pipe.zcard(rt.keys.guard(label)[1])
+        pipe.llen(rt.keys.wake(label))
+    found = pipe.execute() if labels else []
+    owned, pipe = set(), rt.redis.pipeline(transaction=False)
+    for i, label in enumerate(labels):
+        owner, waiting, hinted = found[3 * i : 3 * i + 3]
+        if owner is not None:
+            owned.add(label)
+        if waiting and not hinted:
+            hints.push(pipe, rt.keys, label, [hints.fill_hint()])
+    pipe.execute()
+    return owned
 
 
 def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
@@ -180,11 +130,6 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
             done["revived"] += 1
 
 
-def _submit_limit(rt: Runtime) -> float:
-    s = rt.settings
-    return s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s
-
-
 def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
     """Read each account's /info: cap from `max_queue`, balance; bring back 402'd accounts."""
     seen: dict[str, dict[str, object]] = {}
@@ -212,6 +157,6 @@ def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
         reason = rt.pool.disabled_reason(label) or ""
         if reason.startswith("402") and (info.balance or 0) > 0:
             rt.pool.enable(label)
-        wake(rt, rt.guard.fill(label))
+        resume_all(rt, label, rt.guard.fill(label))
         seen[label] = snapshot
     return seen

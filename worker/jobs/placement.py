@@ -27,14 +27,14 @@ def account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
         if rec.pinned:  # a key that a newer node has: let one of those nodes take it
             rt.dispatcher.resume(rec.job_id, rt.timing.bounds.max_s)
             return _PARKED
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+        resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
     elif rec.account:
         reason = rt.pool.disabled_reason(rec.account)
         if reason is None:
             return rec.account
         if rec.pinned:
             return _fail_now(rt, rec, f"account {rec.account} is out of rotation ({reason})")
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+        resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
     try:
         label = rt.pool.choose()
     except NoAccountLeft as exc:
@@ -64,4 +64,4 @@ def move_waiters(rt: Runtime, label: str) -> None:
     """
     for job_id in rt.guard.state(label).waiters:
         rt.dispatcher.resume(job_id)
-        resume_all(rt, rt.guard.release(label, job_id))
+        resume_all(rt, label, rt.guard.release(label, job_id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from worker.capacity import metrics
+from worker.jobs import journal
 from worker.jobs.delivery import delivered, owe_delivery
 from worker.jobs.records import NEW, REVOKED, SUCCESS, TERMINAL, WAITING, JobRecord
 from worker.jobs.settle import resume_all
@@ -28,9 +29,12 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason, finished_at_ts=now):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
-    metrics.count_outcome(rt.redis, REVOKED, keys=rt.keys)
+    pipe = rt.redis.pipeline(transaction=False)
+    metrics.count_outcome(pipe, REVOKED, keys=rt.keys)
+    journal.ended(rt, rec, REVOKED, now, pipe)
+    pipe.execute()
     if rec.account:
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+        resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
     return True
 
 

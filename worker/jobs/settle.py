@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from worker import policy
 from worker.capacity import metrics, refusals
+from worker.engine import hints
+from worker.jobs import journal
 from worker.jobs.delivery import owe_delivery
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.jobs.spec import job_result, remember
@@ -35,54 +37,22 @@ def is_transient(message: str) -> bool:
     return any(text.startswith(t) or t in text for t in TRANSIENT)
 
 
-def resume_all(rt: Runtime, job_ids: list[str], *, here: bool = True) -> None:
-    """Move on the parked jobs just handed a slot: submit them here when this process may
-    (`Runtime.handoff`, in a worker, unless `here` is False), else re-publish their tasks.
-
-    Submitting here is a bounded loop, never a recursion: a job handed a slot may end at once
-    (expired, its account out of rotation) and hand its slot on in turn; those hand-offs queue
-    behind this one, at most `HANDOFFS_PER_RUN` are submitted by this run, and the rest are
-    re-published, so one message never does an unbounded number of submits.
-    """
-    if rt.handoff is None or not here:
-        wake(rt, job_ids)
-        return
-    rt.handoffs.extend(job_ids)
-    if rt.handing_off:
-        return  # the loop below (further up this very stack) takes them
-    rt.handing_off = True
-    try:
-        done = 0
-        while rt.handoffs and done < policy.HANDOFFS_PER_RUN:
-            rt.handoff(rt.handoffs.popleft())
-            done += 1
-    except Exception:
-        _wake_rest(rt)
-        raise
-    finally:
-        rt.handing_off = False
-    _wake_rest(rt)
-
-
-def _wake_rest(rt: Runtime) -> None:
-    rest = list(rt.handoffs)
-    rt.handoffs.clear()
-    wake(rt, rest)
-
-
-def wake(rt: Runtime, job_ids: list[str]) -> None:
-    """Re-publish the tasks of parked jobs just handed a slot (no HTTP call here)."""
+def resume_all(rt: Runtime, label: str, job_ids: list[str]) -> None:
+    """Have the jobs just handed a slot on `label` submitted: by this engine, side by side in
+    its threads (`Runtime.submitter`), or, from any other process, by the account's engine
+    (a hint). Never in this call: one job ending at once must not nest another's submit."""
     if not job_ids:
         return
-    now = rt.clock()
-    for job_id in job_ids:
-        rt.records.update(job_id, woken_at=now)
-        rt.dispatcher.resume(job_id)
+    if rt.submitter is not None:
+        for job_id in job_ids:
+            rt.submitter(label, job_id)
+        return
+    hints.push(rt.redis, rt.keys, label, hints.submit_hints(job_ids))
 
 
 def _release(rt: Runtime, rec: JobRecord) -> None:
     if rec.account:
-        resume_all(rt, rt.guard.release(rec.account, rec.job_id))
+        resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
 
 
 def fail(
@@ -113,11 +83,14 @@ def fail(
     ):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
-    metrics.count_outcome(rt.redis, FAILED, keys=rt.keys)
+    pipe = rt.redis.pipeline(transaction=False)
+    metrics.count_outcome(pipe, FAILED, keys=rt.keys)
+    journal.ended(rt, rec, FAILED, now, pipe)
+    pipe.execute()
     if resume_self:  # reported before a hand-off's submit, not behind it
         rt.dispatcher.resume(rec.job_id)
     if occupy_s > 0 and rec.account:
-        resume_all(rt, refusals.unresolved(rt, rec, rec.account, occupy_s))
+        resume_all(rt, rec.account, refusals.unresolved(rt, rec, rec.account, occupy_s))
     else:
         _release(rt, rec)
     return True
@@ -130,6 +103,7 @@ def _count_success(rt: Runtime, rec: JobRecord, mode: str, took_s: float) -> Non
     rt.durations.learn(rec.account, mode, rec.kind, took_s, client=pipe)
     metrics.count_outcome(pipe, SUCCESS, keys=rt.keys)
     metrics.observe_duration(pipe, mode, took_s, keys=rt.keys)
+    journal.ended(rt, rec, SUCCESS, rec.submitted_at_ts + took_s, pipe)
     pipe.execute()
 
 
@@ -191,4 +165,4 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
 
 
-__all__ = ["fail", "is_transient", "resume_all", "settle", "wake"]
+__all__ = ["fail", "is_transient", "resume_all", "settle"]

@@ -52,7 +52,7 @@ def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStat
         message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
         fail(rt, rec, message, from_states=(WAITING,))
         return Failed(type(exc)(message))
-    resume_all(rt, rt.guard.release(label, rec.job_id))
+    resume_all(rt, label, rt.guard.release(label, rec.job_id))
     move_waiters(rt, label)
     rt.dispatcher.resume(rec.job_id)
     return Park()

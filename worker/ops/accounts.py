@@ -17,8 +17,7 @@ from worker.text import text
 
 def owner_key(keys: Keys, label: str) -> str:
     """Where the engine notes the node holding the account's engine lease (string, TTL)."""
-    named = getattr(keys, "owner", None)
-    return str(named(label)) if callable(named) else f"{keys.account(label)}:owner"
+    return keys.owner(label)
 
 
 def account_row(view: OpsView, label: str) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def account_row(view: OpsView, label: str) -> dict[str, Any]:
         "recent_499": metrics.recent(view.redis, label, 499, keys=view.keys),
         "in_rotation": disabled is None,
         "disabled_reason": None if disabled is None else text(disabled),
-        "owner": text(owner) if owner else "",
+        "owner": text(owner).split("|")[0] if owner else "",  # the node, not its token
         "balance": float(info["balance"]) if info.get("balance") else None,
         "info_at": float(info["at"]) if _number(info.get("at")) else None,
     }

@@ -1,0 +1,62 @@
+"""`python -m worker.engine --node NAME`: the engine process a worker node starts.
+
+It ends on SIGTERM or SIGINT (giving its accounts back), and by itself when the worker that
+started it is gone (its parent process changed): an engine never outlives its node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+
+PARENT_CHECK_S = 1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the engine of node `--node` until told to stop."""
+    parser = argparse.ArgumentParser(prog="python -m worker.engine", description=__doc__)
+    parser.add_argument("--node", required=True, help="the worker node's name (celery@host)")
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    parent = os.getppid()
+    from worker.app import app
+    from worker.engine.node import Node
+    from worker.ops.logs import configure_logging
+
+    configure_logging(app.mj_settings)
+    logging.getLogger().setLevel(logging.INFO)
+    node = Node(app, args.node)
+
+    def stop(*_: object) -> None:
+        node.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def watch_parent() -> None:
+        while not node.stopped.wait(PARENT_CHECK_S):
+            if os.getppid() != parent:
+                logging.getLogger(__name__).warning("engine: its worker is gone; stopping")
+                node.stop()
+
+    threading.Thread(target=watch_parent, name="mj-parent", daemon=True).start()
+    node.run()
+    return 0
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when its parent dies (the watch above is the fallback)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The engine without its threads: the accounts a node holds, and what it does for them.
+
+`EngineCore` turns hints and timers into `Action`s and performs one action at a time on the
+`Runtime` it is given: a poll (fetch one job), a submit (a job handed a slot), a fill (hand an
+account's free slots out) or a scan (an account's holders, looked at once after taking the
+account over and every `scan_s` after). Where actions run is the `Scheduler`'s business: the
+node's process runs them side by side in a pool of threads (`worker.engine.node`), the tests
+one after another (tests/support/inline.py). Nothing here sleeps or waits on another action.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from worker.engine import hints
+from worker.jobs import poll as completion
+from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
+from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, WAITING
+from worker.jobs.settle import resume_all
+from worker.jobs.submit import take_over
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+HINTS_PER_READ = 200  # hints popped in one round trip
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the engine does: `kind` is poll, submit, fill, scan or takeover; `arg` the job
+    id (poll, submit) or the account label; `label` the account of a job's slot (submit)."""
+
+    kind: str
+    arg: str
+    seq: int = 0
+    label: str = ""
+
+
+class Scheduler(Protocol):
+    """Runs actions: now or after a delay (seconds), on whatever threads it has."""
+
+    def later(self, action: Action, delay_s: float) -> None:
+        """Perform `action` (through `EngineCore.perform`) in `delay_s` seconds."""
+
+    def pending(self, kind: str, arg: str) -> bool:
+        """Whether an action of `kind` on `arg` waits for its time."""
+
+
+class EngineCore:
+    """The accounts this engine holds (`owned`) and the actions it performs for them."""
+
+    def __init__(
+        self, rt: Runtime, scheduler: Scheduler, *, may_submit: Callable[[str], bool] | None = None
+    ) -> None:
+        self.rt = rt
+        self.scheduler = scheduler
+        self.owned: set[str] = set()
+        rt.submitter = self.submit_soon
+        if may_submit is not None:
+            rt.may_submit = may_submit
+
+    # -- what comes in ----------------------------------------------------------------------
+    def take(self, label: str) -> None:
+        """This engine now holds `label`: look at all its holders at once."""
+        self.owned.add(label)
+        self.scheduler.later(Action("takeover", label), 0.0)
+
+    def drop(self, label: str) -> None:
+        """Another engine holds `label` now (or will): its actions are no longer ours."""
+        self.owned.discard(label)
+
+    def submit_soon(self, label: str, job_id: str) -> None:
+        """Submit `job_id`, just handed a slot on `label`, as soon as a thread is free."""
+        self.scheduler.later(Action("submit", job_id, label=label), 0.0)
+
+    def drain(self, label: str, first: Any = None) -> int:
+        """Act on the account's hints (`first`, already popped, and up to a few hundred more);
+        after any hint, fill the account once. Returns how many hints there were."""
+        items = [first] if first is not None else []
+        more = self.rt.redis.lpop(self.rt.keys.wake(label), HINTS_PER_READ)
+        items += list(more or [])
+        now_ms = int(self.rt.clock() * 1000)
+        fill_at = 0.0 if items else None
+        for item in items:
+            hint = hints.parse(item)
+            if hint is None:
+                continue
+            if hint.kind == hints.SUBMIT:
+                self.submit_soon(label, hint.job_id)
+            elif hint.kind == hints.POLL:
+                delay = max(0.0, (hint.due_ms - now_ms) / 1000)
+                self.scheduler.later(Action("poll", hint.job_id, hint.seq), delay)
+            elif hint.due_ms > now_ms:  # a fill after a cooldown
+                self.scheduler.later(Action("fill", label), (hint.due_ms - now_ms) / 1000)
+        if fill_at is not None:
+            self.scheduler.later(Action("fill", label), fill_at)
+        return len(items)
+
+    # -- what it does -----------------------------------------------------------------------
+    def perform(self, action: Action) -> None:
+        """Do one action; an error is logged, never raised (the next scan repairs)."""
+        try:
+            if action.kind == "poll":
+                completion.poll(self.rt, action.arg, action.seq)
+            elif action.kind == "submit":
+                take_over(self.rt, action.label, action.arg)
+            elif action.kind == "fill":
+                if action.arg in self.owned:
+                    resume_all(self.rt, action.arg, self.rt.guard.fill(action.arg))
+            elif action.kind in ("scan", "takeover"):
+                if action.arg in self.owned:
+                    self.scan(action.arg, takeover=action.kind == "takeover")
+            else:
+                log.error("engine: unknown action %r", action)
+        except Exception:
+            log.exception("engine: %s %s failed; the next scan repairs what it left", *_of(action))
+
+    def scan(self, label: str, *, takeover: bool = False) -> None:
+        """Look at every holder of `label`: fill, then reap ended jobs' slots, renew leases at
+        half time, and make sure each job in flight has its next poll (all of them at once on
+        a takeover) and each job handed a slot is submitted."""
+        rt = self.rt
+        resume_all(rt, label, rt.guard.fill(label))
+        held = rt.guard.leases([label])[label]
+        recs = rt.records.peek(list(held), HOLDER_FIELDS)
+        now = rt.clock()
+        for job_id, ms_left in held.items():
+            rec = recs.get(job_id)
+            state = rec.state if rec is not None and rec.account == label else ""
+            if state in (NEW, WAITING):  # handed a slot, not submitted (its submit was lost)
+                if not self.scheduler.pending("submit", job_id):
+                    self.submit_soon(label, job_id)
+                continue
+            lost = state in (SUBMITTED, AMBIGUOUS) and not self.scheduler.pending("poll", job_id)
+            if rec is not None and (lost or (takeover and state in (SUBMITTED, AMBIGUOUS))):
+                delay = 0.0 if takeover else max(0.0, rec.next_poll_at - now)
+                self.scheduler.later(Action("poll", job_id, rec.poll_seq), delay)
+            look_at_holder(rt, label, job_id, rec, ms_left, now, revive=False)
+
+
+def _of(action: Action) -> tuple[str, str]:
+    return action.kind, action.arg
+
+
+__all__ = ["Action", "EngineCore", "Scheduler"]

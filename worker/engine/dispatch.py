@@ -1,0 +1,53 @@
+"""The engine's `Dispatcher`: polls and fills of its own accounts stay in the process (timers),
+those of other accounts become hints to their engines; reports and visible states go through
+Celery like everywhere else (the `publisher`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.engine import hints
+from worker.engine.core import Action, EngineCore
+from worker.runtime import Dispatcher
+
+
+class EngineDispatcher:
+    """Publishes job steps for the engine of one node; `core` is set once it is built."""
+
+    def __init__(self, publisher: Dispatcher) -> None:
+        self.publisher = publisher
+        self.core: EngineCore | None = None
+
+    def _core(self) -> EngineCore:
+        if self.core is None:
+            raise RuntimeError("EngineDispatcher used before its EngineCore was built")
+        return self.core
+
+    def resume(self, job_id: str, countdown: float = 0.0) -> None:
+        """Re-publish the job's task (its report, or a run after a pause): a Celery message."""
+        self.publisher.resume(job_id, countdown)
+
+    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
+        """Fetch the job in `countdown` s: a timer here if this engine holds its account."""
+        core = self._core()
+        if account in core.owned or not account:
+            core.scheduler.later(Action("poll", job_id, seq), countdown)
+            return
+        due_ms = int((core.rt.clock() + countdown) * 1000)
+        hints.push(core.rt.redis, core.rt.keys, account, [hints.poll_hint(job_id, seq, due_ms)])
+
+    def fill(self, label: str, countdown: float) -> None:
+        """Hand the account's free slots out in `countdown` s (after a cooldown or a probe gap)."""
+        core = self._core()
+        if label in core.owned:
+            core.scheduler.later(Action("fill", label), countdown)
+            return
+        due_ms = int((core.rt.clock() + countdown) * 1000)
+        hints.push(core.rt.redis, core.rt.keys, label, [hints.fill_hint(due_ms)])
+
+    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+        """Show the job's state to its caller (the result backend, and an event for Flower)."""
+        self.publisher.publish_state(job_id, state, meta)
+
+
+__all__ = ["EngineDispatcher"]

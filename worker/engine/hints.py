@@ -1,0 +1,68 @@
+"""Hints to the engine that holds an account: a list per account, read by that engine only.
+
+Any process may write one (`RPUSH {label}:wake`): the entry of a job queued where a slot is
+free (`fill`), a process that handed a slot to a waiter but submits nothing itself
+(`submit|job`), a poll asked for from outside the engine (`poll|job|seq|due_ms`, due on Redis's
+clock). The engine holding the account's lease pops them and acts; after any hint it fills the
+account once more, so a hint lost or merged costs nothing but a little time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from worker.keys import Keys
+
+FILL, SUBMIT, POLL = "fill", "submit", "poll"
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One parsed hint: `kind` (fill, submit, poll), the job, its poll step and due time."""
+
+    kind: str
+    job_id: str = ""
+    seq: int = 0
+    due_ms: int = 0
+
+
+def submit_hints(job_ids: list[str]) -> list[str]:
+    """Hints to submit jobs just handed a slot on the account."""
+    return [f"{SUBMIT}|{job_id}" for job_id in job_ids]
+
+
+def poll_hint(job_id: str, seq: int, due_ms: int) -> str:
+    """A hint to fetch `job_id` (poll step `seq`) at `due_ms` (ms on Redis's clock)."""
+    return f"{POLL}|{job_id}|{seq}|{due_ms}"
+
+
+def fill_hint(due_ms: int = 0) -> str:
+    """A hint to hand the account's free slots out (at `due_ms`, or now)."""
+    return f"{FILL}|{due_ms}" if due_ms else FILL
+
+
+def push(client: Any, keys: Keys, label: str, hints: list[str]) -> None:
+    """Hand `hints` to the account's engine (one command, any process)."""
+    if hints:
+        client.rpush(keys.wake(label), *hints)
+
+
+def parse(item: Any) -> Hint | None:
+    """A hint as written by the functions above; None for anything else (ignored)."""
+    text = item.decode() if isinstance(item, bytes) else str(item)
+    kind, _, rest = text.partition("|")
+    try:
+        if kind == FILL:
+            return Hint(FILL, due_ms=int(rest or 0))
+        if kind == SUBMIT and rest:
+            return Hint(SUBMIT, job_id=rest)
+        if kind == POLL:
+            job_id, seq, due = rest.rsplit("|", 2)
+            return Hint(POLL, job_id=job_id, seq=int(seq), due_ms=int(due))
+    except ValueError:
+        return None
+    return None
+
+
+__all__ = ["FILL", "POLL", "SUBMIT", "Hint", "fill_hint", "parse", "poll_hint", "push"]

@@ -1,0 +1,131 @@
+"""The engine of one worker node, with its threads: timers, a waiter on hints, lease beats.
+
+- The timer thread hands due actions (polls, submits, fills, scans) to a pool of
+  `MJ_ENGINE_THREADS` threads: TTAPI calls of different jobs and accounts overlap.
+- The hint thread blocks on the hint lists of the accounts this engine holds (one `BLPOP` over
+  all of them) and turns what arrives into actions at once.
+- The beat thread renews this engine's account leases every third of `MJ_ENGINE_LEASE_S`,
+  takes its share of free accounts, gives back what is above it, and schedules each held
+  account's scan every `stall_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+
+from worker.dispatch import CeleryDispatcher
+from worker.engine.core import Action, EngineCore
+from worker.engine.dispatch import EngineDispatcher
+from worker.engine.ownership import Ownership
+from worker.engine.timers import Timers
+from worker.jobs.holders import stall_s
+from worker.runtime import Runtime, redis_client
+
+log = logging.getLogger(__name__)
+HINT_WAIT_S = 0.5  # the longest the hint thread blocks (it then re-reads the held accounts)
+
+
+class Node:
+    """One node's engine, built on the Celery `app` (for reports and visible states)."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        settings = app.mj_settings
+        publisher = CeleryDispatcher(app, hostname=name)
+        dispatcher = EngineDispatcher(publisher)
+        self.rt = Runtime.build(settings, redis_client(settings.redis_url), dispatcher)
+        publisher.rt = self.rt
+        self.pool = ThreadPoolExecutor(settings.mj_engine_threads, thread_name_prefix="mj-engine")
+        self.core: EngineCore = EngineCore(self.rt, _Deferred(self))
+        self.timers = Timers(self.pool, self.core.perform)
+        self.core.scheduler = self.timers
+        self.ownership = Ownership(self.rt, name, lease_s=settings.mj_engine_lease_s)
+        self.rt.may_submit = self.ownership.holds
+        dispatcher.core = self.core
+        self.name = name
+        self.stopped = threading.Event()
+        # BLPOP holds its connection: a client of its own, whose reads outlast the wait.
+        self._blocking = redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_timeout=HINT_WAIT_S + 5
+        )
+
+    def run(self) -> None:
+        """Run until `stop()`; then give every account back (another engine takes it)."""
+        threads = [
+            threading.Thread(target=self.timers.run, name="mj-timers", daemon=True),
+            threading.Thread(target=self._hints, name="mj-hints", daemon=True),
+            threading.Thread(target=self._beats, name="mj-beats", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        log.info("engine %s: running (%s threads)", self.name, self.pool._max_workers)
+        self.stopped.wait()
+        self.timers.stop()
+        given = self.ownership.give_back_all()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        log.info("engine %s: stopped; gave back %s", self.name, ", ".join(given) or "nothing")
+
+    def stop(self) -> None:
+        """Ask `run` to end."""
+        self.stopped.set()
+
+    def _beats(self) -> None:
+        every = self.ownership.lease_s / 3
+        scan_every, last_scan = stall_s(self.rt), time.monotonic()
+        while not self.stopped.is_set():
+            try:
+                taken, lost = self.ownership.beat()
+            except (redis.RedisError, OSError) as exc:
+                log.warning("engine %s: lease beat failed (%s)", self.name, exc)
+                taken, lost = [], []
+            for label in lost:
+                self.core.drop(label)
+                log.warning("engine %s: no longer holds %s", self.name, label)
+            for label in taken:
+                self.core.take(label)
+                log.info("engine %s: took %s over", self.name, label)
+            for label in list(self.core.owned):
+                if not self.ownership.holds(label):
+                    self.core.drop(label)
+            if time.monotonic() - last_scan >= scan_every:
+                last_scan = time.monotonic()
+                for label in list(self.core.owned):
+                    self.timers.later(Action("scan", label), 0.0)
+            self.stopped.wait(every)
+
+    def _hints(self) -> None:
+        while not self.stopped.is_set():
+            owned = sorted(self.core.owned)
+            if not owned:
+                self.stopped.wait(0.2)
+                continue
+            by_key = {self.rt.keys.wake(label): label for label in owned}
+            try:
+                got = self._blocking.blpop(list(by_key), timeout=HINT_WAIT_S)
+                if got:
+                    key, item = got
+                    self.core.drain(by_key[str(key)], first=item)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("engine %s: reading hints failed (%s)", self.name, exc)
+                self.stopped.wait(0.5)
+
+
+class _Deferred:
+    """The scheduler until the node's timers exist (nothing is scheduled before `run`)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def later(self, action: Action, delay_s: float) -> None:
+        self.node.timers.later(action, delay_s)
+
+    def pending(self, kind: str, arg: str) -> bool:
+        return self.node.timers.pending(kind, arg)
+
+
+__all__ = ["Node"]

@@ -1,0 +1,115 @@
+"""Which node's engine holds which account: leases in Redis, shared out evenly, renewed often.
+
+Every engine beats every `lease_s / 3`: it notes itself among the live engines, renews the
+account leases it holds (a token lease each: `owner` key, SET NX PX), gives back what it holds
+above its fair share (accounts / live engines, rounded up) and takes free accounts up to it.
+An account free for two beats in a row is taken whatever the share, so none stays without an
+engine. A node that dies or stalls stops renewing: its accounts are free within one lease, and
+another engine takes them over (and looks at all their jobs at once). A lease is also valid
+here only while this process renewed it within the lease, by its own monotonic clock: a node
+that wakes from a stall knows it lost its accounts before anyone tells it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from worker.capacity.leases import Lease, new_token
+from worker.runtime import Runtime
+
+
+class Ownership:
+    """The account leases of one engine (`token` names it; `node` is its node's name)."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        node: str,
+        *,
+        lease_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rt = rt
+        self.lease_s = lease_s
+        self.token = f"{node}|{new_token()}"
+        self._monotonic = monotonic
+        self._renewed: dict[str, float] = {}  # label -> when this process last renewed it
+        self._seen_free: set[str] = set()
+        self._leases: dict[str, Lease] = {}
+
+    def _lease(self, label: str) -> Lease:
+        if label not in self._leases:
+            self._leases[label] = Lease(self.rt.redis, self.rt.keys.owner(label))
+        return self._leases[label]
+
+    @property
+    def held(self) -> list[str]:
+        """The accounts this engine holds now (by its own clock)."""
+        return [lb for lb in self._renewed if self.holds(lb)]
+
+    def holds(self, label: str) -> bool:
+        """True while this engine renewed `label`'s lease within the lease (minus a margin)."""
+        renewed = self._renewed.get(label)
+        return renewed is not None and self._monotonic() - renewed < 0.9 * self.lease_s
+
+    def beat(self) -> tuple[list[str], list[str]]:
+        """One beat (see the module docstring); returns the accounts (taken, lost)."""
+        rt, now = self.rt, self.rt.clock()
+        started = self._monotonic()
+        pipe = rt.redis.pipeline(transaction=False)
+        pipe.zadd(rt.keys.engines, {self.token: now})
+        pipe.zremrangebyscore(rt.keys.engines, "-inf", now - 3 * self.lease_s)
+        pipe.zcount(rt.keys.engines, now - self.lease_s, "+inf")
+        live = max(1, int(pipe.execute()[2]))
+        labels = rt.pool.labels
+        share = math.ceil(len(labels) / live) if labels else 0
+        lost = [lb for lb in list(self._renewed) if not self._renew(lb, started)]
+        extra = len(self._renewed) - share
+        for label in sorted(self._renewed)[: max(0, extra)]:
+            self.give_back(label)
+            lost.append(label)
+        taken = []
+        owners = rt.redis.mget([rt.keys.owner(lb) for lb in labels]) if labels else []
+        for label, owner in zip(labels, owners, strict=True):
+            if owner is not None or label in self._renewed:
+                self._seen_free.discard(label)
+                continue
+            orphaned = label in self._seen_free
+            self._seen_free.add(label)
+            if (len(self._renewed) < share or orphaned) and self._take(label, started):
+                taken.append(label)
+        return taken, lost
+
+    def give_back(self, label: str) -> None:
+        """Give the account's lease back at once (another engine takes it at its next beat)."""
+        self._renewed.pop(label, None)
+        self._lease(label).give_back(self.token)
+
+    def give_back_all(self) -> list[str]:
+        """Give every lease back (a clean stop); returns the accounts given back."""
+        labels = list(self._renewed)
+        for label in labels:
+            self.give_back(label)
+        pipe = self.rt.redis.pipeline(transaction=False)
+        pipe.zrem(self.rt.keys.engines, self.token)
+        pipe.execute()
+        return labels
+
+    def _renew(self, label: str, started: float) -> bool:
+        if self._lease(label).renew(self.token, self.lease_s):
+            self._renewed[label] = started
+            return True
+        self._renewed.pop(label, None)
+        return False
+
+    def _take(self, label: str, started: float) -> bool:
+        if self._lease(label).take(self.token, self.lease_s):
+            self._renewed[label] = started
+            self._seen_free.discard(label)
+            return True
+        return False
+
+
+__all__ = ["Ownership"]

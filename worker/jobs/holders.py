@@ -1,0 +1,100 @@
+"""An account's holders looked at one by one: reap a gone job's slot, renew a lease at half
+time, revive a lost step. The engine does it for the accounts it holds (`EngineCore.scan`), the
+pump for the accounts no engine holds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, TERMINAL, JobRecord
+from worker.jobs.settle import resume_all
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def stall_s(rt: Runtime) -> float:
+    """How late a step may be before the pump treats it as lost."""
+    return max(4 * rt.timing.bounds.max_s, 2 * rt.settings.mj_pump_interval_s, 2.0)
+
+
+def sweep_s(rt: Runtime) -> float:
+    """How often the pump looks at each open record (a minute in production): the sweep only
+    finds what every other repair missed, so it need not cost a read per job per round."""
+    return max(stall_s(rt), 12 * rt.settings.mj_pump_interval_s)
+
+
+# What the pump reads of each record: a few fields, for thousands of records a round.
+HOLDER_FIELDS = (
+    "state",
+    "account",
+    "hold_until",
+    "next_poll_at",
+    "poll_seq",
+    "sent_at",
+    "woken_at",
+)
+
+
+def submit_limit(rt: Runtime) -> float:
+    """The longest a submit's HTTP call may take (connect + read timeouts)."""
+    s = rt.settings
+    return s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s
+
+
+def look_at_holder(
+    rt: Runtime,
+    label: str,
+    job_id: str,
+    rec: JobRecord | None,
+    ms_left: int,
+    now: float,
+    *,
+    revive: bool = True,
+) -> str:
+    """Renew a holder's lease when half of it is spent, revive its lost step, or reap the slot
+    of a job that is gone; what was done: "reaped", "revived" or "".
+
+    A lease outlives the job, so renewing at half time keeps it alive for as long as holders
+    are looked at, at one write per lease and not one per look. A submit that outlived its
+    HTTP timeouts (its sender died) is reconciled. Without `revive` (the engine, which
+    schedules its own polls and submits) lost polls and submits are left to the caller.
+    """
+    stall = stall_s(rt)
+    if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
+        return ""  # ended blind before occupancy existed (an older version): it waits it out
+    if rec is None or rec.state in TERMINAL or rec.account != label:
+        resume_all(rt, label, rt.guard.release(label, job_id))
+        return "reaped"
+    if 0 < ms_left < 500 * rt.timing.lease_s:
+        rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
+    if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall and revive:
+        # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)
+        # must not be revived again at every round, each revival adding one more message.
+        if rt.records.cas(
+            job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1, next_poll_at=now
+        ):
+            log.warning("job %s: poll chain lost; reviving it", job_id)
+            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
+            return "revived"
+    elif rec.state == SUBMITTING and now - rec.sent_at > submit_limit(rt) + stall:
+        if rt.records.cas(
+            job_id,
+            {"state": SUBMITTING, "poll_seq": rec.poll_seq},
+            state=AMBIGUOUS,
+            poll_seq=rec.poll_seq + 1,
+            lost_at=now,
+        ):
+            log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
+            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
+            return "revived"
+    elif (
+        revive
+        and rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING)
+        and (now - rec.woken_at > stall)
+    ):
+        rt.records.update(job_id, woken_at=now)
+        resume_all(rt, label, [job_id])  # handed a slot, but nobody submitted it
+        return "revived"
+    return ""

@@ -1,0 +1,61 @@
+"""One INFO line per job transition (parked, submitted, ended), and the index of recent ends.
+
+Each line carries `job_id` (the job's task id), `task_id` and `account` as fields of its own,
+so JSON logs (`MJ_LOG_FORMAT=json`) can be filtered by job; an ending also goes into the capped
+index `mjw jobs --recent/--failed` and the operator page read (`worker.jobs.recent`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from worker.jobs.recent import note_ended
+from worker.jobs.record import JobRecord
+from worker.runtime import Runtime
+
+log = logging.getLogger("worker.jobs")
+
+
+def _fields(rec: JobRecord, account: str, state: str) -> dict[str, Any]:
+    return {"job_id": rec.job_id, "task_id": rec.job_id, "account": account, "state": state}
+
+
+def parked(rec: JobRecord, account: str, position: int) -> None:
+    """The job waits for a slot on `account` (its place in line)."""
+    log.info(
+        "job %s parked on %s (place %s)",
+        rec.job_id,
+        account,
+        position,
+        extra=_fields(rec, account, "WAITING"),
+    )
+
+
+def submitted(rec: JobRecord, account: str, ttapi_job_id: str) -> None:
+    """TTAPI took the job on `account`."""
+    log.info(
+        "job %s submitted on %s as TTAPI job %s",
+        rec.job_id,
+        account,
+        ttapi_job_id,
+        extra=_fields(rec, account, "SUBMITTED"),
+    )
+
+
+def ended(rt: Runtime, rec: JobRecord, state: str, now: float, client: Any = None) -> None:
+    """The job ended in `state` (SUCCESS, FAILED, REVOKED): indexed (through `client`, e.g. a
+    pipeline the caller sends, else at once) and logged with its duration since its submit."""
+    note_ended(client if client is not None else rt.redis, rt.keys, rec.job_id, state, now)
+    took = f" after {now - rec.submitted_at_ts:.1f} s" if rec.submitted_at_ts else ""
+    log.info(
+        "job %s ended %s on %s%s",
+        rec.job_id,
+        state,
+        rec.account or "-",
+        took,
+        extra=_fields(rec, rec.account, state),
+    )
+
+
+__all__ = ["ended", "parked", "submitted"]
