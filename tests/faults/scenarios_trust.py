@@ -162,13 +162,13 @@ def big_blend(workdir: Path) -> Row:
         h.wait_until(lambda: h.redis.llen("celery") == 0, 10)
         after = int(h.redis.info("memory")["used_memory"])
         grown_mb = (after - before) / 2**20
-        requests = h.account(h.labels[0], "requests")
+        requests = h.account(h.labels[0], "submits")
         return h.row(
             "big-blend",
             [outcome],
             started,
             slots=h.settle_slots(5),
-            extra=f"refused in {took:.1f} s, Redis +{grown_mb:.1f} MB after, {requests} requests",
+            extra=f"refused in {took:.1f} s, Redis +{grown_mb:.1f} MB after, {requests} submits",
             checks={
                 "refused clearly": none_hung([outcome])
                 and "MJ_INLINE_IMAGE_MAX_BYTES" in outcome.message,

@@ -24,6 +24,7 @@ from worker.jobs.placement import move_waiters
 from worker.jobs.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
 from worker.jobs.revoke import cancel
 from worker.jobs.settle import settle
+from worker.policy import AMBIGUOUS_RESUBMITS
 from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
@@ -143,7 +144,7 @@ def test_reconcile_reads_as_many_history_pages_as_reach_back_to_the_send(
     assert submits(sim) == 121
 
 
-def test_a_lost_submit_is_resubmitted_at_most_once_then_fails_clearly(
+def test_a_lost_submit_is_resubmitted_at_most_twice_then_fails_clearly(
     eng: InlineEngine, sim: Simulator
 ) -> None:
     sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # garbled, nothing created
@@ -151,7 +152,7 @@ def test_a_lost_submit_is_resubmitted_at_most_once_then_fails_clearly(
     assert eng.run_until(eng.done(job), 10)
     assert "Submit answer lost" in eng.error(job)
     rec = load(eng, job)
-    assert (rec.ambiguous_resubmits, rec.submit_attempts) == (1, 2)
+    assert (rec.ambiguous_resubmits, rec.submit_attempts) == (AMBIGUOUS_RESUBMITS, 3)
 
 
 def test_when_ttapis_history_cannot_be_read_the_job_fails_without_resubmit_and_keeps_its_place(

@@ -1,9 +1,10 @@
-"""A submit whose answer was lost (504, read timeout, reset): find the job it made, or not.
+"""A submit whose answer was lost (a 5xx, a timeout, a reset): find the job it made, or not.
 
 The job stays AMBIGUOUS, holding its slot, while TTAPI's history is searched for it; a webhook
-callback is proof too (`adopt`). It is resubmitted at most once, and only after the grace
-passed with the history readable and showing nothing. If the history stays unreadable, it fails
-clearly, never resubmitted, and keeps its slot until its longest possible life is over.
+callback is proof too (`adopt`). It is resubmitted at most twice, each only after the grace
+passed with the history readable and showing nothing. If the history stays unreadable for a
+grace, it fails clearly, never resubmitted; TTAPI may run it, so its slot becomes occupancy
+that a probe TTAPI accepts gives back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import deadline_for, schedule_poll
 from worker.keys import CLAIM_TTL_S
-from worker.policy import AMBIGUOUS_RESUBMITS, HISTORY_PAGE_SIZE, HISTORY_PAGES
+from worker.policy import (
+    AMBIGUOUS_RESUBMITS,
+    HISTORY_FAILURES,
+    HISTORY_PAGE_SIZE,
+    HISTORY_PAGES,
+)
 from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.responses import JobListItem
@@ -96,7 +102,7 @@ def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
 def reconcile(rt: Runtime, rec: JobRecord) -> None:
     """Find the job a lost submit may have created (TTAPI's history) before anything else.
 
-    Resubmit at most once, and only after the grace (counted from when the answer was lost)
+    Resubmit at most twice, each only after the grace (counted from when the answer was lost)
     passed with TTAPI's history readable and showing nothing. If the history stays unreadable
     for a grace, fail clearly without a resubmit; TTAPI may run the job, so its slot becomes
     occupancy that a probe clears (not a slot locked for the job's longest life).
@@ -106,30 +112,35 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     try:
         rows = history_since(rt, rec)
     except errors.TTAPIError as exc:
+        # Unavailable means failing for a whole grace and HISTORY_FAILURES reads in a row: a
+        # 429 or a 500 now and then only delays the next look.
         log.info("job %s: fetch-list failed (%s); will look again", rec.job_id, exc)
-        if now - max(lost_at, rec.history_seen_at) >= rt.timing.reconcile_grace_s:
+        failures = rec.fetch_errors + 1
+        if failures >= HISTORY_FAILURES and (
+            now - max(lost_at, rec.history_seen_at) >= rt.timing.reconcile_grace_s
+        ):
             _give_up(rt, rec, seq, f"TTAPI's job history is unavailable ({exc})", blind=True)
             return
-        _next_look(rt, rec, seq)
+        _next_look(rt, rec, seq, fetch_errors=failures)
         return
     for row_id in candidates(rec, rows):
         if adopt(rt, rec, row_id, seq=seq):
             return
     if now - lost_at < rt.timing.reconcile_grace_s:
-        if rt.records.cas(rec.job_id, {"poll_seq": seq}, history_seen_at=now):
-            _next_look(rt, rec, seq)
+        _next_look(rt, rec, seq, history_seen_at=now, fetch_errors=0)
         return
     if rec.ambiguous_resubmits >= AMBIGUOUS_RESUBMITS:
         _give_up(
             rt,
             rec,
             seq,
-            "its one resubmit's answer was lost too, and TTAPI's history shows neither",
+            f"the answers of its {rec.ambiguous_resubmits} resubmits were lost too, and TTAPI's "
+            "history shows none of them",
             blind=False,
         )
         return
     # TTAPI's history has no such job after the grace: it was never created. Submit again,
-    # once (the slot is kept: acquire is re-entrant).
+    # at most AMBIGUOUS_RESUBMITS times (the job keeps its slot).
     if rt.records.cas(
         rec.job_id,
         {"state": AMBIGUOUS, "poll_seq": seq},
@@ -137,7 +148,12 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         poll_seq=seq + 1,
         ambiguous_resubmits=rec.ambiguous_resubmits + 1,
     ):
-        log.warning("job %s: TTAPI never created it; submitting again (once)", rec.job_id)
+        log.warning(
+            "job %s: TTAPI never created it; submitting again (%s of at most %s)",
+            rec.job_id,
+            rec.ambiguous_resubmits + 1,
+            AMBIGUOUS_RESUBMITS,
+        )
         rt.guard.renew(rec.account, rec.job_id, confirms=False)
         rt.dispatcher.resume(rec.job_id)
 
@@ -205,9 +221,9 @@ def _same_prompt(ours: str, theirs: str) -> bool:
     return theirs == ours or theirs.startswith(ours + " ") or ours.startswith(theirs + " ")
 
 
-def _next_look(rt: Runtime, rec: JobRecord, seq: int) -> None:
+def _next_look(rt: Runtime, rec: JobRecord, seq: int, **changes: object) -> None:
     """Look at TTAPI's history again a quarter grace later (at the poll bounds)."""
-    if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1):
+    if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, **changes):
         rt.guard.renew(rec.account, rec.job_id, confirms=False)
         gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / 4)
         rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)

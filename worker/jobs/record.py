@@ -1,7 +1,7 @@
 """A job's record as stored in Redis: its states, its typed fields and their encoding.
 
 NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
- │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit once)
+ │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit ≤ 2)
  └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
 """
 

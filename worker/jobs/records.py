@@ -1,7 +1,7 @@
 """Job records: one Redis hash per job (keyed by its Celery task id) with compare-and-set states.
 
     NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
-     │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit once)
+     │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit ≤ 2)
      └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
 
 Every transition goes through `cas`, a Lua script that changes the hash only when its current

@@ -60,7 +60,7 @@ def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStat
 
 def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
     """Any 5xx, a read timeout, a reset after sending: TTAPI may have created it. Reconcile
-    first; it is submitted again (once) only when TTAPI's history shows no such job."""
+    first; it is submitted again (at most twice) only when TTAPI's history shows no such job."""
     if not rt.records.move(
         rec.job_id,
         SUBMITTING,
