@@ -113,8 +113,17 @@ class InlineDispatcher:
 
     # -- the engine's Scheduler ----------------------------------------------------------
     def later(self, action: Action, delay_s: float) -> None:
-        """The engine's timers: an action becomes a step."""
-        self.push(Step(action.kind, action.arg, action.seq, action.label), delay_s)
+        """The engine's timers: an action becomes a step; one already waiting keeps the
+        earlier of the two times (as `worker.engine.timers.Timers` does)."""
+        step = Step(action.kind, action.arg, action.seq, action.label)
+        due = time.monotonic() + max(delay_s, 0.0)
+        same = [entry for entry in self.heap if entry[2] == step]
+        if same and min(entry[0] for entry in same) <= due:
+            return
+        if same:
+            self.heap[:] = [entry for entry in self.heap if entry[2] != step]
+            heapq.heapify(self.heap)
+        self.push(step, delay_s)
 
     def is_pending(self, kind: str, arg: str) -> bool:
         """Whether an engine action of `kind` on `arg` waits."""

@@ -46,15 +46,17 @@ def test_a_redelivered_message_submits_once(eng: InlineEngine, sim: Simulator, w
     assert eng.holders(LABEL_A) == 0
 
 
-def test_a_duplicate_poll_message_fetches_once(eng: InlineEngine, sim: Simulator) -> None:
+def test_a_poll_run_twice_merges_into_one_schedule_and_a_stray_one_does_nothing(
+    eng: InlineEngine, sim: Simulator
+) -> None:
     job = eng.imagine("a red kite")
     [poll] = eng.dispatcher.pending("poll", job)
     eng.run(poll)
-    eng.run(poll)  # the same message again (e.g. redelivered after a lost ack)
-    eng.run(Step("poll", job, poll.seq + 5))  # a stray message from no chain at all
+    eng.run(poll)  # the same step again (two engines, while the account changes hands)
+    eng.run(Step("poll", job, poll.seq + 5))  # a stray step of no chain at all
     [ttapi_job] = sim.stats()["jobs"].values()
-    assert ttapi_job["fetches"] == 1
-    assert len(eng.dispatcher.pending("poll", job)) == 2  # the first run's successor, once
+    assert ttapi_job["fetches"] <= 2
+    assert len(eng.dispatcher.pending("poll", job)) == 1  # one schedule goes on, not two
     assert eng.run_until(eng.done(job), 5)
     assert eng.result(job)["status"] == "SUCCESS"
 

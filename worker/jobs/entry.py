@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from worker.capacity.accounts import NoAccountLeft
 from worker.jobs import journal
 from worker.jobs.delivery import claim
 from worker.jobs.holders import stall_s
@@ -88,19 +89,23 @@ def advance(
     if rec is None:
         try:
             spec = make_spec(rt, kind, params, account=account, parent=parent)
-        except errors.TTAPIError as exc:
-            return Failed(exc)
+            label = spec.account or rt.pool.choose()  # placed before the record is written
+        except (errors.TTAPIError, NoAccountLeft) as exc:
+            return Failed(exc if isinstance(exc, errors.TTAPIError) else errors.JobFailed(str(exc)))
+        now = rt.clock()
         rec = rt.records.create(
             job_id,
+            WAITING,
             kind=kind,
             params=spec.params,
-            account=spec.account or "",
+            account=label,
             pinned=spec.account is not None,
             parent=spec.parent,
             priority=spec.priority,
             poll_seq=0,
             sig=signature(),
             expires_at=expires_at,
+            waiting_since=now,
         )
     if rec.state in TERMINAL:
         # An ended job stays owed until the caller has stored the outcome (`delivered`, from

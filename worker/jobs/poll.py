@@ -84,8 +84,13 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     if _past_deadline(rt, rec):
         _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
         return
-    changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     moved = info.progress != rec.progress
+    if not moved and not (rec.fetch_errors or rec.unknown_fetches):
+        # Nothing to write: the same step polls again later (the engine holds the schedule;
+        # only a duplicate of this very step could run twice, and it would change nothing).
+        rt.dispatcher.poll(rec.job_id, seq, poll_gap(rt, rec, now), rec.account)
+        return
+    changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     if moved:
         prev_at = rec.last_progress_at if rec.progress else 0.0
         changes.update(

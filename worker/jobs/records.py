@@ -54,13 +54,14 @@ if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], KEYS[1]) end
 return 1
 """
 
-# KEYS: record, active index. ARGV: ttl, initial state, fields (JSON), first look at (score).
+# KEYS: record, active index. ARGV: ttl, initial state, first look at (score), field pairs.
+# Returns {} when it created the record, else the record as stored.
 _CREATE = """
 if redis.call('HSETNX', KEYS[1], 'state', ARGV[2]) == 1 then
-  local fields = cjson.decode(ARGV[3])
-  for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
+  if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
   redis.call('EXPIRE', KEYS[1], ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
+  redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
+  return {}
 end
 return redis.call('HGETALL', KEYS[1])
 """
@@ -89,15 +90,18 @@ class RecordStore:
         """Redis key of one job's record."""
         return self.keys.job(job_id)
 
-    def create(self, job_id: str, **fields: Any) -> JobRecord:
-        """Create the record in state NEW unless it exists; return it as stored either way."""
+    def create(self, job_id: str, state: str = NEW, **fields: Any) -> JobRecord:
+        """Create the record in `state` (NEW) unless it exists; return it as stored either way
+        (one round trip: what was written is not read back)."""
         now = self.clock()
         fields.setdefault("created_at", now)
+        encoded = encode(fields)
+        flat: list[str] = [x for pair in encoded.items() for x in pair]
         raw = self._create(
-            keys=[self.key(job_id), self.active],
-            args=[self.ttl_s, NEW, json.dumps(encode(fields)), now],
+            keys=[self.key(job_id), self.active], args=[self.ttl_s, state, now, *flat]
         )
-        return JobRecord.from_hash(job_id, _pairs(raw))
+        stored = _pairs(raw) if raw else {**encoded, "state": state}
+        return JobRecord.from_hash(job_id, stored)
 
     def load(self, job_id: str) -> JobRecord | None:
         """The record, or None when there is none (never created, or expired)."""
