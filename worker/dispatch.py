@@ -58,11 +58,9 @@ class CeleryDispatcher:
         self._rt = rt
         self.hostname = hostname
         self._publish: Any = None
-        self._producer: Any = None
-        self._events: Any = None
-        # kombu's producers and event dispatchers are not thread-safe: the engine publishes
-        # from many threads, one message at a time through this lock.
-        self._lock = threading.Lock()
+        # kombu's producers and event dispatchers are not thread-safe, and the engine publishes
+        # from many threads at once: each thread keeps its own (and its own connection).
+        self._local = threading.local()
 
     @property
     def rt(self) -> Runtime:
@@ -74,11 +72,14 @@ class CeleryDispatcher:
         self._rt = value
 
     def producer(self) -> Any:
-        """This process's producer, kept: acquiring one from the pool for every message costs
+        """This thread's producer, kept: acquiring one from the pool for every message costs
         more than the message. Its publishes retry (and reconnect) per `PUBLISH_RETRY`."""
-        if self._producer is None:
-            self._producer = self.app.amqp.Producer(self.app.connection_for_write())
-        return self._producer
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            producer = self._local.producer = self.app.amqp.Producer(
+                self.app.connection_for_write()
+            )
+        return producer
 
     def _eta(self, countdown: float) -> datetime | None:
         if countdown <= 0:
@@ -98,11 +99,11 @@ class CeleryDispatcher:
         for option in ("expires", "queue", "exchange", "routing_key"):
             sig.options.pop(option, None)
         # On the control queue: a report or a retry must not wait behind the backlog.
-        eta = self._eta(countdown)
-        with self._lock:
-            sig.apply_async(
-                eta=eta, queue=self.app.mj_settings.mj_control_queue, producer=self.producer()
-            )
+        sig.apply_async(
+            eta=self._eta(countdown),
+            queue=self.app.mj_settings.mj_control_queue,
+            producer=self.producer(),
+        )
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
         """Ask the account's engine to fetch the job in `countdown` seconds (a hint)."""
@@ -154,10 +155,10 @@ class CeleryDispatcher:
             # Flower reads events, not the result backend: `task-waiting` shows as WAITING.
             # Sent under the worker node's name only (a process that is no worker, such as the
             # webhook receiver, sends none: it would show as a phantom worker). One dispatcher
-            # per process; while Redis is away it buffers instead of raising.
-            with self._lock:
-                if self._events is None:
-                    self._events = self.app.events.Dispatcher(
-                        self.app.connection_for_write(), hostname=hostname
-                    )
-                self._events.send(f"task-{state.lower()}", uuid=job_id, **meta)
+            # per thread; while Redis is away it buffers instead of raising.
+            events = getattr(self._local, "events", None)
+            if events is None:
+                events = self._local.events = self.app.events.Dispatcher(
+                    self.app.connection_for_write(), hostname=hostname
+                )
+            events.send(f"task-{state.lower()}", uuid=job_id, **meta)
