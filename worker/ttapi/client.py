@@ -16,7 +16,9 @@ from pydantic import ValidationError
 
 from config.settings import Account
 from worker.ttapi import errors
-from worker.ttapi.parsing import never_connected, odd_body, parsed, retry_after, snippet
+from worker.ttapi.kinds import EDIT_FETCH_PATH, fetch_path
+from worker.ttapi.media_requests import EditRequest, VideoExtendRequest, VideoRequest
+from worker.ttapi.parsing import odd_body, parsed, retry_after, snippet, transport_error
 from worker.ttapi.requests import (
     ActionRequest,
     BlendRequest,
@@ -70,7 +72,7 @@ class TTAPIClient:
     # -- submits -------------------------------------------------------------------------
     def submit(self, request: SubmitRequest) -> SubmitResult:
         """Send any validated submit request; returns the new job id."""
-        env = self._request("POST", request.path, json=request.body())
+        env = self._request("POST", request.path, json=request.body(), endpoint=request.endpoint)
         if env.status.upper() != "SUCCESS":
             raise errors.EnvelopeFailed(
                 self._text(env.message or f"{request.endpoint} refused"),
@@ -110,20 +112,36 @@ class TTAPIClient:
         """Vary a masked region of a finished parent job (`prompt` optional)."""
         return self.submit(validate(InpaintRequest, job_id=job_id, mask=mask, **fields))
 
+    def video(self, image: str, prompt: str, **fields: Any) -> SubmitResult:
+        """Start image-to-video from a public frame URL (`end_image`, `motion`, `resolution`,
+        `batch` optional)."""
+        return self.submit(validate(VideoRequest, image=image, prompt=prompt, **fields))
+
+    def video_extend(self, job_id: str, index: int, **fields: Any) -> SubmitResult:
+        """Extend clip `index` of a finished video job (`motion`, `animate` optional)."""
+        return self.submit(validate(VideoExtendRequest, job_id=job_id, index=index, **fields))
+
+    def edit(self, image: str, prompt: str, **fields: Any) -> SubmitResult:
+        """Edit an image, URL or data URI (`type` edit or retexture, `mode` optional)."""
+        return self.submit(validate(EditRequest, image=image, prompt=prompt, **fields))
+
     # -- queries -------------------------------------------------------------------------
-    def fetch(self, job_id: str) -> JobInfo:
-        """The job's status and, when finished, its result (free of charge)."""
+    def fetch(self, job_id: str, kind: str = "imagine") -> JobInfo:
+        """The job's status and, when finished, its result (free of charge), asked at the
+        fetch path of its `kind` (image edits have their own)."""
         if not job_id:
             raise errors.InvalidRequest("invalid request: jobId: must not be empty")
-        env = self._request("GET", "/midjourney/v1/fetch", params={"jobId": job_id})
+        path = fetch_path(kind)
+        name = "image-edits fetch" if path == EDIT_FETCH_PATH else "fetch"
+        env = self._request("GET", path, params={"jobId": job_id}, endpoint=name)
         if env.status not in ("PENDING_QUEUE", "ON_QUEUE", "SUCCESS", "FAILED"):
             raise errors.ResponseError(
-                f"fetch: unexpected job status {env.status!r}", endpoint="fetch", status_code=200
+                f"{name}: unexpected job status {env.status!r}", endpoint=name, status_code=200
             )
         try:
             return JobInfo.from_envelope(env, job_id)
         except ValidationError as exc:
-            raise odd_body("fetch", exc) from None
+            raise odd_body(name, exc) from None
 
     def info(self) -> AccountInfo:
         """The account's balance and in-progress cap (`max_queue`)."""
@@ -161,8 +179,9 @@ class TTAPIClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        endpoint: str | None = None,
     ) -> Envelope:
-        endpoint = path.rsplit("/", 1)[-1]
+        endpoint = endpoint or path.rsplit("/", 1)[-1]
         headers = {"TT-API-KEY": self.account.key.get_secret_value()}
         started = time.monotonic()
         try:
@@ -175,7 +194,9 @@ class TTAPIClient:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise self._transport_error(exc, endpoint) from None
+            raise transport_error(
+                exc, endpoint, self._text(f"{type(exc).__name__}: {exc}")
+            ) from None
         log.debug(
             "%s %s [%s] -> %s in %.0f ms",
             method,
@@ -201,19 +222,6 @@ class TTAPIClient:
                 status_code=200,
             )
         return parsed(Envelope, payload, endpoint)
-
-    def _transport_error(self, exc: requests.RequestException, endpoint: str) -> errors.TTAPIError:
-        detail = self._text(f"{type(exc).__name__}: {exc}")
-        where = f"{endpoint}: "
-        if isinstance(exc, requests.ConnectTimeout):
-            return errors.ConnectError(where + "connect timed out", endpoint=endpoint)
-        if isinstance(exc, requests.ReadTimeout):
-            return errors.ReadTimeout(where + "no answer in time", endpoint=endpoint)
-        if isinstance(exc, requests.ConnectionError) and never_connected(exc):
-            return errors.ConnectError(where + "could not connect to TTAPI", endpoint=endpoint)
-        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-            return errors.ConnectionLost(where + "connection lost: " + detail, endpoint=endpoint)
-        return errors.RequestError(where + detail, endpoint=endpoint)
 
     def _status_error(self, resp: requests.Response, endpoint: str) -> errors.APIStatusError:
         status = resp.status_code

@@ -57,6 +57,22 @@ def never_connected(exc: requests.ConnectionError) -> bool:
     return False
 
 
+def transport_error(
+    exc: requests.RequestException, endpoint: str, detail: str
+) -> errors.TTAPIError:
+    """Where a request that got no HTTP answer sits in the tree (`detail`: scrubbed words)."""
+    where = f"{endpoint}: "
+    if isinstance(exc, requests.ConnectTimeout):
+        return errors.ConnectError(where + "connect timed out", endpoint=endpoint)
+    if isinstance(exc, requests.ReadTimeout):
+        return errors.ReadTimeout(where + "no answer in time", endpoint=endpoint)
+    if isinstance(exc, requests.ConnectionError) and never_connected(exc):
+        return errors.ConnectError(where + "could not connect to TTAPI", endpoint=endpoint)
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return errors.ConnectionLost(where + "connection lost: " + detail, endpoint=endpoint)
+    return errors.RequestError(where + detail, endpoint=endpoint)
+
+
 def retry_after(value: str | None) -> float | None:
     """A `Retry-After` header in seconds (None when absent or not a number)."""
     if not value:
@@ -77,4 +93,4 @@ def snippet(resp: requests.Response) -> str:
     return (text[:80] + "…") if len(text) > 80 else (text or "empty body")
 
 
-__all__ = ["never_connected", "odd_body", "parsed", "retry_after", "snippet"]
+__all__ = ["never_connected", "odd_body", "parsed", "retry_after", "snippet", "transport_error"]
