@@ -132,6 +132,25 @@ def test_an_edit_handed_a_job_result_redraws_its_image(eng: InlineEngine) -> Non
     assert rec is not None and rec.params["image"] == up["image_url"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("edit", {"image": FRAME, "prompt": "in bronze", "type": "retexture"}),
+        ("edit", {"image": FRAME, "prompt": "in silver"}),
+        ("video", {"image": FRAME, "prompt": "a slow tide"}),
+    ],
+    ids=["retexture", "edit", "video"],
+)
+def test_a_lost_submit_answer_of_a_media_job_is_found_in_the_history_never_paid_twice(
+    eng: InlineEngine, sim: Simulator, kind: str, params: dict[str, Any]
+) -> None:
+    sim.set_faults(rate_504_after_create=1.0, fault_paths=["image-edits", "video"])
+    job = eng.submit(kind, params, account=LABEL_A)
+    assert eng.run_until(eng.done(job), 15)
+    assert eng.result(job)["status"] == "SUCCESS"
+    assert account(sim)["submits"] == 1 and account(sim)["count_504"] == 1
+
+
 INVALID: list[tuple[str, dict[str, Any], Any, str]] = [
     ("video", {"prompt": "a boat"}, None, "image: required"),
     ("video", {"image": "data:image/png;base64,iVBORw0KGgo=", "prompt": "a"}, None, "image: must"),
