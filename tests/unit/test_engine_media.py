@@ -242,3 +242,13 @@ def test_video_and_edit_jobs_wait_behind_a_full_account_like_image_jobs(
     stats = account(sim)
     assert (stats["peak_in_progress"], stats["count_499"]) == (3, 0)
     assert eng.holders(LABEL_A) == 0
+
+
+def test_a_video_from_a_parent_refuses_an_account_other_than_the_parents(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    grid = finished(eng, "imagine", {"prompt": "a fox", "mode": "fast"}, account=LABEL_B)
+    job = eng.submit("video", {"index": 0}, parent=grid, account=LABEL_A)
+    assert f"account: job {grid['job_id']} was made on {LABEL_B}" in eng.error(job)
+    same = finished(eng, "video", {"index": 0}, parent=grid, account=LABEL_B)
+    assert same["account"] == LABEL_B and account(sim, LABEL_A)["submits"] == 0

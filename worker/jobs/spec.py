@@ -83,6 +83,11 @@ def make_spec(
                 f"action: {action!r} is not available on job {info['job_id']} "
                 f"(its components: {allowed})"
             )
+        if account is not None and account != info["account"]:
+            raise errors.InvalidRequest(
+                f"account: job {info['job_id']} was made on {info['account']}, and a "
+                "follow-up runs on its parent's account"
+            )
         account = info["account"]
     params = media.inputs(kind, params, info)
     request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
