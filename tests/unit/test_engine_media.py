@@ -167,6 +167,7 @@ INVALID: list[tuple[str, dict[str, Any], Any, str]] = [
     ("edit", {"image": FRAME}, None, "prompt: Field required"),
     ("edit", {"image": FRAME, "prompt": "a", "type": "repaint"}, None, "type: Input should be"),
     ("edit", {"image": "data:image/gif;base64,R0lGOD==", "prompt": "a"}, None, "image: must be"),
+    ("edit", {"image": "grid", "prompt": "a"}, None, "made a grid of images: upscale one"),
 ]
 
 
@@ -183,6 +184,8 @@ def test_bad_video_and_edit_input_fails_naming_the_field_before_any_submit(
         "clips": lambda: finished(eng, "video", {"image": FRAME, "prompt": "p"}),
     }
     given = parents[parent]() if parent in parents else parent
+    if params.get("image") in parents:  # an edit handed a job result in a chain
+        params = {**params, "image": parents[params["image"]]()}
     before = account(sim)["submits"] + account(sim, LABEL_B)["submits"]
     job = eng.submit(kind, params, parent=given)
     assert says in eng.error(job)

@@ -26,8 +26,14 @@ def inputs(kind: str, params: dict[str, Any], parent: Mapping[str, Any]) -> dict
         return _extend(params, parent)
     if is_edit_kind(kind) and isinstance(params.get("image"), Mapping):
         source = params["image"]
+        job = source.get("job_id")
         if source.get("status", "SUCCESS") != "SUCCESS":
-            raise InvalidRequest(f"image: job {source.get('job_id')} did not succeed")
+            raise InvalidRequest(f"image: job {job} did not succeed")
+        if len(source.get("images") or []) > 1:
+            raise InvalidRequest(
+                f"image: job {job} made a grid of images: upscale one first (upsample1-4) "
+                "or give an image URL"
+            )
         return {**params, "image": picture(source, None, field="image")}
     return params
 
