@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     ttapi_base_url: str = Field("https://api.ttapi.io", description="TTAPI or the simulator")
     ttapi_max_in_progress: int = Field(10, ge=1, le=1000, description="per-account cap")
     mj_hook_base_url: str | None = Field(None, description="public base URL of the receiver")
+    mj_video_cap: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="empty: video jobs share the account's cap; a number: their own cap",
+    )
     port: int = Field(8000, ge=1, le=65535, description="webhook receiver port")
     mj_poll_min_s: float = Field(1.0, gt=0, le=600, description="shortest gap between fetches")
     mj_poll_max_s: float = Field(15.0, gt=0, le=3000, description="longest gap between fetches")
@@ -125,6 +131,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("mj_video_cap", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_url")
     @classmethod

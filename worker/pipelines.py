@@ -1,7 +1,8 @@
-"""A pipeline as a Celery canvas built by task name: imagine → actions... (→ download).
+"""A pipeline as a Celery canvas built by task name: a first job → follow-ups... (→ download).
 
-`tasks.pipeline`, `mjw submit` and `mjw batch` all build chains here, by name, so what they send
-is exactly what another service that knows only the task names could send.
+`tasks.pipeline`, `mjw submit`, `mjw video`, `mjw edit` and `mjw batch` all build chains here,
+by name, so what they send is exactly what another service that knows only the task names could
+send. Follow-ups are written as `worker.steps` reads them: `upsample2`, `video:high`, ...
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from celery import Celery, chain
 from celery.canvas import Signature
 
+from worker.steps import parse_steps
+
 
 def build_pipeline(
     app: Celery,
@@ -21,9 +24,22 @@ def build_pipeline(
     download: str | None = None,
     **options: Any,
 ) -> Signature:
-    """`mj.imagine(prompt, **options)` → `mj.action(a)` per action (→ `mj.download`)."""
-    steps = [app.signature("mj.imagine", kwargs={"prompt": prompt, **options})]
-    steps += [app.signature("mj.action", kwargs={"action": name}) for name in actions]
+    """`mj.imagine(prompt, **options)` → a follow-up per step (→ `mj.download`)."""
+    return build_chain(app, "imagine", {"prompt": prompt, **options}, actions, download=download)
+
+
+def build_chain(
+    app: Celery,
+    first: str,
+    kwargs: dict[str, Any],
+    then: Iterable[str] = (),
+    *,
+    download: str | None = None,
+) -> Signature:
+    """`mj.<first>(**kwargs)` → a follow-up per step of `then` (→ `mj.download`); a step that
+    cannot follow the one before it raises InvalidRequest before anything is built."""
+    steps = [app.signature(f"mj.{first}", kwargs=kwargs)]
+    steps += [app.signature(s.task, kwargs=s.kwargs) for s in parse_steps(then, first)]
     if download:
         steps.append(app.signature("mj.download", kwargs={"directory": download}))
     return chain(*steps) if len(steps) > 1 else steps[0]

@@ -123,7 +123,8 @@ def test_submit_of_bad_input_is_one_clear_line_and_exit_code_2(stack: Stack) -> 
     assert proc.returncode == 2
     assert out == ""
     assert err.strip().splitlines() == [
-        f"mjw submit: then: unknown action(s) ['upsample9'] (valid: {', '.join(ACTIONS)})"
+        f"mjw submit: then: unknown action(s) ['upsample9'] (valid: {', '.join(ACTIONS)}; "
+        "or video[:OPTIONS], video_extend[:OPTIONS])"
     ]
     assert "Traceback" not in err
 
@@ -139,7 +140,8 @@ def test_an_unknown_action_in_a_batch_is_refused_before_anything_is_sent(
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.strip().splitlines() == [
-        f"mjw batch: then: unknown action(s) ['explode'] (valid: {', '.join(ACTIONS)})"
+        f"mjw batch: then: unknown action(s) ['explode'] (valid: {', '.join(ACTIONS)}; "
+        "or video[:OPTIONS], video_extend[:OPTIONS])"
     ]
     assert sorted(p.name for p in files.iterdir()) == ["batch.txt"]
     assert stack.redis.llen("celery") == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli.batch import BadRow, Row, parse_line, read_batch, unknown_actions
+from worker.cli.batch import BadRow, Row, content_key, parse_line, read_batch, unknown_actions
 from worker.cli.batch_journal import Journal
 from worker.ttapi.requests import ACTIONS
 
@@ -35,7 +35,10 @@ def test_a_bad_line_is_reported_with_its_line_number_and_reason(text: str, says:
 def test_an_unknown_action_is_named_with_the_list_of_valid_ones() -> None:
     row = parse_line(1, "a cat", then=["explode"], mode=None)
     assert isinstance(row, BadRow)
-    assert row.error == f"line 1: then: unknown action(s) ['explode'] (valid: {', '.join(ACTIONS)})"
+    assert row.error == (
+        f"line 1: then: unknown action(s) ['explode'] (valid: {', '.join(ACTIONS)}; "
+        "or video[:OPTIONS], video_extend[:OPTIONS])"
+    )
     assert unknown_actions(["upsample1", "reroll"]) is None
 
 
@@ -141,3 +144,65 @@ def test_a_journal_written_before_row_keys_resumes_only_unchanged_prompts(tmp_pa
     assert view.find(Row(2, "a dog", ["upsample1"]))[0] is not None  # in flight
     assert view.find(Row(1, "a lion")) == (None, None)
     assert view.find(Row(2, "a wolf")) == (None, None)
+
+
+URL = "https://cdn.example.com/frame.png"
+
+
+def test_json_lines_may_start_a_video_or_an_edit_with_their_options() -> None:
+    video = parse_line(
+        3,
+        json.dumps(
+            {"kind": "video", "image": URL, "prompt": "waves", "motion": "high", "batch": 2}
+        ),
+        then=["video_extend:1"],
+        mode="turbo",
+    )
+    edit = parse_line(
+        4,
+        json.dumps({"kind": "edit", "image": URL, "prompt": "in bronze", "type": "retexture"}),
+        then=["video:2"],
+        mode="relax",
+    )
+    assert video == Row(
+        3,
+        "waves",
+        ["video_extend:1"],
+        {"image": URL, "motion": "high", "batch": 2},
+        kind="video",
+    )
+    assert edit == Row(
+        4,
+        "in bronze",
+        ["video:2"],
+        {"image": URL, "type": "retexture", "mode": "relax"},
+        None,
+        "edit",
+    )
+    assert video.first == {"prompt": "waves", "image": URL, "motion": "high", "batch": 2}
+    assert video.key != Row(3, "waves", ["video_extend:1"], dict(video.options)).key
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"kind": "gif", "prompt": "p"}, "kind: must be one of imagine, video, edit"),
+        ({"kind": "video", "prompt": "p"}, "image: Field required"),
+        ({"kind": "video", "prompt": "p", "image": URL, "batch": 3}, "batch: must be 1, 2 or 4"),
+        ({"kind": "video", "prompt": "p", "image": URL, "mode": "fast"}, "keys ['mode'] are not"),
+        ({"prompt": "p", "image": URL}, "keys ['image'] are not options of imagine rows"),
+        ({"kind": "edit", "prompt": "p", "image": "x.gif"}, "image: must be an http(s) URL"),
+        ({"kind": "edit", "prompt": "p", "image": URL, "then": ["upsample1"]}, "cannot follow"),
+        ({"prompt": "p", "then": ["video"]}, "'video' after imagine needs an index"),
+        ({"kind": "video", "prompt": "p", "image": URL, "then": ["video:0"]}, "cannot follow"),
+    ],
+)
+def test_a_bad_video_or_edit_row_says_why(data: dict[str, object], says: str) -> None:
+    row = parse_line(5, json.dumps(data), then=[], mode=None)
+    assert isinstance(row, BadRow) and says in row.error, row
+
+
+def test_an_imagine_rows_key_is_what_it_was_before_rows_had_kinds() -> None:
+    row = Row(2, "a fox", ["upsample1"], {"mode": "fast"})
+    content = {"prompt": "a fox", "then": ["upsample1"], "options": {"mode": "fast"}}
+    assert row.key == content_key(2, content)

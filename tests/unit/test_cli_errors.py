@@ -144,6 +144,9 @@ def test_mjw_version_comes_from_the_installed_package(capsys: pytest.CaptureFixt
         (["submit", "a cat", "--mode", "warp"], "mjw submit: argument --mode: invalid choice"),
         (["wait"], "mjw wait: the following arguments are required: TASK_ID"),
         (["explode"], "mjw: argument COMMAND: invalid choice: 'explode'"),
+        (["video", "https://x/y.png"], "mjw video: the following arguments are required: --pro"),
+        (["video", "https://x/y.png", "--prompt", "p", "--batch", "3"], "mjw video: argument"),
+        (["edit", "https://x/y.png"], "mjw edit: the following arguments are required: --prom"),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_code_2(
@@ -161,6 +164,8 @@ def test_a_usage_error_is_one_line_and_exit_code_2(
     "command",
     [
         "submit",
+        "video",
+        "edit",
         "wait",
         "batch",
         "status",

@@ -86,3 +86,28 @@ def test_the_app_is_configured_as_the_design_requires() -> None:
     assert conf.result_expires >= 86400
     assert conf.broker_transport_options["visibility_timeout"] == 3600
     assert conf.broker_connection_retry_on_startup
+
+
+@pytest.mark.parametrize(("value", "cap"), [(None, None), ("", None), (" ", None), ("3", 3)])
+def test_mj_video_cap_is_empty_for_a_shared_cap_or_a_number_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, cap: int | None
+) -> None:
+    if value is not None:
+        monkeypatch.setenv("MJ_VIDEO_CAP", value)
+    assert load_settings().mj_video_cap == cap
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0", "MJ_VIDEO_CAP: Input should be greater than or equal to 1"),
+        ("two", "MJ_VIDEO_CAP: Input should be a valid integer"),
+        ("1001", "MJ_VIDEO_CAP: Input should be less than or equal to 1000"),
+    ],
+)
+def test_a_bad_mj_video_cap_fails_at_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    monkeypatch.setenv("MJ_VIDEO_CAP", value)
+    with pytest.raises(ConfigError, match=says):
+        load_settings()

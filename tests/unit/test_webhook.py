@@ -547,3 +547,74 @@ def test_a_callback_for_a_job_whose_submit_answer_was_lost_proves_which_ttapi_jo
     assert done is not None
     assert (done.state, done.ttapi_job_id) == (SUCCESS, TT_JOB)
     assert rt.redis.get(f"mj:claim:{TT_JOB}") == JOB
+
+
+def video_callback(list_key: str, clips: list[str]) -> dict[str, Any]:
+    """A video job's callback: the fetch shape of the simulator's video jobs."""
+    listed: Any = clips[0] if list_key == "videoUrl" and len(clips) == 1 else clips
+    return {
+        "status": "SUCCESS",
+        "jobId": TT_JOB,
+        "message": "success",
+        "data": {
+            "action": "video",
+            "jobId": TT_JOB,
+            "progress": "100",
+            "prompt": "a boat",
+            "quota": "4",
+            "mode": "fast",
+            "hookUrl": "http://127.0.0.1:1/hook/x",
+            "imageUrl": "https://cdn.example/frame.png",
+            "endingUrl": None,
+            "manual": "low",
+            "resolution": "sd",
+            "bs": len(clips),
+            list_key: listed,
+            "submitTime": "2026-03-12T07:34:36Z",
+            "finishTime": "2026-03-12T07:35:36Z",
+        },
+    }
+
+
+@pytest.mark.parametrize("list_key", ["videos", "videoUrl", "images", "cdnImages"])
+@pytest.mark.parametrize("clips", [1, 4])
+def test_a_video_callback_settles_its_job_with_the_clips_in_any_spelling(
+    rt: Runtime, app: WSGIApplication, list_key: str, clips: int
+) -> None:
+    urls = [f"https://cdn.example/v/{n}.mp4" for n in range(clips)]
+    token = submitted_job(rt, kind="video", params={"image": "https://x/f.png", "prompt": "p"})
+    answer = call(app, "POST", f"/hook/{token}", video_callback(list_key, urls))
+    assert (answer.code, answer.json()) == (200, {"ok": True, "settled": True})
+    result = rt.records.load(JOB).result  # type: ignore[union-attr]
+    assert (result["videos"], result["images"], result["action"]) == (urls, None, "video")
+    assert result["finished_at"] == "2026-03-12T07:35:36+00:00"
+
+
+def test_an_edit_callback_settles_its_job_with_its_four_images(
+    rt: Runtime, app: WSGIApplication
+) -> None:
+    params = {"image": "https://x/f.png", "prompt": "in bronze", "type": "retexture"}
+    token = submitted_job(rt, kind="edit", params=params)
+    body = {
+        "status": "SUCCESS",
+        "message": "",
+        "jobId": TT_JOB,
+        "data": {
+            "jobId": TT_JOB,
+            "progress": "100",
+            "mode": "fast",
+            "prompt": "in bronze",
+            "quota": "4",
+            "images": [f"https://cdn.midjourney.example/{n}.png" for n in range(1, 5)],
+            "cdnImages": [f"https://cdn.ttapi.example/{n}.png" for n in range(1, 5)],
+            "hookUrl": None,
+            "submitTime": "2026-03-12T07:34:36Z",
+            "finishTime": "2026-03-12T07:35:36Z",
+        },
+    }
+    answer = call(app, "POST", f"/hook/{token}", body)
+    assert (answer.code, answer.json()) == (200, {"ok": True, "settled": True})
+    result = rt.records.load(JOB).result  # type: ignore[union-attr]
+    assert result["images"] == body["data"]["cdnImages"]
+    assert (result["action"], result["videos"], result["image_url"]) == ("retexture", None, None)
+    assert result["submitted_at"] == "2026-03-12T07:34:36+00:00"

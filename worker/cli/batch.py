@@ -2,9 +2,12 @@
 
 A batch file holds one prompt per line, or JSON lines with per-row options
 (`{"prompt": ..., "then": [...], "mode": ..., "timeout": ..., "account": ...}`); blank lines and
-`#` comments are skipped. Each row has a `key`: its line number and a digest of what it asks
-for, so the journal (`worker.cli.batch_journal`) never pairs an edited line with the results of
-what the line said before.
+`#` comments are skipped. A JSON line may start another kind of job with `kind`: `video`
+(`image`, `end_image`, `motion`, `resolution`, `batch`) or `edit` (`image`, `type`, `mode`).
+`then` holds follow-up steps as `worker.steps` reads them (`upsample2`, `video:high`, ...).
+Each row has a `key`: its line number and a digest of what it asks for, so the journal
+(`worker.cli.batch_journal`) never pairs an edited line with the results of what the line
+said before. `mjw submit`, `mjw video` and `mjw edit` build their one row here too.
 """
 
 from __future__ import annotations
@@ -16,10 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
-from worker.ttapi.requests import ACTIONS, MODES, ImagineRequest, validate
+from worker.ttapi.media_requests import EditRequest, VideoRequest
+from worker.ttapi.requests import MODES, ImagineRequest, SubmitRequest, validate
 
-ROW_KEYS = {"prompt", "then", "mode", "timeout", "account", "id"}
+#: The options of each kind of first job, as a JSON line names them (`account` besides).
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "imagine": ("mode", "timeout"),
+    "video": ("image", "end_image", "motion", "resolution", "batch"),
+    "edit": ("image", "type", "mode"),
+}
+REQUEST: dict[str, type[SubmitRequest]] = {
+    "imagine": ImagineRequest,
+    "video": VideoRequest,
+    "edit": EditRequest,
+}
+ROW_KEYS = {"prompt", "then", "account", "id", "kind", *(k for o in OPTIONS.values() for k in o)}
 
 
 def content_key(line: int, content: Any) -> str:
@@ -30,19 +46,29 @@ def content_key(line: int, content: Any) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """One pipeline of a batch: line number, prompt, follow-up actions and options."""
+    """One pipeline of a batch: line number, prompt, follow-up steps, options, and the kind of
+    its first job (imagine unless a JSON line says `kind`)."""
 
     line: int
     prompt: str
     then: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     row_id: str | None = None
+    kind: str = "imagine"
 
     @property
     def key(self) -> str:
         """The journal key: the line and everything that decides what is sent to TTAPI."""
-        content = {"prompt": self.prompt, "then": self.then, "options": self.options}
+        content: dict[str, Any] = {"prompt": self.prompt, "then": self.then}
+        content["options"] = self.options
+        if self.kind != "imagine":  # imagine rows keep the keys of earlier journals
+            content["kind"] = self.kind
         return content_key(self.line, content)
+
+    @property
+    def first(self) -> dict[str, Any]:
+        """The first task's keyword arguments."""
+        return {"prompt": self.prompt, **self.options}
 
     @property
     def text(self) -> str:
@@ -64,55 +90,74 @@ class BadRow:
         return content_key(self.line, {"bad": self.text})
 
 
-def unknown_actions(actions: Iterable[str]) -> str | None:
-    """None when every action is known, else a message naming the bad ones and the valid ones."""
-    bad = [a for a in actions if a not in ACTIONS]
-    if not bad:
-        return None
-    return f"then: unknown action(s) {bad} (valid: {', '.join(ACTIONS)})"
+def unknown_actions(actions: Iterable[str], first: str | None = None) -> str | None:
+    """None when every step is valid (and, given `first`, each follows what the step before it
+    made), else what is wrong and what is allowed; checked before anything is sent."""
+    try:
+        parse_steps(actions, first)
+    except InvalidRequest as exc:
+        return str(exc)
+    return None
 
 
 def parse_line(line_no: int, text: str, *, then: list[str], mode: str | None) -> Row | BadRow:
     """One line of a batch file as a Row, or a BadRow that says why not."""
     raw = text.strip()
-    options: dict[str, Any] = {}
+    if not raw.startswith("{"):
+        return make_row(line_no, raw, {"prompt": raw}, then=then, mode=mode)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return BadRow(line_no, raw, f"line {line_no}: not valid JSON ({exc.msg})")
+    if not isinstance(data, dict):
+        return BadRow(line_no, raw, f"line {line_no}: a JSON line must be an object")
+    return make_row(line_no, raw, data, then=then, mode=mode)
+
+
+def make_row(
+    line_no: int, raw: str, data: dict[str, Any], *, then: list[str], mode: str | None
+) -> Row | BadRow:
+    """A row from its fields (a JSON line's, or a command's), checked as the workers would."""
+
+    def bad(error: str) -> BadRow:
+        return BadRow(line_no, raw, f"line {line_no}: {error}")
+
+    kind = data.get("kind", "imagine")
+    if kind not in OPTIONS:
+        return bad(f"kind: must be one of {', '.join(OPTIONS)}")
+    unknown = sorted(set(data) - ROW_KEYS)
+    if unknown:
+        return bad(f"unknown keys {unknown} (allowed: {sorted(ROW_KEYS)})")
+    misplaced = sorted(k for k in set(data) & ROW_KEYS if _option_of_other_kind(k, kind))
+    if misplaced:
+        allowed = sorted({"prompt", "then", "account", "id", "kind", *OPTIONS[kind]})
+        return bad(f"keys {misplaced} are not options of {kind} rows (allowed: {allowed})")
+    prompt = data.get("prompt")
+    if not isinstance(prompt, str):
+        return bad("prompt: a string is required")
     row_then = list(then)
-    row_id = None
-    if raw.startswith("{"):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            return BadRow(line_no, raw, f"line {line_no}: not valid JSON ({exc.msg})")
-        if not isinstance(data, dict):
-            return BadRow(line_no, raw, f"line {line_no}: a JSON line must be an object")
-        unknown = sorted(set(data) - ROW_KEYS)
-        if unknown:
-            allowed = sorted(ROW_KEYS)
-            return BadRow(
-                line_no, raw, f"line {line_no}: unknown keys {unknown} (allowed: {allowed})"
-            )
-        prompt = data.get("prompt")
-        if not isinstance(prompt, str):
-            return BadRow(line_no, raw, f"line {line_no}: prompt: a string is required")
-        if "then" in data:
-            if not isinstance(data["then"], list):
-                return BadRow(line_no, raw, f"line {line_no}: then: must be a list of actions")
-            row_then = [str(a) for a in data["then"]]
-        options = {k: data[k] for k in ("mode", "timeout", "account") if data.get(k) is not None}
-        row_id = str(data["id"]) if data.get("id") is not None else None
-    else:
-        prompt = raw
-    if mode and "mode" not in options:
+    if "then" in data:
+        if not isinstance(data["then"], list):
+            return bad("then: must be a list of steps")
+        row_then = [str(a) for a in data["then"]]
+    keys = (*OPTIONS[kind], "account")
+    options = {k: data[k] for k in keys if data.get(k) is not None}
+    if mode and "mode" not in options and "mode" in OPTIONS[kind]:
         options["mode"] = mode
     try:
         fields = {k: v for k, v in options.items() if k != "account"}
-        validate(ImagineRequest, prompt=prompt, **fields)
+        validate(REQUEST[kind], prompt=prompt, **fields)
     except InvalidRequest as exc:
-        return BadRow(line_no, raw, f"line {line_no}: {exc}")
-    bad_actions = unknown_actions(row_then)
-    if bad_actions:
-        return BadRow(line_no, raw, f"line {line_no}: {bad_actions}")
-    return Row(line_no, prompt.strip(), row_then, options, row_id)
+        return bad(str(exc))
+    problem = unknown_actions(row_then, kind)
+    if problem:
+        return bad(problem)
+    row_id = str(data["id"]) if data.get("id") is not None else None
+    return Row(line_no, prompt.strip(), row_then, options, row_id, kind)
+
+
+def _option_of_other_kind(key: str, kind: str) -> bool:
+    return key not in OPTIONS[kind] and any(key in opts for opts in OPTIONS.values())
 
 
 def read_batch(path: Path, *, then: list[str], mode: str | None = None) -> list[Row | BadRow]:

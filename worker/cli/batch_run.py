@@ -25,7 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from worker.cli.batch import BadRow, Row
 from worker.cli.batch_journal import Journal
 from worker.cli.results import PENDING, Meta, ResultReader
-from worker.pipelines import build_pipeline
+from worker.pipelines import build_chain as chain_of
 
 Publish = Callable[[Signature], Any]
 
@@ -62,7 +62,7 @@ class Flight:
 
 def build_chain(app: Celery, row: Row, download: str | None) -> Signature:
     """The row's pipeline as signatures by task name (what any other service could send)."""
-    return build_pipeline(app, row.prompt, row.then, download=download, **row.options)
+    return chain_of(app, row.kind, row.first, row.then, download=download)
 
 
 def chain_ids(sig: Signature) -> list[str]:
@@ -217,6 +217,8 @@ def _entry(flight: Flight, meta: Meta) -> dict[str, Any]:
     }
     if row.row_id is not None:
         base["id"] = row.row_id
+    if row.kind != "imagine":
+        base["kind"] = row.kind
     if meta.ok:
         return {**base, "status": "SUCCESS", "result": meta.value}
     error = meta.value

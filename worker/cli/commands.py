@@ -1,5 +1,5 @@
-"""`mjw`: the command line of mj-worker (submit, wait, batch, status, jobs, show, metrics, web,
-webhook, simulator, demo).
+"""`mjw`: the command line of mj-worker (submit, video, edit, wait, batch, status, jobs, show,
+metrics, web, webhook, simulator, demo).
 
 Thin commands: each validates its input first (nothing is sent when an argument is wrong),
 then builds the Celery app and checks Redis within 2 s (`worker.cli.reach`), then hands over
@@ -35,15 +35,54 @@ def _connect() -> Any:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """Send one pipeline; print its task id; with --wait/--json, follow it to its result."""
-    from worker.cli.batch import BadRow, parse_line
-    from worker.cli.batch_run import build_chain
-    from worker.cli.wait import remember_chain, steps_of
+    return _send(_row(args, {"prompt": args.prompt}), args)
 
-    row = parse_line(1, args.prompt, then=args.then or [], mode=args.mode)
+
+def cmd_video(args: argparse.Namespace) -> int:
+    """Send image-to-video (and follow-ups) like `submit`."""
+    data = {
+        "kind": "video",
+        "prompt": args.prompt,
+        "image": args.image,
+        "end_image": args.end_image,
+        "motion": args.motion,
+        "resolution": args.resolution,
+        "batch": args.batch,
+    }
+    return _send(_row(args, data), args)
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    """Send an image edit (and follow-ups) like `submit`; a local file travels inline."""
+    from config.settings import load_settings
+    from worker.cli.inline import image_argument
+    from worker.ttapi.requests import check_inline_sizes
+
+    image = image_argument(args.image)
+    data = {"kind": "edit", "prompt": args.prompt, "image": image}
+    data["type"] = "retexture" if args.retexture else "edit"
+    row = _row(args, data)
+    check_inline_sizes("edit", row.options, load_settings().mj_inline_image_max_bytes)
+    return _send(row, args)
+
+
+def _row(args: argparse.Namespace, data: dict[str, Any]) -> Any:
+    """The command's one pipeline as a batch row, checked before anything is sent."""
+    from worker.cli.batch import BadRow, make_row
+
+    text = str(data.get("prompt") or "")
+    row = make_row(1, text, data, then=args.then or [], mode=getattr(args, "mode", None))
     if isinstance(row, BadRow):
         raise UsageError(row.error.removeprefix("line 1: "))
     if args.account:
         row.options["account"] = args.account
+    return row
+
+
+def _send(row: Any, args: argparse.Namespace) -> int:
+    from worker.cli.batch_run import build_chain
+    from worker.cli.wait import remember_chain, steps_of
+
     app = _connect()
     sig = build_chain(app, row, args.download)
     sig.freeze()
@@ -212,6 +251,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Handler] = {
     "submit": cmd_submit,
+    "video": cmd_video,
+    "edit": cmd_edit,
     "wait": cmd_wait,
     "batch": cmd_batch,
     "status": cmd_status,

@@ -3,7 +3,8 @@
 Starts an embedded redis-server (unless REDIS_URL is set), the local TTAPI simulator with two
 accounts, a real `celery worker` (with beat) and the web process (webhooks, and the operator
 page on a loopback port); runs a small batch of imagine → upsample2 → upscale_creative
-pipelines with live progress; saves every final image under `./mj-demo/` and prints the paths;
+pipelines and one imagine → upsample2 → video, with live progress; saves every final image and
+clip under `./mj-demo/` (plain downloads from the simulator, in this process) and prints the paths;
 and stops everything it started — also on Ctrl-C and on error. With `keep`, everything stays
 up after the batch (the page's URL and commands to try are printed) until Ctrl-C.
 """
@@ -36,6 +37,8 @@ PROMPTS = [
     "a cat astronaut, studio lighting",
     "a glass teapot full of galaxies",
 ]
+VIDEO_PROMPT = "a paper lantern rising over a dark lake"
+VIDEO_STEPS = ["upsample2", "video:batch=2"]
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -137,10 +140,10 @@ def _save(results: list[dict[str, Any]], out: Path, console: Console) -> None:
     try:
         saved = save_images(results, out)
     except (OSError, ValueError) as exc:  # requests' errors are OSErrors
-        console.print(f"[yellow]could not save the images under {out}/: {exc}[/]")
+        console.print(f"[yellow]could not save the files under {out}/: {exc}[/]")
         return
     if saved:
-        console.print(f"\n[bold]images saved[/] ({len(saved)}, under {out}/)")
+        console.print(f"\n[bold]images and videos saved[/] ({len(saved)}, under {out}/)")
         plain = Console(soft_wrap=True)
         for path in saved:
             plain.print(f"  {path}", markup=False, highlight=False)
@@ -182,7 +185,11 @@ def _run_batch(
         )
         for i in range(pipelines)
     ]
-    console.print(f"running {pipelines} pipelines: imagine → upsample2 → upscale_creative")
+    rows.append(Row(pipelines + 1, VIDEO_PROMPT, VIDEO_STEPS))
+    console.print(
+        f"running {pipelines} pipelines: imagine → upsample2 → upscale_creative, "
+        "and 1: imagine → upsample2 → video"
+    )
     summary = run_batch(app, list(rows), tmp / "results.jsonl", console=console)
     out = Console(soft_wrap=True)
     out.print("\n[bold]results[/]")
@@ -194,7 +201,8 @@ def _run_batch(
             f"[dim]({result.get('account', '')}, {result.get('action', '')} "
             f"{result.get('job_id', '')})[/]"
         )
-        out.print(f"    {result.get('image_url') or entry.get('error', '')}", markup=False)
+        shown = result.get("image_url") or (result.get("videos") or [None])[0]
+        out.print(f"    {shown or entry.get('error', '')}", markup=False)
     stats = sim.stats()["accounts"]
     hooks = sum(a.get("hook_attempts", 0) for a in stats.values())
     console.print(

@@ -1,8 +1,10 @@
-"""The demo's final images, saved where the user can open them after the simulator is gone.
+"""The demo's final images and clips, saved where the user can open them after the simulator
+is gone.
 
-Each successful pipeline's final images (`image_url`, then `images`) are fetched from the
-simulator (a loopback URL, so plain `requests`, not `mj.download`, whose rules keep private
-addresses out) and written as `<out>/<line>-<TTAPI job id>[-n].png`.
+Each successful pipeline's final files (`image_url`, then `images`, then `videos`) are fetched
+from the simulator (a loopback URL, so plain `requests` in the demo's own process, not
+`mj.download`, whose rules keep private addresses out: the demo's workers need no
+MJ_DOWNLOAD_ALLOW_PRIVATE) and written as `<out>/<line>-<TTAPI job id>[-n].png` (`.mp4`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ MAX_BYTES = 20 * 1024 * 1024
 
 
 def image_urls(result: dict[str, Any]) -> list[str]:
-    """The final images of a job result, `image_url` first, without repeats."""
+    """The final files of a job result, `image_url` first, then images and videos, once each."""
     found = [result.get("image_url"), *(result.get("images") or [])]
+    found += result.get("videos") or []
     return list(dict.fromkeys(str(u) for u in found if u))
 
 
@@ -33,7 +36,8 @@ def save_images(entries: list[dict[str, Any]], out: Path) -> list[Path]:
             urls = image_urls(result)
             for n, url in enumerate(urls):
                 suffix = f"-{n}" if len(urls) > 1 else ""
-                name = f"{entry['line']}-{result.get('job_id') or 'image'}{suffix}.png"
+                kind = ".mp4" if url.lower().split("?")[0].endswith(".mp4") else ".png"
+                name = f"{entry['line']}-{result.get('job_id') or 'image'}{suffix}{kind}"
                 saved.append(_fetch(session, url, out / name))
     return saved
 
@@ -43,7 +47,7 @@ def _fetch(session: requests.Session, url: str, path: Path) -> Path:
         reply.raise_for_status()
         data = reply.raw.read(MAX_BYTES + 1, decode_content=True)
     if len(data) > MAX_BYTES:
-        raise OSError(f"image over {MAX_BYTES} bytes: {url}")
+        raise OSError(f"file over {MAX_BYTES} bytes: {url}")
     partial = path.with_suffix(".part")
     partial.write_bytes(data)
     partial.replace(path)

@@ -12,12 +12,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from worker.cli import web as web_cli
+from worker.cli.parser_jobs import THEN_HELP, add_job_commands
 from worker.devtools.simulator import cli as sim_cli
-from worker.ttapi.requests import ACTIONS, MODES
+from worker.ttapi.requests import MODES
 from worker.webhook import serve as webhook_cli
 
 Handler = Callable[[argparse.Namespace], int]
-THEN_HELP = "a follow-up action (repeatable), e.g. --then upsample2; one of: " + ", ".join(ACTIONS)
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,28 +49,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         p.set_defaults(func=handlers[name])
         return p
 
-    p = command(
-        "submit",
-        "send one prompt (and follow-up actions)",
-        "Send PROMPT as imagine → ACTION → ... and print the final task's id.",
-    )
-    p.add_argument("prompt", metavar="PROMPT")
-    p.add_argument("--then", action="append", metavar="ACTION", help=THEN_HELP)
-    p.add_argument("--mode", choices=MODES, help="speed mode")
-    p.add_argument("--account", help="pin an account label (default: least loaded)")
-    p.add_argument("--wait", action="store_true", help="follow each step live, print the images")
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="wait, then print the last step's job result as JSON (implies --wait)",
-    )
-    p.add_argument("--download", metavar="DIR", help="also store the final images in DIR")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="with --wait: stop watching after SECONDS (the jobs go on)",
-    )
+    add_job_commands(command)
 
     p = command(
         "wait",
@@ -91,12 +70,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         "batch",
         "run a file of prompts as pipelines (resumable)",
         "One prompt per line, or JSON lines with per-row options "
-        '({"prompt": ..., "then": [...], "mode": ...}). Rerun the same command to '
+        '({"prompt": ..., "then": [...], "mode": ...}; "kind": "video" or "edit" with '
+        '"image" and their options start other jobs). Rerun the same command to '
         "resume: finished rows are skipped, sent ones re-attached; an edited line is "
         "a new row.",
     )
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--then", action="append", metavar="ACTION", help=THEN_HELP)
+    p.add_argument("--then", action="append", metavar="STEP", help=THEN_HELP)
     p.add_argument("--mode", choices=MODES, help="default speed mode")
     p.add_argument(
         "--out",

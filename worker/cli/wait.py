@@ -177,10 +177,13 @@ def result_document(steps: list[Step], outcome: Outcome) -> dict[str, Any]:
 
 
 def result_lines(result: Any) -> list[str]:
-    """The human summary of a job result: action, id and URL, then images and saved files."""
+    """The human summary of a job result: action, id and URL, then images, videos and saved
+    files (a video or edit job has no `image_url`: its first clip or image stands there)."""
     if not isinstance(result, dict):
         return [str(result)]
-    lines = [f"{result.get('action')} {result.get('job_id')}: {result.get('image_url')}"]
-    lines += [f"  {url}" for url in result.get("images") or []]
+    listed = [str(u) for u in [*(result.get("images") or []), *(result.get("videos") or [])]]
+    main = result.get("image_url") or (listed.pop(0) if listed else None)
+    lines = [f"{result.get('action')} {result.get('job_id')}: {main}"]
+    lines += [f"  {url}" for url in listed]
     lines += [f"  saved {f['path']}" for f in result.get("files") or []]
     return lines

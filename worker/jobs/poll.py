@@ -43,7 +43,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     # Every ending below is a compare-and-set on this very step of this very TTAPI job.
     this_step = {"ttapi_job_id": rec.ttapi_job_id, "poll_seq": seq}
     try:
-        info = rt.pool.client(rec.account).fetch(rec.ttapi_job_id)
+        info = rt.pool.client(rec.account).fetch(rec.ttapi_job_id, rec.kind)
     except (errors.NotFound, errors.Unauthorized, errors.BadRequest) as exc:
         # Counted apart from 429/5xx: only TTAPI not knowing the job, again and again, ends it.
         unknown = rec.unknown_fetches + 1

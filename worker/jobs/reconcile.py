@@ -25,6 +25,7 @@ from worker.policy import (
 )
 from worker.runtime import Runtime
 from worker.ttapi import errors
+from worker.ttapi.kinds import ttapi_action
 from worker.ttapi.responses import JobListItem
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:
 
 def candidates(rec: JobRecord, rows: list[JobListItem]) -> list[str]:
     """TTAPI jobs that may be the one our lost submit made, the nearest to our send first."""
-    action = str(rec.params.get("action") or rec.kind)
+    action = ttapi_action(rec.kind, rec.params)  # e.g. an edit's type: `retexture`
     prompt = _norm(str(rec.params.get("prompt") or rec.parent.get("prompt") or ""))
     sent = datetime.fromtimestamp(rec.sent_at, UTC)
     found: list[tuple[float, str]] = []

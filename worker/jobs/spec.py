@@ -12,19 +12,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.capacity.guard import FOLLOW_UP, FRESH
+from worker.jobs import media
 from worker.jobs.records import JobRecord
 from worker.runtime import Runtime
 from worker.ttapi import errors
-from worker.ttapi.requests import (
-    REQUESTS,
-    SubmitRequest,
-    check_inline_sizes,
-    mode_of,
-    validate,
-)
+from worker.ttapi.kinds import VIDEO_KINDS, ttapi_action
+from worker.ttapi.media_requests import REQUESTS_BY_KIND
+from worker.ttapi.requests import SubmitRequest, check_inline_sizes, mode_of, validate
 from worker.ttapi.responses import JobInfo
 
-FOLLOW_UPS = ("action", "seed", "inpaint")
+#: Kinds whose request names their parent (`jobId`): always follow-ups.
+FOLLOW_UPS = ("action", "seed", "inpaint", "video_extend")
+#: Kinds that are follow-ups when given a parent (`mj.video` from a finished image job).
+MAY_FOLLOW = ("video",)
+#: Task arguments that choose what a request carries, but are not TTAPI fields themselves.
+LOCAL_ONLY: dict[str, tuple[str, ...]] = {"video": ("index",)}
+#: What a job record keeps of its parent.
+PARENT_FIELDS = ("job_id", "account", "components", "prompt", "mode")
 
 
 @dataclass(frozen=True)
@@ -39,19 +43,20 @@ class JobSpec:
     @property
     def priority(self) -> int:
         """Follow-ups wait ahead of fresh jobs so that started pipelines finish."""
-        return FOLLOW_UP if self.kind in FOLLOW_UPS else FRESH
+        return FOLLOW_UP if self.kind in FOLLOW_UPS or self.parent else FRESH
 
 
 def request_for(
     kind: str, params: dict[str, Any], parent_job_id: str = "", hook_url: str | None = None
 ) -> SubmitRequest:
     """Build the validated TTAPI request of a job (raises InvalidRequest)."""
-    fields = {k: v for k, v in params.items() if v is not None}
+    local = LOCAL_ONLY.get(kind, ())
+    fields = {k: v for k, v in params.items() if v is not None and k not in local}
     if kind in FOLLOW_UPS:
         fields["job_id"] = parent_job_id
     if hook_url:
         fields["hook_url"] = hook_url
-    return validate(REQUESTS[kind], **fields)
+    return validate(REQUESTS_BY_KIND[kind], **fields)
 
 
 def make_spec(
@@ -63,13 +68,13 @@ def make_spec(
     parent: Any = None,
 ) -> JobSpec:
     """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent."""
-    if kind not in REQUESTS:
+    if kind not in REQUESTS_BY_KIND:
         raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
     check_inline_sizes(kind, params, rt.settings.mj_inline_image_max_bytes)
     if account is not None:
         rt.pool.check(account)
     info: dict[str, Any] = {}
-    if kind in FOLLOW_UPS:
+    if kind in FOLLOW_UPS or (kind in MAY_FOLLOW and parent is not None):
         info = resolve_parent(rt, parent)
         action = params.get("action")
         if kind == "action" and action not in info["components"]:
@@ -78,13 +83,21 @@ def make_spec(
                 f"action: {action!r} is not available on job {info['job_id']} "
                 f"(its components: {allowed})"
             )
+        if account is not None and account != info["account"]:
+            raise errors.InvalidRequest(
+                f"account: job {info['job_id']} was made on {info['account']}, and a "
+                "follow-up runs on its parent's account"
+            )
         account = info["account"]
+    params = media.inputs(kind, params, info)
     request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
-    return JobSpec(kind=kind, params=params, account=account, parent=info)
+    kept = {k: info[k] for k in PARENT_FIELDS if k in info}
+    return JobSpec(kind=kind, params=params, account=account, parent=kept)
 
 
 def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
-    """The parent's TTAPI job id, account label, components, prompt and mode."""
+    """The parent's TTAPI job id, account label, components, prompt and mode; and, for video
+    and edit follow-ups, its kind, `image_url`, `images` and `videos`."""
     if isinstance(parent, dict):
         job_id = str(parent.get("job_id") or "")
         if not job_id:
@@ -102,7 +115,13 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
             "components": list(components),
             "prompt": parent.get("prompt") or "",
             "mode": mode_of(parent),
+            **{k: parent.get(k) for k in ("kind", "action", "image_url", "images", "videos")},
         }
+    if isinstance(parent, str) and parent.strip().startswith(("http://", "https://")):
+        raise errors.InvalidRequest(
+            "parent: a URL is not a job; give a start frame as image=..., a parent as the "
+            "previous step's result or a TTAPI job id"
+        )
     if isinstance(parent, str) and parent.strip():
         return _find_account(rt, parent.strip())
     raise errors.InvalidRequest("parent: give the previous step's result or a TTAPI job id")
@@ -119,6 +138,10 @@ def remember(rt: Runtime, result: dict[str, Any]) -> None:
             "components": json.dumps(result.get("components") or []),
             "prompt": result.get("prompt") or "",
             "mode": mode_of(result),
+            "kind": result.get("kind") or "",
+            "image_url": result.get("image_url") or "",
+            "images": json.dumps(result.get("images") or []),
+            "videos": json.dumps(result.get("videos") or []),
         },
     )
     pipe.expire(key, rt.settings.mj_record_ttl_s)
@@ -134,6 +157,10 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             "components": json.loads(raw.get("components") or "[]"),
             "prompt": raw.get("prompt", ""),
             "mode": raw.get("mode", "fast"),
+            "kind": raw.get("kind", ""),
+            "image_url": raw.get("image_url") or None,
+            "images": json.loads(raw.get("images") or "[]"),
+            "videos": json.loads(raw.get("videos") or "[]"),
         }
     for label in rt.pool.labels:  # a job made elsewhere: ask each account (fetch is free)
         try:
@@ -142,12 +169,15 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             continue
         if info.status != "SUCCESS":
             raise errors.InvalidRequest(f"parent: job {job_id} is {info.status}, not SUCCESS")
+        kind = info.action if info.action in VIDEO_KINDS else ""
         return {
             "job_id": job_id,
             "account": label,
             "components": info.components,
             "prompt": info.prompt or "",
             "mode": "fast",
+            "kind": kind,
+            **media.outputs(kind, info),
         }
     raise errors.InvalidRequest(f"parent: no configured account knows job {job_id}")
 
@@ -158,25 +188,33 @@ def iso(ts: float) -> str | None:
 
 
 def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, Any]:
-    """The job result every `mj.*` task returns: its public fields, then a few extra keys."""
+    """The job result every `mj.*` task returns: its public fields, then a few extra keys
+    (`videos`: a video job's clips, null for the other kinds)."""
+    out = media.outputs(rec.kind, info)
     return {
         "job_id": info.job_id or rec.ttapi_job_id,
-        "action": info.action or rec.params.get("action") or rec.kind,
+        "action": info.action or ttapi_action(rec.kind, rec.params),
         "status": "SUCCESS",
         "prompt": info.prompt if info.prompt is not None else rec.params.get("prompt"),
-        "image_url": info.cdn_image,
+        "image_url": out["image_url"],
         "discord_image": info.discord_image,
-        "images": info.images,
+        "images": out["images"],
         "components": info.components,
         "seed": info.seed,
         "width": info.width,
         "height": info.height,
         "account": rec.account,
         "parent_job_id": rec.parent.get("job_id") or None,
-        "submitted_at": iso(rec.submitted_at_ts),
-        "finished_at": iso(finished_at),
+        "submitted_at": _iso_of(info.submit_time) or iso(rec.submitted_at_ts),
+        "finished_at": _iso_of(info.finish_time) or iso(finished_at),
         "task_id": rec.job_id,
         "kind": rec.kind,
         "mode": mode_of(rec.params, rec.parent),
         "quota": info.quota,
+        "videos": out["videos"],
     }
+
+
+def _iso_of(when: datetime | None) -> str | None:
+    """TTAPI's own time of a job (edits and videos give theirs) in our ISO-8601 UTC form."""
+    return when.astimezone(UTC).isoformat() if when is not None else None

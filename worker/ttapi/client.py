@@ -8,16 +8,17 @@ layer decides what to retry, so retries never stack. The key travels only in the
 from __future__ import annotations
 
 import logging
-import re
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
-from pydantic import BaseModel, ValidationError
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from pydantic import ValidationError
 
 from config.settings import Account
 from worker.ttapi import errors
+from worker.ttapi.kinds import EDIT_FETCH_PATH, fetch_path
+from worker.ttapi.media_requests import EditRequest, VideoExtendRequest, VideoRequest
+from worker.ttapi.parsing import odd_body, parsed, retry_after, snippet, transport_error
 from worker.ttapi.requests import (
     ActionRequest,
     BlendRequest,
@@ -39,7 +40,6 @@ from worker.ttapi.responses import (
 from worker.ttapi.session import session_for
 
 log = logging.getLogger(__name__)
-_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 class TTAPIClient:
@@ -72,7 +72,7 @@ class TTAPIClient:
     # -- submits -------------------------------------------------------------------------
     def submit(self, request: SubmitRequest) -> SubmitResult:
         """Send any validated submit request; returns the new job id."""
-        env = self._request("POST", request.path, json=request.body())
+        env = self._request("POST", request.path, json=request.body(), endpoint=request.endpoint)
         if env.status.upper() != "SUCCESS":
             raise errors.EnvelopeFailed(
                 self._text(env.message or f"{request.endpoint} refused"),
@@ -86,7 +86,7 @@ class TTAPIClient:
                 endpoint=request.endpoint,
                 status_code=200,
             )
-        return _parsed(SubmitResult, data, request.endpoint)
+        return parsed(SubmitResult, data, request.endpoint)
 
     def imagine(self, prompt: str, **fields: Any) -> SubmitResult:
         """Start an imagine job (`mode`, `hook_url`, `timeout`, `get_u_images` optional)."""
@@ -112,26 +112,42 @@ class TTAPIClient:
         """Vary a masked region of a finished parent job (`prompt` optional)."""
         return self.submit(validate(InpaintRequest, job_id=job_id, mask=mask, **fields))
 
+    def video(self, image: str, prompt: str, **fields: Any) -> SubmitResult:
+        """Start image-to-video from a public frame URL (`end_image`, `motion`, `resolution`,
+        `batch` optional)."""
+        return self.submit(validate(VideoRequest, image=image, prompt=prompt, **fields))
+
+    def video_extend(self, job_id: str, index: int, **fields: Any) -> SubmitResult:
+        """Extend clip `index` of a finished video job (`motion`, `animate` optional)."""
+        return self.submit(validate(VideoExtendRequest, job_id=job_id, index=index, **fields))
+
+    def edit(self, image: str, prompt: str, **fields: Any) -> SubmitResult:
+        """Edit an image, URL or data URI (`type` edit or retexture, `mode` optional)."""
+        return self.submit(validate(EditRequest, image=image, prompt=prompt, **fields))
+
     # -- queries -------------------------------------------------------------------------
-    def fetch(self, job_id: str) -> JobInfo:
-        """The job's status and, when finished, its result (free of charge)."""
+    def fetch(self, job_id: str, kind: str = "imagine") -> JobInfo:
+        """The job's status and, when finished, its result (free of charge), asked at the
+        fetch path of its `kind` (image edits have their own)."""
         if not job_id:
             raise errors.InvalidRequest("invalid request: jobId: must not be empty")
-        env = self._request("GET", "/midjourney/v1/fetch", params={"jobId": job_id})
+        path = fetch_path(kind)
+        name = "image-edits fetch" if path == EDIT_FETCH_PATH else "fetch"
+        env = self._request("GET", path, params={"jobId": job_id}, endpoint=name)
         if env.status not in ("PENDING_QUEUE", "ON_QUEUE", "SUCCESS", "FAILED"):
             raise errors.ResponseError(
-                f"fetch: unexpected job status {env.status!r}", endpoint="fetch", status_code=200
+                f"{name}: unexpected job status {env.status!r}", endpoint=name, status_code=200
             )
         try:
             return JobInfo.from_envelope(env, job_id)
         except ValidationError as exc:
-            raise _odd_body("fetch", exc) from None
+            raise odd_body(name, exc) from None
 
     def info(self) -> AccountInfo:
         """The account's balance and in-progress cap (`max_queue`)."""
         env = self._request("GET", "/midjourney/v1/info")
         self._require_success(env, "info")
-        return _parsed(AccountInfo, env.data_dict, "info")
+        return parsed(AccountInfo, env.data_dict, "info")
 
     def fetch_list(
         self, page: int = 1, limit: int = 100, status: str | None = None, order: str = "desc"
@@ -144,7 +160,7 @@ class TTAPIClient:
             params["status"] = status
         env = self._request("GET", "/midjourney/v1/fetch-list", params=params)
         self._require_success(env, "fetch-list")
-        return [_parsed(JobListItem, row, "fetch-list") for row in list_rows(env.data)]
+        return [parsed(JobListItem, row, "fetch-list") for row in list_rows(env.data)]
 
     # -- transport -----------------------------------------------------------------------
     def _require_success(self, env: Envelope, endpoint: str) -> None:
@@ -163,8 +179,9 @@ class TTAPIClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        endpoint: str | None = None,
     ) -> Envelope:
-        endpoint = path.rsplit("/", 1)[-1]
+        endpoint = endpoint or path.rsplit("/", 1)[-1]
         headers = {"TT-API-KEY": self.account.key.get_secret_value()}
         started = time.monotonic()
         try:
@@ -177,7 +194,9 @@ class TTAPIClient:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise self._transport_error(exc, endpoint) from None
+            raise transport_error(
+                exc, endpoint, self._text(f"{type(exc).__name__}: {exc}")
+            ) from None
         log.debug(
             "%s %s [%s] -> %s in %.0f ms",
             method,
@@ -192,7 +211,7 @@ class TTAPIClient:
             payload = resp.json()
         except ValueError:
             raise errors.ResponseError(
-                f"{endpoint}: HTTP 200 with a body that is not JSON ({self._snippet(resp)})",
+                f"{endpoint}: HTTP 200 with a body that is not JSON ({snippet(resp)})",
                 endpoint=endpoint,
                 status_code=200,
             ) from None
@@ -202,20 +221,7 @@ class TTAPIClient:
                 endpoint=endpoint,
                 status_code=200,
             )
-        return _parsed(Envelope, payload, endpoint)
-
-    def _transport_error(self, exc: requests.RequestException, endpoint: str) -> errors.TTAPIError:
-        detail = self._text(f"{type(exc).__name__}: {exc}")
-        where = f"{endpoint}: "
-        if isinstance(exc, requests.ConnectTimeout):
-            return errors.ConnectError(where + "connect timed out", endpoint=endpoint)
-        if isinstance(exc, requests.ReadTimeout):
-            return errors.ReadTimeout(where + "no answer in time", endpoint=endpoint)
-        if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
-            return errors.ConnectError(where + "could not connect to TTAPI", endpoint=endpoint)
-        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-            return errors.ConnectionLost(where + "connection lost: " + detail, endpoint=endpoint)
-        return errors.RequestError(where + detail, endpoint=endpoint)
+        return parsed(Envelope, payload, endpoint)
 
     def _status_error(self, resp: requests.Response, endpoint: str) -> errors.APIStatusError:
         status = resp.status_code
@@ -228,65 +234,8 @@ class TTAPIClient:
         except ValueError:
             message = ""
         if not message:
-            message = f"HTTP {status} from TTAPI ({self._snippet(resp)})"
+            message = f"HTTP {status} from TTAPI ({snippet(resp)})"
         context: dict[str, Any] = {"endpoint": endpoint, "status_code": status}
         if status == 429:
-            context["retry_after"] = _retry_after(resp.headers.get("Retry-After"))
+            context["retry_after"] = retry_after(resp.headers.get("Retry-After"))
         return cls(self._text(message), **context)
-
-    @staticmethod
-    def _snippet(resp: requests.Response) -> str:
-        text = resp.text or ""
-        title = _TITLE.search(text)
-        if title:
-            return title.group(1).strip()[:120]
-        text = " ".join(text.split())
-        return (text[:80] + "…") if len(text) > 80 else (text or "empty body")
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parsed(model: type[M], data: Any, endpoint: str) -> M:
-    """`data` as `model`; a body not as documented is a ResponseError, never a pydantic error
-    (the job layer decides on TTAPIError alone: a submit's odd answer is reconciled)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _odd_body(endpoint, exc) from None
-
-
-def _odd_body(endpoint: str, exc: ValidationError) -> errors.ResponseError:
-    where = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()[:3])
-    return errors.ResponseError(
-        f"{endpoint}: the answer is not as documented ({where})",
-        endpoint=endpoint,
-        status_code=200,
-    )
-
-
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    """True when the connection was never made (so the request was never sent)."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, NewConnectionError | ConnectTimeoutError | NameResolutionError):
-            return True
-        if isinstance(cause, ConnectionRefusedError):
-            return True
-        reason = getattr(cause, "reason", None)
-        nxt = reason if isinstance(reason, BaseException) else None
-        if nxt is None and cause.args and isinstance(cause.args[0], BaseException):
-            nxt = cause.args[0]
-        cause = nxt or cause.__cause__ or cause.__context__
-    return False
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

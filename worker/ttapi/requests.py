@@ -65,6 +65,7 @@ class SubmitRequest(BaseModel):
         extra="forbid", frozen=True, populate_by_name=True, loc_by_alias=False
     )
     path: ClassVar[str] = ""
+    endpoint_name: ClassVar[str] = ""  # when the path's last part does not say (`.../submit`)
     hook_url: str | None = Field(None, alias="hookUrl")
     timeout: int | None = Field(None, strict=True, ge=TIMEOUT_MIN, le=TIMEOUT_MAX)
 
@@ -74,8 +75,8 @@ class SubmitRequest(BaseModel):
 
     @property
     def endpoint(self) -> str:
-        """The endpoint's short name (imagine, action, ...)."""
-        return self.path.rsplit("/", 1)[-1]
+        """The endpoint's short name (imagine, action, ..., video, image-edits)."""
+        return self.endpoint_name or self.path.rsplit("/", 1)[-1]
 
 
 class ImagineRequest(SubmitRequest):
@@ -160,6 +161,7 @@ INLINE_FIELDS: dict[str, tuple[str, ...]] = {
     "blend": ("images",),
     "describe": ("image",),
     "inpaint": ("mask",),
+    "edit": ("image",),
 }
 
 
@@ -173,8 +175,8 @@ def check_inline_sizes(kind: str, params: dict[str, Any], limit: int) -> None:
         value = params.get(name)
         items = value if isinstance(value, list) else [value]
         for i, item in enumerate(items):
-            if not isinstance(item, str):
-                continue
+            if not isinstance(item, str) or item.startswith(("http://", "https://")):
+                continue  # a URL is not an inline image (its length is checked with the URL)
             size = _decoded_size(item)
             if size > limit:
                 where = f"{name}[{i}]" if isinstance(value, list) else name

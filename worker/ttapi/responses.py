@@ -46,8 +46,36 @@ def _progress(value: Any) -> int:
         return 0
 
 
+def _urls(value: Any) -> list[str] | None:
+    """A list of URLs from a list, or from one URL alone (`videoUrl` of a single clip)."""
+    if isinstance(value, str):
+        return [value] if value.strip() else None
+    if isinstance(value, list):
+        return [str(v) for v in value if v] or None
+    return None
+
+
+def _when(value: Any) -> datetime | None:
+    """A time in any of TTAPI's spellings (ISO-8601, epoch s or ms) as aware UTC; else None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 1e11 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class JobInfo(BaseModel):
-    """One job as fetch (or the hook callback) describes it, quirks absorbed."""
+    """One job as fetch (or the hook callback) describes it, quirks absorbed.
+
+    Video jobs list their clips in `videos` (also spelled `videoUrl`, a string for one clip);
+    edit jobs list their images in `images` and `cdnImages`, and give `submitTime` and
+    `finishTime`. Which list holds a job's output is the job layer's call (it knows the kind).
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     job_id: str = ""
@@ -65,11 +93,31 @@ class JobInfo(BaseModel):
     components: list[str] = Field(default_factory=list)
     seed: str | None = None
     images: list[str] | None = None
+    cdn_images: list[str] | None = Field(None, validation_alias="cdnImages")
+    videos: list[str] | None = Field(
+        None, validation_alias=AliasChoices("videos", "videoUrl", "videoUrls", "video_url")
+    )
+    submit_time: datetime | None = Field(
+        None, validation_alias=AliasChoices("submitTime", "submit_time")
+    )
+    finish_time: datetime | None = Field(
+        None, validation_alias=AliasChoices("finishTime", "finish_time")
+    )
 
     @field_validator("progress", mode="before")
     @classmethod
     def _parse_progress(cls, value: Any) -> int:
         return _progress(value)
+
+    @field_validator("cdn_images", "videos", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> list[str] | None:
+        return _urls(value)
+
+    @field_validator("submit_time", "finish_time", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        return _when(value)
 
     @field_validator("components", mode="before")
     @classmethod
@@ -166,16 +214,7 @@ class JobListItem(BaseModel):
     @field_validator("created_at", mode="before")
     @classmethod
     def _when(cls, value: Any) -> datetime | None:
-        if value in (None, ""):
-            return None
-        if isinstance(value, int | float):  # epoch seconds or milliseconds
-            seconds = value / 1000 if value > 1e11 else value
-            return datetime.fromtimestamp(seconds, UTC)
-        try:
-            when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return _when(value)
 
 
 def list_rows(data: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,229 @@
+"""The job tasks (`mj.imagine` ... `mj.edit`): each hands its inputs to `worker.jobs.entry.run`
+and turns the outcome into Celery's terms — return the job result, raise the failure, or
+`Ignore` while the job is parked or in flight (its task runs again to report its end).
+
+Names and arguments only ever grow (the README's task table); `tasks` re-exports them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore
+from celery.signals import task_revoked
+
+from worker.app import app, task_signature
+from worker.jobs import entry
+from worker.jobs.delivery import delivered
+from worker.jobs.outcome import Done, Failed, Revoked
+from worker.jobs.revoke import cancel_parked, on_revoked
+from worker.revoke_command import on_revoke_command
+
+__all__ = [
+    "JobTask",
+    "action",
+    "blend",
+    "describe",
+    "edit",
+    "epoch",
+    "imagine",
+    "inpaint",
+    "seed",
+    "video",
+    "video_extend",
+]
+
+
+class JobTask(Task):
+    """Base of the job tasks: an outcome counts as delivered once Celery has stored it."""
+
+    def after_return(
+        self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        """Called after the result backend stored SUCCESS/FAILURE (not after `Ignore`)."""
+        if status in ("SUCCESS", "FAILURE") and task_id:
+            delivered(app.runtime, task_id)
+
+
+def _run(
+    task: Task, kind: str, params: dict[str, Any], *, account: str | None = None, parent: Any = None
+) -> dict[str, Any]:
+    job_id = str(task.request.id)
+    outcome = entry.run(
+        app.runtime,
+        job_id,
+        kind,
+        params,
+        signature=lambda: task_signature(task),
+        account=account,
+        parent=parent,
+        expires_at=epoch(task.request.expires),
+    )
+    if isinstance(outcome, Done):
+        return outcome.result
+    if isinstance(outcome, Failed):
+        raise outcome.error
+    if isinstance(outcome, Revoked):
+        task.backend.mark_as_revoked(job_id, outcome.reason, request=task.request)
+        delivered(app.runtime, job_id)
+    raise Ignore()
+
+
+def epoch(expires: Any) -> float:
+    """A message's `expires` (ISO-8601 text or datetime; naive means UTC) as epoch seconds."""
+    if not expires:
+        return 0.0
+    when = expires if isinstance(expires, datetime) else datetime.fromisoformat(str(expires))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+@task_revoked.connect
+def _on_revoked(
+    sender: Any = None,
+    request: Any = None,
+    expired: bool = False,
+    terminated: bool = False,
+    **_: Any,
+) -> None:
+    """Celery dropped a job task's message (revoke() or `expires`): end or keep the job.
+
+    Runs in the worker's main process, where Celery keeps its set of revoked ids. A step
+    terminated while running is left alone: its job goes on from its record (a revoke with
+    terminate=True also drops the job's next message, which ends it here).
+    """
+    if not isinstance(sender, JobTask) or request is None or not request.id or terminated:
+        return
+    job_id = str(request.id)
+    if on_revoked(app.runtime, job_id, expired=expired):
+        # Only its `expires` passed, and TTAPI already has the job: forget the revoke, so
+        # the re-publish that delivers its result is not dropped too.
+        from celery.worker.state import revoked as revoked_ids
+
+        revoked_ids.discard(job_id)
+
+
+def _cancel_parked(task_ids: list[str]) -> None:
+    """A `revoke()` reached this worker: parked jobs end REVOKED now, never submitted.
+
+    A parked job may be handed a slot with no message of its own (see `take_over`), so
+    waiting for Celery to drop its next message is not enough. Every worker gets the
+    command; the record's compare-and-set lets one of them cancel and store REVOKED.
+    """
+    for job_id in cancel_parked(app.runtime, task_ids):
+        app.backend.mark_as_revoked(job_id, "revoked")
+        delivered(app.runtime, job_id)
+
+
+on_revoke_command(_cancel_parked)
+
+
+@app.task(name="mj.imagine", bind=True, base=JobTask)
+def imagine(
+    self: Task,
+    prompt: str,
+    mode: str = "fast",
+    timeout: int | None = None,
+    get_u_images: bool = False,
+    account: str | None = None,
+) -> dict[str, Any]:
+    """Generate a 4-image grid from `prompt`; returns the job result once TTAPI is done."""
+    return _run(
+        self,
+        "imagine",
+        {"prompt": prompt, "mode": mode, "timeout": timeout, "get_u_images": get_u_images},
+        account=account,
+    )
+
+
+@app.task(name="mj.action", bind=True, base=JobTask)
+def action(self: Task, parent: Any, action: str, timeout: int | None = None) -> dict[str, Any]:
+    """Press `action` (upsample2, upscale_creative, ...) on `parent` (a result or a job id)."""
+    return _run(self, "action", {"action": action, "timeout": timeout}, parent=parent)
+
+
+@app.task(name="mj.seed", bind=True, base=JobTask)
+def seed(self: Task, parent: Any) -> dict[str, Any]:
+    """Get the seed of `parent`."""
+    return _run(self, "seed", {}, parent=parent)
+
+
+@app.task(name="mj.blend", bind=True, base=JobTask)
+def blend(
+    self: Task,
+    images: list[str],
+    dimensions: str = "SQUARE",
+    mode: str = "fast",
+    account: str | None = None,
+) -> dict[str, Any]:
+    """Blend 2–5 data-URI images."""
+    return _run(
+        self, "blend", {"images": images, "dimensions": dimensions, "mode": mode}, account=account
+    )
+
+
+@app.task(name="mj.describe", bind=True, base=JobTask)
+def describe(
+    self: Task, image: str, mode: str = "fast", account: str | None = None
+) -> dict[str, Any]:
+    """Describe a data-URI image as four prompts."""
+    return _run(self, "describe", {"image": image, "mode": mode}, account=account)
+
+
+@app.task(name="mj.inpaint", bind=True, base=JobTask)
+def inpaint(self: Task, parent: Any, mask: str, prompt: str | None = None) -> dict[str, Any]:
+    """Vary the masked region of `parent` (Vary Region), optionally with a new prompt."""
+    return _run(self, "inpaint", {"mask": mask, "prompt": prompt}, parent=parent)
+
+
+@app.task(name="mj.video", bind=True, base=JobTask)
+def video(
+    self: Task,
+    parent: Any = None,
+    image: str | None = None,
+    prompt: str | None = None,
+    index: int | None = None,
+    end_image: str | None = None,
+    motion: str = "low",
+    resolution: str = "sd",
+    batch: int = 4,
+    account: str | None = None,
+) -> dict[str, Any]:
+    """Make clips of about 5 s from `image` (a public URL) or picture `index` of `parent` (a
+    finished image job: then a follow-up on its account, its prompt unless `prompt` is given).
+    The result carries the clips' URLs in `videos`."""
+    params = {
+        "image": image,
+        "prompt": prompt,
+        "index": index,
+        "end_image": end_image,
+        "motion": motion,
+        "resolution": resolution,
+        "batch": batch,
+    }
+    return _run(self, "video", params, account=account, parent=parent)
+
+
+@app.task(name="mj.video_extend", bind=True, base=JobTask)
+def video_extend(
+    self: Task, parent: Any, index: int | None = None, motion: str = "low", animate: str = "auto"
+) -> dict[str, Any]:
+    """Continue clip `index` (0–3) of `parent`, a finished video job, by about 5 s."""
+    params = {"index": index, "motion": motion, "animate": animate}
+    return _run(self, "video_extend", params, parent=parent)
+
+
+@app.task(name="mj.edit", bind=True, base=JobTask)
+def edit(
+    self: Task,
+    image: Any,
+    prompt: str | None = None,
+    type: str = "edit",
+    mode: str = "fast",
+    account: str | None = None,
+) -> dict[str, Any]:
+    """Redraw the transparent areas of `image` (a URL or data URI; in a chain, the previous
+    step's picture) after `prompt`, or restyle all of it with `type="retexture"`."""
+    params = {"image": image, "prompt": prompt, "type": type, "mode": mode}
+    return _run(self, "edit", params, account=account)
