@@ -47,8 +47,9 @@ def test_jobs_show_and_status_watch_against_a_running_stack(
         def state(job: object) -> str | None:
             return stack.redis.hget(f"mj:job:{job.id}", "state")  # type: ignore[attr-defined]
 
-        stack.wait_for(lambda: any(state(j) == "WAITING" for j in sent))
-        waiting = next(j for j in sent if state(j) == "WAITING")  # either may run first
+        # Both are queued WAITING until the engine submits one; either may run first.
+        stack.wait_for(lambda: sorted(str(state(j)) for j in sent) == ["SUBMITTED", "WAITING"])
+        waiting = next(j for j in sent if state(j) == "WAITING")
         running = next(j for j in sent if j is not waiting)
         out, err = mjw(stack, "jobs", "--waiting", "--json").communicate(timeout=30)
         assert [(j["job_id"], j["position"]) for j in json.loads(out)] == [(waiting.id, 1)], err
