@@ -165,9 +165,19 @@ class Runtime:
                 read_timeout=settings.mj_http_read_timeout_s,
             )
 
-        pool = AccountPool(settings.accounts(), make_client, guard, redis_client, keys=keys)
+        pool = AccountPool(
+            settings.accounts(),
+            make_client,
+            guard,
+            redis_client,
+            keys=keys,
+            video_cap=settings.mj_video_cap,
+        )
         clock = RedisClock(redis_client)
         pool.register(clock())
+        if settings.mj_video_cap is not None:  # the video lanes' own cap (worker.capacity.lanes)
+            for lane in pool.guard_labels[len(pool.labels) :]:
+                guard.set_cap(lane, settings.mj_video_cap)
         return cls(
             settings=settings,
             redis=redis_client,

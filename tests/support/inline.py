@@ -195,7 +195,7 @@ class InlineEngine:
         engine_dispatcher = rt.dispatcher
         assert isinstance(engine_dispatcher, EngineDispatcher)
         engine_dispatcher.core = core
-        for label in rt.pool.labels:  # this engine holds every account (no other is running)
+        for label in rt.pool.guard_labels:  # this engine holds every account (and video lane)
             rt.redis.set(rt.keys.owner(label), "inline")
             core.owned.add(label)
         return rt, core

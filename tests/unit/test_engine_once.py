@@ -113,7 +113,7 @@ def test_two_runs_of_one_job_that_pick_different_accounts_agree_on_one(
     picks = iter([LABEL_A, LABEL_B])
     job = "one-job-two-runs"
 
-    def choose() -> str:
+    def choose(kind: str = "imagine") -> str:
         mine = next(picks)
         if mine == LABEL_A:  # P1 picked A; P2, a duplicate of the message, runs meanwhile
             eng.deliver(job)

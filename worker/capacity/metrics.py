@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from redis import Redis
 
+from worker.capacity.lanes import base_of
 from worker.keys import COUNT_TTL_S, Keys
 from worker.text import text
 
@@ -30,6 +31,7 @@ _MODE = re.compile(r"[a-z]{1,16}")
 
 def count(redis: Redis, label: str, status: int, now: float | None = None, *, keys: Keys) -> None:
     """Count one answer with HTTP `status` from `label`'s account."""
+    label = base_of(label)  # a lane's answers are its account's
     minute = int((now or time.time()) // 60)
     key = keys.count(label, status, minute)
     pipe = redis.pipeline(transaction=False)

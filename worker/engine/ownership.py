@@ -63,7 +63,7 @@ class Ownership:
         pipe.zremrangebyscore(rt.keys.engines, "-inf", now - 3 * self.lease_s)
         pipe.zcount(rt.keys.engines, now - self.lease_s, "+inf")
         live = max(1, int(pipe.execute()[2]))
-        labels = rt.pool.labels
+        labels = rt.pool.guard_labels
         share = math.ceil(len(labels) / live) if labels else 0
         lost = [lb for lb in list(self._renewed) if not self._renew(lb, started)]
         extra = len(self._renewed) - share

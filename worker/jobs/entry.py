@@ -89,7 +89,8 @@ def advance(
     if rec is None:
         try:
             spec = make_spec(rt, kind, params, account=account, parent=parent)
-            label = spec.account or rt.pool.choose()  # placed before the record is written
+            # Placed before the record is written (in its kind's lane: worker.capacity.lanes).
+            label = rt.pool.lane(spec.account, kind) if spec.account else rt.pool.choose(kind)
         except (errors.TTAPIError, NoAccountLeft) as exc:
             return Failed(exc if isinstance(exc, errors.TTAPIError) else errors.JobFailed(str(exc)))
         now = rt.clock()

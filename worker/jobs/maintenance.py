@@ -48,7 +48,7 @@ def _turn_ms(rt: Runtime) -> int:
 
 
 def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
-    labels = rt.pool.labels
+    labels = rt.pool.guard_labels
     rt.redis.set(rt.keys.pump_last, f"{now:.3f}")
     owned = _hint_engines(rt, labels)
     unheld = [lb for lb in labels if lb not in owned]

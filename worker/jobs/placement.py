@@ -36,7 +36,7 @@ def account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
             return _fail_now(rt, rec, f"account {rec.account} is out of rotation ({reason})")
         resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
     try:
-        label = rt.pool.choose()
+        label = rt.pool.choose(rec.kind)
     except NoAccountLeft as exc:
         return _fail_now(rt, rec, str(exc))
     # Compare-and-set: two runs of one job (a duplicated message, a resumed task racing the

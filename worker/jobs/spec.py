@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.capacity.guard import FOLLOW_UP, FRESH
+from worker.capacity.lanes import base_of
 from worker.jobs import media
 from worker.jobs.records import JobRecord
 from worker.runtime import Runtime
@@ -203,7 +204,7 @@ def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, A
         "seed": info.seed,
         "width": info.width,
         "height": info.height,
-        "account": rec.account,
+        "account": base_of(rec.account),  # the account, never a lane of it
         "parent_job_id": rec.parent.get("job_id") or None,
         "submitted_at": _iso_of(info.submit_time) or iso(rec.submitted_at_ts),
         "finished_at": _iso_of(info.finish_time) or iso(finished_at),

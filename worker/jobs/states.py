@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.capacity.lanes import base_of
 from worker.jobs.records import JobRecord
 from worker.jobs.spec import iso
 from worker.runtime import Runtime
@@ -19,7 +20,7 @@ WAITING_STATE, SUBMITTED_STATE = "WAITING", "SUBMITTED"
 def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None:
     """WAITING: `account`, `position` (1 = next), `waiting_since`."""
     meta: dict[str, Any] = {
-        "account": label,
+        "account": base_of(label),
         "position": position,
         "waiting_since": iso(rec.waiting_since or rec.created_at),
     }
@@ -29,7 +30,7 @@ def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None
 def show_submitted(rt: Runtime, rec: JobRecord) -> None:
     """SUBMITTED: `account`, `ttapi_job_id`, `progress` (0-100), `submitted_at`."""
     meta: dict[str, Any] = {
-        "account": rec.account,
+        "account": base_of(rec.account),
         "ttapi_job_id": rec.ttapi_job_id,
         "progress": int(rec.progress),
         "submitted_at": iso(rec.submitted_at_ts),
