@@ -86,20 +86,22 @@ class CeleryDispatcher:
             return None
         return datetime.fromtimestamp(self.rt.clock() + countdown, UTC)
 
-    def resume(self, job_id: str, countdown: float = 0.0) -> None:
+    def resume(
+        self, job_id: str, countdown: float = 0.0, *, sig: dict[str, Any] | None = None
+    ) -> None:
         """Re-publish a job's task from the signature stored in its record.
 
         Without the caller's `expires`: the job engine applies it itself (a job not submitted
         by then is revoked), while a job TTAPI already ran must still deliver its result.
         """
-        stored = self.rt.records.signature(job_id)
+        stored = sig or self.rt.records.signature(job_id)
         if not stored:
             return
-        sig = self.app.signature(stored)
+        task = self.app.signature(dict(stored))  # a copy: `stored` may be the caller's record's
         for option in ("expires", "queue", "exchange", "routing_key"):
-            sig.options.pop(option, None)
+            task.options.pop(option, None)
         # On the control queue: a report or a retry must not wait behind the backlog.
-        sig.apply_async(
+        task.apply_async(
             eta=self._eta(countdown),
             queue=self.app.mj_settings.mj_control_queue,
             producer=self.producer(),
@@ -121,7 +123,9 @@ class CeleryDispatcher:
         due_ms = int((rt.clock() + countdown) * 1000) if countdown > 0 else 0
         hints.push(rt.redis, rt.keys, label, [hints.fill_hint(due_ms)])
 
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+    def publish_state(
+        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
+    ) -> None:
         """Store a custom state where the caller's AsyncResult looks, unless the task ended.
 
         One script checks and writes, so a late progress update can never hide the SUCCESS,
@@ -151,7 +155,7 @@ class CeleryDispatcher:
         if not int(self._publish(keys=[key_text], args=[value, ttl])):
             return
         hostname = self.hostname or self.app.mj_hostname
-        if self.app.conf.worker_send_task_events and hostname:
+        if event and self.app.conf.worker_send_task_events and hostname:
             # Flower reads events, not the result backend: `task-waiting` shows as WAITING.
             # Sent under the worker node's name only (a process that is no worker, such as the
             # webhook receiver, sends none: it would show as a phantom worker). One dispatcher

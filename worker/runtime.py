@@ -32,8 +32,11 @@ from worker.ttapi.client import TTAPIClient
 class Dispatcher(Protocol):
     """How job steps hand work to the queue (Celery in production, a list in unit tests)."""
 
-    def resume(self, job_id: str, countdown: float = 0.0) -> None:
-        """Re-publish the parked task of `job_id` (same id, chain and callbacks)."""
+    def resume(
+        self, job_id: str, countdown: float = 0.0, *, sig: dict[str, Any] | None = None
+    ) -> None:
+        """Re-publish the task of `job_id` (same id, chain and callbacks); `sig`, its stored
+        signature when the caller has it at hand (else it is read from the record)."""
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
         """Fetch `job_id` (of `account`) in `countdown` seconds (`seq` drops stale duplicates)."""
@@ -41,8 +44,11 @@ class Dispatcher(Protocol):
     def fill(self, label: str, countdown: float) -> None:
         """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""
 
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
-        """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller."""
+    def publish_state(
+        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
+    ) -> None:
+        """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller (and,
+        with `event`, to monitors such as Flower)."""
 
 
 def redis_client(url: str) -> Redis:

@@ -91,7 +91,7 @@ class InlineDispatcher:
             return
         heapq.heappush(self.heap, (time.monotonic() + max(countdown, 0.0), next(self._order), step))
 
-    def resume(self, job_id: str, countdown: float = 0.0) -> None:
+    def resume(self, job_id: str, countdown: float = 0.0, *, sig: Any = None) -> None:
         """Re-run the task of `job_id` (a Celery message)."""
         self.push(Step("resume", job_id), countdown)
 
@@ -103,7 +103,9 @@ class InlineDispatcher:
         """A fill from outside the engine (only used when the engine is bypassed)."""
         self.push(Step("fill", label), countdown)
 
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+    def publish_state(
+        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
+    ) -> None:
         """Keep the states a caller would have seen, in order."""
         self.states.setdefault(job_id, []).append((state, meta))
 

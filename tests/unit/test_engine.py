@@ -251,7 +251,7 @@ def test_a_relax_jobs_deadline_follows_ttapis_relax_timeout(
 def test_a_worker_killed_just_after_a_job_ended_still_delivers_its_outcome(
     eng: InlineEngine, monkeypatch: pytest.MonkeyPatch, prompt: str, outcome: str
 ) -> None:
-    def die_once(*args: object) -> None:
+    def die_once(*args: object, **kw: object) -> None:
         monkeypatch.undo()
         raise Killed
 

@@ -55,15 +55,21 @@ def test_a_kombu_redis_channel_reuses_one_client_until_its_pool_changes(
             assert passed is given
 
 
-def test_the_client_reads_proxies_from_the_environment_once(
+def test_the_client_reads_proxy_and_ca_bundle_from_the_environment_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import urllib3
+
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
-    client = TTAPIClient(_account(), "https://api.ttapi.io")
-    assert client.session.trust_env is False
-    assert client.session.proxies["https"] == "http://proxy.example:3128"
-    assert client.session.verify == "/etc/ssl/corp.pem"
+    pool = TTAPIClient(_account(), "https://api.ttapi.io").transport.pool
+    assert isinstance(pool, urllib3.ProxyManager)
+    assert pool.proxy is not None and pool.proxy.url == "http://proxy.example:3128"
+    assert pool.connection_pool_kw["ca_certs"] == "/etc/ssl/corp.pem"
+    monkeypatch.setenv("NO_PROXY", "api.ttapi.io")  # NO_PROXY is honoured too
+    assert not isinstance(
+        TTAPIClient(_account(), "https://api.ttapi.io").transport.pool, urllib3.ProxyManager
+    )
 
 
 def test_internal_control_tasks_send_no_monitoring_events() -> None:

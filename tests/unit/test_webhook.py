@@ -44,7 +44,7 @@ class RecordingDispatcher:
         self.fills: list[tuple[str, float]] = []
         self.states: list[tuple[str, str, dict[str, Any]]] = []
 
-    def resume(self, job_id: str, countdown: float = 0.0) -> None:
+    def resume(self, job_id: str, countdown: float = 0.0, *, sig: Any = None) -> None:
         self.resumed.append(job_id)
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
@@ -53,7 +53,9 @@ class RecordingDispatcher:
     def fill(self, label: str, countdown: float) -> None:
         self.fills.append((label, countdown))
 
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+    def publish_state(
+        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
+    ) -> None:
         self.states.append((job_id, state, meta))
 
 

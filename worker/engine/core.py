@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from worker.engine import hints
 from worker.jobs import poll as completion
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
-from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, WAITING
+from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, WAITING, JobRecord
 from worker.jobs.settle import resume_all
 from worker.jobs.submit import take_over
 from worker.runtime import Runtime
@@ -57,6 +57,9 @@ class EngineCore:
         self.rt = rt
         self.scheduler = scheduler
         self.owned: set[str] = set()
+        # The record of each job being polled, as its last step left it (a step that changes
+        # nothing then reads nothing); a poll that finds it stale reads the record again.
+        self.polling: dict[str, JobRecord] = {}
         rt.submitter = self.submit_soon
         if may_submit is not None:
             rt.may_submit = may_submit
@@ -70,6 +73,9 @@ class EngineCore:
     def drop(self, label: str) -> None:
         """Another engine holds `label` now (or will): its actions are no longer ours."""
         self.owned.discard(label)
+        for job_id, rec in list(self.polling.items()):
+            if rec.account == label:
+                self.polling.pop(job_id, None)
 
     def submit_soon(self, label: str, job_id: str) -> None:
         """Submit `job_id`, just handed a slot on `label`, as soon as a thread is free."""
@@ -103,7 +109,10 @@ class EngineCore:
         """Do one action; an error is logged, never raised (the next scan repairs)."""
         try:
             if action.kind == "poll":
-                completion.poll(self.rt, action.arg, action.seq)
+                known = self.polling.pop(action.arg, None)
+                kept = completion.poll(self.rt, action.arg, action.seq, known)
+                if kept is not None:
+                    self.polling[action.arg] = kept
             elif action.kind == "submit":
                 take_over(self.rt, action.label, action.arg)
             elif action.kind == "fill":

@@ -23,9 +23,11 @@ class EngineDispatcher:
             raise RuntimeError("EngineDispatcher used before its EngineCore was built")
         return self.core
 
-    def resume(self, job_id: str, countdown: float = 0.0) -> None:
+    def resume(
+        self, job_id: str, countdown: float = 0.0, *, sig: dict[str, Any] | None = None
+    ) -> None:
         """Re-publish the job's task (its report, or a run after a pause): a Celery message."""
-        self.publisher.resume(job_id, countdown)
+        self.publisher.resume(job_id, countdown, sig=sig)
 
     def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
         """Fetch the job in `countdown` s: a timer here if this engine holds its account."""
@@ -45,9 +47,11 @@ class EngineDispatcher:
         due_ms = int((core.rt.clock() + countdown) * 1000)
         hints.push(core.rt.redis, core.rt.keys, label, [hints.fill_hint(due_ms)])
 
-    def publish_state(self, job_id: str, state: str, meta: dict[str, Any]) -> None:
+    def publish_state(
+        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
+    ) -> None:
         """Show the job's state to its caller (the result backend, and an event for Flower)."""
-        self.publisher.publish_state(job_id, state, meta)
+        self.publisher.publish_state(job_id, state, meta, event=event)
 
 
 __all__ = ["EngineDispatcher"]

@@ -1,7 +1,8 @@
 """A job's outcome reaches its caller exactly once: owed, claimed by one run, then delivered.
 
-An ended job is *owed* (`undelivered`, a sorted set scored by when it was noted) from before its
-record says it ended until Celery has stored the outcome where the caller looks. The report of an
+An ended job is *owed* (`undelivered`, a sorted set scored by when it was noted) from the very
+compare-and-set that ends its record (`RecordStore.cas`, one script) until Celery has stored
+the outcome where the caller looks. The report of an
 owed job may be published more than once (the pump re-publishes what stays owed, two pumps may
 overlap, a broker may deliver a message twice), so one run *claims* the delivery (a key with a
 TTL, set only while the job is owed) and the others end quietly: a chain's callback fires once.
@@ -21,15 +22,6 @@ if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
-
-
-def owe_delivery(rt: Runtime, job_id: str, now: float) -> None:
-    """Note that the job's outcome must still reach its caller (the pump re-publishes it).
-
-    Noted BEFORE the record says the job ended: a worker killed between the two would
-    otherwise leave an ended job that nobody ever reports (the pump reads this set).
-    """
-    rt.redis.zadd(rt.keys.undelivered, {job_id: now})
 
 
 def owed(rt: Runtime, job_id: str) -> bool:
@@ -53,4 +45,4 @@ def delivered(rt: Runtime, job_id: str) -> None:
     pipe.execute()
 
 
-__all__ = ["claim", "delivered", "owe_delivery", "owed"]
+__all__ = ["claim", "delivered", "owed"]

@@ -24,22 +24,27 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-def poll(rt: Runtime, job_id: str, seq: int) -> None:
-    """One poll step of job `job_id`: fetch it, then settle it or schedule the next step."""
-    rec = rt.records.load(job_id)
+def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> JobRecord | None:
+    """One poll step of job `job_id`: fetch it, then settle it or schedule the next step.
+
+    `known` is the record as the previous step of this job left it (the engine keeps it, so
+    a step that changes nothing costs no Redis read); the record as this step leaves it is
+    returned while the job stays submitted, else None.
+    """
+    rec = known if known is not None and known.poll_seq == seq else rt.records.load(job_id)
     if rec is None or rec.poll_seq != seq:
-        return  # stale duplicate, or a revived chain has taken over
+        return None  # stale duplicate, or a revived chain has taken over
     if rec.state not in (SUBMITTED, AMBIGUOUS):
-        return
+        return None
     if not rt.pool.configured(rec.account):
         if rt.pool.removed(rec.account):
             orphan(rt, rec)
         else:  # a key a newer node has: one of those nodes polls it next time
             _next(rt, rec, seq, errors_in_row=rec.fetch_errors)
-        return
+        return None
     if rec.state == AMBIGUOUS:
         reconcile(rt, rec)
-        return
+        return None
     # Every ending below is a compare-and-set on this very step of this very TTAPI job.
     this_step = {"ttapi_job_id": rec.ttapi_job_id, "poll_seq": seq}
     try:
@@ -56,15 +61,15 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
                 resume_self=True,
                 expect=this_step,
             )
-            return
+            return None
         _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1, unknown_fetches=unknown)
-        return
+        return None
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
         if exc.status_code:
             metrics.count(rt.redis, rec.account, exc.status_code, keys=rt.keys)
         if _past_deadline(rt, rec):  # ...until the job's deadline: it ends, its place stays
             _time_out(rt, rec, this_step, f"and TTAPI could not be asked ({exc})")
-            return
+            return None
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
         _next(
             rt,
@@ -73,23 +78,23 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
             errors_in_row=rec.fetch_errors + 1,
             at_least=rt.timing.retry_after(getattr(exc, "retry_after", None)),
         )
-        return
+        return None
     if info.finished:
         if not settle(rt, rec, info):
             fresh = rt.records.load(job_id)
             if fresh is not None and fresh.state == SUBMITTED:  # e.g. TTAPI named another job
                 _next(rt, fresh, seq)
-        return
+        return None
     now = rt.clock()
     if _past_deadline(rt, rec):
         _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
-        return
+        return None
     moved = info.progress != rec.progress
     if not moved and not (rec.fetch_errors or rec.unknown_fetches):
         # Nothing to write: the same step polls again later (the engine holds the schedule;
         # only a duplicate of this very step could run twice, and it would change nothing).
         rt.dispatcher.poll(rec.job_id, seq, poll_gap(rt, rec, now), rec.account)
-        return
+        return rec
     changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     if moved:
         prev_at = rec.last_progress_at if rec.progress else 0.0
@@ -101,8 +106,13 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
         )
         rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
         rec.progress, rec.last_progress_at = info.progress, now
-    if _next(rt, rec, seq, **changes) and moved:
+    if not _next(rt, rec, seq, **changes):
+        return None
+    rec.poll_seq, rec.unknown_fetches, rec.last_poll_at = seq + 1, 0, now
+    rec.fetch_errors = 0
+    if moved:
         show_submitted(rt, rec)
+    return rec
 
 
 def _past_deadline(rt: Runtime, rec: JobRecord) -> bool:

@@ -65,7 +65,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     rt.guard.renew(rec.account, rec.job_id, confirms=False)
     fresh = rt.records.load(rec.job_id)
     if fresh is not None:
-        show_submitted(rt, fresh)
+        show_submitted(rt, fresh, first=True)
         schedule_poll(rt, fresh, next_seq)
     return True
 

@@ -38,7 +38,9 @@ from worker.jobs.record import (
 from worker.keys import KEYS, Keys
 from worker.text import text
 
-# KEYS: record, active index. ARGV: expected values (JSON), '1' to leave the index, field pairs.
+# KEYS: record, active index, undelivered. ARGV: expected values (JSON), '1' when the job ends
+# (it leaves the active index and its outcome is owed to its caller, in the same breath), the
+# job id, field pairs.
 _CAS = """
 local expect = cjson.decode(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -49,8 +51,12 @@ for name, allowed in pairs(expect) do
   for _, a in ipairs(allowed) do if a == value then ok = true end end
   if not ok then return 0 end
 end
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], KEYS[1]) end
+if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+if ARGV[2] == '1' then
+  redis.call('ZREM', KEYS[2], KEYS[1])
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[3])
+end
 return 1
 """
 
@@ -126,7 +132,11 @@ class RecordStore:
         return out
 
     def cas(self, job_id: str, expect: dict[str, Any], **changes: Any) -> bool:
-        """Apply `changes` only if every field in `expect` has one of the given values."""
+        """Apply `changes` only if every field in `expect` has one of the given values.
+
+        A change to an ended state also notes the job's outcome as owed to its caller
+        (`worker.jobs.delivery`), atomically: no kill can come between the two.
+        """
         wanted = {
             k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
             for k, v in expect.items()
@@ -138,7 +148,8 @@ class RecordStore:
         return (
             int(
                 self._cas(
-                    keys=[self.key(job_id), self.active], args=[json.dumps(wanted), ends, *flat]
+                    keys=[self.key(job_id), self.active, self.keys.undelivered],
+                    args=[json.dumps(wanted), ends, job_id, *flat],
                 )
             )
             == 1

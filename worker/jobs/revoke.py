@@ -10,7 +10,7 @@ import logging
 
 from worker.capacity import metrics
 from worker.jobs import journal
-from worker.jobs.delivery import delivered, owe_delivery
+from worker.jobs.delivery import delivered
 from worker.jobs.records import NEW, REVOKED, SUCCESS, TERMINAL, WAITING, JobRecord
 from worker.jobs.settle import resume_all
 from worker.runtime import Runtime
@@ -21,11 +21,10 @@ log = logging.getLogger(__name__)
 def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next.
 
-    The REVOKED outcome is owed before the record says so (as `fail` does): a kill between the
-    two steps then leaves a debt the pump pays, never an ended job nobody reports.
+    The move notes the REVOKED outcome as owed to its caller in the same breath (as every
+    ending does): no kill can leave an ended job nobody reports.
     """
     now = rt.clock()
-    owe_delivery(rt, rec.job_id, now)
     if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason, finished_at_ts=now):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from worker import policy
 from worker.capacity import metrics, refusals
 from worker.engine import hints
 from worker.jobs import journal
-from worker.jobs.delivery import owe_delivery
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.jobs.spec import job_result, remember
 from worker.runtime import Runtime
@@ -72,7 +72,7 @@ def fail(
     that a probe TTAPI accepts gives back (`refusals.unresolved`), not a slot locked for it.
     """
     now = rt.clock()
-    owe_delivery(rt, rec.job_id, now)  # whoever stores the failure settles this debt
+    # The move notes the failure as owed to its caller: whoever stores it settles the debt.
     if not rt.records.move(
         rec.job_id,
         from_states,
@@ -96,10 +96,12 @@ def fail(
     return True
 
 
-def _count_success(rt: Runtime, rec: JobRecord, mode: str, took_s: float) -> None:
-    """The learned duration and the metrics of a job that ended well, in one round trip, after
-    its slot was passed on: nothing waits on them."""
+def _note_success(rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: float) -> None:
+    """In one round trip: the finished job indexed by its TTAPI id (a follow-up named by that id
+    looks there, so before the report), its learned duration, the metrics, its log line."""
+    mode = str(result["mode"])
     pipe = rt.redis.pipeline(transaction=False)
+    remember(rt, result, pipe)
     rt.durations.learn(rec.account, mode, rec.kind, took_s, client=pipe)
     metrics.count_outcome(pipe, SUCCESS, keys=rt.keys)
     metrics.observe_duration(pipe, mode, took_s, keys=rt.keys)
@@ -121,8 +123,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     same_job = {"ttapi_job_id": rec.ttapi_job_id}
     if info.status == "SUCCESS":
         result = job_result(rec, info, now)
-        owe_delivery(rt, rec.job_id, now)
-        if not rt.records.move(
+        if not rt.records.move(  # and owed to its caller, in the same breath
             rec.job_id,
             SUBMITTED,
             SUCCESS,
@@ -132,12 +133,10 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             progress=100,
         ):
             return False
-        remember(rt, result)  # before the report: a follow-up named by TTAPI id looks here
-        rt.dispatcher.resume(rec.job_id)  # reported before a hand-off's submit, not behind it
-        try:
-            _release(rt, rec)
-        finally:  # counted even if the hand-off fails
-            _count_success(rt, rec, str(result["mode"]), now - rec.submitted_at_ts)
+        _note_success(rt, rec, result, now - rec.submitted_at_ts)
+        # Reported before its slot is passed on: the caller need not wait for the next submit.
+        rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
+        _release(rt, rec)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:

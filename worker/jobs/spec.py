@@ -128,10 +128,11 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
     raise errors.InvalidRequest("parent: give the previous step's result or a TTAPI job id")
 
 
-def remember(rt: Runtime, result: dict[str, Any]) -> None:
-    """Index a finished job by its TTAPI id, so follow-ups named by id find account and buttons."""
+def remember(rt: Runtime, result: dict[str, Any], client: Any = None) -> None:
+    """Index a finished job by its TTAPI id, so follow-ups named by id find account and buttons
+    (written through `client`, e.g. a pipeline the caller sends, else in one round trip)."""
     key = rt.keys.ttjob(result["job_id"])
-    pipe = rt.redis.pipeline(transaction=False)  # one round trip
+    pipe = client if client is not None else rt.redis.pipeline(transaction=False)
     pipe.hset(
         key,
         mapping={
@@ -146,7 +147,8 @@ def remember(rt: Runtime, result: dict[str, Any]) -> None:
         },
     )
     pipe.expire(key, rt.settings.mj_record_ttl_s)
-    pipe.execute()
+    if client is None:
+        pipe.execute()
 
 
 def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:

@@ -27,12 +27,13 @@ def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None
     rt.dispatcher.publish_state(rec.job_id, WAITING_STATE, meta)
 
 
-def show_submitted(rt: Runtime, rec: JobRecord) -> None:
-    """SUBMITTED: `account`, `ttapi_job_id`, `progress` (0-100), `submitted_at`."""
+def show_submitted(rt: Runtime, rec: JobRecord, *, first: bool = False) -> None:
+    """SUBMITTED: `account`, `ttapi_job_id`, `progress` (0-100), `submitted_at`. The `first`
+    showing is a task event too (Flower shows the state); later ones only update progress."""
     meta: dict[str, Any] = {
         "account": base_of(rec.account),
         "ttapi_job_id": rec.ttapi_job_id,
         "progress": int(rec.progress),
         "submitted_at": iso(rec.submitted_at_ts),
     }
-    rt.dispatcher.publish_state(rec.job_id, SUBMITTED_STATE, meta)
+    rt.dispatcher.publish_state(rec.job_id, SUBMITTED_STATE, meta, event=first)

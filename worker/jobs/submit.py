@@ -150,7 +150,7 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     # No lease renewal: the slot was granted just before the POST.
     if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
         resume_all(rt, label, rt.guard.fill(label))
-    show_submitted(rt, running)
+    show_submitted(rt, running, first=True)
     journal.submitted(running, label, ttapi_job_id)
     rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
     return Park()

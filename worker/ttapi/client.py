@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-import requests
+import urllib3
 from pydantic import ValidationError
 
 from config.settings import Account
@@ -37,13 +37,13 @@ from worker.ttapi.responses import (
     SubmitResult,
     list_rows,
 )
-from worker.ttapi.session import session_for
+from worker.ttapi.transport import Answer, Transport
 
 log = logging.getLogger(__name__)
 
 
 class TTAPIClient:
-    """A typed client for one TTAPI account (a `requests.Session` of its own)."""
+    """A typed client for one TTAPI account (a connection pool of its own)."""
 
     def __init__(
         self,
@@ -52,13 +52,13 @@ class TTAPIClient:
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.account = account
         self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
-        self.session = session or session_for(self.base_url)
-        self.session.headers.update({"User-Agent": "mj-worker/0.1"})
+        self.transport = transport or Transport(
+            self.base_url, connect_timeout=connect_timeout, read_timeout=read_timeout
+        )
 
     @property
     def label(self) -> str:
@@ -67,7 +67,7 @@ class TTAPIClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self.session.close()
+        self.transport.close()
 
     # -- submits -------------------------------------------------------------------------
     def submit(self, request: SubmitRequest) -> SubmitResult:
@@ -185,15 +185,8 @@ class TTAPIClient:
         headers = {"TT-API-KEY": self.account.key.get_secret_value()}
         started = time.monotonic()
         try:
-            resp = self.session.request(
-                method,
-                self.base_url + path,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
+            resp = self.transport.request(method, path, headers=headers, json=json, params=params)
+        except urllib3.exceptions.HTTPError as exc:
             raise transport_error(
                 exc, endpoint, self._text(f"{type(exc).__name__}: {exc}")
             ) from None
@@ -202,16 +195,16 @@ class TTAPIClient:
             method,
             path,
             self.label,
-            resp.status_code,
+            resp.status,
             (time.monotonic() - started) * 1000,
         )
-        if resp.status_code != 200:
+        if resp.status != 200:
             raise self._status_error(resp, endpoint)
         try:
             payload = resp.json()
         except ValueError:
             raise errors.ResponseError(
-                f"{endpoint}: HTTP 200 with a body that is not JSON ({snippet(resp)})",
+                f"{endpoint}: HTTP 200 with a body that is not JSON ({snippet(resp.text)})",
                 endpoint=endpoint,
                 status_code=200,
             ) from None
@@ -223,8 +216,8 @@ class TTAPIClient:
             )
         return parsed(Envelope, payload, endpoint)
 
-    def _status_error(self, resp: requests.Response, endpoint: str) -> errors.APIStatusError:
-        status = resp.status_code
+    def _status_error(self, resp: Answer, endpoint: str) -> errors.APIStatusError:
+        status = resp.status
         cls = errors.error_for_status(status)
         message = ""
         try:
@@ -234,7 +227,7 @@ class TTAPIClient:
         except ValueError:
             message = ""
         if not message:
-            message = f"HTTP {status} from TTAPI ({snippet(resp)})"
+            message = f"HTTP {status} from TTAPI ({snippet(resp.text)})"
         context: dict[str, Any] = {"endpoint": endpoint, "status_code": status}
         if status == 429:
             context["retry_after"] = retry_after(resp.headers.get("Retry-After"))

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-import requests
 from pydantic import BaseModel, ValidationError
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3 import exceptions as http
 
 from worker.ttapi import errors
 
@@ -39,15 +38,19 @@ def odd_body(endpoint: str, exc: ValidationError) -> errors.ResponseError:
     )
 
 
-def never_connected(exc: requests.ConnectionError) -> bool:
+def never_connected(exc: BaseException) -> bool:
     """True when the connection was never made (so the request was never sent)."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, NewConnectionError | ConnectTimeoutError | NameResolutionError):
-            return True
-        if isinstance(cause, ConnectionRefusedError):
+        if isinstance(
+            cause,
+            http.NewConnectionError
+            | http.ConnectTimeoutError
+            | http.NameResolutionError
+            | ConnectionRefusedError,
+        ):
             return True
         reason = getattr(cause, "reason", None)
         nxt = reason if isinstance(reason, BaseException) else None
@@ -57,18 +60,20 @@ def never_connected(exc: requests.ConnectionError) -> bool:
     return False
 
 
-def transport_error(
-    exc: requests.RequestException, endpoint: str, detail: str
-) -> errors.TTAPIError:
-    """Where a request that got no HTTP answer sits in the tree (`detail`: scrubbed words)."""
+def transport_error(exc: http.HTTPError, endpoint: str, detail: str) -> errors.TTAPIError:
+    """Where a request that got no HTTP answer sits in the tree (`detail`: scrubbed words).
+
+    Never sent (no connection, a failed TLS handshake) is a ConnectError; sent and then no
+    answer in time, or a connection cut under it, may have created a job.
+    """
     where = f"{endpoint}: "
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, http.ConnectTimeoutError):
         return errors.ConnectError(where + "connect timed out", endpoint=endpoint)
-    if isinstance(exc, requests.ReadTimeout):
+    if isinstance(exc, http.ReadTimeoutError):
         return errors.ReadTimeout(where + "no answer in time", endpoint=endpoint)
-    if isinstance(exc, requests.ConnectionError) and never_connected(exc):
+    if isinstance(exc, http.SSLError) or never_connected(exc):
         return errors.ConnectError(where + "could not connect to TTAPI", endpoint=endpoint)
-    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, http.ProtocolError | http.IncompleteRead | http.DecodeError):
         return errors.ConnectionLost(where + "connection lost: " + detail, endpoint=endpoint)
     return errors.RequestError(where + detail, endpoint=endpoint)
 
@@ -83,9 +88,8 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def snippet(resp: requests.Response) -> str:
+def snippet(text: str) -> str:
     """A short description of a body: an HTML page's title, else its first 80 characters."""
-    text = resp.text or ""
     title = _TITLE.search(text)
     if title:
         return title.group(1).strip()[:120]
