@@ -36,11 +36,27 @@ local function drop_expired(slots, now)
   redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
 end
 
+-- The occupancy hash, read once per script call (one HMGET, not one HGET per question);
+-- every write to it goes through occ_forget, so the next question reads it again.
+local OCC_SEEN = {}
+local function occ_read(occ)
+  local o = OCC_SEEN[occ]
+  if o == nil then
+    local v = redis.call('HMGET', occ, 'cap', 'probe', 'next', 'gap')
+    o = {cap = v[1] and tonumber(v[1]) or nil, probe = v[2] or nil,
+         next = tonumber(v[3] or '0'), gap = tonumber(v[4] or '0')}
+    OCC_SEEN[occ] = o
+  end
+  return o
+end
+
+local function occ_forget(occ)
+  OCC_SEEN[occ] = nil
+end
+
 -- The effective cap learned from a 499, or nil while none is known (or it lapsed).
 local function occ_cap(occ)
-  local e = redis.call('HGET', occ, 'cap')
-  if e then return tonumber(e) end
-  return nil
+  return occ_read(occ).cap
 end
 
 -- How many slots grants may fill: the cap, or the effective cap when lower.
@@ -53,17 +69,18 @@ end
 -- One probe above the effective cap may go out: a cap is learned and below the cap, no probe is
 -- outstanding (a probe is one while it holds a slot) and its time has come.
 local function probe_due(occ, slots, cap, now)
-  local e = occ_cap(occ)
+  local o = occ_read(occ)
+  local e = o.cap
   if not e or e >= cap or redis.call('ZCARD', slots) >= cap then return false end
-  local p = redis.call('HGET', occ, 'probe')
-  if p and redis.call('ZSCORE', slots, p) then return false end
-  return now >= tonumber(redis.call('HGET', occ, 'next') or '0')
+  if o.probe and redis.call('ZSCORE', slots, o.probe) then return false end
+  return now >= o.next
 end
 
 -- Note `job` as the outstanding probe; the next may go no sooner than a gap from now.
 local function mark_probe(occ, job, now)
-  local gap = tonumber(redis.call('HGET', occ, 'gap') or '0')
+  local gap = occ_read(occ).gap
   redis.call('HSET', occ, 'probe', job, 'next', now + gap)
+  occ_forget(occ)
 end
 
 -- Hand free slots (up to the limit) to the head waiters in score order, then one probe if it

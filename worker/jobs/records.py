@@ -43,12 +43,15 @@ from worker.text import text
 # job id, field pairs.
 _CAS = """
 local expect = cjson.decode(ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-for name, allowed in pairs(expect) do
-  local value = redis.call('HGET', KEYS[1], name)
+local names = {'state'}
+for name, _ in pairs(expect) do names[#names + 1] = name end
+local values = redis.call('HMGET', KEYS[1], unpack(names))
+if values[1] == false then return -1 end
+for i = 2, #names do
+  local value = values[i]
   if value == false then value = '' end
   local ok = false
-  for _, a in ipairs(allowed) do if a == value then ok = true end end
+  for _, a in ipairs(expect[names[i]]) do if a == value then ok = true end end
   if not ok then return 0 end
 end
 if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
