@@ -109,7 +109,7 @@ class Keys:
 
     def wake(self, label: str) -> str:
         """List: hints for the engine that holds the account (`fill`, `submit|job`,
-        `poll|job|seq|due_ms`); see `worker.engine.wake`."""
+        `poll|job|seq|due_ms`); see `worker.engine.hints`."""
         return f"{self.account(label)}:wake"
 
     def owner(self, label: str) -> str:
@@ -125,11 +125,12 @@ class Keys:
         return f"{self.account(label)}:disabled"
 
     def polls(self, label: str) -> str:
-        """Sorted set: the account's due polls (`job_id|seq`, scored by due ms); see ticks."""
+        """Sorted set: the account's due polls (`job_id|seq`, scored by due ms), as the version
+        before the engine kept them; `worker.engine.upgrade` hands them on once."""
         return f"{self.account(label)}:polls"
 
     def tick(self, label: str) -> str:
-        """String (PX): due ms of the account's scheduled poll tick."""
+        """String (PX): due ms of the account's poll tick (the version before the engine)."""
         return f"{self.account(label)}:tick"
 
     def refusals(self, label: str) -> str:

@@ -29,7 +29,3 @@ LONGEST_TIMEOUT_S = 1200
 TASK_TIME_LIMIT_S = 300  # a job *step* (never a whole job) is killed after this
 TASK_SOFT_TIME_LIMIT_S = 240
 REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
-
-# Polls one tick message may make (worker/jobs/ticks.py): an account's due jobs are fetched
-# one after another, so a bound keeps the last of them from waiting on the others' answers.
-POLL_BATCH = 5

@@ -10,14 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import redis
 
 from worker.keys import KEYS, Keys
-
-if TYPE_CHECKING:
-    pass
 
 # TTAPI's typical durations in seconds (fast ≲ 90 s, turbo ≲ 60 s, relax ≲ 10 min).
 TYPICAL_S = {"fast": 60.0, "turbo": 40.0, "relax": 300.0}

@@ -1,7 +1,7 @@
 """The second half of a job's life: poll TTAPI until the job ends, or reconcile a lost submit.
 
-Each poll is a short task scheduled with a countdown (never a sleep). `seq` numbers the poll
-chain of a job so that a duplicated or revived poll message runs at most once per step.
+Each poll is an engine timer (never a sleep). `seq` numbers the poll chain of a job so that a
+duplicated or revived poll step runs at most once.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The webhook receiver: TTAPI POSTs a job's state to `/hook/<token>` and we settle the job.
 
-Each submit carries `hookUrl = MJ_HOOK_BASE_URL/hook/<token>` (`engine.hook_url`). TTAPI signs
-nothing, so the per-job token is the only credential: unguessable, compared in constant time with
-the record's, never logged in full. A finished job ends through `settle`, whose compare-and-set
-makes a retried or duplicated callback a no-op; those get 200 too, because TTAPI retries (up to 3
-times) until it gets a 200. Polling stays on as a slow safety net for callbacks that never come.
+Each submit carries `hookUrl = MJ_HOOK_BASE_URL/hook/<token>` (`worker.jobs.submit.hook_url`).
+TTAPI signs nothing, so the per-job token is the only credential: unguessable, compared in
+constant time with the record's, never logged in full. A finished job ends through `settle`,
+whose compare-and-set makes a retried or duplicated callback a no-op; those get 200 too, because
+TTAPI retries (up to 3 times) until it gets a 200. Polling stays on as a slow safety net for
+callbacks that never come.
 `GET /healthz` is answered by `worker.ops.http`; `/metrics` and the operator page are not
 served here (404) but on the private side (`MJ_ADMIN_BIND`, `worker.ops.web`).
 Plain WSGI: `create_wsgi_app(rt)` for any server, `serve` under waitress, and `app_from_env` for
