@@ -14,7 +14,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from worker.engine import hints
+from worker.jobs import hints
 from worker.text import text
 
 if TYPE_CHECKING:

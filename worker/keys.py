@@ -109,7 +109,7 @@ class Keys:
 
     def wake(self, label: str) -> str:
         """List: hints for the engine that holds the account (`fill`, `submit|job`,
-        `poll|job|seq|due_ms`); see `worker.engine.hints`."""
+        `poll|job|seq|due_ms`); see `worker.jobs.hints`."""
         return f"{self.account(label)}:wake"
 
     def owner(self, label: str) -> str:

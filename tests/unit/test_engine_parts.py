@@ -11,10 +11,10 @@ import pytest
 
 from config.settings import Settings, account_label
 from tests.support.wsgi import NullDispatcher
-from worker.engine import hints
 from worker.engine.core import Action
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
+from worker.jobs import hints
 from worker.runtime import Runtime
 
 KEYS = [f"sk-parts-{i:04d}-key" for i in range(5)]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from worker.engine import hints
+from worker.jobs import hints
 from worker.jobs import poll as completion
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, WAITING, JobRecord

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.engine import hints
 from worker.engine.core import Action, EngineCore
+from worker.jobs import hints
 from worker.runtime import Dispatcher
 
 

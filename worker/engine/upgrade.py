@@ -6,7 +6,7 @@ what they ask for to the engine holding the account, as hints. Nothing else need
 
 from __future__ import annotations
 
-from worker.engine import hints
+from worker.jobs import hints
 from worker.runtime import Runtime
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from worker.capacity.leases import Lease, new_token
-from worker.engine import hints
+from worker.jobs import hints
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder, stall_s, sweep_s
 from worker.jobs.poll import orphan
 from worker.jobs.records import NEW, TERMINAL, WAITING, JobRecord

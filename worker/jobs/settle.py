@@ -12,8 +12,7 @@ from typing import Any
 
 from worker import policy
 from worker.capacity import metrics, refusals
-from worker.engine import hints
-from worker.jobs import journal
+from worker.jobs import hints, journal
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.jobs.spec import job_result, remember
 from worker.runtime import Runtime
