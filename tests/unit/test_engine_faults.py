@@ -15,10 +15,10 @@ from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, account, build_eng
 from tests.support.inline import InlineEngine, Inputs
 from tests.support.simulators import SimFactory
 from worker.capacity import metrics
-from worker.capacity.refusals import probe_timing
 from worker.devtools.simulator import Simulator
 from worker.jobs import poll as completion
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING
+from worker.jobs.refusals import probe_timing
 from worker.policy import MAX_SUBMIT_ATTEMPTS
 
 KEY_BAD = "sk-engine-fault-unknown-0009"  # the simulator answers 401 to it

@@ -13,7 +13,7 @@ import fakeredis
 import pytest
 
 from worker.capacity.guard import SlotGuard
-from worker.capacity.refusals import probe_timing
+from worker.jobs.refusals import probe_timing
 
 A = "acct-occupied"
 LONG = 60.0

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from worker import policy
-from worker.capacity import metrics, refusals
-from worker.jobs import hints, journal
+from worker.capacity import metrics
+from worker.jobs import hints, journal, refusals
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
 from worker.jobs.spec import job_result, remember
 from worker.runtime import Runtime

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from worker.capacity import metrics, refusals
+from worker.capacity import metrics
+from worker.jobs import refusals
 from worker.jobs.outcome import Failed, Outcome, Park
 from worker.jobs.placement import move_waiters
 from worker.jobs.records import AMBIGUOUS, SUBMITTING, WAITING, JobRecord
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
     """499/429: not created; the job waits first in line. A 499 means someone else uses this
     key: the guard keeps to the slots we hold and probes for more now and then. A 429 cools
-    the account down (see `worker.capacity.refusals`)."""
+    the account down (see `worker.jobs.refusals`)."""
     rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
     place, wait = refusals.requeue(rt, rec, label, exc)
     show_waiting(rt, rec, label, place)
