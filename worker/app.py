@@ -25,11 +25,11 @@ from config.settings import ConfigError, Settings, load_settings
 from worker import hotpath
 from worker.dispatch import CeleryDispatcher
 from worker.engine.step import EngineStep
+from worker.jobs.runtime import Runtime, Timing, redis_client
 from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.heartbeat import Heartbeat
 from worker.ops.logs import configure_logging
 from worker.policy import TASK_SOFT_TIME_LIMIT_S, TASK_TIME_LIMIT_S
-from worker.runtime import Runtime, Timing, redis_client
 from worker.schedules import load_user_schedules
 
 PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}

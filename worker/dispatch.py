@@ -19,7 +19,7 @@ from worker.text import text
 
 if TYPE_CHECKING:
     from worker.app import MJCelery
-    from worker.runtime import Runtime
+    from worker.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import redis
 from config.settings import Settings
 from tests.support.stack import Stack
 from worker.devtools.embedded import RedisServer, free_port
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 from worker.webhook.receiver import create_wsgi_app
 
 pytestmark = pytest.mark.e2e

@@ -42,7 +42,7 @@ from worker.jobs import entry, maintenance
 from worker.jobs.delivery import delivered
 from worker.jobs.holders import stall_s
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
 
 ENGINE_KINDS = ("poll", "submit", "fill", "scan", "takeover")

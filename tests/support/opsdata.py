@@ -6,7 +6,7 @@ from typing import Any
 
 from worker.jobs import recent
 from worker.jobs.records import FAILED, NEW, SUBMITTED, SUCCESS, WAITING
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 
 
 def job_in_flight(rt: Runtime, job_id: str, account: str, prompt: str, progress: int) -> None:

@@ -13,8 +13,8 @@ from tests.support.opsdata import job_ended, job_in_flight, job_waiting
 from tests.support.wsgi import NullDispatcher
 from worker.cli import commands as cli
 from worker.devtools.embedded import RedisServer
+from worker.jobs.runtime import Runtime
 from worker.ops.heartbeat import HeartbeatWriter
-from worker.runtime import Runtime
 
 KEY = "sk-cli-ops-key-0001"
 A = account_label(KEY)

@@ -465,7 +465,7 @@ def test_the_download_task_does_not_retry_a_permanent_failure(
 
 def test_the_download_task_retries_only_transient_errors_with_a_jittered_capped_backoff() -> None:
     import tasks
-    from worker.runtime import Timing
+    from worker.jobs.runtime import Timing
 
     task = tasks.download
     assert set(task.autoretry_for) == set(TRANSIENT_ERRORS)

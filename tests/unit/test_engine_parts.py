@@ -15,7 +15,7 @@ from worker.engine.core import Action
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
 from worker.jobs import hints
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 
 KEYS = [f"sk-parts-{i:04d}-key" for i in range(5)]
 LABELS = [account_label(k) for k in KEYS]

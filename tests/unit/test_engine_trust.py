@@ -23,9 +23,9 @@ from worker.jobs.outcome import Failed, Park, Revoked
 from worker.jobs.placement import move_waiters
 from worker.jobs.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
 from worker.jobs.revoke import cancel
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import settle
 from worker.policy import AMBIGUOUS_RESUBMITS
-from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.responses import JobInfo

@@ -14,8 +14,8 @@ from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.cli.commands import COMMANDS
 from worker.cli.parser import build_parser
 from worker.devtools.embedded import RedisServer
+from worker.jobs.runtime import Runtime, redis_client
 from worker.ops.http import create_metrics_app
-from worker.runtime import Runtime, redis_client
 from worker.webhook.receiver import create_wsgi_app
 
 KEY = "sk-exposure-key-0001"

@@ -15,8 +15,8 @@ import redis
 from config.settings import Settings
 from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.devtools.embedded import RedisServer
+from worker.jobs.runtime import Runtime
 from worker.ops import health
-from worker.runtime import Runtime
 from worker.webhook.receiver import create_wsgi_app
 
 

@@ -21,9 +21,9 @@ from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.capacity import metrics
 from worker.devtools.embedded import free_port
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
+from worker.jobs.runtime import Runtime
 from worker.ops.heartbeat import HeartbeatWriter
 from worker.ops.http import create_metrics_app
-from worker.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A, KEY_B = "sk-metrics-key-aaaa-1111", "sk-metrics-key-bbbb-2222"
@@ -248,7 +248,7 @@ def metrics_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
         "from config.settings import Settings\n"
         "from worker.capacity import metrics\n"
         "from worker.ops.http import serve_metrics\n"
-        "from worker.runtime import Runtime\n"
+        "from worker.jobs.runtime import Runtime\n"
         "class D:\n"
         "    def __getattr__(self, name): return lambda *a, **k: None\n"
         f"s = Settings(ttapi_api_keys={KEY_A!r})\n"

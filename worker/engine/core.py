@@ -19,9 +19,9 @@ from worker.jobs import hints
 from worker.jobs import poll as completion
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 from worker.jobs.submit import take_over
-from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 HINTS_PER_READ = 200  # hints popped in one round trip

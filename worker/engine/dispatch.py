@@ -8,7 +8,7 @@ from typing import Any
 
 from worker.engine.core import Action, EngineCore
 from worker.jobs import hints
-from worker.runtime import Dispatcher
+from worker.jobs.runtime import Dispatcher
 
 
 class EngineDispatcher:

@@ -25,7 +25,7 @@ from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
 from worker.jobs.holders import stall_s
-from worker.runtime import Runtime, redis_client
+from worker.jobs.runtime import Runtime, redis_client
 
 log = logging.getLogger(__name__)
 HINT_WAIT_S = 0.5  # the longest the hint thread blocks (it then re-reads the held accounts)

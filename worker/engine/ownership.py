@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from worker.capacity.leases import Lease, new_token
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 
 
 class Ownership:

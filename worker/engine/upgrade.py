@@ -7,7 +7,7 @@ what they ask for to the engine holding the account, as hints. Nothing else need
 from __future__ import annotations
 
 from worker.jobs import hints
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 
 
 def poll(rt: Runtime, job_id: str, seq: int) -> None:

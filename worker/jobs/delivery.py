@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from worker.runtime import Runtime
+    from worker.jobs.runtime import Runtime
 
 # KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms).  1 when this run must deliver.
 _CLAIM = """

@@ -27,12 +27,12 @@ from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
 from worker.jobs.records import IN_FLIGHT, NEW, TERMINAL, WAITING, JobRecord
 from worker.jobs.revoke import cancel
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, resume_all
 from worker.jobs.spec import make_spec
 from worker.jobs.states import show_waiting
 from worker.jobs.submit import EXPIRED
 from worker.policy import MAX_STEP_ERRORS
-from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)

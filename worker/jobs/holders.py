@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, TERMINAL, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
-from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

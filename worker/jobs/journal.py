@@ -12,7 +12,7 @@ from typing import Any
 
 from worker.jobs.recent import note_ended
 from worker.jobs.record import JobRecord
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 
 log = logging.getLogger("worker.jobs")
 

@@ -14,8 +14,8 @@ from worker.jobs import hints
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder, stall_s, sweep_s
 from worker.jobs.poll import orphan
 from worker.jobs.records import NEW, TERMINAL, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
-from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)

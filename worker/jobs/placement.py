@@ -10,8 +10,8 @@ from __future__ import annotations
 from worker.capacity.accounts import NoAccountLeft
 from worker.jobs.outcome import Failed, Park
 from worker.jobs.records import NEW, SUBMITTING, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, resume_all
-from worker.runtime import Runtime
 from worker.ttapi import errors
 
 _PARKED = Park()

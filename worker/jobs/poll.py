@@ -12,13 +12,13 @@ from typing import Any
 from worker.capacity import metrics
 from worker.jobs.reconcile import reconcile
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, settle
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import poll_gap, timeout_s
 from worker.policy import (
     MAX_FETCH_ERRORS,
 )
-from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import deadline_for, schedule_poll
@@ -23,7 +24,6 @@ from worker.policy import (
     HISTORY_PAGE_SIZE,
     HISTORY_PAGES,
 )
-from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.kinds import ttapi_action
 from worker.ttapi.responses import JobListItem

@@ -9,9 +9,9 @@ cooldown, TTAPI's Retry-After when it sent one, else doubled by each 429 in a ro
 from __future__ import annotations
 
 from worker.jobs.records import JobRecord
+from worker.jobs.runtime import Runtime
 from worker.keys import REFUSALS_TTL_S
 from worker.policy import COOLDOWN_DOUBLINGS, PROBE_FRACTION, PROBE_MAX_S
-from worker.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.requests import mode_of
 

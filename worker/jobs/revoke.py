@@ -12,8 +12,8 @@ from worker.capacity import metrics
 from worker.jobs import journal
 from worker.jobs.delivery import delivered
 from worker.jobs.records import NEW, REVOKED, SUCCESS, TERMINAL, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
-from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

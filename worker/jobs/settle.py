@@ -14,8 +14,8 @@ from worker import policy
 from worker.capacity import metrics
 from worker.jobs import hints, journal, refusals
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.spec import job_result, remember
-from worker.runtime import Runtime
 from worker.ttapi.responses import JobInfo
 
 log = logging.getLogger(__name__)

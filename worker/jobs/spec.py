@@ -15,7 +15,7 @@ from worker.capacity.guard import FOLLOW_UP, FRESH
 from worker.capacity.lanes import base_of
 from worker.jobs import media
 from worker.jobs.records import JobRecord
-from worker.runtime import Runtime
+from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
 from worker.ttapi.kinds import VIDEO_KINDS, ttapi_action
 from worker.ttapi.media_requests import REQUESTS_BY_KIND

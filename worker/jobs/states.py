@@ -11,8 +11,8 @@ from typing import Any
 
 from worker.capacity.lanes import base_of
 from worker.jobs.records import JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.spec import iso
-from worker.runtime import Runtime
 
 WAITING_STATE, SUBMITTED_STATE = "WAITING", "SUBMITTED"
 

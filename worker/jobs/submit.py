@@ -18,11 +18,11 @@ from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt, take_claim
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING, JobRecord
 from worker.jobs.revoke import cancel
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 from worker.jobs.spec import request_for
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import deadline_for, poll_gap
-from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from worker.jobs.cadence import next_gap
 from worker.jobs.records import JobRecord
+from worker.jobs.runtime import Runtime
 from worker.policy import DEFAULT_TIMEOUT_S, RELAX_TIMEOUT_S
-from worker.runtime import Runtime
 from worker.ttapi.requests import mode_of
 
 

@@ -15,10 +15,10 @@ from worker.jobs import refusals
 from worker.jobs.outcome import Failed, Outcome, Park
 from worker.jobs.placement import move_waiters
 from worker.jobs.records import AMBIGUOUS, SUBMITTING, WAITING, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, resume_all
 from worker.jobs.states import show_waiting
 from worker.policy import MAX_SUBMIT_ATTEMPTS
-from worker.runtime import Runtime
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import redis
 
+from worker.jobs.runtime import Runtime
 from worker.ops import health, prometheus
 from worker.ops.view import OpsView
-from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PATHS = ("/metrics", "/healthz")

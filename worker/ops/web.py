@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from worker.jobs.runtime import Runtime
 from worker.ops.admin import create_admin_app
 from worker.ops.view import OpsView
-from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PUBLIC_THREADS, ADMIN_THREADS = 8, 4

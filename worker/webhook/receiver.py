@@ -30,11 +30,11 @@ from pydantic import ValidationError
 from config.problems import problems
 from worker.jobs.reconcile import adopt
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
+from worker.jobs.runtime import Runtime
 from worker.jobs.settle import settle
 from worker.jobs.states import show_submitted
 from worker.ops.http import Endpoints, encode, run_until_stopped
 from worker.ops.logs import configure_logging
-from worker.runtime import Runtime
 from worker.ttapi.responses import Envelope, JobInfo
 
 log = logging.getLogger(__name__)
