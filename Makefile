@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench faults venv clean
+.PHONY: demo test check lint bench faults venv clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo 'mj-worker needs Python >= 3.11 (python3.11 or newer on PATH)'; exit 1; }
@@ -25,6 +25,14 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+# The quick loop while editing (under 2 minutes): the checks of `make test` and the unit tests
+# but the slow ones (engine scenarios, the property test); `make test` runs everything.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -m "not slow" tests/unit
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

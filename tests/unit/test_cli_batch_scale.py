@@ -120,6 +120,7 @@ def sent_batch(app: Celery, out: Path, *, store: bool) -> list[Row | BadRow]:
     return rows
 
 
+@pytest.mark.slow
 def test_a_10000_row_batch_whose_results_are_stored_finishes_in_a_few_redis_commands(
     app: Celery, redis_server: RedisServer, tmp_path: Path
 ) -> None:

@@ -90,6 +90,7 @@ def locked_redis(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [
@@ -123,6 +124,7 @@ def test_a_command_that_needs_redis_says_in_one_line_it_cannot_reach_it(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.txt"]  # no journal written
 
 
+@pytest.mark.slow
 def test_a_redis_that_never_answers_is_given_up_after_two_seconds(
     silent_port: int, tmp_path: Path
 ) -> None:

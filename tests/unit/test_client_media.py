@@ -37,6 +37,7 @@ def finish(client: TTAPIClient, job_id: str, kind: str, timeout: float = 10.0) -
     raise AssertionError(f"job {job_id} did not finish")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("id_key", SUBMIT_ID_KEYS)
 def test_video_extend_and_edit_round_trip_whatever_the_submit_calls_the_id(
     sim: Simulator, client: TTAPIClient, id_key: str
@@ -56,6 +57,7 @@ def test_video_extend_and_edit_round_trip_whatever_the_submit_calls_the_id(
     assert len(edit.cdn_images or []) == 4 and edit.width and edit.height
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("list_key", VIDEO_LIST_KEYS)
 def test_a_videos_clips_are_read_whatever_the_fetch_calls_the_list(
     sim: Simulator, client: TTAPIClient, list_key: str

@@ -28,6 +28,7 @@ def eng(sim: Simulator) -> InlineEngine:
     return build_engine(sim, capacity=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["at once", "while it is polled", "after it finished"])
 def test_a_redelivered_message_submits_once(eng: InlineEngine, sim: Simulator, when: str) -> None:
     job = eng.imagine("a lighthouse at dawn")
@@ -61,6 +62,7 @@ def test_a_poll_run_twice_merges_into_one_schedule_and_a_stray_one_does_nothing(
     assert eng.result(job)["status"] == "SUCCESS"
 
 
+@pytest.mark.slow
 def test_jobs_beyond_the_cap_wait_and_go_out_as_slots_free(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -73,6 +75,7 @@ def test_jobs_beyond_the_cap_wait_and_go_out_as_slots_free(
     assert eng.rt.guard.state(LABEL_A).waiters == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("prompt", "submits", "error"),
     [
@@ -106,6 +109,7 @@ def test_a_failed_job_frees_its_slot_for_the_next_waiter(eng: InlineEngine, sim:
     assert account(sim)["peak_in_progress"] == 3
 
 
+@pytest.mark.slow
 def test_a_follow_up_runs_on_its_parents_account(sim: Simulator) -> None:
     eng = build_engine(sim, KEY_A, KEY_B, capacity=3)
     grid = eng.submit("imagine", {"prompt": "a fox", "mode": "fast"}, account=LABEL_B)
@@ -146,6 +150,7 @@ def test_bad_input_fails_before_any_http_call_naming_the_field(
     assert account(sim)["requests"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lost", ["the first poll of a job", "the submit of a waiter"])
 def test_the_engines_scan_repairs_a_lost_action(
     eng: InlineEngine, sim: Simulator, lost: str
@@ -178,6 +183,7 @@ def test_the_engines_scan_repairs_a_lost_action(
     assert account(sim)["submits"] == 4
 
 
+@pytest.mark.slow
 def test_the_pump_redelivers_a_result_whose_resume_was_lost(eng: InlineEngine) -> None:
     job = eng.imagine("a quiet harbour")
     eng.dispatcher.drop = lambda s: s.kind == "resume" and eng.state(job) == "SUCCESS"
@@ -190,6 +196,7 @@ def test_the_pump_redelivers_a_result_whose_resume_was_lost(eng: InlineEngine) -
     assert eng.rt.redis.zcard("mj:undelivered") == 0
 
 
+@pytest.mark.slow
 def test_no_record_log_line_or_result_holds_an_api_key(
     sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -223,6 +230,7 @@ def test_no_record_log_line_or_result_holds_an_api_key(
     assert LABEL_A in text and "Insufficient balance" in text  # the dump is not empty
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["submitted", "reconciled", "a follow-up"])
 def test_a_relax_jobs_deadline_follows_ttapis_relax_timeout(
     eng: InlineEngine, sim: Simulator, how: str
@@ -245,6 +253,7 @@ def test_a_relax_jobs_deadline_follows_ttapis_relax_timeout(
     assert rec.deadline - rec.submitted_at_ts == pytest.approx(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("prompt", "outcome"), [("a fine day", "Done"), ("a banned day", "Failed")]
 )

@@ -32,6 +32,7 @@ def eng(sim: Simulator) -> InlineEngine:
     return build_engine(sim, capacity=10, mj_reconcile_grace_s=3.0)
 
 
+@pytest.mark.slow
 def test_a_submits_own_answer_wins_its_job_back_from_a_look_alike_that_adopted_it(
     eng: InlineEngine, sim: Simulator
 ) -> None:

@@ -28,6 +28,7 @@ def eng(sim: Simulator) -> InlineEngine:
     return build_engine(sim, capacity=3, fast_s=FAST, mj_poll_max_s=0.1)
 
 
+@pytest.mark.slow
 def test_a_job_ttapi_still_runs_past_its_deadline_fails_and_keeps_its_place(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -39,6 +40,7 @@ def test_a_job_ttapi_still_runs_past_its_deadline_fails_and_keeps_its_place(
     assert account(sim)["in_progress"] == 1
 
 
+@pytest.mark.slow
 def test_a_job_whose_fetches_all_fail_still_ends_by_its_deadline(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -50,6 +52,7 @@ def test_a_job_whose_fetches_all_fail_still_ends_by_its_deadline(
     assert eng.rt.guard.state(LABEL_A).effective_cap == 2
 
 
+@pytest.mark.slow
 def test_the_place_of_a_job_that_outran_its_deadline_comes_back_through_a_probe(
     eng: InlineEngine, sim: Simulator
 ) -> None:

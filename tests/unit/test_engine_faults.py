@@ -34,6 +34,7 @@ def eng(sim: Simulator) -> InlineEngine:
     return build_engine(sim, capacity=4)
 
 
+@pytest.mark.slow
 def test_a_499_from_another_client_on_the_key_makes_jobs_wait_not_fail(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -49,6 +50,7 @@ def test_a_499_from_another_client_on_the_key_makes_jobs_wait_not_fail(
     assert eng.holders(LABEL_A) == 0
 
 
+@pytest.mark.slow
 def test_a_499_with_nothing_of_ours_running_probes_once_a_gap_until_a_slot_frees(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -85,6 +87,7 @@ def test_429s_in_a_row_without_retry_after_double_the_cooldown_and_a_success_res
     assert account(sim)["submits"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paths", [["fetch"], ["imagine", "fetch", "fetch-list"]])
 def test_a_429_storm_never_fails_a_job(eng: InlineEngine, sim: Simulator, paths: list[str]) -> None:
     sim.set_faults(rate_429=0.5, fault_paths=paths)
@@ -96,6 +99,7 @@ def test_a_429_storm_never_fails_a_job(eng: InlineEngine, sim: Simulator, paths:
     assert (stats["submits"], stats["count_499"]) == (6, 0)
 
 
+@pytest.mark.slow
 def test_a_500_on_submit_is_reconciled_then_sent_again_once_the_history_shows_nothing(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -108,6 +112,7 @@ def test_a_500_on_submit_is_reconciled_then_sent_again_once_the_history_shows_no
     assert (account(sim)["count_500"], account(sim)["submits"]) == (1, 1)
 
 
+@pytest.mark.slow
 def test_a_500_on_every_submit_fails_after_two_resends_with_ttapis_words(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -121,6 +126,7 @@ def test_a_500_on_every_submit_fails_after_two_resends_with_ttapis_words(
     assert (state.holders, state.effective_cap) == ({}, None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["rate_504_after_create", "rate_reset_after_create"])
 def test_a_lost_submit_answer_is_reconciled_to_the_same_ttapi_job(
     eng: InlineEngine, sim: Simulator, fault: str
@@ -146,6 +152,7 @@ def test_two_lost_submits_of_one_prompt_each_claim_their_own_ttapi_job(
     assert account(sim)["submits"] == 2
 
 
+@pytest.mark.slow
 def test_a_lost_submit_that_created_nothing_is_submitted_again_after_the_grace(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -161,6 +168,7 @@ def test_a_lost_submit_that_created_nothing_is_submitted_again_after_the_grace(
     assert account(sim)["submits"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("age", "state"), [(5.0, WAITING), (0.1, AMBIGUOUS)])
 def test_reconcile_resubmits_only_once_the_grace_has_passed(
     eng: InlineEngine, sim: Simulator, age: float, state: str
@@ -184,6 +192,7 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
         assert account(sim)["submits"] == 2
 
 
+@pytest.mark.slow
 def test_a_401_takes_the_account_out_of_rotation_and_jobs_go_to_the_other(
     sim: Simulator,
 ) -> None:
@@ -211,6 +220,7 @@ def test_a_402_on_the_only_account_fails_clearly_naming_it(
     assert eng.holders(LABEL_A) == 0
 
 
+@pytest.mark.slow
 def test_a_follow_up_is_refused_before_any_request_when_not_in_the_components(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -227,6 +237,7 @@ def test_a_follow_up_is_refused_before_any_request_when_not_in_the_components(
     assert eng.result(upscale)["account"] == LABEL_A
 
 
+@pytest.mark.slow
 def test_a_fetch_that_keeps_failing_backs_off_without_failing_the_job(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -241,6 +252,7 @@ def test_a_fetch_that_keeps_failing_backs_off_without_failing_the_job(
     assert eng.result(job)["status"] == "SUCCESS"
 
 
+@pytest.mark.slow
 def test_refusals_that_created_nothing_do_not_use_up_the_submit_retries(
     eng: InlineEngine, sim: Simulator
 ) -> None:

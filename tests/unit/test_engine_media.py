@@ -45,6 +45,7 @@ def fetched(sim: Simulator, label: str, ttapi_job_id: str) -> dict[str, Any]:
     return dict(info.model_extra or {})
 
 
+@pytest.mark.slow
 def test_a_video_from_an_image_url_ends_with_its_clips(eng: InlineEngine, sim: Simulator) -> None:
     result = finished(
         eng, "video", {"image": FRAME, "prompt": "a boat at sea", "batch": 2, "motion": "high"}
@@ -62,6 +63,7 @@ def test_a_video_from_an_image_url_ends_with_its_clips(eng: InlineEngine, sim: S
     assert eng.holders(result["account"]) == 0
 
 
+@pytest.mark.slow
 def test_a_video_after_an_upscale_starts_from_its_image_on_the_parents_account(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -80,6 +82,7 @@ def test_a_video_after_an_upscale_starts_from_its_image_on_the_parents_account(
     assert {j["label"] for j in sim.stats()["jobs"].values()} == {LABEL_B}
 
 
+@pytest.mark.slow
 def test_a_video_extend_continues_a_clip_of_its_parent_by_result_or_by_id(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -122,6 +125,7 @@ def test_an_edit_ends_with_four_images(
     assert result["mode"] == params.get("mode", "fast")
 
 
+@pytest.mark.slow
 def test_an_edit_handed_a_job_result_redraws_its_image(eng: InlineEngine) -> None:
     grid = finished(eng, "imagine", {"prompt": "a vase", "mode": "fast"})
     up = finished(eng, "action", {"action": "upsample1"}, parent=grid)
@@ -132,6 +136,7 @@ def test_an_edit_handed_a_job_result_redraws_its_image(eng: InlineEngine) -> Non
     assert rec is not None and rec.params["image"] == up["image_url"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "params"),
     [
@@ -171,6 +176,7 @@ INVALID: list[tuple[str, dict[str, Any], Any, str]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "params", "parent", "says"), INVALID)
 def test_bad_video_and_edit_input_fails_naming_the_field_before_any_submit(
     eng: InlineEngine, sim: Simulator, kind: str, params: dict[str, Any], parent: Any, says: str
@@ -193,6 +199,7 @@ def test_bad_video_and_edit_input_fails_naming_the_field_before_any_submit(
     assert account(sim)["submits"] + account(sim, LABEL_B)["submits"] == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("list_key", VIDEO_LIST_KEYS)
 def test_a_videos_clips_reach_the_result_whatever_the_fetch_calls_them(
     eng: InlineEngine, sim: Simulator, list_key: str
@@ -204,6 +211,7 @@ def test_a_videos_clips_reach_the_result_whatever_the_fetch_calls_them(
         assert all(url.endswith(".mp4") for url in result["videos"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("id_key", ["jobId", "job_id"])
 def test_every_new_kind_runs_whichever_way_the_submit_spells_the_id(
     eng: InlineEngine, sim: Simulator, id_key: str
@@ -216,6 +224,7 @@ def test_every_new_kind_runs_whichever_way_the_submit_spells_the_id(
     assert len({video["job_id"], more["job_id"], edit["job_id"]}) == 3
 
 
+@pytest.mark.slow
 def test_video_and_edit_jobs_wait_behind_a_full_account_like_image_jobs(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -247,6 +256,7 @@ def test_video_and_edit_jobs_wait_behind_a_full_account_like_image_jobs(
     assert eng.holders(LABEL_A) == 0
 
 
+@pytest.mark.slow
 def test_a_video_from_a_parent_refuses_an_account_other_than_the_parents(
     eng: InlineEngine, sim: Simulator
 ) -> None:

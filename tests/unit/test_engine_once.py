@@ -45,6 +45,7 @@ def stored_once(eng: InlineEngine, jobs: list[str]) -> Counter[str]:
     return Counter(type(eng.stored[j][0]).__name__ for j in jobs)
 
 
+@pytest.mark.slow
 def test_five_hundred_waiters_whose_expires_passed_all_end_revoked_once(
     sim: Simulator,
 ) -> None:
@@ -63,6 +64,7 @@ def test_five_hundred_waiters_whose_expires_passed_all_end_revoked_once(
     assert stored_once(eng, fresh) == {"Done": 10}
 
 
+@pytest.mark.slow
 def test_five_hundred_waiters_on_an_account_that_gets_402_all_end_on_the_other_once(
     sim: Simulator,
 ) -> None:
@@ -83,6 +85,7 @@ def test_five_hundred_waiters_on_an_account_that_gets_402_all_end_on_the_other_o
     assert eng.holders(LABEL_A) == eng.holders(LABEL_B) == 0
 
 
+@pytest.mark.slow
 def test_a_kill_inside_a_cancel_still_delivers_the_revoke(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,6 +154,7 @@ def test_a_revoke_racing_a_hand_off_leaves_no_slot_to_the_revoked_job(
     assert account(sim)["submits"] == 2
 
 
+@pytest.mark.slow
 def test_an_error_inside_a_run_never_stores_a_failure_for_a_job_that_goes_on(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,6 +31,7 @@ def created_per_prompt(sim: Simulator) -> Counter[str]:
     return Counter(j["prompt"] for j in sim.stats()["jobs"].values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["rate_502_after_create", "rate_500_after_create"])
 def test_a_5xx_after_the_job_was_created_is_reconciled_never_paid_twice(
     eng: InlineEngine, sim: Simulator, fault: str

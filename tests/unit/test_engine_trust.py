@@ -74,6 +74,7 @@ def load(eng: InlineEngine, job: str) -> Any:
 # -- defect 1: reconcile must accept a claim that is already its own --------------------------
 
 
+@pytest.mark.slow
 def test_a_submitter_killed_after_its_claim_is_reconciled_to_its_own_job_not_resubmitted(
     eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,6 +145,7 @@ def test_reconcile_reads_as_many_history_pages_as_reach_back_to_the_send(
     assert submits(sim) == 121
 
 
+@pytest.mark.slow
 def test_a_lost_submit_is_resubmitted_at_most_twice_then_fails_clearly(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -155,6 +157,7 @@ def test_a_lost_submit_is_resubmitted_at_most_twice_then_fails_clearly(
     assert (rec.ambiguous_resubmits, rec.submit_attempts) == (AMBIGUOUS_RESUBMITS, 3)
 
 
+@pytest.mark.slow
 def test_when_ttapis_history_cannot_be_read_the_job_fails_without_resubmit_and_keeps_its_place(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -194,6 +197,7 @@ def test_a_stale_answer_about_an_earlier_ttapi_job_never_ends_the_resubmitted_on
 # -- defect 4: a look-alike job in the history goes to the record nearest its creation --------
 
 
+@pytest.mark.slow
 def test_reconcile_takes_the_look_alike_created_nearest_its_own_send(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -229,6 +233,7 @@ def test_moving_waiters_publishes_each_before_it_leaves_the_queue(
     assert rt.guard.state(LABEL_A).waiters == ["mover"]  # still findable
 
 
+@pytest.mark.slow
 def test_the_pump_resumes_a_waiting_job_that_has_no_message_and_no_place_in_the_guard(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -350,6 +355,7 @@ def test_a_refusal_with_an_hour_long_retry_after_cools_the_account_for_at_most_a
     assert 0 < eng.rt.guard.state(LABEL_A).cooldown_ms <= 60_000
 
 
+@pytest.mark.slow
 def test_429s_with_retry_after_cool_the_account_for_what_ttapi_said_without_doubling(
     eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -387,6 +393,7 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
 # -- what a caller sees: WAITING with its place, SUBMITTED with TTAPI's progress -------------
 
 
+@pytest.mark.slow
 def test_a_caller_sees_waiting_with_its_place_then_submitted_with_rising_progress(
     sim: Simulator,
 ) -> None:
@@ -425,6 +432,7 @@ def test_every_ending_is_counted_once_by_outcome_and_successes_by_duration(
     assert sum(n for _, n in buckets) >= 2 and total > 0
 
 
+@pytest.mark.slow
 def test_every_key_the_engine_writes_lives_under_the_configured_prefix(sim: Simulator) -> None:
     eng = InlineEngine.build(sim.url, [KEY_A], fast_s=FAST, capacity=1, mj_key_prefix="blue")
     jobs = [eng.imagine(f"a blue prefix {i}") for i in range(2)]

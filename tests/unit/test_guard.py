@@ -36,6 +36,7 @@ def fill_up(guard: SlotGuard, label: str = A, n: int = 2) -> list[str]:
     return jobs
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(30)
 def test_thirty_two_threads_never_push_an_account_over_its_cap_and_every_job_runs(
     r: fakeredis.FakeRedis,

@@ -88,6 +88,7 @@ def test_a_499_on_the_probe_keeps_the_effective_cap_and_restarts_the_gap(
     assert guard.fill(A) == ["r"]
 
 
+@pytest.mark.slow
 def test_probes_go_no_more_often_than_the_gap(guard: SlotGuard) -> None:
     gap, window = 0.1, 1.0
     guard.occupied(A, "r", probe_every_s=gap, lapse_s=LONG)  # nothing of ours runs: cap 0

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import fakeredis
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from worker.capacity.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
+
+pytestmark = pytest.mark.slow  # a few hundred random runs: `make test`, not `make check`
 
 LABEL = "acct-stateful"
 DEFAULT_CAP = 3

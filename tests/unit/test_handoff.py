@@ -28,6 +28,7 @@ def eng(sim: Simulator) -> InlineEngine:
     return build_engine(sim, capacity=3)
 
 
+@pytest.mark.slow
 def test_a_waiter_handed_a_slot_needs_no_second_run_of_its_task(
     eng: InlineEngine, sim: Simulator
 ) -> None:
@@ -57,6 +58,7 @@ def test_a_waiter_whose_expires_passed_is_revoked_when_handed_a_slot(
     assert eng.holders(LABEL_A) == 0
 
 
+@pytest.mark.slow
 def test_an_engine_killed_while_handing_over_loses_no_job_and_pays_once(
     eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,6 +83,7 @@ def test_an_engine_killed_while_handing_over_loses_no_job_and_pays_once(
     assert eng.holders(LABEL_A) == 0
 
 
+@pytest.mark.slow
 def test_a_job_that_ends_is_reported_before_its_slot_goes_to_the_next_submit(
     eng: InlineEngine,
 ) -> None:

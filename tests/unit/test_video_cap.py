@@ -34,6 +34,7 @@ def test_without_a_video_cap_videos_share_the_accounts_places(sim: Simulator) ->
     assert eng.rt.pool.guard_labels == [LABEL_A]
 
 
+@pytest.mark.slow
 def test_with_a_video_cap_videos_have_places_of_their_own(sim: Simulator) -> None:
     eng = build_engine(sim, capacity=3, fast_s=FAST, mj_video_cap=2)
     jobs = crowd(eng)
