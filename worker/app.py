@@ -25,7 +25,8 @@ from config.settings import ConfigError, Settings, load_settings
 from worker import hotpath
 from worker.dispatch import CeleryDispatcher
 from worker.engine.step import EngineStep
-from worker.jobs.runtime import Runtime, Timing, redis_client
+from worker.jobs.runtime import Runtime, redis_client
+from worker.jobs.timing import Timing
 from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.heartbeat import Heartbeat
 from worker.ops.logs import configure_logging
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     patch_redis_channel_close()
     hotpath.apply()
     timing = Timing.from_settings(settings)
-    longest = timing.longest_countdown(settings.mj_pump_interval_s)
+    longest = timing.longest_countdown()
     if longest >= settings.mj_visibility_timeout_s:
         raise ConfigError(
             f"MJ_VISIBILITY_TIMEOUT_S: {settings.mj_visibility_timeout_s}s is not above the "

@@ -138,7 +138,7 @@ class Keys:
         return f"{self.account(label)}:refusals"
 
     def learned(self, label: str) -> str:
-        """Hash: learned job durations by kind and mode (polling cadence)."""
+        """Hash: learned job durations by kind and mode (when to poll: `jobs/timing.py`)."""
         return f"{self.account(label)}:durations"
 
     def responses(self, label: str) -> str:

@@ -40,7 +40,6 @@ from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.jobs import entry, maintenance
 from worker.jobs.delivery import delivered
-from worker.jobs.holders import stall_s
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
@@ -155,7 +154,7 @@ class InlineEngine:
         self.outcomes: dict[str, Outcome] = {}
         self.stored: dict[str, list[Outcome]] = {}  # every outcome stored, in order
         self.pump_every: float | None = None
-        self.scan_every: float | None = stall_s(rt)
+        self.scan_every: float | None = rt.timing.stall_s
         self.pumped: list[dict[str, int]] = []
         self.killed: list[Step] = []
 

@@ -465,7 +465,7 @@ def test_the_download_task_does_not_retry_a_permanent_failure(
 
 def test_the_download_task_retries_only_transient_errors_with_a_jittered_capped_backoff() -> None:
     import tasks
-    from worker.jobs.runtime import Timing
+    from worker.jobs.timing import Timing
 
     task = tasks.download
     assert set(task.autoretry_for) == set(TRANSIENT_ERRORS)
@@ -473,5 +473,5 @@ def test_the_download_task_retries_only_transient_errors_with_a_jittered_capped_
     # Retries are re-published with a countdown; Redis redelivers anything unacked for longer
     # than the visibility timeout, so the longest backoff stays well below it.
     settings = tasks.app.mj_settings
-    longest = Timing.from_settings(settings).longest_countdown(settings.mj_pump_interval_s)
+    longest = Timing.from_settings(settings).longest_countdown()
     assert task.retry_backoff_max <= 60 <= longest < settings.mj_visibility_timeout_s

@@ -6,7 +6,7 @@ import fakeredis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.jobs.cadence import Durations, PollBounds, next_gap
+from worker.jobs.timing import Durations, PollBounds, next_gap
 
 PROD = PollBounds(1.0, 15.0)
 SIM = PollBounds(0.05, 0.5)

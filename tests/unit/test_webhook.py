@@ -24,10 +24,10 @@ import requests
 
 from config.settings import Settings
 from worker.devtools.embedded import free_port
+from worker.jobs.reconcile import schedule_poll
 from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING
 from worker.jobs.runtime import Runtime
 from worker.jobs.submit import hook_url
-from worker.jobs.timing import schedule_poll
 from worker.webhook.receiver import create_wsgi_app
 
 JOB, TT_JOB = "celery-task-1", "tt-job-0001"

@@ -24,7 +24,6 @@ from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
-from worker.jobs.holders import stall_s
 from worker.jobs.runtime import Runtime, redis_client
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ class Node:
         self.core: EngineCore = EngineCore(self.rt, _Deferred(self))
         self.timers = Timers(self.pool, self.core.perform)
         self.core.scheduler = self.timers
-        self.ownership = Ownership(self.rt, name, lease_s=settings.mj_engine_lease_s)
+        self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
         self.rt.may_submit = self.ownership.holds
         dispatcher.core = self.core
         self.name = name
@@ -75,8 +74,8 @@ class Node:
         self.stopped.set()
 
     def _beats(self) -> None:
-        every = self.ownership.lease_s / 3
-        scan_every, last_scan = stall_s(self.rt), time.monotonic()
+        every = self.rt.timing.engine_beat_s
+        scan_every, last_scan = self.rt.timing.stall_s, time.monotonic()
         while not self.stopped.is_set():
             try:
                 taken, lost = self.ownership.beat()

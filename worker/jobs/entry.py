@@ -22,7 +22,6 @@ from typing import Any
 from worker.capacity.accounts import NoAccountLeft
 from worker.jobs import journal
 from worker.jobs.delivery import claim
-from worker.jobs.holders import stall_s
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
 from worker.jobs.records import IN_FLIGHT, NEW, TERMINAL, WAITING, JobRecord
@@ -113,7 +112,7 @@ def advance(
         # the task's after_return), so a kill in between loses nothing. One run claims the
         # report; a duplicate or overlapping one ends quietly: returning the result again
         # would fire the chain's callbacks a second time.
-        return ended(rec) if claim(rt, job_id, stall_s(rt)) else Park()
+        return ended(rec) if claim(rt, job_id, rt.timing.stall_s) else Park()
     if not rec.sig:
         rt.records.update(job_id, sig=signature())
     if rec.state in IN_FLIGHT:

@@ -14,17 +14,6 @@ from worker.jobs.settle import resume_all
 log = logging.getLogger(__name__)
 
 
-def stall_s(rt: Runtime) -> float:
-    """How late a step may be before the pump treats it as lost."""
-    return max(4 * rt.timing.bounds.max_s, 2 * rt.settings.mj_pump_interval_s, 2.0)
-
-
-def sweep_s(rt: Runtime) -> float:
-    """How often the pump looks at each open record (a minute in production): the sweep only
-    finds what every other repair missed, so it need not cost a read per job per round."""
-    return max(stall_s(rt), 12 * rt.settings.mj_pump_interval_s)
-
-
 # What the pump reads of each record: a few fields, for thousands of records a round.
 HOLDER_FIELDS = (
     "state",
@@ -35,12 +24,6 @@ HOLDER_FIELDS = (
     "sent_at",
     "woken_at",
 )
-
-
-def submit_limit(rt: Runtime) -> float:
-    """The longest a submit's HTTP call may take (connect + read timeouts)."""
-    s = rt.settings
-    return s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s
 
 
 def look_at_holder(
@@ -61,7 +44,7 @@ def look_at_holder(
     HTTP timeouts (its sender died) is reconciled. Without `revive` (the engine, which
     schedules its own polls and submits) lost polls and submits are left to the caller.
     """
-    stall = stall_s(rt)
+    stall = rt.timing.stall_s
     if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
         return ""  # ended blind before occupancy existed (an older version): it waits it out
     if rec is None or rec.state in TERMINAL or rec.account != label:
@@ -78,7 +61,7 @@ def look_at_holder(
             log.warning("job %s: poll chain lost; reviving it", job_id)
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
             return "revived"
-    elif rec.state == SUBMITTING and now - rec.sent_at > submit_limit(rt) + stall:
+    elif rec.state == SUBMITTING and now - rec.sent_at > rt.timing.submit_limit_s + stall:
         if rt.records.cas(
             job_id,
             {"state": SUBMITTING, "poll_seq": rec.poll_seq},

@@ -11,7 +11,7 @@ import logging
 
 from worker.capacity.leases import Lease, new_token
 from worker.jobs import hints
-from worker.jobs.holders import HOLDER_FIELDS, look_at_holder, stall_s, sweep_s
+from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.poll import orphan
 from worker.jobs.records import NEW, TERMINAL, WAITING, JobRecord
 from worker.jobs.runtime import Runtime
@@ -36,7 +36,7 @@ def pump(rt: Runtime) -> dict[str, int]:
     if not turn.take(token, _turn_ms(rt) / 1000):
         return done
     try:
-        _round(rt, rt.clock(), stall_s(rt), done)
+        _round(rt, rt.clock(), rt.timing.stall_s, done)
     finally:
         turn.give_back(token)  # never another round's turn, if this one outlived its own
     return done
@@ -95,7 +95,7 @@ def _hint_engines(rt: Runtime, labels: list[str]) -> set[str]:
 def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     """Find jobs by their records, not through the guard: one that lost its message and its
     guard entry (a kill between two steps), or whose account's key was removed."""
-    due = rt.records.due(now - sweep_s(rt))
+    due = rt.records.due(now - rt.timing.sweep_s)
     rt.records.look_again(due, now)  # each open record is looked at once per sweep period
     recs = rt.records.peek(due, SWEEP_FIELDS)
     parked: list[JobRecord] = []

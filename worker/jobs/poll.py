@@ -93,7 +93,9 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
     if not moved and not (rec.fetch_errors or rec.unknown_fetches):
         # Nothing to write: the same step polls again later (the engine holds the schedule;
         # only a duplicate of this very step could run twice, and it would change nothing).
-        rt.dispatcher.poll(rec.job_id, seq, poll_gap(rt, rec, now), rec.account)
+        rt.dispatcher.poll(
+            rec.job_id, seq, poll_gap(rt.timing, rt.durations, rec, now), rec.account
+        )
         return rec
     changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     if moved:
@@ -166,7 +168,7 @@ def _next(
     if at_least:
         gap = max(at_least, rt.timing.bounds.min_s)
     else:
-        gap = poll_gap(rt, rec, now, errors_in_row=errors_in_row)
+        gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
     if not rt.records.cas(
         rec.job_id,
         {"poll_seq": seq},

@@ -16,7 +16,7 @@ from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING, JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
-from worker.jobs.timing import deadline_for, schedule_poll
+from worker.jobs.timing import poll_gap
 from worker.keys import CLAIM_TTL_S
 from worker.policy import (
     AMBIGUOUS_RESUBMITS,
@@ -55,7 +55,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
         state=SUBMITTED,
         ttapi_job_id=ttapi_job_id,
         submitted_at_ts=started,
-        deadline=deadline_for(rt, rec, started),
+        deadline=rt.timing.deadline(rec, started),
         poll_seq=next_seq,
         last_poll_at=now,
     ):
@@ -68,6 +68,14 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
         show_submitted(rt, fresh, first=True)
         schedule_poll(rt, fresh, next_seq)
     return True
+
+
+def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0) -> None:
+    """Schedule fetch number `seq` of a job at the gap the polling policy chooses."""
+    now = rt.clock()
+    gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
+    rt.records.update(rec.job_id, next_poll_at=now + gap)
+    rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
 
 
 def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
@@ -195,7 +203,7 @@ def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) ->
     """Fail a lost submit without resubmitting. `blind`: TTAPI's history could not be read, so
     TTAPI may run the job until its longest life is over: its slot becomes occupancy (a probe
     TTAPI accepts clears it). Otherwise the history showed no such job: the slot is free."""
-    life = deadline_for(rt, rec, rec.sent_at or rt.clock()) - rt.clock()
+    life = rt.timing.deadline(rec, rec.sent_at or rt.clock()) - rt.clock()
     said = f" ({rec.last_error})" if rec.last_error else ""
     if blind:
         tail = "; if TTAPI did create it, it counts against the account's cap until a probe "

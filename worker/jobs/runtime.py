@@ -22,10 +22,9 @@ from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
 from worker.clock import RedisClock
-from worker.jobs.cadence import Durations, PollBounds
 from worker.jobs.records import RecordStore
+from worker.jobs.timing import Durations, Timing
 from worker.keys import Keys
-from worker.policy import LONGEST_TIMEOUT_S
 from worker.ttapi.client import TTAPIClient
 
 
@@ -71,58 +70,6 @@ def redis_client(url: str) -> Redis:
         socket_connect_timeout=2.0,
         socket_keepalive=True,
     )
-
-
-@dataclass
-class Timing:
-    """Durations derived from the settings, in seconds."""
-
-    bounds: PollBounds
-    lease_s: float
-    cooldown_s: float
-    reconcile_grace_s: float
-    deadline_grace_s: float
-    time_scale: float
-    submit_retry_s: float
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> Timing:
-        """Scale every duration from the poll bounds and `MJ_TIME_SCALE`."""
-        return cls(
-            bounds=PollBounds(s.mj_poll_min_s, s.mj_poll_max_s),
-            # A lease outlives anything TTAPI may still be running: its longest timeout (1200 s,
-            # scaled) plus grace. So a lapse never frees a slot of a live job, even if every
-            # worker and the pump were down meanwhile; polls and the pump renew it all along.
-            lease_s=max(
-                LONGEST_TIMEOUT_S * s.mj_time_scale
-                + max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
-                8 * s.mj_poll_max_s,
-                4 * s.mj_pump_interval_s,
-                2 * (s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s),
-            ),
-            cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
-            reconcile_grace_s=s.mj_reconcile_grace_s,
-            deadline_grace_s=max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s),
-            time_scale=s.mj_time_scale,
-            submit_retry_s=max(2 * s.mj_poll_min_s, 0.1),
-        )
-
-    def retry_after(self, value: float | None) -> float:
-        """TTAPI's `Retry-After`, bounded: never past 60 s (or the longest poll gap, if longer)."""
-        if not value or value <= 0:
-            return 0.0
-        return min(float(value), max(self.bounds.max_s, policy.RETRY_AFTER_CAP_S))
-
-    def longest_countdown(self, pump_interval_s: float) -> float:
-        """The longest countdown any step schedules (must stay below the visibility timeout)."""
-        return max(
-            self.bounds.max_s,
-            self.cooldown_s * 2**policy.COOLDOWN_DOUBLINGS,
-            self.reconcile_grace_s,
-            pump_interval_s,
-            self.submit_retry_s * 2**policy.SUBMIT_RETRY_DOUBLINGS,
-            policy.RETRY_AFTER_CAP_S,
-        )
 
 
 @dataclass

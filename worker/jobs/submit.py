@@ -22,7 +22,7 @@ from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 from worker.jobs.spec import request_for
 from worker.jobs.states import show_submitted
-from worker.jobs.timing import deadline_for, poll_gap
+from worker.jobs.timing import poll_gap
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
@@ -129,13 +129,13 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
         "prev_progress": 0,
         "prev_progress_at": 0,
     }
-    gap = poll_gap(rt, replace(rec, **fresh_start), now)
+    gap = poll_gap(rt.timing, rt.durations, replace(rec, **fresh_start), now)
     running = rt.records.moved(
         rec,
         SUBMITTING,
         SUBMITTED,
         ttapi_job_id=ttapi_job_id,
-        deadline=deadline_for(rt, rec, now),
+        deadline=rt.timing.deadline(rec, now),
         poll_seq=rec.poll_seq + 1,
         last_poll_at=now,
         next_poll_at=now + gap,

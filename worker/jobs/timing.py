@@ -1,43 +1,222 @@
-"""When a submitted job is fetched next, and when it is given up: a job's clock.
+"""When to poll a job, and when to give up on it: every duration the engine schedules by.
 
-The gap comes from `cadence.next_gap` (the polling policy); the deadline from TTAPI's own
-timeout for the job, scaled, plus a grace.
+- `next_gap` within `PollBounds` (`MJ_POLL_MIN_S`..`MJ_POLL_MAX_S`): rarely early, promptly near
+  the job's expected end. The expected duration is what this account's jobs of the same kind
+  and mode actually took (`Durations`: an exponential moving average kept in Redis), else
+  TTAPI's typical duration for the mode scaled by `MJ_TIME_SCALE`; once TTAPI reports
+  `progress`, the rate between two fetches predicts the end. `poll_gap` applies it to a record
+  (with webhooks on, polling is a slow safety net instead).
+- `Timing`: every other duration, derived once from the settings: slot leases, cooldowns, the
+  reconcile grace, a job's deadline (`deadline`, from TTAPI's own timeout, `timeout_s`), how
+  late a step may be before it counts as lost (`stall_s`: also how often the engine scans the
+  accounts it holds), how often the pump sweeps the records, how often an engine beats.
 """
 
 from __future__ import annotations
 
-from worker.jobs.cadence import next_gap
-from worker.jobs.records import JobRecord
-from worker.jobs.runtime import Runtime
-from worker.policy import DEFAULT_TIMEOUT_S, RELAX_TIMEOUT_S
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from config.settings import Settings
+from worker import policy
+from worker.jobs.record import JobRecord
+from worker.keys import KEYS, Keys
+from worker.policy import DEFAULT_TIMEOUT_S, LONGEST_TIMEOUT_S, RELAX_TIMEOUT_S
 from worker.ttapi.requests import mode_of
 
-
-def poll_gap(rt: Runtime, rec: JobRecord, now: float, *, errors_in_row: int = 0) -> float:
-    """Seconds until the next fetch of a submitted job, as the polling policy chooses."""
-    if rt.settings.mj_hook_base_url and errors_in_row == 0:
-        # The webhook ends the job; polling only catches a callback that never came. Half the
-        # visibility timeout keeps Redis from redelivering the countdown message early.
-        return min(rt.settings.mj_hook_safety_poll_s, rt.settings.mj_visibility_timeout_s / 2)
-    return next_gap(
-        rt.timing.bounds,
-        elapsed=now - rec.submitted_at_ts if rec.submitted_at_ts else 0.0,
-        expected=rt.durations.expected(rec.account, mode_of(rec.params, rec.parent), rec.kind),
-        progress=rec.progress,
-        last_progress=rec.prev_progress,
-        since_last_progress=(
-            rec.last_progress_at - rec.prev_progress_at if rec.prev_progress_at else 0.0
-        ),
-        errors=errors_in_row,
-    )
+# TTAPI's typical durations in seconds (fast ≲ 90 s, turbo ≲ 60 s, relax ≲ 10 min).
+TYPICAL_S = {"fast": 60.0, "turbo": 40.0, "relax": 300.0}
+# Follow-up kinds are quicker than a full grid (an upsample is about half an imagine).
+KIND_FACTOR = {"action": 0.6, "seed": 0.3, "describe": 0.3}
+EMA_WEIGHT = 0.3
 
 
-def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0) -> None:
-    """Schedule fetch number `seq` of a job at the gap the polling policy chooses."""
-    now = rt.clock()
-    gap = poll_gap(rt, rec, now, errors_in_row=errors_in_row)
-    rt.records.update(rec.job_id, next_poll_at=now + gap)
-    rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
+@dataclass(frozen=True)
+class PollBounds:
+    """`MJ_POLL_MIN_S`..`MJ_POLL_MAX_S`: the shortest and longest gap between two fetches."""
+
+    min_s: float
+    max_s: float
+
+    def clamp(self, gap: float) -> float:
+        """The gap forced into the bounds."""
+        return max(self.min_s, min(self.max_s, gap))
+
+
+def next_gap(
+    bounds: PollBounds,
+    *,
+    elapsed: float,
+    expected: float,
+    progress: int = 0,
+    last_progress: int = 0,
+    since_last_progress: float = 0.0,
+    errors: int = 0,
+) -> float:
+    """Seconds until the next fetch of a job that is `elapsed` seconds old and not finished.
+
+    `errors` consecutive failed fetches (429/5xx/timeouts) back off exponentially instead.
+    """
+    if errors > 0:
+        return bounds.clamp(bounds.min_s * (2 ** min(errors, 12)))
+    if 0 < progress < 100:
+        if 0 < last_progress < progress and since_last_progress > 0:
+            rate = (progress - last_progress) / since_last_progress
+        else:
+            rate = progress / max(elapsed, 1e-6)
+        remaining = (100 - progress) / rate
+    else:
+        remaining = expected - elapsed
+    if remaining <= 0:
+        # Later than expected: look again soon, but less often the longer it overruns.
+        overdue = -remaining
+        return bounds.clamp(bounds.min_s + 0.25 * overdue)
+    # Aim at the predicted end; never sleep past it by more than the granularity of `max_s`.
+    return bounds.clamp(remaining)
+
+
+class Durations:
+    """Learned job durations per account, mode and kind, shared by every worker via Redis.
+
+    Each process keeps what it read for `CACHE_S`: every poll asks, and an average that moves
+    by a few percent per finished job need not cost a Redis read per fetch.
+    """
+
+    CACHE_S = 5.0
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        time_scale: float = 1.0,
+        keys: Keys = KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = client
+        self.time_scale = time_scale
+        self._key = keys.learned
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, float | None]] = {}
+
+    def _read(self, label: str, fld: str) -> float | None:
+        """The stored average (None: nothing learned yet), from this process's cache if fresh."""
+        now = self._clock()
+        hit = self._seen.get((label, fld))
+        if hit is not None and now - hit[0] < self.CACHE_S:
+            return hit[1]
+        raw = self.redis.hget(self._key(label), fld)
+        value = float(raw) if raw else None
+        self._seen[(label, fld)] = (now, value)
+        return value
+
+    @staticmethod
+    def _field(mode: str, kind: str) -> str:
+        return f"{kind}:{mode}"
+
+    def expected(self, label: str, mode: str, kind: str) -> float:
+        """The expected duration in seconds: learned if any job finished, else typical × scale."""
+        learned = self._read(label, self._field(mode, kind))
+        if learned:
+            return learned
+        base = TYPICAL_S.get(mode, TYPICAL_S["fast"]) * KIND_FACTOR.get(kind, 1.0)
+        return base * self.time_scale
+
+    def learn(
+        self, label: str, mode: str, kind: str, took_s: float, client: redis.Redis | None = None
+    ) -> None:
+        """Fold one finished job's duration into the moving average (written through `client`,
+        e.g. a pipeline the caller sends, else at once)."""
+        if took_s <= 0:
+            return
+        fld = self._field(mode, kind)
+        old = self._read(label, fld)
+        new = took_s if not old else (1 - EMA_WEIGHT) * old + EMA_WEIGHT * took_s
+        (client or self.redis).hset(self._key(label), fld, f"{new:.4f}")
+        self._seen[(label, fld)] = (self._clock(), new)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every duration derived from the settings, in seconds."""
+
+    bounds: PollBounds
+    lease_s: float
+    cooldown_s: float
+    reconcile_grace_s: float
+    deadline_grace_s: float
+    time_scale: float
+    submit_retry_s: float
+    pump_interval_s: float
+    stall_s: float
+    sweep_s: float
+    submit_limit_s: float
+    hook_poll_s: float | None
+    engine_lease_s: float
+    engine_beat_s: float
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Timing:
+        """Scale every duration from the poll bounds and `MJ_TIME_SCALE`."""
+        deadline_grace_s = max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s)
+        submit_limit_s = s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s
+        # How late a step may be before the pump treats it as lost.
+        stall_s = max(4 * s.mj_poll_max_s, 2 * s.mj_pump_interval_s, 2.0)
+        return cls(
+            bounds=PollBounds(s.mj_poll_min_s, s.mj_poll_max_s),
+            # A lease outlives anything TTAPI may still be running: its longest timeout (1200 s,
+            # scaled) plus grace. So a lapse never frees a slot of a live job, even if every
+            # worker and the pump were down meanwhile; polls and the pump renew it all along.
+            lease_s=max(
+                LONGEST_TIMEOUT_S * s.mj_time_scale + deadline_grace_s,
+                8 * s.mj_poll_max_s,
+                4 * s.mj_pump_interval_s,
+                2 * submit_limit_s,
+            ),
+            cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
+            reconcile_grace_s=s.mj_reconcile_grace_s,
+            deadline_grace_s=deadline_grace_s,
+            time_scale=s.mj_time_scale,
+            submit_retry_s=max(2 * s.mj_poll_min_s, 0.1),
+            pump_interval_s=s.mj_pump_interval_s,
+            stall_s=stall_s,
+            # How often the pump looks at each open record (a minute in production): the sweep
+            # only finds what every other repair missed, so it need not cost a read per job
+            # per round.
+            sweep_s=max(stall_s, 12 * s.mj_pump_interval_s),
+            submit_limit_s=submit_limit_s,
+            # The webhook ends the job; polling only catches a callback that never came.
+            hook_poll_s=(
+                min(s.mj_hook_safety_poll_s, s.mj_visibility_timeout_s / 2)
+                if s.mj_hook_base_url
+                else None
+            ),
+            engine_lease_s=s.mj_engine_lease_s,
+            engine_beat_s=s.mj_engine_lease_s / 3,
+        )
+
+    def retry_after(self, value: float | None) -> float:
+        """TTAPI's `Retry-After`, bounded: never past 60 s (or the longest poll gap, if longer)."""
+        if not value or value <= 0:
+            return 0.0
+        return min(float(value), max(self.bounds.max_s, policy.RETRY_AFTER_CAP_S))
+
+    def longest_countdown(self) -> float:
+        """The longest countdown any step schedules (must stay below the visibility timeout)."""
+        return max(
+            self.bounds.max_s,
+            self.cooldown_s * 2**policy.COOLDOWN_DOUBLINGS,
+            self.reconcile_grace_s,
+            self.pump_interval_s,
+            self.submit_retry_s * 2**policy.SUBMIT_RETRY_DOUBLINGS,
+            policy.RETRY_AFTER_CAP_S,
+        )
+
+    def deadline(self, rec: JobRecord, start: float) -> float:
+        """When to give up on a job TTAPI started at `start`: its timeout, scaled, plus a grace."""
+        return start + timeout_s(rec) * self.time_scale + self.deadline_grace_s
 
 
 def timeout_s(rec: JobRecord) -> int:
@@ -47,6 +226,23 @@ def timeout_s(rec: JobRecord) -> int:
     return int(rec.params.get("timeout") or default)
 
 
-def deadline_for(rt: Runtime, rec: JobRecord, start: float) -> float:
-    """When to give up on a job TTAPI started at `start`: its timeout, scaled, plus a grace."""
-    return start + timeout_s(rec) * rt.timing.time_scale + rt.timing.deadline_grace_s
+def poll_gap(
+    timing: Timing, durations: Durations, rec: JobRecord, now: float, *, errors_in_row: int = 0
+) -> float:
+    """Seconds until the next fetch of a submitted job, as the polling policy chooses."""
+    if timing.hook_poll_s is not None and errors_in_row == 0:
+        return timing.hook_poll_s
+    return next_gap(
+        timing.bounds,
+        elapsed=now - rec.submitted_at_ts if rec.submitted_at_ts else 0.0,
+        expected=durations.expected(rec.account, mode_of(rec.params, rec.parent), rec.kind),
+        progress=rec.progress,
+        last_progress=rec.prev_progress,
+        since_last_progress=(
+            rec.last_progress_at - rec.prev_progress_at if rec.prev_progress_at else 0.0
+        ),
+        errors=errors_in_row,
+    )
+
+
+__all__ = ["Durations", "PollBounds", "Timing", "next_gap", "poll_gap", "timeout_s"]
