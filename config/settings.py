@@ -240,3 +240,9 @@ def _without_password(url: str) -> str:
     if not sep or not at or ":" not in userinfo:
         return url
     return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def default(name: str) -> Any:
+    """The default of setting `name`: for constructors whose callers may leave it out, so the
+    number is spelled once, here."""
+    return Settings.model_fields[name].default

@@ -31,6 +31,12 @@ from worker.engine import upgrade
 from worker.jobs import maintenance
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
 from worker.pipelines import build_pipeline
+from worker.policy import (
+    DOWNLOAD_BACKOFF_MAX_S,
+    DOWNLOAD_BACKOFF_S,
+    DOWNLOAD_READ_TIMEOUT_S,
+    DOWNLOAD_RETRIES,
+)
 
 __all__ = [
     "JobTask",
@@ -84,9 +90,9 @@ def refresh_accounts() -> dict[str, dict[str, object]]:
     name="mj.download",
     bind=True,
     autoretry_for=TRANSIENT_ERRORS,
-    max_retries=5,
-    retry_backoff=2,
-    retry_backoff_max=60,
+    max_retries=DOWNLOAD_RETRIES,
+    retry_backoff=DOWNLOAD_BACKOFF_S,
+    retry_backoff_max=DOWNLOAD_BACKOFF_MAX_S,
     retry_jitter=True,
 )
 def download(self: Task, result: dict[str, Any], directory: str | None = None) -> dict[str, Any]:
@@ -105,7 +111,7 @@ def download(self: Task, result: dict[str, Any], directory: str | None = None) -
         result,
         target,
         allow_private=settings.mj_download_allow_private,
-        timeout=(settings.mj_http_connect_timeout_s, 60.0),
+        timeout=(settings.mj_http_connect_timeout_s, DOWNLOAD_READ_TIMEOUT_S),
         max_bytes=settings.mj_download_max_bytes,
     )
 

@@ -30,10 +30,16 @@ from worker.jobs.timing import Timing
 from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.heartbeat import Heartbeat
 from worker.ops.logs import configure_logging
-from worker.policy import TASK_SOFT_TIME_LIMIT_S, TASK_TIME_LIMIT_S
+from worker.policy import (
+    INLINE_ARG_MAX_CHARS,
+    INLINE_DATA_URI_MAX_CHARS,
+    PUBLISH_RETRY,
+    REFRESH_ACCOUNTS_S,
+    TASK_SOFT_TIME_LIMIT_S,
+    TASK_TIME_LIMIT_S,
+)
 from worker.schedules import load_user_schedules
 
-PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}
 DEFAULT_QUEUE = "celery"  # Celery's default: user tasks, where other services send them
 CONTROL_TASKS = ("mj.poll", "mj.tick", "mj.fill", "mj.pump", "mj.refresh_accounts")
 
@@ -80,7 +86,8 @@ def task_signature(task: Any) -> dict[str, Any]:
 
 def _slim(value: Any) -> Any:
     if isinstance(value, str) and (
-        len(value) > 65536 or (value.startswith("data:") and len(value) > 1024)
+        len(value) > INLINE_ARG_MAX_CHARS
+        or (value.startswith("data:") and len(value) > INLINE_DATA_URI_MAX_CHARS)
     ):
         return INLINE_STUB
     if isinstance(value, list) and any(_slim(v) is INLINE_STUB for v in value):
@@ -146,7 +153,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
             },
             "mj-refresh-accounts": {
                 "task": "mj.refresh_accounts",
-                "schedule": timedelta(minutes=5),
+                "schedule": timedelta(seconds=REFRESH_ACCOUNTS_S),
             },
         },
     )

@@ -13,11 +13,13 @@ import threading
 import time
 from typing import Any
 
+from worker.policy import REDIS_CLOCK_RESYNC_S
+
 
 class RedisClock:
     """A callable returning Redis's current time (epoch seconds), resynced every `resync_s`."""
 
-    def __init__(self, redis: Any, *, resync_s: float = 10.0) -> None:
+    def __init__(self, redis: Any, *, resync_s: float = REDIS_CLOCK_RESYNC_S) -> None:
         self._redis = redis
         self._resync_s = resync_s
         self._base = 0.0  # Redis time at `_mono`

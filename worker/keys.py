@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLAIM_TTL_S = 86400  # a TTAPI job id → the record that owns it (TTAPI's longest job is 20 min)
-REFUSALS_TTL_S = 3600  # an account's streak of 499/429 refusals in a row
-COUNT_TTL_S = 3600  # one minute's counter of one status (`mjw status` reads the last minutes)
-DISABLE_S = {401: 3600, 402: 600}  # how long an account stays out of rotation, by status
-RECENT_CAP, RECENT_FAILED_CAP = 1000, 500  # newest endings kept (`recent`, `recent_failed`)
-# Job records, hook tokens, the TTAPI-id index and chains live MJ_RECORD_TTL_S (7 days).
+# How long each lives is policy (`worker.policy`: CLAIM_TTL_S, REFUSALS_TTL_S, COUNT_TTL_S,
+# DISABLE_S, RECENT_CAP); job records, hook tokens, the TTAPI-id index and chains live
+# MJ_RECORD_TTL_S (7 days).
 
 
 @dataclass(frozen=True)

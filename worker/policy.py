@@ -1,10 +1,14 @@
-"""The numbers that decide how hard mj-worker tries, in one place.
+"""The numbers that decide how hard mj-worker tries and how long what it keeps lives, in one place.
 
-The engine, the start-up visibility check and the tests read these; nothing else spells them.
+Each says why it has its value. What operators may change is a setting (`config.settings`);
+durations derived from the settings are scaled by these in `jobs.timing.Timing`. Constructors
+take their defaults from the settings (`config.settings.default`) or from here; nothing else
+spells these numbers.
 """
 
 from __future__ import annotations
 
+# -- retries and give-ups -----------------------------------------------------------------
 MAX_SUBMIT_ATTEMPTS = 3  # 5xx/network failures of one submit before the job fails
 SUBMIT_RETRY_DOUBLINGS = 3  # retry n waits submit_retry_s × 2**n, n < MAX_SUBMIT_ATTEMPTS
 MAX_FETCH_ERRORS = 8  # fetches in a row TTAPI answers 404/401/400 before the job is given up
@@ -18,14 +22,86 @@ AMBIGUOUS_RESUBMITS = 2
 HISTORY_PAGES = 10  # fetch-list pages read back per reconcile look (100 rows each)
 HISTORY_PAGE_SIZE = 100  # fetch-list's largest page
 HISTORY_FAILURES = 5  # fetch-list reads failing in a row (over a grace) before it counts as down
+RECONCILE_LOOKS_PER_GRACE = 4  # history reads per reconcile grace: a lost submit is found soon
 MAX_STEP_ERRORS = 5  # unexpected errors in a row before a job not yet sent fails clearly
+STEP_ERROR_DOUBLINGS = 6  # a step's unexpected errors back off submit_retry_s × 2**n, n ≤ this
 TRANSIENT_RESUBMITS = 1  # resubmits after a FAILED TTAPI calls worth one more try
 
-# TTAPI's job timeouts (seconds): its defaults by mode, and the longest a job may ask for.
+# -- TTAPI's job timeouts (seconds): its defaults by mode, and the longest a job may ask for --
 DEFAULT_TIMEOUT_S = 300
 RELAX_TIMEOUT_S = 600
 LONGEST_TIMEOUT_S = 1200
 
+# -- when to poll (jobs.timing) ------------------------------------------------------------
+# TTAPI's typical durations in seconds (fast ≲ 90 s, turbo ≲ 60 s, relax ≲ 10 min).
+TYPICAL_S = {"fast": 60.0, "turbo": 40.0, "relax": 300.0}
+# Follow-up kinds are quicker than a full grid (an upsample is about half an imagine).
+KIND_FACTOR = {"action": 0.6, "seed": 0.3, "describe": 0.3}
+EMA_WEIGHT = 0.3  # a finished job's weight in the learned duration: adapts within a few jobs
+DURATIONS_CACHE_S = 5.0  # a learned duration moves a few percent per job: no read per fetch
+POLL_ERROR_DOUBLINGS = 12  # failed fetches in a row back off min gap × 2**n, n ≤ this (clamped)
+OVERDUE_SLOWDOWN = 0.25  # an overdue job is fetched min gap + this × its overrun apart
+# A job's deadline is TTAPI's timeout (scaled) plus a grace: a minute (scaled), or two of the
+# longest poll gaps, so TTAPI's own timeout answer is fetched before we give up.
+DEADLINE_GRACE_S = 60.0
+DEADLINE_GRACE_POLLS = 2
+# How late a step may be before it counts as lost: a few of the longest poll gaps or two pump
+# rounds (and never under 2 s), so a slow poll is not mistaken for a lost one.
+STALL_POLLS = 4
+STALL_PUMPS = 2
+STALL_MIN_S = 2.0
+# A slot lease outlives the longest poll gap, pump round and submit many times over, so only a
+# dead job's slot ever lapses (it also outlives TTAPI's longest timeout plus the grace).
+LEASE_MIN_POLLS = 8
+LEASE_MIN_PUMPS = 4
+LEASE_MIN_SUBMITS = 2
+LEASE_RENEW_LEFT = 0.5  # the pump renews a live job's lease once half of it has run out
+# Cooldown after a 429 and a submit retry's first wait: two of the shortest poll gaps (and at
+# least these), so a simulated run with tiny gaps does not hammer TTAPI.
+COOLDOWN_POLLS = 2
+COOLDOWN_MIN_S = 0.05
+SUBMIT_RETRY_POLLS = 2
+SUBMIT_RETRY_MIN_S = 0.1
+SWEEP_PUMPS = 12  # the pump looks at each open record every 12 rounds (a minute in production)
+PUMP_TURN_PUMPS = 2  # a pump round holds its turn this many periods: a dead one frees it soon
+# With webhooks, the safety-net poll waits at most this part of the visibility timeout, so
+# Redis never redelivers its countdown message early.
+HOOK_POLL_VISIBILITY_SHARE = 0.5
+
+# -- engines (engine.ownership) ----------------------------------------------------------
+ENGINE_BEATS_PER_LEASE = 3  # an engine renews its accounts three times per lease: one miss is ok
+ENGINE_LEASE_MARGIN = 0.9  # an engine trusts its lease only for this part of it (clock drift)
+ENGINE_GONE_LEASES = 3  # an engine silent this many leases is dropped from the live list
+
+# -- Celery and Redis ------------------------------------------------------------------------
 TASK_TIME_LIMIT_S = 300  # a job *step* (never a whole job) is killed after this
 TASK_SOFT_TIME_LIMIT_S = 240
 REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
+REDIS_RETRY_BASE_S = 0.05  # ...backing off from this
+REDIS_RETRY_CAP_S = 1.0  # ...to at most this between two tries
+REDIS_CONNECT_TIMEOUT_S = 2.0  # a Redis that does not accept a connection within this is down
+REDIS_CLOCK_RESYNC_S = 10.0  # Redis's TIME is read again this often (local monotonic between)
+# Publishing rides out a Redis restart (a few seconds: 30 tries, 0.2 s more each, 1 s at most)
+# instead of failing the step.
+PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}
+REFRESH_ACCOUNTS_S = 300  # beat reads each account's /info (cap, balance) every five minutes
+# A task argument this long, or a data URI this long, stays in the job record, not the message.
+INLINE_ARG_MAX_CHARS = 65536
+INLINE_DATA_URI_MAX_CHARS = 1024
+
+# -- mj.download ---------------------------------------------------------------------------
+DOWNLOAD_RETRIES = 5  # transient download failures before mj.download fails
+DOWNLOAD_BACKOFF_S = 2  # ...retried after a jittered exponential backoff from this
+DOWNLOAD_BACKOFF_MAX_S = 60  # ...of at most a minute: far below the visibility timeout
+DOWNLOAD_READ_TIMEOUT_S = 60.0  # a CDN may stream a large image slowly
+
+# -- what Redis keeps, and for how long (worker.keys names the keys) ---------------------
+CLAIM_TTL_S = 86400  # a TTAPI job id → the record that owns it (TTAPI's longest job is 20 min)
+REFUSALS_TTL_S = 3600  # an account's streak of 499/429 refusals in a row
+COUNT_TTL_S = 3600  # one minute's counter of one status (`mjw status` reads the last minutes)
+DISABLE_S = {401: 3600, 402: 600}  # how long an account stays out of rotation, by status
+DISABLE_OTHER_S = 600  # ...for any other status: ten minutes, then it is tried again
+RECENT_CAP, RECENT_FAILED_CAP = 1000, 500  # newest endings kept (`recent`, `recent_failed`)
+# A slot grant's life when its caller names none (tests, read-only views); a Runtime passes
+# `Timing.lease_s`, derived from the settings.
+GUARD_LEASE_S = 150.0

@@ -6,7 +6,8 @@ import fakeredis
 import pytest
 
 from worker.jobs import recent
-from worker.keys import RECENT_CAP, RECENT_FAILED_CAP, Keys
+from worker.keys import Keys
+from worker.policy import RECENT_CAP, RECENT_FAILED_CAP
 
 KEYS = Keys("t")
 

@@ -18,7 +18,8 @@ import redis
 from config.settings import Account
 from worker.capacity.guard import SlotGuard
 from worker.capacity.lanes import base_of, lane_of, lanes
-from worker.keys import DISABLE_S, KEYS, Keys
+from worker.keys import KEYS, Keys
+from worker.policy import DISABLE_OTHER_S, DISABLE_S
 from worker.text import text
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.errors import InvalidRequest
@@ -127,7 +128,7 @@ class AccountPool:
         """Take an account out of rotation after a 401/402 (logged once, expires by itself)."""
         label = base_of(label)
         self._forget()  # choose again without it at once
-        ttl = DISABLE_S.get(status, 600)
+        ttl = DISABLE_S.get(status, DISABLE_OTHER_S)
         if self.redis.set(self._disabled_key(label), f"{status} {reason}", ex=ttl, nx=True):
             log.error(
                 "account %s taken out of rotation for %ss: HTTP %s %s", label, ttl, status, reason

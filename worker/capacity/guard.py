@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from config.settings import default
 from worker.capacity import lua as guard_lua
 from worker.capacity.answers import AcquireResult, GuardState, Queued, ids_of
 from worker.keys import KEYS, Keys
+from worker.policy import GUARD_LEASE_S
 from worker.text import text
 
 if TYPE_CHECKING:
@@ -43,8 +45,8 @@ class SlotGuard:
         self,
         redis: redis.Redis,
         *,
-        default_cap: int = 10,
-        lease_s: float = 150.0,
+        default_cap: int = default("ttapi_max_in_progress"),
+        lease_s: float = GUARD_LEASE_S,
         keys: Keys = KEYS,
     ) -> None:
         """Register the Lua scripts; ``lease_s`` is how long a grant lives unless renewed."""

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from redis import Redis
 
 from worker.capacity.lanes import base_of
-from worker.keys import COUNT_TTL_S, Keys
+from worker.keys import Keys
+from worker.policy import COUNT_TTL_S
 from worker.text import text
 
 OUTCOMES = ("success", "failed", "revoked")

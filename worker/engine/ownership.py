@@ -1,13 +1,14 @@
 """Which node's engine holds which account: leases in Redis, shared out evenly, renewed often.
 
-Every engine beats every `lease_s / 3`: it notes itself among the live engines, renews the
-account leases it holds (a token lease each: `owner` key, SET NX PX), gives back what it holds
-above its fair share (accounts / live engines, rounded up) and takes free accounts up to it.
-An account free for two beats in a row is taken whatever the share, so none stays without an
-engine. A node that dies or stalls stops renewing: its accounts are free within one lease, and
-another engine takes them over (and looks at all their jobs at once). A lease is also valid
-here only while this process renewed it within the lease, by its own monotonic clock: a node
-that wakes from a stall knows it lost its accounts before anyone tells it.
+Every engine beats `ENGINE_BEATS_PER_LEASE` times per `lease_s` (`Timing.engine_beat_s`): it
+notes itself among the live engines, renews the account leases it holds (a token lease each:
+`owner` key, SET NX PX), gives back what it holds above its fair share (accounts / live
+engines, rounded up) and takes free accounts up to it. An account free for two beats in a row
+is taken whatever the share, so none stays without an engine. A node that dies or stalls stops
+renewing: its accounts are free within one lease, and another engine takes them over (and
+looks at all their jobs at once). A lease is also valid here only while this process renewed
+it within the lease, by its own monotonic clock: a node that wakes from a stall knows it lost
+its accounts before anyone tells it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from worker.capacity.leases import Lease, new_token
 from worker.jobs.runtime import Runtime
+from worker.policy import ENGINE_GONE_LEASES, ENGINE_LEASE_MARGIN
 
 
 class Ownership:
@@ -52,7 +54,9 @@ class Ownership:
     def holds(self, label: str) -> bool:
         """True while this engine renewed `label`'s lease within the lease (minus a margin)."""
         renewed = self._renewed.get(label)
-        return renewed is not None and self._monotonic() - renewed < 0.9 * self.lease_s
+        return (
+            renewed is not None and self._monotonic() - renewed < ENGINE_LEASE_MARGIN * self.lease_s
+        )
 
     def beat(self) -> tuple[list[str], list[str]]:
         """One beat (see the module docstring); returns the accounts (taken, lost)."""
@@ -60,7 +64,7 @@ class Ownership:
         started = self._monotonic()
         pipe = rt.redis.pipeline(transaction=False)
         pipe.zadd(rt.keys.engines, {self.token: now})
-        pipe.zremrangebyscore(rt.keys.engines, "-inf", now - 3 * self.lease_s)
+        pipe.zremrangebyscore(rt.keys.engines, "-inf", now - ENGINE_GONE_LEASES * self.lease_s)
         pipe.zcount(rt.keys.engines, now - self.lease_s, "+inf")
         live = max(1, int(pipe.execute()[2]))
         labels = rt.pool.guard_labels

@@ -31,7 +31,7 @@ from worker.jobs.settle import fail, resume_all
 from worker.jobs.spec import make_spec
 from worker.jobs.states import show_waiting
 from worker.jobs.submit import EXPIRED
-from worker.policy import MAX_STEP_ERRORS
+from worker.policy import MAX_STEP_ERRORS, STEP_ERROR_DOUBLINGS
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,9 @@ def _after_error(rt: Runtime, job_id: str, exc: Exception) -> Outcome:
         return Park()
     log.error("job %s: step failed (%s); it goes on from its record", job_id, what)
     if rec.state in (NEW, WAITING):
-        rt.dispatcher.resume(job_id, rt.timing.submit_retry_s * 2 ** min(count, 6))
+        rt.dispatcher.resume(
+            job_id, rt.timing.submit_retry_s * 2 ** min(count, STEP_ERROR_DOUBLINGS)
+        )
     return Park()  # a job TTAPI may have: the engine or the pump moves it on
 
 

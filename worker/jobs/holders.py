@@ -10,6 +10,7 @@ import logging
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, TERMINAL, JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
+from worker.policy import LEASE_RENEW_LEFT
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def look_at_holder(
     if rec is None or rec.state in TERMINAL or rec.account != label:
         resume_all(rt, label, rt.guard.release(label, job_id))
         return "reaped"
-    if 0 < ms_left < 500 * rt.timing.lease_s:
+    if 0 < ms_left < LEASE_RENEW_LEFT * 1000 * rt.timing.lease_s:
         rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
     if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall and revive:
         # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)

@@ -16,6 +16,7 @@ from worker.jobs.poll import orphan
 from worker.jobs.records import NEW, TERMINAL, WAITING, JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
+from worker.policy import PUMP_TURN_PUMPS
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def pump(rt: Runtime) -> dict[str, int]:
 
 def _turn_ms(rt: Runtime) -> int:
     """How long a round may hold its turn: a killed round blocks the next ones this long."""
-    return max(1, round(2000 * rt.settings.mj_pump_interval_s))
+    return max(1, round(PUMP_TURN_PUMPS * 1000 * rt.settings.mj_pump_interval_s))
 
 
 def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:

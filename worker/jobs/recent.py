@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.keys import RECENT_CAP, RECENT_FAILED_CAP, Keys
+from worker.keys import Keys
+from worker.policy import RECENT_CAP, RECENT_FAILED_CAP
 from worker.text import text
 
 ENDED = ("SUCCESS", "FAILED", "REVOKED")

@@ -17,12 +17,13 @@ from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import poll_gap
-from worker.keys import CLAIM_TTL_S
 from worker.policy import (
     AMBIGUOUS_RESUBMITS,
+    CLAIM_TTL_S,
     HISTORY_FAILURES,
     HISTORY_PAGE_SIZE,
     HISTORY_PAGES,
+    RECONCILE_LOOKS_PER_GRACE,
 )
 from worker.ttapi import errors
 from worker.ttapi.kinds import ttapi_action
@@ -234,5 +235,5 @@ def _next_look(rt: Runtime, rec: JobRecord, seq: int, **changes: object) -> None
     """Look at TTAPI's history again a quarter grace later (at the poll bounds)."""
     if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, **changes):
         rt.guard.renew(rec.account, rec.job_id, confirms=False)
-        gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / 4)
+        gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / RECONCILE_LOOKS_PER_GRACE)
         rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)

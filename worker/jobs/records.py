@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from config.settings import default
 from worker.jobs.record import (
     AMBIGUOUS,
     FAILED,
@@ -83,7 +84,7 @@ class RecordStore:
         self,
         client: redis.Redis,
         *,
-        ttl_s: int = 7 * 86400,
+        ttl_s: int = default("mj_record_ttl_s"),
         keys: Keys = KEYS,
         clock: Callable[[], float] = time.time,
     ) -> None:

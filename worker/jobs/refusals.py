@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.keys import REFUSALS_TTL_S
-from worker.policy import COOLDOWN_DOUBLINGS, PROBE_FRACTION, PROBE_MAX_S
+from worker.policy import COOLDOWN_DOUBLINGS, PROBE_FRACTION, PROBE_MAX_S, REFUSALS_TTL_S
 from worker.ttapi import errors
 from worker.ttapi.requests import mode_of
 

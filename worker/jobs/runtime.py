@@ -57,7 +57,8 @@ def redis_client(url: str) -> Redis:
     (`BusyLoadingError`), backing off up to 1 s, for about `REDIS_OUTAGE_S` in all: a step in
     flight during a restart then finishes instead of failing its job.
     """
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=int(policy.REDIS_OUTAGE_S))
+    backoff = ExponentialBackoff(cap=policy.REDIS_RETRY_CAP_S, base=policy.REDIS_RETRY_BASE_S)
+    retry = Retry(backoff, retries=int(policy.REDIS_OUTAGE_S))
     return Redis.from_url(
         url,
         decode_responses=True,
@@ -67,7 +68,7 @@ def redis_client(url: str) -> Redis:
             redis_errors.ConnectionError,
             redis_errors.TimeoutError,
         ],
-        socket_connect_timeout=2.0,
+        socket_connect_timeout=policy.REDIS_CONNECT_TIMEOUT_S,
         socket_keepalive=True,
     )
 

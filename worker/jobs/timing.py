@@ -20,18 +20,11 @@ from dataclasses import dataclass
 
 import redis
 
-from config.settings import Settings
-from worker import policy
+from config.settings import Settings, default
+from worker import policy as p
 from worker.jobs.record import JobRecord
 from worker.keys import KEYS, Keys
-from worker.policy import DEFAULT_TIMEOUT_S, LONGEST_TIMEOUT_S, RELAX_TIMEOUT_S
 from worker.ttapi.requests import mode_of
-
-# TTAPI's typical durations in seconds (fast ≲ 90 s, turbo ≲ 60 s, relax ≲ 10 min).
-TYPICAL_S = {"fast": 60.0, "turbo": 40.0, "relax": 300.0}
-# Follow-up kinds are quicker than a full grid (an upsample is about half an imagine).
-KIND_FACTOR = {"action": 0.6, "seed": 0.3, "describe": 0.3}
-EMA_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -61,7 +54,7 @@ def next_gap(
     `errors` consecutive failed fetches (429/5xx/timeouts) back off exponentially instead.
     """
     if errors > 0:
-        return bounds.clamp(bounds.min_s * (2 ** min(errors, 12)))
+        return bounds.clamp(bounds.min_s * (2 ** min(errors, p.POLL_ERROR_DOUBLINGS)))
     if 0 < progress < 100:
         if 0 < last_progress < progress and since_last_progress > 0:
             rate = (progress - last_progress) / since_last_progress
@@ -73,7 +66,7 @@ def next_gap(
     if remaining <= 0:
         # Later than expected: look again soon, but less often the longer it overruns.
         overdue = -remaining
-        return bounds.clamp(bounds.min_s + 0.25 * overdue)
+        return bounds.clamp(bounds.min_s + p.OVERDUE_SLOWDOWN * overdue)
     # Aim at the predicted end; never sleep past it by more than the granularity of `max_s`.
     return bounds.clamp(remaining)
 
@@ -85,13 +78,13 @@ class Durations:
     by a few percent per finished job need not cost a Redis read per fetch.
     """
 
-    CACHE_S = 5.0
+    CACHE_S = p.DURATIONS_CACHE_S
 
     def __init__(
         self,
         client: redis.Redis,
         *,
-        time_scale: float = 1.0,
+        time_scale: float = default("mj_time_scale"),
         keys: Keys = KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -121,7 +114,7 @@ class Durations:
         learned = self._read(label, self._field(mode, kind))
         if learned:
             return learned
-        base = TYPICAL_S.get(mode, TYPICAL_S["fast"]) * KIND_FACTOR.get(kind, 1.0)
+        base = p.TYPICAL_S.get(mode, p.TYPICAL_S["fast"]) * p.KIND_FACTOR.get(kind, 1.0)
         return base * self.time_scale
 
     def learn(
@@ -133,7 +126,7 @@ class Durations:
             return
         fld = self._field(mode, kind)
         old = self._read(label, fld)
-        new = took_s if not old else (1 - EMA_WEIGHT) * old + EMA_WEIGHT * took_s
+        new = took_s if not old else (1 - p.EMA_WEIGHT) * old + p.EMA_WEIGHT * took_s
         (client or self.redis).hset(self._key(label), fld, f"{new:.4f}")
         self._seen[(label, fld)] = (self._clock(), new)
 
@@ -160,58 +153,65 @@ class Timing:
     @classmethod
     def from_settings(cls, s: Settings) -> Timing:
         """Scale every duration from the poll bounds and `MJ_TIME_SCALE`."""
-        deadline_grace_s = max(60 * s.mj_time_scale, 2 * s.mj_poll_max_s)
+        deadline_grace_s = max(
+            p.DEADLINE_GRACE_S * s.mj_time_scale, p.DEADLINE_GRACE_POLLS * s.mj_poll_max_s
+        )
         submit_limit_s = s.mj_http_connect_timeout_s + s.mj_http_read_timeout_s
         # How late a step may be before the pump treats it as lost.
-        stall_s = max(4 * s.mj_poll_max_s, 2 * s.mj_pump_interval_s, 2.0)
+        stall_s = max(
+            p.STALL_POLLS * s.mj_poll_max_s, p.STALL_PUMPS * s.mj_pump_interval_s, p.STALL_MIN_S
+        )
         return cls(
             bounds=PollBounds(s.mj_poll_min_s, s.mj_poll_max_s),
             # A lease outlives anything TTAPI may still be running: its longest timeout (1200 s,
             # scaled) plus grace. So a lapse never frees a slot of a live job, even if every
             # worker and the pump were down meanwhile; polls and the pump renew it all along.
             lease_s=max(
-                LONGEST_TIMEOUT_S * s.mj_time_scale + deadline_grace_s,
-                8 * s.mj_poll_max_s,
-                4 * s.mj_pump_interval_s,
-                2 * submit_limit_s,
+                p.LONGEST_TIMEOUT_S * s.mj_time_scale + deadline_grace_s,
+                p.LEASE_MIN_POLLS * s.mj_poll_max_s,
+                p.LEASE_MIN_PUMPS * s.mj_pump_interval_s,
+                p.LEASE_MIN_SUBMITS * submit_limit_s,
             ),
-            cooldown_s=max(2 * s.mj_poll_min_s, 0.05),
+            cooldown_s=max(p.COOLDOWN_POLLS * s.mj_poll_min_s, p.COOLDOWN_MIN_S),
             reconcile_grace_s=s.mj_reconcile_grace_s,
             deadline_grace_s=deadline_grace_s,
             time_scale=s.mj_time_scale,
-            submit_retry_s=max(2 * s.mj_poll_min_s, 0.1),
+            submit_retry_s=max(p.SUBMIT_RETRY_POLLS * s.mj_poll_min_s, p.SUBMIT_RETRY_MIN_S),
             pump_interval_s=s.mj_pump_interval_s,
             stall_s=stall_s,
             # How often the pump looks at each open record (a minute in production): the sweep
             # only finds what every other repair missed, so it need not cost a read per job
             # per round.
-            sweep_s=max(stall_s, 12 * s.mj_pump_interval_s),
+            sweep_s=max(stall_s, p.SWEEP_PUMPS * s.mj_pump_interval_s),
             submit_limit_s=submit_limit_s,
             # The webhook ends the job; polling only catches a callback that never came.
             hook_poll_s=(
-                min(s.mj_hook_safety_poll_s, s.mj_visibility_timeout_s / 2)
+                min(
+                    s.mj_hook_safety_poll_s,
+                    s.mj_visibility_timeout_s * p.HOOK_POLL_VISIBILITY_SHARE,
+                )
                 if s.mj_hook_base_url
                 else None
             ),
             engine_lease_s=s.mj_engine_lease_s,
-            engine_beat_s=s.mj_engine_lease_s / 3,
+            engine_beat_s=s.mj_engine_lease_s / p.ENGINE_BEATS_PER_LEASE,
         )
 
     def retry_after(self, value: float | None) -> float:
         """TTAPI's `Retry-After`, bounded: never past 60 s (or the longest poll gap, if longer)."""
         if not value or value <= 0:
             return 0.0
-        return min(float(value), max(self.bounds.max_s, policy.RETRY_AFTER_CAP_S))
+        return min(float(value), max(self.bounds.max_s, p.RETRY_AFTER_CAP_S))
 
     def longest_countdown(self) -> float:
         """The longest countdown any step schedules (must stay below the visibility timeout)."""
         return max(
             self.bounds.max_s,
-            self.cooldown_s * 2**policy.COOLDOWN_DOUBLINGS,
+            self.cooldown_s * 2**p.COOLDOWN_DOUBLINGS,
             self.reconcile_grace_s,
             self.pump_interval_s,
-            self.submit_retry_s * 2**policy.SUBMIT_RETRY_DOUBLINGS,
-            policy.RETRY_AFTER_CAP_S,
+            self.submit_retry_s * 2**p.SUBMIT_RETRY_DOUBLINGS,
+            p.RETRY_AFTER_CAP_S,
         )
 
     def deadline(self, rec: JobRecord, start: float) -> float:
@@ -222,8 +222,8 @@ class Timing:
 def timeout_s(rec: JobRecord) -> int:
     """TTAPI's timeout of the job: its own, else TTAPI's default for its (or its parent's) mode."""
     mode = mode_of(rec.params, rec.parent)
-    default = RELAX_TIMEOUT_S if mode == "relax" else DEFAULT_TIMEOUT_S
-    return int(rec.params.get("timeout") or default)
+    fallback = p.RELAX_TIMEOUT_S if mode == "relax" else p.DEFAULT_TIMEOUT_S
+    return int(rec.params.get("timeout") or fallback)
 
 
 def poll_gap(

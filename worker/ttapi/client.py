@@ -14,7 +14,7 @@ from typing import Any
 import urllib3
 from pydantic import ValidationError
 
-from config.settings import Account
+from config.settings import Account, default
 from worker.ttapi import errors
 from worker.ttapi.kinds import EDIT_FETCH_PATH, fetch_path
 from worker.ttapi.media_requests import EditRequest, VideoExtendRequest, VideoRequest
@@ -48,10 +48,10 @@ class TTAPIClient:
     def __init__(
         self,
         account: Account,
-        base_url: str = "https://api.ttapi.io",
+        base_url: str = default("ttapi_base_url"),
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = default("mj_http_connect_timeout_s"),
+        read_timeout: float = default("mj_http_read_timeout_s"),
         transport: Transport | None = None,
     ) -> None:
         self.account = account

@@ -19,10 +19,11 @@ CDN's signature), and each is rebuilt from its message alone, as Celery does.
 
 from __future__ import annotations
 
+from config.settings import default
 from worker.ttapi import errors
 
-#: The default of MJ_DOWNLOAD_MAX_BYTES: far above any Midjourney image, far below a full disk.
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: The default of MJ_DOWNLOAD_MAX_BYTES (far above any Midjourney image, far below a full disk).
+DEFAULT_MAX_BYTES: int = default("mj_download_max_bytes")
 #: What `mj.download` lets Celery retry (with backoff); every other error is final.
 TRANSIENT_ERRORS: tuple[type[errors.TTAPIError], ...] = (
     errors.RequestError,

@@ -11,12 +11,14 @@ from urllib.parse import urlsplit
 
 import requests
 
+from config.settings import default
 from worker.jobs.download.addresses import AddressGuard
 from worker.jobs.download.errors import DEFAULT_MAX_BYTES, ImageTooLarge
 from worker.jobs.download.fetch import open_following
 from worker.jobs.download.media import extension, media_urls
 from worker.jobs.download.paths import safe_job_id
 from worker.jobs.download.transport import guarded_session
+from worker.policy import DOWNLOAD_READ_TIMEOUT_S
 from worker.ttapi import errors
 
 CHUNK = 64 * 1024
@@ -27,7 +29,7 @@ def download_result(
     directory: Path,
     *,
     allow_private: bool = False,
-    timeout: tuple[float, float] = (5, 60),
+    timeout: tuple[float, float] = (default("mj_http_connect_timeout_s"), DOWNLOAD_READ_TIMEOUT_S),
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> dict[str, Any]:
     """Download every image and video of `result` into `directory/<job_id>/`; returns `result` plus
