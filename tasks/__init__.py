@@ -25,12 +25,12 @@ from tasks.jobs import (
     video,
     video_extend,
 )
-from worker import schedules
-from worker.app import app
+from worker.adapter import schedules
+from worker.adapter.app import app
+from worker.adapter.pipelines import build_pipeline
 from worker.engine import upgrade
 from worker.jobs import maintenance
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
-from worker.pipelines import build_pipeline
 from worker.policy import (
     DOWNLOAD_BACKOFF_MAX_S,
     DOWNLOAD_BACKOFF_S,

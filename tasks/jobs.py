@@ -14,12 +14,12 @@ from celery import Task
 from celery.exceptions import Ignore
 from celery.signals import task_revoked
 
-from worker.app import app, task_signature
+from worker.adapter.app import app, task_signature
+from worker.adapter.patches.revoke_command import on_revoke_command
 from worker.jobs import entry
 from worker.jobs.delivery import delivered
 from worker.jobs.outcome import Done, Failed, Revoked
 from worker.jobs.revoke import cancel_parked, on_revoked
-from worker.revoke_command import on_revoke_command
 
 __all__ = [
     "JobTask",

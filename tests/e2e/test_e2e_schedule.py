@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.stack import Stack
-from worker.schedules import step_ids
+from worker.adapter.schedules import step_ids
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-schedule-0001"

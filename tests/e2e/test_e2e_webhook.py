@@ -43,8 +43,8 @@ class QuietHandler(WSGIRequestHandler):
 
 def receiver_runtime(stack: Stack) -> Runtime:
     """The receiver's Runtime: the stack's settings, publishing through the project's Celery app."""
-    from worker.app import app
-    from worker.dispatch import CeleryDispatcher
+    from worker.adapter.app import app
+    from worker.adapter.dispatch import CeleryDispatcher
 
     values: dict[str, Any] = {name.lower(): value for name, value in stack.env.items()}
     settings = Settings(**values)

@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.faults.harness import Harness, Plan
 from tests.faults.registry import KEY_A, KEY_B, all_done, scenario
 from tests.faults.row import Row
+from worker.adapter.engine_step import ENGINE_MODULE
 
 LATENCY = {"latency_submit_s": 0.3, "latency_fetch_s": 0.1}  # so a stop can hit a call
 
@@ -28,7 +29,7 @@ def engine_pid(h: Harness, i: int) -> int:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == main.pid and b"worker.engine" in cmdline:
+        if ppid == main.pid and ENGINE_MODULE.encode() in cmdline:
             return int(entry)
     raise RuntimeError(f"node {i} runs no engine")
 

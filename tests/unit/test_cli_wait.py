@@ -18,7 +18,7 @@ from celery import Celery
 from celery.exceptions import TaskRevokedError
 from rich.console import Console
 
-from worker.app import app as project_app
+from worker.adapter.app import app as project_app
 from worker.cli import commands as cli
 from worker.cli.errors import Interrupted, JobError
 from worker.cli.results import Meta, ResultReader

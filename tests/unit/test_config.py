@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Account, ConfigError, account_label, load_settings
-from worker.app import create_app
+from worker.adapter.app import create_app
 
 KEY1, KEY2 = "sk-config-key-one-111", "sk-config-key-two-222"
 

@@ -11,8 +11,8 @@ from kombu import Connection
 
 import tasks
 from config.settings import Account
-from worker import hotpath
-from worker.app import app
+from worker.adapter.app import app
+from worker.adapter.patches import hotpath
 from worker.devtools.embedded import RedisServer
 from worker.ttapi.client import TTAPIClient
 

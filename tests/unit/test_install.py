@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from config.settings import ConfigError, load_settings
-from worker.app import create_app
+from worker.adapter.app import create_app
 from worker.devtools.embedded import redis_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]

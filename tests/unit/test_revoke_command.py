@@ -10,10 +10,10 @@ from celery.worker.control import Panel
 from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
+from worker.adapter.patches.revoke_command import on_revoke_command
 from worker.devtools.simulator import Simulator
 from worker.jobs.records import REVOKED, SUBMITTED
 from worker.jobs.revoke import cancel_parked
-from worker.revoke_command import on_revoke_command
 
 
 @pytest.fixture

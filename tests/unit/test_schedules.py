@@ -16,7 +16,7 @@ from celery.canvas import Signature
 from celery.schedules import crontab
 
 from config.settings import ConfigError, load_settings
-from worker.schedules import (
+from worker.adapter.schedules import (
     ScheduleError,
     load_user_schedules,
     parse_every,
@@ -265,7 +265,7 @@ def test_other_unusable_files_are_refused_clearly(
 
 
 def test_the_celery_app_merges_the_user_schedules_into_beat(tmp_path: Path) -> None:
-    from worker.app import create_app
+    from worker.adapter.app import create_app
 
     app = create_app(load_settings(mj_schedule_file=str(write(tmp_path, GOOD_TOML))))
     beat = app.conf.beat_schedule
@@ -273,7 +273,7 @@ def test_the_celery_app_merges_the_user_schedules_into_beat(tmp_path: Path) -> N
 
 
 def test_the_celery_app_refuses_to_start_with_a_bad_schedule_file(tmp_path: Path) -> None:
-    from worker.app import create_app
+    from worker.adapter.app import create_app
 
     bad = write(tmp_path, toml_entries(ENTRY.format(name="nightly") + 'cron = "0 9 * *"'))
     with pytest.raises(ConfigError, match=r"schedule\[0\] \(nightly\): cron: expected 5 fields"):

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from worker.pipelines import build_chain, build_pipeline
+from worker.adapter.pipelines import build_chain, build_pipeline
 from worker.steps import Step, parse_step, parse_steps
 from worker.ttapi.errors import InvalidRequest
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import tasks
-from worker.app import app
+from worker.adapter.app import app
 
 CONTRACT: dict[str, dict[str, Any]] = {
     "mj.imagine": {"prompt": None, "mode": "fast", "timeout": None, "get_u_images": False},

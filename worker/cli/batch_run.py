@@ -22,10 +22,10 @@ from kombu.utils.json import dumps, loads
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from worker.adapter.pipelines import build_chain as chain_of
 from worker.cli.batch import BadRow, Row
 from worker.cli.batch_journal import Journal
 from worker.cli.results import PENDING, Meta, ResultReader
-from worker.pipelines import build_chain as chain_of
 
 Publish = Callable[[Signature], Any]
 

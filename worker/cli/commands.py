@@ -27,7 +27,7 @@ from worker.cli.reach import check_redis
 
 def _connect() -> Any:
     """The Celery app (the edge where settings and clients are built), with Redis checked."""
-    from worker.app import app
+    from worker.adapter.app import app
 
     check_redis(app.mj_settings.redis_url)
     return app

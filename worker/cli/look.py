@@ -37,7 +37,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     view = _view()
     info_of = None
     if view.configured and not args.no_info:
-        from worker.app import app
+        from worker.adapter.app import app
 
         pool = app.runtime.pool
         info_of = lambda label: pool.client(label).info().balance  # noqa: E731

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.ops.web import exposed_without_auth, make_web_servers
 
     try:
-        from worker.app import app
+        from worker.adapter.app import app
 
         settings = load_settings(mj_admin_bind=args.admin) if args.admin else app.mj_settings
         configure_logging(settings)

@@ -15,27 +15,32 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Protocol
 
 import redis
 
-from worker.dispatch import CeleryDispatcher
+from config.settings import Settings
 from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
-from worker.jobs.runtime import Runtime, redis_client
+from worker.jobs.runtime import Dispatcher, Runtime, redis_client
 
 log = logging.getLogger(__name__)
 HINT_WAIT_S = 0.5  # the longest the hint thread blocks (it then re-reads the held accounts)
 
 
-class Node:
-    """One node's engine, built on the Celery `app` (for reports and visible states)."""
+class Publisher(Dispatcher, Protocol):
+    """How the engine publishes reports and visible states (the Celery adapter's dispatcher),
+    serving the engine's own Runtime once it is built."""
 
-    def __init__(self, app: Any, name: str) -> None:
-        settings = app.mj_settings
-        publisher = CeleryDispatcher(app, hostname=name)
+    rt: Runtime
+
+
+class Node:
+    """One node's engine; `publisher` carries its reports and visible states."""
+
+    def __init__(self, settings: Settings, name: str, publisher: Publisher) -> None:
         dispatcher = EngineDispatcher(publisher)
         self.rt = Runtime.build(settings, redis_client(settings.redis_url), dispatcher)
         publisher.rt = self.rt

@@ -259,7 +259,7 @@ def serve(rt: Runtime, host: str, port: int) -> None:
 
 def app_from_env() -> WSGIApplication:
     """Zero-argument factory for `waitress-serve --call`: settings and Runtime from the env."""
-    from worker.app import app
+    from worker.adapter.app import app
 
     configure_logging(app.mj_settings)
     return create_wsgi_app(app.runtime)

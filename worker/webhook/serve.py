@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.webhook.receiver import make_server
 
     try:
-        from worker.app import app
+        from worker.adapter.app import app
 
         configure_logging(app.mj_settings)
         rt = app.runtime

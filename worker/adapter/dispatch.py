@@ -18,7 +18,7 @@ from worker.jobs import hints
 from worker.text import text
 
 if TYPE_CHECKING:
-    from worker.app import MJCelery
+    from worker.adapter.app import MJCelery
     from worker.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""`python -m worker.engine --node NAME`: the engine process a worker node starts.
+"""`python -m worker.adapter.engine_process --node NAME`: the engine process a worker node starts,
+wired to the Celery app (its reports and visible states go out as Celery messages).
 
 It ends on SIGTERM or SIGINT (giving its accounts back), and by itself when the worker that
 started it is gone (its parent process changed): an engine never outlives its node.
@@ -19,18 +20,21 @@ PARENT_CHECK_S = 1.0
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine of node `--node` until told to stop."""
-    parser = argparse.ArgumentParser(prog="python -m worker.engine", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m worker.adapter.engine_process", description=__doc__
+    )
     parser.add_argument("--node", required=True, help="the worker node's name (celery@host)")
     args = parser.parse_args(argv)
     _die_with_parent()
     parent = os.getppid()
-    from worker.app import app
+    from worker.adapter.app import app
+    from worker.adapter.dispatch import CeleryDispatcher
     from worker.engine.node import Node
     from worker.ops.logs import configure_logging
 
     configure_logging(app.mj_settings)
     logging.getLogger().setLevel(logging.INFO)
-    node = Node(app, args.node)
+    node = Node(app.mj_settings, args.node, CeleryDispatcher(app, hostname=args.node))
 
     def stop(*_: object) -> None:
         node.stop()

@@ -22,12 +22,13 @@ from kombu import Queue
 from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
-from worker import hotpath
-from worker.dispatch import CeleryDispatcher
-from worker.engine.step import EngineStep
+from worker.adapter.dispatch import CeleryDispatcher
+from worker.adapter.engine_step import EngineStep
+from worker.adapter.patches import hotpath
+from worker.adapter.patches.kombu_compat import patch_redis_channel_close
+from worker.adapter.schedules import load_user_schedules
 from worker.jobs.runtime import Runtime, redis_client
 from worker.jobs.timing import Timing
-from worker.kombu_compat import patch_redis_channel_close
 from worker.ops.heartbeat import Heartbeat
 from worker.ops.logs import configure_logging
 from worker.policy import (
@@ -38,7 +39,6 @@ from worker.policy import (
     TASK_SOFT_TIME_LIMIT_S,
     TASK_TIME_LIMIT_S,
 )
-from worker.schedules import load_user_schedules
 
 DEFAULT_QUEUE = "celery"  # Celery's default: user tasks, where other services send them
 CONTROL_TASKS = ("mj.poll", "mj.tick", "mj.fill", "mj.pump", "mj.refresh_accounts")

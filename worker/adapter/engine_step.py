@@ -1,11 +1,11 @@
 """The Celery worker bootstep that runs the node's engine: `celery -A worker worker` starts it.
 
-The engine runs in a process of its own (`python -m worker.engine`), started by the worker's
-main process once the pool is up, and stopped with the worker: apart from the pool, so that
-`-c`, `--pool` and what the pool's processes do change nothing for it, and so that no thread
-runs in the prefork parent (nothing thread-related crosses a fork). A node that does not
-consume `MJ_CONTROL_QUEUE` (`-Q celery`) runs no engine: its processes take jobs in and
-report them, the control nodes' engines drive them. An engine that dies is started again
+The engine runs in a process of its own (`python -m worker.adapter.engine_process`), started
+by the worker's main process once the pool is up, and stopped with the worker: apart from the
+pool, so that `-c`, `--pool` and what the pool's processes do change nothing for it, and so
+that no thread runs in the prefork parent (nothing thread-related crosses a fork). A node that
+does not consume `MJ_CONTROL_QUEUE` (`-Q celery`) runs no engine: its processes take jobs in
+and report them, the control nodes' engines drive them. An engine that dies is started again
 within a few seconds; meanwhile (and if its node dies) other nodes take its accounts over
 within one lease. `MJ_ENGINE=off` runs a worker without one (tests that need none).
 """
@@ -23,6 +23,7 @@ from typing import Any
 from celery import bootsteps
 
 log = logging.getLogger(__name__)
+ENGINE_MODULE = "worker.adapter.engine_process"  # the engine process: `python -m` this
 CHECK_EVERY_S = 2.0  # how often the worker looks at its engine's process
 STOP_WAIT_S = 15.0  # how long a clean stop may take before the engine is killed
 
@@ -51,7 +52,7 @@ class EngineStep(bootsteps.StartStopStep):
         self.tref = parent.timer.call_repeatedly(CHECK_EVERY_S, self._check, (parent,))
 
     def _spawn(self, parent: Any) -> None:
-        cmd = [sys.executable, "-m", "worker.engine", "--node", str(parent.hostname)]
+        cmd = [sys.executable, "-m", ENGINE_MODULE, "--node", str(parent.hostname)]
         self.proc = subprocess.Popen(cmd, env=dict(os.environ))
         self.started_at = time.monotonic()
         log.info("engine: started for %s (pid %s)", parent.hostname, self.proc.pid)
