@@ -12,10 +12,10 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore
-from celery.signals import task_revoked
+from celery.signals import task_revoked, worker_init
 
 from worker.adapter.app import app, task_signature
-from worker.adapter.patches.revoke_command import on_revoke_command
+from worker.adapter.patches import revoke_command
 from worker.jobs import entry
 from worker.jobs.delivery import delivered
 from worker.jobs.outcome import Done, Failed, Revoked
@@ -116,7 +116,10 @@ def _cancel_parked(task_ids: list[str]) -> None:
         delivered(app.runtime, job_id)
 
 
-on_revoke_command(_cancel_parked)
+@worker_init.connect
+def _watch_revokes(**_: Any) -> None:
+    """A worker's main process acts on every revoke it receives (`revoke_command`)."""
+    revoke_command.apply(_cancel_parked)
 
 
 @app.task(name="mj.imagine", bind=True, base=JobTask)

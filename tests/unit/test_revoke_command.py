@@ -5,12 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from celery.signals import worker_init
 from celery.worker.control import Panel
 
 from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
-from worker.adapter.patches.revoke_command import on_revoke_command
+from worker.adapter.patches import revoke_command
 from worker.devtools.simulator import Simulator
 from worker.jobs.records import REVOKED, SUBMITTED
 from worker.jobs.revoke import cancel_parked
@@ -36,16 +37,21 @@ def test_the_hook_runs_after_celerys_own_revoke_command(
         return {"ok": "flagged"}
 
     monkeypatch.setitem(Panel.data, "revoke", celerys)
-    on_revoke_command(lambda ids: calls.append(("hook", ids)))
-    on_revoke_command(lambda ids: calls.append(("twice", ids)))  # idempotent: not stacked
+    revoke_command.apply(lambda ids: calls.append(("hook", ids)))
+    revoke_command.apply(lambda ids: calls.append(("twice", ids)))  # idempotent: not stacked
     reply = Panel.data["revoke"](SimpleNamespace(), ["rv-1", "rv-2"])
     assert reply == {"ok": "flagged"}
     assert calls == [("celery", ["rv-1", "rv-2"]), ("hook", ["rv-1", "rv-2"])]
 
 
-def test_a_worker_registers_the_hook_that_cancels_parked_jobs() -> None:
+def test_a_worker_registers_the_hook_that_cancels_parked_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import tasks  # noqa: F401 - what a worker imports
 
+    monkeypatch.setitem(Panel.data, "revoke", Panel.data["revoke"])  # restored afterwards
+    assert not getattr(Panel.data["revoke"], "_mj_revoke_hook", False)  # not at import
+    worker_init.send(sender=None)  # what a worker's main process sends as it starts
     assert getattr(Panel.data["revoke"], "_mj_revoke_hook", False)
 
 

@@ -15,17 +15,18 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    beat_init,
     celeryd_init,
+    worker_init,
     worker_ready,
 )
 from kombu import Queue
 from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
+from worker.adapter import patches
 from worker.adapter.dispatch import CeleryDispatcher
 from worker.adapter.engine_step import EngineStep
-from worker.adapter.patches import hotpath
-from worker.adapter.patches.kombu_compat import patch_redis_channel_close
 from worker.adapter.schedules import load_user_schedules
 from worker.jobs.runtime import Runtime, redis_client
 from worker.jobs.timing import Timing
@@ -98,8 +99,6 @@ def _slim(value: Any) -> Any:
 def create_app(settings: Settings | None = None) -> MJCelery:
     """Build and configure the Celery app; refuses a visibility timeout below any countdown."""
     settings = settings or load_settings()
-    patch_redis_channel_close()
-    hotpath.apply()
     timing = Timing.from_settings(settings)
     longest = timing.longest_countdown()
     if longest >= settings.mj_visibility_timeout_s:
@@ -169,6 +168,18 @@ def create_app(settings: Settings | None = None) -> MJCelery:
 def _configure_logging(logger: Any = None, **_: Any) -> None:
     """MJ_LOG_FORMAT (json or text) and the key-redacting filter on Celery's loggers too."""
     configure_logging(app.mj_settings, logger)
+
+
+@worker_init.connect
+def _patch_the_worker(**_: Any) -> None:
+    """Celery's and kombu's patches, in the worker's main process before its pool forks."""
+    patches.for_worker()
+
+
+@beat_init.connect
+def _patch_beat(**_: Any) -> None:
+    """Beat publishes through kombu: its patches for publishers."""
+    patches.for_publisher()
 
 
 @celeryd_init.connect

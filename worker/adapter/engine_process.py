@@ -27,12 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _die_with_parent()
     parent = os.getppid()
+    from worker.adapter import patches
     from worker.adapter.app import app
     from worker.adapter.dispatch import CeleryDispatcher
     from worker.engine.node import Node
     from worker.ops.logs import configure_logging
 
     configure_logging(app.mj_settings)
+    patches.for_publisher()  # the engine publishes reports and states, runs no task
     logging.getLogger().setLevel(logging.INFO)
     node = Node(app.mj_settings, args.node, CeleryDispatcher(app, hostname=args.node))
 

@@ -27,8 +27,10 @@ from worker.cli.reach import check_redis
 
 def _connect() -> Any:
     """The Celery app (the edge where settings and clients are built), with Redis checked."""
+    from worker.adapter import patches
     from worker.adapter.app import app
 
+    patches.for_publisher()
     check_redis(app.mj_settings.redis_url)
     return app
 

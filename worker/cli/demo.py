@@ -117,8 +117,11 @@ def run_demo(
 
 def _start_web(stack: ExitStack, port: int, console: Console) -> str:
     """Both sides of `mjw web` in a thread: hooks on `port`, the page on a free loopback port."""
+    from worker.adapter import patches
     from worker.adapter.app import app
     from worker.ops.web import make_web_servers
+
+    patches.for_publisher()
 
     servers = make_web_servers(app.runtime, ("127.0.0.1", port), ("127.0.0.1", free_port()))
     thread = threading.Thread(target=servers.run, daemon=True)
@@ -173,10 +176,12 @@ def _keep_running(redis_url: str, page: str, console: Console) -> None:
 def _run_batch(
     tmp: Path, pipelines: int, console: Console, sim: Simulator
 ) -> tuple[int, list[dict[str, Any]]]:
+    from worker.adapter import patches
     from worker.adapter.app import app
     from worker.cli.batch import Row
     from worker.cli.batch_run import run_batch
 
+    patches.for_publisher()
     rows = [
         Row(
             i + 1,

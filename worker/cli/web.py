@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from worker.ops.web import exposed_without_auth, make_web_servers
 
     try:
+        from worker.adapter import patches
         from worker.adapter.app import app
 
+        patches.for_publisher()
         settings = load_settings(mj_admin_bind=args.admin) if args.admin else app.mj_settings
         configure_logging(settings)
         rt = app.runtime

@@ -259,9 +259,11 @@ def serve(rt: Runtime, host: str, port: int) -> None:
 
 def app_from_env() -> WSGIApplication:
     """Zero-argument factory for `waitress-serve --call`: settings and Runtime from the env."""
+    from worker.adapter import patches
     from worker.adapter.app import app
 
     configure_logging(app.mj_settings)
+    patches.for_publisher()
     return create_wsgi_app(app.runtime)
 
 

@@ -29,9 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from worker.webhook.receiver import make_server
 
     try:
+        from worker.adapter import patches
         from worker.adapter.app import app
 
         configure_logging(app.mj_settings)
+        patches.for_publisher()
         rt = app.runtime
     except ConfigError as exc:
         print(f"mjw webhook: {exc}", file=sys.stderr)

@@ -9,7 +9,11 @@ messages; on the 1,000-job burst these two costs were a fifth of the worker's CP
 - kombu's Redis channel builds a new `redis.Redis` object (not a connection: the pool is
   shared) for every publish, ack and queue-length call. Here each channel keeps one.
 
-Both are applied once per process by `apply()`; neither changes what Celery stores or acks.
+Neither changes what Celery stores or acks. `apply()` applies them, once per process, where
+they are needed (`worker.adapter.patches`): both in a worker, the channel's client in a process
+that only publishes. Each refuses another version than it was written for (Celery 5.7, kombu
+5.7.0), with a WARNING: both replace internals that may have changed, and without them
+mj-worker only costs more CPU.
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ import sys
 from contextlib import contextmanager
 from typing import Any
 
+import celery
+import kombu
 from billiard.einfo import ExceptionInfo
 from celery.exceptions import Ignore
 
+from worker.adapter.patches.versions import checked
+
 _PATCHED = "_mj_hotpath"
+CELERY_WRITTEN_FOR = ("5.7.*",)
+KOMBU_WRITTEN_FOR = ("5.7.0",)
 log = logging.getLogger("celery.app.trace")
 
 
@@ -76,10 +86,24 @@ def reuse_channel_client() -> None:
     setattr(channel_cls, _PATCHED, True)
 
 
-def apply() -> None:
-    """Apply every trim (the Celery app does, at import)."""
-    cheap_ignore()
-    reuse_channel_client()
+def apply(*, runs_tasks: bool = True) -> bool:
+    """Apply the trims this process needs (`runs_tasks`: a worker, which also handles
+    `Ignore`); each only over the version it was written for. True if all were applied."""
+    applied = True
+    if runs_tasks:
+        if checked(
+            "hotpath.cheap_ignore", "celery", celery.__version__, CELERY_WRITTEN_FOR, refuse=True
+        ):
+            cheap_ignore()
+        else:
+            applied = False
+    if checked(
+        "hotpath.reuse_channel_client", "kombu", kombu.__version__, KOMBU_WRITTEN_FOR, refuse=True
+    ):
+        reuse_channel_client()
+    else:
+        applied = False
+    return applied
 
 
 __all__ = ["apply", "cheap_ignore", "reuse_channel_client"]

@@ -9,6 +9,10 @@ raises, the close stops half-way, and the second close rebuilds a pool on a deta
 worker treats as unrecoverable and exits. It happens whenever the worker holds unacked
 messages, which with late acks and countdown polls is always. kombu is pinned in
 pyproject.toml; drop this module once kombu's `Channel.close` tolerates connection errors there.
+
+`apply()` refuses any kombu but 5.7.0, with a WARNING: the patch calls the channel's private
+`_brpop_read` and `_in_poll`, which another kombu may have renamed (a close that raises is worse
+than the bug), or may no longer need.
 """
 
 from __future__ import annotations
@@ -17,12 +21,25 @@ import time
 from queue import Empty
 from typing import Any
 
+import kombu
+
+from worker.adapter.patches.versions import checked
+
 _PATCHED = "_mj_close_tolerates_dead_brpop"
+WRITTEN_FOR = ("5.7.0",)
 RESTORE_WAIT_S = 15.0  # a restarting Redis is usually back within a second or two
 
 
-def patch_redis_channel_close() -> None:
-    """Make kombu's Redis channel close cleanly on a dead socket; idempotent."""
+def apply() -> bool:
+    """Make kombu's Redis channel close cleanly on a dead socket (and a failed restore wait for
+    Redis), if kombu is the version this was written for; idempotent. True if applied."""
+    if not checked("kombu_compat", "kombu", kombu.__version__, WRITTEN_FOR, refuse=True):
+        return False
+    _patch()
+    return True
+
+
+def _patch() -> None:
     from kombu.transport import redis as kombu_redis
 
     channel_cls: Any = kombu_redis.Channel
@@ -59,3 +76,6 @@ def patch_redis_channel_close() -> None:
                 time.sleep(0.5)
 
     qos_cls.restore_unacked = restore_unacked
+
+
+__all__ = ["WRITTEN_FOR", "apply"]

@@ -4,6 +4,10 @@ Celery applies a revoke by dropping the task's next message. A parked job that i
 slot is submitted by the process that freed the slot, with no message of its own, so the
 revoke must be seen where it arrives: the `revoke` remote-control command, in every worker's
 main process. No signal exists for it, hence this wrapper of the registered command.
+
+`apply(hook)` wraps it in a worker (its `worker_init`). On a Celery other than 5.7 it applies
+anyway, with a WARNING: it only calls the registered command with the arguments it was given,
+then the hook, and without it a parked job that is revoked would still be submitted.
 """
 
 from __future__ import annotations
@@ -11,11 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import celery
+
+from worker.adapter.patches.versions import checked
+
 _PATCHED = "_mj_revoke_hook"
+WRITTEN_FOR = ("5.7.*",)
 
 
-def on_revoke_command(hook: Callable[[list[str]], None]) -> None:
+def apply(hook: Callable[[list[str]], None]) -> None:
     """Call `hook(task_ids)` after Celery's own `revoke` control command; idempotent."""
+    checked("revoke_command", "celery", celery.__version__, WRITTEN_FOR, refuse=False)
     from celery.utils.functional import maybe_list
     from celery.worker.control import Panel
 
@@ -35,4 +45,4 @@ def on_revoke_command(hook: Callable[[list[str]], None]) -> None:
     Panel.data["revoke"] = revoke
 
 
-__all__ = ["on_revoke_command"]
+__all__ = ["apply"]
