@@ -11,9 +11,9 @@ import pytest
 from config.settings import Settings, account_label
 from tests.support.opsdata import job_ended, job_in_flight, job_waiting
 from tests.support.wsgi import NullDispatcher, wsgi_get
+from worker.adapter.heartbeat import HeartbeatWriter
 from worker.jobs.runtime import Runtime
 from worker.ops.admin import create_admin_app
-from worker.ops.heartbeat import HeartbeatWriter
 from worker.ops.view import OpsView
 
 KEY = "sk-admin-key-aaaa-0001"

@@ -11,10 +11,10 @@ import redis
 from config.settings import Settings, account_label
 from tests.support.opsdata import job_ended, job_in_flight, job_waiting
 from tests.support.wsgi import NullDispatcher
+from worker.adapter.heartbeat import HeartbeatWriter
 from worker.cli import commands as cli
 from worker.devtools.embedded import RedisServer
 from worker.jobs.runtime import Runtime
-from worker.ops.heartbeat import HeartbeatWriter
 
 KEY = "sk-cli-ops-key-0001"
 A = account_label(KEY)

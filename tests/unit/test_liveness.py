@@ -9,9 +9,9 @@ import fakeredis
 import pytest
 
 from config.settings import Settings
+from worker.adapter.heartbeat import HeartbeatWriter, interval_s
 from worker.keys import Keys
 from worker.ops import liveness
-from worker.ops.heartbeat import HeartbeatWriter, interval_s
 from worker.ops.view import OpsView
 
 

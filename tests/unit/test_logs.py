@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 
 from config.settings import ConfigError, Settings, load_settings
-from worker.ops.logs import EXTRA_FIELDS, REDACTED, RedactSecrets, configure_logging
+from worker.adapter.logs import EXTRA_FIELDS, REDACTED, RedactSecrets, configure_logging
 
 KEY_A, KEY_B = "sk-logs-key-one-1111", "sk-logs-key-two-2222"
 REDIS_PASSWORD = "redis-pass-7777"

@@ -18,11 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, account_label
 from tests.support.wsgi import NullDispatcher, wsgi_get
+from worker.adapter.heartbeat import HeartbeatWriter
 from worker.capacity import metrics
 from worker.devtools.embedded import free_port
 from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
 from worker.jobs.runtime import Runtime
-from worker.ops.heartbeat import HeartbeatWriter
 from worker.ops.http import create_metrics_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,11 +27,11 @@ from config.settings import ConfigError, Settings, load_settings
 from worker.adapter import patches
 from worker.adapter.dispatch import CeleryDispatcher
 from worker.adapter.engine_step import EngineStep
+from worker.adapter.heartbeat import Heartbeat
+from worker.adapter.logs import configure_logging
 from worker.adapter.schedules import load_user_schedules
 from worker.jobs.runtime import Runtime, redis_client
 from worker.jobs.timing import Timing
-from worker.ops.heartbeat import Heartbeat
-from worker.ops.logs import configure_logging
 from worker.policy import (
     INLINE_ARG_MAX_CHARS,
     INLINE_DATA_URI_MAX_CHARS,
@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     )
     if settings.mj_schedule_file:  # a bad file stops start-up with a ConfigError saying where
         app.conf.beat_schedule.update(load_user_schedules(settings.mj_schedule_file))
-    app.steps["consumer"].add(Heartbeat)  # workers online per queue (worker.ops.heartbeat)
+    app.steps["consumer"].add(Heartbeat)  # workers online per queue (worker.adapter.heartbeat)
     app.steps["worker"].add(EngineStep)  # the node's engine: polls, fills, submits
     return app
 

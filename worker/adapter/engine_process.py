@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     from worker.adapter import patches
     from worker.adapter.app import app
     from worker.adapter.dispatch import CeleryDispatcher
+    from worker.adapter.logs import configure_logging
     from worker.engine.node import Node
-    from worker.ops.logs import configure_logging
 
     configure_logging(app.mj_settings)
     patches.for_publisher()  # the engine publishes reports and states, runs no task

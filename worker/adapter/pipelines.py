@@ -2,7 +2,7 @@
 
 `tasks.pipeline`, `mjw submit`, `mjw video`, `mjw edit` and `mjw batch` all build chains here,
 by name, so what they send is exactly what another service that knows only the task names could
-send. Follow-ups are written as `worker.steps` reads them: `upsample2`, `video:high`, ...
+send. Follow-ups are written as `worker.adapter.steps` reads them: `upsample2`, `video:high`, ...
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery, chain
 from celery.canvas import Signature
 
-from worker.steps import parse_steps
+from worker.adapter.steps import parse_steps
 
 
 def build_pipeline(

@@ -119,7 +119,7 @@ def _start_web(stack: ExitStack, port: int, console: Console) -> str:
     """Both sides of `mjw web` in a thread: hooks on `port`, the page on a free loopback port."""
     from worker.adapter import patches
     from worker.adapter.app import app
-    from worker.ops.web import make_web_servers
+    from worker.cli.web_servers import make_web_servers
 
     patches.for_publisher()
 

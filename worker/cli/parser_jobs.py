@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from worker.steps import SYNTAX
+from worker.adapter.steps import SYNTAX
 from worker.ttapi.requests import ACTIONS, MODES
 
 THEN_HELP = (

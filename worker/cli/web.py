@@ -1,5 +1,5 @@
-"""`mjw web`: the web process, both sides (`worker.ops.web`): the webhook receiver and public
-`/healthz` on `PORT`, the operator page, `/api/`, `/metrics` and detailed `/healthz` on
+"""`mjw web`: the web process, both sides (`worker.cli.web_servers`): the webhook receiver and
+public `/healthz` on `PORT`, the operator page, `/api/`, `/metrics` and detailed `/healthz` on
 `MJ_ADMIN_BIND`. Runs until SIGINT or SIGTERM.
 """
 
@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve both sides; 0 on a clean stop, 2 on bad configuration, 1 if a port is taken."""
+    from worker.adapter.logs import configure_logging
+    from worker.cli.web_servers import exposed_without_auth, make_web_servers
     from worker.ops.http import run_until_stopped
-    from worker.ops.logs import configure_logging
-    from worker.ops.web import exposed_without_auth, make_web_servers
 
     try:
         from worker.adapter import patches

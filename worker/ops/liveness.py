@@ -3,7 +3,7 @@
 - queue depths: Celery's Redis transport keeps each queue as a list named after it (plus one
   list per priority step for prioritised messages); messages a worker already holds (running,
   or waiting for their countdown) are not in the list;
-- workers: the heartbeats of `worker.ops.heartbeat`, online while fresh;
+- workers: the heartbeats of `worker.adapter.heartbeat`, online while fresh;
 - the pump: `keys.pump_last`, written by each pump round.
 
 `verdict` turns that into `ok` or `degraded` with the reasons: a queue with messages that no

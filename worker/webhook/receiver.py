@@ -7,7 +7,7 @@ whose compare-and-set makes a retried or duplicated callback a no-op; those get 
 TTAPI retries (up to 3 times) until it gets a 200. Polling stays on as a slow safety net for
 callbacks that never come.
 `GET /healthz` is answered by `worker.ops.http`; `/metrics` and the operator page are not
-served here (404) but on the private side (`MJ_ADMIN_BIND`, `worker.ops.web`).
+served here (404) but on the private side (`MJ_ADMIN_BIND`, `worker.cli.web_servers`).
 Plain WSGI: `create_wsgi_app(rt)` for any server, `serve` under waitress, and `app_from_env` for
 `waitress-serve --call worker.webhook:app_from_env`.
 """
@@ -28,13 +28,13 @@ import redis
 from pydantic import ValidationError
 
 from config.problems import problems
+from worker.adapter.logs import configure_logging
 from worker.jobs.reconcile import adopt
 from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import settle
 from worker.jobs.states import show_submitted
 from worker.ops.http import Endpoints, encode, run_until_stopped
-from worker.ops.logs import configure_logging
 from worker.ttapi.responses import Envelope, JobInfo
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad configuration, 1 if not bound."""
+    from worker.adapter.logs import configure_logging
     from worker.ops.http import run_until_stopped
-    from worker.ops.logs import configure_logging
     from worker.webhook.receiver import make_server
 
     try:
