@@ -68,10 +68,31 @@ PUMP_TURN_PUMPS = 2  # a pump round holds its turn this many periods: a dead one
 # Redis never redelivers its countdown message early.
 HOOK_POLL_VISIBILITY_SHARE = 0.5
 
-# -- engines (engine.ownership) ----------------------------------------------------------
+# -- engines (engine.ownership, engine.node, adapter.engine_step) -------------------------
 ENGINE_BEATS_PER_LEASE = 3  # an engine renews its accounts three times per lease: one miss is ok
 ENGINE_LEASE_MARGIN = 0.9  # an engine trusts its lease only for this part of it (clock drift)
 ENGINE_GONE_LEASES = 3  # an engine silent this many leases is dropped from the live list
+ENGINE_HINT_WAIT_S = 0.5  # the longest the hint thread blocks (it then re-reads held accounts)
+ENGINE_HINT_READ_MARGIN_S = 5  # ...on a connection whose reads outlast that wait by this
+ENGINE_IDLE_WAIT_S = 0.2  # an engine that holds no account looks again this often
+ENGINE_RETRY_WAIT_S = 0.5  # after a failed read of hints (Redis away), the next try waits this
+ENGINE_CHECK_S = 2.0  # how often a worker looks at its engine's process (restarts a dead one)
+ENGINE_STOP_WAIT_S = 15.0  # how long a clean stop may take before the engine is killed
+ENGINE_PARENT_CHECK_S = 1.0  # how often an engine checks that the worker that started it lives
+ACCOUNT_CHOICE_FRESH_S = 0.5  # a process places new jobs from one reading of free slots this long
+
+# -- what operators see (adapter.heartbeat, ops.liveness) -------------------------------------
+# A worker's heartbeat: four per pump period, between 0.1 s and 5 s, so a killed worker shows
+# as gone within about a pump period and a busy fleet does not write more than a few per second.
+HEARTBEATS_PER_PUMP = 4
+HEARTBEAT_MIN_S = 0.1
+HEARTBEAT_MAX_S = 5.0
+# The pump counts as late after three of its periods and a few seconds (a slow round is not).
+PUMP_LATE_ROUNDS = 3
+PUMP_LATE_GRACE_S = 5
+# A scheduled run not started by its next one (at most an hour, at least a second) is dropped.
+SCHEDULE_EXPIRES_MAX_S = 3600.0
+SCHEDULE_EXPIRES_MIN_S = 1.0
 
 # -- Celery and Redis ------------------------------------------------------------------------
 TASK_TIME_LIMIT_S = 300  # a job *step* (never a whole job) is killed after this

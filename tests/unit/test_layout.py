@@ -18,6 +18,7 @@ MAX_FLAT_MODULES = 8
 LAYERS = {
     "base": 0,  # clock, keys, policy, text: what every layer shares
     "devtools": 0,  # the embedded servers and the simulator: import no other package
+    "lua": 0,  # the Lua scripts as package data (once they are files): every layer reads them
     "ttapi": 1,
     "capacity": 2,
     "jobs": 3,

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 
-PARENT_CHECK_S = 1.0
+from worker.policy import ENGINE_PARENT_CHECK_S
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
 
     def watch_parent() -> None:
-        while not node.stopped.wait(PARENT_CHECK_S):
+        while not node.stopped.wait(ENGINE_PARENT_CHECK_S):
             if os.getppid() != parent:
                 logging.getLogger(__name__).warning("engine: its worker is gone; stopping")
                 node.stop()

@@ -22,10 +22,10 @@ from typing import Any
 
 from celery import bootsteps
 
+from worker.policy import ENGINE_CHECK_S, ENGINE_STOP_WAIT_S
+
 log = logging.getLogger(__name__)
 ENGINE_MODULE = "worker.adapter.engine_process"  # the engine process: `python -m` this
-CHECK_EVERY_S = 2.0  # how often the worker looks at its engine's process
-STOP_WAIT_S = 15.0  # how long a clean stop may take before the engine is killed
 
 
 class EngineStep(bootsteps.StartStopStep):
@@ -49,7 +49,7 @@ class EngineStep(bootsteps.StartStopStep):
             log.info("engine: not started on %s (consumes %s)", parent.hostname, sorted(consumed))
             return
         self._spawn(parent)
-        self.tref = parent.timer.call_repeatedly(CHECK_EVERY_S, self._check, (parent,))
+        self.tref = parent.timer.call_repeatedly(ENGINE_CHECK_S, self._check, (parent,))
 
     def _spawn(self, parent: Any) -> None:
         cmd = [sys.executable, "-m", ENGINE_MODULE, "--node", str(parent.hostname)]
@@ -75,7 +75,7 @@ class EngineStep(bootsteps.StartStopStep):
             return
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(STOP_WAIT_S)
+            proc.wait(ENGINE_STOP_WAIT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

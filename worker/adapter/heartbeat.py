@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config.settings import Settings
+from worker import policy
 from worker.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ return since
 
 def interval_s(settings: Settings) -> float:
     """Seconds between two heartbeats of one worker."""
-    return min(5.0, max(0.1, settings.mj_pump_interval_s / 4))
+    every = settings.mj_pump_interval_s / policy.HEARTBEATS_PER_PUMP
+    return min(policy.HEARTBEAT_MAX_S, max(policy.HEARTBEAT_MIN_S, every))
 
 
 class HeartbeatWriter:

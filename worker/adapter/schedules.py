@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from config.problems import problems
 from config.settings import ConfigError
+from worker.policy import SCHEDULE_EXPIRES_MAX_S, SCHEDULE_EXPIRES_MIN_S
 from worker.ttapi.requests import ACTIONS, Mode
 
 RUN_TASK = "mj.run_schedule"
@@ -234,8 +235,8 @@ def load_user_schedules(path: str | Path) -> dict[str, dict[str, Any]]:
 def _expires_s(sched: Any) -> float:
     """A run left unstarted past its next one (workers down) is dropped, not paid for later."""
     every = getattr(sched, "run_every", None)
-    seconds = every.total_seconds() if every is not None else 3600.0
-    return max(1.0, min(seconds, 3600.0))
+    seconds = every.total_seconds() if every is not None else SCHEDULE_EXPIRES_MAX_S
+    return max(SCHEDULE_EXPIRES_MIN_S, min(seconds, SCHEDULE_EXPIRES_MAX_S))
 
 
 def step_ids(run_id: str, count: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 A new imagine/blend/describe goes to the enabled account with the most free slots (ties take
 turns through a shared Redis counter; each process re-reads the accounts at most every
-`CHOICE_FRESH_S`). An account that answered 401 or 402 is taken out of
+`ACCOUNT_CHOICE_FRESH_S`). An account that answered 401 or 402 is taken out of
 rotation for a while, with one clear log line; `/info` brings a 402 account back once its
 balance returns.
 """
@@ -19,17 +19,13 @@ from config.settings import Account
 from worker.capacity.guard import SlotGuard
 from worker.capacity.lanes import base_of, lane_of, lanes
 from worker.keys import KEYS, Keys
-from worker.policy import DISABLE_OTHER_S, DISABLE_S
+from worker.policy import ACCOUNT_CHOICE_FRESH_S, DISABLE_OTHER_S, DISABLE_S
 from worker.text import text
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.kinds import is_video_kind
 
 log = logging.getLogger(__name__)
-
-
-# How long a process places new jobs from one reading of every account's free slots.
-CHOICE_FRESH_S = 0.5
 
 
 class NoAccountLeft(RuntimeError):
@@ -47,7 +43,7 @@ class AccountPool:
         redis_client: redis.Redis,
         *,
         keys: Keys = KEYS,
-        choice_fresh_s: float = CHOICE_FRESH_S,
+        choice_fresh_s: float = ACCOUNT_CHOICE_FRESH_S,
         video_cap: int | None = None,
     ) -> None:
         self.accounts = {a.label: a for a in accounts}

@@ -25,9 +25,14 @@ from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
 from worker.jobs.runtime import Dispatcher, Runtime, redis_client
+from worker.policy import (
+    ENGINE_HINT_READ_MARGIN_S,
+    ENGINE_HINT_WAIT_S,
+    ENGINE_IDLE_WAIT_S,
+    ENGINE_RETRY_WAIT_S,
+)
 
 log = logging.getLogger(__name__)
-HINT_WAIT_S = 0.5  # the longest the hint thread blocks (it then re-reads the held accounts)
 
 
 class Publisher(Dispatcher, Protocol):
@@ -55,7 +60,9 @@ class Node:
         self.stopped = threading.Event()
         # BLPOP holds its connection: a client of its own, whose reads outlast the wait.
         self._blocking = redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_timeout=HINT_WAIT_S + 5
+            settings.redis_url,
+            decode_responses=True,
+            socket_timeout=ENGINE_HINT_WAIT_S + ENGINE_HINT_READ_MARGIN_S,
         )
 
     def run(self) -> None:
@@ -106,17 +113,17 @@ class Node:
         while not self.stopped.is_set():
             owned = sorted(self.core.owned)
             if not owned:
-                self.stopped.wait(0.2)
+                self.stopped.wait(ENGINE_IDLE_WAIT_S)
                 continue
             by_key = {self.rt.keys.wake(label): label for label in owned}
             try:
-                got = self._blocking.blpop(list(by_key), timeout=HINT_WAIT_S)
+                got = self._blocking.blpop(list(by_key), timeout=ENGINE_HINT_WAIT_S)
                 if got:
                     key, item = got
                     self.core.drain(by_key[str(key)], first=item)
             except (redis.RedisError, OSError) as exc:
                 log.warning("engine %s: reading hints failed (%s)", self.name, exc)
-                self.stopped.wait(0.5)
+                self.stopped.wait(ENGINE_RETRY_WAIT_S)
 
 
 class _Deferred:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from worker.ops.view import OpsView
+from worker.policy import PUMP_LATE_GRACE_S, PUMP_LATE_ROUNDS
 from worker.text import text
 
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport: `queue<sep><step>` for priorities 3, 6, 9
@@ -117,7 +118,7 @@ def _beats(raw: dict[Any, Any], now: float) -> list[WorkerBeat]:
 
 def late_after_s(interval_s: float) -> float:
     """How old the pump's last round may be before it counts as late."""
-    return 3 * interval_s + 5
+    return PUMP_LATE_ROUNDS * interval_s + PUMP_LATE_GRACE_S
 
 
 def pump_late(live: Liveness) -> str | None:
