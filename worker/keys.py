@@ -101,7 +101,7 @@ class Keys:
         """The guard's `[slots, waiters, seq, cap, cool, occ]`, in the order its scripts expect.
 
         `occ` (a hash, PX TTL = a job's expected duration) is the occupancy a 499 taught: the
-        effective cap and when the next probe may go; see `worker.capacity.lua_prelude`.
+        effective cap and when the next probe may go; see `worker.capacity.lua`.
         """
         base = self.account(label)
         names = ["slots", "waiters", "seq", "cap", "cool", "occ"]

@@ -36,44 +36,17 @@ from worker.jobs.record import (
     encode,
 )
 from worker.keys import KEYS, Keys
+from worker.lua import script
 from worker.text import text
 
 # KEYS: record, active index, undelivered. ARGV: expected values (JSON), '1' when the job ends
 # (it leaves the active index and its outcome is owed to its caller, in the same breath), the
 # job id, field pairs.
-_CAS = """
-local expect = cjson.decode(ARGV[1])
-local names = {'state'}
-for name, _ in pairs(expect) do names[#names + 1] = name end
-local values = redis.call('HMGET', KEYS[1], unpack(names))
-if values[1] == false then return -1 end
-for i = 2, #names do
-  local value = values[i]
-  if value == false then value = '' end
-  local ok = false
-  for _, a in ipairs(expect[names[i]]) do if a == value then ok = true end end
-  if not ok then return 0 end
-end
-if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-if ARGV[2] == '1' then
-  redis.call('ZREM', KEYS[2], KEYS[1])
-  local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[3], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[3])
-end
-return 1
-"""
+_CAS = script("jobs/records/cas.lua")
 
 # KEYS: record, active index. ARGV: ttl, initial state, first look at (score), field pairs.
 # Returns {} when it created the record, else the record as stored.
-_CREATE = """
-if redis.call('HSETNX', KEYS[1], 'state', ARGV[2]) == 1 then
-  if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
-  return {}
-end
-return redis.call('HGETALL', KEYS[1])
-"""
+_CREATE = script("jobs/records/create.lua")
 
 
 class RecordStore:
