@@ -24,7 +24,7 @@ import redis
 from tests.support.browser import missing, screenshot
 from tests.support.opsdata import EngineCalls
 from tests.support.stack import client_app
-from worker.jobs.recent import ENDED
+from worker.jobs.record import TERMINAL
 from worker.keys import Keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def note_all_endings(client: redis.Redis, engine: EngineCalls) -> None:
     """Index every ended record (tooling only: it scans every job key)."""
     for key in client.scan_iter(match="mj:job:*", count=500):
         job_id = str(key).removeprefix("mj:job:")
-        if client.hget(key, "state") in ENDED:
+        if client.hget(key, "state") in TERMINAL:
             engine.ended(job_id)
 
 

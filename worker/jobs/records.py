@@ -1,9 +1,6 @@
 """Job records: one Redis hash per job (keyed by its Celery task id) with compare-and-set states.
 
-    NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
-     │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit ≤ 2)
-     └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
-
+The states, and the diagram of their changes, are `RecordState` (`worker.jobs.record`).
 Every transition goes through `cas`, a Lua script that changes the hash only when its current
 values are the expected ones, so a redelivered or duplicated message finds the job further
 along and never repeats a submit. Every record that has not ended is also in the `active`
@@ -21,20 +18,7 @@ from typing import Any
 
 import redis
 
-from worker.jobs.record import (
-    AMBIGUOUS,
-    FAILED,
-    IN_FLIGHT,
-    NEW,
-    REVOKED,
-    SUBMITTED,
-    SUBMITTING,
-    SUCCESS,
-    TERMINAL,
-    WAITING,
-    JobRecord,
-    encode,
-)
+from worker.jobs.record import TERMINAL, JobRecord, RecordState, encode
 from worker.keys import KEYS, Keys
 from worker.lua import script
 from worker.text import text
@@ -72,7 +56,7 @@ class RecordStore:
         """Redis key of one job's record."""
         return self.keys.job(job_id)
 
-    def create(self, job_id: str, state: str = NEW, **fields: Any) -> JobRecord:
+    def create(self, job_id: str, state: str = RecordState.NEW, **fields: Any) -> JobRecord:
         """Create the record in `state` (NEW) unless it exists; return it as stored either way
         (one round trip: what was written is not read back)."""
         now = self.clock()
@@ -185,18 +169,4 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
     return dict(zip(items[0::2], items[1::2], strict=True))
 
 
-__all__ = [
-    "AMBIGUOUS",
-    "FAILED",
-    "IN_FLIGHT",
-    "NEW",
-    "REVOKED",
-    "SUBMITTED",
-    "SUBMITTING",
-    "SUCCESS",
-    "TERMINAL",
-    "WAITING",
-    "JobRecord",
-    "RecordStore",
-    "encode",
-]
+__all__ = ["JobRecord", "RecordStore", "encode"]
