@@ -107,6 +107,14 @@ class Keys:
         names = ["slots", "waiters", "seq", "cap", "cool", "occ"]
         return [f"{base}:{name}" for name in names]
 
+    def slots(self, label: str) -> str:
+        """Sorted set: the guard's slot holders, scored by lease deadline (`guard(label)[0]`)."""
+        return self.guard(label)[0]
+
+    def waiters(self, label: str) -> str:
+        """Sorted set: the guard's queue, scored by class and arrival (`guard(label)[1]`)."""
+        return self.guard(label)[1]
+
     def wake(self, label: str) -> str:
         """List: hints for the engine that holds the account (`fill`, `submit|job`,
         `poll|job|seq|due_ms`); see `worker.jobs.hints`."""

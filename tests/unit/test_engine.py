@@ -193,7 +193,7 @@ def test_the_pump_redelivers_a_result_whose_resume_was_lost(eng: InlineEngine) -
     assert eng.run_until(eng.done(job), 5)
     assert eng.result(job)["status"] == "SUCCESS"
     assert sum(p["redelivered"] for p in eng.pumped) == 1
-    assert eng.rt.redis.zcard("mj:undelivered") == 0
+    assert eng.rt.redis.zcard(eng.rt.keys.undelivered) == 0
 
 
 @pytest.mark.slow

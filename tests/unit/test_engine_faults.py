@@ -83,7 +83,7 @@ def test_429s_in_a_row_without_retry_after_double_the_cooldown_and_a_success_res
     sim.set_faults(rate_429=0.0)
     assert eng.run_until(eng.done(job), 20)
     assert eng.result(job)["status"] == "SUCCESS"
-    assert eng.rt.redis.get(f"mj:{{{LABEL_A}}}:refusals") is None
+    assert eng.rt.redis.get(eng.rt.keys.refusals(LABEL_A)) is None
     assert account(sim)["submits"] == 1
 
 

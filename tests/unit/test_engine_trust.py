@@ -397,7 +397,7 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
         ),
         Failed,
     )
-    assert eng.rt.redis.zscore("mj:undelivered", "pinned-2") is not None
+    assert eng.rt.redis.zscore(eng.rt.keys.undelivered, "pinned-2") is not None
     assert load(eng, "pinned-2").state == RecordState.FAILED
     assert job in eng.inputs
 

@@ -112,7 +112,7 @@ def test_metrics_show_each_accounts_slots_cap_waiters_and_balance_by_label(
     for job in ("j1", "j2", "j3", "j4", "j5"):  # cap 3: two wait
         rt.guard.acquire(A, job)
     rt.guard.set_cap(B, 7)
-    rt.redis.hset(f"mj:{{{A}}}:info", mapping={"balance": "12.5", "max_queue": "3"})
+    rt.redis.hset(rt.keys.info(A), mapping={"balance": "12.5", "max_queue": "3"})
     got = scrape(rt)
     assert got[("mj_slots_in_use", (("account", A),))] == 3
     assert got[("mj_slots_cap", (("account", A),))] == 3

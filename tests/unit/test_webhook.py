@@ -245,7 +245,7 @@ def test_an_index_entry_whose_record_holds_another_token_is_404(
 ) -> None:
     submitted_job(rt)
     forged = secrets.token_urlsafe(24)
-    rt.redis.set(f"mj:hook:{forged}", JOB)  # an index that disagrees with the record
+    rt.redis.set(rt.keys.hook(forged), JOB)  # an index that disagrees with the record
     assert call(app, "POST", f"/hook/{forged}", callback()).code == 404
     assert rt.records.load(JOB).state == RecordState.SUBMITTED  # type: ignore[union-attr]
 
@@ -555,7 +555,7 @@ def test_a_callback_for_a_job_whose_submit_answer_was_lost_proves_which_ttapi_jo
     done = rt.records.load(JOB)
     assert done is not None
     assert (done.state, done.ttapi_job_id) == (RecordState.SUCCESS, TT_JOB)
-    assert rt.redis.get(f"mj:claim:{TT_JOB}") == JOB
+    assert rt.redis.get(rt.keys.claim(TT_JOB)) == JOB
 
 
 def video_callback(list_key: str, clips: list[str]) -> dict[str, Any]:
