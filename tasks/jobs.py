@@ -20,6 +20,7 @@ from worker.jobs import entry
 from worker.jobs.delivery import delivered
 from worker.jobs.outcome import Done, Failed, Revoked
 from worker.jobs.revoke import cancel_parked, on_revoked
+from worker.jobs.states import TaskState
 
 __all__ = [
     "JobTask",
@@ -43,7 +44,7 @@ class JobTask(Task):
         self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
         """Called after the result backend stored SUCCESS/FAILURE (not after `Ignore`)."""
-        if status in ("SUCCESS", "FAILURE") and task_id:
+        if status in (TaskState.SUCCESS, TaskState.FAILURE) and task_id:
             delivered(app.runtime, task_id)
 
 

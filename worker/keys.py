@@ -98,11 +98,19 @@ class Keys:
         """The guard's `[slots, waiters, seq, cap, cool, occ]`, in the order its scripts expect.
 
         `occ` (a hash, PX TTL = a job's expected duration) is the occupancy a 499 taught: the
-        effective cap and when the next probe may go; see `worker.capacity.lua_prelude`.
+        effective cap and when the next probe may go; see `worker.capacity.lua`.
         """
         base = self.account(label)
         names = ["slots", "waiters", "seq", "cap", "cool", "occ"]
         return [f"{base}:{name}" for name in names]
+
+    def slots(self, label: str) -> str:
+        """Sorted set: the guard's slot holders, scored by lease deadline (`guard(label)[0]`)."""
+        return self.guard(label)[0]
+
+    def waiters(self, label: str) -> str:
+        """Sorted set: the guard's queue, scored by class and arrival (`guard(label)[1]`)."""
+        return self.guard(label)[1]
 
     def wake(self, label: str) -> str:
         """List: hints for the engine that holds the account (`fill`, `submit|job`,

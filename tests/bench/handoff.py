@@ -85,7 +85,7 @@ def measure(backlog: int, workdir: Path, *, split: bool = False) -> list[dict[st
 def _run(stack: Stack, backlog: int) -> tuple[dict[str, dict[str, Any]], float]:
     """Wait until the backlog is parked and WANT hand-offs came after; (jobs, parked at)."""
     label = stack.labels[0]
-    waiters = KEYS.guard(label)[1]
+    waiters = KEYS.waiters(label)
     parked_at: float | None = None
     deadline = time.monotonic() + 60 + backlog * 0.02 + FAST_S * WANT / CAP * 3
     while time.monotonic() < deadline:

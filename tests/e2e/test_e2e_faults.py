@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.stack import Stack
 from worker.devtools.embedded import CeleryProcess
+from worker.keys import KEYS
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-faults-account-0001"
@@ -30,7 +31,7 @@ def wait_all(s: Stack, results: list[Any], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not all(r.ready() for r in results):
         if time.monotonic() > deadline:
-            stuck = {r.id: s.redis.hgetall(f"mj:job:{r.id}") for r in results if not r.ready()}
+            stuck = {r.id: s.redis.hgetall(KEYS.job(r.id)) for r in results if not r.ready()}
             raise AssertionError(f"{len(stuck)} jobs never ended: {stuck}\n{s.logs()}")
         time.sleep(0.1)
 
@@ -113,9 +114,7 @@ def test_revoking_parked_jobs_cancels_them_and_frees_their_places(
     busy = [s.send("mj.imagine", f"a busy pier {i}") for i in range(2)]
     s.wait_for(lambda: s.holders(label) == 2, 20)  # the busy ones hold both slots first
     parked = [s.send("mj.imagine", f"a cancelled pier {i}") for i in range(3)]
-    s.wait_for(
-        lambda: all(s.redis.hget(f"mj:job:{r.id}", "state") == "WAITING" for r in parked), 20
-    )
+    s.wait_for(lambda: all(s.redis.hget(KEYS.job(r.id), "state") == "WAITING" for r in parked), 20)
     for r in parked:
         r.revoke()
     later = [s.send("mj.imagine", f"a later pier {i}") for i in range(2)]
@@ -124,4 +123,4 @@ def test_revoking_parked_jobs_cancels_them_and_frees_their_places(
     prompts = [j["prompt"] for j in s.sim.stats()["jobs"].values()]
     assert not [p for p in prompts if "cancelled" in p]  # none of them was submitted
     s.wait_for(lambda: s.holders(label) == 0, 10)
-    assert s.redis.zcard(f"mj:{{{label}}}:waiters") == 0
+    assert s.redis.zcard(KEYS.waiters(label)) == 0

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.opsdata import EngineCalls
 from tests.support.stack import Stack
-from worker.keys import Keys
+from worker.keys import KEYS, Keys
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-ops-cli-0001"
@@ -45,7 +45,7 @@ def test_jobs_show_and_status_watch_against_a_running_stack(
         sent = [stack.send("mj.imagine", "a slow lantern"), stack.send("mj.imagine", "a heron")]
 
         def state(job: object) -> str | None:
-            return stack.redis.hget(f"mj:job:{job.id}", "state")  # type: ignore[attr-defined]
+            return stack.redis.hget(KEYS.job(job.id), "state")  # type: ignore[attr-defined]
 
         # Both are queued WAITING until the engine submits one; either may run first.
         stack.wait_for(lambda: sorted(str(state(j)) for j in sent) == ["SUBMITTED", "WAITING"])

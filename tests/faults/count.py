@@ -11,6 +11,7 @@ import redis
 from tests.faults.row import Outcome, Row, describe, summary
 from tests.support.stack import Stack
 from worker.devtools.simulator import Simulator
+from worker.keys import KEYS
 
 
 class Counts:
@@ -70,11 +71,11 @@ class Counts:
 
     def slots(self) -> int:
         """Slots held in the guard right now, over every account."""
-        return sum(int(self.redis.zcard(f"mj:{{{label}}}:slots")) for label in self.labels)
+        return sum(int(self.redis.zcard(KEYS.slots(label))) for label in self.labels)
 
     def waiters(self, label: str) -> list[str]:
         """Job ids parked on an account, head of the queue first."""
-        return [str(j) for j in self.redis.zrange(f"mj:{{{label}}}:waiters", 0, -1)]
+        return [str(j) for j in self.redis.zrange(KEYS.waiters(label), 0, -1)]
 
     def settle_slots(self, timeout: float) -> int:
         """Wait (bounded) for every slot to be freed; the slots still held then."""

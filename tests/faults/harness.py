@@ -25,6 +25,7 @@ from tests.faults.receiver import WebhookReceiver
 from tests.faults.row import Outcome
 from tests.support.stack import Stack
 from worker.devtools.embedded import CeleryProcess, RedisServer, free_port
+from worker.keys import KEYS
 
 
 @dataclass
@@ -214,7 +215,7 @@ class Harness(Counts):
         r = s.result
         if not ready:
             try:
-                record = self.redis.hget(f"mj:job:{r.id}", "state")
+                record = self.redis.hget(KEYS.job(r.id), "state")
             except Exception:
                 record = "?"
             return Outcome(s.prompt, r.id, "HUNG", record_state=str(record or ""))

@@ -12,6 +12,7 @@ from tests.faults.harness import Harness, Plan
 from tests.faults.registry import KEY_A, KEY_B, all_done, scenario
 from tests.faults.row import Row
 from worker.adapter.engine_step import ENGINE_MODULE
+from worker.keys import KEYS
 
 LATENCY = {"latency_submit_s": 0.3, "latency_fetch_s": 0.1}  # so a stop can hit a call
 
@@ -41,7 +42,7 @@ def both_hold(h: Harness) -> bool:
 
 def held_by(h: Harness) -> dict[str, str]:
     """Which engine (its node's name) holds each account now."""
-    owners = h.redis.mget([f"mj:{{{label}}}:owner" for label in h.labels])
+    owners = h.redis.mget([KEYS.owner(label) for label in h.labels])
     return {lb: str(o).split("|")[0] if o else "" for lb, o in zip(h.labels, owners, strict=True)}
 
 

@@ -24,8 +24,8 @@ import redis
 from tests.support.browser import missing, screenshot
 from tests.support.opsdata import EngineCalls
 from tests.support.stack import client_app
-from worker.jobs.recent import ENDED
-from worker.keys import Keys
+from worker.jobs.record import TERMINAL
+from worker.keys import KEYS, Keys
 
 ROOT = Path(__file__).resolve().parents[2]
 MORE = [
@@ -43,9 +43,9 @@ MORE = [
 
 def note_all_endings(client: redis.Redis, engine: EngineCalls) -> None:
     """Index every ended record (tooling only: it scans every job key)."""
-    for key in client.scan_iter(match="mj:job:*", count=500):
-        job_id = str(key).removeprefix("mj:job:")
-        if client.hget(key, "state") in ENDED:
+    for key in client.scan_iter(match=KEYS.job("*"), count=500):
+        job_id = str(key).removeprefix(KEYS.job(""))
+        if client.hget(key, "state") in TERMINAL:
             engine.ended(job_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.jobs import recent
-from worker.jobs.records import FAILED, NEW, SUBMITTED, SUCCESS, WAITING
+from worker.jobs.record import TERMINAL, RecordState
 from worker.jobs.runtime import Runtime
 
 
@@ -15,7 +15,12 @@ def job_in_flight(rt: Runtime, job_id: str, account: str, prompt: str, progress:
     assert rt.guard.acquire(account, job_id).granted
     now = rt.clock()
     assert rt.records.move(
-        job_id, NEW, SUBMITTED, ttapi_job_id=f"tt-{job_id}", submitted_at_ts=now, progress=progress
+        job_id,
+        RecordState.NEW,
+        RecordState.SUBMITTED,
+        ttapi_job_id=f"tt-{job_id}",
+        submitted_at_ts=now,
+        progress=progress,
     )
 
 
@@ -23,7 +28,7 @@ def job_waiting(rt: Runtime, job_id: str, account: str, prompt: str) -> None:
     """A job parked on a full account."""
     rt.records.create(job_id, kind="imagine", account=account, params={"prompt": prompt})
     assert rt.guard.acquire(account, job_id).queued
-    assert rt.records.move(job_id, NEW, WAITING, waiting_since=rt.clock())
+    assert rt.records.move(job_id, RecordState.NEW, RecordState.WAITING, waiting_since=rt.clock())
 
 
 def job_ended(
@@ -35,11 +40,15 @@ def job_ended(
     now = rt.clock()
     changes: dict[str, Any] = {"submitted_at_ts": now - 4, "finished_at_ts": now}
     if error:
-        assert rt.records.move(job_id, NEW, FAILED, error=error, **changes)
+        assert rt.records.move(job_id, RecordState.NEW, RecordState.FAILED, error=error, **changes)
     else:
         result = {"image_url": image, "images": [image], "action": "imagine", "prompt": prompt}
-        assert rt.records.move(job_id, NEW, SUCCESS, result=result, **changes)
-    recent.note_ended(rt.redis, rt.keys, job_id, FAILED if error else SUCCESS, now)
+        assert rt.records.move(
+            job_id, RecordState.NEW, RecordState.SUCCESS, result=result, **changes
+        )
+    recent.note_ended(
+        rt.redis, rt.keys, job_id, RecordState.FAILED if error else RecordState.SUCCESS, now
+    )
 
 
 class EngineCalls:
@@ -70,5 +79,5 @@ class EngineCalls:
     def ended(self, job_id: str) -> None:
         """Note an ended job's ending from its record."""
         state, at = self.client.hmget(self.keys.job(job_id), ["state", "finished_at_ts"])
-        assert state in recent.ENDED, (job_id, state)
+        assert state in TERMINAL, (job_id, state)
         recent.note_ended(self.client, self.keys, job_id, state, float(at or 0) or 0.0)

@@ -13,6 +13,7 @@ from celery import Celery
 from config.settings import account_label
 from worker.devtools.embedded import CeleryProcess, RedisServer
 from worker.devtools.simulator import SimConfig, Simulator
+from worker.keys import KEYS
 
 
 def client_app(redis_url: str) -> Celery:
@@ -125,4 +126,4 @@ class Stack:
 
     def holders(self, label: str) -> int:
         """Slots of `label` held in the guard right now."""
-        return int(self.redis.zcard(f"mj:{{{label}}}:slots"))
+        return int(self.redis.zcard(KEYS.slots(label)))

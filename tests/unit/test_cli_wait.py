@@ -32,6 +32,7 @@ from worker.cli.wait import (
     steps_of,
 )
 from worker.devtools.embedded import RedisServer
+from worker.keys import KEYS
 from worker.ttapi.errors import JobFailed
 
 
@@ -158,7 +159,7 @@ def test_a_pipeline_is_found_again_from_any_of_its_steps(redis_server: RedisServ
     steps = new_steps("imagine", "upsample2", "download")
     remember_chain(client, steps, ttl_s=60)
     assert all(chain_of(client, s.id) == steps for s in steps)
-    assert 0 < client.ttl(f"mj:chain:{steps[0].id}") <= 60
+    assert 0 < client.ttl(KEYS.chain(steps[0].id)) <= 60
     assert chain_of(client, "someone-elses-task") == [Step("someone-elses-task")]
 
 

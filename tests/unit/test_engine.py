@@ -15,7 +15,7 @@ from tests.support.inline import InlineEngine, Killed, Step
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.jobs.outcome import Park
-from worker.jobs.records import SUBMITTED
+from worker.jobs.record import RecordState
 
 
 @pytest.fixture
@@ -186,14 +186,14 @@ def test_the_engines_scan_repairs_a_lost_action(
 @pytest.mark.slow
 def test_the_pump_redelivers_a_result_whose_resume_was_lost(eng: InlineEngine) -> None:
     job = eng.imagine("a quiet harbour")
-    eng.dispatcher.drop = lambda s: s.kind == "resume" and eng.state(job) == "SUCCESS"
+    eng.dispatcher.drop = lambda s: s.kind == "resume" and eng.state(job) == RecordState.SUCCESS
     assert not eng.run_until(eng.done(job), 1.5)
     eng.dispatcher.drop = lambda s: False
     eng.pump_every = 0.2
     assert eng.run_until(eng.done(job), 5)
     assert eng.result(job)["status"] == "SUCCESS"
     assert sum(p["redelivered"] for p in eng.pumped) == 1
-    assert eng.rt.redis.zcard("mj:undelivered") == 0
+    assert eng.rt.redis.zcard(eng.rt.keys.undelivered) == 0
 
 
 @pytest.mark.slow
@@ -245,7 +245,7 @@ def test_a_relax_jobs_deadline_follows_ttapis_relax_timeout(
             sim.set_faults(rate_504_after_create=1.0, fault_paths=["imagine"])
         job = eng.submit("imagine", {"prompt": "a slow job", "mode": "relax"})
         sim.set_faults(rate_504_after_create=0.0)
-    assert eng.run_until(lambda: eng.state(job) == SUBMITTED, 5)
+    assert eng.run_until(lambda: eng.state(job) == RecordState.SUBMITTED, 5)
     rec = eng.rt.records.load(job)
     assert rec is not None
     timing = eng.rt.timing
@@ -268,7 +268,7 @@ def test_a_worker_killed_just_after_a_job_ended_still_delivers_its_outcome(
     monkeypatch.setattr(eng.dispatcher, "resume", die_once)
     job = eng.imagine(prompt)
     assert eng.run_until(lambda: bool(eng.killed), 5)
-    assert eng.state(job) in ("SUCCESS", "FAILED")
+    assert eng.state(job) in (RecordState.SUCCESS, RecordState.FAILED)
     eng.pump_every = 0.2
     assert eng.run_until(eng.done(job), 6)
     assert type(eng.outcomes[job]).__name__ == outcome

@@ -19,7 +19,7 @@ from tests.support.inline import InlineEngine, Inputs
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.engine.core import Action
-from worker.jobs.records import AMBIGUOUS
+from worker.jobs.record import RecordState
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_a_submits_own_answer_wins_its_job_back_from_a_look_alike_that_adopted_i
     prompt = "the same lighthouse"
     sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # J1's answer is lost...
     j1 = eng.imagine(prompt)  # ...and TTAPI never created it
-    assert eng.state(j1) == AMBIGUOUS
+    assert eng.state(j1) == RecordState.AMBIGUOUS
     sim.set_faults(rate_truncated=0.0, slow_s=2.0)  # J2's answer will take two seconds
     j2 = "j2"
     eng.inputs[j2] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
@@ -79,9 +79,9 @@ def test_looking_for_a_lost_probe_never_raises_the_effective_cap(
     eng.rt.guard.release(LABEL_A, "someone")  # (a job of ours the 499 put back in line)
     sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # the probe's answer is lost
     job = eng.imagine("a probing job")
-    assert eng.state(job) == AMBIGUOUS
+    assert eng.state(job) == RecordState.AMBIGUOUS
     sim.set_faults(rate_truncated=0.0)
     looks = eng.count("poll", job)
     assert eng.run_until(lambda: eng.count("poll", job) >= looks + 2, 5)  # reconcile looked
-    assert eng.state(job) == AMBIGUOUS
+    assert eng.state(job) == RecordState.AMBIGUOUS
     assert eng.rt.guard.state(LABEL_A).effective_cap == 0  # nothing says TTAPI took it

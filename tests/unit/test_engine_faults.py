@@ -17,7 +17,7 @@ from tests.support.simulators import SimFactory
 from worker.capacity import metrics
 from worker.devtools.simulator import Simulator
 from worker.jobs import poll as completion
-from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING
+from worker.jobs.record import RecordState
 from worker.jobs.refusals import probe_timing
 from worker.policy import MAX_SUBMIT_ATTEMPTS
 
@@ -83,7 +83,7 @@ def test_429s_in_a_row_without_retry_after_double_the_cooldown_and_a_success_res
     sim.set_faults(rate_429=0.0)
     assert eng.run_until(eng.done(job), 20)
     assert eng.result(job)["status"] == "SUCCESS"
-    assert eng.rt.redis.get(f"mj:{{{LABEL_A}}}:refusals") is None
+    assert eng.rt.redis.get(eng.rt.keys.refusals(LABEL_A)) is None
     assert account(sim)["submits"] == 1
 
 
@@ -105,7 +105,9 @@ def test_a_500_on_submit_is_reconciled_then_sent_again_once_the_history_shows_no
 ) -> None:
     sim.set_faults(rate_500=1.0, fault_paths=["imagine"])
     job = eng.imagine("a stormy sea")
-    assert eng.state(job) == AMBIGUOUS  # a 500 may follow a created job: never resent blind
+    assert (
+        eng.state(job) == RecordState.AMBIGUOUS
+    )  # a 500 may follow a created job: never resent blind
     sim.set_faults(rate_500=0.0)
     assert eng.run_until(eng.done(job), 5)
     assert eng.result(job)["status"] == "SUCCESS"
@@ -133,7 +135,7 @@ def test_a_lost_submit_answer_is_reconciled_to_the_same_ttapi_job(
 ) -> None:
     sim.set_faults(**{fault: 1.0}, fault_paths=["imagine"])
     job = eng.imagine("a lost letter")
-    assert eng.state(job) == AMBIGUOUS
+    assert eng.state(job) == RecordState.AMBIGUOUS
     sim.set_faults(**{fault: 0.0})
     assert eng.run_until(eng.done(job), 5)
     [ttapi_id] = sim.stats()["jobs"]
@@ -158,7 +160,7 @@ def test_a_lost_submit_that_created_nothing_is_submitted_again_after_the_grace(
 ) -> None:
     sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # garbled, nothing created
     job = eng.imagine("a blank page")
-    assert eng.state(job) == AMBIGUOUS
+    assert eng.state(job) == RecordState.AMBIGUOUS
     sim.set_faults(rate_truncated=0.0)
     started = time.monotonic()
     assert eng.run_until(lambda: account(sim)["submits"] == 1, 5)
@@ -169,7 +171,9 @@ def test_a_lost_submit_that_created_nothing_is_submitted_again_after_the_grace(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("age", "state"), [(5.0, WAITING), (0.1, AMBIGUOUS)])
+@pytest.mark.parametrize(
+    ("age", "state"), [(5.0, RecordState.WAITING), (0.1, RecordState.AMBIGUOUS)]
+)
 def test_reconcile_resubmits_only_once_the_grace_has_passed(
     eng: InlineEngine, sim: Simulator, age: float, state: str
 ) -> None:
@@ -182,11 +186,13 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
         job, kind="imagine", params={"prompt": "nothing like it"}, account=LABEL_A, sig={"job": job}
     )
     assert rt.guard.acquire(LABEL_A, job).granted
-    assert rt.records.move(job, "NEW", AMBIGUOUS, sent_at=time.time() - age, poll_seq=1)
+    assert rt.records.move(
+        job, RecordState.NEW, RecordState.AMBIGUOUS, sent_at=time.time() - age, poll_seq=1
+    )
     completion.reconcile(rt, rt.records.load(job))  # type: ignore[arg-type]
     assert eng.state(job) == state
-    assert len(eng.dispatcher.pending("resume", job)) == (state == WAITING)
-    if state == WAITING:
+    assert len(eng.dispatcher.pending("resume", job)) == (state == RecordState.WAITING)
+    if state == RecordState.WAITING:
         assert eng.run_until(eng.done(job), 5)
         assert eng.result(job)["prompt"] == "nothing like it"
         assert account(sim)["submits"] == 2
@@ -244,7 +250,7 @@ def test_a_fetch_that_keeps_failing_backs_off_without_failing_the_job(
     job = eng.imagine("a patient job")
     sim.set_faults(rate_500=1.0, fault_paths=["fetch"])
     assert eng.run_until(lambda: eng.count("poll", job) >= 6, 5)
-    assert eng.state(job) == SUBMITTED
+    assert eng.state(job) == RecordState.SUBMITTED
     rec = eng.rt.records.load(job)
     assert rec is not None and rec.fetch_errors >= 5
     sim.set_faults(rate_500=0.0)

@@ -15,6 +15,7 @@ from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.devtools.simulator.config import VIDEO_LIST_KEYS
 from worker.devtools.simulator.images import png_bytes
+from worker.jobs.record import RecordState
 from worker.ttapi.client import TTAPIClient
 
 FRAME = "https://cdn.example.com/frame.png"
@@ -241,7 +242,7 @@ def test_video_and_edit_jobs_wait_behind_a_full_account_like_image_jobs(
         eng.submit("edit", {"image": FRAME, "prompt": "a hat"}, account=LABEL_A),
         eng.submit("video", {"image": FRAME, "prompt": "a gull"}, account=LABEL_A),
     ]
-    assert all(eng.state(j) == "WAITING" for j in late)
+    assert all(eng.state(j) == RecordState.WAITING for j in late)
     shown = [eng.dispatcher.states[j][0] for j in late]
     assert [(state, meta["position"]) for state, meta in shown] == [
         ("WAITING", 1),

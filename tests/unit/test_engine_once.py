@@ -21,6 +21,7 @@ from worker.devtools.simulator import Simulator
 from worker.jobs import entry, maintenance
 from worker.jobs import submit as submit_step
 from worker.jobs.outcome import Done, Park, Revoked
+from worker.jobs.record import RecordState
 from worker.jobs.revoke import cancel_parked
 
 FAST = 0.2
@@ -53,7 +54,7 @@ def test_five_hundred_waiters_whose_expires_passed_all_end_revoked_once(
     first = eng.imagine("the one that is stuck")  # A's one slot is taken; the rest wait
     soon = time.time() + 4.0
     late = [eng.submit("imagine", {"prompt": f"late {i}"}, expires_at=soon) for i in range(500)]
-    assert all(eng.state(j) == "WAITING" for j in late)
+    assert all(eng.state(j) == RecordState.WAITING for j in late)
     time.sleep(max(0.0, soon - time.time()) + 0.05)
     sim.finish_stuck()  # the running job ends: its slot goes to 500 expired waiters in turn
     assert eng.run_until(eng.done(first, *late), 60)
@@ -103,7 +104,7 @@ def test_a_kill_inside_a_cancel_still_delivers_the_revoke(
     monkeypatch.setattr(revoke, "resume_all", die_once)
     time.sleep(0.25)
     assert eng.run_until(lambda: bool(eng.killed), 10)
-    assert eng.state(late) == "REVOKED"
+    assert eng.state(late) == RecordState.REVOKED
     eng.pump_every = 0.1
     assert eng.run_until(eng.done(first, late), 10)
     assert stored_once(eng, [first, late]) == {"Done": 1, "Revoked": 1}
@@ -140,7 +141,7 @@ def test_a_revoke_racing_a_hand_off_leaves_no_slot_to_the_revoked_job(
     real = submit_step.account_for
 
     def racing(rt: Any, rec: Any) -> Any:
-        if rec.job_id == parked and eng.state(parked) == "WAITING":
+        if rec.job_id == parked and eng.state(parked) == RecordState.WAITING:
             for job_id in cancel_parked(rt, [parked]):  # revoke() arrives meanwhile
                 eng.outcomes[job_id] = Revoked("revoked")
                 eng.stored.setdefault(job_id, []).append(Revoked("revoked"))
@@ -180,7 +181,7 @@ def test_two_reports_of_one_ended_job_running_side_by_side_deliver_it_once(
     eng = engine(sim, capacity=3)
     eng.dispatcher.drop = lambda step: step.kind == "resume"  # its report is not sent yet
     job = eng.imagine("reported twice")
-    assert eng.run_until(lambda: eng.state(job) == "SUCCESS", 10)
+    assert eng.run_until(lambda: eng.state(job) == RecordState.SUCCESS, 10)
     inp = eng.inputs[job]
 
     def report() -> Any:

@@ -21,7 +21,7 @@ from worker.jobs import entry, maintenance
 from worker.jobs import poll as completion
 from worker.jobs.outcome import Failed, Park, Revoked
 from worker.jobs.placement import move_waiters
-from worker.jobs.records import AMBIGUOUS, FAILED, REVOKED, SUBMITTED, SUBMITTING, WAITING
+from worker.jobs.record import RecordState
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import settle
@@ -61,7 +61,12 @@ def ambiguous_job(
     assert rt.guard.acquire(LABEL_A, job).granted
     now = rt.clock()
     assert rt.records.move(
-        job, "NEW", AMBIGUOUS, sent_at=now - sent_ago, lost_at=now - lost_ago, poll_seq=1
+        job,
+        RecordState.NEW,
+        RecordState.AMBIGUOUS,
+        sent_at=now - sent_ago,
+        lost_at=now - lost_ago,
+        poll_seq=1,
     )
 
 
@@ -81,7 +86,7 @@ def test_a_submitter_killed_after_its_claim_is_reconciled_to_its_own_job_not_res
     real_move = eng.rt.records.move
 
     def die_before_recording(job_id: str, from_states: Any, to: str, **kw: Any) -> bool:
-        if to == SUBMITTED and from_states == SUBMITTING:
+        if to == RecordState.SUBMITTED and from_states == RecordState.SUBMITTING:
             raise Killed  # the claim is set, the record still says SUBMITTING
         return real_move(job_id, from_states, to, **kw)
 
@@ -106,14 +111,16 @@ def test_a_submit_answered_after_the_pump_took_it_for_lost_keeps_its_ttapi_job(
     def slow_submit(request: Any) -> Any:
         answer = real_submit(request)
         [job] = eng.inputs  # meanwhile the pump moved the record on
-        assert eng.rt.records.move(job, SUBMITTING, AMBIGUOUS, poll_seq=1, lost_at=time.time())
+        assert eng.rt.records.move(
+            job, RecordState.SUBMITTING, RecordState.AMBIGUOUS, poll_seq=1, lost_at=time.time()
+        )
         return answer
 
     monkeypatch.setattr(client, "submit", slow_submit)
     job = eng.imagine("a slow answer")
     monkeypatch.setattr(client, "submit", real_submit)
     [ttapi_id] = sim.stats()["jobs"]
-    assert load(eng, job).state == SUBMITTED
+    assert load(eng, job).state == RecordState.SUBMITTED
     assert load(eng, job).ttapi_job_id == ttapi_id
     assert eng.run_until(eng.done(job), 8)
     assert submits(sim) == 1
@@ -128,7 +135,7 @@ def test_the_reconcile_grace_counts_from_when_the_answer_was_lost_not_from_the_s
     # Sent 5 s ago (a read timeout), lost just now: TTAPI's history may not show it yet.
     ambiguous_job(eng, "lost-now", "a late answer", sent_ago=5.0, lost_ago=0.0)
     completion.reconcile(eng.rt, load(eng, "lost-now"))
-    assert load(eng, "lost-now").state == AMBIGUOUS
+    assert load(eng, "lost-now").state == RecordState.AMBIGUOUS
     assert not eng.dispatcher.pending("resume", "lost-now")
 
 
@@ -185,12 +192,17 @@ def test_a_stale_answer_about_an_earlier_ttapi_job_never_ends_the_resubmitted_on
     eng.inputs["aba"] = Inputs("imagine", {"prompt": "twice", "mode": "fast"})
     rt.records.create("aba", kind="imagine", params={"prompt": "twice"}, account=LABEL_A)
     assert rt.guard.acquire(LABEL_A, "aba").granted
-    assert rt.records.move("aba", "NEW", SUBMITTED, ttapi_job_id="tt-first", poll_seq=1)
+    assert rt.records.move(
+        "aba", RecordState.NEW, RecordState.SUBMITTED, ttapi_job_id="tt-first", poll_seq=1
+    )
     stale = load(eng, "aba")  # a poll read this, then TTAPI's first job failed and was redone
     assert rt.records.update("aba", ttapi_job_id="tt-second", poll_seq=3)
     info = JobInfo.model_validate({"status": "SUCCESS", "jobId": "", "progress": "100"})
     assert not settle(rt, stale, info)
-    assert (load(eng, "aba").state, load(eng, "aba").ttapi_job_id) == (SUBMITTED, "tt-second")
+    assert (load(eng, "aba").state, load(eng, "aba").ttapi_job_id) == (
+        RecordState.SUBMITTED,
+        "tt-second",
+    )
     assert eng.holders(LABEL_A) == 1
 
 
@@ -245,7 +257,7 @@ def test_the_pump_resumes_a_waiting_job_that_has_no_message_and_no_place_in_the_
         params={"prompt": "a forgotten waiter", "mode": "fast"},
         account=LABEL_A,
     )
-    assert eng.rt.records.move(job, "NEW", WAITING)
+    assert eng.rt.records.move(job, RecordState.NEW, RecordState.WAITING)
     eng.pump_every = 0.2
     assert eng.run_until(eng.done(job), 10)
     assert eng.result(job)["status"] == "SUCCESS"
@@ -294,9 +306,9 @@ def test_every_time_a_worker_writes_for_others_to_compare_comes_from_redis(
     assert abs(rt.clock() - (real_time() + 90)) < 1.0
     rec = rt.records.create("stamped", kind="imagine", params={"prompt": "x"})
     assert abs(rec.created_at - (real_time() + 90)) < 1.0
-    assert rt.records.move("stamped", "NEW", SUBMITTING, sent_at=rt.clock())
+    assert rt.records.move("stamped", RecordState.NEW, RecordState.SUBMITTING, sent_at=rt.clock())
     maintenance.pump(rt)  # a pump on the same clock sees a fresh submit, not a lost one
-    assert load(eng, "stamped").state == SUBMITTING
+    assert load(eng, "stamped").state == RecordState.SUBMITTING
 
 
 # -- defect 8: a job whose `expires` passed before its submit is revoked, its place freed -----
@@ -313,7 +325,7 @@ def test_a_waiting_job_past_its_expiry_is_revoked_without_a_submit_and_frees_its
     assert isinstance(eng.deliver(late), Park)
     time.sleep(0.2)
     assert eng.run_until(eng.done(*busy), 10)
-    assert eng.run_until(lambda: load(eng, late).state == REVOKED, 5)
+    assert eng.run_until(lambda: load(eng, late).state == RecordState.REVOKED, 5)
     assert isinstance(eng.outcomes[late], Revoked)
     assert submits(sim) == 3
     assert eng.holders(LABEL_A) == 0
@@ -328,7 +340,7 @@ def test_cancel_frees_a_handed_slot_for_the_next_waiter(eng: InlineEngine) -> No
     assert rt.guard.state(LABEL_A).waiters == ["d"]
     assert cancel(rt, load(eng, "a"), "revoked by the caller")
     assert "d" in rt.guard.state(LABEL_A).holders
-    assert load(eng, "a").state == REVOKED
+    assert load(eng, "a").state == RecordState.REVOKED
     assert not cancel(rt, load(eng, "a"), "twice")
 
 
@@ -385,8 +397,8 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
         ),
         Failed,
     )
-    assert eng.rt.redis.zscore("mj:undelivered", "pinned-2") is not None
-    assert load(eng, "pinned-2").state == FAILED
+    assert eng.rt.redis.zscore(eng.rt.keys.undelivered, "pinned-2") is not None
+    assert load(eng, "pinned-2").state == RecordState.FAILED
     assert job in eng.inputs
 
 
@@ -449,7 +461,12 @@ def test_a_slow_poll_is_revived_once_not_at_every_pump_round(eng: InlineEngine) 
     assert rt.guard.acquire(LABEL_A, "slow").granted
     late = rt.clock() - 60
     assert rt.records.move(
-        "slow", "NEW", SUBMITTED, ttapi_job_id="tt-slow", poll_seq=1, next_poll_at=late
+        "slow",
+        RecordState.NEW,
+        RecordState.SUBMITTED,
+        ttapi_job_id="tt-slow",
+        poll_seq=1,
+        next_poll_at=late,
     )
     assert maintenance.pump(rt)["revived"] == 1
     assert maintenance.pump(rt)["revived"] == 0  # its revived step is queued, just not run yet

@@ -366,3 +366,13 @@ def test_the_guard_works_with_a_client_that_decodes_responses() -> None:
     assert guard.release(A, "h") == ["w"]
     assert guard.state(A).holders.keys() == {"w"}
     assert guard.cap(A) == 1
+
+
+def test_the_slots_and_waiters_keys_hold_what_the_guard_granted_and_queued(
+    r: fakeredis.FakeRedis, guard: SlotGuard
+) -> None:
+    keys = Keys()
+    fill_up(guard)
+    assert guard.acquire(A, "w0").queued
+    assert sorted(x.decode() for x in r.zrange(keys.slots(A), 0, -1)) == ["h0", "h1"]
+    assert [x.decode() for x in r.zrange(keys.waiters(A), 0, -1)] == ["w0"]

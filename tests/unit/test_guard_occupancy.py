@@ -14,6 +14,7 @@ import pytest
 
 from worker.capacity.guard import SlotGuard
 from worker.jobs.refusals import probe_timing
+from worker.keys import KEYS
 
 A = "acct-occupied"
 LONG = 60.0
@@ -186,10 +187,10 @@ def test_an_accepted_probe_raises_the_cap_and_lets_the_next_probe_go_at_once(
 
 def test_an_accepted_submit_ends_the_429_streak(guard: SlotGuard) -> None:
     r = guard._redis
-    r.set(f"mj:{{{A}}}:refusals", 3)
+    r.set(KEYS.refusals(A), 3)
     hold(guard, "h0")
     guard.accepted(A, "h0")
-    assert r.get(f"mj:{{{A}}}:refusals") is None
+    assert r.get(KEYS.refusals(A)) is None
 
 
 def test_an_unresolved_job_gives_its_slot_up_as_occupancy_one_place_fewer(

@@ -21,7 +21,7 @@ from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.adapter.heartbeat import HeartbeatWriter
 from worker.capacity import metrics
 from worker.devtools.embedded import free_port
-from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING
+from worker.jobs.record import RecordState
 from worker.jobs.runtime import Runtime
 from worker.ops.http import create_metrics_app
 
@@ -112,7 +112,7 @@ def test_metrics_show_each_accounts_slots_cap_waiters_and_balance_by_label(
     for job in ("j1", "j2", "j3", "j4", "j5"):  # cap 3: two wait
         rt.guard.acquire(A, job)
     rt.guard.set_cap(B, 7)
-    rt.redis.hset(f"mj:{{{A}}}:info", mapping={"balance": "12.5", "max_queue": "3"})
+    rt.redis.hset(rt.keys.info(A), mapping={"balance": "12.5", "max_queue": "3"})
     got = scrape(rt)
     assert got[("mj_slots_in_use", (("account", A),))] == 3
     assert got[("mj_slots_cap", (("account", A),))] == 3
@@ -126,18 +126,18 @@ def test_metrics_show_each_accounts_slots_cap_waiters_and_balance_by_label(
 def test_ambiguous_jobs_are_counted_per_account_from_the_open_records(rt: Runtime) -> None:
     def job(job_id: str, account: str, state: str) -> None:
         rt.records.create(job_id, account=account)
-        if state != NEW:
-            assert rt.records.move(job_id, NEW, state)
+        if state != RecordState.NEW:
+            assert rt.records.move(job_id, RecordState.NEW, state)
 
-    job("lost-1", A, AMBIGUOUS)
-    job("lost-2", A, AMBIGUOUS)
-    job("lost-3", B, AMBIGUOUS)
-    job("fine-1", A, SUBMITTED)
-    job("fine-2", B, SUBMITTING)
+    job("lost-1", A, RecordState.AMBIGUOUS)
+    job("lost-2", A, RecordState.AMBIGUOUS)
+    job("lost-3", B, RecordState.AMBIGUOUS)
+    job("fine-1", A, RecordState.SUBMITTED)
+    job("fine-2", B, RecordState.SUBMITTING)
     got = scrape(rt)
     assert got[("mj_ambiguous_jobs", (("account", A),))] == 2
     assert got[("mj_ambiguous_jobs", (("account", B),))] == 1
-    assert rt.records.move("lost-1", AMBIGUOUS, SUBMITTED)
+    assert rt.records.move("lost-1", RecordState.AMBIGUOUS, RecordState.SUBMITTED)
     assert scrape(rt)[("mj_ambiguous_jobs", (("account", A),))] == 1
 
 

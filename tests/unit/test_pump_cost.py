@@ -12,7 +12,7 @@ from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.jobs import maintenance
-from worker.jobs.records import SUBMITTED, WAITING
+from worker.jobs.record import RecordState
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_a_round_reads_only_a_few_fields_and_renews_no_fresh_lease(
     eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jobs = [eng.imagine(f"a quiet harbour {i}") for i in range(5)]
-    assert sorted(eng.state(j) for j in jobs) == [SUBMITTED] * 4 + [WAITING]
+    assert sorted(eng.state(j) for j in jobs) == [RecordState.SUBMITTED] * 4 + [RecordState.WAITING]
     calls: list[str] = []
 
     def forbidden(name: str) -> Any:

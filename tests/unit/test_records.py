@@ -7,17 +7,8 @@ from typing import Any
 import fakeredis
 import pytest
 
-from worker.jobs.records import (
-    AMBIGUOUS,
-    FAILED,
-    NEW,
-    SUBMITTED,
-    SUBMITTING,
-    SUCCESS,
-    TERMINAL,
-    WAITING,
-    RecordStore,
-)
+from worker.jobs.record import TERMINAL, RecordState
+from worker.jobs.records import RecordStore
 
 NOW = 1_700_000_000.0
 
@@ -43,9 +34,9 @@ def state_of(store: RecordStore, job_id: str) -> str:
 
 def test_a_second_create_returns_the_stored_record_unchanged(store: RecordStore) -> None:
     first = store.create("j1", kind="imagine", account="acct-a", params={"prompt": "a cat"})
-    assert store.move("j1", NEW, WAITING, priority=1)
+    assert store.move("j1", RecordState.NEW, RecordState.WAITING, priority=1)
     again = store.create("j1", kind="blend", account="acct-b", params={"prompt": "a dog"})
-    assert (again.state, again.kind, again.account) == (WAITING, "imagine", "acct-a")
+    assert (again.state, again.kind, again.account) == (RecordState.WAITING, "imagine", "acct-a")
     assert again.params == {"prompt": "a cat"} and again.priority == 1
     assert again.created_at == first.created_at == NOW
     assert store.load("j1") == again
@@ -55,7 +46,7 @@ def test_a_new_record_is_new_expires_and_is_due_at_once(
     store: RecordStore, r: fakeredis.FakeRedis
 ) -> None:
     rec = store.create("j1", kind="imagine")
-    assert rec.state == NEW
+    assert rec.state == RecordState.NEW
     assert 0 < r.ttl(store.key("j1")) <= store.ttl_s
     assert store.due(before=NOW) == ["j1"]
 
@@ -64,11 +55,11 @@ def test_a_new_record_is_new_expires_and_is_due_at_once(
 
 # The record every row starts from: NEW, on acct-a, poll_seq 3, no TTAPI job id yet.
 CAS_TABLE: list[tuple[str, dict[str, Any], bool]] = [
-    ("every field matches", {"state": NEW, "account": "acct-a", "poll_seq": 3}, True),
-    ("one field of several differs", {"state": NEW, "account": "acct-b"}, False),
-    ("the value is one of a list", {"state": [WAITING, NEW]}, True),
-    ("the value is in no list", {"state": [WAITING, SUBMITTED]}, False),
-    ("a tuple is a list too", {"state": (SUBMITTING, NEW)}, True),
+    ("every field matches", {"state": RecordState.NEW, "account": "acct-a", "poll_seq": 3}, True),
+    ("one field of several differs", {"state": RecordState.NEW, "account": "acct-b"}, False),
+    ("the value is one of a list", {"state": [RecordState.WAITING, RecordState.NEW]}, True),
+    ("the value is in no list", {"state": [RecordState.WAITING, RecordState.SUBMITTED]}, False),
+    ("a tuple is a list too", {"state": (RecordState.SUBMITTING, RecordState.NEW)}, True),
     ("a missing field counts as ''", {"ttapi_job_id": ""}, True),
     ("a missing field is not a value", {"ttapi_job_id": "tt-1"}, False),
     ("a missing field is not 0 either", {"unknown_fetches": 0}, False),
@@ -93,27 +84,41 @@ def test_cas_applies_changes_only_when_every_expected_field_matches(
 def test_cas_that_fails_changes_no_field_at_all(store: RecordStore) -> None:
     store.create("j1", account="acct-a")
     before = store.load("j1")
-    assert not store.cas("j1", {"state": WAITING}, state=SUBMITTED, ttapi_job_id="tt-1")
+    assert not store.cas(
+        "j1", {"state": RecordState.WAITING}, state=RecordState.SUBMITTED, ttapi_job_id="tt-1"
+    )
     assert store.load("j1") == before
 
 
 def test_move_checks_the_state_and_every_field_in_expect(store: RecordStore) -> None:
     store.create("j1")
-    assert store.move("j1", NEW, SUBMITTED, ttapi_job_id="tt-2")
+    assert store.move("j1", RecordState.NEW, RecordState.SUBMITTED, ttapi_job_id="tt-2")
     # A stale poll about an earlier attempt (tt-1) must not end the later one (tt-2).
-    assert not store.move("j1", SUBMITTED, SUCCESS, expect={"ttapi_job_id": "tt-1"})
-    assert state_of(store, "j1") == SUBMITTED
-    assert not store.move("j1", (WAITING, AMBIGUOUS), SUCCESS, expect={"ttapi_job_id": "tt-2"})
-    assert store.move("j1", (WAITING, SUBMITTED), SUCCESS, expect={"ttapi_job_id": "tt-2"})
-    assert state_of(store, "j1") == SUCCESS
+    assert not store.move(
+        "j1", RecordState.SUBMITTED, RecordState.SUCCESS, expect={"ttapi_job_id": "tt-1"}
+    )
+    assert state_of(store, "j1") == RecordState.SUBMITTED
+    assert not store.move(
+        "j1",
+        (RecordState.WAITING, RecordState.AMBIGUOUS),
+        RecordState.SUCCESS,
+        expect={"ttapi_job_id": "tt-2"},
+    )
+    assert store.move(
+        "j1",
+        (RecordState.WAITING, RecordState.SUBMITTED),
+        RecordState.SUCCESS,
+        expect={"ttapi_job_id": "tt-2"},
+    )
+    assert state_of(store, "j1") == RecordState.SUCCESS
 
 
 def test_move_from_one_of_several_states(store: RecordStore) -> None:
     store.create("j1")
-    assert store.move("j1", NEW, WAITING)
-    assert not store.move("j1", (NEW, SUBMITTING), SUBMITTED)
-    assert store.move("j1", (NEW, WAITING), SUBMITTING)
-    assert state_of(store, "j1") == SUBMITTING
+    assert store.move("j1", RecordState.NEW, RecordState.WAITING)
+    assert not store.move("j1", (RecordState.NEW, RecordState.SUBMITTING), RecordState.SUBMITTED)
+    assert store.move("j1", (RecordState.NEW, RecordState.WAITING), RecordState.SUBMITTING)
+    assert state_of(store, "j1") == RecordState.SUBMITTING
 
 
 # -- a record that is gone stays gone --------------------------------------------------------
@@ -122,9 +127,11 @@ def test_move_from_one_of_several_states(store: RecordStore) -> None:
 @pytest.mark.parametrize(
     "write",
     [
-        pytest.param(lambda s: s.cas("gone", {}, state=WAITING), id="cas"),
-        pytest.param(lambda s: s.cas("gone", {"state": ""}, state=WAITING), id="cas-expecting-''"),
-        pytest.param(lambda s: s.move("gone", NEW, WAITING), id="move"),
+        pytest.param(lambda s: s.cas("gone", {}, state=RecordState.WAITING), id="cas"),
+        pytest.param(
+            lambda s: s.cas("gone", {"state": ""}, state=RecordState.WAITING), id="cas-expecting-''"
+        ),
+        pytest.param(lambda s: s.move("gone", RecordState.NEW, RecordState.WAITING), id="move"),
         pytest.param(lambda s: s.update("gone", progress=40), id="update"),
     ],
 )
@@ -161,23 +168,26 @@ def test_an_update_with_nothing_to_change_writes_nothing(store: RecordStore) -> 
 def test_an_ending_state_leaves_the_active_index(store: RecordStore, ending: str) -> None:
     store.create("j1")
     store.create("j2")
-    assert store.move("j1", NEW, ending)
+    assert store.move("j1", RecordState.NEW, ending)
     assert store.due(before=NOW) == ["j2"]
     store.look_again(["j1", "j2"], at=NOW - 10)  # never puts an ended record back
     assert store.due(before=NOW) == ["j2"]
 
 
-@pytest.mark.parametrize("state", [WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS])
+@pytest.mark.parametrize(
+    "state",
+    [RecordState.WAITING, RecordState.SUBMITTING, RecordState.SUBMITTED, RecordState.AMBIGUOUS],
+)
 def test_a_state_on_the_way_stays_in_the_active_index(store: RecordStore, state: str) -> None:
     store.create("j1")
-    assert store.move("j1", NEW, state)
+    assert store.move("j1", RecordState.NEW, state)
     assert store.update("j1", progress=50)
     assert store.due(before=NOW) == ["j1"]
 
 
 def test_ending_through_update_also_leaves_the_index(store: RecordStore) -> None:
     store.create("j1")
-    assert store.update("j1", state=FAILED, error="[Banned prompt detected]")
+    assert store.update("j1", state=RecordState.FAILED, error="[Banned prompt detected]")
     assert store.due(before=NOW) == []
 
 
@@ -198,7 +208,7 @@ def test_forget_drops_a_record_from_the_index_but_keeps_the_record(store: Record
     store.create("j1")
     store.forget("j1")
     assert store.due(before=NOW + 1e9) == []
-    assert state_of(store, "j1") == NEW
+    assert state_of(store, "j1") == RecordState.NEW
     store.look_again(["j1"], at=NOW)  # only records still in the index are rescheduled
     assert store.due(before=NOW + 1e9) == []
 
@@ -244,8 +254,10 @@ def test_none_is_stored_as_empty_and_unknown_fields_land_in_extra(store: RecordS
 
 def test_moved_returns_the_record_as_it_now_is_or_none_when_it_lost(store: RecordStore) -> None:
     rec = store.create("m", kind="imagine", params={"prompt": "x"})
-    now = store.moved(rec, "NEW", "WAITING", waiting_since=12.5)
+    now = store.moved(rec, RecordState.NEW, RecordState.WAITING, waiting_since=12.5)
     assert now is not None
-    assert (now.state, now.waiting_since, now.kind) == ("WAITING", 12.5, "imagine")
+    assert (now.state, now.waiting_since, now.kind) == (RecordState.WAITING, 12.5, "imagine")
     assert now == store.load("m")
-    assert store.moved(rec, "NEW", "WAITING") is None  # `rec` was read before the move
+    assert (
+        store.moved(rec, RecordState.NEW, RecordState.WAITING) is None
+    )  # `rec` was read before the move

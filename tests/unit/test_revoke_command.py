@@ -13,7 +13,7 @@ from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.adapter.patches import revoke_command
 from worker.devtools.simulator import Simulator
-from worker.jobs.records import REVOKED, SUBMITTED
+from worker.jobs.record import RecordState
 from worker.jobs.revoke import cancel_parked
 
 
@@ -60,9 +60,9 @@ def test_cancel_parked_ends_waiting_jobs_and_leaves_submitted_ones(
 ) -> None:
     running = eng.imagine("a lit window")
     parked = eng.imagine("a dark window")
-    assert (eng.state(running), eng.state(parked)) == (SUBMITTED, "WAITING")
+    assert (eng.state(running), eng.state(parked)) == (RecordState.SUBMITTED, RecordState.WAITING)
     assert cancel_parked(eng.rt, [running, parked, "no-such-job"]) == [parked]
-    assert (eng.state(running), eng.state(parked)) == (SUBMITTED, REVOKED)
+    assert (eng.state(running), eng.state(parked)) == (RecordState.SUBMITTED, RecordState.REVOKED)
     assert eng.rt.guard.state(LABEL_A).waiters == []
     assert eng.run_until(eng.done(running), 10)
     assert account(sim)["submits"] == 1

@@ -10,6 +10,7 @@ from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.capacity.lanes import base_of, lane_of
 from worker.devtools.simulator import Simulator
+from worker.jobs.record import RecordState
 
 FRAME = "https://cdn.example.com/frame.png"
 
@@ -30,7 +31,7 @@ def test_without_a_video_cap_videos_share_the_accounts_places(sim: Simulator) ->
     eng = build_engine(sim, capacity=3, fast_s=FAST)
     jobs = crowd(eng)
     assert eng.run_until(lambda: account(sim)["in_progress"] == 3, 5)
-    assert [eng.state(j) for j in jobs[3:]] == ["WAITING"] * 3  # behind the stuck images
+    assert [eng.state(j) for j in jobs[3:]] == [RecordState.WAITING] * 3  # behind the stuck images
     assert eng.rt.pool.guard_labels == [LABEL_A]
 
 

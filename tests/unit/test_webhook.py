@@ -25,7 +25,7 @@ import requests
 from config.settings import Settings
 from worker.devtools.embedded import free_port
 from worker.jobs.reconcile import schedule_poll
-from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING
+from worker.jobs.record import RecordState
 from worker.jobs.runtime import Runtime
 from worker.jobs.submit import hook_url
 from worker.webhook.receiver import create_wsgi_app
@@ -117,8 +117,8 @@ def submitted_job(
     token = url.rsplit("/hook/", 1)[1] if url else ""
     assert rt.records.move(
         job_id,
-        "NEW",
-        SUBMITTED,
+        RecordState.NEW,
+        RecordState.SUBMITTED,
         ttapi_job_id=ttapi_job_id,
         submitted_at_ts=rt.clock() - 1,
         poll_seq=1,
@@ -197,7 +197,7 @@ def test_a_valid_callback_settles_the_job_and_resumes_its_task_once(
     answer = call(app, "POST", f"/hook/{token}", callback())
     assert (answer.code, answer.json()) == (200, {"ok": True, "settled": True})
     rec = rt.records.load(JOB)
-    assert rec is not None and rec.state == SUCCESS
+    assert rec is not None and rec.state == RecordState.SUCCESS
     assert rec.result["job_id"] == TT_JOB and len(rec.result["images"]) == 4
     assert dispatcher.resumed == [JOB]
     assert rt.guard.state(rt.pool.labels[0]).holders == {}
@@ -235,7 +235,7 @@ def test_a_token_that_was_never_issued_is_404(
     submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback())
     assert answer.code == 404
-    assert rt.records.load(JOB).state == SUBMITTED  # type: ignore[union-attr]
+    assert rt.records.load(JOB).state == RecordState.SUBMITTED  # type: ignore[union-attr]
     assert dispatcher.resumed == []
 
 
@@ -245,9 +245,9 @@ def test_an_index_entry_whose_record_holds_another_token_is_404(
 ) -> None:
     submitted_job(rt)
     forged = secrets.token_urlsafe(24)
-    rt.redis.set(f"mj:hook:{forged}", JOB)  # an index that disagrees with the record
+    rt.redis.set(rt.keys.hook(forged), JOB)  # an index that disagrees with the record
     assert call(app, "POST", f"/hook/{forged}", callback()).code == 404
-    assert rt.records.load(JOB).state == SUBMITTED  # type: ignore[union-attr]
+    assert rt.records.load(JOB).state == RecordState.SUBMITTED  # type: ignore[union-attr]
 
 
 class Unreadable(io.RawIOBase):
@@ -269,7 +269,7 @@ def test_a_body_declared_over_the_limit_is_413_without_being_read(
         environ_extra={"CONTENT_LENGTH": "2000000", "wsgi.input": Unreadable()},
     )
     assert answer.code == 413
-    assert rt.records.load(JOB).state == SUBMITTED  # type: ignore[union-attr]
+    assert rt.records.load(JOB).state == RecordState.SUBMITTED  # type: ignore[union-attr]
 
 
 def test_a_body_longer_than_the_limit_is_413_even_without_a_length(
@@ -331,7 +331,7 @@ def test_a_callback_for_another_ttapi_job_is_409_and_changes_nothing(
     token = submitted_job(rt)
     answer = call(app, "POST", f"/hook/{token}", callback("tt-someone-elses-job"))
     assert answer.code == 409
-    assert rt.records.load(JOB).state == SUBMITTED  # type: ignore[union-attr]
+    assert rt.records.load(JOB).state == RecordState.SUBMITTED  # type: ignore[union-attr]
     assert dispatcher.resumed == []
 
 
@@ -357,7 +357,7 @@ def test_a_failed_callback_with_a_banned_prompt_ends_the_job_failed(
     answer = call(app, "POST", f"/hook/{token}", callback(status="FAILED", message=BANNED))
     assert answer.json() == {"ok": True, "settled": True}
     rec = rt.records.load(JOB)
-    assert rec is not None and rec.state == FAILED and rec.error == BANNED
+    assert rec is not None and rec.state == RecordState.FAILED and rec.error == BANNED
     assert dispatcher.resumed == [JOB]  # the task wakes up to raise JobFailed
     assert rt.guard.state(rt.pool.labels[0]).holders == {}
 
@@ -370,7 +370,7 @@ def test_a_late_retry_for_an_attempt_that_was_resubmitted_is_acknowledged(
     token = submitted_job(rt)
     timeout = callback(status="FAILED", message="Job Timeout")
     assert call(app, "POST", f"/hook/{token}", timeout).json()["settled"] is True
-    assert rt.records.load(JOB).state == WAITING  # type: ignore[union-attr]
+    assert rt.records.load(JOB).state == RecordState.WAITING  # type: ignore[union-attr]
     again = call(app, "POST", f"/hook/{token}", timeout)
     assert (again.code, again.json()) == (200, {"ok": True, "settled": False})
     assert dispatcher.resumed == [JOB]
@@ -385,11 +385,13 @@ def test_a_late_retry_for_the_failed_attempt_never_ends_the_resubmit_whose_answe
     timeout = callback(status="FAILED", message="Job Timeout")
     assert call(app, "POST", f"/hook/{token}", timeout).json()["settled"] is True
     # The resubmit went out and its answer was lost: AMBIGUOUS, no TTAPI id yet.
-    assert rt.records.move(JOB, WAITING, "AMBIGUOUS", lost_at=rt.clock(), sent_at=rt.clock())
+    assert rt.records.move(
+        JOB, RecordState.WAITING, RecordState.AMBIGUOUS, lost_at=rt.clock(), sent_at=rt.clock()
+    )
     again = call(app, "POST", f"/hook/{token}", timeout)  # TTAPI retries the old callback
     assert (again.code, again.json()) == (200, {"ok": True, "settled": False})
     rec = rt.records.load(JOB)
-    assert rec is not None and (rec.state, rec.ttapi_job_id) == ("AMBIGUOUS", "")
+    assert rec is not None and (rec.state, rec.ttapi_job_id) == (RecordState.AMBIGUOUS, "")
     assert dispatcher.resumed == [JOB]  # the resubmit; no report of a failure
 
 
@@ -404,7 +406,7 @@ def test_a_progress_callback_records_progress_and_settles_nothing(
     stale = call(app, "POST", f"/hook/{token}", callback(status="ON_QUEUE", progress="10"))
     assert stale.code == 200
     rec = rt.records.load(JOB)
-    assert rec is not None and (rec.state, rec.progress) == (SUBMITTED, 42)
+    assert rec is not None and (rec.state, rec.progress) == (RecordState.SUBMITTED, 42)
     assert dispatcher.resumed == []
 
 
@@ -540,15 +542,20 @@ def test_a_callback_for_a_job_whose_submit_answer_was_lost_proves_which_ttapi_jo
     assert rt.guard.acquire(label, JOB).granted
     token = (hook_url(rt, rec) or "").rsplit("/hook/", 1)[1]
     assert rt.records.move(
-        JOB, "NEW", "AMBIGUOUS", sent_at=rt.clock(), lost_at=rt.clock(), poll_seq=1
+        JOB,
+        RecordState.NEW,
+        RecordState.AMBIGUOUS,
+        sent_at=rt.clock(),
+        lost_at=rt.clock(),
+        poll_seq=1,
     )
     answer = call(app, "POST", f"/hook/{token}", callback())
     assert answer.code == 200
     assert answer.json()["settled"] is True
     done = rt.records.load(JOB)
     assert done is not None
-    assert (done.state, done.ttapi_job_id) == (SUCCESS, TT_JOB)
-    assert rt.redis.get(f"mj:claim:{TT_JOB}") == JOB
+    assert (done.state, done.ttapi_job_id) == (RecordState.SUCCESS, TT_JOB)
+    assert rt.redis.get(rt.keys.claim(TT_JOB)) == JOB
 
 
 def video_callback(list_key: str, clips: list[str]) -> dict[str, Any]:

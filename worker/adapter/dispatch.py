@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from worker.jobs import hints
+from worker.lua import script
 from worker.text import text
 
 if TYPE_CHECKING:
@@ -26,22 +27,7 @@ log = logging.getLogger(__name__)
 # KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
 # Redis backend does) unless the stored state is already a final one (or SUBMITTED, for a
 # WAITING).
-_PUBLISH_STATE = """
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local status = string.match(cur, '"status":%s*"(%u+)"')
-  if status == 'SUCCESS' or status == 'FAILURE' or status == 'REVOKED' then return 0 end
-  -- a WAITING written late (the engine submitted the job meanwhile) never hides SUBMITTED
-  if status == 'SUBMITTED' and string.match(ARGV[1], '"status":%s*"WAITING"') then return 0 end
-end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-redis.call('PUBLISH', KEYS[1], ARGV[1])
-return 1
-"""
+_PUBLISH_STATE = script("adapter/dispatch/publish_state.lua")
 
 
 class CeleryDispatcher:

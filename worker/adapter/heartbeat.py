@@ -27,6 +27,7 @@ from redis.retry import Retry
 from config.settings import Settings
 from worker import policy
 from worker.keys import Keys
+from worker.lua import script
 
 log = logging.getLogger(__name__)
 BEATS_FRESH = 6  # a heartbeat counts this many intervals
@@ -35,25 +36,7 @@ GONE_S = 86400.0  # an entry older than this is removed by the next sweep
 
 # KEYS: workers hash. ARGV: hostname, queues (JSON list), since ('' = now), pid, stale_after,
 # prune ('1' to drop entries older than GONE_S). Returns `since` as written.
-_BEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local since = ARGV[3]
-if since == '' then since = string.format('%.3f', now) end
-redis.call('HSET', KEYS[1], ARGV[1], '{"at":' .. string.format('%.3f', now) .. ',"since":' ..
-  since .. ',"queues":' .. ARGV[2] .. ',"pid":' .. ARGV[4] .. ',"stale_after":' .. ARGV[5] .. '}')
-if ARGV[6] == '1' then
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    local ok, beat = pcall(cjson.decode, all[i + 1])
-    if not ok or type(beat) ~= 'table' or tonumber(beat.at) == nil
-       or tonumber(beat.at) < now - tonumber(ARGV[7]) then
-      redis.call('HDEL', KEYS[1], all[i])
-    end
-  end
-end
-return since
-"""
+_BEAT = script("adapter/heartbeat/beat.lua")
 
 
 def interval_s(settings: Settings) -> float:

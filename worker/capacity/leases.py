@@ -10,17 +10,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from worker.lua import script
+
 # KEYS: lease.  ARGV: token, ttl ms.  1 if the token still owned it (now extended).
-_RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
+_RENEW = script("capacity/leases/renew.lua")
 # KEYS: lease.  ARGV: token.  1 if the token owned it (now deleted).
-_RELEASE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-"""
+_RELEASE = script("capacity/leases/release.lua")
 
 
 def new_token() -> str:

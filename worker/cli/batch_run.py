@@ -26,6 +26,7 @@ from worker.adapter.pipelines import build_chain as chain_of
 from worker.cli.batch import BadRow, Row
 from worker.cli.batch_journal import Journal
 from worker.cli.results import PENDING, Meta, ResultReader
+from worker.jobs.states import TaskState
 
 Publish = Callable[[Signature], Any]
 
@@ -239,5 +240,5 @@ def _columns() -> list[Any]:
 
 
 def _counts(summary: Summary, flying: int, states: Counter[str]) -> str:
-    waiting = f" (waiting {states['WAITING']})" if states["WAITING"] else ""
+    waiting = f" (waiting {states[TaskState.WAITING]})" if states[TaskState.WAITING] else ""
     return f"done {summary.done}  failed {summary.failed}  in progress {flying}{waiting}"

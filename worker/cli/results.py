@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from celery import states
 from celery.backends.base import Backend, BaseKeyValueStoreBackend
 from celery.result import AsyncResult
+
+from worker.jobs.states import READY, TaskState
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,12 @@ class Meta:
     @property
     def ready(self) -> bool:
         """The task has ended (SUCCESS, FAILURE or REVOKED)."""
-        return self.state in states.READY_STATES
+        return self.state in READY
 
     @property
     def ok(self) -> bool:
         """The task ended in SUCCESS."""
-        return self.state == states.SUCCESS
+        return self.state == TaskState.SUCCESS
 
     @property
     def info(self) -> dict[str, Any]:
@@ -41,7 +42,7 @@ class Meta:
         return self.value if isinstance(self.value, dict) else {}
 
 
-PENDING = Meta(states.PENDING)
+PENDING = Meta(TaskState.PENDING)
 
 
 class ResultReader:
@@ -77,4 +78,4 @@ class ResultReader:
 
     def _decode(self, raw: Any) -> Meta:
         meta = self.backend.decode_result(raw)
-        return Meta(str(meta.get("status", states.PENDING)), meta.get("result"))
+        return Meta(str(meta.get("status", TaskState.PENDING)), meta.get("result"))

@@ -24,6 +24,8 @@ from rich.table import Table
 
 from worker.cli.errors import Interrupted, JobError
 from worker.cli.results import Meta, ResultReader
+from worker.jobs.record import RecordState
+from worker.jobs.states import TaskState
 from worker.keys import KEYS, Keys
 
 
@@ -84,15 +86,19 @@ def describe(step: Step, meta: Meta, records: Records | None) -> tuple[str, str,
     """(what, state, detail) of one step, for the live view."""
     what = f"{step.name} {step.id[:8]}".strip()
     info = meta.info
-    if meta.state == "WAITING":
-        return what, "WAITING", f"position {info.get('position', '?')} on {info.get('account')}"
-    if meta.state == "SUBMITTED":
-        return what, "SUBMITTED", f"{info.get('progress', 0)}% on {info.get('account')}"
+    if meta.state == TaskState.WAITING:
+        return (
+            what,
+            TaskState.WAITING,
+            f"position {info.get('position', '?')} on {info.get('account')}",
+        )
+    if meta.state == TaskState.SUBMITTED:
+        return what, TaskState.SUBMITTED, f"{info.get('progress', 0)}% on {info.get('account')}"
     rec = records.load(step.id) if records is not None and not meta.ready else None
     if rec is None:
         return what, meta.state, ""
     what = f"{step.name or rec.params.get('action') or rec.kind} {step.id[:8]}"
-    detail = f"{rec.progress}% on {rec.account}" if rec.state == "SUBMITTED" else ""
+    detail = f"{rec.progress}% on {rec.account}" if rec.state == RecordState.SUBMITTED else ""
     return what, rec.state, detail
 
 

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from worker.jobs import hints
 from worker.jobs import poll as completion
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
-from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, WAITING, JobRecord
+from worker.jobs.record import UNSENT, RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 from worker.jobs.submit import take_over
@@ -138,12 +139,13 @@ class EngineCore:
         for job_id, ms_left in held.items():
             rec = recs.get(job_id)
             state = rec.state if rec is not None and rec.account == label else ""
-            if state in (NEW, WAITING):  # handed a slot, not submitted (its submit was lost)
+            if state in UNSENT:  # handed a slot, not submitted (its submit was lost)
                 if not self.scheduler.pending("submit", job_id):
                     self.submit_soon(label, job_id)
                 continue
-            lost = state in (SUBMITTED, AMBIGUOUS) and not self.scheduler.pending("poll", job_id)
-            if rec is not None and (lost or (takeover and state in (SUBMITTED, AMBIGUOUS))):
+            sent = state in (RecordState.SUBMITTED, RecordState.AMBIGUOUS)
+            lost = sent and not self.scheduler.pending("poll", job_id)
+            if rec is not None and (lost or (takeover and sent)):
                 delay = 0.0 if takeover else max(0.0, rec.next_poll_at - now)
                 self.scheduler.later(Action("poll", job_id, rec.poll_seq), delay)
             look_at_holder(rt, label, job_id, rec, ms_left, now, revive=False)

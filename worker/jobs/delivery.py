@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from worker.lua import script
+
 if TYPE_CHECKING:
     from worker.jobs.runtime import Runtime
 
 # KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms).  1 when this run must deliver.
-_CLAIM = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
-"""
+_CLAIM = script("jobs/delivery/claim.lua")
 
 
 def owed(rt: Runtime, job_id: str) -> bool:

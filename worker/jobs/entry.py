@@ -24,7 +24,8 @@ from worker.jobs import journal
 from worker.jobs.delivery import claim
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
-from worker.jobs.records import IN_FLIGHT, NEW, TERMINAL, WAITING, JobRecord
+from worker.jobs.record import IN_FLIGHT, TERMINAL, UNSENT, RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, resume_all
@@ -95,7 +96,7 @@ def advance(
         now = rt.clock()
         rec = rt.records.create(
             job_id,
-            WAITING,
+            RecordState.WAITING,
             kind=kind,
             params=spec.params,
             account=label,
@@ -128,10 +129,14 @@ def _queue(rt: Runtime, rec: JobRecord) -> Outcome:
     if not isinstance(label, str):
         return label
     queued = rt.guard.enqueue(label, rec.job_id, priority=rec.priority)
-    if rec.state == NEW:
+    if rec.state == RecordState.NEW:
         rec.waiting_since = rt.clock()
         if not rt.records.move(
-            rec.job_id, (NEW,), WAITING, expect={"account": label}, waiting_since=rec.waiting_since
+            rec.job_id,
+            (RecordState.NEW,),
+            RecordState.WAITING,
+            expect={"account": label},
+            waiting_since=rec.waiting_since,
         ):
             fresh = rt.records.load(rec.job_id)
             if fresh is None or fresh.account != label or fresh.state in TERMINAL:
@@ -149,13 +154,13 @@ def _after_error(rt: Runtime, job_id: str, exc: Exception) -> Outcome:
     rec = rt.records.load(job_id)
     if rec is None or rec.state in TERMINAL:
         return Park()  # it ended meanwhile: its own report delivers it
-    if count >= MAX_STEP_ERRORS and rec.state in (NEW, WAITING):
+    if count >= MAX_STEP_ERRORS and rec.state in UNSENT:
         message = f"internal error in mj-worker, the job was never sent to TTAPI ({what})"
-        if fail(rt, rec, message, from_states=(NEW, WAITING)):
+        if fail(rt, rec, message, from_states=UNSENT):
             return Failed(errors.TTAPIError(message))
         return Park()
     log.error("job %s: step failed (%s); it goes on from its record", job_id, what)
-    if rec.state in (NEW, WAITING):
+    if rec.state in UNSENT:
         rt.dispatcher.resume(
             job_id, rt.timing.submit_retry_s * 2 ** min(count, STEP_ERROR_DOUBLINGS)
         )

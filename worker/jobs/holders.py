@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, TERMINAL, JobRecord
+from worker.jobs.record import TERMINAL, RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 from worker.policy import LEASE_RENEW_LEFT
@@ -52,8 +53,13 @@ def look_at_holder(
         resume_all(rt, label, rt.guard.release(label, job_id))
         return "reaped"
     if 0 < ms_left < LEASE_RENEW_LEFT * 1000 * rt.timing.lease_s:
-        rt.guard.renew(label, job_id, confirms=rec.state == SUBMITTED)  # not a probe's answer
-    if rec.state in (SUBMITTED, AMBIGUOUS) and now > rec.next_poll_at + stall and revive:
+        # not a probe's answer
+        rt.guard.renew(label, job_id, confirms=rec.state == RecordState.SUBMITTED)
+    if (
+        rec.state in (RecordState.SUBMITTED, RecordState.AMBIGUOUS)
+        and now > rec.next_poll_at + stall
+        and revive
+    ):
         # next_poll_at moves on too: a revived step that is merely slow (a loaded machine)
         # must not be revived again at every round, each revival adding one more message.
         if rt.records.cas(
@@ -62,11 +68,13 @@ def look_at_holder(
             log.warning("job %s: poll chain lost; reviving it", job_id)
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
             return "revived"
-    elif rec.state == SUBMITTING and now - rec.sent_at > rt.timing.submit_limit_s + stall:
+    elif (
+        rec.state == RecordState.SUBMITTING and now - rec.sent_at > rt.timing.submit_limit_s + stall
+    ):
         if rt.records.cas(
             job_id,
-            {"state": SUBMITTING, "poll_seq": rec.poll_seq},
-            state=AMBIGUOUS,
+            {"state": RecordState.SUBMITTING, "poll_seq": rec.poll_seq},
+            state=RecordState.AMBIGUOUS,
             poll_seq=rec.poll_seq + 1,
             lost_at=now,
         ):
@@ -75,7 +83,7 @@ def look_at_holder(
             return "revived"
     elif (
         revive
-        and rec.state not in (SUBMITTED, AMBIGUOUS, SUBMITTING)
+        and rec.state not in (RecordState.SUBMITTED, RecordState.AMBIGUOUS, RecordState.SUBMITTING)
         and (now - rec.woken_at > stall)
     ):
         rt.records.update(job_id, woken_at=now)

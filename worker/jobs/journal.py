@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from worker.jobs.recent import note_ended
-from worker.jobs.record import JobRecord
+from worker.jobs.record import JobRecord, RecordState
 from worker.jobs.runtime import Runtime
 
 log = logging.getLogger("worker.jobs")
@@ -28,7 +28,7 @@ def parked(rec: JobRecord, account: str, position: int) -> None:
         rec.job_id,
         account,
         position,
-        extra=_fields(rec, account, "WAITING"),
+        extra=_fields(rec, account, RecordState.WAITING),
     )
 
 
@@ -39,7 +39,7 @@ def submitted(rec: JobRecord, account: str, ttapi_job_id: str) -> None:
         rec.job_id,
         account,
         ttapi_job_id,
-        extra=_fields(rec, account, "SUBMITTED"),
+        extra=_fields(rec, account, RecordState.SUBMITTED),
     )
 
 

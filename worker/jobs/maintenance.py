@@ -13,7 +13,8 @@ from worker.capacity.leases import Lease, new_token
 from worker.jobs import hints
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.poll import orphan
-from worker.jobs.records import NEW, TERMINAL, WAITING, JobRecord
+from worker.jobs.record import TERMINAL, UNSENT
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 from worker.policy import PUMP_TURN_PUMPS
@@ -108,7 +109,7 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
         if rec.account and not rt.pool.configured(rec.account):
             if not rt.pool.removed(rec.account):
                 continue  # a newer node's key: its own pump looks after it
-            if rec.state in (NEW, WAITING):
+            if rec.state in UNSENT:
                 rt.dispatcher.resume(job_id)  # `advance` moves it, or fails it if pinned
             else:
                 full = rt.records.load(job_id)
@@ -116,7 +117,7 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
                     orphan(rt, full)
             done["orphaned"] += 1
             continue
-        if rec.state in (NEW, WAITING) and now - max(rec.created_at, rec.woken_at) >= stall:
+        if rec.state in UNSENT and now - max(rec.created_at, rec.woken_at) >= stall:
             parked.append(rec)
     placed = rt.guard.where_all([(r.account, r.job_id) for r in parked if r.account])
     places = dict(zip([r.job_id for r in parked if r.account], placed, strict=True))

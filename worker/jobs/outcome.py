@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from worker.jobs.records import REVOKED, SUCCESS, JobRecord
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
 from worker.ttapi import errors
 
 
@@ -44,8 +45,8 @@ Outcome = Park | Done | Failed | Revoked
 
 def ended(rec: JobRecord) -> Outcome:
     """The outcome of an ended record, as its task reports it."""
-    if rec.state == SUCCESS:
+    if rec.state == RecordState.SUCCESS:
         return Done(rec.result)
-    if rec.state == REVOKED:
+    if rec.state == RecordState.REVOKED:
         return Revoked(rec.error)
     return Failed(errors.JobFailed(rec.error))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from worker.capacity.accounts import NoAccountLeft
 from worker.jobs.outcome import Failed, Park
-from worker.jobs.records import NEW, SUBMITTING, WAITING, JobRecord
+from worker.jobs.record import UNSENT, RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, resume_all
 from worker.ttapi import errors
@@ -41,18 +42,20 @@ def account_for(rt: Runtime, rec: JobRecord) -> str | Failed | Park:
         return _fail_now(rt, rec, str(exc))
     # Compare-and-set: two runs of one job (a duplicated message, a resumed task racing the
     # pump's) may each choose an account; the first to write it wins and the other follows.
-    if rt.records.cas(rec.job_id, {"account": rec.account, "state": [NEW, WAITING]}, account=label):
+    if rt.records.cas(rec.job_id, {"account": rec.account, "state": UNSENT}, account=label):
         rec.account = label
         return label
     fresh = rt.records.load(rec.job_id)
-    if fresh is None or fresh.state not in (NEW, WAITING) or not fresh.account:
+    if fresh is None or fresh.state not in UNSENT or not fresh.account:
         return _PARKED  # another run moved it on: that run drives it
     rec.account = fresh.account
     return account_for(rt, rec)
 
 
 def _fail_now(rt: Runtime, rec: JobRecord, message: str) -> Failed:
-    fail(rt, rec, message, from_states=(NEW, WAITING, SUBMITTING))
+    fail(
+        rt, rec, message, from_states=(RecordState.NEW, RecordState.WAITING, RecordState.SUBMITTING)
+    )
     return Failed(errors.JobFailed(message))
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from worker.capacity import metrics
 from worker.jobs.reconcile import reconcile
-from worker.jobs.records import AMBIGUOUS, SUBMITTED, SUBMITTING, JobRecord
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, settle
 from worker.jobs.states import show_submitted
@@ -34,7 +35,7 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
     rec = known if known is not None and known.poll_seq == seq else rt.records.load(job_id)
     if rec is None or rec.poll_seq != seq:
         return None  # stale duplicate, or a revived chain has taken over
-    if rec.state not in (SUBMITTED, AMBIGUOUS):
+    if rec.state not in (RecordState.SUBMITTED, RecordState.AMBIGUOUS):
         return None
     if not rt.pool.configured(rec.account):
         if rt.pool.removed(rec.account):
@@ -42,7 +43,7 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
         else:  # a key a newer node has: one of those nodes polls it next time
             _next(rt, rec, seq, errors_in_row=rec.fetch_errors)
         return None
-    if rec.state == AMBIGUOUS:
+    if rec.state == RecordState.AMBIGUOUS:
         reconcile(rt, rec)
         return None
     # Every ending below is a compare-and-set on this very step of this very TTAPI job.
@@ -57,7 +58,7 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
                 rt,
                 rec,
                 f"TTAPI cannot report job {rec.ttapi_job_id}: {exc}",
-                from_states=(SUBMITTED,),
+                from_states=(RecordState.SUBMITTED,),
                 resume_self=True,
                 expect=this_step,
             )
@@ -82,7 +83,8 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
     if info.finished:
         if not settle(rt, rec, info):
             fresh = rt.records.load(job_id)
-            if fresh is not None and fresh.state == SUBMITTED:  # e.g. TTAPI named another job
+            # e.g. TTAPI named another job
+            if fresh is not None and fresh.state == RecordState.SUBMITTED:
                 _next(rt, fresh, seq)
         return None
     now = rt.clock()
@@ -129,7 +131,7 @@ def _time_out(rt: Runtime, rec: JobRecord, this_step: dict[str, Any], why: str) 
         rec,
         f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its timeout "
         f"({timeout_s(rec)}s) and grace, {why}",
-        from_states=(SUBMITTED,),
+        from_states=(RecordState.SUBMITTED,),
         resume_self=True,
         expect=this_step,
         occupy_s=timeout_s(rec) * rt.timing.time_scale,
@@ -147,7 +149,7 @@ def orphan(rt: Runtime, rec: JobRecord) -> bool:
         rt,
         rec,
         message,
-        from_states=(SUBMITTING, SUBMITTED, AMBIGUOUS),
+        from_states=(RecordState.SUBMITTING, RecordState.SUBMITTED, RecordState.AMBIGUOUS),
         resume_self=True,
         expect={"ttapi_job_id": rec.ttapi_job_id},
     )

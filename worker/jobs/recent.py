@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.jobs.record import TERMINAL, RecordState
 from worker.keys import Keys
 from worker.policy import RECENT_CAP, RECENT_FAILED_CAP
 from worker.text import text
 
-ENDED = ("SUCCESS", "FAILED", "REVOKED")
-FAILURES = ("FAILED", "REVOKED")
+FAILURES = (RecordState.FAILED, RecordState.REVOKED)
 
 
 def note_ended(client: Any, keys: Keys, job_id: str, state: str, at: float) -> None:
     """Index one ending (2 commands, 4 for a failure); `client` may be a pipeline."""
-    if state not in ENDED:
-        raise ValueError(f"state must be one of {ENDED}, got {state!r}")
+    if state not in TERMINAL:
+        raise ValueError(f"state must be one of {', '.join(TERMINAL)}, got {state!r}")
     client.zadd(keys.recent, {job_id: at})
     client.zremrangebyrank(keys.recent, 0, -RECENT_CAP - 1)
     if state in FAILURES:
@@ -48,4 +48,4 @@ def _newest(client: Any, key: str, limit: int) -> list[tuple[str, float]]:
     return [(text(member), float(score)) for member, score in rows]
 
 
-__all__ = ["ENDED", "FAILURES", "note_ended", "recent", "recent_failed"]
+__all__ = ["FAILURES", "note_ended", "recent", "recent_failed"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from worker.jobs.records import AMBIGUOUS, SUBMITTED, WAITING, JobRecord
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
@@ -44,7 +45,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
         rt.redis.get(claim) != rec.job_id
     ):
         return False  # another of our jobs owns it (its submit said so, or it adopted it first)
-    expect: dict[str, object] = {"state": AMBIGUOUS}
+    expect: dict[str, object] = {"state": RecordState.AMBIGUOUS}
     if seq is not None:
         expect["poll_seq"] = seq
     next_seq = (rec.poll_seq if seq is None else seq) + 1
@@ -53,7 +54,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     if not rt.records.cas(
         rec.job_id,
         expect,
-        state=SUBMITTED,
+        state=RecordState.SUBMITTED,
         ttapi_job_id=ttapi_job_id,
         submitted_at_ts=started,
         deadline=rt.timing.deadline(rec, started),
@@ -88,14 +89,18 @@ def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
     if previous is None or previous == job_id:
         return
     adopter = rt.records.load(str(previous))
-    if adopter is None or adopter.state != SUBMITTED or adopter.ttapi_job_id != ttapi_job_id:
+    if (
+        adopter is None
+        or adopter.state != RecordState.SUBMITTED
+        or adopter.ttapi_job_id != ttapi_job_id
+    ):
         log.error("job %s: TTAPI job %s was claimed by job %s", job_id, ttapi_job_id, previous)
         return
     seq = adopter.poll_seq + 1
     if rt.records.cas(
         adopter.job_id,
-        {"state": SUBMITTED, "ttapi_job_id": ttapi_job_id},
-        state=AMBIGUOUS,
+        {"state": RecordState.SUBMITTED, "ttapi_job_id": ttapi_job_id},
+        state=RecordState.AMBIGUOUS,
         ttapi_job_id="",
         poll_seq=seq,
         submitted_at_ts=0,
@@ -153,8 +158,8 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     # at most AMBIGUOUS_RESUBMITS times (the job keeps its slot).
     if rt.records.cas(
         rec.job_id,
-        {"state": AMBIGUOUS, "poll_seq": seq},
-        state=WAITING,
+        {"state": RecordState.AMBIGUOUS, "poll_seq": seq},
+        state=RecordState.WAITING,
         poll_seq=seq + 1,
         ambiguous_resubmits=rec.ambiguous_resubmits + 1,
     ):
@@ -215,7 +220,7 @@ def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) ->
         rt,
         rec,
         f"Submit answer lost{said}: {why}. Not resubmitted, so it is never paid twice{tail}",
-        from_states=(AMBIGUOUS,),
+        from_states=(RecordState.AMBIGUOUS,),
         resume_self=True,
         expect={"poll_seq": seq},
         occupy_s=max(life, rt.timing.cooldown_s) if blind else 0.0,

@@ -1,26 +1,40 @@
-"""A job's record as stored in Redis: its states, its typed fields and their encoding.
-
-NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
- │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit ≤ 2)
- └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
-"""
+"""A job's record as stored in Redis: its states, its typed fields and their encoding."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-NEW, WAITING, SUBMITTING, SUBMITTED, AMBIGUOUS = (
-    "NEW",
-    "WAITING",
-    "SUBMITTING",
-    "SUBMITTED",
-    "AMBIGUOUS",
-)
-SUCCESS, FAILED, REVOKED = "SUCCESS", "FAILED", "REVOKED"
-TERMINAL = (SUCCESS, FAILED, REVOKED)
-IN_FLIGHT = (SUBMITTING, SUBMITTED, AMBIGUOUS)
+
+class RecordState(StrEnum):
+    """A record's own state in its Redis hash (not the state Celery shows: `TaskState`).
+
+    NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
+     │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit ≤ 2)
+     └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
+
+    Every change of state is a compare-and-set (`RecordStore.move`); the values are the
+    strings stored, which operators and `mjw jobs` read.
+    """
+
+    NEW = "NEW"
+    WAITING = "WAITING"
+    SUBMITTING = "SUBMITTING"
+    SUBMITTED = "SUBMITTED"
+    AMBIGUOUS = "AMBIGUOUS"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    REVOKED = "REVOKED"
+
+
+# The record has ended: it leaves the active index and its outcome is owed to its caller.
+TERMINAL = (RecordState.SUCCESS, RecordState.FAILED, RecordState.REVOKED)
+# Not sent to TTAPI yet: a revoke or an expiry can still end it, and it may change account.
+UNSENT = (RecordState.NEW, RecordState.WAITING)
+# TTAPI may have the job (a submit went out): the record holds its account's slot.
+IN_FLIGHT = (RecordState.SUBMITTING, RecordState.SUBMITTED, RecordState.AMBIGUOUS)
 
 INT_FIELDS = (
     "poll_seq",
@@ -117,7 +131,7 @@ class JobRecord:
                 values[key] = value
             else:
                 values["extra"][key] = value
-        values.setdefault("state", NEW)
+        values.setdefault("state", RecordState.NEW)
         return cls(**values)
 
 

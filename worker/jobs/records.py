@@ -1,9 +1,6 @@
 """Job records: one Redis hash per job (keyed by its Celery task id) with compare-and-set states.
 
-    NEW → WAITING → SUBMITTING → SUBMITTED(ttapi_job_id) → SUCCESS | FAILED
-     │                   └────→ AMBIGUOUS (answer lost) → SUBMITTED | WAITING (resubmit ≤ 2)
-     └─────┴─→ REVOKED (the caller revoked it, or its `expires` passed, before any submit)
-
+The states, and the diagram of their changes, are `RecordState` (`worker.jobs.record`).
 Every transition goes through `cas`, a Lua script that changes the hash only when its current
 values are the expected ones, so a redelivered or duplicated message finds the job further
 along and never repeats a submit. Every record that has not ended is also in the `active`
@@ -22,59 +19,19 @@ from typing import Any
 import redis
 
 from config.settings import default
-from worker.jobs.record import (
-    AMBIGUOUS,
-    FAILED,
-    IN_FLIGHT,
-    NEW,
-    REVOKED,
-    SUBMITTED,
-    SUBMITTING,
-    SUCCESS,
-    TERMINAL,
-    WAITING,
-    JobRecord,
-    encode,
-)
+from worker.jobs.record import TERMINAL, JobRecord, RecordState, encode
 from worker.keys import KEYS, Keys
+from worker.lua import script
 from worker.text import text
 
 # KEYS: record, active index, undelivered. ARGV: expected values (JSON), '1' when the job ends
 # (it leaves the active index and its outcome is owed to its caller, in the same breath), the
 # job id, field pairs.
-_CAS = """
-local expect = cjson.decode(ARGV[1])
-local names = {'state'}
-for name, _ in pairs(expect) do names[#names + 1] = name end
-local values = redis.call('HMGET', KEYS[1], unpack(names))
-if values[1] == false then return -1 end
-for i = 2, #names do
-  local value = values[i]
-  if value == false then value = '' end
-  local ok = false
-  for _, a in ipairs(expect[names[i]]) do if a == value then ok = true end end
-  if not ok then return 0 end
-end
-if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-if ARGV[2] == '1' then
-  redis.call('ZREM', KEYS[2], KEYS[1])
-  local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[3], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[3])
-end
-return 1
-"""
+_CAS = script("jobs/records/cas.lua")
 
 # KEYS: record, active index. ARGV: ttl, initial state, first look at (score), field pairs.
 # Returns {} when it created the record, else the record as stored.
-_CREATE = """
-if redis.call('HSETNX', KEYS[1], 'state', ARGV[2]) == 1 then
-  if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
-  return {}
-end
-return redis.call('HGETALL', KEYS[1])
-"""
+_CREATE = script("jobs/records/create.lua")
 
 
 class RecordStore:
@@ -100,7 +57,7 @@ class RecordStore:
         """Redis key of one job's record."""
         return self.keys.job(job_id)
 
-    def create(self, job_id: str, state: str = NEW, **fields: Any) -> JobRecord:
+    def create(self, job_id: str, state: str = RecordState.NEW, **fields: Any) -> JobRecord:
         """Create the record in `state` (NEW) unless it exists; return it as stored either way
         (one round trip: what was written is not read back)."""
         now = self.clock()
@@ -213,18 +170,4 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
     return dict(zip(items[0::2], items[1::2], strict=True))
 
 
-__all__ = [
-    "AMBIGUOUS",
-    "FAILED",
-    "IN_FLIGHT",
-    "NEW",
-    "REVOKED",
-    "SUBMITTED",
-    "SUBMITTING",
-    "SUCCESS",
-    "TERMINAL",
-    "WAITING",
-    "JobRecord",
-    "RecordStore",
-    "encode",
-]
+__all__ = ["JobRecord", "RecordStore", "encode"]

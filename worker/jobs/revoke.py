@@ -11,7 +11,8 @@ import logging
 from worker.capacity import metrics
 from worker.jobs import journal
 from worker.jobs.delivery import delivered
-from worker.jobs.records import NEW, REVOKED, SUCCESS, TERMINAL, WAITING, JobRecord
+from worker.jobs.record import TERMINAL, UNSENT, RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
 
@@ -25,12 +26,14 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     ending does): no kill can leave an ended job nobody reports.
     """
     now = rt.clock()
-    if not rt.records.move(rec.job_id, (NEW, WAITING), REVOKED, error=reason, finished_at_ts=now):
+    if not rt.records.move(
+        rec.job_id, UNSENT, RecordState.REVOKED, error=reason, finished_at_ts=now
+    ):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
     pipe = rt.redis.pipeline(transaction=False)
-    metrics.count_outcome(pipe, REVOKED, keys=rt.keys)
-    journal.ended(rt, rec, REVOKED, now, pipe)
+    metrics.count_outcome(pipe, RecordState.REVOKED, keys=rt.keys)
+    journal.ended(rt, rec, RecordState.REVOKED, now, pipe)
     pipe.execute()
     if rec.account:
         resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
@@ -45,7 +48,7 @@ def cancel_parked(rt: Runtime, job_ids: list[str]) -> list[str]:
     cancelled = []
     for job_id in job_ids:
         rec = rt.records.load(job_id)
-        if rec is not None and rec.state in (NEW, WAITING) and cancel(rt, rec, "revoked"):
+        if rec is not None and rec.state in UNSENT and cancel(rt, rec, "revoked"):
             cancelled.append(job_id)
     return cancelled
 
@@ -60,7 +63,7 @@ def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
     rec = rt.records.load(job_id)
     if rec is None:
         return False
-    if rec.state in (NEW, WAITING):
+    if rec.state in UNSENT:
         if cancel(rt, rec, "expired" if expired else "revoked"):
             delivered(rt, job_id)  # Celery stored REVOKED already
         return False
@@ -70,4 +73,4 @@ def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
         return False
     # Only its `expires` passed while TTAPI has (or had) the job: its result is still owed and
     # goes out through the job's own report (Celery never overwrites a stored SUCCESS).
-    return rec.state not in TERMINAL or rec.state == SUCCESS
+    return rec.state not in TERMINAL or rec.state == RecordState.SUCCESS

@@ -13,7 +13,8 @@ from typing import Any
 from worker import policy
 from worker.capacity import metrics
 from worker.jobs import hints, journal, refusals
-from worker.jobs.records import FAILED, SUBMITTED, SUCCESS, WAITING, JobRecord
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import job_result, remember
 from worker.ttapi.responses import JobInfo
@@ -75,7 +76,7 @@ def fail(
     if not rt.records.move(
         rec.job_id,
         from_states,
-        FAILED,
+        RecordState.FAILED,
         expect=expect,
         error=message,
         finished_at_ts=now,
@@ -83,8 +84,8 @@ def fail(
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
     pipe = rt.redis.pipeline(transaction=False)
-    metrics.count_outcome(pipe, FAILED, keys=rt.keys)
-    journal.ended(rt, rec, FAILED, now, pipe)
+    metrics.count_outcome(pipe, RecordState.FAILED, keys=rt.keys)
+    journal.ended(rt, rec, RecordState.FAILED, now, pipe)
     pipe.execute()
     if resume_self:  # reported before a hand-off's submit, not behind it
         rt.dispatcher.resume(rec.job_id)
@@ -102,9 +103,9 @@ def _note_success(rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: f
     pipe = rt.redis.pipeline(transaction=False)
     remember(rt, result, pipe)
     rt.durations.learn(rec.account, mode, rec.kind, took_s, client=pipe)
-    metrics.count_outcome(pipe, SUCCESS, keys=rt.keys)
+    metrics.count_outcome(pipe, RecordState.SUCCESS, keys=rt.keys)
     metrics.observe_duration(pipe, mode, took_s, keys=rt.keys)
-    journal.ended(rt, rec, SUCCESS, rec.submitted_at_ts + took_s, pipe)
+    journal.ended(rt, rec, RecordState.SUCCESS, rec.submitted_at_ts + took_s, pipe)
     pipe.execute()
 
 
@@ -114,7 +115,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     The job's end is published before its slot is passed on: with hand-off in place, passing
     it on is the next waiter's submit (an HTTP call), and the caller need not wait for that.
     """
-    if rec.state != SUBMITTED or (info.job_id and info.job_id != rec.ttapi_job_id):
+    if rec.state != RecordState.SUBMITTED or (info.job_id and info.job_id != rec.ttapi_job_id):
         return False
     now = rt.clock()
     # Only while the record still tracks the TTAPI job this answer is about: a stale poll of
@@ -124,8 +125,8 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
         result = job_result(rec, info, now)
         if not rt.records.move(  # and owed to its caller, in the same breath
             rec.job_id,
-            SUBMITTED,
-            SUCCESS,
+            RecordState.SUBMITTED,
+            RecordState.SUCCESS,
             expect=same_job,
             result=result,
             finished_at_ts=now,
@@ -142,8 +143,8 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
         # Keep the slot: the resubmit reuses it (acquire is re-entrant).
         if not rt.records.move(
             rec.job_id,
-            SUBMITTED,
-            WAITING,
+            RecordState.SUBMITTED,
+            RecordState.WAITING,
             expect=same_job,
             resubmits=rec.resubmits + 1,
             previous_job_id=rec.ttapi_job_id,
@@ -160,7 +161,9 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
         rt.guard.renew(rec.account, rec.job_id)
         rt.dispatcher.resume(rec.job_id)
         return True
-    return fail(rt, rec, message, from_states=(SUBMITTED,), resume_self=True, expect=same_job)
+    return fail(
+        rt, rec, message, from_states=(RecordState.SUBMITTED,), resume_self=True, expect=same_job
+    )
 
 
 __all__ = ["fail", "is_transient", "resume_all", "settle"]

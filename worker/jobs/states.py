@@ -1,4 +1,4 @@
-"""The task states a caller sees while a job is under way (besides Celery's own).
+"""The task states a caller sees (`TaskState`), and the showing of the two a job adds to Celery's.
 
 A caller holding only an `AsyncResult` reads them from the result backend: WAITING while the
 account is full, SUBMITTED once TTAPI has the job (its progress updated as it rises), then
@@ -7,6 +7,7 @@ Celery's SUCCESS / FAILURE / REVOKED. Metas are plain JSON, times ISO-8601 UTC.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from worker.capacity.lanes import base_of
@@ -14,7 +15,21 @@ from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import iso
 
-WAITING_STATE, SUBMITTED_STATE = "WAITING", "SUBMITTED"
+
+class TaskState(StrEnum):
+    """A state Celery shows the caller (`AsyncResult.state`), as the contract names them; not the
+    record's own (`worker.jobs.record.RecordState`): a record FAILED shows as FAILURE."""
+
+    PENDING = "PENDING"  # Celery's: not picked up yet
+    WAITING = "WAITING"  # parked: the account is full
+    SUBMITTED = "SUBMITTED"  # TTAPI has the job
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+
+# The task has ended: Celery's READY_STATES.
+READY = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
 
 
 def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None:
@@ -24,7 +39,7 @@ def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None
         "position": position,
         "waiting_since": iso(rec.waiting_since or rec.created_at),
     }
-    rt.dispatcher.publish_state(rec.job_id, WAITING_STATE, meta)
+    rt.dispatcher.publish_state(rec.job_id, TaskState.WAITING, meta)
 
 
 def show_submitted(rt: Runtime, rec: JobRecord, *, first: bool = False) -> None:
@@ -36,4 +51,4 @@ def show_submitted(rt: Runtime, rec: JobRecord, *, first: bool = False) -> None:
         "progress": int(rec.progress),
         "submitted_at": iso(rec.submitted_at_ts),
     }
-    rt.dispatcher.publish_state(rec.job_id, SUBMITTED_STATE, meta, event=first)
+    rt.dispatcher.publish_state(rec.job_id, TaskState.SUBMITTED, meta, event=first)

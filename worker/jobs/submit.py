@@ -16,7 +16,8 @@ from worker.jobs import journal, unsent
 from worker.jobs.outcome import Outcome, Park
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt, take_claim
-from worker.jobs.records import AMBIGUOUS, NEW, SUBMITTED, SUBMITTING, TERMINAL, WAITING, JobRecord
+from worker.jobs.record import TERMINAL, UNSENT, RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
@@ -37,7 +38,7 @@ def take_over(rt: Runtime, label: str, job_id: str) -> None:
     its task, re-published; a job submitted is polled by the engine from here on.
     """
     rec = rt.records.load(job_id)
-    if rec is None or rec.state not in (NEW, WAITING) or rec.account != label:
+    if rec is None or rec.state not in UNSENT or rec.account != label:
         _give_back(rt, label, job_id, rec)
         return
     if rec.expires_at and rt.clock() > rec.expires_at:
@@ -72,7 +73,7 @@ def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     # never submit it here (its polls would use the other account's key).
     changes: dict[str, Any] = {"sent_at": rt.clock(), "submit_attempts": rec.submit_attempts + 1}
     if not rt.records.move(
-        rec.job_id, (NEW, WAITING), SUBMITTING, expect={"account": label}, **changes
+        rec.job_id, UNSENT, RecordState.SUBMITTING, expect={"account": label}, **changes
     ):
         fresh = rt.records.load(rec.job_id)
         if fresh is None or fresh.account != label or fresh.state in TERMINAL:
@@ -81,10 +82,15 @@ def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     if not rt.may_submit(label):
         # This engine lost the account (it stalled past its lease) between the two lines: the
         # account's new engine may already take this submit for lost. Send nothing.
-        rt.records.move(rec.job_id, SUBMITTING, WAITING, expect={"sent_at": changes["sent_at"]})
+        rt.records.move(
+            rec.job_id,
+            RecordState.SUBMITTING,
+            RecordState.WAITING,
+            expect={"sent_at": changes["sent_at"]},
+        )
         log.warning("job %s: not sent, this engine no longer holds %s", rec.job_id, label)
         return Park()
-    return submit(rt, replace(rec, state=SUBMITTING, **changes), label)
+    return submit(rt, replace(rec, state=RecordState.SUBMITTING, **changes), label)
 
 
 def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
@@ -132,8 +138,8 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     gap = poll_gap(rt.timing, rt.durations, replace(rec, **fresh_start), now)
     running = rt.records.moved(
         rec,
-        SUBMITTING,
-        SUBMITTED,
+        RecordState.SUBMITTING,
+        RecordState.SUBMITTED,
         ttapi_job_id=ttapi_job_id,
         deadline=rt.timing.deadline(rec, now),
         poll_seq=rec.poll_seq + 1,
@@ -144,7 +150,11 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     if running is None:
         # The submit was taken for lost while it was still under way: we hold the proof.
         fresh = rt.records.load(rec.job_id)
-        if fresh is None or fresh.state != AMBIGUOUS or not adopt(rt, fresh, ttapi_job_id):
+        if (
+            fresh is None
+            or fresh.state != RecordState.AMBIGUOUS
+            or not adopt(rt, fresh, ttapi_job_id)
+        ):
             log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, ttapi_job_id)
         return Park()
     # No lease renewal: the slot was granted just before the POST.

@@ -14,7 +14,8 @@ from worker.capacity import metrics
 from worker.jobs import refusals
 from worker.jobs.outcome import Failed, Outcome, Park
 from worker.jobs.placement import move_waiters
-from worker.jobs.records import AMBIGUOUS, SUBMITTING, WAITING, JobRecord
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, resume_all
 from worker.jobs.states import show_waiting
@@ -28,7 +29,9 @@ def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError)
     """499/429: not created; the job waits first in line. A 499 means someone else uses this
     key: the guard keeps to the slots we hold and probes for more now and then. A 429 cools
     the account down (see `worker.jobs.refusals`)."""
-    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
+    rt.records.move(
+        rec.job_id, RecordState.SUBMITTING, RecordState.WAITING, submit_attempts=_not_counted(rec)
+    )
     place, wait = refusals.requeue(rt, rec, label, exc)
     show_waiting(rt, rec, label, place)
     metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
@@ -47,11 +50,13 @@ def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError)
 def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
     """401/402: the account leaves rotation; the job (unless pinned) and its waiters move."""
     rt.pool.disable(label, exc.status_code or 0, exc.message)
-    rt.records.move(rec.job_id, SUBMITTING, WAITING, submit_attempts=_not_counted(rec))
+    rt.records.move(
+        rec.job_id, RecordState.SUBMITTING, RecordState.WAITING, submit_attempts=_not_counted(rec)
+    )
     if rec.pinned:
         # TTAPI's words first, unchanged; the caller also learns which account refused.
         message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
-        fail(rt, rec, message, from_states=(WAITING,))
+        fail(rt, rec, message, from_states=(RecordState.WAITING,))
         return Failed(type(exc)(message))
     resume_all(rt, label, rt.guard.release(label, rec.job_id))
     move_waiters(rt, label)
@@ -64,8 +69,8 @@ def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
     first; it is submitted again (at most twice) only when TTAPI's history shows no such job."""
     if not rt.records.move(
         rec.job_id,
-        SUBMITTING,
-        AMBIGUOUS,
+        RecordState.SUBMITTING,
+        RecordState.AMBIGUOUS,
         poll_seq=rec.poll_seq + 1,
         lost_at=rt.clock(),
         last_error=exc.message[:300],
@@ -80,7 +85,8 @@ def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
     """A connection never made is retried (slot kept); 400/404 and the rest fail."""
     retryable = isinstance(exc, errors.ConnectError)
     if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
-        rt.records.move(rec.job_id, SUBMITTING, WAITING)  # keeps its slot: acquire re-enters
+        # keeps its slot: acquire re-enters
+        rt.records.move(rec.job_id, RecordState.SUBMITTING, RecordState.WAITING)
         delay = rt.timing.submit_retry_s * 2**rec.submit_attempts
         rt.dispatcher.resume(rec.job_id, delay)
         log.warning(
@@ -91,7 +97,7 @@ def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
             delay,
         )
         return Park()
-    fail(rt, rec, exc.message, from_states=(SUBMITTING,))
+    fail(rt, rec, exc.message, from_states=(RecordState.SUBMITTING,))
     return Failed(type(exc)(exc.message))
 
 

@@ -31,7 +31,7 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from worker.capacity import metrics
-from worker.jobs.records import AMBIGUOUS
+from worker.jobs.record import RecordState
 from worker.ops import liveness
 from worker.ops.view import OpsView
 
@@ -119,7 +119,7 @@ class RedisCollector:
             for key in keys[start : start + SCAN_BATCH]:
                 pipe.hmget(key, ["state", "account"])
             for state, account in pipe.execute():
-                if state == AMBIGUOUS and account:
+                if state == RecordState.AMBIGUOUS and account:
                     found[str(account)] += 1
         return found
 

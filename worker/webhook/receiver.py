@@ -30,7 +30,8 @@ from pydantic import ValidationError
 from config.problems import problems
 from worker.adapter.logs import configure_logging
 from worker.jobs.reconcile import adopt
-from worker.jobs.records import AMBIGUOUS, SUBMITTED, JobRecord
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import settle
 from worker.jobs.states import show_submitted
@@ -133,7 +134,7 @@ def handle_hook(
         # A late retry for the attempt that failed and was resubmitted: already handled. It
         # must never be taken for the resubmit's job, even while that one's answer is lost.
         return Reply(200, {"ok": True, "settled": False})
-    if rec.state == AMBIGUOUS and not rec.ttapi_job_id:
+    if rec.state == RecordState.AMBIGUOUS and not rec.ttapi_job_id:
         # The submit's answer was lost, but TTAPI called the hook only this job's submit
         # carried (token-authenticated): that is proof of which TTAPI job is ours.
         adopt(rt, rec, info.job_id)
@@ -199,11 +200,15 @@ def parse(body: bytes) -> JobInfo:
 
 def _record_progress(rt: Runtime, rec: JobRecord, info: JobInfo) -> None:
     """Keep a higher progress of a job still in progress (the CAS ignores late or stale ones)."""
-    if rec.state != SUBMITTED or info.progress <= rec.progress:
+    if rec.state != RecordState.SUBMITTED or info.progress <= rec.progress:
         return
     if rt.records.cas(
         rec.job_id,
-        {"state": SUBMITTED, "ttapi_job_id": rec.ttapi_job_id, "progress": rec.progress},
+        {
+            "state": RecordState.SUBMITTED,
+            "ttapi_job_id": rec.ttapi_job_id,
+            "progress": rec.progress,
+        },
         progress=info.progress,
         prev_progress=rec.progress,
         prev_progress_at=rec.last_progress_at if rec.progress else 0.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.jobs.record import RecordState
 from worker.ops.accounts import limit_of
 from worker.ops.page.fmt import at, badge, clip, esc, seconds, short, table
 
@@ -126,7 +127,7 @@ def results(doc: Doc) -> str:
     """Recent results as cards with a thumbnail of each final image."""
     cards = []
     for j in doc["jobs"]["recent"]:
-        if j["state"] != "SUCCESS":
+        if j["state"] != RecordState.SUCCESS:
             continue
         image = j["image_url"] or (j["images"][0] if j["images"] else "")
         thumb = (

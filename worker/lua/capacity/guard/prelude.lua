@@ -1,17 +1,3 @@
-"""Lua helpers every guard script starts with: the clock, the cap, leases, FIFO, and occupancy.
-
-*Occupancy* is what a 499 teaches: another client runs jobs on the same key, so TTAPI lets us
-run only the slots we held when it refused. The ``occ`` hash (``KEYS[6]``, PX TTL = lapse)
-keeps that *effective cap* (``cap``), the probe gap (``gap`` ms), when the next probe may go
-(``next`` ms) and the outstanding probe's job id (``probe``). Grants stop at
-``min(cap, effective cap)``; one *probe* above it goes out at most every ``gap``: a probe that
-TTAPI accepts raises the effective cap by one, a 499 on it learns the same cap again. Without a
-499 for the TTL, the hash lapses and the full cap applies again.
-"""
-
-# Scores of waiters are class * CLASS_SPAN + sequence, so FIFO holds within a class and lower
-# classes go first.
-PRELUDE = """
 local CLASS_SPAN = 10000000000000
 
 local function now_ms()
@@ -113,4 +99,3 @@ local function enqueue(waiters, seq, job, class)
   local n = redis.call('INCR', seq)
   redis.call('ZADD', waiters, class * CLASS_SPAN + n, job)
 end
-"""
