@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, LABEL_B, build_engine, submits
+from tests.support.engine import (
+    FAST,
+    KEY_A,
+    KEY_B,
+    LABEL_A,
+    LABEL_B,
+    account_stats,
+    build_engine,
+    submits,
+)
 from tests.support.inline import InlineEngine, Inputs, Killed
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
@@ -180,6 +189,40 @@ def test_when_ttapis_history_cannot_be_read_the_job_fails_without_resubmit_and_k
     state = eng.rt.guard.state(LABEL_A)
     assert (state.holders, state.effective_cap) == ({}, 2)
     assert maintenance.pump(eng.rt)["reaped"] == 0
+
+
+def test_a_history_that_answers_429_is_throttled_not_unavailable(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    # A 429 proves TTAPI answers: only failures that say nothing (5xx, timeouts) count
+    # towards "unavailable", so a rate-limited history delays the search, never ends it.
+    sim.set_faults(rate_504_after_create=1.0, fault_paths=["imagine"])
+    job = eng.imagine("a job behind a busy history")
+    sim.set_faults(rate_504_after_create=0.0, rate_429=1.0, fault_paths=["fetch-list"])
+    assert eng.run_until(
+        lambda: account_stats(sim, LABEL_A)["count_429"] >= 8 and not eng.done(job)(), 10
+    )
+    sim.set_faults(rate_429=0.0)
+    assert eng.run_until(eng.done(job), 10)
+    assert eng.result(job)["status"] == "SUCCESS"
+    assert submits(sim) == 1
+
+
+def test_a_history_throttled_past_the_jobs_deadline_ends_it_clearly_keeping_its_place(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    ambiguous_job(eng, "throttled", "a prompt", sent_ago=5.0, lost_ago=5.0)
+    assert eng.rt.records.cas(
+        "throttled", {"state": RecordState.AMBIGUOUS}, deadline=eng.rt.clock() - 1
+    )
+    sim.set_faults(rate_429=1.0, fault_paths=["fetch-list"])
+    completion.reconcile(eng.rt, load(eng, "throttled"))
+    assert load(eng, "throttled").state == RecordState.FAILED
+    assert eng.run_until(eng.done("throttled"), 5)
+    assert "stayed throttled" in eng.error("throttled")
+    assert submits(sim) == 0
+    state = eng.rt.guard.state(LABEL_A)
+    assert (state.holders, state.effective_cap) == ({}, 2)  # occupancy: TTAPI may run it
 
 
 # -- defect 3: settle and fail compare the TTAPI job, not only the state ----------------------

@@ -126,9 +126,18 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     lost_at = rec.lost_at or rec.sent_at
     try:
         rows = history_since(rt, rec)
+    except errors.RateLimited as exc:
+        # A 429 proves TTAPI answers: the history is throttled, not unavailable. Look again
+        # later without counting it (the job's deadline still bounds the search).
+        if now > rec.deadline > 0:
+            _give_up(rt, rec, seq, f"TTAPI's job history stayed throttled ({exc})", blind=True)
+            return
+        log.info("job %s: fetch-list throttled (%s); will look again", rec.job_id, exc)
+        _next_look(rt, rec, seq, at_least=rt.timing.retry_after(exc.retry_after))
+        return
     except errors.TTAPIError as exc:
-        # Unavailable means failing for a whole grace and HISTORY_FAILURES reads in a row: a
-        # 429 or a 500 now and then only delays the next look.
+        # Unavailable means failing for a whole grace and HISTORY_FAILURES reads in a row that
+        # say nothing (5xx, timeouts): one now and then only delays the next look.
         log.info("job %s: fetch-list failed (%s); will look again", rec.job_id, exc)
         failures = rec.fetch_errors + 1
         if failures >= HISTORY_FAILURES and (
@@ -236,9 +245,13 @@ def _same_prompt(ours: str, theirs: str) -> bool:
     return theirs == ours or theirs.startswith(ours + " ") or ours.startswith(theirs + " ")
 
 
-def _next_look(rt: Runtime, rec: JobRecord, seq: int, **changes: object) -> None:
-    """Look at TTAPI's history again a quarter grace later (at the poll bounds)."""
+def _next_look(
+    rt: Runtime, rec: JobRecord, seq: int, at_least: float = 0.0, **changes: object
+) -> None:
+    """Look at TTAPI's history again a quarter grace later (at the poll bounds), or later
+    still when TTAPI asked for it (`at_least`, from a 429's Retry-After)."""
     if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, **changes):
         rt.guard.renew(rec.account, rec.job_id, confirms=False)
         gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / RECONCILE_LOOKS_PER_GRACE)
+        gap = max(gap, at_least)
         rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)
