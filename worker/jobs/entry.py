@@ -15,9 +15,10 @@ not reached TTAPI fails clearly through its record.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from worker.capacity.accounts import NoAccountLeft
 from worker.jobs import journal
@@ -36,37 +37,6 @@ from worker.policy import MAX_STEP_ERRORS, STEP_ERROR_DOUBLINGS
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
-
-
-def run(
-    rt: Runtime,
-    job_id: str,
-    kind: str,
-    params: dict[str, Any],
-    *,
-    signature: Callable[[], dict[str, Any]],
-    account: str | None = None,
-    parent: Any = None,
-    expires_at: float = 0.0,
-) -> Outcome:
-    """`advance` the job; an unexpected error parks it instead of failing the task (see the
-    module docstring). An error before any record exists is the task's own: it propagates."""
-    try:
-        return advance(
-            rt,
-            job_id,
-            kind,
-            params,
-            signature=signature,
-            account=account,
-            parent=parent,
-            expires_at=expires_at,
-        )
-    except Exception as exc:
-        rec = rt.records.load(job_id)
-        if rec is None:
-            raise
-        return _after_error(rt, rec.job_id, exc)
 
 
 def advance(
@@ -121,6 +91,30 @@ def advance(
     if rec.expires_at and rt.clock() > rec.expires_at:
         return Revoked(EXPIRED) if cancel(rt, rec, EXPIRED) else Park()
     return _queue(rt, rec)
+
+
+P = ParamSpec("P")
+Step = Callable[Concatenate[Runtime, str, P], Outcome]
+
+
+def _record_owns_errors(step: Step[P]) -> Step[P]:
+    """`step`, but once the job's record exists an unexpected error parks the run instead of
+    failing the task (see the module docstring); an error before any record propagates."""
+
+    @functools.wraps(step)
+    def guarded(rt: Runtime, job_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
+        try:
+            return step(rt, job_id, *args, **kwargs)
+        except Exception as exc:
+            if rt.records.load(job_id) is None:
+                raise
+            return _after_error(rt, job_id, exc)
+
+    return guarded
+
+
+run = _record_owns_errors(advance)
+"""`advance` the job, with the record owning any error once it exists: the tasks' entry."""
 
 
 def _queue(rt: Runtime, rec: JobRecord) -> Outcome:
