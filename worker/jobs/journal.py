@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from worker.capacity import metrics
 from worker.jobs.recent import note_ended
 from worker.jobs.record import JobRecord, RecordState
 from worker.jobs.runtime import Runtime
@@ -44,9 +45,14 @@ def submitted(rec: JobRecord, account: str, ttapi_job_id: str) -> None:
 
 
 def ended(rt: Runtime, rec: JobRecord, state: str, now: float, client: Any = None) -> None:
-    """The job ended in `state` (SUCCESS, FAILED, REVOKED): indexed (through `client`, e.g. a
-    pipeline the caller sends, else at once) and logged with its duration since its submit."""
-    note_ended(client if client is not None else rt.redis, rt.keys, rec.job_id, state, now)
+    """The job ended in `state` (SUCCESS, FAILED, REVOKED): counted, indexed (through `client`,
+    a pipeline the caller sends, else in one round trip of its own) and logged with its duration
+    since its submit."""
+    pipe = client if client is not None else rt.redis.pipeline(transaction=False)
+    metrics.count_outcome(pipe, state, keys=rt.keys)
+    note_ended(pipe, rt.keys, rec.job_id, state, now)
+    if client is None:
+        pipe.execute()
     took = f" after {now - rec.submitted_at_ts:.1f} s" if rec.submitted_at_ts else ""
     log.info(
         "job %s ended %s on %s%s",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from worker.capacity import metrics
 from worker.jobs import journal
 from worker.jobs.delivery import delivered
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
@@ -31,10 +30,7 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     ):
         return False
     log.warning("job %s revoked: %s", rec.job_id, reason)
-    pipe = rt.redis.pipeline(transaction=False)
-    metrics.count_outcome(pipe, RecordState.REVOKED, keys=rt.keys)
-    journal.ended(rt, rec, RecordState.REVOKED, now, pipe)
-    pipe.execute()
+    journal.ended(rt, rec, RecordState.REVOKED, now)
     if rec.account:
         resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
     return True

@@ -83,10 +83,7 @@ def fail(
     ):
         return False
     log.warning("job %s failed: %s", rec.job_id, message)
-    pipe = rt.redis.pipeline(transaction=False)
-    metrics.count_outcome(pipe, RecordState.FAILED, keys=rt.keys)
-    journal.ended(rt, rec, RecordState.FAILED, now, pipe)
-    pipe.execute()
+    journal.ended(rt, rec, RecordState.FAILED, now)
     if resume_self:  # reported before a hand-off's submit, not behind it
         rt.dispatcher.resume(rec.job_id)
     if occupy_s > 0 and rec.account:
@@ -98,12 +95,12 @@ def fail(
 
 def _note_success(rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: float) -> None:
     """In one round trip: the finished job indexed by its TTAPI id (a follow-up named by that id
-    looks there, so before the report), its learned duration, the metrics, its log line."""
+    looks there, so before the report), its learned duration and its ending (counted, indexed,
+    logged)."""
     mode = str(result["mode"])
     pipe = rt.redis.pipeline(transaction=False)
     remember(rt, result, pipe)
     rt.durations.learn(rec.account, mode, rec.kind, took_s, client=pipe)
-    metrics.count_outcome(pipe, RecordState.SUCCESS, keys=rt.keys)
     metrics.observe_duration(pipe, mode, took_s, keys=rt.keys)
     journal.ended(rt, rec, RecordState.SUCCESS, rec.submitted_at_ts + took_s, pipe)
     pipe.execute()
