@@ -65,25 +65,22 @@ def make_web_servers(
 
     limit = max_body or MAX_BODY
     shared: dict[int, Any] = {}
-    public_server = waitress.create_server(
-        create_wsgi_app(rt, max_body=limit),
-        map=shared,
-        host=public[0],
-        port=public[1],
-        threads=PUBLIC_THREADS,
-        max_request_body_size=limit,
-        ident="mj-webhook",
-    )
-    try:
-        admin_server = waitress.create_server(
-            create_admin_app(OpsView.on(rt.settings, rt.redis)),
+
+    def serve(app: Any, where: tuple[str, int], threads: int, ident: str) -> Any:
+        return waitress.create_server(
+            app,
             map=shared,
-            host=admin[0],
-            port=admin[1],
-            threads=ADMIN_THREADS,
+            host=where[0],
+            port=where[1],
+            threads=threads,
             max_request_body_size=limit,
-            ident="mj-admin",
+            ident=ident,
         )
+
+    public_server = serve(create_wsgi_app(rt, max_body=limit), public, PUBLIC_THREADS, "mj-webhook")
+    try:
+        admin_app = create_admin_app(OpsView.on(rt.settings, rt.redis))
+        admin_server = serve(admin_app, admin, ADMIN_THREADS, "mj-admin")
     except OSError:
         public_server.task_dispatcher.shutdown()
         public_server.close()
