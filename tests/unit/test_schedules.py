@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -16,6 +17,7 @@ from celery.canvas import Signature
 from celery.schedules import crontab
 
 from config.settings import ConfigError, load_settings
+from worker.adapter.pipelines import build_pipeline
 from worker.adapter.schedules import (
     ScheduleError,
     load_user_schedules,
@@ -195,7 +197,12 @@ BAD_FILES: list[tuple[str, str, str]] = [
     (
         "bad-action",
         toml_entries(ENTRY.format(name="x") + 'every = 5\nthen = ["upsample2", "zoom"]'),
-        "schedule[0] (x): then: 'zoom' (item 1) is not an action",
+        "schedule[0] (x): then: unknown action(s) ['zoom']",
+    ),
+    (
+        "video-without-index",
+        toml_entries(ENTRY.format(name="v") + 'every = 5\nthen = ["video:high"]'),
+        "schedule[0] (v): then: 'video:high' after imagine needs an index",
     ),
     (
         "bad-mode",
@@ -411,3 +418,26 @@ def test_a_schedule_may_download_to_a_sub_folder_or_an_absolute_path(
     body = ENTRY.format(name="d") + f'every = 5\ndownload = "{download}"'
     beat = load_user_schedules(write(tmp_path, toml_entries(body)))
     assert beat["user:d"]["kwargs"]["download"] == download
+
+
+def test_a_schedule_runs_video_steps_in_the_then_syntax_of_the_command_line(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        toml_entries(ENTRY.format(name="clip") + 'every = 60\nthen = ["upsample2", "video:high"]'),
+    )
+    kwargs = load_user_schedules(path)["user:clip"]["kwargs"]
+    assert kwargs["then"] == ["upsample2", "video:high"]
+    app = memory_app()
+    pipeline = partial(build_pipeline, app)
+    start_pipeline(
+        app,
+        lambda prompt, *then, **opts: pipeline(prompt, then, **opts),
+        prompt="a fox",
+        then=kwargs["then"],
+        run_id="msg-v",
+    )
+    [steps] = published(app)
+    assert [name for _, name, _ in steps] == ["mj.imagine", "mj.action", "mj.video"]
+    assert steps[2][2] == {"motion": "high"}

@@ -7,7 +7,8 @@ The file (`MJ_SCHEDULE_FILE`, `.toml` or `.json`) lists entries under `schedule`
     cron = "0 9 * * *"            # minute hour day-of-month month day-of-week, in UTC
     # every = "1h"                # or an interval: "30s", "15m", "1h30m", "2d", or seconds (90)
     prompt = "a lighthouse at dawn --ar 16:9"
-    then = ["upsample2"]          # follow-up actions, optional
+    then = ["upsample2"]          # follow-ups as `mjw submit --then` takes them (actions,
+                                  # "video:high", ...), optional
     mode = "fast"                 # fast | relax | turbo, optional
     account = "acct-1a2b3c4d"     # pin an account label, optional
     download = "lighthouse"       # store the last step's images, optional: a sub-folder of
@@ -44,8 +45,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from config.problems import problems
 from config.settings import ConfigError
+from worker.adapter.steps import parse_steps
 from worker.policy import SCHEDULE_EXPIRES_MAX_S, SCHEDULE_EXPIRES_MIN_S
-from worker.ttapi.requests import ACTIONS, Mode
+from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.requests import Mode
 
 RUN_TASK = "mj.run_schedule"
 #: Prefix of the beat entry names, so user names never clash with the built-in ones.
@@ -125,11 +128,11 @@ class ScheduleEntry(BaseModel):
     @field_validator("then")
     @classmethod
     def _then(cls, value: list[str]) -> list[str]:
-        for i, action in enumerate(value):
-            if action not in ACTIONS:
-                raise ValueError(
-                    f"{action!r} (item {i}) is not an action (one of: {', '.join(ACTIONS)})"
-                )
+        # The command line's syntax (actions, video steps), checked in order at start-up.
+        try:
+            parse_steps(value)
+        except InvalidRequest as exc:
+            raise ValueError(str(exc).removeprefix("then: ")) from None
         return value
 
     @field_validator("download")
