@@ -32,17 +32,26 @@ def job_waiting(rt: Runtime, job_id: str, account: str, prompt: str) -> None:
 
 
 def job_ended(
-    rt: Runtime, job_id: str, account: str, prompt: str, *, image: str = "", error: str = ""
+    rt: Runtime,
+    job_id: str,
+    account: str,
+    prompt: str,
+    *,
+    image: str = "",
+    video: str = "",
+    error: str = "",
 ) -> None:
-    """A job that ended (SUCCESS with `image`, else FAILED with `error`), noted as the engine
-    does at every ending."""
-    rt.records.create(job_id, kind="imagine", account=account, params={"prompt": prompt})
+    """A job that ended (SUCCESS with `image`, or a video job with the clip `video`, else FAILED
+    with `error`), noted as the engine does at every ending."""
+    kind = "video" if video else "imagine"
+    rt.records.create(job_id, kind=kind, account=account, params={"prompt": prompt})
     now = rt.clock()
     changes: dict[str, Any] = {"submitted_at_ts": now - 4, "finished_at_ts": now}
     if error:
         assert rt.records.move(job_id, RecordState.NEW, RecordState.FAILED, error=error, **changes)
     else:
-        result = {"image_url": image, "images": [image], "action": "imagine", "prompt": prompt}
+        result: dict[str, Any] = {"image_url": image, "action": kind, "prompt": prompt}
+        result |= {"images": None, "videos": [video]} if video else {"images": [image]}
         assert rt.records.move(
             job_id, RecordState.NEW, RecordState.SUCCESS, result=result, **changes
         )

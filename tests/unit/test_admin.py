@@ -62,6 +62,15 @@ def test_the_page_shows_accounts_jobs_thumbnails_and_failures_escaped(rt: Runtim
     assert "script-src 'self'" in headers["Content-Security-Policy"]
 
 
+def test_a_video_result_shows_its_first_clip_muted_and_looping(rt: Runtime) -> None:
+    job_ended(rt, "job-clip-1", A, "waves", video="http://img.test/waves/0.mp4")
+    status, headers, body = wsgi_get(app_for(rt), "/")
+    assert status == 200
+    assert '<video class="thumb" src="http://img.test/waves/0.mp4"' in body
+    assert "muted" in body and "no image" not in body
+    assert "media-src *" in headers["Content-Security-Policy"]
+
+
 def test_the_overview_json_has_every_listing(rt: Runtime) -> None:
     busy(rt)
     status, _, body = wsgi_get(app_for(rt), "/api/overview")

@@ -14,7 +14,7 @@ and a `/healthz` with details. Read-only: GET and HEAD only.
 
 With `MJ_ADMIN_AUTH=user:password` every path asks for HTTP basic auth (compared in constant
 time). Every answer says `Cache-Control: no-store` and forbids framing; the page's policy lets
-scripts and styles come only from here, and images (TTAPI's CDN) from anywhere.
+scripts and styles come only from here, and images and clips (TTAPI's CDN) from anywhere.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     (
         "Content-Security-Policy",
-        "default-src 'self'; img-src * data:; script-src 'self'; style-src 'self'; "
+        "default-src 'self'; img-src * data:; media-src *; script-src 'self'; style-src 'self'; "
         "frame-ancestors 'none'",
     ),
 ]

@@ -124,20 +124,14 @@ def waiting(doc: Doc) -> str:
 
 
 def results(doc: Doc) -> str:
-    """Recent results as cards with a thumbnail of each final image."""
+    """Recent results as cards with a thumbnail of each final image (a video job's first clip,
+    muted and looping)."""
     cards = []
     for j in doc["jobs"]["recent"]:
         if j["state"] != RecordState.SUCCESS:
             continue
-        image = j["image_url"] or (j["images"][0] if j["images"] else "")
-        thumb = (
-            f'<a href="{esc(image)}" target="_blank" rel="noreferrer noopener">'
-            f'<img class="thumb" loading="lazy" src="{esc(image)}" alt="{esc(j["prompt"])}"></a>'
-            if image
-            else '<div class="thumb none">no image</div>'
-        )
         cards.append(
-            f'<figure class="card" data-job="{esc(j["job_id"])}">{thumb}<figcaption>'
+            f'<figure class="card" data-job="{esc(j["job_id"])}">{_thumb(j)}<figcaption>'
             f"{clip(j['prompt'], 48)}<br>{esc(j['action'])} · "
             f'<code class="account">{esc(j["account"])}</code> · {seconds(j["duration_s"])}'
             f"<br>{at(j['finished_at'])}</figcaption></figure>"
@@ -145,6 +139,24 @@ def results(doc: Doc) -> str:
     if not cards:
         return '<p class="empty">no result yet</p>'
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _thumb(j: dict[str, Any]) -> str:
+    """The card's picture, linked to the file: the first clip of a video, else the image."""
+    clip_url = j["videos"][0] if j.get("videos") else ""
+    image = j["image_url"] or (j["images"][0] if j["images"] else "")
+    if clip_url:
+        poster = f' poster="{esc(image)}"' if image else ""
+        inner = (
+            f'<video class="thumb" src="{esc(clip_url)}"{poster} muted loop autoplay playsinline '
+            f'preload="metadata" aria-label="{esc(j["prompt"])}"></video>'
+        )
+    elif image:
+        inner = f'<img class="thumb" loading="lazy" src="{esc(image)}" alt="{esc(j["prompt"])}">'
+    else:
+        return '<div class="thumb none">no image</div>'
+    href = esc(clip_url or image)
+    return f'<a href="{href}" target="_blank" rel="noreferrer noopener">{inner}</a>'
 
 
 def failures(doc: Doc) -> str:
