@@ -12,6 +12,7 @@ from config.settings import Settings, account_label
 from tests.support.opsdata import job_ended, job_in_flight, job_waiting
 from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.adapter.heartbeat import HeartbeatWriter
+from worker.capacity.lanes import VIDEO_SUFFIX
 from worker.jobs.runtime import Runtime
 from worker.ops.admin import create_admin_app
 from worker.ops.view import OpsView
@@ -69,6 +70,24 @@ def test_a_video_result_shows_its_first_clip_muted_and_looping(rt: Runtime) -> N
     assert '<video class="thumb" src="http://img.test/waves/0.mp4"' in body
     assert "muted" in body and "no image" not in body
     assert "media-src *" in headers["Content-Security-Policy"]
+
+
+def test_with_mj_video_cap_each_accounts_video_lane_has_a_row_of_its_own(rt: Runtime) -> None:
+    lane = A + VIDEO_SUFFIX
+    rt.guard.set_cap(lane, 3)
+    assert rt.guard.acquire(lane, "clip-1").granted
+    rt.redis.set(rt.keys.disabled(A), "402: balance exhausted")
+    status, _, body = wsgi_get(app_for(rt, mj_video_cap=3), "/api/accounts")
+    rows = {r["account"]: r for r in json.loads(body)["accounts"]}
+    assert status == 200 and list(rows) == [A, lane]
+    assert (rows[lane]["in_use"], rows[lane]["cap"], rows[lane]["lane"]) == (1, 3, "video")
+    assert rows[lane]["in_rotation"] is False  # its account's rotation
+    assert rows[A]["lane"] is None
+    _, _, page = wsgi_get(app_for(rt, mj_video_cap=3), "/")
+    assert lane in page
+    # Without MJ_VIDEO_CAP video shares the account's cap: no lane rows.
+    _, _, body = wsgi_get(app_for(rt), "/api/accounts")
+    assert [r["account"] for r in json.loads(body)["accounts"]] == [A]
 
 
 def test_the_overview_json_has_every_listing(rt: Runtime) -> None:
