@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from worker.jobs import hints
 from worker.lua import script
 from worker.text import text
 
 if TYPE_CHECKING:
-    from worker.adapter.app import MJCelery
+    from config.settings import Settings
     from worker.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,27 @@ log = logging.getLogger(__name__)
 _PUBLISH_STATE = script("adapter/dispatch/publish_state.lua")
 
 
+class AdapterApp(Protocol):
+    """What the dispatcher needs of the Celery app (`worker.adapter.app.MJCelery` has it), so
+    the app builds its dispatcher without the two modules importing each other."""
+
+    mj_settings: Settings
+    mj_hostname: str | None
+
+    @property
+    def runtime(self) -> Runtime: ...
+    @property
+    def amqp(self) -> Any: ...
+    @property
+    def backend(self) -> Any: ...
+    @property
+    def conf(self) -> Any: ...
+    @property
+    def events(self) -> Any: ...
+    def connection_for_write(self) -> Any: ...
+    def signature(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
 class CeleryDispatcher:
     """Publishes job steps as Celery messages (and hints, for polls and fills).
 
@@ -38,7 +59,7 @@ class CeleryDispatcher:
     """
 
     def __init__(
-        self, app: MJCelery, rt: Runtime | None = None, hostname: str | None = None
+        self, app: AdapterApp, rt: Runtime | None = None, hostname: str | None = None
     ) -> None:
         self.app = app
         self._rt = rt
