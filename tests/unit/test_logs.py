@@ -172,23 +172,23 @@ def test_inside_a_celery_task_json_lines_carry_the_task_id_and_name(
 def test_a_job_transition_line_carries_its_job_task_and_account_as_json_fields(
     captured: tuple[logging.Logger, io.StringIO],
 ) -> None:
-    """The engine logs each transition with these extras, often from another job's task (a
-    tick, a hand-off): the job's own task id wins over the running task's."""
+    """Each transition is logged with these extras, often from another job's task (a report,
+    a hand-off): the job's own task id wins over the running task's."""
     logger, buffer = captured
     configure_logging(settings("json"), logger)
     app = Celery("logs-test", set_as_current=False)
     job = {"job_id": "job-9", "task_id": "job-9", "account": "acct-1234abcd"}
 
-    @app.task(name="mj.tick")
-    def tick() -> None:
+    @app.task(name="logs-test.other-job")
+    def other_job() -> None:
         logger.info("job ended SUCCESS in 42.0s", extra=job)
 
-    tick.apply(task_id="tick-1")
+    other_job.apply(task_id="other-1")
     logger.info("job parked", extra=job)
     ended, parked = (json.loads(line) for line in lines(buffer))
     for line in (ended, parked):
         assert {k: line[k] for k in job} == job
-    assert ended["task_name"] == "mj.tick"
+    assert ended["task_name"] == "logs-test.other-job"
     assert "task_name" not in parked
     assert {"job_id", "task_id", "account"} <= set(EXTRA_FIELDS)
 
