@@ -14,9 +14,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from config.problems import problems
+from config.tenants import DEFAULT_TENANT, TenantSettings, check_tenant_name
 
 SSL_CERT_REQS = ("required", "optional", "none")
 
@@ -122,6 +123,11 @@ class Settings(BaseSettings):
     mj_admin_auth: SecretStr | None = Field(
         None, description="user:password: basic auth on the private side"
     )
+    # Callers (config/tenants.py): JSON, per tenant.
+    mj_tenants: dict[str, TenantSettings] = Field(
+        default_factory=dict, description="per tenant: weight, caps, quota, max_priority"
+    )
+    mj_tenants_strict: bool = Field(False, description="refuse tenants not in MJ_TENANTS")
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod
@@ -172,6 +178,21 @@ class Settings(BaseSettings):
             raise ValueError("must be user:password (both non-empty)")
         return value
 
+    @field_validator("mj_tenants", mode="before")
+    @classmethod
+    def _tenants(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return {}
+        if isinstance(value, dict):
+            for name in value:
+                check_tenant_name(name)
+        return value
+
+    def tenant(self, name: str) -> TenantSettings:
+        """The settings of tenant `name`: its own entry, else `"default"`'s, else defaults."""
+        found = self.mj_tenants.get(name) or self.mj_tenants.get(DEFAULT_TENANT)
+        return found if found is not None else TenantSettings()
+
     def admin_address(self) -> tuple[str, int]:
         """`MJ_ADMIN_BIND` as (host, port); a bracketed IPv6 host loses its brackets."""
         host, _, port = self.mj_admin_bind.rpartition(":")
@@ -215,6 +236,12 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:  # a JSON variable (MJ_TENANTS) that does not parse
+        field_name = str(exc).partition('field "')[2].partition('"')[0] or "configuration"
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(
+            f"invalid configuration: {field_name.upper()}: must be JSON{cause}"
+        ) from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -49,7 +49,14 @@ class JobTask(Task):
 
 
 def _run(
-    task: Task, kind: str, params: dict[str, Any], *, account: str | None = None, parent: Any = None
+    task: Task,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    account: str | None = None,
+    parent: Any = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     job_id = str(task.request.id)
     outcome = entry.run(
@@ -61,6 +68,8 @@ def _run(
         account=account,
         parent=parent,
         expires_at=epoch(task.request.expires),
+        tenant=tenant,
+        priority=priority,
     )
     if isinstance(outcome, Done):
         return outcome.result
@@ -131,6 +140,8 @@ def imagine(
     timeout: int | None = None,
     get_u_images: bool = False,
     account: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     """Generate a 4-image grid from `prompt`; returns the job result once TTAPI is done."""
     return _run(
@@ -138,19 +149,37 @@ def imagine(
         "imagine",
         {"prompt": prompt, "mode": mode, "timeout": timeout, "get_u_images": get_u_images},
         account=account,
+        tenant=tenant,
+        priority=priority,
     )
 
 
 @app.task(name="mj.action", bind=True, base=JobTask)
-def action(self: Task, parent: Any, action: str, timeout: int | None = None) -> dict[str, Any]:
+def action(
+    self: Task,
+    parent: Any,
+    action: str,
+    timeout: int | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
+) -> dict[str, Any]:
     """Press `action` (upsample2, upscale_creative, ...) on `parent` (a result or a job id)."""
-    return _run(self, "action", {"action": action, "timeout": timeout}, parent=parent)
+    return _run(
+        self,
+        "action",
+        {"action": action, "timeout": timeout},
+        parent=parent,
+        tenant=tenant,
+        priority=priority,
+    )
 
 
 @app.task(name="mj.seed", bind=True, base=JobTask)
-def seed(self: Task, parent: Any) -> dict[str, Any]:
+def seed(
+    self: Task, parent: Any, tenant: str | None = None, priority: str | None = None
+) -> dict[str, Any]:
     """Get the seed of `parent`."""
-    return _run(self, "seed", {}, parent=parent)
+    return _run(self, "seed", {}, parent=parent, tenant=tenant, priority=priority)
 
 
 @app.task(name="mj.blend", bind=True, base=JobTask)
@@ -160,25 +189,58 @@ def blend(
     dimensions: str = "SQUARE",
     mode: str = "fast",
     account: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     """Blend 2–5 data-URI images."""
     return _run(
-        self, "blend", {"images": images, "dimensions": dimensions, "mode": mode}, account=account
+        self,
+        "blend",
+        {"images": images, "dimensions": dimensions, "mode": mode},
+        account=account,
+        tenant=tenant,
+        priority=priority,
     )
 
 
 @app.task(name="mj.describe", bind=True, base=JobTask)
 def describe(
-    self: Task, image: str, mode: str = "fast", account: str | None = None
+    self: Task,
+    image: str,
+    mode: str = "fast",
+    account: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     """Describe a data-URI image as four prompts."""
-    return _run(self, "describe", {"image": image, "mode": mode}, account=account)
+    return _run(
+        self,
+        "describe",
+        {"image": image, "mode": mode},
+        account=account,
+        tenant=tenant,
+        priority=priority,
+    )
 
 
 @app.task(name="mj.inpaint", bind=True, base=JobTask)
-def inpaint(self: Task, parent: Any, mask: str, prompt: str | None = None) -> dict[str, Any]:
+def inpaint(
+    self: Task,
+    parent: Any,
+    mask: str,
+    prompt: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
+) -> dict[str, Any]:
     """Vary the masked region of `parent` (Vary Region), optionally with a new prompt."""
-    return _run(self, "inpaint", {"mask": mask, "prompt": prompt}, parent=parent)
+    return _run(
+        self,
+        "inpaint",
+        {"mask": mask, "prompt": prompt},
+        parent=parent,
+        tenant=tenant,
+        priority=priority,
+    )
 
 
 @app.task(name="mj.video", bind=True, base=JobTask)
@@ -193,6 +255,8 @@ def video(
     resolution: str = "sd",
     batch: int = 4,
     account: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     """Make clips of about 5 s from `image` (a public URL) or picture `index` of `parent` (a
     finished image job: then a follow-up on its account, its prompt unless `prompt` is given).
@@ -206,16 +270,24 @@ def video(
         "resolution": resolution,
         "batch": batch,
     }
-    return _run(self, "video", params, account=account, parent=parent)
+    return _run(
+        self, "video", params, account=account, parent=parent, tenant=tenant, priority=priority
+    )
 
 
 @app.task(name="mj.video_extend", bind=True, base=JobTask)
 def video_extend(
-    self: Task, parent: Any, index: int | None = None, motion: str = "low", animate: str = "auto"
+    self: Task,
+    parent: Any,
+    index: int | None = None,
+    motion: str = "low",
+    animate: str = "auto",
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     """Continue clip `index` (0–3) of `parent`, a finished video job, by about 5 s."""
     params = {"index": index, "motion": motion, "animate": animate}
-    return _run(self, "video_extend", params, parent=parent)
+    return _run(self, "video_extend", params, parent=parent, tenant=tenant, priority=priority)
 
 
 @app.task(name="mj.edit", bind=True, base=JobTask)
@@ -226,8 +298,10 @@ def edit(
     type: str = "edit",
     mode: str = "fast",
     account: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     """Redraw the transparent areas of `image` (a URL or data URI; in a chain, the previous
     step's picture) after `prompt`, or restyle all of it with `type="retexture"`."""
     params = {"image": image, "prompt": prompt, "type": type, "mode": mode}
-    return _run(self, "edit", params, account=account)
+    return _run(self, "edit", params, account=account, tenant=tenant, priority=priority)

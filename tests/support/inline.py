@@ -71,6 +71,8 @@ class Inputs:
     account: str | None = None
     parent: Any = None
     expires_at: float = 0.0
+    tenant: str | None = None
+    priority: str | None = None
 
 
 @dataclass
@@ -219,10 +221,12 @@ class InlineEngine:
         parent: Any = None,
         job_id: str | None = None,
         expires_at: float = 0.0,
+        tenant: str | None = None,
+        priority: str | None = None,
     ) -> str:
         """Deliver a new task message for a job now; returns its (task) id."""
         job_id = job_id or str(uuid.uuid4())
-        self.inputs[job_id] = Inputs(kind, params, account, parent, expires_at)
+        self.inputs[job_id] = Inputs(kind, params, account, parent, expires_at, tenant, priority)
         self.deliver(job_id)
         self.run_due()  # the engine acts at once on what the task queued
         return job_id
@@ -244,6 +248,8 @@ class InlineEngine:
                 account=inp.account,
                 parent=inp.parent,
                 expires_at=inp.expires_at,
+                tenant=inp.tenant,
+                priority=inp.priority,
             )
         except Exception as exc:  # Celery stores FAILURE (and fires the errbacks)
             outcome = Failed(errors.TTAPIError(f"{type(exc).__name__}: {exc}"))

@@ -206,3 +206,35 @@ def test_an_imagine_rows_key_is_what_it_was_before_rows_had_kinds() -> None:
     row = Row(2, "a fox", ["upsample1"], {"mode": "fast"})
     content = {"prompt": "a fox", "then": ["upsample1"], "options": {"mode": "fast"}}
     assert row.key == content_key(2, content)
+
+
+def test_a_batch_asks_for_its_callers_priority_and_tenant_and_a_row_may_name_its_own(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.txt"
+    path.write_text('a cat\n{"prompt": "a dog", "priority": "high", "tenant": "web"}\n')
+    cat, dog = read_batch(path, then=[], caller={"priority": "low", "tenant": "nightly"})
+    assert isinstance(cat, Row) and isinstance(dog, Row)
+    assert cat.first == {"prompt": "a cat", "priority": "low", "tenant": "nightly"}
+    assert dog.first == {"prompt": "a dog", "priority": "high", "tenant": "web"}
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('{"prompt": "x", "priority": "asap"}', "priority: must be one of high, normal, low"),
+        ('{"prompt": "x", "tenant": "a b"}', "tenant: 'a b' is not a tenant name"),
+    ],
+)
+def test_a_row_with_a_bad_caller_is_a_bad_row(line: str, says: str) -> None:
+    row = parse_line(3, line, then=[], mode=None)
+    assert isinstance(row, BadRow) and says in row.error
+
+
+def test_who_asks_is_not_part_of_a_rows_key_so_a_journal_from_before_callers_still_matches() -> (
+    None
+):
+    plain = parse_line(1, "a cat", then=[], mode=None)
+    low = parse_line(1, "a cat", then=[], mode=None, caller={"priority": "low", "tenant": "t"})
+    assert isinstance(plain, Row) and isinstance(low, Row)
+    assert plain.key == low.key and plain.first != low.first

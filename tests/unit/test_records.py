@@ -34,10 +34,10 @@ def state_of(store: RecordStore, job_id: str) -> str:
 
 def test_a_second_create_returns_the_stored_record_unchanged(store: RecordStore) -> None:
     first = store.create("j1", kind="imagine", account="acct-a", params={"prompt": "a cat"})
-    assert store.move("j1", RecordState.NEW, RecordState.WAITING, priority=1)
+    assert store.move("j1", RecordState.NEW, RecordState.WAITING, urgency=1)
     again = store.create("j1", kind="blend", account="acct-b", params={"prompt": "a dog"})
     assert (again.state, again.kind, again.account) == (RecordState.WAITING, "imagine", "acct-a")
-    assert again.params == {"prompt": "a cat"} and again.priority == 1
+    assert again.params == {"prompt": "a cat"} and again.urgency == 1
     assert again.created_at == first.created_at == NOW
     assert store.load("j1") == again
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.tenants import PRIORITIES, TENANT_PATTERN
 from worker.adapter.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.media_requests import EditRequest, VideoRequest
@@ -35,7 +36,17 @@ REQUEST: dict[str, type[SubmitRequest]] = {
     "video": VideoRequest,
     "edit": EditRequest,
 }
-ROW_KEYS = {"prompt", "then", "account", "id", "kind", *(k for o in OPTIONS.values() for k in o)}
+#: Who asks, and how urgent: a row's own keys, or the command's --tenant / --priority.
+CALLER_KEYS = ("tenant", "priority")
+ROW_KEYS = {
+    "prompt",
+    "then",
+    "account",
+    "id",
+    "kind",
+    *CALLER_KEYS,
+    *(k for o in OPTIONS.values() for k in o),
+}
 
 
 def content_key(line: int, content: Any) -> str:
@@ -55,6 +66,9 @@ class Row:
     options: dict[str, Any] = field(default_factory=dict)
     row_id: str | None = None
     kind: str = "imagine"
+    # Not part of the key: who asks changes nothing TTAPI is sent (a journal of the release
+    # before, which had no callers, still matches its rows).
+    caller: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -68,7 +82,7 @@ class Row:
     @property
     def first(self) -> dict[str, Any]:
         """The first task's keyword arguments."""
-        return {"prompt": self.prompt, **self.options}
+        return {"prompt": self.prompt, **self.options, **self.caller}
 
     @property
     def text(self) -> str:
@@ -100,22 +114,35 @@ def unknown_actions(actions: Iterable[str], first: str | None = None) -> str | N
     return None
 
 
-def parse_line(line_no: int, text: str, *, then: list[str], mode: str | None) -> Row | BadRow:
+def parse_line(
+    line_no: int,
+    text: str,
+    *,
+    then: list[str],
+    mode: str | None,
+    caller: dict[str, str] | None = None,
+) -> Row | BadRow:
     """One line of a batch file as a Row, or a BadRow that says why not."""
     raw = text.strip()
     if not raw.startswith("{"):
-        return make_row(line_no, raw, {"prompt": raw}, then=then, mode=mode)
+        return make_row(line_no, raw, {"prompt": raw}, then=then, mode=mode, caller=caller)
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         return BadRow(line_no, raw, f"line {line_no}: not valid JSON ({exc.msg})")
     if not isinstance(data, dict):
         return BadRow(line_no, raw, f"line {line_no}: a JSON line must be an object")
-    return make_row(line_no, raw, data, then=then, mode=mode)
+    return make_row(line_no, raw, data, then=then, mode=mode, caller=caller)
 
 
 def make_row(
-    line_no: int, raw: str, data: dict[str, Any], *, then: list[str], mode: str | None
+    line_no: int,
+    raw: str,
+    data: dict[str, Any],
+    *,
+    then: list[str],
+    mode: str | None,
+    caller: dict[str, str] | None = None,
 ) -> Row | BadRow:
     """A row from its fields (a JSON line's, or a command's), checked as the workers would."""
 
@@ -152,20 +179,37 @@ def make_row(
     problem = unknown_actions(row_then, kind)
     if problem:
         return bad(problem)
+    who = {**(caller or {}), **{k: data[k] for k in CALLER_KEYS if data.get(k) is not None}}
+    problem = caller_problem(who)
+    if problem:
+        return bad(problem)
     row_id = str(data["id"]) if data.get("id") is not None else None
-    return Row(line_no, prompt.strip(), row_then, options, row_id, kind)
+    return Row(line_no, prompt.strip(), row_then, options, row_id, kind, who)
+
+
+def caller_problem(who: dict[str, Any]) -> str | None:
+    """None when `tenant` and `priority` (either may be absent) are well-formed."""
+    tenant, priority = who.get("tenant"), who.get("priority")
+    if tenant is not None and not (isinstance(tenant, str) and TENANT_PATTERN.match(tenant)):
+        return f"tenant: {tenant!r} is not a tenant name (1-64 of A-Z a-z 0-9 _ . -)"
+    if priority is not None and priority not in PRIORITIES:
+        return f"priority: must be one of {', '.join(PRIORITIES)} (got {priority!r})"
+    return None
 
 
 def _option_of_other_kind(key: str, kind: str) -> bool:
     return key not in OPTIONS[kind] and any(key in opts for opts in OPTIONS.values())
 
 
-def read_batch(path: Path, *, then: list[str], mode: str | None = None) -> list[Row | BadRow]:
-    """Every runnable or bad line of a batch file, in file order."""
+def read_batch(
+    path: Path, *, then: list[str], mode: str | None = None, caller: dict[str, str] | None = None
+) -> list[Row | BadRow]:
+    """Every runnable or bad line of a batch file, in file order; `caller` (tenant, priority)
+    applies to every row that does not name its own."""
     if mode is not None and mode not in MODES:
         raise InvalidRequest(f"--mode: must be one of {', '.join(MODES)}")
     rows: list[Row | BadRow] = []
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if text.strip() and not text.lstrip().startswith("#"):
-            rows.append(parse_line(number, text, then=then, mode=mode))
+            rows.append(parse_line(number, text, then=then, mode=mode, caller=caller))
     return rows

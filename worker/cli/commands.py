@@ -73,12 +73,19 @@ def _row(args: argparse.Namespace, data: dict[str, Any]) -> Any:
     from worker.cli.batch import BadRow, make_row
 
     text = str(data.get("prompt") or "")
-    row = make_row(1, text, data, then=args.then or [], mode=getattr(args, "mode", None))
+    row = make_row(
+        1, text, data, then=args.then or [], mode=getattr(args, "mode", None), caller=_caller(args)
+    )
     if isinstance(row, BadRow):
         raise UsageError(row.error.removeprefix("line 1: "))
     if args.account:
         row.options["account"] = args.account
     return row
+
+
+def _caller(args: argparse.Namespace) -> dict[str, str]:
+    """The command's --tenant and --priority, as task keyword arguments."""
+    return {k: v for k in ("tenant", "priority") if (v := getattr(args, k, None)) is not None}
 
 
 def _send(row: Any, args: argparse.Namespace) -> int:
@@ -161,7 +168,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"batch file not found: {path}")
-    rows = read_batch(path, then=args.then or [], mode=args.mode)
+    rows = read_batch(path, then=args.then or [], mode=args.mode, caller=_caller(args))
     out = Path(args.out or path.with_suffix(".results.jsonl"))
     app = _connect()
     try:

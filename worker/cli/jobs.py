@@ -24,7 +24,7 @@ TITLES = {
 def listing_table(kind: str, rows: list[dict[str, Any]]) -> Table:
     """One listing as a table; the columns depend on the kind."""
     table = Table(title=f"{TITLES[kind]}: {len(rows)}", title_justify="left")
-    columns = ["job", "account", "step", "state"]
+    columns = ["job", "account", "tenant", "step", "state"]
     columns += {
         "waiting": ["#", "waiting"],
         "active": ["progress", "running"],
@@ -35,7 +35,7 @@ def listing_table(kind: str, rows: list[dict[str, Any]]) -> Table:
     for col in columns:
         table.add_column(col, overflow="fold" if col in ("why", "image") else "ellipsis")
     for r in rows:
-        cells = [r["job_id"], r["account"], r["action"], r["state"]]
+        cells = [r["job_id"], r["account"], _caller(r), r["action"], r["state"]]
         if kind == "waiting":
             cells += [str(r.get("position", "")), _secs(r["age_s"])]
         elif kind == "active":
@@ -69,6 +69,7 @@ def show_view(doc: dict[str, Any]) -> RenderableType:
         ("state", doc["state"]),
         ("step", doc["action"]),
         ("account", doc["account"] + (" (pinned)" if doc.get("pinned") else "")),
+        ("tenant", _caller(doc)),
         ("guard", where),
         ("TTAPI job", doc["ttapi_job_id"] or "-"),
         ("parent TTAPI job", doc.get("parent_ttapi_job_id") or "-"),
@@ -99,6 +100,12 @@ def show_view(doc: dict[str, Any]) -> RenderableType:
     if doc["error"]:
         lines.append(Text(f"error: {doc['error']}", style="red"))
     return Group(*lines)
+
+
+def _caller(row: dict[str, Any]) -> str:
+    """`tenant` and, unless normal, its priority: `web (high)`."""
+    priority = row.get("priority") or "normal"
+    return str(row.get("tenant") or "default") + ("" if priority == "normal" else f" ({priority})")
 
 
 def _secs(value: float | None) -> str:

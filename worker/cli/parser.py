@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from worker.cli import web as web_cli
-from worker.cli.parser_jobs import THEN_HELP, add_job_commands
+from worker.cli.parser_jobs import THEN_HELP, add_caller_options, add_job_commands
 from worker.devtools.simulator import cli as sim_cli
 from worker.ttapi.requests import MODES
 from worker.webhook import serve as webhook_cli
@@ -95,6 +95,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
         help="at most N pipelines sent at a time (default: all)",
     )
     p.add_argument("--download", metavar="DIR", help="also store every final image in DIR")
+    add_caller_options(p, default_priority="low")
 
     p = command(
         "status",

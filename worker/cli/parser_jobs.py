@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from config.tenants import PRIORITIES
 from worker.adapter.steps import SYNTAX
 from worker.ttapi.requests import ACTIONS, MODES
 
@@ -66,6 +67,7 @@ def _sending(p: argparse.ArgumentParser) -> None:
     """The options every command that sends a pipeline shares (submit, video, edit)."""
     p.add_argument("--then", action="append", metavar="STEP", help=THEN_HELP)
     p.add_argument("--account", help="pin an account label (default: least loaded)")
+    add_caller_options(p, default_priority="normal")
     p.add_argument("--wait", action="store_true", help="follow each step live, print the URLs")
     p.add_argument(
         "--json",
@@ -78,4 +80,15 @@ def _sending(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="with --wait: stop watching after SECONDS (the jobs go on)",
+    )
+
+
+def add_caller_options(p: argparse.ArgumentParser, *, default_priority: str) -> None:
+    """`--tenant` and `--priority`: who asks, and how urgent it is (MJ_TENANTS)."""
+    p.add_argument("--tenant", help="who asks (default: default); its MJ_TENANTS settings apply")
+    p.add_argument(
+        "--priority",
+        choices=PRIORITIES,
+        default=default_priority,
+        help=f"which freed places it gets first (default: {default_priority})",
     )

@@ -49,16 +49,22 @@ def advance(
     account: str | None = None,
     parent: Any = None,
     expires_at: float = 0.0,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> Outcome:
     """Move job `job_id` as far as a task run can: record and queue it, or report its end.
 
     `expires_at` is the task's `expires` (epoch seconds, 0 for none): a job that has not been
     submitted by then is revoked instead, while one TTAPI already runs is always delivered.
+    `tenant` and `priority` (None: inherited from a parent, else the defaults) say who asked
+    and how urgent it is (`worker.jobs.callers`).
     """
     rec = rt.records.load(job_id)
     if rec is None:
         try:
-            spec = make_spec(rt, kind, params, account=account, parent=parent)
+            spec = make_spec(
+                rt, kind, params, account=account, parent=parent, tenant=tenant, priority=priority
+            )
             # Placed before the record is written (in its kind's lane: worker.capacity.lanes).
             label = rt.pool.lane(spec.account, kind) if spec.account else rt.pool.choose(kind)
         except (errors.TTAPIError, NoAccountLeft) as exc:
@@ -72,7 +78,9 @@ def advance(
             account=label,
             pinned=spec.account is not None,
             parent=spec.parent,
-            priority=spec.priority,
+            urgency=spec.urgency,
+            tenant=spec.caller.tenant,
+            priority=spec.caller.priority,
             poll_seq=0,
             sig=signature(),
             expires_at=expires_at,
@@ -122,7 +130,7 @@ def _queue(rt: Runtime, rec: JobRecord) -> Outcome:
     label = account_for(rt, rec)
     if not isinstance(label, str):
         return label
-    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.priority)
+    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.urgency)
     if rec.state == RecordState.NEW:
         rec.waiting_since = rt.clock()
         if not rt.records.move(

@@ -43,7 +43,7 @@ INT_FIELDS = (
     "submit_attempts",
     "resubmits",
     "fetch_errors",
-    "priority",
+    "urgency",
     "unknown_fetches",
     "ambiguous_resubmits",
     "step_errors",
@@ -66,6 +66,11 @@ FLOAT_FIELDS = (
     "waiting_since",
 )
 JSON_FIELDS = ("params", "result", "sig", "parent")
+# Fields stored under another name in the hash. `urgency` keeps its old name, `priority`, so a
+# worker of the release before (which reads `priority` as a number) reads this one's records
+# during a rolling upgrade; the caller's priority class therefore has a name of its own.
+STORED_AS = {"urgency": "priority", "priority": "caller_priority"}
+READ_AS = {stored: name for name, stored in STORED_AS.items()}
 
 
 @dataclass
@@ -86,7 +91,9 @@ class JobRecord:
     poll_seq: int = 0
     progress: int = 0
     prev_progress: int = 0
-    priority: int = 2
+    urgency: int = 2  # the guard's class: 0 first in line (a refused submit), 1 follow-ups, 2 fresh
+    tenant: str = "default"  # who asked (config.tenants)
+    priority: str = "normal"  # how urgent the caller said it is: high, normal or low
     submit_attempts: int = 0
     resubmits: int = 0
     fetch_errors: int = 0
@@ -118,7 +125,8 @@ class JobRecord:
         """Decode a Redis hash (str → typed fields)."""
         known = set(cls.__dataclass_fields__)
         values: dict[str, Any] = {"job_id": job_id, "extra": {}}
-        for key, value in raw.items():
+        for stored, value in raw.items():
+            key = READ_AS.get(stored, stored)
             if key in INT_FIELDS:
                 values[key] = int(float(value or 0))
             elif key in FLOAT_FIELDS:
@@ -130,7 +138,7 @@ class JobRecord:
             elif key in known and key not in ("job_id", "extra"):
                 values[key] = value
             else:
-                values["extra"][key] = value
+                values["extra"][stored] = value
         values.setdefault("state", RecordState.NEW)
         return cls(**values)
 
@@ -138,8 +146,9 @@ class JobRecord:
 def encode(fields: dict[str, Any]) -> dict[str, str]:
     """Encode typed fields for a Redis hash (dicts as JSON, bools as 1/0)."""
     out: dict[str, str] = {}
-    for key, value in fields.items():
-        if key in JSON_FIELDS or isinstance(value, dict | list):
+    for name, value in fields.items():
+        key = STORED_AS.get(name, name)
+        if name in JSON_FIELDS or isinstance(value, dict | list):
             out[key] = json.dumps(value, separators=(",", ":"))
         elif isinstance(value, bool):
             out[key] = "1" if value else "0"

@@ -14,6 +14,7 @@ from typing import Any
 from worker.capacity.guard import FOLLOW_UP, FRESH
 from worker.capacity.lanes import base_of
 from worker.jobs import media
+from worker.jobs.callers import Caller, caller_of
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
@@ -34,16 +35,19 @@ PARENT_FIELDS = ("job_id", "account", "components", "prompt", "mode")
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A validated job: its kind, TTAPI parameters, pinned account and parent (follow-ups)."""
+    """A validated job: its kind, TTAPI parameters, pinned account, parent (follow-ups) and
+    caller (tenant, priority)."""
 
     kind: str
     params: dict[str, Any]
     account: str | None = None
     parent: dict[str, Any] = field(default_factory=dict)
+    caller: Caller = field(default_factory=Caller)
 
     @property
-    def priority(self) -> int:
-        """Follow-ups wait ahead of fresh jobs so that started pipelines finish."""
+    def urgency(self) -> int:
+        """The guard's class: follow-ups wait ahead of fresh jobs so that started pipelines
+        finish."""
         return FOLLOW_UP if self.kind in FOLLOW_UPS or self.parent else FRESH
 
 
@@ -67,8 +71,11 @@ def make_spec(
     *,
     account: str | None = None,
     parent: Any = None,
+    tenant: Any = None,
+    priority: Any = None,
 ) -> JobSpec:
-    """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent."""
+    """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent, and
+    inherit its tenant and priority unless they name them."""
     if kind not in REQUESTS_BY_KIND:
         raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
     check_inline_sizes(kind, params, rt.settings.mj_inline_image_max_bytes)
@@ -90,10 +97,19 @@ def make_spec(
                 "follow-up runs on its parent's account"
             )
         account = info["account"]
+    # An edit in a chain takes the previous step's result as its image: its caller too.
+    image = params.get("image")
+    caller = caller_of(
+        rt.settings, tenant, priority, info or (image if _is_result(image) else None)
+    )
     params = media.inputs(kind, params, info)
     request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
     kept = {k: info[k] for k in PARENT_FIELDS if k in info}
-    return JobSpec(kind=kind, params=params, account=account, parent=kept)
+    return JobSpec(kind=kind, params=params, account=account, parent=kept, caller=caller)
+
+
+def _is_result(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value.get("job_id"))
 
 
 def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
@@ -116,7 +132,10 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
             "components": list(components),
             "prompt": parent.get("prompt") or "",
             "mode": mode_of(parent),
-            **{k: parent.get(k) for k in ("kind", "action", "image_url", "images", "videos")},
+            **{
+                k: parent.get(k)
+                for k in ("kind", "action", "image_url", "images", "videos", "tenant", "priority")
+            },
         }
     if isinstance(parent, str) and parent.strip().startswith(("http://", "https://")):
         raise errors.InvalidRequest(
@@ -144,6 +163,8 @@ def remember(rt: Runtime, result: dict[str, Any], client: Any = None) -> None:
             "image_url": result.get("image_url") or "",
             "images": json.dumps(result.get("images") or []),
             "videos": json.dumps(result.get("videos") or []),
+            "tenant": result.get("tenant") or "",
+            "priority": result.get("priority") or "",
         },
     )
     pipe.expire(key, rt.settings.mj_record_ttl_s)
@@ -164,6 +185,8 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             "image_url": raw.get("image_url") or None,
             "images": json.loads(raw.get("images") or "[]"),
             "videos": json.loads(raw.get("videos") or "[]"),
+            "tenant": raw.get("tenant") or None,
+            "priority": raw.get("priority") or None,
         }
     for label in rt.pool.labels:  # a job made elsewhere: ask each account (fetch is free)
         try:
@@ -215,6 +238,8 @@ def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, A
         "mode": mode_of(rec.params, rec.parent),
         "quota": info.quota,
         "videos": out["videos"],
+        "tenant": rec.tenant,
+        "priority": rec.priority,
     }
 
 

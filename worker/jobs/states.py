@@ -38,6 +38,8 @@ def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None
         "account": base_of(label),
         "position": position,
         "waiting_since": iso(rec.waiting_since or rec.created_at),
+        "tenant": rec.tenant,
+        "priority": rec.priority,
     }
     rt.dispatcher.publish_state(rec.job_id, TaskState.WAITING, meta)
 
@@ -50,5 +52,7 @@ def show_submitted(rt: Runtime, rec: JobRecord, *, first: bool = False) -> None:
         "ttapi_job_id": rec.ttapi_job_id,
         "progress": int(rec.progress),
         "submitted_at": iso(rec.submitted_at_ts),
+        "tenant": rec.tenant,
+        "priority": rec.priority,
     }
     rt.dispatcher.publish_state(rec.job_id, TaskState.SUBMITTED, meta, event=first)

@@ -57,7 +57,7 @@ def take_over(rt: Runtime, label: str, job_id: str) -> None:
 
 def enqueue(rt: Runtime, rec: JobRecord, label: str) -> int:
     """Queue the job on `label` for its engine; its place in line (0 when it holds a slot)."""
-    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.priority)
+    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.urgency)
     return queued.position
 
 

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from worker.jobs import recent as recent_index
+from worker.jobs.record import STORED_AS
 from worker.ops.view import OpsView
 from worker.text import text
 
@@ -31,6 +32,8 @@ FIELDS = (
     "submitted_at_ts",
     "finished_at_ts",
     "waiting_since",
+    "tenant",
+    STORED_AS["priority"],
 )
 KINDS = ("waiting", "active", "recent", "failed")
 
@@ -75,6 +78,8 @@ def row_of(job_id: str, raw: dict[str, str], now: float) -> dict[str, Any]:
         "images": [str(i) for i in images],
         "videos": [str(v) for v in videos],
         "error": raw.get("error", ""),
+        "tenant": raw.get("tenant") or "default",
+        "priority": raw.get(STORED_AS["priority"]) or "normal",
     }
 
 

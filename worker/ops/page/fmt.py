@@ -61,3 +61,10 @@ def table(head: list[str], rows: list[list[str]], empty: str) -> str:
 def badge(text: str, kind: str) -> str:
     """A coloured label (kind: ok, warn, bad, dim)."""
     return f'<span class="badge {esc(kind)}">{esc(text)}</span>'
+
+
+def caller(job: dict[str, Any]) -> str:
+    """A job's tenant, and its priority unless normal, escaped: `web · high`."""
+    priority = str(job.get("priority") or "normal")
+    shown = str(job.get("tenant") or "default") + ("" if priority == "normal" else f" · {priority}")
+    return esc(shown)

@@ -6,7 +6,7 @@ from typing import Any
 
 from worker.jobs.record import RecordState
 from worker.ops.accounts import limit_of
-from worker.ops.page.fmt import at, badge, clip, esc, seconds, short, table
+from worker.ops.page.fmt import at, badge, caller, clip, esc, seconds, short, table
 
 Doc = dict[str, Any]
 
@@ -95,6 +95,7 @@ def active(doc: Doc) -> str:
         [
             short(j["job_id"]),
             f'<code class="account">{esc(j["account"])}</code>',
+            caller(j),
             esc(j["action"]),
             clip(j["prompt"], 60),
             f'<progress max="100" value="{j["progress"]}"></progress> {j["progress"]} %',
@@ -103,7 +104,7 @@ def active(doc: Doc) -> str:
         ]
         for j in doc["jobs"]["active"]
     ]
-    head = ["job", "account", "step", "prompt", "progress", "state", "since"]
+    head = ["job", "account", "tenant", "step", "prompt", "progress", "state", "since"]
     return table(head, rows, "no job in flight")
 
 
@@ -114,13 +115,15 @@ def waiting(doc: Doc) -> str:
             str(j["position"]),
             short(j["job_id"]),
             f'<code class="account">{esc(j["account"])}</code>',
+            caller(j),
             esc(j["action"]),
             clip(j["prompt"], 60),
             at(j["waiting_since"] or j["created_at"]),
         ]
         for j in doc["jobs"]["waiting"]
     ]
-    return table(["#", "job", "account", "step", "prompt", "waiting since"], rows, "none waiting")
+    head = ["#", "job", "account", "tenant", "step", "prompt", "waiting since"]
+    return table(head, rows, "none waiting")
 
 
 def results(doc: Doc) -> str:
