@@ -21,7 +21,7 @@ from rich.console import Console
 
 from worker.cli.errors import EXIT_ERROR, Interrupted, JobError, UsageError, classify
 from worker.cli.look import cmd_jobs, cmd_show, cmd_status
-from worker.cli.parser import Handler, build_parser
+from worker.cli.parser import Handler, build_parser, simulator_parser
 from worker.cli.reach import check_redis
 
 
@@ -278,7 +278,11 @@ COMMANDS: dict[str, Handler] = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mjw` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(COMMANDS).parse_args(argv)
+    if argv[:1] == ["simulator"]:  # its own parser: the simulator loads only when it runs
+        args = simulator_parser().parse_args(argv[1:])
+        args.command, args.func = "simulator", cmd_simulator
+    else:
+        args = build_parser(COMMANDS).parse_args(argv)
     args.argv = argv
     try:
         return int(args.func(args))

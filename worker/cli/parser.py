@@ -13,11 +13,11 @@ from typing import NoReturn
 
 from worker.cli import web as web_cli
 from worker.cli.parser_jobs import THEN_HELP, add_caller_options, add_job_commands
-from worker.devtools.simulator import cli as sim_cli
 from worker.ttapi.requests import MODES
 from worker.webhook import serve as webhook_cli
 
 Handler = Callable[[argparse.Namespace], int]
+SIMULATOR_HELP = "run the local TTAPI simulator"
 
 
 class Parser(argparse.ArgumentParser):
@@ -125,12 +125,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     )
     p.add_argument("--port", type=int, help="serve on this port (0 picks a free one)")
 
-    p = command(
-        "simulator",
-        "run the local TTAPI simulator",
-        "A faithful local TTAPI for demos, tests and benchmarks.",
-    )
-    sim_cli.add_arguments(p)
+    # Only named here: `mjw simulator ...` is parsed by the simulator's own parser
+    # (`simulator_parser`), so nothing of the simulator is imported unless it runs.
+    command("simulator", SIMULATOR_HELP, SIMULATOR_HELP)
 
     p = command(
         "webhook",
@@ -194,4 +191,16 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     p.add_argument(
         "--out", default="mj-demo", metavar="DIR", help="where the final images go (./mj-demo)"
     )
+    return parser
+
+
+def simulator_parser() -> Parser:
+    """`mjw simulator`'s parser: the simulator's options (imports the simulator's CLI)."""
+    from worker.devtools.simulator import cli as sim_cli
+
+    parser = Parser(
+        prog="mjw simulator",
+        description="A faithful local TTAPI for demos, tests and benchmarks.",
+    )
+    sim_cli.add_arguments(parser)
     return parser
