@@ -7,7 +7,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from worker.jobs.record import TERMINAL, RecordState
+from worker.jobs.record import TERMINAL, JobRecord, RecordState
 from worker.jobs.records import RecordStore
 
 NOW = 1_700_000_000.0
@@ -261,3 +261,13 @@ def test_moved_returns_the_record_as_it_now_is_or_none_when_it_lost(store: Recor
     assert (
         store.moved(rec, RecordState.NEW, RecordState.WAITING) is None
     )  # `rec` was read before the move
+
+
+def test_the_listings_read_only_fields_the_record_codec_knows() -> None:
+    # `mjw jobs` and the page decode through JobRecord: a renamed field fails here, not blank.
+    from dataclasses import fields
+
+    from worker.ops.jobs import FIELDS
+
+    known = {f.name for f in fields(JobRecord)}
+    assert set(FIELDS) <= known

@@ -11,14 +11,14 @@ Each listing reads a few fields of each record in one pipelined round trip, and 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from worker.jobs import recent as recent_index
-from worker.jobs.record import STORED_AS
+from worker.jobs.record import STORED_AS, JobRecord
 from worker.ops.view import OpsView
 from worker.text import text
 
+#: The record fields a listing row shows (`JobRecord`'s names; read under their stored names).
 FIELDS = (
     "state",
     "kind",
@@ -33,8 +33,9 @@ FIELDS = (
     "finished_at_ts",
     "waiting_since",
     "tenant",
-    STORED_AS["priority"],
+    "priority",
 )
+STORED = [STORED_AS.get(name, name) for name in FIELDS]
 KINDS = ("waiting", "active", "recent", "failed")
 
 
@@ -42,32 +43,31 @@ def rows(view: OpsView, ids: list[str], now: float) -> list[dict[str, Any]]:
     """A listing row per job id whose record still exists, in the order given."""
     pipe = view.redis.pipeline(transaction=False)
     for job_id in ids:
-        pipe.hmget(view.keys.job(job_id), list(FIELDS))
+        pipe.hmget(view.keys.job(job_id), STORED)
     found = []
     for job_id, values in zip(ids, pipe.execute() if ids else [], strict=True):
-        raw = {f: text(v) for f, v in zip(FIELDS, values, strict=True) if v is not None}
+        raw = {f: text(v) for f, v in zip(STORED, values, strict=True) if v is not None}
         if "state" in raw:
-            found.append(row_of(job_id, raw, now))
+            found.append(row_of(JobRecord.from_hash(job_id, raw), now))
     return found
 
 
-def row_of(job_id: str, raw: dict[str, str], now: float) -> dict[str, Any]:
-    """One record's fields as a JSON-ready row (prompt, times, images, the error)."""
-    params, result = _json(raw.get("params")), _json(raw.get("result"))
-    created, submitted = _float(raw.get("created_at")), _float(raw.get("submitted_at_ts"))
-    finished, waiting_since = _float(raw.get("finished_at_ts")), _float(raw.get("waiting_since"))
-    images = _list(result.get("images"))
-    videos = _list(result.get("videos"))
+def row_of(rec: JobRecord, now: float) -> dict[str, Any]:
+    """One record as a JSON-ready row (prompt, times, images, the error), decoded by the same
+    codec as every other reader (`JobRecord.from_hash`)."""
+    params, result = rec.params, rec.result
+    created, submitted = rec.created_at, rec.submitted_at_ts
+    finished, waiting_since = rec.finished_at_ts, rec.waiting_since
     started = submitted or created
     return {
-        "job_id": job_id,
-        "state": raw.get("state", ""),
-        "kind": raw.get("kind", ""),
-        "action": result.get("action") or params.get("action") or raw.get("kind", ""),
-        "account": raw.get("account", ""),
+        "job_id": rec.job_id,
+        "state": rec.state,
+        "kind": rec.kind,
+        "action": result.get("action") or params.get("action") or rec.kind,
+        "account": rec.account,
         "prompt": str(params.get("prompt") or result.get("prompt") or ""),
-        "ttapi_job_id": raw.get("ttapi_job_id", ""),
-        "progress": int(_float(raw.get("progress"))),
+        "ttapi_job_id": rec.ttapi_job_id,
+        "progress": rec.progress,
         "created_at": created or None,
         "submitted_at": submitted or None,
         "finished_at": finished or None,
@@ -75,11 +75,11 @@ def row_of(job_id: str, raw: dict[str, str], now: float) -> dict[str, Any]:
         "age_s": round(now - (waiting_since or created), 1) if (waiting_since or created) else None,
         "duration_s": round(finished - started, 1) if finished and started else None,
         "image_url": result.get("image_url") or "",
-        "images": [str(i) for i in images],
-        "videos": [str(v) for v in videos],
-        "error": raw.get("error", ""),
-        "tenant": raw.get("tenant") or "default",
-        "priority": raw.get(STORED_AS["priority"]) or "normal",
+        "images": [str(i) for i in _list(result.get("images"))],
+        "videos": [str(v) for v in _list(result.get("videos"))],
+        "error": rec.error,
+        "tenant": rec.tenant,
+        "priority": rec.priority,
     }
 
 
@@ -130,23 +130,8 @@ def listing(
     return [r for r in found if not account or r["account"] == account][:limit]
 
 
-def _json(raw: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _float(raw: str | None) -> float:
-    try:
-        return float(raw) if raw else 0.0
-    except ValueError:
-        return 0.0
 
 
 __all__ = ["KINDS", "ended", "in_flight", "listing", "row_of", "rows", "waiting"]

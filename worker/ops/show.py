@@ -36,7 +36,7 @@ def show(view: OpsView, job_id: str) -> dict[str, Any] | None:
         return None
     now = view.now()
     rec = JobRecord.from_hash(job_id, raw)
-    doc = row_of(job_id, raw, now)
+    doc = row_of(rec, now)
     doc.update(
         pinned=rec.pinned,
         params=rec.params,
