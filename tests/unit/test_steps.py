@@ -8,7 +8,7 @@ import pytest
 from celery import Celery
 
 from worker.adapter.pipelines import build_chain, build_pipeline
-from worker.adapter.steps import Step, parse_step, parse_steps
+from worker.jobs.steps import Step, parse_step, parse_steps
 from worker.ttapi.errors import InvalidRequest
 
 

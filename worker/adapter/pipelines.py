@@ -2,7 +2,7 @@
 
 `tasks.pipeline`, `mjw submit`, `mjw video`, `mjw edit` and `mjw batch` all build chains here,
 by name, so what they send is exactly what another service that knows only the task names could
-send. Follow-ups are written as `worker.adapter.steps` reads them: `upsample2`, `video:high`, ...
+send. Follow-ups are written as `worker.jobs.steps` reads them: `upsample2`, `video:high`, ...
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from celery import Celery, chain
 from celery.canvas import Signature
 
 from config.tenants import DEFAULT_PRIORITY
-from worker.adapter.steps import parse_steps
+from worker.jobs.steps import parse_steps
 
 #: A job's `priority` as its messages' priority. kombu's Redis transport keeps a list per
 #: step (0, 3, 6, 9) and reads 0 first, so a `high` entry overtakes queued `normal` and

@@ -4,7 +4,7 @@ A batch file holds one prompt per line, or JSON lines with per-row options
 (`{"prompt": ..., "then": [...], "mode": ..., "timeout": ..., "account": ...}`); blank lines and
 `#` comments are skipped. A JSON line may start another kind of job with `kind`: `video`
 (`image`, `end_image`, `motion`, `resolution`, `batch`) or `edit` (`image`, `type`, `mode`).
-`then` holds follow-up steps as `worker.adapter.steps` reads them (`upsample2`, `video:high`, ...).
+`then` holds follow-up steps as `worker.jobs.steps` reads them (`upsample2`, `video:high`, ...).
 Each row has a `key`: its line number and a digest of what it asks for, so the journal
 (`worker.cli.batch_journal`) never pairs an edited line with the results of what the line
 said before. `mjw submit`, `mjw video` and `mjw edit` build their one row here too.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from config.tenants import PRIORITIES, TENANT_PATTERN
-from worker.adapter.steps import parse_steps
+from worker.jobs.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.media_requests import EditRequest, VideoRequest
 from worker.ttapi.requests import MODES, ImagineRequest, SubmitRequest, validate

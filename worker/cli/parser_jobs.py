@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from config.tenants import PRIORITIES
-from worker.adapter.steps import SYNTAX
+from worker.jobs.steps import SYNTAX
 from worker.ttapi.requests import ACTIONS, MODES
 
 THEN_HELP = (
