@@ -53,7 +53,8 @@ def _video(engine: Engine, job_id: str, clip: int) -> Reply | None:
         spec = job.media if job is not None else None
     if not isinstance(spec, VideoSpec) or clip >= spec.batch:
         return None
-    return Reply(200, mp4_bytes(f"{job_id}/{clip}"), content_type="video/mp4")
+    body = mp4_bytes(f"{job_id}/{clip}", size=engine.config.clip_bytes)
+    return Reply(200, body, content_type="video/mp4")
 
 
 def _set_account(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
