@@ -118,9 +118,10 @@ def test_public_links_serve_the_stored_bytes(
     stored = result["stored"]
     assert stored["image_url"] == f"{public}/{folder(result)}/main.png"
     assert stored["links_expire_at"] is None
-    assert requests.get(stored["image_url"], timeout=5).content == requests.get(
-        result["image_url"], timeout=5
-    ).content
+    assert (
+        requests.get(stored["image_url"], timeout=5).content
+        == requests.get(result["image_url"], timeout=5).content
+    )
 
 
 def test_a_clip_streams_into_the_store_in_parts_with_its_start_image_as_thumbnail(
@@ -210,3 +211,26 @@ def test_the_last_step_is_held_and_an_intermediate_one_only_with_all() -> None:
     assert storing.is_last_step({}) and storing.is_last_step(download)
     assert not storing.is_last_step(then)
     assert not storing.is_last_step({"options": {"link": [{"task": "mj.video"}]}})
+
+
+def test_the_operator_page_shows_the_stored_thumbnail_and_its_policy_allows_the_store(
+    sim: Simulator, s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.ops.admin import HEADERS
+    from worker.ops.overview import overview
+    from worker.ops.page.sections import results
+    from worker.ops.view import OpsView
+    from worker.storage.target import storage_for
+
+    eng = stored_engine(sim, s3.endpoint, monkeypatch)
+    job = eng.imagine("a cat astronaut")
+    assert eng.run_until(eng.done(job), 10)
+    view = OpsView.on(eng.rt.settings, eng.rt.redis)
+    html = results(overview(view))
+    thumb = next(r for r in overview(view)["jobs"]["recent"] if r["job_id"] == job)["thumbnail"]
+    assert "/thumb/main.webp?" in thumb and thumb.replace("&", "&amp;") in html
+    policy = dict(HEADERS)["Content-Security-Policy"]
+    img_src = next(p.split()[1:] for p in policy.split(";") if p.split()[0] == "img-src")
+    storage = storage_for(eng.rt.settings)
+    assert storage is not None and storage.host() == s3.endpoint
+    assert "*" in img_src or storage.host() in img_src
