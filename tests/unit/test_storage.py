@@ -234,3 +234,20 @@ def test_the_operator_page_shows_the_stored_thumbnail_and_its_policy_allows_the_
     storage = storage_for(eng.rt.settings)
     assert storage is not None and storage.host() == s3.endpoint
     assert "*" in img_src or storage.host() in img_src
+
+
+def test_a_store_failing_a_third_of_writes_still_gets_every_file_once(
+    sim: Simulator, s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = FaultyProxy(("127.0.0.1", s3.port), fail_writes=0.3).up()
+    try:
+        eng = stored_engine(sim, proxy.endpoint, monkeypatch, mj_storage_retry_s=60)
+        jobs = [eng.imagine(f"a fox {i}") for i in range(3)]
+        assert eng.run_until(eng.all_done, 30)
+    finally:
+        proxy.down()
+    assert proxy.counts["failed"] > 0
+    for job in jobs:
+        result = eng.result(job)
+        assert s3.keys(folder(result)) == sorted(f"{folder(result)}/{n}" for n in NAMES + THUMBS)
+        assert len(result["stored"]["images"]) == 4 and eng.stored[job] == [eng.outcomes[job]]

@@ -12,7 +12,9 @@ same names, so a retry, or another engine's try after a kill, overwrites and nev
 from __future__ import annotations
 
 import functools
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,46 +53,104 @@ def attempt(rt: Runtime, storage: Storage, job_id: str, reader: Reader) -> Tried
         rt.redis.zrem(rt.keys.storing, job_id)
         return Tried()
     tried = Tried()
+
+    def note(done: dict[str, str]) -> None:  # a later try, anyone's, skips what is stored
+        rt.records.update(job_id, store_done=json.dumps(done, separators=(",", ":")))
+
     try:
-        copy_job(storage, reader, rec, tried)
+        copy_job(storage, reader, rec, tried, note)
     except CopyFailed as exc:
         return _failed(rt, rec, exc, tried)
     storing.finish(rt, rec, stored_doc(storage, tried.objects, rt.clock()))
     return tried
 
 
-def copy_job(storage: Storage, reader: Reader, rec: JobRecord, tried: Tried) -> None:
-    """Copy every file of the job's result, and their thumbnails, into `tried.objects`."""
+def copy_job(
+    storage: Storage,
+    reader: Reader,
+    rec: JobRecord,
+    tried: Tried,
+    note: Callable[[dict[str, str]], None] = lambda done: None,
+) -> None:
+    """Copy every file of the job's result, and their thumbnails, into `tried.objects`; what
+    an earlier try stored (`store_done` in the record) is not copied again, and each file
+    stored now is `note`d, so a store failing now and then still gets every file in the end."""
     result = rec.result
     base = names.folder(str(result.get("job_id") or rec.ttapi_job_id), rec.finished_at_ts)
     meta = names.metadata(result, rec.job_id)
-    objects: dict[str, Any] = {"image_url": None, "images": None, "videos": None}
-    thumbs: list[str] = []
+    done: dict[str, str] = json.loads(rec.extra.get("store_done") or "{}")
     for stem, url in media_urls(result):
-        video = stem.startswith("video-")
-        keep = None if video else spool()
+        if stem in done:
+            continue
+        keep = None if stem.startswith("video-") else spool()
         try:
             key_of = functools.partial(names.file_key, base, stem)
             copied = copy_file(storage, reader, url, key_of, meta, keep)
             tried.files, tried.bytes = tried.files + 1, tried.bytes + copied.size
-            if stem == "main":
-                objects["image_url"] = copied.key
-            else:
-                field_name = "videos" if video else "images"
-                objects[field_name] = [*(objects[field_name] or []), copied.key]
+            done[stem] = copied.key
             if keep is not None:
-                _thumb(storage, names.thumb_key(base, stem), keep, meta, thumbs, tried)
+                _thumb(storage, names.thumb_key(base, stem), keep, meta, done, stem, tried)
+            note(done)
         finally:
             if keep is not None:
                 keep.close()
     start = rec.params.get("image")
-    if is_video_kind(rec.kind) and isinstance(start, str) and start.startswith("http"):
-        with spool() as keep:  # a video's thumbnail is its start image
+    if is_video_kind(rec.kind) and isinstance(start, str) and "thumb:video-1" not in done:
+        _start_thumb(storage, reader, start, base, meta, done, tried)
+    tried.objects = _objects(done)
+
+
+def _start_thumb(
+    storage: Storage,
+    reader: Reader,
+    start: str,
+    base: str,
+    meta: dict[str, str],
+    done: dict[str, str],
+    tried: Tried,
+) -> None:
+    """A video's thumbnail: its start image, read (not stored) and shrunk; a start image that
+    cannot be read for good (gone, refused) leaves the video without one, nothing worse."""
+    if not start.startswith(("http://", "https://")):
+        return
+    with spool() as keep:
+        try:
             fetch_into(reader, start, keep)
-            _thumb(storage, names.thumb_key(base, "video-1"), keep, meta, thumbs, tried)
-    objects["thumbnails"] = thumbs
-    objects["thumbnail"] = thumbs[0] if thumbs else None
-    tried.objects = objects
+        except CopyFailed as exc:
+            if not exc.final:
+                raise
+            log.info("no thumbnail from the start image (%s)", exc)
+            return
+        _thumb(storage, names.thumb_key(base, "video-1"), keep, meta, done, "video-1", tried)
+
+
+def _objects(done: dict[str, str]) -> dict[str, Any]:
+    """The stored files by result field (the shape of `stored`), from stem → object name."""
+    files = {stem: key for stem, key in done.items() if not stem.startswith("thumb:")}
+    images = [
+        files[s]
+        for s in sorted(files, key=_order)
+        if s not in ("main",) and not s.startswith("video-")
+    ]
+    videos = [files[s] for s in sorted(files, key=_order) if s.startswith("video-")]
+    thumbs = [done[s] for s in sorted(done, key=_order) if s.startswith("thumb:")]
+    return {
+        "image_url": files.get("main"),
+        "images": images or None,
+        "videos": videos or None,
+        "thumbnail": thumbs[0] if thumbs else None,
+        "thumbnails": thumbs,
+    }
+
+
+def _order(stem: str) -> tuple[int, int]:
+    """main, 1..4, video-1.. (thumbnails in the same order)."""
+    name = stem.removeprefix("thumb:")
+    if name == "main":
+        return (0, 0)
+    if name.startswith("video-"):
+        return (2, int(name.removeprefix("video-") or 0))
+    return (1, int(name) if name.isdigit() else 0)
 
 
 def _thumb(
@@ -98,7 +158,8 @@ def _thumb(
     key: str,
     image: Any,
     meta: dict[str, str],
-    thumbs: list[str],
+    done: dict[str, str],
+    stem: str,
     tried: Tried,
 ) -> None:
     try:
@@ -106,7 +167,7 @@ def _thumb(
     except ThumbnailError as exc:
         log.info("no thumbnail for %s (%s)", key, exc)
         return
-    thumbs.append(key)
+    done[f"thumb:{stem}"] = key
     tried.thumbs += 1
 
 
