@@ -11,15 +11,19 @@ signer, an implementation independent of obstore's).
 
 `FaultyProxy` sits between the workers and the server: `down()` closes its port (connections
 refused, as a store that is away), `up()` opens it again on the same port, `fail_writes`
-answers 500 to that share of writes (PUT, POST) without passing them on.
+answers 500 to that share of writes (PUT, POST) without passing them on, `slow_writes_s`
+holds each write that long first (so a kill can land mid-upload; `counts["in_flight"]`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +53,7 @@ class S3Server:
         """Serve (again, on the same port); make the bucket if it is not there."""
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         requests.put(f"{self.endpoint}/{self.bucket}", timeout=10)  # 409 if it exists: fine
@@ -135,9 +140,12 @@ class FaultyProxy:
 
     upstream: tuple[str, int]
     fail_writes: float = 0.0
+    slow_writes_s: float = 0.0  # each write waits this long before it goes on (a far store)
     port: int = field(default_factory=free_port)
     seed: int = 7
-    counts: dict[str, int] = field(default_factory=lambda: {"writes": 0, "failed": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"writes": 0, "failed": 0, "in_flight": 0}
+    )
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -169,6 +177,11 @@ class FaultyProxy:
             self._server.server_close()
             self._server = None
 
+    def flight(self, change: int) -> None:
+        """Count a write starting (+1) or ending (-1)."""
+        with self._lock:
+            self.counts["in_flight"] += change
+
     def should_fail(self, method: str) -> bool:
         """Whether this request is a write that fails (counted)."""
         if method not in ("PUT", "POST"):
@@ -190,11 +203,20 @@ class _Forward(BaseHTTPRequestHandler):
         """Quiet."""
 
     def _serve(self) -> None:
+        # A client that died mid-request (a killed worker) gets no answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._forward()
+
+    def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.owner.should_fail(self.command):
             self._answer(500, b"<Error><Code>InternalError</Code></Error>", {})
             return
+        write = self.command in ("PUT", "POST")
+        if write:
+            self.owner.flight(+1)
+            time.sleep(self.owner.slow_writes_s)  # the far store's own slowness, on purpose
         conn = http.client.HTTPConnection(*self.owner.upstream, timeout=60)
         try:
             conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
@@ -204,6 +226,8 @@ class _Forward(BaseHTTPRequestHandler):
             self._answer(resp.status, data, headers)
         finally:
             conn.close()
+            if write:
+                self.owner.flight(-1)
 
     def _answer(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
