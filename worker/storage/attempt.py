@@ -61,7 +61,16 @@ def attempt(rt: Runtime, storage: Storage, job_id: str, reader: Reader) -> Tried
         copy_job(storage, reader, rec, tried, note)
     except CopyFailed as exc:
         return _failed(rt, rec, exc, tried)
-    storing.finish(rt, rec, stored_doc(storage, tried.objects, rt.clock()))
+    if storing.finish(rt, rec, stored_doc(storage, tried.objects, rt.clock())):
+        log.info(
+            "job %s stored: %d files, %d bytes, %d thumbnails in %.1f ms of CPU",
+            job_id,
+            tried.files,
+            tried.bytes,
+            tried.thumbs,
+            tried.thumb_cpu_s * 1000,
+            extra={"job_id": job_id, "task_id": job_id},
+        )
     return tried
 
 
