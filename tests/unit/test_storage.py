@@ -251,3 +251,26 @@ def test_a_store_failing_a_third_of_writes_still_gets_every_file_once(
         result = eng.result(job)
         assert s3.keys(folder(result)) == sorted(f"{folder(result)}/{n}" for n in NAMES + THUMBS)
         assert len(result["stored"]["images"]) == 4 and eng.stored[job] == [eng.outcomes[job]]
+
+
+def test_with_all_steps_an_intermediate_step_is_delivered_at_once_and_stored_after(
+    sim: Simulator, s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eng = stored_engine(sim, s3.endpoint, monkeypatch, mj_storage_steps="all")
+    monkeypatch.setattr(storing, "is_last_step", lambda sig: False)  # a chain goes on after it
+    job = eng.imagine("a lighthouse at dawn")
+    assert eng.run_until(eng.done(job), 10)
+    assert "stored" not in eng.result(job)  # not held up
+    assert eng.run_until(lambda: "stored" in eng.rt.records.load(job).result, 10)
+    assert eng.rt.records.load(job).result["stored"]["thumbnail"]
+    assert eng.stored[job] == [eng.outcomes[job]]
+
+
+def test_a_storage_url_must_name_a_known_scheme_and_a_bucket() -> None:
+    from config.settings import ConfigError, load_settings
+
+    for bad in ("ftp://host/x", "s3://", "file://relative/path", "mj-results"):
+        with pytest.raises(ConfigError, match="MJ_STORAGE_URL"):
+            load_settings(mj_storage_url=bad)
+    assert load_settings(mj_storage_url="s3://b/p/").mj_storage_url == "s3://b/p"
+    assert load_settings(mj_storage_url="").mj_storage_url is None
