@@ -42,6 +42,7 @@ JOB_TASKS = (
     "mj.edit",
 )
 FILE_FIELDS = ("image_url", "images", "videos")
+REVIVE_BATCH = 500  # storing jobs the pump looks at in one round
 
 
 def mode_for(rt: Runtime, rec: JobRecord, result: dict[str, Any]) -> str:
@@ -138,7 +139,8 @@ def revive(rt: Runtime, now: float, stall: float) -> int:
     """The pump's look at the storing index: a job whose copier died (no claim) goes to its
     account's engine again; one past MJ_STORAGE_RETRY_S with no copier is delivered with
     `stored: null` here. Returns how many jobs were handed over or given up."""
-    due = [str(j) for j in rt.redis.zrangebyscore(rt.keys.storing, 0, now - stall)]
+    found = rt.redis.zrangebyscore(rt.keys.storing, 0, now - stall, start=0, num=REVIVE_BATCH)
+    due = [str(j) for j in found]  # bounded work per round: the rest wait for the next one
     done = 0
     for job_id in due:
         rec = rt.records.load(job_id)
