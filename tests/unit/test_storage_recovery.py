@@ -97,7 +97,7 @@ def test_a_rerun_of_a_copy_writes_the_same_names_and_no_others(
     # As if another engine copied it again from scratch (nothing noted as done).
     eng.rt.records.update(job, storing=storing.HOLD, store_done="")
     eng.rt.storer(job)  # type: ignore[misc]
-    assert eng.run_until(lambda: not eng.rt.records.load(job).extra.get("storing"), 10)
+    assert eng.run_until(lambda: not eng.rt.records.load(job).storing, 10)
     assert s3.keys(base) == before and len(before) == 10
 
 
