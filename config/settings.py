@@ -20,6 +20,8 @@ from config.problems import problems
 from config.tenants import DEFAULT_TENANT, TenantSettings, check_tenant_name
 
 SSL_CERT_REQS = ("required", "optional", "none")
+# MJ_STORAGE_URL schemes: S3 and S3-compatible stores, GCS, Azure, a local folder.
+STORAGE_SCHEMES = ("s3", "gs", "az", "file")
 
 
 class ConfigError(ValueError):
@@ -128,6 +130,47 @@ class Settings(BaseSettings):
         default_factory=dict, description="per tenant: weight, caps, quota, max_priority"
     )
     mj_tenants_strict: bool = Field(False, description="refuse tenants not in MJ_TENANTS")
+    # Result storage (worker/storage): where a finished job's files are copied before delivery.
+    mj_storage_url: str | None = Field(
+        None, description="s3://bucket/prefix, gs://…, az://… or file:///path; empty: none"
+    )
+    mj_storage_public_url: str | None = Field(
+        None, description="public base URL of the store's root; empty: presigned links"
+    )
+    mj_storage_link_ttl_s: int = Field(
+        604800, ge=1, le=604800, description="lifetime of a presigned link (SigV4: 7 days)"
+    )
+    mj_storage_retry_s: float = Field(
+        600.0, gt=0, le=7 * 86400, description="how long a result waits for the store"
+    )
+    mj_storage_steps: Literal["final", "all"] = Field(
+        "final", description="final: the last step stored before delivery; all: every step"
+    )
+
+    @field_validator("mj_storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme, sep, rest = value.strip().partition("://")
+        if not sep or scheme.lower() not in STORAGE_SCHEMES:
+            raise ValueError(
+                "must be s3://bucket/prefix, gs://bucket/prefix, az://… or file:///path"
+            )
+        if scheme.lower() == "file" and not rest.startswith("/"):
+            raise ValueError("a file:// store needs an absolute path: file:///path")
+        if scheme.lower() != "file" and not rest.strip("/"):
+            raise ValueError("names no bucket")
+        return value.strip().rstrip("/")
+
+    @field_validator("mj_storage_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.strip().rstrip("/")
 
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod

@@ -37,6 +37,8 @@ from worker.policy import (
     DOWNLOAD_READ_TIMEOUT_S,
     DOWNLOAD_RETRIES,
 )
+from worker.storage.local import download_stored, stored_objects
+from worker.storage.target import storage_for
 
 __all__ = [
     "JobTask",
@@ -103,10 +105,14 @@ def download(self: Task, result: dict[str, Any], directory: str | None = None) -
     worker without MJ_DOWNLOAD_DIR. Images over MJ_DOWNLOAD_MAX_BYTES fail. 5xx, 429 and
     network trouble are retried by Celery (re-published with a jittered backoff of at most
     60 s, far below the visibility timeout) rather than by sleeping in this process.
-    Returns `result` plus `files` and `download_dir`.
+    Returns `result` plus `files` and `download_dir`. A stored result (`stored`, with
+    MJ_STORAGE_URL set) is read through the store's client, not its links.
     """
     settings = app.mj_settings
     target = target_directory(settings.mj_download_dir, directory)
+    storage = storage_for(settings)
+    if storage is not None and stored_objects(result):  # read through the store's client
+        return download_stored(result, target, storage, max_bytes=settings.mj_download_max_bytes)
     return download_result(
         result,
         target,

@@ -175,6 +175,22 @@ class Keys:
         """Hash: worker hostname → its heartbeat (JSON: queues, at, since); see ops.heartbeat."""
         return f"{self.prefix}:workers"
 
+    # -- result storage (worker.storage) -------------------------------------------------
+    @property
+    def storing(self) -> str:
+        """Sorted set: jobs whose files are being copied to the store, scored by when the pump
+        should next look for one whose copier died (see `worker.jobs.storing`)."""
+        return f"{self.prefix}:storing"
+
+    def store_claim(self, job_id: str) -> str:
+        """String (PX, a token): one engine copies this job's files now, renewed while it runs."""
+        return f"{self.prefix}:store:{job_id}"
+
+    @property
+    def storage_failures(self) -> str:
+        """Counter: results delivered with `stored: null` (mj_storage_failures_total)."""
+        return f"{self.prefix}:metrics:storage_failures"
+
 
 KEYS = Keys()
 """The default namespace (`mj`), for code that is handed no `Keys`."""

@@ -126,3 +126,15 @@ RECENT_CAP, RECENT_FAILED_CAP = 1000, 500  # newest endings kept (`recent`, `rec
 # A slot grant's life when its caller names none (tests, read-only views); a Runtime passes
 # `Timing.lease_s`, derived from the settings.
 GUARD_LEASE_S = 150.0
+
+# -- result storage (worker.storage, worker.jobs.storing) ----------------------------------
+STORE_THREADS = 4  # copies one engine runs side by side: a slow store holds these, never a poll
+STORE_RETRY_BASE_S = 0.5  # a failed copy is tried again after this, doubling...
+STORE_RETRY_MAX_S = 30.0  # ...up to this between two tries, until MJ_STORAGE_RETRY_S has passed
+STORE_PART_BYTES = 5 * 1024 * 1024  # a multipart upload's part (S3's smallest): a clip streams
+STORE_PART_CONCURRENCY = 2  # parts of one file in flight at once (memory: parts × part size)
+STORE_SPOOL_BYTES = 1024 * 1024  # an image kept for its thumbnail spills to disk past this
+STORE_META_MAX_CHARS = 128  # an object's metadata value (ASCII): S3 allows about 2 KB in all
+SIGV4_MAX_S = 7 * 86400  # the longest a SigV4 presigned link may live
+THUMB_PX = 256  # a thumbnail's longest side
+THUMB_QUALITY = 75  # WebP quality of a thumbnail (a few kB for 256 px)

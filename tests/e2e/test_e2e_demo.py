@@ -54,12 +54,14 @@ def test_the_demo_runs_pipelines_to_the_end_saves_the_images_and_stops_its_serve
     assert proc.returncode == 0, out
     assert "3 succeeded, 0 failed" in out  # the 2 asked for, and the video pipeline
     assert out.count("upscale_creative") >= 2
-    saved = sorted((tmp_path / "mj-demo").glob("*.png"))
-    assert [p.name.split("-")[0] for p in saved] == ["1", "2"]
+    # The workers stored them: mj-demo/<yyyy>/<mm>/<dd>/<TTAPI job id>/main.png, video-1.mp4
+    saved = sorted((tmp_path / "mj-demo").glob("*/*/*/*/main.png"))
+    assert len(saved) == 2
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in saved)
-    clips = sorted((tmp_path / "mj-demo").glob("3-*.mp4"))
+    assert all((p.parent / "thumb" / "main.webp").is_file() for p in saved)
+    clips = sorted((tmp_path / "mj-demo").glob("*/*/*/*/video-*.mp4"))
     assert len(clips) == 2 and all(c.read_bytes()[4:8] == b"ftyp" for c in clips)
-    assert all(f"mj-demo/{p.name}" in out for p in [*saved, *clips])  # the paths are printed
+    assert all(str(p) in out for p in [*saved, *clips])  # the paths are printed
     port = int(re.search(r"redis-server on redis://127.0.0.1:(\d+)", out).group(1))  # type: ignore[union-attr]
     assert not port_open(port)
 

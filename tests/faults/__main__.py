@@ -16,6 +16,7 @@ from tests.faults import (
     scenarios_celery,
     scenarios_engine,
     scenarios_platform,
+    scenarios_storage,
     scenarios_trust,
     scenarios_ttapi,
 )
@@ -29,6 +30,7 @@ SCENARIO_MODULES = (
     scenarios_ttapi,
     scenarios_trust,
     scenarios_engine,
+    scenarios_storage,
 )
 
 

@@ -7,7 +7,7 @@ until the next is due) until a predicate holds.
 - `resume(job_id)` (a task re-published: a report, a run after a pause) → the task's run,
   `entry.run(...)` with the inputs of the job's first submission;
 - `poll`, `submit`, `fill`, `scan`, `takeover` → `EngineCore.perform(...)`, what the engine's
-  threads do;
+  threads do; `store` → `StorePool.perform(...)` (with MJ_STORAGE_URL), its storage pool's;
 - the engine's hints (the accounts' wake lists) are read before every step, as its hint
   thread would; every `scan_every` seconds each account is scanned, and every `pump_every`
   seconds `maintenance.pump(rt)` runs (the beat schedule).
@@ -38,10 +38,12 @@ import fakeredis
 from config.settings import Settings
 from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
+from worker.engine.storing import StorePool
 from worker.jobs import entry, maintenance
 from worker.jobs.delivery import delivered
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.runtime import Runtime
+from worker.storage.target import storage_for
 from worker.ttapi import errors
 
 ENGINE_KINDS = ("poll", "submit", "fill", "scan", "takeover")
@@ -201,6 +203,14 @@ class InlineEngine:
         for label in rt.pool.guard_labels:  # this engine holds every account (and video lane)
             rt.redis.set(rt.keys.owner(label), "inline")
             core.owned.add(label)
+        storage = storage_for(rt.settings)  # with MJ_STORAGE_URL: its storage pool, as steps
+        self.store = (
+            StorePool(rt, storage, threads=1, scheduler=_Scheduler(self.dispatcher))
+            if storage is not None
+            else None
+        )
+        if self.store is not None:
+            rt.storer = self.store.soon
         return rt, core
 
     def restart(self, settings: Settings) -> None:
@@ -273,6 +283,8 @@ class InlineEngine:
                 self.deliver(step.arg)
         elif step.kind in ENGINE_KINDS:
             self.core.perform(Action(step.kind, step.arg, step.seq, step.label))
+        elif step.kind == "store" and self.store is not None:
+            self.store.perform(Action(step.kind, step.arg))
         else:
             raise ValueError(f"unknown step {step!r}")
 

@@ -154,7 +154,9 @@ def test_env_example_names_only_real_settings_and_every_contract_variable() -> N
     text = (ROOT / ".env.example").read_text()
     named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
     settings = {name.upper() for name in Settings.model_fields}
-    assert named - settings == {"FLOWER_BASIC_AUTH"}
+    # Besides the settings: Flower's own, and the S3 client's usual variables (result storage).
+    aws = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+    assert named - settings == {"FLOWER_BASIC_AUTH", *aws}
     assert {
         "TTAPI_API_KEY",
         "TTAPI_API_KEYS",
@@ -265,3 +267,21 @@ def test_the_web_entry_point_is_a_zero_argument_factory() -> None:
     from worker.webhook.receiver import app_from_env
 
     assert not inspect.signature(app_from_env).parameters
+
+
+def test_compose_stores_results_in_a_pinned_minio_whose_bucket_is_made_before_the_app(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert re.fullmatch(r"minio/minio:RELEASE\.[\dT:-]+Z", services["minio"]["image"])
+    assert re.fullmatch(r"minio/mc:RELEASE\.[\dT:-]+Z", services["minio-setup"]["image"])
+    assert command(services["minio-setup"]) == ["mb", "--ignore-existing", "store/mj-results"]
+    # Multipart uploads a killed copy leaves behind are cleaned up (MinIO's stale uploads).
+    assert services["minio"]["environment"]["MINIO_API_STALE_UPLOADS_EXPIRY"] == "24h"
+    assert services["minio"]["ports"] == ["127.0.0.1:9000:9000", "127.0.0.1:9001:9001"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["MJ_STORAGE_URL"] == "${MJ_STORAGE_URL-s3://mj-results/results}"
+        assert env["AWS_ENDPOINT_URL"] == "${AWS_ENDPOINT_URL:-http://minio:9000}"
+        wait = services[name]["depends_on"]["minio-setup"]
+        assert wait == {"condition": "service_completed_successfully"}

@@ -15,13 +15,14 @@ WORKER = ROOT / "worker"
 MAX_FLAT_MODULES = 8
 # Each unit of `worker/` (a package, or a flat module: "base") and its layer; a unit imports
 # only units of a lower layer (base modules also each other).
-LAYERS = {
+LAYERS: dict[str, float] = {
     "base": 0,  # clock, keys, policy, text: what every layer shares
     "devtools": 0,  # the embedded servers and the simulator: import no other package
     "lua": 0,  # the Lua scripts as package data (once they are files): every layer reads them
     "ttapi": 1,
     "capacity": 2,
     "jobs": 3,
+    "storage": 3.5,  # result storage: copies a finished job's files (reads records, downloads)
     "engine": 4,
     "adapter": 5,  # the only wing that knows Celery (besides tasks and the CLI's waiting)
     "ops": 6,

@@ -3,8 +3,10 @@
 Starts an embedded redis-server (unless REDIS_URL is set), the local TTAPI simulator with two
 accounts, a real `celery worker` (with beat) and the web process (webhooks, and the operator
 page on a loopback port); runs a small batch of imagine → upsample2 → upscale_creative
-pipelines and one imagine → upsample2 → video, with live progress; saves every final image and
-clip under `./mj-demo/` (plain downloads from the simulator, in this process) and prints the paths;
+pipelines and one imagine → upsample2 → video, with live progress; the workers store every
+final image and clip under `./mj-demo/` (a file:// result store: `<yyyy>/<mm>/<dd>/<TTAPI job
+id>/main.png`, `video-1.mp4`, thumbnails under `thumb/`) before the results are delivered, and
+the paths are printed;
 and stops everything it started — also on Ctrl-C and on error. With `keep`, everything stays
 up after the batch (the page's URL and commands to try are printed) until Ctrl-C.
 """
@@ -82,6 +84,10 @@ def run_demo(
             "MJ_PUMP_INTERVAL_S": "1",
             "MJ_HOOK_BASE_URL": f"http://127.0.0.1:{hook_port}",
             "MJ_HOOK_SAFETY_POLL_S": "5",
+            # Final images and clips stored in ./mj-demo/ before delivery (a file:// store); the
+            # workers read them from the simulator on 127.0.0.1.
+            "MJ_STORAGE_URL": f"file://{out.resolve()}",
+            "MJ_DOWNLOAD_ALLOW_PRIVATE": "true",
         }
         os.environ.update(env)  # this process's own Celery client and receiver use them too
         worker = CeleryProcess(
@@ -138,10 +144,11 @@ def _start_web(stack: ExitStack, port: int, console: Console) -> str:
 
 
 def _save(results: list[dict[str, Any]], out: Path, console: Console) -> None:
-    from worker.cli.demo_images import save_images
+    from worker.cli.demo_images import save_images, stored_paths
 
-    try:
-        saved = save_images(results, out)
+    stored, unstored = stored_paths(results)
+    try:  # a result the store missed (stored: null) is downloaded here instead
+        saved = [*stored, *save_images(unstored, out)]
     except (OSError, ValueError) as exc:  # requests' errors are OSErrors
         console.print(f"[yellow]could not save the files under {out}/: {exc}[/]")
         return

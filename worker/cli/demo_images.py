@@ -1,10 +1,10 @@
-"""The demo's final images and clips, saved where the user can open them after the simulator
-is gone.
+"""The demo's final images and clips, where the user can open them after the simulator is gone.
 
-Each successful pipeline's final files (`image_url`, then `images`, then `videos`) are fetched
-from the simulator (a loopback URL, so plain `requests` in the demo's own process, not
-`mj.download`, whose rules keep private addresses out: the demo's workers need no
-MJ_DOWNLOAD_ALLOW_PRIVATE) and written as `<out>/<line>-<TTAPI job id>[-n].png` (`.mp4`).
+The demo's workers store them in `./mj-demo/` (a file:// result store): `stored_paths` lists
+them. A result the store missed (`stored: null`) is fetched here instead: its final files
+(`image_url`, then `images`, then `videos`) are fetched from the simulator (a loopback URL,
+plain `requests` in the demo's own process) and written as
+`<out>/<line>-<TTAPI job id>[-n].png` (`.mp4`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,24 @@ def image_urls(result: dict[str, Any]) -> list[str]:
     found = [result.get("image_url"), *(result.get("images") or [])]
     found += result.get("videos") or []
     return list(dict.fromkeys(str(u) for u in found if u))
+
+
+def stored_paths(entries: list[dict[str, Any]]) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The stored files of every successful row (paths in a file:// store), and the rows whose
+    result was not stored."""
+    paths: list[Path] = []
+    unstored: list[dict[str, Any]] = []
+    for entry in sorted(entries, key=lambda e: e["line"]):
+        if entry.get("status") != "SUCCESS":
+            continue
+        stored = (entry.get("result") or {}).get("stored")
+        if not isinstance(stored, dict):
+            unstored.append(entry)
+            continue
+        found = [stored.get("image_url"), *(stored.get("images") or [])]
+        found += stored.get("videos") or []
+        paths += [Path(p) for p in dict.fromkeys(str(f) for f in found if f)]
+    return paths, unstored
 
 
 def save_images(entries: list[dict[str, Any]], out: Path) -> list[Path]:

@@ -97,6 +97,14 @@ def show_view(doc: dict[str, Any]) -> RenderableType:
     urls = [doc["image_url"], *doc["images"], *doc["videos"]]
     for url in dict.fromkeys(u for u in urls if u):
         lines.append(Text(f"url: {url}"))
+    stored = doc.get("stored") or {}
+    kept = [stored.get("image_url"), *(stored.get("images") or []), *(stored.get("videos") or [])]
+    for link in dict.fromkeys(u for u in kept if u):
+        lines.append(Text(f"stored: {link}"))
+    if doc.get("storing"):
+        lines.append(Text("stored: the copy to the store is under way", style="yellow"))
+    if doc.get("storage_error"):
+        lines.append(Text(f"not stored: {doc['storage_error']}", style="yellow"))
     if doc["error"]:
         lines.append(Text(f"error: {doc['error']}", style="red"))
     return Group(*lines)

@@ -99,6 +99,9 @@ class EngineCore:
             elif hint.kind == hints.POLL:
                 delay = max(0.0, (hint.due_ms - now_ms) / 1000)
                 self.scheduler.later(Action("poll", hint.job_id, hint.seq), delay)
+            elif hint.kind == hints.STORE:
+                if self.rt.storer is not None:  # copy a finished job's files (storage pool)
+                    self.rt.storer(hint.job_id)
             elif hint.due_ms > now_ms:  # a fill after a cooldown
                 self.scheduler.later(Action("fill", label), (hint.due_ms - now_ms) / 1000)
         if fill_at is not None:

@@ -23,6 +23,7 @@ from config.settings import Settings
 from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
+from worker.engine.storing import StorePool
 from worker.engine.timers import Timers
 from worker.jobs.runtime import Dispatcher, Runtime, redis_client
 from worker.policy import (
@@ -31,6 +32,7 @@ from worker.policy import (
     ENGINE_IDLE_WAIT_S,
     ENGINE_RETRY_WAIT_S,
 )
+from worker.storage.target import storage_for
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ class Node:
         self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
         self.rt.may_submit = self.ownership.holds
         dispatcher.core = self.core
+        # Finished jobs' files copied to the store, on threads of their own (MJ_STORAGE_URL).
+        storage = storage_for(settings)
+        self.store = StorePool(self.rt, storage) if storage is not None else None
+        if self.store is not None:
+            self.rt.storer = self.store.soon
         self.name = name
         self.stopped = threading.Event()
         # BLPOP holds its connection: a client of its own, whose reads outlast the wait.
@@ -72,11 +79,15 @@ class Node:
             threading.Thread(target=self._hints, name="mj-hints", daemon=True),
             threading.Thread(target=self._beats, name="mj-beats", daemon=True),
         ]
+        if self.store is not None:
+            threads.append(threading.Thread(target=self.store.run, name="mj-store", daemon=True))
         for thread in threads:
             thread.start()
         log.info("engine %s: running (%s threads)", self.name, self.pool._max_workers)
         self.stopped.wait()
         self.timers.stop()
+        if self.store is not None:
+            self.store.stop()
         given = self.ownership.give_back_all()
         self.pool.shutdown(wait=True, cancel_futures=True)
         log.info("engine %s: stopped; gave back %s", self.name, ", ".join(given) or "nothing")

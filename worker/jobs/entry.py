@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
 from worker.capacity.accounts import NoAccountLeft
-from worker.jobs import journal
+from worker.jobs import journal, storing
 from worker.jobs.delivery import claim
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
@@ -91,6 +91,8 @@ def advance(
         # the task's after_return), so a kill in between loses nothing. One run claims the
         # report; a duplicate or overlapping one ends quietly: returning the result again
         # would fire the chain's callbacks a second time.
+        if storing.held(rec):
+            return Park()  # its files are being copied to the store: the copy's end reports it
         return ended(rec) if claim(rt, job_id, rt.timing.stall_s) else Park()
     if not rec.sig:
         rt.records.update(job_id, sig=signature())

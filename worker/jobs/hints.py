@@ -3,8 +3,9 @@
 Any process may write one (`RPUSH {label}:wake`): the entry of a job queued where a slot is
 free (`fill`), a process that handed a slot to a waiter but submits nothing itself
 (`submit|job`), a poll asked for from outside the engine (`poll|job|seq|due_ms`, due on Redis's
-clock). The engine holding the account's lease pops them and acts; after any hint it fills the
-account once more, so a hint lost or merged costs nothing but a little time.
+clock), a finished job whose files are to be copied to the store (`store|job`). The engine
+holding the account's lease pops them and acts; after any hint it fills the account once more,
+so a hint lost or merged costs nothing but a little time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from worker.keys import Keys
 
 FILL, SUBMIT, POLL = "fill", "submit", "poll"
+STORE = "store"  # copy a finished job's files to the store (worker.jobs.storing)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ def fill_hint(due_ms: int = 0) -> str:
     return f"{FILL}|{due_ms}" if due_ms else FILL
 
 
+def store_hint(job_id: str) -> str:
+    """A hint to copy the files of `job_id`, a finished job, to the store."""
+    return f"{STORE}|{job_id}"
+
+
 def push(client: Any, keys: Keys, label: str, hints: list[str]) -> None:
     """Hand `hints` to the account's engine (one command, any process)."""
     if hints:
@@ -57,6 +64,8 @@ def parse(item: Any) -> Hint | None:
             return Hint(FILL, due_ms=int(rest or 0))
         if kind == SUBMIT and rest:
             return Hint(SUBMIT, job_id=rest)
+        if kind == STORE and rest:
+            return Hint(STORE, job_id=rest)
         if kind == POLL:
             job_id, seq, due = rest.rsplit("|", 2)
             return Hint(POLL, job_id=job_id, seq=int(seq), due_ms=int(due))
@@ -65,4 +74,15 @@ def parse(item: Any) -> Hint | None:
     return None
 
 
-__all__ = ["FILL", "POLL", "SUBMIT", "Hint", "fill_hint", "parse", "poll_hint", "push"]
+__all__ = [
+    "FILL",
+    "POLL",
+    "STORE",
+    "SUBMIT",
+    "Hint",
+    "fill_hint",
+    "parse",
+    "poll_hint",
+    "push",
+    "store_hint",
+]

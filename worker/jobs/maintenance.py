@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from worker.capacity.leases import Lease, new_token
-from worker.jobs import hints
+from worker.jobs import hints, storing
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.poll import orphan
 from worker.jobs.record import TERMINAL, UNSENT
@@ -62,6 +62,8 @@ def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
             if what:
                 done[what] += 1
     _sweep(rt, now, stall, done)
+    if rt.settings.mj_storage_url or rt.redis.zcard(rt.keys.storing):
+        done["storing"] = storing.revive(rt, now, stall)
     for job_id in [str(j) for j in rt.redis.zrangebyscore(rt.keys.undelivered, 0, now - stall)]:
         rec = rt.records.load(job_id)
         if rec is None or rec.state not in TERMINAL:
@@ -70,6 +72,8 @@ def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
             rt.redis.zrem(rt.keys.undelivered, job_id)
             continue
         rt.redis.zadd(rt.keys.undelivered, {job_id: now})
+        if storing.held(rec):
+            continue  # its files are being copied to the store: the copy's end reports it
         rt.dispatcher.resume(job_id)
         done["redelivered"] += 1
 

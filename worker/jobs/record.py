@@ -64,6 +64,7 @@ FLOAT_FIELDS = (
     "hold_until",
     "expires_at",
     "waiting_since",
+    "storing_since",
 )
 JSON_FIELDS = ("params", "result", "sig", "parent")
 # Fields stored under another name in the hash. `urgency` keeps its old name, `priority`, so a
@@ -118,6 +119,9 @@ class JobRecord:
     waiting_since: float = 0.0  # when it first found its account full
     hook_token: str = ""
     last_error: str = ""  # what the last submit that may have created the job answered
+    # Result storage (worker.jobs.storing): `hold` or `background` while its files are copied.
+    storing: str = ""
+    storing_since: float = 0.0  # when its copy began (its end, on Redis's clock)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

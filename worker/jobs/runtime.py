@@ -93,6 +93,9 @@ class Runtime:
     # Whether this process may still send a submit on an account (the engine: while it holds
     # the account's lease; a node that stalled past it must not send what it prepared).
     may_submit: Callable[[str], bool] = field(default=lambda label: True)
+    # In the engine: copies a finished job's files to the store (job id) in its storage pool;
+    # None elsewhere: the account's engine is hinted instead (`worker.jobs.storing`).
+    storer: Callable[[str], None] | None = None
 
     @classmethod
     def build(

@@ -12,7 +12,7 @@ from typing import Any
 
 from worker import policy
 from worker.capacity import metrics
-from worker.jobs import hints, journal, refusals
+from worker.jobs import hints, journal, refusals, storing
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -93,12 +93,16 @@ def fail(
     return True
 
 
-def _note_success(rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: float) -> None:
+def _note_success(
+    rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: float, store: str = ""
+) -> None:
     """In one round trip: the finished job indexed by its TTAPI id (a follow-up named by that id
     looks there, so before the report), its learned duration and its ending (counted, indexed,
-    logged)."""
+    logged); with `store`, listed as being copied to the store."""
     mode = str(result["mode"])
     pipe = rt.redis.pipeline(transaction=False)
+    if store:
+        storing.note(pipe, rt, rec.job_id, rec.submitted_at_ts + took_s)
     remember(rt, result, pipe)
     rt.durations.learn(rec.account, mode, rec.kind, took_s, client=pipe)
     metrics.observe_duration(pipe, mode, took_s, keys=rt.keys)
@@ -120,6 +124,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     same_job = {"ttapi_job_id": rec.ttapi_job_id}
     if info.status == "SUCCESS":
         result = job_result(rec, info, now)
+        store = storing.mode_for(rt, rec, result)  # its files copied to the store first?
         if not rt.records.move(  # and owed to its caller, in the same breath
             rec.job_id,
             RecordState.SUBMITTED,
@@ -128,11 +133,15 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             result=result,
             finished_at_ts=now,
             progress=100,
+            **storing.fields(store, now),
         ):
             return False
-        _note_success(rt, rec, result, now - rec.submitted_at_ts)
+        _note_success(rt, rec, result, now - rec.submitted_at_ts, store)
         # Reported before its slot is passed on: the caller need not wait for the next submit.
-        rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
+        if store != storing.HOLD:
+            rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
+        if store:  # a held job's report waits for its copy; its slot does not
+            storing.hand_over(rt, rec)
         _release(rt, rec)
         return True
     message = info.message or "TTAPI reported the job FAILED without a reason"

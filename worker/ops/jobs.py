@@ -16,6 +16,7 @@ from typing import Any
 from worker.jobs import recent as recent_index
 from worker.jobs.record import STORED_AS, JobRecord
 from worker.ops.view import OpsView
+from worker.storage.links import fresh
 from worker.text import text
 
 #: The record fields a listing row shows (`JobRecord`'s names; read under their stored names).
@@ -34,6 +35,7 @@ FIELDS = (
     "waiting_since",
     "tenant",
     "priority",
+    "storing",
 )
 STORED = [STORED_AS.get(name, name) for name in FIELDS]
 KINDS = ("waiting", "active", "recent", "failed")
@@ -80,6 +82,10 @@ def row_of(rec: JobRecord, now: float) -> dict[str, Any]:
         "error": rec.error,
         "tenant": rec.tenant,
         "priority": rec.priority,
+        # Copies in the store (`stored` links as the job's end made them: see `with_links`).
+        "stored": result.get("stored") if isinstance(result.get("stored"), dict) else None,
+        "storage_error": str(result.get("storage_error") or ""),
+        "storing": rec.storing,
     }
 
 
@@ -111,7 +117,17 @@ def ended(view: OpsView, now: float, *, failed: bool = False, limit: int = 50) -
     at = dict(noted)
     for row in found:
         row["finished_at"] = row["finished_at"] or at.get(row["job_id"])
+        with_links(view, row, now)
     return found
+
+
+def with_links(view: OpsView, row: dict[str, Any], now: float) -> None:
+    """A row's `stored` links made anew (presigned ones re-signed), and its `thumbnail`: the
+    stored one when a browser can fetch it (not a file:// store's path), else ""."""
+    if row.get("stored"):
+        row["stored"] = (fresh({"stored": row["stored"]}, view.settings, now) or {})["stored"]
+    thumb = str((row.get("stored") or {}).get("thumbnail") or "")
+    row["thumbnail"] = thumb if thumb.startswith(("http://", "https://")) else ""
 
 
 def listing(
@@ -134,4 +150,13 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-__all__ = ["KINDS", "ended", "in_flight", "listing", "row_of", "rows", "waiting"]
+__all__ = [
+    "KINDS",
+    "ended",
+    "in_flight",
+    "listing",
+    "row_of",
+    "rows",
+    "waiting",
+    "with_links",
+]

@@ -128,6 +128,13 @@ class RedisCollector:
         for outcome, n in metrics.outcomes(self.view.redis, keys=self.view.keys).items():
             jobs.add_metric([outcome], n)
         yield jobs
+        failures = CounterMetricFamily(
+            "mj_storage_failures",
+            "Results delivered with stored: null (the store stayed away past "
+            "MJ_STORAGE_RETRY_S, or a file could not be read).",
+        )
+        failures.add_metric([], float(self.view.redis.get(self.view.keys.storage_failures) or 0))
+        yield failures
         duration = HistogramMetricFamily(
             "mj_job_duration_seconds", "How long ended jobs took, by mode.", labels=["mode"]
         )

@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from worker.jobs.record import JobRecord
-from worker.ops.jobs import row_of
+from worker.ops.jobs import row_of, with_links
 from worker.ops.view import OpsView
+from worker.storage.links import fresh
 from worker.text import text
 
 TIMINGS = (
@@ -30,17 +31,19 @@ TIMINGS = (
 
 
 def show(view: OpsView, job_id: str) -> dict[str, Any] | None:
-    """Everything known about `job_id`, or None when it has no record (never, or expired)."""
+    """Everything known about `job_id`, or None when it has no record (never, or expired).
+    Its result's stored links are made anew: presigned ones work for a full TTL from now."""
     raw = {text(k): text(v) for k, v in view.redis.hgetall(view.keys.job(job_id)).items()}
     if not raw:
         return None
     now = view.now()
     rec = JobRecord.from_hash(job_id, raw)
     doc = row_of(rec, now)
+    with_links(view, doc, now)
     doc.update(
         pinned=rec.pinned,
         params=rec.params,
-        result=rec.result or None,
+        result=fresh(rec.result or None, view.settings, now),  # stored links re-signed
         parent_ttapi_job_id=str(rec.parent.get("job_id") or "") or None,
         previous_ttapi_job_id=rec.previous_job_id or None,
         submit_attempts=rec.submit_attempts,

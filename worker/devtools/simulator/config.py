@@ -145,6 +145,10 @@ class SimConfig:
     hook_retry_delay_s: float = 0.2
     seed: int = 0
     faults: Faults = field(default_factory=Faults)
+    #: A video clip's size in bytes at the CDN (0: a few hundred); a real one is a few MB.
+    clip_bytes: int = 0
+    #: The side of an image at the CDN in pixels (Midjourney's are 1024, a grid 2048).
+    image_px: int = 32
 
     @property
     def time_scale(self) -> float:

@@ -24,7 +24,8 @@ def handle_control(engine: Engine, method: str, path: str, raw: bytes) -> Reply 
             known = match.group(1) in engine.jobs
         if not known:
             return None
-        return Reply(200, png_bytes(f"{match.group(1)}/{match.group(2)}"), content_type="image/png")
+        image = png_bytes(f"{match.group(1)}/{match.group(2)}", engine.config.image_px)
+        return Reply(200, image, content_type="image/png")
     if method == "GET" and (match := _VIDEO.match(path)):
         return _video(engine, match.group(1), int(match.group(2)))
     if (method, path) == ("GET", "/_sim/stats"):
@@ -53,7 +54,8 @@ def _video(engine: Engine, job_id: str, clip: int) -> Reply | None:
         spec = job.media if job is not None else None
     if not isinstance(spec, VideoSpec) or clip >= spec.batch:
         return None
-    return Reply(200, mp4_bytes(f"{job_id}/{clip}"), content_type="video/mp4")
+    body = mp4_bytes(f"{job_id}/{clip}", size=engine.config.clip_bytes)
+    return Reply(200, body, content_type="video/mp4")
 
 
 def _set_account(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:

@@ -14,11 +14,13 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
 
-def mp4_bytes(name: str, seconds: int = 5) -> bytes:
+def mp4_bytes(name: str, seconds: int = 5, size: int = 0) -> bytes:
     """An ISO-BMFF file: `ftyp` (isom), a `moov` with its `mvhd`, and an `mdat` from `name`.
 
     A few hundred bytes, different for each `name`, with a movie header saying `seconds` long
     (TTAPI's clips are 5 s); it holds no track, which is enough for a downloader to store it.
+    With `size`, its `mdat` is padded so the file has (at least) that many bytes, the size of a
+    real clip (a few MB), for tests that must see a clip streamed.
     """
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41")
     timescale = 1000
@@ -32,5 +34,9 @@ def mp4_bytes(name: str, seconds: int = 5) -> bytes:
         + bytes(24)  # pre-defined
         + struct.pack(">I", 1),  # next track id
     )
-    mdat = _box(b"mdat", hashlib.sha256(name.encode()).digest() * 8)
-    return ftyp + _box(b"moov", mvhd) + mdat
+    head = ftyp + _box(b"moov", mvhd)
+    payload = hashlib.sha256(name.encode()).digest() * 8
+    if size > len(head) + 8 + len(payload):
+        payload *= (size - len(head) - 8) // len(payload) + 1
+        payload = payload[: size - len(head) - 8]
+    return head + _box(b"mdat", payload)

@@ -148,6 +148,15 @@ def _thumb(j: dict[str, Any]) -> str:
     """The card's picture, linked to the file: the first clip of a video, else the image."""
     clip_url = j["videos"][0] if j.get("videos") else ""
     image = j["image_url"] or (j["images"][0] if j["images"] else "")
+    if j.get("thumbnail"):  # the stored thumbnail, linked to the stored file
+        stored = j.get("stored") or {}
+        target = (
+            stored.get("image_url") or (stored.get("images") or stored.get("videos") or [""])[0]
+        )
+        thumb, alt = esc(j["thumbnail"]), esc(j["prompt"])
+        inner = f'<img class="thumb" loading="lazy" src="{thumb}" alt="{alt}">'
+        href = esc(str(target or j["thumbnail"]))
+        return f'<a href="{href}" target="_blank" rel="noreferrer noopener">{inner}</a>'
     if clip_url:
         poster = f' poster="{esc(image)}"' if image else ""
         inner = (

@@ -1,0 +1,176 @@
+"""Stored before delivered: a finished job's "storing" flag, and how its copy ends.
+
+With MJ_STORAGE_URL set, a job that TTAPI reports finished ends SUCCESS as always (its slot is
+freed at once, its ending counted), with a flag of its own in its record, `storing`:
+
+    hold        the last job step of its chain: its report waits for the copy (or its end)
+    background  an intermediate step with MJ_STORAGE_STEPS=all: delivered at once, copied after
+    (empty)     nothing to copy, or the copy ended
+
+A held job is owed (`undelivered`) like any ended job, but nobody reports it while the flag
+holds: the task's report run parks (`worker.jobs.entry`), the pump's re-publish passes it by.
+Every flagged job is also in the `storing` index, which the pump reads to hand a job whose
+copier died (its claim lapsed) to the engine of its account again (`revive`). The copy itself
+(`worker.storage`) runs in the engine's storage pool and ends here: `finish` with the stored
+links, or `give_up` after MJ_STORAGE_RETRY_S with `stored: null` and `storage_error`. Both are
+compare-and-sets on the flag, so the report is published once, whoever copied.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from worker.jobs import hints
+from worker.jobs.record import RecordState
+from worker.jobs.records import JobRecord
+from worker.jobs.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HOLD, BACKGROUND = "hold", "background"
+# The job tasks: a chain that goes on with one of these goes on with another job step.
+JOB_TASKS = (
+    "mj.imagine",
+    "mj.action",
+    "mj.seed",
+    "mj.blend",
+    "mj.describe",
+    "mj.inpaint",
+    "mj.video",
+    "mj.video_extend",
+    "mj.edit",
+)
+FILE_FIELDS = ("image_url", "images", "videos")
+REVIVE_BATCH = 500  # storing jobs the pump looks at in one round
+
+
+def mode_for(rt: Runtime, rec: JobRecord, result: dict[str, Any]) -> str:
+    """How the job's files are stored: HOLD, BACKGROUND, or "" (no store, nothing to copy,
+    or an intermediate step under MJ_STORAGE_STEPS=final)."""
+    if not rt.settings.mj_storage_url or not any(result.get(f) for f in FILE_FIELDS):
+        return ""
+    if is_last_step(rec.sig):
+        return HOLD
+    return BACKGROUND if rt.settings.mj_storage_steps == "all" else ""
+
+
+def is_last_step(sig: dict[str, Any]) -> bool:
+    """True when no job step follows in the task's chain or callbacks (a download, or a
+    caller's own task, may): its result is the one a caller keeps."""
+    options = sig.get("options") or {}
+    later = [*(options.get("chain") or []), *(options.get("link") or [])]
+    return not any(isinstance(s, dict) and s.get("task") in JOB_TASKS for s in later)
+
+
+def held(rec: JobRecord) -> bool:
+    """True while the job's result waits for its copy: it must not be reported yet."""
+    return rec.storing == HOLD
+
+
+def pending(rec: JobRecord) -> str:
+    """The job's storing mode while its copy has not ended, else ""."""
+    mode = rec.storing
+    return mode if rec.state == RecordState.SUCCESS and mode in (HOLD, BACKGROUND) else ""
+
+
+def since(rec: JobRecord) -> float:
+    """When the job started waiting for its copy (epoch seconds, Redis time)."""
+    return rec.storing_since or rec.finished_at_ts
+
+
+def fields(mode: str, now: float) -> dict[str, Any]:
+    """What the ending compare-and-set writes for a job stored in `mode`."""
+    return {"storing": mode, "storing_since": now} if mode else {}
+
+
+def note(client: Any, rt: Runtime, job_id: str, now: float) -> None:
+    """List the job in the storing index (through `client`, a pipeline the caller sends)."""
+    client.zadd(rt.keys.storing, {job_id: now})
+
+
+def hand_over(rt: Runtime, rec: JobRecord) -> None:
+    """Have the job's files copied: by this engine's storage pool (`Runtime.storer`), or, from
+    any other process (the webhook receiver, the pump), by the engine holding its account."""
+    if rt.storer is not None:
+        rt.storer(rec.job_id)
+    elif rec.account:
+        hints.push(rt.redis, rt.keys, rec.account, [hints.store_hint(rec.job_id)])
+
+
+def finish(rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: str = "") -> bool:
+    """End the copy: the result gains `stored` (or `stored: null` and `storage_error`), and a
+    held job's report is published. False if the copy had already ended (another copier)."""
+    mode = pending(rec)
+    if not mode:
+        return False
+    result = {**rec.result, "stored": stored}
+    if error:
+        result["storage_error"] = error
+    if not rt.records.cas(
+        rec.job_id, {"state": RecordState.SUCCESS, "storing": mode}, storing="", result=result
+    ):
+        return False
+    now = rt.clock()
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.zrem(rt.keys.storing, rec.job_id)
+    if error:
+        pipe.incr(rt.keys.storage_failures)
+    if mode == HOLD:  # owed since its end: the pump waits a while before it re-publishes
+        pipe.zadd(rt.keys.undelivered, {rec.job_id: now}, xx=True)
+    pipe.execute()
+    if mode == HOLD:
+        rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
+    return True
+
+
+def give_up(rt: Runtime, rec: JobRecord, error: str) -> bool:
+    """The store stayed away past MJ_STORAGE_RETRY_S: deliver with `stored: null`."""
+    log.warning("job %s: not stored (%s); delivered with stored: null", rec.job_id, error)
+    return finish(rt, rec, None, f"not stored after {rt.settings.mj_storage_retry_s:g} s: {error}")
+
+
+def claimed(rt: Runtime, job_id: str) -> bool:
+    """Whether an engine holds the job's copy claim now (it renews it while the copy runs)."""
+    return bool(rt.redis.exists(rt.keys.store_claim(job_id)))
+
+
+def revive(rt: Runtime, now: float, stall: float) -> int:
+    """The pump's look at the storing index: a job whose copier died (no claim) goes to its
+    account's engine again; one past MJ_STORAGE_RETRY_S with no copier is delivered with
+    `stored: null` here. Returns how many jobs were handed over or given up."""
+    found = rt.redis.zrangebyscore(rt.keys.storing, 0, now - stall, start=0, num=REVIVE_BATCH)
+    due = [str(j) for j in found]  # bounded work per round: the rest wait for the next one
+    done = 0
+    for job_id in due:
+        rec = rt.records.load(job_id)
+        if rec is None or not pending(rec):
+            rt.redis.zrem(rt.keys.storing, job_id)
+            continue
+        rt.redis.zadd(rt.keys.storing, {job_id: now}, xx=True)
+        if claimed(rt, job_id):
+            continue
+        if now - since(rec) > rt.settings.mj_storage_retry_s:
+            done += give_up(rt, rec, "no engine copied it (the store or the engines were away)")
+            continue
+        log.warning("job %s: its copy to the store has no copier; handing it over", job_id)
+        hand_over(rt, rec)
+        done += 1
+    return done
+
+
+__all__ = [
+    "BACKGROUND",
+    "HOLD",
+    "claimed",
+    "finish",
+    "give_up",
+    "hand_over",
+    "held",
+    "is_last_step",
+    "mode_for",
+    "note",
+    "pending",
+    "revive",
+    "since",
+]
