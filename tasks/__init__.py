@@ -12,6 +12,7 @@ from typing import Any
 from celery import Task
 from celery.canvas import Signature
 
+from tasks import revokes  # noqa: F401  (its signal handlers: revoke and expires of job tasks)
 from tasks.jobs import (
     JobTask,
     action,
