@@ -70,9 +70,12 @@ class TTAPIClient:
         self.transport.close()
 
     # -- submits -------------------------------------------------------------------------
-    def submit(self, request: SubmitRequest) -> SubmitResult:
-        """Send any validated submit request; returns the new job id."""
-        env = self._request("POST", request.path, json=request.body(), endpoint=request.endpoint)
+    def submit(self, request: SubmitRequest, *, deadline: float | None = None) -> SubmitResult:
+        """Send any validated submit request, over by `deadline` (monotonic; default: the
+        connect and read timeouts from now); returns the new job id."""
+        env = self._request(
+            "POST", request.path, json=request.body(), endpoint=request.endpoint, deadline=deadline
+        )
         if env.status.upper() != "SUCCESS":
             raise errors.EnvelopeFailed(
                 self._text(env.message or f"{request.endpoint} refused"),
@@ -180,12 +183,15 @@ class TTAPIClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         endpoint: str | None = None,
+        deadline: float | None = None,
     ) -> Envelope:
         endpoint = endpoint or path.rsplit("/", 1)[-1]
         headers = {"TT-API-KEY": self.account.key.get_secret_value()}
         started = time.monotonic()
         try:
-            resp = self.transport.request(method, path, headers=headers, json=json, params=params)
+            resp = self.transport.request(
+                method, path, headers=headers, json=json, params=params, deadline=deadline
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise transport_error(
                 exc, endpoint, self._text(f"{type(exc).__name__}: {exc}")

@@ -63,8 +63,10 @@ def never_connected(exc: BaseException) -> bool:
 def transport_error(exc: http.HTTPError, endpoint: str, detail: str) -> errors.TTAPIError:
     """Where a request that got no HTTP answer sits in the tree (`detail`: scrubbed words).
 
-    Never sent (no connection, a failed TLS handshake) is a ConnectError; sent and then no
-    answer in time, or a connection cut under it, may have created a job.
+    Never sent (no connection, a failed TLS handshake or certificate) is a ConnectError; sent
+    and then no answer in time, or a connection cut under it, may have created a job. The
+    transport turns a TLS error after the request was written into a ProtocolError, so an
+    SSLError here failed before anything was sent (`worker.ttapi.deadline`).
     """
     where = f"{endpoint}: "
     if isinstance(exc, http.ConnectTimeoutError):
