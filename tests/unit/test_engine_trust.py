@@ -117,8 +117,8 @@ def test_a_submit_answered_after_the_pump_took_it_for_lost_keeps_its_ttapi_job(
     client = eng.rt.pool.client(LABEL_A)
     real_submit = client.submit
 
-    def slow_submit(request: Any) -> Any:
-        answer = real_submit(request)
+    def slow_submit(request: Any, **kwargs: Any) -> Any:
+        answer = real_submit(request, **kwargs)
         [job] = eng.inputs  # meanwhile the pump moved the record on
         assert eng.rt.records.move(
             job, RecordState.SUBMITTING, RecordState.AMBIGUOUS, poll_seq=1, lost_at=time.time()
@@ -402,7 +402,7 @@ def test_a_refusal_with_an_hour_long_retry_after_cools_the_account_for_at_most_a
 ) -> None:
     client = eng.rt.pool.client(LABEL_A)
 
-    def refuse(request: Any) -> Any:
+    def refuse(request: Any, **kwargs: Any) -> Any:
         raise errors.RateLimited("too frequent", status_code=429, retry_after=3600.0)
 
     monkeypatch.setattr(client, "submit", refuse)
@@ -417,7 +417,7 @@ def test_429s_with_retry_after_cool_the_account_for_what_ttapi_said_without_doub
     client = eng.rt.pool.client(LABEL_A)
     refused = []
 
-    def refuse(request: Any) -> Any:
+    def refuse(request: Any, **kwargs: Any) -> Any:
         refused.append(time.monotonic())
         raise errors.RateLimited("too frequent", status_code=429, retry_after=0.2)
 
