@@ -1,10 +1,11 @@
 """A submit whose answer was lost (a 5xx, a timeout, a reset): find the job it made, or not.
 
 The job stays AMBIGUOUS, holding its slot, while TTAPI's history is searched for it; a webhook
-callback is proof too (`adopt`). It is resubmitted at most twice, each only after the grace
-passed with the history readable and showing nothing. If the history stays unreadable for a
-grace, it fails clearly, never resubmitted; TTAPI may run it, so its slot becomes occupancy
-that a probe TTAPI accepts gives back.
+callback is proof too (`adopt`). It is resubmitted, each time only after the grace passed with
+the history readable and showing nothing, until the deadline its loss set (the sent job's
+longest life at TTAPI). If the history stays unreadable for a grace, it fails clearly, never
+resubmitted; TTAPI may run it, so its slot becomes occupancy that a probe TTAPI accepts gives
+back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import poll_gap
 from worker.policy import (
-    AMBIGUOUS_RESUBMITS,
     CLAIM_TTL_S,
     HISTORY_FAILURES,
     HISTORY_PAGE_SIZE,
@@ -117,10 +117,11 @@ def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
 def reconcile(rt: Runtime, rec: JobRecord) -> None:
     """Find the job a lost submit may have created (TTAPI's history) before anything else.
 
-    Resubmit at most twice, each only after the grace (counted from when the answer was lost)
-    passed with TTAPI's history readable and showing nothing. If the history stays unreadable
-    for a grace, fail clearly without a resubmit; TTAPI may run the job, so its slot becomes
-    occupancy that a probe clears (not a slot locked for the job's longest life).
+    Resubmit, each time only after the grace (counted from when the answer was lost) passed
+    with TTAPI's history readable and showing nothing, until the job's deadline. If the
+    history stays unreadable for a grace, fail clearly without a resubmit; TTAPI may run the
+    job, so its slot becomes occupancy that a probe clears (not a slot locked for the job's
+    longest life).
     """
     seq, now = rec.poll_seq, rt.clock()
     lost_at = rec.lost_at or rec.sent_at
@@ -153,18 +154,20 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     if now - lost_at < rt.timing.reconcile_grace_s:
         _next_look(rt, rec, seq, history_seen_at=now, fetch_errors=0)
         return
-    if rec.ambiguous_resubmits >= AMBIGUOUS_RESUBMITS:
+    # (A record lost before deadlines were set on a loss: its send's.)
+    if now > (rec.deadline or rt.timing.deadline(rec, rec.sent_at or lost_at)):
         _give_up(
             rt,
             rec,
             seq,
-            f"the answers of its {rec.ambiguous_resubmits} resubmits were lost too, and TTAPI's "
-            "history shows none of them",
+            f"the answers of its {rec.ambiguous_resubmits + 1} submits were lost, and TTAPI's "
+            "history, readable, showed none of them by its deadline",
             blind=False,
         )
         return
-    # TTAPI's history has no such job after the grace: it was never created. Submit again,
-    # at most AMBIGUOUS_RESUBMITS times (the job keeps its slot).
+    # TTAPI's history has no such job after the grace: it was never created. Submit again
+    # (the job keeps its slot and its deadline): a storm of 5xx never ends a job before its
+    # deadline while the history answers and shows nothing.
     if rt.records.cas(
         rec.job_id,
         {"state": RecordState.AMBIGUOUS, "poll_seq": seq},
@@ -173,10 +176,10 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         ambiguous_resubmits=rec.ambiguous_resubmits + 1,
     ):
         log.warning(
-            "job %s: TTAPI never created it; submitting again (%s of at most %s)",
+            "job %s: TTAPI never created it; submitting again (resubmit %s, until %.0f s from now)",
             rec.job_id,
             rec.ambiguous_resubmits + 1,
-            AMBIGUOUS_RESUBMITS,
+            rec.deadline - now,
         )
         rt.guard.renew(rec.account, rec.job_id, confirms=False)
         rt.dispatcher.resume(rec.job_id)
