@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from worker.jobs import claims
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -20,7 +21,6 @@ from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import poll_gap
 from worker.policy import (
-    CLAIM_TTL_S,
     HISTORY_FAILURES,
     HISTORY_PAGE_SIZE,
     HISTORY_PAGES,
@@ -37,13 +37,11 @@ CLOCK_SKEW = timedelta(seconds=5)  # between our send and TTAPI's `created_at`
 def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = None) -> bool:
     """Make an AMBIGUOUS record track `ttapi_job_id`, found to be the job its lost submit made.
 
-    The claim (`SET NX`, or already ours) keeps two of our records from taking one TTAPI job.
+    The claim (`worker.jobs.claims`: one TTAPI job, one record, ever) keeps two of our records
+    from taking one TTAPI job.
     `seq` pins the poll step that found it; without it (a callback) any step will do.
     """
-    claim = rt.keys.claim(ttapi_job_id)
-    if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True) and (
-        rt.redis.get(claim) != rec.job_id
-    ):
+    if not claims.claim(rt, rec.job_id, ttapi_job_id):
         return False  # another of our jobs owns it (its submit said so, or it adopted it first)
     expect: dict[str, object] = {"state": RecordState.AMBIGUOUS}
     if seq is not None:
@@ -63,7 +61,7 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     ):
         return False
     log.warning("job %s: lost submit found at TTAPI as %s", rec.job_id, ttapi_job_id)
-    # Not the answer a probe waits for: the adopted job may be a look-alike (see take_claim).
+    # Not the answer a probe waits for: the adopted job may be a look-alike's (see claims).
     rt.guard.renew(rec.account, rec.job_id, confirms=False)
     fresh = rt.records.load(rec.job_id)
     if fresh is not None:
@@ -78,40 +76,6 @@ def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int =
     gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
     rt.records.update(rec.job_id, next_poll_at=now + gap)
     rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
-
-
-def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
-    """Claim `ttapi_job_id` for `job_id`, whose own submit answer named it. A record that
-    adopted it from TTAPI's history (`adopt`: same prompt, its own answer lost) was wrong: it
-    gives the job back and goes back to AMBIGUOUS, to find its own job (or none) again."""
-    claim = rt.keys.claim(ttapi_job_id)
-    previous = rt.redis.set(claim, job_id, ex=CLAIM_TTL_S, get=True)
-    if previous is None or previous == job_id:
-        return
-    adopter = rt.records.load(str(previous))
-    if (
-        adopter is None
-        or adopter.state != RecordState.SUBMITTED
-        or adopter.ttapi_job_id != ttapi_job_id
-    ):
-        log.error("job %s: TTAPI job %s was claimed by job %s", job_id, ttapi_job_id, previous)
-        return
-    seq = adopter.poll_seq + 1
-    if rt.records.cas(
-        adopter.job_id,
-        {"state": RecordState.SUBMITTED, "ttapi_job_id": ttapi_job_id},
-        state=RecordState.AMBIGUOUS,
-        ttapi_job_id="",
-        poll_seq=seq,
-        submitted_at_ts=0,
-    ):
-        log.warning(
-            "job %s: TTAPI job %s is job %s's (its submit said so); looking for its own again",
-            adopter.job_id,
-            ttapi_job_id,
-            job_id,
-        )
-        rt.dispatcher.poll(adopter.job_id, seq, rt.timing.bounds.min_s, adopter.account)
 
 
 def reconcile(rt: Runtime, rec: JobRecord) -> None:

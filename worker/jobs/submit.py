@@ -16,7 +16,7 @@ from typing import Any
 from worker.jobs import claims, journal, unsent
 from worker.jobs.outcome import Outcome, Park
 from worker.jobs.placement import account_for
-from worker.jobs.reconcile import adopt, take_claim
+from worker.jobs.reconcile import adopt
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.revoke import cancel
@@ -148,10 +148,12 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
 
 def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
     """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
-    # Claim the TTAPI job first, so no look-alike record can take it. The submit's own answer
-    # is first-hand proof: a record that adopted this job from TTAPI's history (its own submit
-    # looked the same, and its answer was lost) gives it back and reconciles again.
-    take_claim(rt, rec.job_id, ttapi_job_id)
+    # Claim the TTAPI job first, so no look-alike record can take it. If one already did (its
+    # own submit looked the same, its answer was lost, and it found this job in TTAPI's
+    # history), it keeps it, finished or not: this record looks for the look-alike's job
+    # instead, as if its own answer was lost. One TTAPI job, one record, ever.
+    if not claims.claim(rt, rec.job_id, ttapi_job_id):
+        return _taken(rt, rec, ttapi_job_id)
     now = rt.clock()
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
@@ -182,6 +184,27 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     show_submitted(rt, running, first=True)
     journal.submitted(running, label, ttapi_job_id)
     rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
+    return Park()
+
+
+def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Outcome:
+    """The job this submit made was adopted by a look-alike record: reconcile, as for a lost
+    answer (the look-alike's own job, if its submit made one, is in TTAPI's history)."""
+    now = rt.clock()
+    if rt.records.move(
+        rec.job_id,
+        RecordState.SUBMITTING,
+        RecordState.AMBIGUOUS,
+        expect={"sent_at": rec.sent_at},
+        **unsent.lost(rt, rec, now),
+        last_error=f"TTAPI job {ttapi_job_id} was taken by job {claims.owner(rt, ttapi_job_id)}",
+    ):
+        log.warning(
+            "job %s: its TTAPI job %s was adopted by a look-alike; looking for that one's",
+            rec.job_id,
+            ttapi_job_id,
+        )
+        rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
     return Park()
 
 
