@@ -11,9 +11,9 @@ back.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from worker.jobs import claims
+from worker.jobs import claims, skew
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -31,7 +31,6 @@ from worker.ttapi.kinds import ttapi_action
 from worker.ttapi.responses import JobListItem
 
 log = logging.getLogger(__name__)
-CLOCK_SKEW = timedelta(seconds=5)  # between our send and TTAPI's `created_at`
 
 
 def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = None) -> bool:
@@ -112,7 +111,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
             return
         _next_look(rt, rec, seq, fetch_errors=failures)
         return
-    for row_id in candidates(rec, rows):
+    for row_id in candidates(rec, rows, *skew.window(rt, rec)):
         if adopt(rt, rec, row_id, seq=seq):
             return
     if now - lost_at < rt.timing.reconcile_grace_s:
@@ -152,7 +151,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
 def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:
     """TTAPI's job history (newest first), as many pages as reach back to our send."""
     client = rt.pool.client(rec.account)
-    earliest = datetime.fromtimestamp(rec.sent_at, UTC) - CLOCK_SKEW
+    earliest = datetime.fromtimestamp(skew.window(rt, rec)[1], UTC)
     rows: list[JobListItem] = []
     for page in range(1, HISTORY_PAGES + 1):
         batch = client.fetch_list(page=page, limit=HISTORY_PAGE_SIZE)
@@ -163,18 +162,22 @@ def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:
     return rows
 
 
-def candidates(rec: JobRecord, rows: list[JobListItem]) -> list[str]:
-    """TTAPI jobs that may be the one our lost submit made, the nearest to our send first."""
+def candidates(
+    rec: JobRecord, rows: list[JobListItem], expected: float, earliest: float
+) -> list[str]:
+    """TTAPI jobs that may be the one our lost submit made, dated from `earliest` on (TTAPI's
+    clock, epoch seconds), the nearest to `expected` (when TTAPI dated our send) first."""
     action = ttapi_action(rec.kind, rec.params)  # e.g. an edit's type: `retexture`
     prompt = _norm(str(rec.params.get("prompt") or rec.parent.get("prompt") or ""))
-    sent = datetime.fromtimestamp(rec.sent_at, UTC)
+    sent = datetime.fromtimestamp(expected, UTC)
+    oldest = datetime.fromtimestamp(earliest, UTC)
     found: list[tuple[float, str]] = []
     for row in rows:
         if (row.action or action) != action:
             continue
         if prompt and not _same_prompt(prompt, _norm(row.prompt or "")):
             continue
-        if row.created_at and row.created_at < sent - CLOCK_SKEW:
+        if row.created_at and row.created_at < oldest:
             continue
         gap = abs((row.created_at - sent).total_seconds()) if row.created_at else 1e9
         found.append((gap, row.job_id))

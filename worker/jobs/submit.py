@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from worker.jobs import claims, journal, unsent
+from worker.jobs import claims, journal, skew, unsent
 from worker.jobs.outcome import Outcome, Park
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
@@ -143,6 +143,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
     except errors.TTAPIError as exc:
         lost = exc.may_have_created
         return (unsent.answer_lost if lost else unsent.not_created)(rt, rec, exc)
+    skew.learn(rt, label, answer.answered_at, rec.sent_at, rt.clock())
     return _submitted(rt, rec, label, answer.job_id)
 
 
