@@ -6,6 +6,9 @@ taken over. Two records with the same prompt whose answers were lost together ma
 with the other's job (look-alikes: the same prompt and action, each paid once), but never both
 with one, and a record that finished never shares its job with another.
 
+A callback that comes while the record's submit is under way is kept on the record (`hooked`):
+the submit's answer, or the reconcile after a lost one, uses it.
+
 A job no record can track (the answer of an attempt that a later one replaced) was paid for
 and runs at TTAPI all the same: it is claimed for the record that sent it, logged, and counted
 as occupancy (one place fewer for its longest life, given back by a probe TTAPI accepts).
@@ -39,6 +42,17 @@ def owner(rt: Runtime, ttapi_job_id: str) -> str | None:
     return str(found) if found is not None else None
 
 
+def hooked(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> bool:
+    """A callback for `rec` (its token) named `ttapi_job_id` while its submit is under way
+    (SUBMITTING): proof of which TTAPI job is ours. Claim it and keep it on the record for the
+    submit's answer, or the reconcile after a lost one; False if the record moved on meanwhile
+    (or another record owns the job)."""
+    if not claim(rt, rec.job_id, ttapi_job_id):
+        return False
+    expect = {"state": rec.state, "sent_at": rec.sent_at, "ttapi_job_id": ""}
+    return rt.records.cas(rec.job_id, expect, hooked_job_id=ttapi_job_id)
+
+
 def untracked(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> None:
     """TTAPI created `ttapi_job_id` for `rec`, but no record can track it any more (a later
     attempt replaced the one that sent it): keep it ours, say so, and keep its place."""
@@ -59,4 +73,4 @@ def untracked(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Non
     resume_all(rt, label, unresolved(rt, rec, label, life, holder=place))
 
 
-__all__ = ["claim", "owner", "untracked"]
+__all__ = ["claim", "hooked", "owner", "untracked"]

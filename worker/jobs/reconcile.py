@@ -33,12 +33,20 @@ from worker.ttapi.responses import JobListItem
 log = logging.getLogger(__name__)
 
 
-def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = None) -> bool:
+def adopt(
+    rt: Runtime,
+    rec: JobRecord,
+    ttapi_job_id: str,
+    *,
+    seq: int | None = None,
+    now_poll: bool = False,
+) -> bool:
     """Make an AMBIGUOUS record track `ttapi_job_id`, found to be the job its lost submit made.
 
     The claim (`worker.jobs.claims`: one TTAPI job, one record, ever) keeps two of our records
     from taking one TTAPI job.
-    `seq` pins the poll step that found it; without it (a callback) any step will do.
+    `seq` pins the poll step that found it; without it (a callback) any step will do. With
+    `now_poll` (a callback said how it went, and was not kept) it is fetched at once.
     """
     if not claims.claim(rt, rec.job_id, ttapi_job_id):
         return False  # another of our jobs owns it (its submit said so, or it adopted it first)
@@ -65,14 +73,17 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     fresh = rt.records.load(rec.job_id)
     if fresh is not None:
         show_submitted(rt, fresh, first=True)
-        schedule_poll(rt, fresh, next_seq)
+        schedule_poll(rt, fresh, next_seq, gap=rt.timing.bounds.min_s if now_poll else None)
     return True
 
 
-def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0) -> None:
-    """Schedule fetch number `seq` of a job at the gap the polling policy chooses."""
+def schedule_poll(
+    rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0, gap: float | None = None
+) -> None:
+    """Schedule fetch number `seq` of a job at `gap`, else the gap the polling policy chooses."""
     now = rt.clock()
-    gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
+    if gap is None:
+        gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
     rt.records.update(rec.job_id, next_poll_at=now + gap)
     rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
 
@@ -88,6 +99,8 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     """
     seq, now = rec.poll_seq, rt.clock()
     lost_at = rec.lost_at or rec.sent_at
+    if rec.hooked_job_id and adopt(rt, rec, rec.hooked_job_id, seq=seq, now_poll=True):
+        return  # a callback came while the submit was under way: first-hand proof
     try:
         rows = history_since(rt, rec)
     except errors.RateLimited as exc:

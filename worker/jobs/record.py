@@ -118,6 +118,7 @@ class JobRecord:
     expires_at: float = 0.0  # the task's `expires`: not submitted after this
     waiting_since: float = 0.0  # when it first found its account full
     hook_token: str = ""
+    hooked_job_id: str = ""  # a callback's TTAPI job, kept while the submit was under way
     last_error: str = ""  # what the last submit that may have created the job answered
     # Result storage (worker.jobs.storing): `hold` or `background` while its files are copied.
     storing: str = ""

@@ -179,6 +179,8 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
         _answered_late(rt, rec, label, ttapi_job_id)
         return Park()
     running = replace(rec, state=RecordState.SUBMITTED, **started)
+    if rt.timing.hook_poll_s is not None and _hooked(rt, rec.job_id) == ttapi_job_id:
+        gap = rt.timing.bounds.min_s  # its callback came during the submit: fetch it now
     # No lease renewal: the slot was granted just before the POST.
     if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
         resume_all(rt, label, rt.guard.fill(label))
@@ -186,6 +188,11 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     journal.submitted(running, label, ttapi_job_id)
     rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
     return Park()
+
+
+def _hooked(rt: Runtime, job_id: str) -> str:
+    """The TTAPI job a callback named while the submit was under way ("" if none came)."""
+    return str(rt.redis.hget(rt.records.key(job_id), "hooked_job_id") or "")
 
 
 def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Outcome:
