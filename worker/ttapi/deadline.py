@@ -3,9 +3,10 @@
 urllib3's timeouts bound each socket operation, not a request: a big blend uploaded slowly, or
 an answer trickled byte by byte, outlives them by far. The engine takes a submit for lost after
 its HTTP timeouts plus its stall time and may resubmit it; a POST still going then could create
-a second job. So every request runs as a `Call` with one deadline for all of it (connect, TLS
-handshake, upload, answer): a watchdog thread shuts its socket when the deadline passes, and a
-body is written in pieces with the deadline checked before each one.
+a second job. So every request runs as a `Call` with one deadline for all of it: the connect
+and the TLS handshake within a connect timeout cut to what is left of it, and from then on
+(upload, answer) a watchdog thread that shuts the socket when the deadline passes; a body is
+written in pieces with the deadline checked before each one.
 
 A `Call` also notes whether any byte of the request was written (`sent`). Only a request that
 wrote nothing (no connection, a failed TLS handshake or certificate) surely created no job: a
