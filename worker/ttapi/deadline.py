@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import socket
 import threading
 import time
@@ -63,8 +64,13 @@ class Watchdog:
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._heap: list[tuple[float, int, Call]] = []
         self._order = itertools.count()
+        self._reset()
+        # A forked child (a prefork pool's) starts with no thread and a lock no one holds.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._heap: list[tuple[float, int, Call]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
