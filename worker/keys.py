@@ -146,6 +146,10 @@ class Keys:
         """Hash: learned job durations by kind and mode (when to poll: `jobs/timing.py`)."""
         return f"{self.account(label)}:durations"
 
+    def skew(self, label: str) -> str:
+        """String: TTAPI's clock minus Redis's, seconds, learned from accepted submits."""
+        return f"{self.account(label)}:skew"
+
     def responses(self, label: str) -> str:
         """Hash: all-time TTAPI answers by HTTP status (mj_ttapi_responses_total)."""
         return f"{self.account(label)}:responses"

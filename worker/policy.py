@@ -16,9 +16,12 @@ COOLDOWN_DOUBLINGS = 6  # 429s in a row (no Retry-After) double the cooldown up 
 PROBE_FRACTION = 0.1  # after a 499, one probe above the learned cap per tenth of a job duration
 PROBE_MAX_S = 30.0  # ...but at least one probe this often (relax jobs last minutes)
 RETRY_AFTER_CAP_S = 60.0  # TTAPI's Retry-After is honoured up to this (or MJ_POLL_MAX_S)
-# Resubmits of a job whose submit answer was lost, ever: each only after TTAPI's history,
-# readable for a whole grace, showed no such job (TTAPI's "retry 1–2 times" after a 500).
-AMBIGUOUS_RESUBMITS = 2
+# TTAPI dates its history by its own clock: our send, moved by the offset learned from its
+# answers' Date headers, within this margin (whole-second dates, the round trip, its own
+# stamping); with nothing learned yet, this far back (the claims keep one job to one record).
+SKEW_MARGIN_S = 5.0
+UNKNOWN_SKEW_S = 300.0
+SKEW_TTL_S = 86400  # a learned offset is kept a day past the last submit that taught it
 HISTORY_PAGES = 10  # fetch-list pages read back per reconcile look (100 rows each)
 HISTORY_PAGE_SIZE = 100  # fetch-list's largest page
 HISTORY_FAILURES = 5  # fetch-list reads failing in a row (over a grace) before it counts as down

@@ -17,6 +17,7 @@ from tests.faults import (
     scenarios_engine,
     scenarios_platform,
     scenarios_storage,
+    scenarios_submit,
     scenarios_trust,
     scenarios_ttapi,
 )
@@ -31,6 +32,7 @@ SCENARIO_MODULES = (
     scenarios_trust,
     scenarios_engine,
     scenarios_storage,
+    scenarios_submit,
 )
 
 

@@ -24,6 +24,7 @@ from tests.faults.count import Counts
 from tests.faults.receiver import WebhookReceiver
 from tests.faults.row import Outcome
 from tests.support.stack import Stack
+from tests.support.tls_proxy import TLSProxy
 from worker.devtools.embedded import CeleryProcess, RedisServer, free_port
 from worker.keys import KEYS
 
@@ -42,6 +43,9 @@ class Plan:
     node_env: dict[int, dict[str, str]] = field(default_factory=dict)
     sim_keys: list[str] | None = None  # keys the simulator knows (default: all of `keys`)
     webhook: bool = False
+    # TLSProxy options: the nodes reach the simulator through a TLS-terminating proxy (its
+    # throwaway CA trusted through REQUESTS_CA_BUNDLE, as the client picks its CA bundle).
+    tls_proxy: dict[str, Any] | None = None
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Harness(Counts):
         self.redis_server = RedisServer(workdir / "redis", appendonly=True, appendfsync="everysec")
         self.nodes: list[CeleryProcess] = []
         self.receiver: WebhookReceiver | None = None
+        self.proxy: TLSProxy | None = None
         self._generation = 0
         self.tag = uuid.uuid4().hex[:6]
 
@@ -99,6 +104,10 @@ class Harness(Counts):
         )
         # The caller's Celery client must talk to OUR redis-server (pytest sets another REDIS_URL).
         assert self.stack.app.conf.broker_url == self.redis_server.url
+        if plan.tls_proxy is not None:
+            self.proxy = TLSProxy(self.stack.sim.url, self.workdir, **plan.tls_proxy).start()
+            self.stack.env["TTAPI_BASE_URL"] = self.proxy.url
+            self.stack.env["REQUESTS_CA_BUNDLE"] = str(self.proxy.ca_path)
         if plan.webhook:
             self.receiver = WebhookReceiver(hook_port, self.stack.env, self.workdir / "webhook.log")
             self.receiver.start()
@@ -113,6 +122,8 @@ class Harness(Counts):
         steps: list[Callable[[], None]] = [n.stop for n in self.nodes]
         if self.receiver is not None:
             steps += [self.receiver.stop]
+        if self.proxy is not None:
+            steps += [self.proxy.stop]
         if self._stack is not None:
             steps += [self._stack.sim.stop, self._stack.app.close]
         steps += [self.redis_server.stop]

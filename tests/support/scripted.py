@@ -20,6 +20,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     close: bool = False
     delay: float = 0.0  # seconds to wait before answering (read-timeout tests)
+    trickle: float = 0.0  # seconds between the body's bytes (a total deadline's tests)
 
 
 class ScriptedServer:
@@ -67,7 +68,14 @@ class ScriptedServer:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not reply.trickle:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):  # each byte within any read timeout, never done
+                    if server.release.wait(reply.trickle):
+                        return
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
 
             do_GET = _serve
             do_POST = _serve

@@ -1,8 +1,9 @@
 """Which TTAPI job is ours: a submit's own answer is proof; a look-alike in the history is not.
 
 A job whose submit answer was lost searches TTAPI's history for a job with its prompt. Another
-of our jobs with the same prompt may be there, its answer still on the way: when that answer
-arrives it wins, and the job that adopted it by mistake goes back to searching for its own.
+of our jobs with the same prompt may be there, its answer still on the way: the first record to
+claim a TTAPI job keeps it, ever (look-alikes: each paid once), and the other looks for the
+look-alike's job, or sends again; two records never deliver one TTAPI job.
 Renewals made while reconciling never count as TTAPI accepting a probe.
 """
 
@@ -29,18 +30,21 @@ def sim(make_sim: SimFactory) -> Simulator:
 
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
-    return build_engine(sim, capacity=10, mj_reconcile_grace_s=3.0)
+    # A grace long enough for another submit's slow answer, well within a job's deadline
+    # (TTAPI's timeout scaled as for 2 s jobs: 10 s).
+    return build_engine(sim, capacity=10, fast_s=2.0, mj_reconcile_grace_s=3.0)
 
 
 @pytest.mark.slow
-def test_a_submits_own_answer_wins_its_job_back_from_a_look_alike_that_adopted_it(
-    eng: InlineEngine, sim: Simulator
+@pytest.mark.parametrize("adopter_ends_first", [False, True])
+def test_a_job_adopted_by_a_look_alike_stays_its_and_its_maker_never_shares_it(
+    eng: InlineEngine, sim: Simulator, adopter_ends_first: bool
 ) -> None:
     prompt = "the same lighthouse"
     sim.set_faults(rate_truncated=1.0, fault_paths=["imagine"])  # J1's answer is lost...
     j1 = eng.imagine(prompt)  # ...and TTAPI never created it
     assert eng.state(j1) == RecordState.AMBIGUOUS
-    sim.set_faults(rate_truncated=0.0, slow_s=2.0)  # J2's answer will take two seconds
+    sim.set_faults(rate_truncated=0.0, slow_s=3.0)  # J2's answer will take three seconds
     j2 = "j2"
     eng.inputs[j2] = Inputs("imagine", {"prompt": prompt, "mode": "fast"})
     eng.deliver(j2)  # queued; its submit is one of the engine's actions...
@@ -55,10 +59,14 @@ def test_a_submits_own_answer_wins_its_job_back_from_a_look_alike_that_adopted_i
     [j2_ttapi] = sim.stats()["jobs"]
     j1_rec = lambda: eng.rt.records.load(j1)  # noqa: E731
     assert eng.run_until(lambda: j1_rec().ttapi_job_id == j2_ttapi, 5)  # type: ignore[union-attr]
+    if adopter_ends_first:  # J1 delivered J2's job before J2's answer came back
+        assert eng.run_until(eng.done(j1), 5)
     sending.join(10)
     assert eng.run_until(eng.done(j1, j2), 15)
-    assert eng.result(j2)["job_id"] == j2_ttapi
-    assert eng.result(j1)["job_id"] != j2_ttapi  # J1 found nothing of its own: sent once more
+    # One TTAPI job, one record: J1 keeps what it adopted; J2 found nothing of J1's (its
+    # submit made nothing) and sent once more.
+    assert eng.result(j1)["job_id"] == j2_ttapi
+    assert eng.result(j2)["job_id"] != j2_ttapi
     assert account(sim)["submits"] == 2
 
 

@@ -186,8 +186,10 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
         job, kind="imagine", params={"prompt": "nothing like it"}, account=LABEL_A, sig={"job": job}
     )
     assert rt.guard.acquire(LABEL_A, job).granted
+    # Lost `age` ago, within its deadline (a loss sets one: the sent job's longest life).
+    sent = time.time() - age
     assert rt.records.move(
-        job, RecordState.NEW, RecordState.AMBIGUOUS, sent_at=time.time() - age, poll_seq=1
+        job, RecordState.NEW, RecordState.AMBIGUOUS, sent_at=sent, poll_seq=1, deadline=sent + 60
     )
     completion.reconcile(rt, rt.records.load(job))  # type: ignore[arg-type]
     assert eng.state(job) == state

@@ -11,6 +11,7 @@ from worker.jobs.record import TERMINAL, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
+from worker.jobs.unsent import lost
 from worker.policy import LEASE_RENEW_LEFT
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,12 @@ def look_at_holder(
     elif (
         rec.state == RecordState.SUBMITTING and now - rec.sent_at > rt.timing.submit_limit_s + stall
     ):
+        full = rt.records.load(job_id) or rec  # its deadline comes from its params
         if rt.records.cas(
             job_id,
             {"state": RecordState.SUBMITTING, "poll_seq": rec.poll_seq},
             state=RecordState.AMBIGUOUS,
-            poll_seq=rec.poll_seq + 1,
-            lost_at=now,
+            **lost(rt, full, now),
         ):
             log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
             rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)

@@ -1,17 +1,19 @@
 """A submit whose answer was lost (a 5xx, a timeout, a reset): find the job it made, or not.
 
 The job stays AMBIGUOUS, holding its slot, while TTAPI's history is searched for it; a webhook
-callback is proof too (`adopt`). It is resubmitted at most twice, each only after the grace
-passed with the history readable and showing nothing. If the history stays unreadable for a
-grace, it fails clearly, never resubmitted; TTAPI may run it, so its slot becomes occupancy
-that a probe TTAPI accepts gives back.
+callback is proof too (`adopt`). It is resubmitted, each time only after the grace passed with
+the history readable and showing nothing, until the deadline its loss set (the sent job's
+longest life at TTAPI). If the history stays unreadable for a grace, it fails clearly, never
+resubmitted; TTAPI may run it, so its slot becomes occupancy that a probe TTAPI accepts gives
+back.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from worker.jobs import claims, skew
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -19,8 +21,6 @@ from worker.jobs.settle import fail
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import poll_gap
 from worker.policy import (
-    AMBIGUOUS_RESUBMITS,
-    CLAIM_TTL_S,
     HISTORY_FAILURES,
     HISTORY_PAGE_SIZE,
     HISTORY_PAGES,
@@ -31,19 +31,24 @@ from worker.ttapi.kinds import ttapi_action
 from worker.ttapi.responses import JobListItem
 
 log = logging.getLogger(__name__)
-CLOCK_SKEW = timedelta(seconds=5)  # between our send and TTAPI's `created_at`
 
 
-def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = None) -> bool:
+def adopt(
+    rt: Runtime,
+    rec: JobRecord,
+    ttapi_job_id: str,
+    *,
+    seq: int | None = None,
+    now_poll: bool = False,
+) -> bool:
     """Make an AMBIGUOUS record track `ttapi_job_id`, found to be the job its lost submit made.
 
-    The claim (`SET NX`, or already ours) keeps two of our records from taking one TTAPI job.
-    `seq` pins the poll step that found it; without it (a callback) any step will do.
+    The claim (`worker.jobs.claims`: one TTAPI job, one record, ever) keeps two of our records
+    from taking one TTAPI job.
+    `seq` pins the poll step that found it; without it (a callback) any step will do. With
+    `now_poll` (a callback said how it went, and was not kept) it is fetched at once.
     """
-    claim = rt.keys.claim(ttapi_job_id)
-    if not rt.redis.set(claim, rec.job_id, ex=CLAIM_TTL_S, nx=True) and (
-        rt.redis.get(claim) != rec.job_id
-    ):
+    if not claims.claim(rt, rec.job_id, ttapi_job_id):
         return False  # another of our jobs owns it (its submit said so, or it adopted it first)
     expect: dict[str, object] = {"state": RecordState.AMBIGUOUS}
     if seq is not None:
@@ -63,67 +68,39 @@ def adopt(rt: Runtime, rec: JobRecord, ttapi_job_id: str, *, seq: int | None = N
     ):
         return False
     log.warning("job %s: lost submit found at TTAPI as %s", rec.job_id, ttapi_job_id)
-    # Not the answer a probe waits for: the adopted job may be a look-alike (see take_claim).
+    # Not the answer a probe waits for: the adopted job may be a look-alike's (see claims).
     rt.guard.renew(rec.account, rec.job_id, confirms=False)
     fresh = rt.records.load(rec.job_id)
     if fresh is not None:
         show_submitted(rt, fresh, first=True)
-        schedule_poll(rt, fresh, next_seq)
+        schedule_poll(rt, fresh, next_seq, gap=rt.timing.bounds.min_s if now_poll else None)
     return True
 
 
-def schedule_poll(rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0) -> None:
-    """Schedule fetch number `seq` of a job at the gap the polling policy chooses."""
+def schedule_poll(
+    rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0, gap: float | None = None
+) -> None:
+    """Schedule fetch number `seq` of a job at `gap`, else the gap the polling policy chooses."""
     now = rt.clock()
-    gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
+    if gap is None:
+        gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
     rt.records.update(rec.job_id, next_poll_at=now + gap)
     rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
-
-
-def take_claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> None:
-    """Claim `ttapi_job_id` for `job_id`, whose own submit answer named it. A record that
-    adopted it from TTAPI's history (`adopt`: same prompt, its own answer lost) was wrong: it
-    gives the job back and goes back to AMBIGUOUS, to find its own job (or none) again."""
-    claim = rt.keys.claim(ttapi_job_id)
-    previous = rt.redis.set(claim, job_id, ex=CLAIM_TTL_S, get=True)
-    if previous is None or previous == job_id:
-        return
-    adopter = rt.records.load(str(previous))
-    if (
-        adopter is None
-        or adopter.state != RecordState.SUBMITTED
-        or adopter.ttapi_job_id != ttapi_job_id
-    ):
-        log.error("job %s: TTAPI job %s was claimed by job %s", job_id, ttapi_job_id, previous)
-        return
-    seq = adopter.poll_seq + 1
-    if rt.records.cas(
-        adopter.job_id,
-        {"state": RecordState.SUBMITTED, "ttapi_job_id": ttapi_job_id},
-        state=RecordState.AMBIGUOUS,
-        ttapi_job_id="",
-        poll_seq=seq,
-        submitted_at_ts=0,
-    ):
-        log.warning(
-            "job %s: TTAPI job %s is job %s's (its submit said so); looking for its own again",
-            adopter.job_id,
-            ttapi_job_id,
-            job_id,
-        )
-        rt.dispatcher.poll(adopter.job_id, seq, rt.timing.bounds.min_s, adopter.account)
 
 
 def reconcile(rt: Runtime, rec: JobRecord) -> None:
     """Find the job a lost submit may have created (TTAPI's history) before anything else.
 
-    Resubmit at most twice, each only after the grace (counted from when the answer was lost)
-    passed with TTAPI's history readable and showing nothing. If the history stays unreadable
-    for a grace, fail clearly without a resubmit; TTAPI may run the job, so its slot becomes
-    occupancy that a probe clears (not a slot locked for the job's longest life).
+    Resubmit, each time only after the grace (counted from when the answer was lost) passed
+    with TTAPI's history readable and showing nothing, until the job's deadline. If the
+    history stays unreadable for a grace, fail clearly without a resubmit; TTAPI may run the
+    job, so its slot becomes occupancy that a probe clears (not a slot locked for the job's
+    longest life).
     """
     seq, now = rec.poll_seq, rt.clock()
     lost_at = rec.lost_at or rec.sent_at
+    if rec.hooked_job_id and adopt(rt, rec, rec.hooked_job_id, seq=seq, now_poll=True):
+        return  # a callback came while the submit was under way: first-hand proof
     try:
         rows = history_since(rt, rec)
     except errors.RateLimited as exc:
@@ -147,24 +124,26 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
             return
         _next_look(rt, rec, seq, fetch_errors=failures)
         return
-    for row_id in candidates(rec, rows):
+    for row_id in candidates(rec, rows, *skew.window(rt, rec)):
         if adopt(rt, rec, row_id, seq=seq):
             return
     if now - lost_at < rt.timing.reconcile_grace_s:
         _next_look(rt, rec, seq, history_seen_at=now, fetch_errors=0)
         return
-    if rec.ambiguous_resubmits >= AMBIGUOUS_RESUBMITS:
+    # (A record lost before deadlines were set on a loss: its send's.)
+    if now > (rec.deadline or rt.timing.deadline(rec, rec.sent_at or lost_at)):
         _give_up(
             rt,
             rec,
             seq,
-            f"the answers of its {rec.ambiguous_resubmits} resubmits were lost too, and TTAPI's "
-            "history shows none of them",
+            f"the answers of its {rec.ambiguous_resubmits + 1} submits were lost, and TTAPI's "
+            "history, readable, showed none of them by its deadline",
             blind=False,
         )
         return
-    # TTAPI's history has no such job after the grace: it was never created. Submit again,
-    # at most AMBIGUOUS_RESUBMITS times (the job keeps its slot).
+    # TTAPI's history has no such job after the grace: it was never created. Submit again
+    # (the job keeps its slot and its deadline): a storm of 5xx never ends a job before its
+    # deadline while the history answers and shows nothing.
     if rt.records.cas(
         rec.job_id,
         {"state": RecordState.AMBIGUOUS, "poll_seq": seq},
@@ -173,10 +152,10 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         ambiguous_resubmits=rec.ambiguous_resubmits + 1,
     ):
         log.warning(
-            "job %s: TTAPI never created it; submitting again (%s of at most %s)",
+            "job %s: TTAPI never created it; submitting again (resubmit %s, until %.0f s from now)",
             rec.job_id,
             rec.ambiguous_resubmits + 1,
-            AMBIGUOUS_RESUBMITS,
+            rec.deadline - now,
         )
         rt.guard.renew(rec.account, rec.job_id, confirms=False)
         rt.dispatcher.resume(rec.job_id)
@@ -185,7 +164,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
 def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:
     """TTAPI's job history (newest first), as many pages as reach back to our send."""
     client = rt.pool.client(rec.account)
-    earliest = datetime.fromtimestamp(rec.sent_at, UTC) - CLOCK_SKEW
+    earliest = datetime.fromtimestamp(skew.window(rt, rec)[1], UTC)
     rows: list[JobListItem] = []
     for page in range(1, HISTORY_PAGES + 1):
         batch = client.fetch_list(page=page, limit=HISTORY_PAGE_SIZE)
@@ -196,18 +175,22 @@ def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:
     return rows
 
 
-def candidates(rec: JobRecord, rows: list[JobListItem]) -> list[str]:
-    """TTAPI jobs that may be the one our lost submit made, the nearest to our send first."""
+def candidates(
+    rec: JobRecord, rows: list[JobListItem], expected: float, earliest: float
+) -> list[str]:
+    """TTAPI jobs that may be the one our lost submit made, dated from `earliest` on (TTAPI's
+    clock, epoch seconds), the nearest to `expected` (when TTAPI dated our send) first."""
     action = ttapi_action(rec.kind, rec.params)  # e.g. an edit's type: `retexture`
     prompt = _norm(str(rec.params.get("prompt") or rec.parent.get("prompt") or ""))
-    sent = datetime.fromtimestamp(rec.sent_at, UTC)
+    sent = datetime.fromtimestamp(expected, UTC)
+    oldest = datetime.fromtimestamp(earliest, UTC)
     found: list[tuple[float, str]] = []
     for row in rows:
         if (row.action or action) != action:
             continue
         if prompt and not _same_prompt(prompt, _norm(row.prompt or "")):
             continue
-        if row.created_at and row.created_at < sent - CLOCK_SKEW:
+        if row.created_at and row.created_at < oldest:
             continue
         gap = abs((row.created_at - sent).total_seconds()) if row.created_at else 1e9
         found.append((gap, row.job_id))

@@ -99,7 +99,7 @@ class JobRecord:
     resubmits: int = 0
     fetch_errors: int = 0
     unknown_fetches: int = 0  # 404/401/400 answers to fetch in a row (TTAPI does not know it)
-    ambiguous_resubmits: int = 0  # resubmits after a lost answer (at most one, ever)
+    ambiguous_resubmits: int = 0  # resubmits after a lost answer (each within its deadline)
     step_errors: int = 0  # unexpected errors in its task's runs (see worker.jobs.entry)
     previous_job_id: str = ""  # the TTAPI job a transient failure replaced
     created_at: float = 0.0
@@ -118,6 +118,7 @@ class JobRecord:
     expires_at: float = 0.0  # the task's `expires`: not submitted after this
     waiting_since: float = 0.0  # when it first found its account full
     hook_token: str = ""
+    hooked_job_id: str = ""  # a callback's TTAPI job, kept while the submit was under way
     last_error: str = ""  # what the last submit that may have created the job answered
     # Result storage (worker.jobs.storing): `hold` or `background` while its files are copied.
     storing: str = ""

@@ -46,9 +46,12 @@ def cooldown(rt: Runtime, label: str, retry_after: float | None) -> float:
     return float(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS))
 
 
-def unresolved(rt: Runtime, rec: JobRecord, label: str, lapse_s: float) -> list[str]:
+def unresolved(
+    rt: Runtime, rec: JobRecord, label: str, lapse_s: float, *, holder: str = ""
+) -> list[str]:
     """The job ended for its caller, but TTAPI may still run it for up to `lapse_s`: its slot
-    becomes occupancy that probes (a tenth of a job apart) can clear; returns ids woken."""
+    (or `holder`'s, a place held for it) becomes occupancy that probes (a tenth of a job apart)
+    can clear; returns ids woken."""
     expected = rt.durations.expected(label, mode_of(rec.params, rec.parent), rec.kind)
     gap, _ = probe_timing(expected, rt.timing.cooldown_s)
-    return rt.guard.unresolved(label, rec.job_id, probe_every_s=gap, lapse_s=lapse_s)
+    return rt.guard.unresolved(label, holder or rec.job_id, probe_every_s=gap, lapse_s=lapse_s)

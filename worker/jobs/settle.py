@@ -156,6 +156,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             previous_job_id=rec.ttapi_job_id,
             ttapi_job_id="",
             submit_attempts=0,
+            deadline=0,  # the resubmit's own comes with its submit (or with its loss)
         ):
             return False
         log.warning(

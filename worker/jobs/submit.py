@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import replace
 from typing import Any
 
-from worker.jobs import journal, unsent
+from worker.jobs import claims, journal, skew, unsent
 from worker.jobs.outcome import Outcome, Park
 from worker.jobs.placement import account_for
-from worker.jobs.reconcile import adopt, take_claim
+from worker.jobs.reconcile import adopt
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.revoke import cancel
@@ -69,9 +70,17 @@ def _give_back(rt: Runtime, label: str, job_id: str, rec: JobRecord | None) -> N
 
 
 def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
+    """Mark the job SUBMITTING (this attempt: its send time, its number, its hook token) and
+    send it, unless this engine lost the account meanwhile."""
+    # The POST is over (sent and answered, or abandoned) within the HTTP timeouts of this
+    # moment: the engine takes the submit for lost only after those and a stall more.
+    deadline = time.monotonic() + rt.timing.submit_limit_s
     # The account is part of the compare-and-set: a run that placed the job elsewhere must
     # never submit it here (its polls would use the other account's key).
     changes: dict[str, Any] = {"sent_at": rt.clock(), "submit_attempts": rec.submit_attempts + 1}
+    token = _new_hook_token(rt, rec)
+    if token:  # issued here, in the same compare-and-set: no write is left before the POST
+        changes["hook_token"] = token
     if not rt.records.move(
         rec.job_id, UNSENT, RecordState.SUBMITTING, expect={"account": label}, **changes
     ):
@@ -79,39 +88,54 @@ def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         if fresh is None or fresh.account != label or fresh.state in TERMINAL:
             resume_all(rt, label, rt.guard.release(label, rec.job_id))
         return Park()
-    if not rt.may_submit(label):
-        # This engine lost the account (it stalled past its lease) between the two lines: the
-        # account's new engine may already take this submit for lost. Send nothing.
-        rt.records.move(
-            rec.job_id,
-            RecordState.SUBMITTING,
-            RecordState.WAITING,
-            expect={"sent_at": changes["sent_at"]},
-        )
-        log.warning("job %s: not sent, this engine no longer holds %s", rec.job_id, label)
-        return Park()
-    return submit(rt, replace(rec, state=RecordState.SUBMITTING, **changes), label)
+    return submit(rt, replace(rec, state=RecordState.SUBMITTING, **changes), label, deadline)
+
+
+def _new_hook_token(rt: Runtime, rec: JobRecord) -> str:
+    """A hook token for a job that has none yet (with MJ_HOOK_BASE_URL), its lookup key
+    written now; "" when the job keeps its own or webhooks are off."""
+    if not rt.settings.mj_hook_base_url or rec.hook_token:
+        return ""
+    token = secrets.token_urlsafe(24)
+    rt.redis.set(rt.keys.hook(token), rec.job_id, ex=rt.settings.mj_record_ttl_s)
+    return token
+
+
+def _not_sent(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
+    """This engine lost the account (it stalled past its lease) after marking the job
+    SUBMITTING: the account's new engine may already take this submit for lost. Send nothing;
+    the job waits again (unless the new engine moved it on)."""
+    rt.records.move(
+        rec.job_id, RecordState.SUBMITTING, RecordState.WAITING, expect={"sent_at": rec.sent_at}
+    )
+    log.warning("job %s: not sent, this engine no longer holds %s", rec.job_id, label)
+    return Park()
 
 
 def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
-    """The job's callback URL under MJ_HOOK_BASE_URL, with an unguessable per-job token."""
+    """The job's callback URL under MJ_HOOK_BASE_URL, issuing its unguessable per-job token if
+    it has none (a submit issues it in its SUBMITTING compare-and-set instead)."""
     base = rt.settings.mj_hook_base_url
     if not base:
         return None
-    token = rec.hook_token
-    if not token:
-        token = secrets.token_urlsafe(24)
+    if not rec.hook_token:
+        token = _new_hook_token(rt, rec)
         rt.records.update(rec.job_id, hook_token=token)
-        rt.redis.set(rt.keys.hook(token), rec.job_id, ex=rt.settings.mj_record_ttl_s)
         rec.hook_token = token
-    return f"{base}/hook/{token}"
+    return f"{base}/hook/{rec.hook_token}"
 
 
-def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
-    """POST the job (state SUBMITTING, slot held) and act on every possible answer."""
+def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = None) -> Outcome:
+    """POST the job (state SUBMITTING, slot held, hook token issued) and act on every possible
+    answer; the POST is over by `deadline` (monotonic)."""
     try:
-        request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""), hook_url(rt, rec))
-        answer = rt.pool.client(label).submit(request)
+        base = rt.settings.mj_hook_base_url
+        hook = f"{base}/hook/{rec.hook_token}" if base and rec.hook_token else None
+        request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""), hook)
+        # The lease, checked last: nothing that can block (no Redis call) until the POST.
+        if not rt.may_submit(label):
+            return _not_sent(rt, rec, label)
+        answer = rt.pool.client(label).submit(request, deadline=deadline)
     except (errors.QueueFull, errors.RateLimited) as exc:
         return unsent.refused(rt, rec, label, exc)
     except (errors.Unauthorized, errors.InsufficientBalance) as exc:
@@ -119,15 +143,18 @@ def submit(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     except errors.TTAPIError as exc:
         lost = exc.may_have_created
         return (unsent.answer_lost if lost else unsent.not_created)(rt, rec, exc)
+    skew.learn(rt, label, answer.answered_at, rec.sent_at, rt.clock())
     return _submitted(rt, rec, label, answer.job_id)
 
 
 def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
     """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
-    # Claim the TTAPI job first, so no look-alike record can take it. The submit's own answer
-    # is first-hand proof: a record that adopted this job from TTAPI's history (its own submit
-    # looked the same, and its answer was lost) gives it back and reconciles again.
-    take_claim(rt, rec.job_id, ttapi_job_id)
+    # Claim the TTAPI job first, so no look-alike record can take it. If one already did (its
+    # own submit looked the same, its answer was lost, and it found this job in TTAPI's
+    # history), it keeps it, finished or not: this record looks for the look-alike's job
+    # instead, as if its own answer was lost. One TTAPI job, one record, ever.
+    if not claims.claim(rt, rec.job_id, ttapi_job_id):
+        return _taken(rt, rec, ttapi_job_id)
     now = rt.clock()
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
@@ -136,27 +163,24 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
         "prev_progress_at": 0,
     }
     gap = poll_gap(rt.timing, rt.durations, replace(rec, **fresh_start), now)
-    running = rt.records.moved(
-        rec,
-        RecordState.SUBMITTING,
-        RecordState.SUBMITTED,
-        ttapi_job_id=ttapi_job_id,
-        deadline=rt.timing.deadline(rec, now),
-        poll_seq=rec.poll_seq + 1,
-        last_poll_at=now,
-        next_poll_at=now + gap,
+    started = {
+        "ttapi_job_id": ttapi_job_id,
+        "deadline": rt.timing.deadline(rec, now),
+        "poll_seq": rec.poll_seq + 1,
+        "last_poll_at": now,
+        "next_poll_at": now + gap,
         **fresh_start,
-    )
-    if running is None:
-        # The submit was taken for lost while it was still under way: we hold the proof.
-        fresh = rt.records.load(rec.job_id)
-        if (
-            fresh is None
-            or fresh.state != RecordState.AMBIGUOUS
-            or not adopt(rt, fresh, ttapi_job_id)
-        ):
-            log.error("job %s: state changed during submit; TTAPI job %s", rec.job_id, ttapi_job_id)
+    }
+    # Only onto the attempt that sent it: a late answer must never take over a later attempt.
+    this_attempt = {"sent_at": rec.sent_at, "submit_attempts": rec.submit_attempts}
+    if not rt.records.move(
+        rec.job_id, RecordState.SUBMITTING, RecordState.SUBMITTED, expect=this_attempt, **started
+    ):
+        _answered_late(rt, rec, label, ttapi_job_id)
         return Park()
+    running = replace(rec, state=RecordState.SUBMITTED, **started)
+    if rt.timing.hook_poll_s is not None and _hooked(rt, rec.job_id) == ttapi_job_id:
+        gap = rt.timing.bounds.min_s  # its callback came during the submit: fetch it now
     # No lease renewal: the slot was granted just before the POST.
     if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
         resume_all(rt, label, rt.guard.fill(label))
@@ -164,6 +188,46 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     journal.submitted(running, label, ttapi_job_id)
     rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
     return Park()
+
+
+def _hooked(rt: Runtime, job_id: str) -> str:
+    """The TTAPI job a callback named while the submit was under way ("" if none came)."""
+    return str(rt.redis.hget(rt.records.key(job_id), "hooked_job_id") or "")
+
+
+def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Outcome:
+    """The job this submit made was adopted by a look-alike record: reconcile, as for a lost
+    answer (the look-alike's own job, if its submit made one, is in TTAPI's history)."""
+    now = rt.clock()
+    if rt.records.move(
+        rec.job_id,
+        RecordState.SUBMITTING,
+        RecordState.AMBIGUOUS,
+        expect={"sent_at": rec.sent_at},
+        **unsent.lost(rt, rec, now),
+        last_error=f"TTAPI job {ttapi_job_id} was taken by job {claims.owner(rt, ttapi_job_id)}",
+    ):
+        log.warning(
+            "job %s: its TTAPI job %s was adopted by a look-alike; looking for that one's",
+            rec.job_id,
+            ttapi_job_id,
+        )
+        rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
+    return Park()
+
+
+def _answered_late(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> None:
+    """The attempt that made `ttapi_job_id` was taken for lost while its answer was on the way.
+    A record still looking for its job takes it (first-hand proof); otherwise the job is paid
+    for and no record can track it (a later attempt replaced this one): see `claims.untracked`.
+    """
+    fresh = rt.records.load(rec.job_id)
+    if fresh is None or fresh.ttapi_job_id == ttapi_job_id:
+        return
+    looking = fresh.state == RecordState.AMBIGUOUS and not fresh.ttapi_job_id
+    if looking and adopt(rt, fresh, ttapi_job_id):
+        return
+    claims.untracked(rt, fresh, label, ttapi_job_id)
 
 
 __all__ = ["EXPIRED", "enqueue", "hook_url", "submit", "take_over"]

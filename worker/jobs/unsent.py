@@ -9,6 +9,7 @@ the job with TTAPI's words.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from worker.capacity import metrics
 from worker.jobs import refusals
@@ -71,14 +72,22 @@ def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
         rec.job_id,
         RecordState.SUBMITTING,
         RecordState.AMBIGUOUS,
-        poll_seq=rec.poll_seq + 1,
-        lost_at=rt.clock(),
+        expect={"sent_at": rec.sent_at},
+        **lost(rt, rec, rt.clock()),
         last_error=exc.message[:300],
     ):
         return Park()  # another run moved it on (e.g. the pump took it for lost meanwhile)
     log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
     rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
     return Park()
+
+
+def lost(rt: Runtime, rec: JobRecord, now: float) -> dict[str, Any]:
+    """The changes that make a submit (sent at `rec.sent_at`) AMBIGUOUS at `now`: its next
+    step, when it was lost, and its deadline. The deadline is the sent job's longest life at
+    TTAPI; a loss within an earlier loss's resubmits keeps that one's (they happen within it)."""
+    deadline = rec.deadline or rt.timing.deadline(rec, rec.sent_at or now)
+    return {"poll_seq": rec.poll_seq + 1, "lost_at": now, "deadline": deadline}
 
 
 def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
@@ -106,4 +115,4 @@ def _not_counted(rec: JobRecord) -> int:
     return max(rec.submit_attempts - 1, 0)
 
 
-__all__ = ["account_refused", "answer_lost", "not_created", "refused"]
+__all__ = ["account_refused", "answer_lost", "lost", "not_created", "refused"]

@@ -18,7 +18,14 @@ from config.settings import Account, default
 from worker.ttapi import errors
 from worker.ttapi.kinds import EDIT_FETCH_PATH, fetch_path
 from worker.ttapi.media_requests import EditRequest, VideoExtendRequest, VideoRequest
-from worker.ttapi.parsing import odd_body, parsed, retry_after, snippet, transport_error
+from worker.ttapi.parsing import (
+    http_date,
+    odd_body,
+    parsed,
+    retry_after,
+    snippet,
+    transport_error,
+)
 from worker.ttapi.requests import (
     ActionRequest,
     BlendRequest,
@@ -70,9 +77,13 @@ class TTAPIClient:
         self.transport.close()
 
     # -- submits -------------------------------------------------------------------------
-    def submit(self, request: SubmitRequest) -> SubmitResult:
-        """Send any validated submit request; returns the new job id."""
-        env = self._request("POST", request.path, json=request.body(), endpoint=request.endpoint)
+    def submit(self, request: SubmitRequest, *, deadline: float | None = None) -> SubmitResult:
+        """Send any validated submit request, over by `deadline` (monotonic; default: the
+        connect and read timeouts from now); returns the new job id."""
+        answer = self._call(
+            "POST", request.path, json=request.body(), endpoint=request.endpoint, deadline=deadline
+        )
+        env = self._envelope(answer, request.endpoint)
         if env.status.upper() != "SUCCESS":
             raise errors.EnvelopeFailed(
                 self._text(env.message or f"{request.endpoint} refused"),
@@ -86,7 +97,9 @@ class TTAPIClient:
                 endpoint=request.endpoint,
                 status_code=200,
             )
-        return parsed(SubmitResult, data, request.endpoint)
+        result = parsed(SubmitResult, data, request.endpoint)
+        result.answered_at = http_date(answer.headers.get("Date"))
+        return result
 
     def imagine(self, prompt: str, **fields: Any) -> SubmitResult:
         """Start an imagine job (`mode`, `hook_url`, `timeout`, `get_u_images` optional)."""
@@ -182,10 +195,27 @@ class TTAPIClient:
         endpoint: str | None = None,
     ) -> Envelope:
         endpoint = endpoint or path.rsplit("/", 1)[-1]
+        answer = self._call(method, path, json=json, params=params, endpoint=endpoint)
+        return self._envelope(answer, endpoint)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+        deadline: float | None = None,
+    ) -> Answer:
+        """One HTTP exchange that TTAPI answered 200 (every other outcome raises)."""
+        endpoint = endpoint or path.rsplit("/", 1)[-1]
         headers = {"TT-API-KEY": self.account.key.get_secret_value()}
         started = time.monotonic()
         try:
-            resp = self.transport.request(method, path, headers=headers, json=json, params=params)
+            resp = self.transport.request(
+                method, path, headers=headers, json=json, params=params, deadline=deadline
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise transport_error(
                 exc, endpoint, self._text(f"{type(exc).__name__}: {exc}")
@@ -200,6 +230,10 @@ class TTAPIClient:
         )
         if resp.status != 200:
             raise self._status_error(resp, endpoint)
+        return resp
+
+    def _envelope(self, resp: Answer, endpoint: str) -> Envelope:
+        """The JSON envelope of a 200 answer (a ResponseError when it is not one)."""
         try:
             payload = resp.json()
         except ValueError:

@@ -8,6 +8,7 @@ its place in the exception tree, an HTML error page its `<title>`. The client
 from __future__ import annotations
 
 import re
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -63,8 +64,10 @@ def never_connected(exc: BaseException) -> bool:
 def transport_error(exc: http.HTTPError, endpoint: str, detail: str) -> errors.TTAPIError:
     """Where a request that got no HTTP answer sits in the tree (`detail`: scrubbed words).
 
-    Never sent (no connection, a failed TLS handshake) is a ConnectError; sent and then no
-    answer in time, or a connection cut under it, may have created a job.
+    Never sent (no connection, a failed TLS handshake or certificate) is a ConnectError; sent
+    and then no answer in time, or a connection cut under it, may have created a job. The
+    transport turns a TLS error after the request was written into a ProtocolError, so an
+    SSLError here failed before anything was sent (`worker.ttapi.deadline`).
     """
     where = f"{endpoint}: "
     if isinstance(exc, http.ConnectTimeoutError):
@@ -88,6 +91,16 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
+def http_date(value: str | None) -> float | None:
+    """An HTTP `Date` header as epoch seconds (None when absent or unreadable)."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def snippet(text: str) -> str:
     """A short description of a body: an HTML page's title, else its first 80 characters."""
     title = _TITLE.search(text)
@@ -97,4 +110,12 @@ def snippet(text: str) -> str:
     return (text[:80] + "…") if len(text) > 80 else (text or "empty body")
 
 
-__all__ = ["never_connected", "odd_body", "parsed", "retry_after", "snippet", "transport_error"]
+__all__ = [
+    "http_date",
+    "never_connected",
+    "odd_body",
+    "parsed",
+    "retry_after",
+    "snippet",
+    "transport_error",
+]

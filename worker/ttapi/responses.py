@@ -35,6 +35,9 @@ class SubmitResult(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     job_id: str = Field(validation_alias=AliasChoices("jobId", "job_id", "jobid", "Jobid"))
+    # TTAPI's clock as it answered (the answer's `Date`, epoch seconds), set by the client:
+    # how far TTAPI's clock is from ours, which dates the jobs in its history.
+    answered_at: float | None = Field(None, exclude=True)
 
 
 def _progress(value: Any) -> int:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from config.problems import problems
 from worker.adapter.logs import configure_logging
+from worker.jobs import claims
 from worker.jobs.reconcile import adopt
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
@@ -134,6 +135,12 @@ def handle_hook(
         # A late retry for the attempt that failed and was resubmitted: already handled. It
         # must never be taken for the resubmit's job, even while that one's answer is lost.
         return Reply(200, {"ok": True, "settled": False})
+    if rec.state == RecordState.SUBMITTING and not rec.ttapi_job_id:
+        # The submit's answer is still on its way (a fast job, a slow answer): keep the proof
+        # for it, or for the reconcile if that answer is lost. TTAPI stops after 3 tries.
+        if claims.hooked(rt, rec, info.job_id):
+            return Reply(200, {"ok": True, "settled": False})
+        rec = rt.records.load(rec.job_id) or rec  # it moved on meanwhile: as any callback
     if rec.state == RecordState.AMBIGUOUS and not rec.ttapi_job_id:
         # The submit's answer was lost, but TTAPI called the hook only this job's submit
         # carried (token-authenticated): that is proof of which TTAPI job is ours.

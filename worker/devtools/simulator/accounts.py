@@ -20,6 +20,7 @@ COUNTERS = (
     "count_502",
     "count_504",
     "count_reset",
+    "count_held",
     "fetches",
     "hook_attempts",
     "hook_failures",

@@ -32,7 +32,7 @@ def handle_api(
     """Answer one TTAPI request, checks in TTAPI's order; the lock is held throughout."""
     with engine.lock:
         reply = _handle(engine, endpoint, key, query, raw, received)
-        reply.delay = engine.faults.slow_s
+        reply.delay += engine.faults.slow_s
     return reply
 
 
@@ -133,7 +133,11 @@ def _submit(
         if _roll(engine, engine.faults.rate_reset_after_create):
             acct.count("count_reset")
             return Reply(0, reset=True)
-    return ok({submit_id_name(endpoint, engine.faults.submit_id_key): job.job_id})
+    reply = ok({submit_id_name(endpoint, engine.faults.submit_id_key): job.job_id})
+    if engine.faults.applies_to(endpoint) and _roll(engine, engine.faults.rate_hold_submit):
+        acct.count("count_held")  # the job exists; its answer is held
+        reply.delay = engine.faults.hold_submit_s
+    return reply
 
 
 def _fetch(

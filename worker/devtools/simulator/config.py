@@ -27,7 +27,7 @@ VIDEO_LIST_KEYS = ("videos", "videoUrl", "images", "cdnImages")
 
 _SPELLINGS = {"submit_id_key": SUBMIT_ID_KEYS, "video_list_key": VIDEO_LIST_KEYS}
 #: Fields of Faults that are seconds >= 0.
-_SECONDS = ("slow_s", "latency_submit_s", "latency_fetch_s")
+_SECONDS = ("slow_s", "latency_submit_s", "latency_fetch_s", "hold_submit_s")
 _RATES = (
     "rate_429",
     "rate_500",
@@ -38,6 +38,7 @@ _RATES = (
     "rate_500_after_create",
     "rate_reset_after_create",
     "drop_callback_rate",
+    "rate_hold_submit",
 )
 
 
@@ -71,6 +72,14 @@ class Faults:
     submit_id_key: str = "auto"
     video_list_key: str = "videos"
     other_client: dict[str, int] = field(default_factory=dict)
+    #: TTAPI's wall clock minus the true time, in seconds (negative: behind). It dates what
+    #: TTAPI dates: a job's `created_at` in the history, and every answer's `Date` header.
+    clock_offset_s: float = 0.0
+    #: A share of the submits (`rate_hold_submit`, within `fault_paths`) whose answer waits
+    #: `hold_submit_s` after TTAPI acted (the job exists): a POST that outlives the client's
+    #: deadline. `slow_s` slows every endpoint; this only the submits it picks.
+    rate_hold_submit: float = 0.0
+    hold_submit_s: float = 0.0
 
     def applies_to(self, endpoint: str) -> bool:
         """Whether the random faults may hit `endpoint` (an empty `fault_paths` means all)."""
@@ -100,6 +109,10 @@ def _check(name: str, value: Any) -> Any:
     if name in _SECONDS:
         if not _is_number(value) or float(value) < 0:
             raise ValueError(f"{name} must be a number of seconds >= 0")
+        return float(value)
+    if name == "clock_offset_s":
+        if not _is_number(value) or abs(float(value)) > 86400:
+            raise ValueError("clock_offset_s must be a number of seconds within a day")
         return float(value)
     if name == "latency_jitter":
         if not _is_number(value) or not 0.0 <= float(value) <= 1.0:

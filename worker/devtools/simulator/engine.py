@@ -48,6 +48,10 @@ class Engine:
         """The simulator's clock (monotonic seconds)."""
         return time.monotonic()
 
+    def wall(self) -> datetime:
+        """TTAPI's wall clock (UTC), off the true time by `Faults.clock_offset_s`."""
+        return datetime.fromtimestamp(time.time() + self.faults.clock_offset_s, UTC)
+
     def round_trip(self, endpoint: str) -> float:
         """The round trip one request to `endpoint` takes now (seconds, jittered)."""
         return latency.round_trip(self.faults, endpoint, self.latency_rng)
@@ -102,7 +106,7 @@ class Engine:
             prompt=prompt,
             parent=spec.parent.job_id if spec.parent else None,
             hook_url=spec.hook_url,
-            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            created_at=self.wall().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             submitted=now,
             duration=duration,
             end=end,

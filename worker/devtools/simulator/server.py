@@ -115,6 +115,11 @@ class SimHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: request lines could be noisy in tests and benchmarks."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header by TTAPI's clock (`Faults.clock_offset_s`)."""
+        offset = cast(SimServer, self.server).engine.faults.clock_offset_s
+        return super().date_time_string((time.time() if timestamp is None else timestamp) + offset)
+
     def _serve(self, method: str) -> None:
         received = time.monotonic()
         url = urlsplit(self.path)
