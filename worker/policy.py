@@ -110,6 +110,9 @@ REDIS_SOCKET_TIMEOUT_S = 10.0
 # How long a submit waits for replicas to acknowledge its intent (`MJ_REDIS_WAIT_MS` unset):
 # far above a healthy replica's lag (milliseconds), far below an engine's lease.
 REDIS_WAIT_MS = 1000
+# A note that submits are paused (too few replicas acknowledged) lasts this long unless a
+# later wait falls short again: the operator's page clears itself once submits go on.
+SUBMITS_PAUSED_NOTE_S = 10.0
 # Broker and result backend: a connection is PINGed when idle this long, so a dead master is
 # noticed by a consumer waiting on an idle queue too.
 REDIS_HEALTH_CHECK_S = 10

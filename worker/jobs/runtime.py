@@ -25,6 +25,7 @@ from worker.capacity.guard import SlotGuard
 from worker.clock import RedisClock
 from worker.connect import redis_for
 from worker.jobs.records import RecordStore
+from worker.jobs.replicas import Durability
 from worker.jobs.timing import Durations, Timing
 from worker.keys import Keys
 from worker.ttapi.client import TTAPIClient
@@ -111,6 +112,8 @@ class Runtime:
     # In the engine: copies a finished job's files to the store (job id) in its storage pool;
     # None elsewhere: the account's engine is hinted instead (`worker.jobs.storing`).
     storer: Callable[[str], None] | None = None
+    # How many replicas must acknowledge a submit's intent before its POST (`jobs.durable`).
+    durability: Durability = field(default_factory=Durability)
 
     @classmethod
     def build(
@@ -163,4 +166,5 @@ class Runtime:
             durations=Durations(redis_client, time_scale=settings.mj_time_scale, keys=keys),
             clock=clock,
             keys=keys,
+            durability=Durability(settings.redis_min_replicas(), wait_ms(settings)),
         )
