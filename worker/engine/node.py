@@ -24,6 +24,7 @@ from worker.connect import redis_for
 from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
+from worker.engine.rederive import Follower
 from worker.engine.storing import StorePool
 from worker.engine.timers import Timers
 from worker.jobs.runtime import Dispatcher, Runtime, redis_client
@@ -59,6 +60,7 @@ class Node:
         self.core.scheduler = self.timers
         self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
         self.rt.may_submit = self.ownership.holds
+        self.follower = Follower(self.rt, self.core, self.pool.submit)  # a new master: re-derive
         dispatcher.core = self.core
         # Finished jobs' files copied to the store, on threads of their own (MJ_STORAGE_URL).
         storage = storage_for(settings)
@@ -117,6 +119,7 @@ class Node:
             for label in list(self.core.owned):
                 if not self.ownership.holds(label):
                     self.core.drop(label)
+            self.follower.check()
             if time.monotonic() - last_scan >= scan_every:
                 last_scan = time.monotonic()
                 for label in list(self.core.owned):
