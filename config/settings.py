@@ -53,22 +53,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     redis_url: str = Field("redis://localhost:6379/0", description="broker, backend, guard state")
-    mj_redis_sentinel_master: str = Field(
-        DEFAULT_MASTER, description="with a sentinel:// REDIS_URL: the master's name"
-    )
-    mj_redis_sentinel_password: SecretStr | None = Field(
-        None, description="the sentinels' own password (the Redis password stays in the URL)"
-    )
-    mj_redis_min_replicas: int | None = Field(
-        None,
-        ge=0,
-        le=16,
-        description="replicas that must have a submit's intent before the POST "
-        "(empty: 0, or 1 under sentinel://)",
-    )
-    mj_redis_wait_ms: int | None = Field(
-        None, ge=1, le=60000, description="how long a submit waits for those replicas"
-    )
+    mj_redis_sentinel_master: str = Field(DEFAULT_MASTER, description="sentinel://: its master")
+    mj_redis_sentinel_password: SecretStr | None = Field(None, description="the sentinels' own")
+    mj_redis_min_replicas: int | None = Field(None, ge=0, le=16, description="replicas to WAIT")
+    mj_redis_wait_ms: int | None = Field(None, ge=1, le=60000, description="a submit's WAIT")
     ttapi_api_key: SecretStr | None = Field(None, description="one account's key")
     ttapi_api_keys: SecretStr | None = Field(None, description="several keys, comma-separated")
     ttapi_base_url: str = Field("https://api.ttapi.io", description="TTAPI or the simulator")
