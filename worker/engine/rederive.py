@@ -32,12 +32,14 @@ import redis
 
 from worker.clock import RedisClock
 from worker.engine.core import Action, EngineCore
-from worker.jobs.record import IN_FLIGHT, UNSENT, RecordState
+from worker.jobs.record import IN_FLIGHT, STORED_AS, UNSENT, RecordState
 from worker.jobs.runtime import Runtime
 from worker.text import text
 
 log = logging.getLogger(__name__)
-FIELDS = ("state", "account", "sent_at", "poll_seq", "priority")
+# The record fields read, by their names in the hash (the guard class `urgency` is stored as
+# `priority`).
+FIELDS = ("state", "account", "sent_at", "poll_seq", STORED_AS["urgency"])
 BATCH = 500  # records read per round trip
 
 
@@ -117,7 +119,7 @@ def rederive(rt: Runtime, label: str) -> Counter[str]:
                 ):
                     done["submits reconciled"] += 1
             elif rec.state in UNSENT and where[job_id] is None:
-                rt.guard.enqueue(label, job_id, priority=rec.priority)
+                rt.guard.enqueue(label, job_id, priority=rec.urgency)
                 done["queued again"] += 1
     if done:
         log.warning("account %s after a new Redis master: %s", label, dict(done))
