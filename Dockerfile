@@ -1,5 +1,6 @@
 # mj-worker image: one image for the worker, beat and the webhook receiver (see docker-compose.yml).
-# Redis runs as its own service: no extra is installed, so the image carries no redis-server.
+# Redis runs as its own service: only the `flower` extra is installed (Flower runs on the app's
+# configuration, so it follows a Sentinel master too); the image carries no redis-server.
 FROM python:3.12.8-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -15,7 +16,7 @@ COPY worker ./worker
 COPY tasks ./tasks
 # The folders named volumes mount on (beat's schedule state, MJ_DOWNLOAD_DIR) belong to the
 # user the processes run as, so a new volume starts writable.
-RUN pip install . \
+RUN pip install ".[flower]" \
     && useradd --create-home --uid 10001 mj \
     && mkdir -p /var/lib/mj-beat /data/downloads /etc/mj-worker/schedules \
     && chown mj:mj /var/lib/mj-beat /data/downloads

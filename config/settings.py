@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from config.problems import problems
+from config.redis_url import DEFAULT_MASTER, RedisTarget, parse_redis_url
 from config.tenants import DEFAULT_TENANT, TenantSettings, check_tenant_name
 
 SSL_CERT_REQS = ("required", "optional", "none")
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     redis_url: str = Field("redis://localhost:6379/0", description="broker, backend, guard state")
+    mj_redis_sentinel_master: str = Field(DEFAULT_MASTER, description="sentinel://: its master")
+    mj_redis_sentinel_password: SecretStr | None = Field(None, description="the sentinels' own")
+    mj_redis_min_replicas: int | None = Field(None, ge=0, le=16, description="replicas to WAIT")
+    mj_redis_wait_ms: int | None = Field(None, ge=1, le=60000, description="a submit's WAIT")
     ttapi_api_key: SecretStr | None = Field(None, description="one account's key")
     ttapi_api_keys: SecretStr | None = Field(None, description="several keys, comma-separated")
     ttapi_base_url: str = Field("https://api.ttapi.io", description="TTAPI or the simulator")
@@ -181,7 +186,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("mj_video_cap", mode="before")
+    @field_validator("mj_video_cap", "mj_redis_min_replicas", "mj_redis_wait_ms", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -189,8 +194,7 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        parse_redis_url(value)  # a ValueError names what is wrong (the master name: below)
         if value.startswith("rediss://"):
             # Celery's result backend refuses a rediss:// URL without it, and redis-py reads
             # only these three spellings: say so at start-up, not at the first task.
@@ -252,6 +256,28 @@ class Settings(BaseSettings):
             raise ValueError("MJ_POLL_MAX_S must be at least MJ_POLL_MIN_S")
         return self
 
+    @model_validator(mode="after")
+    def _sentinel_master(self) -> Settings:
+        if self.redis_target().is_sentinel and not self.mj_redis_sentinel_master.strip():
+            raise ValueError("MJ_REDIS_SENTINEL_MASTER: a sentinel:// REDIS_URL needs the name")
+        return self
+
+    def redis_target(self) -> RedisTarget:
+        """`REDIS_URL` parsed, with the sentinel settings: each consumer takes its form."""
+        password = self.mj_redis_sentinel_password
+        return parse_redis_url(
+            self.redis_url,
+            master=self.mj_redis_sentinel_master.strip(),
+            sentinel_password=password.get_secret_value() if password else None,
+        )
+
+    def redis_min_replicas(self) -> int:
+        """Replicas that must acknowledge a submit's intent: the setting, else 1 under
+        sentinel:// (a failover must not forget it) and 0 on a single Redis."""
+        if self.mj_redis_min_replicas is not None:
+            return self.mj_redis_min_replicas
+        return 1 if self.redis_target().is_sentinel else 0
+
     def accounts(self) -> list[Account]:
         """Every configured account, `TTAPI_API_KEY` first, duplicates dropped, order kept."""
         raw: list[str] = []
@@ -294,22 +320,15 @@ def _describe(exc: ValidationError) -> str:
         value = problem.value
         if name.endswith("_URL") and isinstance(value, str):
             value = _without_password(value)
-        shown = (
-            ""
-            if isinstance(value, dict) or name.endswith(("KEY", "AUTH")) or "KEYS" in name
-            else (f" (got {value!r})")
-        )
+        secret = name.endswith(("KEY", "AUTH", "PASSWORD")) or "KEYS" in name
+        shown = "" if isinstance(value, dict) or secret else (f" (got {value!r})")
         parts.append(f"{name}: {problem.message}{shown}")
     return "invalid configuration: " + "; ".join(parts)
 
 
 def _without_password(url: str) -> str:
-    """`url` with the password of its user part (if any) replaced by `***`."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+    """`url` with the password of its user part (if any, in every `;` part) replaced by `***`."""
+    return RedisTarget(url).masked
 
 
 def default(name: str) -> Any:

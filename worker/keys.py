@@ -175,6 +175,12 @@ class Keys:
         return f"{self.prefix}:pump:last"
 
     @property
+    def submits_paused(self) -> str:
+        """String (PX, JSON: since, acked, wanted, wait_ms): submits wait because too few
+        replicas acknowledged a submit's intent (`worker.jobs.durable`)."""
+        return f"{self.prefix}:submits:paused"
+
+    @property
     def workers(self) -> str:
         """Hash: worker hostname → its heartbeat (JSON: queues, at, since); see ops.heartbeat."""
         return f"{self.prefix}:workers"

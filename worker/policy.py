@@ -104,6 +104,18 @@ REDIS_OUTAGE_S = 30.0  # how long one Redis call waits for a restarting server
 REDIS_RETRY_BASE_S = 0.05  # ...backing off from this
 REDIS_RETRY_CAP_S = 1.0  # ...to at most this between two tries
 REDIS_CONNECT_TIMEOUT_S = 2.0  # a Redis that does not accept a connection within this is down
+# A reply slower than this (plus what the command may block) means the connection is broken: a
+# master gone without closing its sockets is left within seconds, not minutes (celery#6348).
+REDIS_SOCKET_TIMEOUT_S = 10.0
+# How long a submit waits for replicas to acknowledge its intent (`MJ_REDIS_WAIT_MS` unset):
+# far above a healthy replica's lag (milliseconds), far below an engine's lease.
+REDIS_WAIT_MS = 1000
+# A note that submits are paused (too few replicas acknowledged) lasts this long unless a
+# later wait falls short again: the operator's page clears itself once submits go on.
+SUBMITS_PAUSED_NOTE_S = 10.0
+# Broker and result backend: a connection is PINGed when idle this long, so a dead master is
+# noticed by a consumer waiting on an idle queue too.
+REDIS_HEALTH_CHECK_S = 10
 REDIS_CLOCK_RESYNC_S = 10.0  # Redis's TIME is read again this often (local monotonic between)
 # Publishing rides out a Redis restart (a few seconds: 30 tries, 0.2 s more each, 1 s at most)
 # instead of failing the step.

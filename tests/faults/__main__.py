@@ -16,6 +16,7 @@ from tests.faults import (
     scenarios_celery,
     scenarios_engine,
     scenarios_platform,
+    scenarios_redis,
     scenarios_storage,
     scenarios_submit,
     scenarios_trust,
@@ -27,6 +28,7 @@ from tests.faults.row import HEADER, RULE
 # Importing them registers their scenarios.
 SCENARIO_MODULES = (
     scenarios_platform,
+    scenarios_redis,
     scenarios_celery,
     scenarios_ttapi,
     scenarios_trust,

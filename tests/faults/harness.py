@@ -1,4 +1,5 @@
-"""A restartable stack for one fault scenario: AOF redis-server, simulator, celery nodes, receiver.
+"""A restartable stack for one fault scenario: AOF redis-server (or a master, replicas and three
+sentinels), simulator, celery nodes, receiver.
 
 Built on tests/stack.py's `Stack` (simulator, worker env, client app); this adds what faults
 need: a redis-server that can be restarted or killed, nodes started, killed and restarted one
@@ -19,10 +20,12 @@ from typing import Any
 
 from celery.result import AsyncResult
 
+from config.redis_url import parse_redis_url
 from config.settings import account_label
 from tests.faults.count import Counts
 from tests.faults.receiver import WebhookReceiver
 from tests.faults.row import Outcome
+from tests.support.sentinel import SentinelSet
 from tests.support.stack import Stack
 from tests.support.tls_proxy import TLSProxy
 from worker.devtools.embedded import CeleryProcess, RedisServer, free_port
@@ -46,6 +49,7 @@ class Plan:
     # TLSProxy options: the nodes reach the simulator through a TLS-terminating proxy (its
     # throwaway CA trusted through REQUESTS_CA_BUNDLE, as the client picks its CA bundle).
     tls_proxy: dict[str, Any] | None = None
+    replicas: int = 0  # > 0: Redis is a master, this many replicas and three sentinels
 
 
 @dataclass
@@ -62,7 +66,11 @@ class Harness(Counts):
     def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan, self.workdir = plan, workdir
         self.labels = [account_label(k) for k in plan.keys]
-        self.redis_server = RedisServer(workdir / "redis", appendonly=True, appendfsync="everysec")
+        self.redis_server: RedisServer | SentinelSet = (
+            SentinelSet(workdir / "redis", replicas=plan.replicas)
+            if plan.replicas
+            else RedisServer(workdir / "redis", appendonly=True, appendfsync="everysec")
+        )
         self.nodes: list[CeleryProcess] = []
         self.receiver: WebhookReceiver | None = None
         self.proxy: TLSProxy | None = None
@@ -103,7 +111,7 @@ class Harness(Counts):
             sim=plan.sim,
         )
         # The caller's Celery client must talk to OUR redis-server (pytest sets another REDIS_URL).
-        assert self.stack.app.conf.broker_url == self.redis_server.url
+        assert self.stack.app.conf.broker_url == parse_redis_url(self.redis_server.url).celery_url()
         if plan.tls_proxy is not None:
             self.proxy = TLSProxy(self.stack.sim.url, self.workdir, **plan.tls_proxy).start()
             self.stack.env["TTAPI_BASE_URL"] = self.proxy.url
@@ -116,6 +124,20 @@ class Harness(Counts):
         for node in self.nodes:
             node.wait_ready()
         return self
+
+    @property
+    def single(self) -> RedisServer:
+        """The one redis-server of a plan without replicas."""
+        if not isinstance(self.redis_server, RedisServer):
+            raise TypeError("this scenario's Redis is a Sentinel set")
+        return self.redis_server
+
+    @property
+    def replicated(self) -> SentinelSet:
+        """The master, replicas and sentinels of a plan with replicas."""
+        if not isinstance(self.redis_server, SentinelSet):
+            raise TypeError("this scenario's Redis is one redis-server")
+        return self.redis_server
 
     def stop(self) -> None:
         """Stop nodes, receiver, simulator and redis-server; each is tried even if one fails."""

@@ -9,23 +9,45 @@ from typing import Any
 
 import redis
 from celery import Celery
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
+from config.redis_url import parse_redis_url
 from config.settings import account_label
+from tests.support.sentinel import MASTER_NAME, SentinelSet
+from worker.connect import redis_for
 from worker.devtools.embedded import CeleryProcess, RedisServer
 from worker.devtools.simulator import SimConfig, Simulator
 from worker.keys import KEYS
 
 
 def client_app(redis_url: str) -> Celery:
-    """A Celery client that knows nothing of the project: only the broker and task names."""
-    app = Celery("outsider", broker=redis_url, backend=redis_url)
+    """A Celery client that knows nothing of the project: only the broker and task names (and,
+    under sentinel://, the master's name, as every Celery client of a Sentinel set needs)."""
+    target = parse_redis_url(redis_url, master=MASTER_NAME)
+    app = Celery("outsider", broker=target.celery_url(), backend=target.celery_url())
+    options = target.transport_options(1.0)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
         result_accept_content=["json"],
+        broker_transport_options=options,
+        result_backend_transport_options=options,
     )
     return app
+
+
+def follower(redis_url: str) -> redis.Redis:
+    """A test's own client of the master (str replies), riding out a restart or failover."""
+    return redis_for(
+        parse_redis_url(redis_url, master=MASTER_NAME),
+        decode_responses=True,
+        socket_timeout=10.0,
+        socket_connect_timeout=2.0,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=40),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 class Stack:
@@ -33,7 +55,7 @@ class Stack:
 
     def __init__(
         self,
-        redis_server: RedisServer,
+        redis_server: RedisServer | SentinelSet,
         tmp: Path,
         *,
         keys: list[str],
@@ -51,13 +73,18 @@ class Stack:
         self.tmp = tmp
         self.keys = keys
         self.labels = [account_label(k) for k in keys]
-        self.redis = redis.Redis.from_url(redis_server.url, decode_responses=True)
+        self.redis = follower(redis_server.url)
         self.redis.flushall()
         self.sim = Simulator(
             SimConfig(keys=keys, capacity=capacity, fast_s=fast_s, **(sim or {}))
         ).start()
         self.env = {
             "REDIS_URL": redis_server.url,
+            **(
+                {"MJ_REDIS_SENTINEL_MASTER": MASTER_NAME}
+                if "sentinel://" in redis_server.url
+                else {}
+            ),
             "TTAPI_API_KEYS": ",".join(keys),
             "TTAPI_BASE_URL": self.sim.url,
             "TTAPI_MAX_IN_PROGRESS": str(capacity),

@@ -67,7 +67,9 @@ def test_the_schema_check_catches_a_misspelt_service_option(compose: dict[str, A
     ("service", "pattern"),
     [
         ("redis", r"redis:7\.4\.\d+-alpine"),
-        ("flower", r"mher/flower:\d+\.\d+\.\d+"),
+        ("redis-replica-1", r"redis:7\.4\.\d+-alpine"),
+        ("sentinel-1", r"redis:7\.4\.\d+-alpine"),
+        ("flower", r"mj-worker:\d+\.\d+\.\d+"),
     ],
 )
 def test_compose_images_are_pinned_to_a_release(
@@ -206,7 +208,7 @@ def test_compose_app_services_run_the_contract_commands_once_redis_is_healthy(
     assert spec["restart"] == "unless-stopped"
     assert spec["build"] == "."
     env = spec["environment"]
-    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert env["REDIS_URL"] == "${REDIS_URL:-redis://redis:6379/0}"
     assert {"TTAPI_API_KEY", "TTAPI_API_KEYS", "MJ_HOOK_BASE_URL"} <= set(env)
     assert not any(value.startswith("sk-") for value in env.values())  # no key in the file
 
@@ -237,18 +239,23 @@ def test_flower_has_a_healthcheck_on_its_own_healthcheck_path(compose: dict[str,
     assert "http://127.0.0.1:5555/healthcheck" in " ".join(test)
 
 
-def test_compose_flower_watches_the_same_broker(compose: dict[str, Any]) -> None:
+def test_compose_flower_watches_the_same_broker_through_the_apps_configuration(
+    compose: dict[str, Any],
+) -> None:
     flower = compose["services"]["flower"]
-    assert flower["image"].startswith("mher/flower")
-    args = command(flower)
-    assert args[:2] == ["celery", "--broker=redis://redis:6379/0"] and "flower" in args
+    assert (
+        flower["build"] == "."
+        and flower["environment"] == compose["services"]["worker"]["environment"]
+    )
+    assert command(flower)[:4] == ["celery", "-A", "worker", "flower"]
+    assert not any(a.startswith("--broker") for a in command(flower))  # REDIS_URL, as the app's
     assert any(str(p).endswith("5555:5555") for p in flower["ports"])
 
 
 def test_the_dockerfile_installs_the_project_on_a_pinned_python_312_slim() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.12\.\d+-slim-\w+$", text, flags=re.MULTILINE)
-    assert "pip install ." in text
+    assert 'pip install ".[flower]"' in text
     assert "chown mj:mj /var/lib/mj-beat /data/downloads" in text  # volumes start writable
 
 
@@ -285,3 +292,69 @@ def test_compose_stores_results_in_a_pinned_minio_whose_bucket_is_made_before_th
         assert env["AWS_ENDPOINT_URL"] == "${AWS_ENDPOINT_URL:-http://minio:9000}"
         wait = services[name]["depends_on"]["minio-setup"]
         assert wait == {"condition": "service_completed_successfully"}
+
+
+# -- profile `ha`: two replicas, three sentinels, every process following the master ---------
+HA_URL = "sentinel://sentinel-1:26379;sentinel://sentinel-2:26379;sentinel://sentinel-3:26379/0"
+REPLICAS = ("redis-replica-1", "redis-replica-2")
+SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+
+
+def test_the_ha_profile_adds_two_replicas_of_redis_and_three_sentinels(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    profiled = {name for name, spec in services.items() if spec.get("profiles") == ["ha"]}
+    assert profiled == {*REPLICAS, *SENTINELS}
+    for name in REPLICAS:
+        args = " ".join(command(services[name]))
+        assert "--replicaof redis 6379" in args and f"--replica-announce-ip {name}" in args
+        assert "--appendonly yes" in args and "--maxmemory-policy noeviction" in args
+        assert services[name]["volumes"][0].split(":")[0] in compose["volumes"]
+        assert "redis-cli" in services[name]["healthcheck"]["test"]
+    assert "--replica-announce-ip redis" in " ".join(command(services["redis"]))  # once demoted
+
+
+def test_each_sentinel_writes_a_config_that_watches_redis_with_a_quorum_of_two(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+
+    for name in SENTINELS:
+        spec = compose["services"][name]
+        shell = command(spec)[2].replace("$$", "$").replace("/data/", f"{tmp_path}/")
+        shell = shell.replace('exec redis-server "$conf" --sentinel', 'cat "$conf"')
+        env = {**os.environ, **spec["environment"]}
+        written = subprocess.run(["sh", "-c", shell], env=env, capture_output=True, text=True)
+        lines = written.stdout.splitlines()
+        assert "sentinel monitor mymaster redis 6379 2" in lines, written
+        assert f"sentinel announce-ip {name}" in lines and "sentinel resolve-hostnames yes" in lines
+        assert lines.index("sentinel resolve-hostnames yes") < lines.index(
+            "sentinel monitor mymaster redis 6379 2"
+        )  # a hostname in `monitor` needs resolve-hostnames first
+        (tmp_path / "sentinel.conf").unlink()
+        assert spec["volumes"][0].split(":")[0] in compose["volumes"]
+        assert "get-master-addr-by-name mymaster" in " ".join(spec["healthcheck"]["test"])
+
+
+def test_the_sentinel_url_the_compose_file_names_reaches_every_sentinel(
+    compose: dict[str, Any],
+) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert f"REDIS_URL={HA_URL}" in text
+    target = Settings(redis_url=HA_URL).redis_target()
+    assert [host for host, _ in target.sentinels] == list(SENTINELS)
+    assert {port for _, port in target.sentinels} == {26379}
+    assert target.master == compose["x-app"]["environment"]["MJ_REDIS_SENTINEL_MASTER"].split(":-")[
+        1
+    ].rstrip("}")
+
+
+@pytest.mark.parametrize("service", [*APP_SERVICES, "flower"])
+def test_every_app_process_takes_its_redis_url_from_env_and_waits_for_a_sentinel_under_ha(
+    compose: dict[str, Any], service: str
+) -> None:
+    spec = compose["services"][service]
+    assert spec["environment"]["REDIS_URL"].startswith("${REDIS_URL:-")
+    assert spec["depends_on"]["sentinel-1"] == {"condition": "service_healthy", "required": False}

@@ -201,3 +201,17 @@ def test_extra_field_values_are_kept_as_json_types(
     extra: dict[str, Any] = {"job_id": "j", "progress": 42}
     logger.info("progress", extra=extra)
     assert json.loads(lines(buffer)[0])["progress"] == 42
+
+
+def test_the_passwords_of_a_sentinel_url_and_of_the_sentinels_never_reach_a_log(
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, buffer = captured
+    behind = Settings(
+        redis_url=f"sentinel://h1:26379;sentinel://:{REDIS_PASSWORD}@h2:26379/0",
+        mj_redis_sentinel_password="sentinels-own-8888",
+    )
+    configure_logging(behind, logger)
+    logger.warning("cannot reach %s with %s", behind.redis_url, "sentinels-own-8888")
+    assert REDIS_PASSWORD not in buffer.getvalue()
+    assert "sentinels-own-8888" not in buffer.getvalue()

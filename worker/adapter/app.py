@@ -36,6 +36,9 @@ from worker.policy import (
     INLINE_ARG_MAX_CHARS,
     INLINE_DATA_URI_MAX_CHARS,
     PUBLISH_RETRY,
+    REDIS_CONNECT_TIMEOUT_S,
+    REDIS_HEALTH_CHECK_S,
+    REDIS_SOCKET_TIMEOUT_S,
     REFRESH_ACCOUNTS_S,
     TASK_SOFT_TIME_LIMIT_S,
     TASK_TIME_LIMIT_S,
@@ -62,13 +65,24 @@ class MJCelery(Celery):
     def runtime(self) -> Runtime:
         """This process's Runtime (rebuilt after a fork: sockets are never shared)."""
         if self._runtime is None or self._runtime_pid != os.getpid():
-            client = redis_client(self.mj_settings.redis_url)
+            client = redis_client(self.mj_settings)
             rt = Runtime.build(self.mj_settings, client, CeleryDispatcher(self))
             self._runtime, self._runtime_pid = rt, os.getpid()
         return self._runtime
 
 
 INLINE_STUB = "(inline input: kept in the job record)"
+
+
+def redis_timeouts() -> dict[str, Any]:
+    """The broker's socket options: a master gone without closing its sockets (a failover, a
+    host lost) is left within seconds, and an idle consumer's connection is checked too."""
+    return {
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S,
+        "socket_keepalive": True,
+        "health_check_interval": REDIS_HEALTH_CHECK_S,
+    }
 
 
 def task_signature(task: Any) -> dict[str, Any]:
@@ -106,11 +120,12 @@ def create_app(settings: Settings | None = None) -> MJCelery:
             f"MJ_VISIBILITY_TIMEOUT_S: {settings.mj_visibility_timeout_s}s is not above the "
             f"longest countdown ({longest:.0f}s); Redis would redeliver scheduled messages"
         )
-    app = MJCelery(
-        "mj-worker", broker=settings.redis_url, backend=settings.redis_url, include=["tasks"]
-    )
+    target = settings.redis_target()
+    url = target.celery_url()  # under sentinel://, the db and password on every part
+    app = MJCelery("mj-worker", broker=url, backend=url, include=["tasks"])
     app.mj_settings = settings
-    transport = {"visibility_timeout": settings.mj_visibility_timeout_s}
+    transport = {"visibility_timeout": settings.mj_visibility_timeout_s, **redis_timeouts()}
+    transport |= target.transport_options(REDIS_CONNECT_TIMEOUT_S)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -121,6 +136,11 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         worker_prefetch_multiplier=1,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
+        # The result backend reads its timeouts from settings of its own, not the options.
+        redis_socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        redis_socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        redis_socket_keepalive=True,
+        redis_backend_health_check_interval=REDIS_HEALTH_CHECK_S,
         result_expires=settings.mj_result_expires_s,
         broker_connection_retry_on_startup=True,
         # No args/kwargs in stored results: inputs may be megabytes of inline images, and a

@@ -24,8 +24,10 @@ from celery import bootsteps
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from config.redis_url import RedisTarget
 from config.settings import Settings
 from worker import policy
+from worker.connect import redis_for
 from worker.keys import Keys
 from worker.lua import script
 
@@ -83,10 +85,10 @@ class HeartbeatWriter:
             log.debug("heartbeat of %s not removed: %s", self.hostname, type(exc).__name__)
 
 
-def fast_client(url: str, timeout_s: float) -> redis.Redis:
+def fast_client(target: RedisTarget | str, timeout_s: float) -> redis.Redis:
     """A client that never holds the worker's event loop for long: no retries."""
-    return redis.Redis.from_url(
-        url,
+    return redis_for(
+        target,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
@@ -116,7 +118,7 @@ class Heartbeat(bootsteps.StartStopStep):
         settings: Settings = parent.app.mj_settings
         every = interval_s(settings)
         if self.writer is None:
-            client = fast_client(settings.redis_url, min(1.0, settings.mj_health_timeout_s))
+            client = fast_client(settings.redis_target(), min(1.0, settings.mj_health_timeout_s))
             self.writer = HeartbeatWriter(
                 client,
                 Keys(settings.mj_key_prefix),

@@ -104,15 +104,20 @@ class JsonLines(JsonFormatter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every value that must never reach a log: the API keys, Redis's and the page's password."""
+    """Every value that must never reach a log: the API keys, the page's password, Redis's (on
+    any part of a sentinel:// URL) and the sentinels' own."""
     found = [account.key.get_secret_value() for account in settings.accounts()]
     if settings.mj_admin_auth is not None:
         found.append(settings.mj_admin_auth.get_secret_value().partition(":")[2])
-    try:
-        password = urlsplit(settings.redis_url).password
-    except ValueError:
-        password = None
-    return [*found, *([password] if password else [])]
+    target = settings.redis_target()
+    if target.is_sentinel:
+        passwords = [target.password, target.sentinel_password]
+    else:
+        try:
+            passwords = [urlsplit(settings.redis_url).password]
+        except ValueError:
+            passwords = []
+    return [*found, *(p for p in passwords if p)]
 
 
 def configure_logging(

@@ -194,6 +194,16 @@ class SlotGuard:
         args: list[str | int] = [job_id, self._lease_ms, self._default_cap, gap_ms, lapse_ms]
         return ids_of(self._unresolved(keys=self.keys(label), args=args))
 
+    def restore(self, label: str, job_ids: list[str], now_ms: int) -> int:
+        """Give jobs that run at TTAPI back the slots a lost write took from them (a failover
+        forgot the grant), with a fresh lease, whatever the cap: they hold places there. Jobs
+        that hold one keep it. Returns how many were restored."""
+        if not job_ids:
+            return 0
+        deadline = now_ms + self._lease_ms
+        added = self._redis.zadd(self.keys(label)[0], dict.fromkeys(job_ids, deadline), nx=True)
+        return int(added or 0)
+
     def fill(self, label: str) -> list[str]:
         """Drop expired leases and hand free slots to head waiters; return their ids in order."""
         return ids_of(self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap]))

@@ -31,7 +31,7 @@ def _connect() -> Any:
     from worker.adapter.app import app
 
     patches.for_publisher()
-    check_redis(app.mj_settings.redis_url)
+    check_redis(app.mj_settings.redis_target())
     return app
 
 

@@ -24,7 +24,7 @@ def _view() -> Any:
     from worker.ops.view import OpsView
 
     settings = load_settings()
-    check_redis(settings.redis_url)
+    check_redis(settings.redis_target())
     return OpsView.from_url(settings)
 
 

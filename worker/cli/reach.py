@@ -13,11 +13,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError
+
+from config.redis_url import RedisTarget
+from worker.connect import redis_for
 
 CHECK_TIMEOUT_S = 2.0
 
 # Why a connection failed, by the class of the OS error underneath (first match wins).
 REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (MasterNotFoundError, "no sentinel named a master (check MJ_REDIS_SENTINEL_MASTER)"),
     (ConnectionRefusedError, "connection refused"),
     (socket.gaierror, "unknown host"),
     (FileNotFoundError, "no such socket file"),
@@ -76,14 +81,19 @@ def reason_for(exc: BaseException) -> str:
     return "no usable answer"
 
 
-def check_redis(url: str, timeout: float = CHECK_TIMEOUT_S) -> None:
-    """PING Redis at `url` once, giving up after `timeout` seconds; raise RedisUnreachable."""
-    client = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
+def check_redis(target: RedisTarget | str, timeout: float = CHECK_TIMEOUT_S) -> None:
+    """PING Redis (under sentinel://, the master the sentinels name) once, giving up after
+    `timeout` seconds; raise RedisUnreachable."""
+    url = target.masked if isinstance(target, RedisTarget) else target
+    try:
+        client = redis_for(
+            target,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+    except ValueError as exc:
+        raise RedisUnreachable(url, str(exc)) from None
     try:
         client.ping()
     except redis.AuthenticationError as exc:

@@ -20,9 +20,11 @@ from typing import Protocol
 import redis
 
 from config.settings import Settings
+from worker.connect import redis_for
 from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.ownership import Ownership
+from worker.engine.rederive import Follower
 from worker.engine.storing import StorePool
 from worker.engine.timers import Timers
 from worker.jobs.runtime import Dispatcher, Runtime, redis_client
@@ -31,6 +33,7 @@ from worker.policy import (
     ENGINE_HINT_WAIT_S,
     ENGINE_IDLE_WAIT_S,
     ENGINE_RETRY_WAIT_S,
+    REDIS_CONNECT_TIMEOUT_S,
 )
 from worker.storage.target import storage_for
 
@@ -49,7 +52,7 @@ class Node:
 
     def __init__(self, settings: Settings, name: str, publisher: Publisher) -> None:
         dispatcher = EngineDispatcher(publisher)
-        self.rt = Runtime.build(settings, redis_client(settings.redis_url), dispatcher)
+        self.rt = Runtime.build(settings, redis_client(settings), dispatcher)
         publisher.rt = self.rt
         self.pool = ThreadPoolExecutor(settings.mj_engine_threads, thread_name_prefix="mj-engine")
         self.core: EngineCore = EngineCore(self.rt, _Deferred(self))
@@ -57,6 +60,7 @@ class Node:
         self.core.scheduler = self.timers
         self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
         self.rt.may_submit = self.ownership.holds
+        self.follower = Follower(self.rt, self.core, self.pool.submit)  # a new master: re-derive
         dispatcher.core = self.core
         # Finished jobs' files copied to the store, on threads of their own (MJ_STORAGE_URL).
         storage = storage_for(settings)
@@ -66,10 +70,11 @@ class Node:
         self.name = name
         self.stopped = threading.Event()
         # BLPOP holds its connection: a client of its own, whose reads outlast the wait.
-        self._blocking = redis.Redis.from_url(
-            settings.redis_url,
+        self._blocking = redis_for(
+            settings.redis_target(),
             decode_responses=True,
             socket_timeout=ENGINE_HINT_WAIT_S + ENGINE_HINT_READ_MARGIN_S,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         )
 
     def run(self) -> None:
@@ -114,6 +119,7 @@ class Node:
             for label in list(self.core.owned):
                 if not self.ownership.holds(label):
                     self.core.drop(label)
+            self.follower.check()
             if time.monotonic() - last_scan >= scan_every:
                 last_scan = time.monotonic()
                 for label in list(self.core.owned):

@@ -11,6 +11,7 @@ A run killed after its claim leaves the job owed; the claim lapses and the pump 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from worker.lua import script
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 # KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms).  1 when this run must deliver.
 _CLAIM = script("jobs/delivery/claim.lua")
+log = logging.getLogger(__name__)
 
 
 def owed(rt: Runtime, job_id: str) -> bool:
@@ -36,11 +38,24 @@ def claim(rt: Runtime, job_id: str, ttl_s: float) -> bool:
 
 
 def delivered(rt: Runtime, job_id: str) -> None:
-    """The job's outcome is stored where its caller looks (Celery's result backend)."""
+    """The job's outcome is stored where its caller looks (Celery's result backend).
+
+    With replicas wanted, the note waits for them too (the stored result and the callbacks
+    published before it are then on a replica as well): a failover right after a delivery
+    must not make the pump deliver it again.
+    """
     pipe = rt.redis.pipeline(transaction=False)
     pipe.zrem(rt.keys.undelivered, job_id)
     pipe.delete(rt.keys.delivery(job_id))
-    pipe.execute()
+    acks = rt.durability.run(pipe)
+    if not acks.enough:
+        log.warning(
+            "job %s: delivered, but %s of %s replicas acknowledged it: a failover now would "
+            "deliver it again",
+            job_id,
+            acks.acked,
+            acks.wanted,
+        )
 
 
 __all__ = ["claim", "delivered", "owed"]

@@ -98,23 +98,37 @@ class RecordStore:
         A change to an ended state also notes the job's outcome as owed to its caller
         (`worker.jobs.delivery`), atomically: no kill can come between the two.
         """
+        return int(self._cas(**self._cas_call(job_id, expect, changes))) == 1
+
+    def move_on(
+        self,
+        pipe: Any,
+        job_id: str,
+        from_states: tuple[str, ...] | str,
+        to: str,
+        *,
+        expect: Mapping[str, Any] | None = None,
+        **changes: Any,
+    ) -> None:
+        """`move`, queued on the pipeline `pipe`: its reply there is 1 when the record moved
+        (`worker.jobs.durable` follows it with a WAIT on the same connection)."""
+        states = (from_states,) if isinstance(from_states, str) else from_states
+        wanted = {**(expect or {}), "state": list(states)}
+        self._cas(**self._cas_call(job_id, wanted, {"state": to, **changes}), client=pipe)
+
+    def _cas_call(
+        self, job_id: str, expect: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
         wanted = {
             k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
             for k, v in expect.items()
         }
         flat: list[str] = []
-        for k, v in encode(changes).items():
+        for k, v in encode(dict(changes)).items():
             flat += [k, v]
         ends = "1" if changes.get("state") in TERMINAL else "0"
-        return (
-            int(
-                self._cas(
-                    keys=[self.key(job_id), self.active, self.keys.undelivered],
-                    args=[json.dumps(wanted), ends, job_id, *flat],
-                )
-            )
-            == 1
-        )
+        keys = [self.key(job_id), self.active, self.keys.undelivered]
+        return {"keys": keys, "args": [json.dumps(wanted), ends, job_id, *flat]}
 
     def move(
         self,

@@ -17,12 +17,15 @@ from redis import exceptions as redis_errors
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from config.redis_url import RedisTarget
 from config.settings import Account, Settings
 from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
 from worker.clock import RedisClock
+from worker.connect import redis_for
 from worker.jobs.records import RecordStore
+from worker.jobs.replicas import Durability
 from worker.jobs.timing import Durations, Timing
 from worker.keys import Keys
 from worker.ttapi.client import TTAPIClient
@@ -50,17 +53,24 @@ class Dispatcher(Protocol):
         with `event`, to monitors such as Flower)."""
 
 
-def redis_client(url: str) -> Redis:
-    """A Redis client for job steps: str replies, and calls that ride out a Redis restart.
+def redis_client(source: Settings | RedisTarget | str, *, blocks_s: float = 0.0) -> Redis:
+    """A Redis client for job steps: str replies, and calls that ride out a Redis restart or a
+    failover (under `sentinel://`, each new connection goes to the master the sentinels name).
 
     redis-py retries a call on connection errors and while Redis replays its append-only file
     (`BusyLoadingError`), backing off up to 1 s, for about `REDIS_OUTAGE_S` in all: a step in
-    flight during a restart then finishes instead of failing its job.
+    flight during a restart then finishes instead of failing its job. A reply that does not
+    come within `REDIS_SOCKET_TIMEOUT_S` (plus `blocks_s`, the longest a command of ours may
+    block: the submits' `WAIT`) counts as a broken connection: a half-open one to a master
+    that vanished never holds a step for minutes. From `Settings`, `blocks_s` is the WAIT's.
     """
+    if isinstance(source, Settings):
+        blocks_s = max(blocks_s, wait_ms(source) / 1000 if source.redis_min_replicas() else 0.0)
+        source = source.redis_target()
     backoff = ExponentialBackoff(cap=policy.REDIS_RETRY_CAP_S, base=policy.REDIS_RETRY_BASE_S)
     retry = Retry(backoff, retries=int(policy.REDIS_OUTAGE_S))
-    return Redis.from_url(
-        url,
+    return redis_for(
+        source,
         decode_responses=True,
         retry=retry,
         retry_on_error=[
@@ -68,9 +78,15 @@ def redis_client(url: str) -> Redis:
             redis_errors.ConnectionError,
             redis_errors.TimeoutError,
         ],
+        socket_timeout=policy.REDIS_SOCKET_TIMEOUT_S + blocks_s,
         socket_connect_timeout=policy.REDIS_CONNECT_TIMEOUT_S,
         socket_keepalive=True,
     )
+
+
+def wait_ms(settings: Settings) -> int:
+    """How long a submit waits for its replicas (`MJ_REDIS_WAIT_MS`, else `REDIS_WAIT_MS`)."""
+    return settings.mj_redis_wait_ms or policy.REDIS_WAIT_MS
 
 
 @dataclass
@@ -96,6 +112,8 @@ class Runtime:
     # In the engine: copies a finished job's files to the store (job id) in its storage pool;
     # None elsewhere: the account's engine is hinted instead (`worker.jobs.storing`).
     storer: Callable[[str], None] | None = None
+    # How many replicas must acknowledge a submit's intent before its POST (`jobs.durable`).
+    durability: Durability = field(default_factory=Durability)
 
     @classmethod
     def build(
@@ -148,4 +166,5 @@ class Runtime:
             durations=Durations(redis_client, time_scale=settings.mj_time_scale, keys=keys),
             clock=clock,
             keys=keys,
+            durability=Durability(settings.redis_min_replicas(), wait_ms(settings)),
         )

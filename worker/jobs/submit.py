@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from worker.jobs import claims, journal, skew, unsent
+from worker.jobs import claims, durable, journal, skew, unsent
 from worker.jobs.outcome import Outcome, Park
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
@@ -81,13 +81,14 @@ def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
     token = _new_hook_token(rt, rec)
     if token:  # issued here, in the same compare-and-set: no write is left before the POST
         changes["hook_token"] = token
-    if not rt.records.move(
-        rec.job_id, UNSENT, RecordState.SUBMITTING, expect={"account": label}, **changes
-    ):
+    intent = durable.submitting(rt, rec, label, changes)  # with a WAIT for the replicas
+    if not intent.moved:
         fresh = rt.records.load(rec.job_id)
         if fresh is None or fresh.account != label or fresh.state in TERMINAL:
             resume_all(rt, label, rt.guard.release(label, rec.job_id))
         return Park()
+    if not intent.durable:  # a failover now would forget it: not sent, first in line
+        return durable.not_durable(rt, rec, label, intent, changes["sent_at"])
     return submit(rt, replace(rec, state=RecordState.SUBMITTING, **changes), label, deadline)
 
 

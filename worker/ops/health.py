@@ -13,25 +13,18 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-# Per-pool objects of redis-py that must not be shared with a second pool.
-_PER_POOL = ("maint_notifications", "orig_")
+from worker.connect import same_server
 
 
 def probe_client(client: redis.Redis, timeout_s: float, connections: int = 4) -> redis.Redis:
-    """A client for the server `client` talks to, giving up after `timeout_s`, never retrying."""
-    pool = client.connection_pool
-    kwargs: dict[str, Any] = {
-        k: v for k, v in pool.connection_kwargs.items() if not k.startswith(_PER_POOL)
-    }
-    kwargs.update(
-        socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
-    )
-    if "path" in kwargs:  # unix sockets connect locally: no connect timeout to set
-        kwargs.pop("socket_connect_timeout")
-    return redis.Redis(
-        connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, max_connections=connections, **kwargs
-        )
+    """A client for the server `client` talks to (under sentinel://, whichever is the master),
+    giving up after `timeout_s`, never retrying."""
+    return same_server(
+        client,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        max_connections=connections,
     )
 
 

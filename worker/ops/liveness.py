@@ -7,8 +7,8 @@
 - the pump: `keys.pump_last`, written by each pump round.
 
 `verdict` turns that into `ok` or `degraded` with the reasons: a queue with messages that no
-online worker consumes, or a pump that is late (or, once a worker has been up a while, never
-recorded a round).
+online worker consumes, a pump that is late (or, once a worker has been up a while, never
+recorded a round), or submits paused because too few replicas acknowledge their intent.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from worker.jobs.durable import pause_reason
 from worker.ops.view import OpsView
 from worker.policy import PUMP_LATE_GRACE_S, PUMP_LATE_ROUNDS
 from worker.text import text
@@ -47,6 +48,7 @@ class Liveness:
     pump_last: float | None
     pump_interval_s: float
     consumers: dict[str, int] = field(default_factory=dict)
+    submits_paused: dict[str, Any] | None = None  # too few replicas acknowledge: why, since
 
     @property
     def pump_age_s(self) -> float | None:
@@ -70,6 +72,7 @@ class Liveness:
                 "interval_s": self.pump_interval_s,
                 "late": pump_late(self) is not None,
             },
+            "submits": {"paused": self.submits_paused is not None, "why": self.submits_paused},
         }
 
 
@@ -79,7 +82,8 @@ def read(view: OpsView) -> Liveness:
     pipe = view.redis.pipeline(transaction=False)
     pipe.hgetall(view.keys.workers)
     pipe.get(view.keys.pump_last)
-    raw_beats, last = pipe.execute()
+    pipe.get(view.keys.submits_paused)
+    raw_beats, last, paused = pipe.execute()
     workers = sorted(_beats(raw_beats, now), key=lambda w: w.hostname)
     names = list(dict.fromkeys([*view.queues, *(q for w in workers for q in w.queues)]))
     pipe = view.redis.pipeline(transaction=False)
@@ -98,7 +102,18 @@ def read(view: OpsView) -> Liveness:
         pump_last=float(text(last)) if last else None,
         pump_interval_s=view.settings.mj_pump_interval_s,
         consumers=consumers,
+        submits_paused=_note(paused),
     )
+
+
+def _note(raw: Any) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        note = json.loads(text(raw))
+    except ValueError:
+        return {}
+    return note if isinstance(note, dict) else {}
 
 
 def _beats(raw: dict[Any, Any], now: float) -> list[WorkerBeat]:
@@ -148,6 +163,8 @@ def verdict(live: Liveness) -> tuple[str, list[str]]:
     late = pump_late(live)
     if late:
         reasons.append(late)
+    if live.submits_paused is not None:
+        reasons.append(pause_reason(live.submits_paused))
     return ("degraded" if reasons else "ok"), reasons
 
 

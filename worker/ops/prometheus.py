@@ -108,7 +108,12 @@ class RedisCollector:
         )
         if live.pump_last is not None:
             pump.add_metric([], live.pump_last)
-        yield from (length, workers, pump)
+        paused = GaugeMetricFamily(
+            "mj_submits_paused",
+            "1 while submits wait because too few replicas acknowledge (MJ_REDIS_MIN_REPLICAS).",
+        )
+        paused.add_metric([], 1 if live.submits_paused else 0)
+        yield from (length, workers, pump, paused)
 
     def _ambiguous_by_account(self) -> Counter[str]:
         """Open records in state AMBIGUOUS, per account label."""

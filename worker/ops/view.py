@@ -15,6 +15,7 @@ from redis import Redis
 
 from config.settings import Settings
 from worker.capacity.guard import SlotGuard
+from worker.connect import redis_for
 from worker.keys import Keys
 from worker.ops.health import probe_client
 from worker.text import text
@@ -42,7 +43,9 @@ class OpsView:
     @classmethod
     def from_url(cls, settings: Settings) -> OpsView:
         """A view on `REDIS_URL` (str replies), for processes that have no client yet."""
-        return cls.on(settings, Redis.from_url(settings.redis_url, decode_responses=True))
+        timeout = settings.mj_health_timeout_s
+        client = redis_for(settings.redis_target(), decode_responses=True, socket_timeout=timeout)
+        return cls.on(settings, client)
 
     def labels(self) -> list[str]:
         """Configured labels first, then every other label a process registered, sorted."""

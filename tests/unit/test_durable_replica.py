@@ -1,0 +1,57 @@
+"""The real WAIT: a replica that stops acknowledging holds a submit's intent back (a real master
+and replica on loopback, no sentinel)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.sentinel import SentinelSet
+from worker.jobs.record import RecordState
+from worker.jobs.records import RecordStore
+from worker.jobs.replicas import Durability
+from worker.jobs.runtime import redis_client
+
+pytestmark = pytest.mark.slow
+WAIT_MS = 300
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    found = SentinelSet(tmp_path_factory.mktemp("pair"), replicas=1, sentinels=0).start()
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+def test_the_compare_and_set_and_its_wait_go_in_one_round_trip_and_count_real_replicas(
+    pair: SentinelSet,
+) -> None:
+    master, replica = pair.data
+    client = redis_client(f"redis://127.0.0.1:{master.port}/0", blocks_s=WAIT_MS / 1000)
+    records = RecordStore(client)
+    durability = Durability(1, WAIT_MS)
+    records.create("job-1", RecordState.WAITING, account="acct-x")
+
+    def intent(job: str) -> tuple[bool, int, float]:
+        started = time.monotonic()
+        pipe = client.pipeline(transaction=False)
+        records.move_on(pipe, job, RecordState.WAITING, RecordState.SUBMITTING, sent_at=1.0)
+        acks = durability.run(pipe)
+        return int(acks.replies[0]) == 1, acks.acked, time.monotonic() - started
+
+    moved, acked, took = intent("job-1")
+    assert (moved, acked) == (True, 1) and took < WAIT_MS / 1000
+    assert replica.client().hget("mj:job:job-1", "state") == RecordState.SUBMITTING
+
+    records.create("job-2", RecordState.WAITING, account="acct-x")
+    replica.pause()
+    try:
+        moved, acked, took = intent("job-2")
+    finally:
+        replica.resume()
+    assert (moved, acked) == (True, 0) and took >= WAIT_MS / 1000
+    pair.wait(lambda: replica.client().hget("mj:job:job-2", "state") == "SUBMITTING", 10, "sync")
