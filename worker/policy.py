@@ -10,7 +10,9 @@ from __future__ import annotations
 
 # -- retries and give-ups -----------------------------------------------------------------
 MAX_SUBMIT_ATTEMPTS = 3  # 5xx/network failures of one submit before the job fails
-SUBMIT_RETRY_DOUBLINGS = 3  # retry n waits submit_retry_s × 2**n, n < MAX_SUBMIT_ATTEMPTS
+SUBMIT_RETRY_DOUBLINGS = (
+    3  # retry n waits submit_retry_s × 2**n, n < MAX_SUBMIT_ATTEMPTS (timing.Retry)
+)
 MAX_FETCH_ERRORS = 8  # fetches in a row TTAPI answers 404/401/400 before the job is given up
 COOLDOWN_DOUBLINGS = 6  # 429s in a row (no Retry-After) double the cooldown up to 2**6 = 64×
 PROBE_FRACTION = 0.1  # after a 499, one probe above the learned cap per tenth of a job duration
@@ -145,6 +147,7 @@ GUARD_LEASE_S = 150.0
 # -- result storage (worker.storage, worker.jobs.storing) ----------------------------------
 STORE_THREADS = 4  # copies one engine runs side by side: a slow store holds these, never a poll
 STORE_RETRY_BASE_S = 0.5  # a failed copy is tried again after this, doubling...
+STORE_RETRY_DOUBLINGS = 16  # (a copy's tries in a row double it at most this often)
 STORE_RETRY_MAX_S = 30.0  # ...up to this between two tries, until MJ_STORAGE_RETRY_S has passed
 STORE_PART_BYTES = 5 * 1024 * 1024  # a multipart upload's part (S3's smallest): a clip streams
 STORE_PART_CONCURRENCY = 2  # parts of one file in flight at once (memory: parts × part size)

@@ -22,6 +22,7 @@ from typing import Any, Concatenate, ParamSpec
 
 from worker.capacity.accounts import NoAccountLeft
 from worker.jobs import journal, storing
+from worker.jobs.backoff import Retry
 from worker.jobs.delivery import claim
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
@@ -33,7 +34,7 @@ from worker.jobs.settle import fail, resume_all
 from worker.jobs.spec import make_spec
 from worker.jobs.states import show_waiting
 from worker.jobs.submit import EXPIRED
-from worker.policy import MAX_STEP_ERRORS, STEP_ERROR_DOUBLINGS
+from worker.policy import MAX_STEP_ERRORS
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
@@ -165,9 +166,7 @@ def _after_error(rt: Runtime, job_id: str, exc: Exception) -> Outcome:
         return Park()
     log.error("job %s: step failed (%s); it goes on from its record", job_id, what)
     if rec.state in UNSENT:
-        rt.dispatcher.resume(
-            job_id, rt.timing.submit_retry_s * 2 ** min(count, STEP_ERROR_DOUBLINGS)
-        )
+        rt.dispatcher.resume(job_id, rt.timing.backoff(Retry.STEP, count))
     return Park()  # a job TTAPI may have: the engine or the pump moves it on
 
 

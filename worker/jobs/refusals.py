@@ -8,9 +8,10 @@ cooldown, TTAPI's Retry-After when it sent one, else doubled by each 429 in a ro
 
 from __future__ import annotations
 
+from worker.jobs.backoff import Retry
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.policy import COOLDOWN_DOUBLINGS, PROBE_FRACTION, PROBE_MAX_S, REFUSALS_TTL_S
+from worker.policy import PROBE_FRACTION, PROBE_MAX_S, REFUSALS_TTL_S
 from worker.ttapi import errors
 from worker.ttapi.requests import mode_of
 
@@ -43,7 +44,7 @@ def cooldown(rt: Runtime, label: str, retry_after: float | None) -> float:
     key = rt.keys.refusals(label)
     streak = int(rt.redis.incr(key))
     rt.redis.expire(key, REFUSALS_TTL_S)
-    return float(rt.timing.cooldown_s * 2 ** min(streak - 1, COOLDOWN_DOUBLINGS))
+    return rt.timing.backoff(Retry.COOLDOWN, streak - 1)
 
 
 def unresolved(

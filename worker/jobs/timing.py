@@ -22,6 +22,7 @@ import redis
 
 from config.settings import Settings, default
 from worker import policy as p
+from worker.jobs.backoff import Backoff, Retry
 from worker.jobs.record import JobRecord
 from worker.keys import KEYS, Keys
 from worker.ttapi.requests import mode_of
@@ -54,7 +55,7 @@ def next_gap(
     `errors` consecutive failed fetches (429/5xx/timeouts) back off exponentially instead.
     """
     if errors > 0:
-        return bounds.clamp(bounds.min_s * (2 ** min(errors, p.POLL_ERROR_DOUBLINGS)))
+        return bounds.clamp(fetch_backoff(bounds).after(errors))
     if 0 < progress < 100:
         if 0 < last_progress < progress and since_last_progress > 0:
             rate = (progress - last_progress) / since_last_progress
@@ -131,6 +132,11 @@ class Durations:
         self._seen[(label, fld)] = (self._clock(), new)
 
 
+def fetch_backoff(bounds: PollBounds) -> Backoff:
+    """Failed fetches in a row: from the shortest poll gap, doubling up to the longest."""
+    return Backoff(bounds.min_s, p.POLL_ERROR_DOUBLINGS, bounds.max_s)
+
+
 @dataclass(frozen=True)
 class Timing:
     """Every duration derived from the settings, in seconds."""
@@ -203,15 +209,32 @@ class Timing:
             return 0.0
         return min(float(value), max(self.bounds.max_s, p.RETRY_AFTER_CAP_S))
 
+    @property
+    def backoffs(self) -> dict[Retry, Backoff]:
+        """How each kind of retry backs off: the one table every wait after a failure uses."""
+        return {
+            Retry.FETCH: fetch_backoff(self.bounds),
+            Retry.COOLDOWN: Backoff(self.cooldown_s, p.COOLDOWN_DOUBLINGS),
+            Retry.CONNECT: Backoff(self.submit_retry_s, p.SUBMIT_RETRY_DOUBLINGS),
+            Retry.STEP: Backoff(self.submit_retry_s, p.STEP_ERROR_DOUBLINGS),
+            Retry.STORE: Backoff(
+                p.STORE_RETRY_BASE_S, p.STORE_RETRY_DOUBLINGS, p.STORE_RETRY_MAX_S
+            ),
+        }
+
+    def backoff(self, retry: Retry, tries: int) -> float:
+        """Seconds to wait after `tries` failures of kind `retry` in a row (0: the first)."""
+        return self.backoffs[retry].after(tries)
+
     def longest_countdown(self) -> float:
-        """The longest countdown any step schedules (must stay below the visibility timeout)."""
+        """The longest countdown any step schedules (must stay below the visibility timeout):
+        the longest poll gap, grace, pump period or Retry-After, and every backoff's longest."""
         return max(
             self.bounds.max_s,
-            self.cooldown_s * 2**p.COOLDOWN_DOUBLINGS,
             self.reconcile_grace_s,
             self.pump_interval_s,
-            self.submit_retry_s * 2**p.SUBMIT_RETRY_DOUBLINGS,
             p.RETRY_AFTER_CAP_S,
+            *(b.longest_s for b in self.backoffs.values()),
         )
 
     def deadline(self, rec: JobRecord, start: float) -> float:
@@ -245,4 +268,12 @@ def poll_gap(
     )
 
 
-__all__ = ["Durations", "PollBounds", "Timing", "next_gap", "poll_gap", "timeout_s"]
+__all__ = [
+    "Durations",
+    "PollBounds",
+    "Timing",
+    "fetch_backoff",
+    "next_gap",
+    "poll_gap",
+    "timeout_s",
+]

@@ -13,6 +13,7 @@ from typing import Any
 
 from worker.capacity import metrics
 from worker.jobs import refusals
+from worker.jobs.backoff import Retry
 from worker.jobs.outcome import Failed, Outcome, Park
 from worker.jobs.placement import move_waiters
 from worker.jobs.record import RecordState
@@ -96,7 +97,7 @@ def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
     if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
         # keeps its slot: acquire re-enters
         rt.records.move(rec.job_id, RecordState.SUBMITTING, RecordState.WAITING)
-        delay = rt.timing.submit_retry_s * 2**rec.submit_attempts
+        delay = rt.timing.backoff(Retry.CONNECT, rec.submit_attempts)
         rt.dispatcher.resume(rec.job_id, delay)
         log.warning(
             "job %s: submit failed (%s); retry %s in %.2fs",

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.jobs import storing
+from worker.jobs.backoff import Retry
 from worker.jobs.download import media_urls
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.policy import STORE_RETRY_BASE_S, STORE_RETRY_MAX_S
 from worker.storage import names
 from worker.storage.copy import CopyFailed, Reader, copy_file, fetch_into, spool, store_thumbnail
 from worker.storage.links import stored_doc
@@ -192,8 +192,7 @@ def _failed(rt: Runtime, rec: JobRecord, exc: CopyFailed, tried: Tried) -> Tried
         storing.give_up(rt, rec, str(exc))
         return tried
     log.warning("job %s: storing failed (try %d): %s; trying again", rec.job_id, count, exc)
-    backoff = min(STORE_RETRY_MAX_S, STORE_RETRY_BASE_S * 2 ** min(count - 1, 16))
-    tried.retry_in = min(backoff, left)
+    tried.retry_in = min(rt.timing.backoff(Retry.STORE, count - 1), left)
     return tried
 
 
