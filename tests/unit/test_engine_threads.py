@@ -1,0 +1,103 @@
+"""The engine's threads on their own: an action stays pending until it ran, whatever the pool."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import pytest
+
+from worker.engine.core import Action
+from worker.engine.timers import Timers
+
+SUBMIT = Action("submit", "job-1", label="acct")
+
+
+class HeldPool(Executor):
+    """A pool whose every thread is busy: what it is handed waits until `run_all`."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self.lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self.lock:
+            self.queued.append((fn, args))
+        return Future()
+
+    def run_all(self) -> int:
+        with self.lock:
+            queued, self.queued = self.queued, []
+        for fn, args in queued:
+            fn(*args)
+        return len(queued)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.005)
+    return check()
+
+
+@pytest.fixture
+def held() -> Iterator[tuple[Timers, HeldPool, list[Action]]]:
+    pool, done = HeldPool(), list[Action]()
+    timers = Timers(pool, done.append)
+    thread = threading.Thread(target=timers.run, daemon=True)
+    thread.start()
+    yield timers, pool, done
+    timers.stop()
+    thread.join(2)
+
+
+def test_an_action_handed_to_a_busy_pool_stays_pending_and_is_not_queued_twice(
+    held: tuple[Timers, HeldPool, list[Action]],
+) -> None:
+    timers, pool, done = held
+    timers.later(SUBMIT, 0.0)
+    assert wait_for(lambda: len(pool.queued) == 1)
+    assert timers.pending("submit", "job-1")  # queued behind slow calls, not yet run
+    timers.later(SUBMIT, 0.0)  # a scan or a hint asks again meanwhile
+    time.sleep(0.05)
+    assert len(pool.queued) == 1
+    assert pool.run_all() == 1
+    assert done == [SUBMIT] and not timers.pending("submit", "job-1")
+
+
+def test_an_action_asked_for_while_it_runs_runs_once_more_after_never_beside_it() -> None:
+    pool = HeldPool()
+    running, release = threading.Event(), threading.Event()
+    done: list[Action] = []
+
+    def perform(action: Action) -> None:
+        running.set()
+        release.wait(2)
+        done.append(action)
+
+    timers = Timers(pool, perform)
+    thread = threading.Thread(target=timers.run, daemon=True)
+    thread.start()
+    try:
+        timers.later(SUBMIT, 0.0)
+        assert wait_for(lambda: len(pool.queued) == 1)
+        runner = threading.Thread(target=pool.run_all)
+        runner.start()
+        assert running.wait(2)
+        timers.later(SUBMIT, 0.0)  # e.g. a fill handed the job a slot again while it runs
+        time.sleep(0.05)
+        assert pool.queued == [] and timers.pending("submit", "job-1")
+        release.set()
+        runner.join(2)
+        assert wait_for(lambda: len(pool.queued) == 1)  # once more, now that it returned
+        pool.run_all()
+        assert done == [SUBMIT, SUBMIT] and not timers.pending("submit", "job-1")
+    finally:
+        release.set()
+        timers.stop()
+        thread.join(2)
