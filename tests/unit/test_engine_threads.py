@@ -8,10 +8,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
+import fakeredis
 import pytest
 
+from config.settings import Settings
+from tests.support.wsgi import NullDispatcher
 from worker.engine.core import Action
+from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
+from worker.jobs.runtime import Runtime
 
 SUBMIT = Action("submit", "job-1", label="acct")
 
@@ -101,3 +106,47 @@ def test_an_action_asked_for_while_it_runs_runs_once_more_after_never_beside_it(
         release.set()
         timers.stop()
         thread.join(2)
+
+
+# -- account leases --------------------------------------------------------------------------
+
+
+class CountingRedis(fakeredis.FakeRedis):
+    """fakeredis that counts round trips: each command sent alone, and each pipeline sent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trips = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.trips += 1
+        return super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        send, immediate = pipe.execute, pipe.immediate_execute_command
+
+        def at_once(*args: Any, **options: Any) -> Any:  # e.g. SCRIPT EXISTS before a pipeline
+            self.trips += 1
+            return immediate(*args, **options)
+
+        def execute(*args: Any, **kwargs: Any) -> Any:
+            self.trips += 1
+            return send(*args, **kwargs)
+
+        pipe.execute = execute  # type: ignore[method-assign]
+        pipe.immediate_execute_command = at_once  # type: ignore[method-assign]
+        return pipe
+
+
+def test_an_engine_holding_many_accounts_renews_them_all_in_one_round_trip() -> None:
+    keys = [f"sk-many-{i:04d}-key" for i in range(120)]
+    client = CountingRedis(decode_responses=True)
+    rt = Runtime.build(Settings(ttapi_api_keys=",".join(keys)), client, NullDispatcher())
+    mine = Ownership(rt, "node-a", lease_s=60)
+    taken, _ = mine.beat()
+    assert len(taken) == 120
+    client.trips = 0
+    assert mine.beat() == ([], [])
+    assert len(mine.held) == 120
+    assert client.trips <= 5  # live engines, owners, renewals (+ SCRIPT EXISTS): not 1 a label
