@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
 import fakeredis
 import pytest
+import redis
 
 from config.settings import Settings
 from tests.support.wsgi import NullDispatcher
+from worker.adapter import engine_process
+from worker.engine import node as node_module
 from worker.engine.core import Action
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
+from worker.jobs.record import RecordState
 from worker.jobs.runtime import Runtime
 
 SUBMIT = Action("submit", "job-1", label="acct")
@@ -150,3 +155,72 @@ def test_an_engine_holding_many_accounts_renews_them_all_in_one_round_trip() -> 
     assert mine.beat() == ([], [])
     assert len(mine.held) == 120
     assert client.trips <= 5  # live engines, owners, renewals (+ SCRIPT EXISTS): not 1 a label
+
+
+# -- a node's threads ------------------------------------------------------------------------
+
+
+class Publisher(NullDispatcher):
+    """The node's publisher (reports and states), publishing nothing."""
+
+    rt: Any = None
+
+
+@pytest.fixture
+def on_fakeredis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeServer:
+    """Every Redis client a Node builds talks to one fakeredis server."""
+    server = fakeredis.FakeServer()
+
+    def client(url: str, **_: Any) -> fakeredis.FakeRedis:
+        return fakeredis.FakeRedis(server=server, decode_responses=True)
+
+    fake = types.SimpleNamespace(
+        Redis=types.SimpleNamespace(from_url=client), RedisError=redis.RedisError
+    )
+    monkeypatch.setattr(node_module, "redis_client", client)
+    monkeypatch.setattr(node_module, "redis", fake)
+    return server
+
+
+def running(node: node_module.Node) -> threading.Thread:
+    thread = threading.Thread(target=node.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_job_in_flight_keeps_its_slot_while_every_engine_thread_is_busy(
+    on_fakeredis: fakeredis.FakeServer,
+) -> None:
+    settings = Settings(ttapi_api_keys="sk-threads-0001", mj_engine_threads=1, mj_engine_lease_s=1)
+    node = node_module.Node(settings, "node-a", Publisher())
+    rt, label = node.rt, node.rt.pool.labels[0]
+    rt.records.create("job-1", RecordState.SUBMITTED, account=label, ttapi_job_id="tt-1")
+    rt.guard.enqueue(label, "job-1")
+    assert rt.guard.fill(label) == ["job-1"]
+    rt.guard.hold(label, "job-1", 0.8)  # a lease nearly spent, as after a long job
+    gate = threading.Event()
+    node.pool.submit(gate.wait, 10)  # the one thread is stuck in a slow TTAPI call
+    thread = running(node)
+    try:
+        assert wait_for(lambda: rt.guard.leases([label])[label]["job-1"] > 2000, 3)
+    finally:
+        gate.set()
+        node.stop()
+        thread.join(5)
+
+
+def test_an_engine_thread_that_dies_stops_the_engine_so_its_worker_starts_it_again(
+    on_fakeredis: fakeredis.FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(ttapi_api_keys="sk-threads-0001", mj_engine_lease_s=1)
+    node = node_module.Node(settings, "node-a", Publisher())
+
+    def broken() -> tuple[list[str], list[str]]:
+        raise ValueError("a bug, not Redis")
+
+    monkeypatch.setattr(node.ownership, "beat", broken)
+    thread = running(node)
+    thread.join(5)
+    assert not thread.is_alive()  # run() returned: the engine process exits...
+    assert node.failed  # ...with an error, and the worker's bootstep starts it again
+    assert engine_process.exit_code(node) == 1

@@ -114,6 +114,16 @@ class SlotGuard:
         _check_job(job_id)
         return self._renew_for(label, job_id, self._lease_ms, confirms)
 
+    def renew_all(self, jobs: list[tuple[str, str, bool]]) -> list[bool]:
+        """`renew` many (label, job id, confirms) in one round trip; which held a live lease."""
+        pipe = self._redis.pipeline(transaction=False)
+        for label, job_id, confirms in jobs:
+            _check_job(job_id)
+            keys = self.keys(label)
+            args: list[str | int] = [job_id, self._lease_ms, int(confirms)]
+            self._renew(keys=[keys[0], keys[5]], args=args, client=pipe)
+        return [bool(int(ok)) for ok in pipe.execute()] if jobs else []
+
     def accepted(self, label: str, job_id: str) -> bool:
         """TTAPI accepted the job's submit: end the account's 429 streak and, if the job was
         the probe above the effective cap, raise that cap by one. True if it was the probe
