@@ -143,6 +143,14 @@ class SlotGuard:
         args: list[str | int] = [job_id, lease_ms, int(confirms)]
         return bool(int(self._renew(keys=[keys[0], keys[5]], args=args)))
 
+    def seat(self, label: str, job_id: str, now_s: float) -> bool:
+        """Count a job TTAPI runs against the cap again, after its lease lapsed and a fill
+        dropped it (no engine renewed it for a whole lease): a fresh lease from `now_s`
+        (Redis's clock). False if it holds one already."""
+        _check_job(job_id)
+        lease = {job_id: round(now_s * 1000) + self._lease_ms}
+        return bool(self._redis.zadd(self.keys(label)[0], lease, nx=True))
+
     def where_all(self, jobs: list[tuple[str, str]]) -> list[str | None]:
         """For many (label, job id) pairs in one round trip: "slot" if the job holds a lease
         (live or not yet dropped), "waiting" if queued, else None."""
