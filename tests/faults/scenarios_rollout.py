@@ -85,3 +85,38 @@ def two_beat_schedules(workdir: Path) -> Row:
         )
         row.doubles = max(0, sum(paid.values()) - len(slots_sent))
         return row
+
+
+@scenario(36, "key-rotated", "a key rotated under load (same TTAPI account), node by node")
+def key_rotated(workdir: Path) -> Row:
+    """Nothing paid twice, no result lost, the cap kept, while every node moves to a new key of
+    the same account (keeping its label) and the old key is revoked at the end."""
+    started = time.monotonic()
+    new_key = f"{KEY_A}-rotated"
+    with Harness(Plan(keys=[KEY_A], fast_s=2.0), workdir) as h:
+        sent = h.send(60, "key-rotated")
+        h.wait_until(lambda: h.submits() >= 10, 20)
+        h.sim().rotate_key(KEY_A, new_key, keep_old=True)  # TTAPI: a new key; the old still works
+        rotated = {"TTAPI_API_KEYS": f"{h.labels[0]}={new_key}"}
+        at = []
+        for i in (1, 0):  # a rolling deploy: one node, then the other
+            h.start_node(i, rotated)
+            at.append(h.submits())
+        h.sim().rotate_key(KEY_A, new_key)  # every node runs the new key: the old one revoked
+        outcomes = h.wait(sent, 90)
+        slots = h.settle_slots(15)
+        return h.row(
+            "key-rotated",
+            outcomes,
+            started,
+            slots=slots,
+            extra=f"submits when each node moved to the new key: {at}; "
+            f"401s={h.stats()['count_401']}",
+            checks={
+                "rotated under load": len(at) == 2 and 10 <= at[0] <= at[1] < len(sent),
+                "all done": all_done(outcomes),
+                "0 double submits": h.doubles([s.prompt for s in sent]) == 0,
+                "peak within the cap": h.peak() <= 10,
+                "0 slots left": slots == 0,
+            },
+        )
