@@ -268,13 +268,6 @@ class SlotGuard:
             self._free(keys=self.keys(label), args=[self._default_cap], client=pipe)
         return {label: int(n) for label, n in zip(labels, pipe.execute(), strict=True)}
 
-    def fill_all(self, labels: list[str]) -> dict[str, list[str]]:
-        """`fill` every account in one round trip; the ids handed a slot, per label."""
-        pipe = self._redis.pipeline(transaction=False)
-        for label in labels:
-            self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap], client=pipe)
-        return {label: ids_of(ids) for label, ids in zip(labels, pipe.execute(), strict=True)}
-
     def leases(self, labels: list[str]) -> dict[str, dict[str, int]]:
         """Every holder of each account, lapsed or not, with the ms left on its lease (<= 0:
         lapsed), in one round trip: what the pump looks at."""

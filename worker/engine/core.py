@@ -78,7 +78,7 @@ class EngineCore:
         account another engine holds (a slot handed on after this engine lost it), by that
         engine, through a hint."""
         if label not in self.owned:
-            hints.push(self.rt.redis, self.rt.keys, label, hints.submit_hints([job_id]))
+            hints.ask_submit(self.rt.redis, self.rt.keys, label, [job_id])
             return
         self.scheduler.later(Action("submit", job_id, label=label), 0.0)
 

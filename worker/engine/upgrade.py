@@ -14,8 +14,7 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     """An old `mj.poll`: fetch the job soon, through its account's engine."""
     rec = rt.records.load(job_id)
     if rec is not None and rec.account:
-        due_ms = int(rt.clock() * 1000)
-        hints.push(rt.redis, rt.keys, rec.account, [hints.poll_hint(job_id, seq, due_ms)])
+        hints.ask_poll(rt.redis, rt.keys, rec.account, job_id, seq, rt.clock())
 
 
 def tick(rt: Runtime, label: str) -> int:
@@ -38,7 +37,7 @@ def tick(rt: Runtime, label: str) -> int:
 
 def fill(rt: Runtime, label: str) -> None:
     """An old `mj.fill`: hand the account's free slots out, through its engine."""
-    hints.push(rt.redis, rt.keys, label, [hints.fill_hint()])
+    hints.ask_fill(rt.redis, rt.keys, label)
 
 
 __all__ = ["fill", "poll", "tick"]

@@ -93,7 +93,7 @@ def _hint_engines(rt: Runtime, labels: list[str]) -> set[str]:
         if owner is not None:
             owned.add(label)
         if waiting and not hinted:
-            hints.push(pipe, rt.keys, label, [hints.fill_hint()])
+            hints.ask_fill(pipe, rt.keys, label)
     pipe.execute()
     return owned
 
