@@ -171,13 +171,14 @@ def on_fakeredis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeServer:
     """Every Redis client a Node builds talks to one fakeredis server."""
     server = fakeredis.FakeServer()
 
-    def client(url: str, **_: Any) -> fakeredis.FakeRedis:
+    def client(target: Any, **_: Any) -> fakeredis.FakeRedis:
         return fakeredis.FakeRedis(server=server, decode_responses=True)
 
     fake = types.SimpleNamespace(
         Redis=types.SimpleNamespace(from_url=client), RedisError=redis.RedisError
     )
     monkeypatch.setattr(node_module, "redis_client", client)
+    monkeypatch.setattr(node_module, "redis_for", client)
     monkeypatch.setattr(node_module, "redis", fake)
     return server
 

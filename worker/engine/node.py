@@ -95,12 +95,12 @@ class Node:
             "mj-beats": self._beats,
             "mj-keeper": self._keeper,
         }
+        if self.store is not None:
+            bodies["mj-store"] = self.store.run
         threads = [
             threading.Thread(target=self._guarded(name, body), name=name, daemon=True)
             for name, body in bodies.items()
         ]
-        if self.store is not None:
-            threads.append(threading.Thread(target=self.store.run, name="mj-store", daemon=True))
         for thread in threads:
             thread.start()
         log.info("engine %s: running (%s threads)", self.name, self.pool._max_workers)
