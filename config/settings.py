@@ -8,14 +8,15 @@ module only inside `Account` objects whose repr hides them. Build `Settings` onc
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from config.accounts import Account as Account  # the names importers know, kept here
+from config.accounts import account_label as account_label
+from config.accounts import parse_accounts
 from config.problems import problems
 from config.redis_url import DEFAULT_MASTER, RedisTarget, parse_redis_url
 from config.tenants import DEFAULT_TENANT, TenantSettings, check_tenant_name
@@ -27,24 +28,6 @@ STORAGE_SCHEMES = ("s3", "gs", "az", "file")
 
 class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class Account:
-    """One TTAPI account: a secret key and the short, stable, non-secret label that names it."""
-
-    label: str
-    key: SecretStr = field(repr=False, compare=False)
-
-    @classmethod
-    def from_key(cls, key: str) -> Account:
-        """Build an account whose label is a hash prefix of the key (stable, not reversible)."""
-        return cls(label=account_label(key), key=SecretStr(key))
-
-
-def account_label(key: str) -> str:
-    """Return the public name of the account that owns `key`: `acct-` and 8 hex of its SHA-256."""
-    return "acct-" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 class Settings(BaseSettings):
@@ -254,6 +237,7 @@ class Settings(BaseSettings):
     def _poll_bounds(self) -> Settings:
         if self.mj_poll_max_s < self.mj_poll_min_s:
             raise ValueError("MJ_POLL_MAX_S must be at least MJ_POLL_MIN_S")
+        self.accounts()  # one key per label
         return self
 
     @model_validator(mode="after")
@@ -279,17 +263,14 @@ class Settings(BaseSettings):
         return 1 if self.redis_target().is_sentinel else 0
 
     def accounts(self) -> list[Account]:
-        """Every configured account, `TTAPI_API_KEY` first, duplicates dropped, order kept."""
+        """Every configured account, `TTAPI_API_KEY` first, duplicates dropped, order kept
+        (ValueError, naming no key, when two keys claim one label: `config.accounts`)."""
         raw: list[str] = []
         if self.ttapi_api_key is not None:
             raw.append(self.ttapi_api_key.get_secret_value())
         if self.ttapi_api_keys is not None:
             raw.extend(self.ttapi_api_keys.get_secret_value().split(","))
-        seen: dict[str, Account] = {}
-        for key in (k.strip() for k in raw):
-            if key and key not in seen:
-                seen[key] = Account.from_key(key)
-        return list(seen.values())
+        return parse_accounts(raw)
 
     def require_accounts(self) -> list[Account]:
         """The accounts, or a ConfigError naming both variables when none is configured."""

@@ -29,6 +29,7 @@ from tasks.jobs import (
 from worker.adapter import schedules
 from worker.adapter.app import app
 from worker.adapter.pipelines import build_pipeline
+from worker.adapter.schedule_slots import run_id
 from worker.engine import upgrade
 from worker.jobs import maintenance
 from worker.jobs.download import TRANSIENT_ERRORS, download_result, target_directory
@@ -132,13 +133,18 @@ def run_schedule(
     mode: str = "fast",
     account: str | None = None,
     download: str | None = None,
+    scheduled_at: str | None = None,
 ) -> str:
     """Internal (beat): start the user schedule `name`'s pipeline; returns its first task id.
 
-    The pipeline's task ids derive from this message's id, so a redelivered message (late
-    acks: a worker lost mid-run) publishes the same tasks again, which their job records
-    ignore, instead of a second paid pipeline.
+    The pipeline's task ids derive from the entry's name and `scheduled_at` (when the run was
+    due, passed by beat), so a redelivered message (late acks: a worker lost mid-run) or the
+    same run sent by a second beat (a rolling redeploy) publishes the same tasks again, which
+    their job records ignore, instead of a second paid pipeline. A message from an older beat
+    (no `scheduled_at`) derives them from its own id.
     """
+    prefix = app.mj_settings.mj_key_prefix
+    run = run_id(prefix, name, scheduled_at) if scheduled_at else self.request.id
     return schedules.start_pipeline(
         app,
         pipeline,
@@ -147,7 +153,7 @@ def run_schedule(
         mode=mode,
         account=account,
         download=download,
-        run_id=self.request.id,
+        run_id=run,
     )
 
 

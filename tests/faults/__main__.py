@@ -17,6 +17,7 @@ from tests.faults import (
     scenarios_engine,
     scenarios_platform,
     scenarios_redis,
+    scenarios_rollout,
     scenarios_storage,
     scenarios_submit,
     scenarios_trust,
@@ -35,6 +36,7 @@ SCENARIO_MODULES = (
     scenarios_engine,
     scenarios_storage,
     scenarios_submit,
+    scenarios_rollout,
 )
 
 

@@ -42,8 +42,13 @@ def both_hold(h: Harness) -> bool:
 
 def held_by(h: Harness) -> dict[str, str]:
     """Which engine (its node's name) holds each account now."""
+    return {lb: token.split("|")[0] for lb, token in tokens(h).items()}
+
+
+def tokens(h: Harness) -> dict[str, str]:
+    """The lease token (`node|random`, one per engine process) on each account now."""
     owners = h.redis.mget([KEYS.owner(label) for label in h.labels])
-    return {lb: str(o).split("|")[0] if o else "" for lb, o in zip(h.labels, owners, strict=True)}
+    return {lb: str(o) if o else "" for lb, o in zip(h.labels, owners, strict=True)}
 
 
 @scenario(21, "engine-kill", "node 1's engine SIGKILLed mid-run (two nodes, two keys)")
@@ -56,10 +61,15 @@ def engine_kill(workdir: Path) -> Row:
         h.wait_until(lambda: both_hold(h), 20)
         sent = h.send(40, "engine-kill")
         h.wait_until(lambda: h.submits() >= 10, 20)
-        theirs = [lb for lb, node in held_by(h).items() if node.startswith("node1@")]
+        dead = {lb: t for lb, t in tokens(h).items() if t.startswith("node1@")}
+        theirs = list(dead)
         os.kill(engine_pid(h, 1), signal.SIGKILL)
         killed_at = time.monotonic()
-        back = h.wait_until(lambda: all(held_by(h)[lb] for lb in theirs) and bool(theirs), 30)
+        # The dead engine's token stays in the lease key until it lapses: wait for another
+        # one (the other node's engine, or node 1's engine started again), not for any.
+        back = h.wait_until(
+            lambda: bool(dead) and all(tokens(h)[lb] not in ("", t) for lb, t in dead.items()), 30
+        )
         without = time.monotonic() - killed_at
         outcomes = h.wait(sent, 90)
         slots = h.settle_slots(15)
@@ -95,13 +105,15 @@ def engine_stall(workdir: Path) -> Row:
         theirs = [lb for lb, node in held_by(h).items() if node.startswith("node1@")]
         pid = engine_pid(h, 1)
         os.kill(pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
         try:
             moved = h.wait_until(
                 lambda: all(held_by(h)[lb].startswith("node0@") for lb in theirs), 20
             )
-            time.sleep(max(0.0, 30 - (time.monotonic() - started)))
+            time.sleep(max(0.0, 30 - (time.monotonic() - stopped_at)))  # a 30 s stall
         finally:
             os.kill(pid, signal.SIGCONT)
+        resumed_at = time.monotonic()
         outcomes = h.wait(sent, 120)
         slots = h.settle_slots(15)
         return h.row(
@@ -109,10 +121,12 @@ def engine_stall(workdir: Path) -> Row:
             outcomes,
             started,
             slots=slots,
-            extra=f"node 1 held {len(theirs)}, moved to node 0 during the stall: {moved}",
+            extra=f"node 1 held {len(theirs)}, moved to node 0 during the stall: {moved}; "
+            f"stopped {resumed_at - stopped_at:.0f} s",
             checks={
                 "node 1's engine held an account": bool(theirs),
                 "its accounts moved to node 0": moved,
+                "stopped for 30 s from the SIGSTOP": resumed_at - stopped_at >= 30,
                 "all done": all_done(outcomes),
                 "0 double submits": h.doubles([s.prompt for s in sent]) == 0,
                 "0 slots left": slots == 0,

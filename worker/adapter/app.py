@@ -165,6 +165,8 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         task_default_queue=DEFAULT_QUEUE,
         task_queues=[Queue(DEFAULT_QUEUE), Queue(settings.mj_control_queue)],
         task_routes={name: {"queue": settings.mj_control_queue} for name in CONTROL_TASKS},
+        # Beat passes each user schedule's run the time it was due (worker.adapter.schedule_slots).
+        beat_scheduler="worker.adapter.schedule_slots:SlotScheduler",
         beat_schedule={
             "mj-pump": {
                 "task": "mj.pump",

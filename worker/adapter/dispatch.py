@@ -121,14 +121,12 @@ class CeleryDispatcher:
             rec = rt.records.load(job_id)
             account = rec.account if rec is not None else ""
         if account:
-            due_ms = int((rt.clock() + countdown) * 1000)
-            hints.push(rt.redis, rt.keys, account, [hints.poll_hint(job_id, seq, due_ms)])
+            hints.ask_poll(rt.redis, rt.keys, account, job_id, seq, rt.clock() + countdown)
 
     def fill(self, label: str, countdown: float) -> None:
         """Ask the account's engine to hand its free slots out in `countdown` seconds."""
         rt = self.rt
-        due_ms = int((rt.clock() + countdown) * 1000) if countdown > 0 else 0
-        hints.push(rt.redis, rt.keys, label, [hints.fill_hint(due_ms)])
+        hints.ask_fill(rt.redis, rt.keys, label, rt.clock() + countdown if countdown > 0 else 0.0)
 
     def publish_state(
         self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True

@@ -2,7 +2,8 @@
 wired to the Celery app (its reports and visible states go out as Celery messages).
 
 It ends on SIGTERM or SIGINT (giving its accounts back), and by itself when the worker that
-started it is gone (its parent process changed): an engine never outlives its node.
+started it is gone (its parent process changed): an engine never outlives its node. It exits
+with 1 when one of its threads died: the worker's bootstep starts it again.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from worker.policy import ENGINE_PARENT_CHECK_S
+
+if TYPE_CHECKING:
+    from worker.engine.node import Node
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=watch_parent, name="mj-parent", daemon=True).start()
     node.run()
-    return 0
+    return exit_code(node)
+
+
+def exit_code(node: Node) -> int:
+    """1 when one of the engine's threads died (the bootstep then starts the engine again),
+    else 0 (told to stop)."""
+    return 1 if node.failed else 0
 
 
 def _die_with_parent() -> None:

@@ -1,11 +1,13 @@
 """Which workers are online, and which queues each consumes: a cheap heartbeat in Redis.
 
-Every worker node writes `hostname → {"at", "since", "queues", "stale_after", "pid"}` into the
-`keys.workers` hash every `interval_s(settings)` seconds, from a consumer bootstep on the
+Every worker node writes `hostname → {"at", "since", "queues", "stale_after", "pid", "labels"}`
+into the `keys.workers` hash every `interval_s(settings)` seconds, from a consumer bootstep on the
 worker's own timer (the event loop's timer in the prefork main process: no thread is started,
 so nothing thread-related crosses a fork). Times are Redis's (`TIME` inside the script), so
 hosts with skewed clocks agree. A graceful stop removes the node's field; a killed node's
-heartbeat goes stale after `stale_after` seconds, which readers honour per entry.
+heartbeat goes stale after `stale_after` seconds, which readers honour per entry. `labels` are
+the accounts the node is configured with: a key is taken for removed only once no live worker
+serves it (`worker.capacity.serving`), not while an older or newer node of a rollout still does.
 
 The interval is a quarter of `MJ_PUMP_INTERVAL_S` (0.1–5 s) and a heartbeat counts for six
 intervals: a killed worker shows as gone within 1.5 pump intervals.
@@ -37,7 +39,7 @@ PRUNE_EVERY = 50  # beats between two sweeps of long-gone entries
 GONE_S = 86400.0  # an entry older than this is removed by the next sweep
 
 # KEYS: workers hash. ARGV: hostname, queues (JSON list), since ('' = now), pid, stale_after,
-# prune ('1' to drop entries older than GONE_S). Returns `since` as written.
+# prune ('1' to drop entries older than GONE_S), GONE_S, labels (JSON list). Returns `since`.
 _BEAT = script("adapter/heartbeat/beat.lua")
 
 
@@ -57,9 +59,11 @@ class HeartbeatWriter:
         hostname: str,
         queues: Callable[[], list[str]],
         interval: float,
+        labels: list[str] | None = None,
     ) -> None:
         self.client, self.keys, self.hostname = client, keys, hostname
         self.queues, self.interval = queues, interval
+        self.labels = json.dumps(sorted(labels or []))
         self.since = ""
         self.beats = 0
         self._script = client.register_script(_BEAT)
@@ -72,7 +76,7 @@ class HeartbeatWriter:
         queues = json.dumps(sorted(self.queues()))
         args: list[str | float] = [self.hostname, queues, self.since, os.getpid(), stale, prune]
         try:
-            since = self._script(keys=[self.keys.workers], args=[*args, GONE_S])
+            since = self._script(keys=[self.keys.workers], args=[*args, GONE_S, self.labels])
             self.since = since.decode() if isinstance(since, bytes) else str(since)
         except (redis.RedisError, OSError) as exc:
             log.debug("heartbeat of %s not written: %s", self.hostname, type(exc).__name__)
@@ -125,6 +129,7 @@ class Heartbeat(bootsteps.StartStopStep):
                 parent.hostname,
                 lambda: consumed_queues(parent),
                 every,
+                [account.label for account in settings.accounts()],
             )
         self.writer.beat()
         self.tref = parent.timer.call_repeatedly(every, self.writer.beat)

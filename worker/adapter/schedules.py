@@ -21,10 +21,11 @@ the chain and publishes it (`start_pipeline`), so the user's pipeline runs as or
 tasks under the guard, and beat never waits on TTAPI. Every error names the file, the entry
 (index and name) and the field, so a typo stops start-up with a message one can act on.
 
-A run is idempotent: the ids of its pipeline's tasks derive from the id of the
-`mj.run_schedule` message (`step_ids`), which a redelivery keeps. Run twice (late acks, a
-worker lost after publishing), it publishes the same task ids again, and the job records,
-keyed by task id, make the second publish harmless: no prompt is paid for twice.
+A run is idempotent: the ids of its pipeline's tasks derive from the entry's name and the time
+the run was due (`step_ids` of `schedule_slots.run_id`), which beat passes and which a
+redelivery keeps. Run twice (late acks, a worker lost after publishing, two beats during a
+rolling redeploy), it publishes the same task ids again, and the job records, keyed by task
+id, make the second publish harmless: no prompt is paid for twice.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import re
 import tomllib
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from config.problems import problems
 from config.settings import ConfigError
+from worker.adapter.schedule_slots import RUN_TASK, aligned
 from worker.adapter.steps import parse_steps
 from worker.policy import SCHEDULE_EXPIRES_MAX_S, SCHEDULE_EXPIRES_MIN_S
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.requests import Mode
 
-RUN_TASK = "mj.run_schedule"
 #: Prefix of the beat entry names, so user names never clash with the built-in ones.
 ENTRY_PREFIX = "user:"
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
@@ -153,11 +153,11 @@ class ScheduleEntry(BaseModel):
         return self
 
     @property
-    def schedule(self) -> crontab | timedelta:
-        """What Celery beat runs this entry on."""
+    def schedule(self) -> crontab | aligned:
+        """What Celery beat runs this entry on (`every`: at whole multiples since the epoch)."""
         if self.cron is not None:
             return parse_cron(self.cron)
-        return timedelta(seconds=float(self.every or 0))
+        return aligned(float(self.every or 0))
 
     def run_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `mj.run_schedule` (all JSON)."""
@@ -261,8 +261,9 @@ def start_pipeline(
 ) -> str:
     """Publish imagine → then... (→ mj.download) and return the id of its first task.
 
-    `run_id` (the `mj.run_schedule` message's id) fixes every step's task id, so publishing
-    the same run again sends the same tasks; without it the run gets fresh ids.
+    `run_id` (the run's `schedule_slots.run_id`, or the message's id from an older beat)
+    fixes every step's task id, so publishing the same run again sends the same tasks;
+    without it the run gets fresh ids.
     """
     opts: dict[str, Any] = {"mode": mode}
     if account:

@@ -18,6 +18,7 @@ import redis
 from config.settings import Account
 from worker.capacity.guard import SlotGuard
 from worker.capacity.lanes import base_of, lane_of, lanes
+from worker.capacity.serving import served
 from worker.keys import KEYS, Keys
 from worker.policy import ACCOUNT_CHOICE_FRESH_S, DISABLE_OTHER_S, DISABLE_S
 from worker.text import text
@@ -89,13 +90,20 @@ class AccountPool:
     def removed(self, label: str) -> bool:
         """True when `label` was dropped from the configuration, not just unknown here.
 
-        Every process registers its labels when it starts. A label unknown here that no process
-        has registered since this one started belongs to an older configuration: its key was
-        removed. One registered later is a key added by a newer node (a rolling deploy), which
-        that node can still serve.
+        A label a live worker serves (its heartbeat lists it: an older or newer node of a
+        rollout) is not removed; one that every live worker's heartbeat leaves out is. While
+        a worker too old to list its labels is live, the registry decides: every process
+        registers its labels when it starts, and a label unknown here that no process has
+        registered since this one started belongs to an older configuration, while one
+        registered later is a key added by a newer node, which that node can still serve.
         """
         if self.configured(label):
             return False
+        live = served(self.redis, self.keys)
+        if base_of(label) in live.labels:
+            return False
+        if live.complete:
+            return True
         seen = self.redis.hget(self._registry, base_of(label))
         return seen is None or float(seen) < self.started_at
 

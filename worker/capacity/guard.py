@@ -114,6 +114,16 @@ class SlotGuard:
         _check_job(job_id)
         return self._renew_for(label, job_id, self._lease_ms, confirms)
 
+    def renew_all(self, jobs: list[tuple[str, str, bool]]) -> list[bool]:
+        """`renew` many (label, job id, confirms) in one round trip; which held a live lease."""
+        pipe = self._redis.pipeline(transaction=False)
+        for label, job_id, confirms in jobs:
+            _check_job(job_id)
+            keys = self.keys(label)
+            args: list[str | int] = [job_id, self._lease_ms, int(confirms)]
+            self._renew(keys=[keys[0], keys[5]], args=args, client=pipe)
+        return [bool(int(ok)) for ok in pipe.execute()] if jobs else []
+
     def accepted(self, label: str, job_id: str) -> bool:
         """TTAPI accepted the job's submit: end the account's 429 streak and, if the job was
         the probe above the effective cap, raise that cap by one. True if it was the probe
@@ -132,6 +142,14 @@ class SlotGuard:
         keys = self.keys(label)
         args: list[str | int] = [job_id, lease_ms, int(confirms)]
         return bool(int(self._renew(keys=[keys[0], keys[5]], args=args)))
+
+    def seat(self, label: str, job_id: str, now_s: float) -> bool:
+        """Count a job TTAPI runs against the cap again, after its lease lapsed and a fill
+        dropped it (no engine renewed it for a whole lease): a fresh lease from `now_s`
+        (Redis's clock). False if it holds one already."""
+        _check_job(job_id)
+        lease = {job_id: round(now_s * 1000) + self._lease_ms}
+        return bool(self._redis.zadd(self.keys(label)[0], lease, nx=True))
 
     def where_all(self, jobs: list[tuple[str, str]]) -> list[str | None]:
         """For many (label, job id) pairs in one round trip: "slot" if the job holds a lease
@@ -249,13 +267,6 @@ class SlotGuard:
         for label in labels:
             self._free(keys=self.keys(label), args=[self._default_cap], client=pipe)
         return {label: int(n) for label, n in zip(labels, pipe.execute(), strict=True)}
-
-    def fill_all(self, labels: list[str]) -> dict[str, list[str]]:
-        """`fill` every account in one round trip; the ids handed a slot, per label."""
-        pipe = self._redis.pipeline(transaction=False)
-        for label in labels:
-            self._fill(keys=self.keys(label), args=[self._lease_ms, self._default_cap], client=pipe)
-        return {label: ids_of(ids) for label, ids in zip(labels, pipe.execute(), strict=True)}
 
     def leases(self, labels: list[str]) -> dict[str, dict[str, int]]:
         """Every holder of each account, lapsed or not, with the ms left on its lease (<= 0:

@@ -50,8 +50,30 @@ class Lease:
         return None if value is None else str(value)
 
 
+def take_all(client: Any, keys: list[str], token: str, ttl_s: float) -> list[bool]:
+    """`Lease.take` on many keys in one round trip; which of them `token` now holds."""
+    if not keys:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, token, nx=True, px=_ms(ttl_s))
+    return [bool(ok) for ok in pipe.execute()]
+
+
+def renew_all(client: Any, keys: list[str], token: str, ttl_s: float) -> list[bool]:
+    """`Lease.renew` of many keys in one round trip (an engine may hold a hundred accounts);
+    which of them `token` still held (now extended)."""
+    if not keys:
+        return []
+    renew = client.register_script(_RENEW)
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        renew(keys=[key], args=[token, _ms(ttl_s)], client=pipe)
+    return [bool(int(ok)) for ok in pipe.execute()]
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-__all__ = ["Lease", "new_token"]
+__all__ = ["Lease", "new_token", "renew_all", "take_all"]

@@ -11,7 +11,6 @@ one after another (tests/support/inline.py). Nothing here sleeps or waits on ano
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,9 +51,7 @@ class Scheduler(Protocol):
 class EngineCore:
     """The accounts this engine holds (`owned`) and the actions it performs for them."""
 
-    def __init__(
-        self, rt: Runtime, scheduler: Scheduler, *, may_submit: Callable[[str], bool] | None = None
-    ) -> None:
+    def __init__(self, rt: Runtime, scheduler: Scheduler) -> None:
         self.rt = rt
         self.scheduler = scheduler
         self.owned: set[str] = set()
@@ -62,8 +59,6 @@ class EngineCore:
         # nothing then reads nothing); a poll that finds it stale reads the record again.
         self.polling: dict[str, JobRecord] = {}
         rt.submitter = self.submit_soon
-        if may_submit is not None:
-            rt.may_submit = may_submit
 
     # -- what comes in ----------------------------------------------------------------------
     def take(self, label: str) -> None:
@@ -79,7 +74,12 @@ class EngineCore:
                 self.polling.pop(job_id, None)
 
     def submit_soon(self, label: str, job_id: str) -> None:
-        """Submit `job_id`, just handed a slot on `label`, as soon as a thread is free."""
+        """Submit `job_id`, just handed a slot on `label`, as soon as a thread is free; on an
+        account another engine holds (a slot handed on after this engine lost it), by that
+        engine, through a hint."""
+        if label not in self.owned:
+            hints.ask_submit(self.rt.redis, self.rt.keys, label, [job_id])
+            return
         self.scheduler.later(Action("submit", job_id, label=label), 0.0)
 
     def drain(self, label: str, first: Any = None) -> int:
@@ -131,15 +131,18 @@ class EngineCore:
             log.exception("engine: %s %s failed; the next scan repairs what it left", *_of(action))
 
     def scan(self, label: str, *, takeover: bool = False) -> None:
-        """Look at every holder of `label`: fill, then reap ended jobs' slots, renew leases at
-        half time, and make sure each job in flight has its next poll (all of them at once on
-        a takeover) and each job handed a slot is submitted."""
+        """Look at every holder of `label`: renew leases at half time and reap ended jobs'
+        slots (before a fill, which drops lapsed leases), fill, then make sure each job in
+        flight has its next poll (all of them at once on a takeover) and each job handed a
+        slot is submitted."""
         rt = self.rt
-        resume_all(rt, label, rt.guard.fill(label))
         held = rt.guard.leases([label])[label]
         recs = rt.records.peek(list(held), HOLDER_FIELDS)
         now = rt.clock()
         for job_id, ms_left in held.items():
+            look_at_holder(rt, label, job_id, recs.get(job_id), ms_left, now, revive=False)
+        resume_all(rt, label, rt.guard.fill(label))
+        for job_id in held:
             rec = recs.get(job_id)
             state = rec.state if rec is not None and rec.account == label else ""
             if state in UNSENT:  # handed a slot, not submitted (its submit was lost)
@@ -151,7 +154,6 @@ class EngineCore:
             if rec is not None and (lost or (takeover and sent)):
                 delay = 0.0 if takeover else max(0.0, rec.next_poll_at - now)
                 self.scheduler.later(Action("poll", job_id, rec.poll_seq), delay)
-            look_at_holder(rt, label, job_id, rec, ms_left, now, revive=False)
 
 
 def _of(action: Action) -> tuple[str, str]:

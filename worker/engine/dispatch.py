@@ -35,8 +35,8 @@ class EngineDispatcher:
         if account in core.owned or not account:
             core.scheduler.later(Action("poll", job_id, seq), countdown)
             return
-        due_ms = int((core.rt.clock() + countdown) * 1000)
-        hints.push(core.rt.redis, core.rt.keys, account, [hints.poll_hint(job_id, seq, due_ms)])
+        rt = core.rt
+        hints.ask_poll(rt.redis, rt.keys, account, job_id, seq, rt.clock() + countdown)
 
     def fill(self, label: str, countdown: float) -> None:
         """Hand the account's free slots out in `countdown` s (after a cooldown or a probe gap)."""
@@ -44,8 +44,7 @@ class EngineDispatcher:
         if label in core.owned:
             core.scheduler.later(Action("fill", label), countdown)
             return
-        due_ms = int((core.rt.clock() + countdown) * 1000)
-        hints.push(core.rt.redis, core.rt.keys, label, [hints.fill_hint(due_ms)])
+        hints.ask_fill(core.rt.redis, core.rt.keys, label, core.rt.clock() + countdown)
 
     def publish_state(
         self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True

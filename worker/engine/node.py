@@ -7,6 +7,12 @@
 - The beat thread renews this engine's account leases every third of `MJ_ENGINE_LEASE_S`,
   takes its share of free accounts, gives back what is above it, and schedules each held
   account's scan every `stall_s`.
+- The keeper thread renews the slot leases of the held accounts' jobs (`worker.engine.keeper`),
+  whatever the pool is busy with.
+
+A thread that dies of an error it does not expect (a bug, not Redis away) stops the engine: its
+process exits with an error and the worker's bootstep starts it again, instead of an engine
+that lives on without its hints, its timers or its leases.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -23,6 +30,7 @@ from config.settings import Settings
 from worker.connect import redis_for
 from worker.engine.core import Action, EngineCore
 from worker.engine.dispatch import EngineDispatcher
+from worker.engine.keeper import keep_every, renew_slots
 from worker.engine.ownership import Ownership
 from worker.engine.rederive import Follower
 from worker.engine.storing import StorePool
@@ -55,9 +63,8 @@ class Node:
         self.rt = Runtime.build(settings, redis_client(settings), dispatcher)
         publisher.rt = self.rt
         self.pool = ThreadPoolExecutor(settings.mj_engine_threads, thread_name_prefix="mj-engine")
-        self.core: EngineCore = EngineCore(self.rt, _Deferred(self))
-        self.timers = Timers(self.pool, self.core.perform)
-        self.core.scheduler = self.timers
+        self.timers = Timers(self.pool, lambda action: self.core.perform(action))
+        self.core = EngineCore(self.rt, self.timers)
         self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
         self.rt.may_submit = self.ownership.holds
         self.follower = Follower(self.rt, self.core, self.pool.submit)  # a new master: re-derive
@@ -69,6 +76,8 @@ class Node:
             self.rt.storer = self.store.soon
         self.name = name
         self.stopped = threading.Event()
+        self.failed = ""  # the thread whose death stopped the engine, if one did
+        self._keep_now = threading.Event()  # accounts taken over (or a stop): keeper, at once
         # BLPOP holds its connection: a client of its own, whose reads outlast the wait.
         self._blocking = redis_for(
             settings.redis_target(),
@@ -78,14 +87,20 @@ class Node:
         )
 
     def run(self) -> None:
-        """Run until `stop()`; then give every account back (another engine takes it)."""
-        threads = [
-            threading.Thread(target=self.timers.run, name="mj-timers", daemon=True),
-            threading.Thread(target=self._hints, name="mj-hints", daemon=True),
-            threading.Thread(target=self._beats, name="mj-beats", daemon=True),
-        ]
+        """Run until `stop()` (or a thread's death: `failed`); then give every account back
+        (another engine takes it)."""
+        bodies = {
+            "mj-timers": self.timers.run,
+            "mj-hints": self._hints,
+            "mj-beats": self._beats,
+            "mj-keeper": self._keeper,
+        }
         if self.store is not None:
-            threads.append(threading.Thread(target=self.store.run, name="mj-store", daemon=True))
+            bodies["mj-store"] = self.store.run
+        threads = [
+            threading.Thread(target=self._guarded(name, body), name=name, daemon=True)
+            for name, body in bodies.items()
+        ]
         for thread in threads:
             thread.start()
         log.info("engine %s: running (%s threads)", self.name, self.pool._max_workers)
@@ -100,6 +115,32 @@ class Node:
     def stop(self) -> None:
         """Ask `run` to end."""
         self.stopped.set()
+        self._keep_now.set()
+
+    def _guarded(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
+        """`body`, stopping the engine if it ends (by an error or not) before `stop()`."""
+
+        def run() -> None:
+            try:
+                body()
+            except BaseException:
+                log.exception("engine %s: thread %s died", self.name, name)
+            if not self.stopped.is_set():
+                log.error("engine %s: thread %s ended; stopping the engine", self.name, name)
+                self.failed = self.failed or name
+                self.stopped.set()
+
+        return run
+
+    def _keeper(self) -> None:
+        every = keep_every(self.rt)
+        while not self.stopped.is_set():
+            try:
+                renew_slots(self.rt, sorted(self.core.owned))
+            except (redis.RedisError, OSError) as exc:
+                log.warning("engine %s: renewing slot leases failed (%s)", self.name, exc)
+            self._keep_now.wait(every)
+            self._keep_now.clear()
 
     def _beats(self) -> None:
         every = self.rt.timing.engine_beat_s
@@ -116,6 +157,8 @@ class Node:
             for label in taken:
                 self.core.take(label)
                 log.info("engine %s: took %s over", self.name, label)
+            if taken:
+                self._keep_now.set()
             for label in list(self.core.owned):
                 if not self.ownership.holds(label):
                     self.core.drop(label)
@@ -141,19 +184,6 @@ class Node:
             except (redis.RedisError, OSError) as exc:
                 log.warning("engine %s: reading hints failed (%s)", self.name, exc)
                 self.stopped.wait(ENGINE_RETRY_WAIT_S)
-
-
-class _Deferred:
-    """The scheduler until the node's timers exist (nothing is scheduled before `run`)."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-
-    def later(self, action: Action, delay_s: float) -> None:
-        self.node.timers.later(action, delay_s)
-
-    def pending(self, kind: str, arg: str) -> bool:
-        return self.node.timers.pending(kind, arg)
 
 
 __all__ = ["Node"]

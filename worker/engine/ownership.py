@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable
 
-from worker.capacity.leases import Lease, new_token
+from worker.capacity.leases import Lease, new_token, renew_all, take_all
 from worker.jobs.runtime import Runtime
 from worker.policy import ENGINE_GONE_LEASES, ENGINE_LEASE_MARGIN
 
@@ -69,22 +69,23 @@ class Ownership:
         live = max(1, int(pipe.execute()[2]))
         labels = rt.pool.guard_labels
         share = math.ceil(len(labels) / live) if labels else 0
-        lost = [lb for lb in list(self._renewed) if not self._renew(lb, started)]
+        lost = self._renew_held(started)
         extra = len(self._renewed) - share
         for label in sorted(self._renewed)[: max(0, extra)]:
             self.give_back(label)
             lost.append(label)
-        taken = []
         owners = rt.redis.mget([rt.keys.owner(lb) for lb in labels]) if labels else []
+        wanted, room = [], share - len(self._renewed)
         for label, owner in zip(labels, owners, strict=True):
             if owner is not None or label in self._renewed:
                 self._seen_free.discard(label)
                 continue
             orphaned = label in self._seen_free
             self._seen_free.add(label)
-            if (len(self._renewed) < share or orphaned) and self._take(label, started):
-                taken.append(label)
-        return taken, lost
+            if room > 0 or orphaned:
+                wanted.append(label)
+                room -= 1
+        return self._take_all(wanted, started), lost
 
     def give_back(self, label: str) -> None:
         """Give the account's lease back at once (another engine takes it at its next beat)."""
@@ -101,19 +102,29 @@ class Ownership:
         pipe.execute()
         return labels
 
-    def _renew(self, label: str, started: float) -> bool:
-        if self._lease(label).renew(self.token, self.lease_s):
-            self._renewed[label] = started
-            return True
-        self._renewed.pop(label, None)
-        return False
+    def _renew_held(self, started: float) -> list[str]:
+        """Renew every lease held, in one round trip; the ones that lapsed meanwhile."""
+        held = list(self._renewed)
+        keys = [self.rt.keys.owner(lb) for lb in held]
+        lost, renewed = [], renew_all(self.rt.redis, keys, self.token, self.lease_s)
+        for label, ok in zip(held, renewed, strict=True):
+            if ok:
+                self._renewed[label] = started
+            else:
+                self._renewed.pop(label, None)
+                lost.append(label)
+        return lost
 
-    def _take(self, label: str, started: float) -> bool:
-        if self._lease(label).take(self.token, self.lease_s):
-            self._renewed[label] = started
-            self._seen_free.discard(label)
-            return True
-        return False
+    def _take_all(self, labels: list[str], started: float) -> list[str]:
+        """Take the free accounts `labels` in one round trip; the ones this engine got."""
+        keys = [self.rt.keys.owner(lb) for lb in labels]
+        taken, got = [], take_all(self.rt.redis, keys, self.token, self.lease_s)
+        for label, ok in zip(labels, got, strict=True):
+            if ok:
+                self._renewed[label] = started
+                self._seen_free.discard(label)
+                taken.append(label)
+        return taken
 
 
 __all__ = ["Ownership"]

@@ -4,6 +4,12 @@ One thread sleeps until the earliest action is due (a condition variable: an ear
 scheduled meanwhile wakes it) and hands due actions to the pool, never running one itself: a
 slow TTAPI answer holds one pool thread, never the clock. An action scheduled again before it
 ran keeps the earlier of the two times.
+
+An action stays *pending* until it has run (`perform` returned), not only until it is handed
+to the pool: behind 30 s HTTP calls it may wait there long, and a scan that took it for lost
+would add a second submit of the same job. Asked for again while it waits in the pool, it is
+not queued twice (it reads what is new when it starts); asked for while it runs, it runs once
+more after it returns, never beside itself.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from concurrent.futures import Executor
 from worker.engine.core import Action
 
 log = logging.getLogger(__name__)
+Key = tuple[str, str, int]
 
 
 class Timers:
@@ -28,8 +35,10 @@ class Timers:
         self._executor = executor
         self._perform = perform
         self._heap: list[tuple[float, int, Action]] = []
-        self._due: dict[tuple[str, str, int], float] = {}
-        self._waiting: dict[tuple[str, str], int] = {}  # (kind, arg) -> how many keys
+        self._due: dict[Key, float] = {}  # waiting for their time
+        self._busy: dict[Key, bool] = {}  # handed to the pool: False queued, True running
+        self._again: dict[Key, tuple[float, Action]] = {}  # asked for again while running
+        self._live: dict[tuple[str, str], int] = {}  # (kind, arg) -> keys waiting or busy
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
@@ -39,23 +48,34 @@ class Timers:
         due = time.monotonic() + max(0.0, delay_s)
         key = (action.kind, action.arg, action.seq)
         with self._cond:
-            known = self._due.get(key)
-            if known is not None and known <= due:
+            started = self._busy.get(key)
+            if started is False:
+                return  # queued in the pool: it reads what is new when it starts
+            if started:
+                known = self._again.get(key)
+                if known is None or due < known[0]:
+                    self._again[key] = (due, action)
                 return
-            if known is None:
-                self._waiting[key[:2]] = self._waiting.get(key[:2], 0) + 1
-            self._due[key] = due
-            heapq.heappush(self._heap, (due, next(self._order), action))
-            if self._heap[0][2] is action:
-                self._cond.notify()
+            known_due = self._due.get(key)
+            if known_due is not None and known_due <= due:
+                return
+            if known_due is None:
+                self._live[key[:2]] = self._live.get(key[:2], 0) + 1
+            self._push(key, due, action)
+
+    def _push(self, key: Key, due: float, action: Action) -> None:
+        self._due[key] = due
+        heapq.heappush(self._heap, (due, next(self._order), action))
+        if self._heap[0][2] is action:
+            self._cond.notify()
 
     def pending(self, kind: str, arg: str) -> bool:
-        """Whether an action of `kind` on `arg` waits for its time."""
+        """Whether an action of `kind` on `arg` waits for its time, or for a thread, or runs."""
         with self._cond:
-            return (kind, arg) in self._waiting
+            return (kind, arg) in self._live
 
     def size(self) -> int:
-        """How many actions wait."""
+        """How many actions wait for their time."""
         with self._cond:
             return len(self._due)
 
@@ -73,13 +93,29 @@ class Timers:
                 if self._due.get(key) != due:
                     continue  # superseded by an earlier time, and already handed out
                 del self._due[key]
-                left = self._waiting.pop(key[:2]) - 1
-                if left:
-                    self._waiting[key[:2]] = left
+                self._busy[key] = False
             try:
-                self._executor.submit(self._perform, action)
+                self._executor.submit(self._run, action)
             except RuntimeError:  # the pool is shutting down
                 return
+
+    def _run(self, action: Action) -> None:
+        """One action on a pool thread; then it is no longer pending (or runs once more)."""
+        key = (action.kind, action.arg, action.seq)
+        with self._cond:
+            self._busy[key] = True
+        try:
+            self._perform(action)
+        finally:
+            with self._cond:
+                del self._busy[key]
+                again = self._again.pop(key, None)
+                if again is not None and not self._stopped:
+                    self._push(key, *again)
+                else:
+                    left = self._live.pop(key[:2]) - 1
+                    if left:
+                        self._live[key[:2]] = left
 
     def stop(self) -> None:
         """End `run` (actions not yet due are dropped: the next engine's scan finds them)."""

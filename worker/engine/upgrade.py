@@ -14,14 +14,17 @@ def poll(rt: Runtime, job_id: str, seq: int) -> None:
     """An old `mj.poll`: fetch the job soon, through its account's engine."""
     rec = rt.records.load(job_id)
     if rec is not None and rec.account:
-        due_ms = int(rt.clock() * 1000)
-        hints.push(rt.redis, rt.keys, rec.account, [hints.poll_hint(job_id, seq, due_ms)])
+        hints.ask_poll(rt.redis, rt.keys, rec.account, job_id, seq, rt.clock())
 
 
 def tick(rt: Runtime, label: str) -> int:
     """An old `mj.tick`: the account's due polls (its `polls` sorted set, `job|seq` scored by
-    due ms) become hints, and the old keys go. Returns how many polls were handed on."""
-    members = [str(m) for m in rt.redis.zrange(rt.keys.polls(label), 0, -1, withscores=False)]
+    due ms) become hints, and the old keys go, read and deleted in one transaction (an old
+    node may still add a poll meanwhile). Returns how many polls were handed on."""
+    pipe = rt.redis.pipeline(transaction=True)
+    pipe.zrange(rt.keys.polls(label), 0, -1)
+    pipe.delete(rt.keys.polls(label), rt.keys.tick(label))
+    members = [str(m) for m in pipe.execute()[0]]
     now_ms = int(rt.clock() * 1000)
     found = []
     for member in members:
@@ -29,13 +32,12 @@ def tick(rt: Runtime, label: str) -> int:
         if job_id and seq.isdigit():
             found.append(hints.poll_hint(job_id, int(seq), now_ms))
     hints.push(rt.redis, rt.keys, label, [*found, hints.fill_hint()])
-    rt.redis.delete(rt.keys.polls(label), rt.keys.tick(label))
     return len(found)
 
 
 def fill(rt: Runtime, label: str) -> None:
     """An old `mj.fill`: hand the account's free slots out, through its engine."""
-    hints.push(rt.redis, rt.keys, label, [hints.fill_hint()])
+    hints.ask_fill(rt.redis, rt.keys, label)
 
 
 __all__ = ["fill", "poll", "tick"]

@@ -5,23 +5,40 @@ compare-and-set that ends its record (`RecordStore.cas`, one script) until Celer
 the outcome where the caller looks. The report of an
 owed job may be published more than once (the pump re-publishes what stays owed, two pumps may
 overlap, a broker may deliver a message twice), so one run *claims* the delivery (a key with a
-TTL, set only while the job is owed) and the others end quietly: a chain's callback fires once.
-A run killed after its claim leaves the job owed; the claim lapses and the pump tries again.
+TTL and the run's token, set only while the job is owed) and the others end quietly: a
+chain's callback fires once. A run killed after its claim leaves the job owed; the claim
+lapses and the pump tries again.
+
+A run that is only slow (its report does work of its own, a loaded machine) keeps its claim
+alive while it works (`Report`: one thread per process renews every claim the process holds)
+and checks, by its token, that it still holds the claim just before it returns: a run that
+stalled past the claim's life returns nothing, and the run that took the claim over delivers.
+What is left: Celery stores the returned outcome and sends the chain's next message after the
+task returned; a run stalled longer than a claim's life between that check and `delivered`
+(which the task's `after_return` calls once Celery stored the outcome) can be delivered twice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from types import TracebackType
 from typing import TYPE_CHECKING
 
+import redis
+
+from worker.capacity.leases import Lease, new_token
 from worker.lua import script
 
 if TYPE_CHECKING:
     from worker.jobs.runtime import Runtime
 
-# KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms).  1 when this run must deliver.
-_CLAIM = script("jobs/delivery/claim.lua")
 log = logging.getLogger(__name__)
+# KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms), token.  1 when this run must deliver.
+_CLAIM = script("jobs/delivery/claim.lua")
+RENEWS_PER_CLAIM = 3  # a claim is renewed this many times per its life while its run works
 
 
 def owed(rt: Runtime, job_id: str) -> bool:
@@ -29,12 +46,13 @@ def owed(rt: Runtime, job_id: str) -> bool:
     return rt.redis.zscore(rt.keys.undelivered, job_id) is not None
 
 
-def claim(rt: Runtime, job_id: str, ttl_s: float) -> bool:
-    """True for the one run that reports an owed job now; False if it is not owed any more or
-    another run reports it (for `ttl_s`, after which a run killed mid-report is retried)."""
-    script = rt.redis.register_script(_CLAIM)
+def claim(rt: Runtime, job_id: str, ttl_s: float) -> str:
+    """The token of the one run that reports an owed job now; "" if it is not owed any more
+    or another run reports it (for `ttl_s`, after which a run killed mid-report is retried)."""
+    token = new_token()
     keys = [rt.keys.undelivered, rt.keys.delivery(job_id)]
-    return bool(int(script(keys=keys, args=[job_id, max(1, round(ttl_s * 1000))])))
+    args: list[str | int] = [job_id, max(1, round(ttl_s * 1000)), token]
+    return token if int(rt.redis.register_script(_CLAIM)(keys=keys, args=args)) else ""
 
 
 def delivered(rt: Runtime, job_id: str) -> None:
@@ -58,4 +76,83 @@ def delivered(rt: Runtime, job_id: str) -> None:
         )
 
 
-__all__ = ["claim", "delivered", "owed"]
+class Report:
+    """One run's report of an owed job: `with Report(...) as report:` claims it (`token`, ""
+    when another run reports it), keeps the claim alive until the block ends, and
+    `still_ours()` fences the outcome just before the run returns it."""
+
+    def __init__(self, rt: Runtime, job_id: str, ttl_s: float) -> None:
+        self.rt, self.job_id, self.ttl_s = rt, job_id, ttl_s
+        self.lease = Lease(rt.redis, rt.keys.delivery(job_id))
+        self.token = ""
+        self.renew_at = 0.0  # when the keeper renews it next (monotonic)
+
+    def __enter__(self) -> Report:
+        self.token = claim(self.rt, self.job_id, self.ttl_s)
+        if self.token:
+            self.renew_at = time.monotonic() + self.ttl_s / RENEWS_PER_CLAIM
+            _KEEPER.keep(self)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _KEEPER.drop(self)
+
+    def renew(self) -> bool:
+        """Extend the claim for another life; False if this run lost it."""
+        self.renew_at = time.monotonic() + self.ttl_s / RENEWS_PER_CLAIM
+        return bool(self.token) and self.lease.renew(self.token, self.ttl_s)
+
+    def still_ours(self) -> bool:
+        """Whether this run still holds the claim (renewed once more: Celery's store of the
+        outcome gets a whole claim's life)."""
+        if self.renew():
+            return True
+        log.warning("job %s: its report lost its claim; the run that took it delivers", self.job_id)
+        return False
+
+
+class _Keeper:
+    """The thread that renews the claims of the reports running in this process."""
+
+    def __init__(self) -> None:
+        self._held: set[Report] = set()
+        self._cond = threading.Condition()
+        self._pid = 0  # the process whose thread runs (a forked child starts its own)
+
+    def keep(self, report: Report) -> None:
+        with self._cond:
+            self._held.add(report)
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="mj-report-claims", daemon=True).start()
+            self._cond.notify()
+
+    def drop(self, report: Report) -> None:
+        with self._cond:
+            self._held.discard(report)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._held:
+                    self._cond.wait()
+                now = time.monotonic()
+                due = [r for r in self._held if r.renew_at <= now]
+                if not due:
+                    self._cond.wait(min(r.renew_at for r in self._held) - now)
+                    continue
+            for report in due:
+                try:
+                    report.renew()
+                except (redis.RedisError, OSError) as exc:  # the next round tries again
+                    log.warning(
+                        "job %s: renewing its report's claim failed (%s)", report.job_id, exc
+                    )
+
+
+_KEEPER = _Keeper()
+
+
+__all__ = ["Report", "claim", "delivered", "owed"]

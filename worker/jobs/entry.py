@@ -23,7 +23,7 @@ from typing import Any, Concatenate, ParamSpec
 from worker.capacity.accounts import NoAccountLeft
 from worker.jobs import journal, storing
 from worker.jobs.backoff import Retry
-from worker.jobs.delivery import claim
+from worker.jobs.delivery import Report
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
 from worker.jobs.placement import account_for
 from worker.jobs.record import IN_FLIGHT, TERMINAL, UNSENT, RecordState
@@ -91,10 +91,15 @@ def advance(
         # An ended job stays owed until the caller has stored the outcome (`delivered`, from
         # the task's after_return), so a kill in between loses nothing. One run claims the
         # report; a duplicate or overlapping one ends quietly: returning the result again
-        # would fire the chain's callbacks a second time.
+        # would fire the chain's callbacks a second time. A slow run keeps its claim alive,
+        # and one that lost it anyway (stalled past it) returns nothing.
         if storing.held(rec):
             return Park()  # its files are being copied to the store: the copy's end reports it
-        return ended(rec) if claim(rt, job_id, rt.timing.stall_s) else Park()
+        with Report(rt, job_id, rt.timing.stall_s) as report:
+            if not report.token:
+                return Park()
+            outcome = ended(rec)
+            return outcome if report.still_ours() else Park()
     if not rec.sig:
         rt.records.update(job_id, sig=signature())
     if rec.state in IN_FLIGHT:

@@ -55,6 +55,23 @@ def push(client: Any, keys: Keys, label: str, hints: list[str]) -> None:
         client.rpush(keys.wake(label), *hints)
 
 
+def ask_poll(client: Any, keys: Keys, label: str, job_id: str, seq: int, due_s: float) -> None:
+    """Ask the account's engine to fetch `job_id` (poll step `seq`) at `due_s` (Redis's clock,
+    in seconds)."""
+    push(client, keys, label, [poll_hint(job_id, seq, int(due_s * 1000))])
+
+
+def ask_fill(client: Any, keys: Keys, label: str, due_s: float = 0.0) -> None:
+    """Ask the account's engine to hand its free slots out at `due_s` (Redis's clock, in
+    seconds), or now."""
+    push(client, keys, label, [fill_hint(int(due_s * 1000))])
+
+
+def ask_submit(client: Any, keys: Keys, label: str, job_ids: list[str]) -> None:
+    """Ask the account's engine to submit jobs just handed a slot on it."""
+    push(client, keys, label, submit_hints(job_ids))
+
+
 def parse(item: Any) -> Hint | None:
     """A hint as written by the functions above; None for anything else (ignored)."""
     text = item.decode() if isinstance(item, bytes) else str(item)
@@ -80,6 +97,9 @@ __all__ = [
     "STORE",
     "SUBMIT",
     "Hint",
+    "ask_fill",
+    "ask_poll",
+    "ask_submit",
     "fill_hint",
     "parse",
     "poll_hint",

@@ -13,7 +13,7 @@ from worker.capacity.leases import Lease, new_token
 from worker.jobs import hints, storing
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.poll import orphan
-from worker.jobs.record import TERMINAL, UNSENT
+from worker.jobs.record import IN_FLIGHT, TERMINAL, UNSENT
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
@@ -23,7 +23,7 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-SWEEP_FIELDS = ("state", "account", "created_at", "woken_at")
+SWEEP_FIELDS = (*HOLDER_FIELDS, "created_at")
 
 
 def pump(rt: Runtime) -> dict[str, int]:
@@ -93,18 +93,20 @@ def _hint_engines(rt: Runtime, labels: list[str]) -> set[str]:
         if owner is not None:
             owned.add(label)
         if waiting and not hinted:
-            hints.push(pipe, rt.keys, label, [hints.fill_hint()])
+            hints.ask_fill(pipe, rt.keys, label)
     pipe.execute()
     return owned
 
 
 def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     """Find jobs by their records, not through the guard: one that lost its message and its
-    guard entry (a kill between two steps), or whose account's key was removed."""
+    guard entry (a kill between two steps), one in flight whose poll chain and slot are gone
+    (an engine restarted after its lease on the slot lapsed), or one whose account's key was
+    removed."""
     due = rt.records.due(now - rt.timing.sweep_s)
     rt.records.look_again(due, now)  # each open record is looked at once per sweep period
     recs = rt.records.peek(due, SWEEP_FIELDS)
-    parked: list[JobRecord] = []
+    found: list[JobRecord] = []
     for job_id in due:
         rec = recs[job_id]
         if rec is None or rec.state in TERMINAL:
@@ -121,12 +123,15 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
                     orphan(rt, full)
             done["orphaned"] += 1
             continue
-        if rec.state in UNSENT and now - max(rec.created_at, rec.woken_at) >= stall:
-            parked.append(rec)
-    placed = rt.guard.where_all([(r.account, r.job_id) for r in parked if r.account])
-    places = dict(zip([r.job_id for r in parked if r.account], placed, strict=True))
-    for rec in parked:
-        if places.get(rec.job_id) is None:
+        in_flight = rec.state in IN_FLIGHT and bool(rec.account)
+        if in_flight or (rec.state in UNSENT and now - max(rec.created_at, rec.woken_at) >= stall):
+            found.append(rec)
+    placed = rt.guard.where_all([(r.account, r.job_id) for r in found if r.account])
+    places = dict(zip([r.job_id for r in found if r.account], placed, strict=True))
+    for rec in found:
+        if rec.state in IN_FLIGHT:
+            _in_flight(rt, rec, places.get(rec.job_id) is not None, now, done)
+        elif places.get(rec.job_id) is None:
             log.warning(
                 "job %s: %s with no message and no place in the guard; resuming it",
                 rec.job_id,
@@ -134,6 +139,16 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
             )
             rt.dispatcher.resume(rec.job_id)
             done["revived"] += 1
+
+
+def _in_flight(rt: Runtime, rec: JobRecord, placed: bool, now: float, d: dict[str, int]) -> None:
+    """A job TTAPI may run: counted against the cap again if its slot is gone, and its poll
+    (or its lost submit) revived when overdue, as for a holder."""
+    if not placed and rt.guard.seat(rec.account, rec.job_id, now):
+        log.warning("job %s: %s with no slot in the guard; counted again", rec.job_id, rec.state)
+    what = look_at_holder(rt, rec.account, rec.job_id, rec, 0, now)
+    if what:
+        d[what] += 1
 
 
 def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:

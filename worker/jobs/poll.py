@@ -165,7 +165,8 @@ def _next(
     **changes: object,
 ) -> bool:
     """Step the poll chain to `seq + 1` with `changes`, in one compare-and-set; False if this
-    step was stale. No lease renewal: a lease outlives the job (the pump renews it too)."""
+    step was stale. No lease renewal: a lease outlives the job, and the engine's keeper renews
+    it (`worker.engine.keeper`; the pump, for accounts no engine holds)."""
     now = rt.clock()
     if at_least:
         gap = max(at_least, rt.timing.bounds.min_s)

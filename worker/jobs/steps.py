@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.media_requests import BATCHES, Animate, Motion, Resolution
 from worker.ttapi.requests import ACTIONS
 
 STEP_KINDS = ("video", "video_extend")
@@ -28,9 +29,10 @@ _BARE: dict[str, dict[str, str]] = {
     "video": {"low": "motion", "high": "motion", "sd": "resolution", "hd": "resolution"},
     "video_extend": {"low": "motion", "high": "motion", "auto": "animate", "manual": "animate"},
 }
-_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "video": {"motion": ("low", "high"), "resolution": ("sd", "hd"), "batch": ("1", "2", "4")},
-    "video_extend": {"motion": ("low", "high"), "animate": ("auto", "manual")},
+_MOTIONS, _BATCHES = get_args(Motion), tuple(str(b) for b in BATCHES)
+_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {  # the values the requests themselves take
+    "video": {"motion": _MOTIONS, "resolution": get_args(Resolution), "batch": _BATCHES},
+    "video_extend": {"motion": _MOTIONS, "animate": get_args(Animate)},
 }
 #: What each kind makes, and what a follow-up needs its previous step to have made.
 #: (An edit's images have no buttons: only a video may follow it.)

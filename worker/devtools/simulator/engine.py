@@ -188,6 +188,14 @@ class Engine:
             "in_progress": self.in_progress(acct, self.now()),
         }
 
+    def rotate_key(self, old: str, new: str, *, keep_old: bool = False) -> None:
+        """Give the account of `old` a new key `new` (TTAPI's "reset key"): both open the same
+        account, its jobs and its cap; the old key stops working unless `keep_old`."""
+        acct = self.account(old)
+        self.accounts[new] = acct
+        if not keep_old:
+            del self.accounts[old]
+
     def reset_stats(self) -> None:
         """Zero every counter and hide existing jobs from the stats (they still run)."""
         now = self.now()

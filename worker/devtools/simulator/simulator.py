@@ -85,6 +85,11 @@ class Simulator:
         with self._engine.lock:
             return self._engine.set_account(key, balance, capacity, other_client)
 
+    def rotate_key(self, old: str, new: str, *, keep_old: bool = False) -> None:
+        """The account of `old` gets the key `new`; `old` stops working unless `keep_old`."""
+        with self._engine.lock:
+            self._engine.rotate_key(old, new, keep_old=keep_old)
+
     def finish_stuck(self) -> int:
         """End every stuck job now with SUCCESS (hooks fire); returns how many there were."""
         with self._engine.lock:
