@@ -134,6 +134,8 @@ def run_schedule(
     account: str | None = None,
     download: str | None = None,
     scheduled_at: str | None = None,
+    tenant: str | None = None,
+    priority: str | None = None,
 ) -> str:
     """Internal (beat): start the user schedule `name`'s pipeline; returns its first task id.
 
@@ -154,6 +156,8 @@ def run_schedule(
         account=account,
         download=download,
         run_id=run,
+        tenant=tenant,
+        priority=priority,
     )
 
 

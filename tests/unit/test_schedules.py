@@ -441,3 +441,42 @@ def test_a_schedule_runs_video_steps_in_the_then_syntax_of_the_command_line(
     [steps] = published(app)
     assert [name for _, name, _ in steps] == ["mj.imagine", "mj.action", "mj.video"]
     assert steps[2][2] == {"motion": "high"}
+
+
+def test_a_schedule_may_say_who_asks_and_how_urgent_and_its_run_passes_both_on(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        '[[schedule]]\nname = "n"\nevery = "1h"\nprompt = "a"\n'
+        'tenant = "nightly"\npriority = "low"\n',
+    )
+    [entry] = load_user_schedules(path).values()
+    assert (entry["kwargs"]["tenant"], entry["kwargs"]["priority"]) == ("nightly", "low")
+    app = memory_app()
+    start_pipeline(app, by_name(app), prompt="a fox", tenant="nightly", priority="low")
+    [steps] = published(app)
+    assert steps[0][2] == {"mode": "fast", "tenant": "nightly", "priority": "low"}
+
+
+def test_a_schedule_that_names_no_caller_sends_no_caller_arguments(tmp_path: Path) -> None:
+    # a worker of the release before has no tenant or priority arguments
+    path = write(tmp_path, '[[schedule]]\nname = "n"\nevery = "1h"\nprompt = "a"\n')
+    [entry] = load_user_schedules(path).values()
+    assert "tenant" not in entry["kwargs"] and "priority" not in entry["kwargs"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('tenant = "a b"', "schedule[0] (n): tenant: 'a b' is not a tenant name"),
+        ('priority = "asap"', "schedule[0] (n): priority: "),
+    ],
+)
+def test_a_schedule_with_a_bad_caller_is_refused_at_start_up(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    path = write(tmp_path, f'[[schedule]]\nname = "n"\nevery = "1h"\nprompt = "a"\n{line}\n')
+    with pytest.raises(ScheduleError) as info:
+        load_user_schedules(path)
+    assert expected in str(info.value)
