@@ -77,6 +77,7 @@ class JobBase(BaseModel):
     callback_url: str | None = Field(
         None,
         max_length=MAX_URL,
+        pattern=r"^https?://[^\s/]+",
         description="called when the job ends (Standard Webhooks, signed with your token's "
         "webhook secret); a public http(s) URL",
     )
