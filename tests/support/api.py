@@ -12,7 +12,7 @@ from config.settings import Settings
 from tests.support.wsgi import NullDispatcher
 from worker.adapter.api_jobs import PENDING, StepState
 from worker.api.app import create_api_app
-from worker.api.jobs import Api
+from worker.api.core import Api
 from worker.api.limits import BodyLimit
 from worker.api.tokens import TokenStore
 from worker.jobs.runtime import Runtime

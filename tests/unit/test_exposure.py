@@ -68,7 +68,7 @@ def _public_side() -> TestClient:
 
     from tests.support.api import FakeCelery
     from worker.api.app import create_api_app
-    from worker.api.jobs import Api
+    from worker.api.core import Api
     from worker.cli.web_servers import PublicSide
 
     rt = fake_runtime()

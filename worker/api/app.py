@@ -19,9 +19,9 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Respon
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from worker.api import jobs, problems
+from worker.api import cancel, jobs, problems, reads
+from worker.api.core import Api, Busy
 from worker.api.idempotency import MAX_KEY, WAIT_S
-from worker.api.jobs import Api, Busy
 from worker.api.listing import list_jobs
 from worker.api.problems import ApiProblem, Problem
 from worker.api.requests import JobRequest
@@ -149,12 +149,12 @@ def create_api_app(api: Api) -> FastAPI:
             ),
         ] = 0,
     ) -> Job:
-        job = await ctx.run(jobs.view, api, token, job_id)
+        job = await ctx.run(reads.view, api, token, job_id)
         until = time.monotonic() + wait
         first = job.status
         while job.status == first and first not in ENDED and time.monotonic() < until:
             await asyncio.sleep(min(POLL_S, max(0.0, until - time.monotonic())))
-            job = await ctx.run(jobs.view, api, token, job_id)
+            job = await ctx.run(reads.view, api, token, job_id)
         return job
 
     @app.get(
@@ -180,7 +180,7 @@ def create_api_app(api: Api) -> FastAPI:
         summary="Cancel a job TTAPI does not have yet (409 once it has: it cannot be recalled)",
     )
     async def cancel_job(token: Caller, job_id: JobId) -> Job:
-        return await ctx.run(jobs.cancel, api, token, job_id)
+        return await ctx.run(cancel.cancel, api, token, job_id)
 
     app.include_router(mj_router)
     app.openapi = lambda: _spec(app)  # type: ignore[method-assign]

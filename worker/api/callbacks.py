@@ -32,7 +32,9 @@ import anyio
 import requests
 
 from worker.api import mjshapes
-from worker.api.jobs import Api, _doc_any, build_views
+from worker.api.core import Api
+from worker.api.entries import read_entry
+from worker.api.reads import build_views
 from worker.api.tokens import TokenStore, secret_key
 from worker.api.views import ENDED, Job
 from worker.jobs.download.addresses import AddressGuard
@@ -112,7 +114,7 @@ class CallbackSender:
 
     def _look_locked(self, job_id: str) -> None:
         rt = self.api.rt
-        doc = _doc_any(self.api, job_id)
+        doc = read_entry(self.api, job_id)
         if doc is None or doc.get("callbacks_done"):
             rt.redis.zrem(rt.keys.api_callbacks, job_id)
             return

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-from worker.api.jobs import Api, _s, build_views
+from worker.api.core import Api
+from worker.api.entries import text
 from worker.api.problems import invalid
+from worker.api.reads import build_views
 from worker.api.tokens import Token
 from worker.api.views import Job, JobList
 
@@ -39,7 +41,7 @@ def list_jobs(
         found = rt.redis.zrevrangebyscore(
             index, top, "-inf", start=0, num=batch + 1, withscores=True
         )
-        rows = [(_s(m), str(int(s))) for m, s in found]  # type: ignore[str-unpack]
+        rows = [(text(m), str(int(s))) for m, s in found]  # type: ignore[str-unpack]
         more = len(rows) > batch
         if after_id is not None:  # equal scores come in descending id order
             rows = [(m, s) for m, s in rows if not (s == top and m >= after_id)]
@@ -50,7 +52,7 @@ def list_jobs(
         for job_id, _ in rows:
             pipe.hgetall(rt.keys.api_job(job_id))
         docs = [
-            (job_id, {_s(k): _s(v) for k, v in raw.items()})
+            (job_id, {text(k): text(v) for k, v in raw.items()})
             for (job_id, _), raw in zip(rows, pipe.execute(), strict=True)
         ]
         scores = dict(rows)

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from worker.api import jobs, mjshapes
+from worker.api import entries, jobs, mjshapes, reads
 from worker.api.app import Context, errors, request_of, unauthorized
-from worker.api.jobs import Busy
+from worker.api.core import Busy
 from worker.api.problems import ApiProblem
 from worker.api.requests import JobRequest
 from worker.api.tokens import Token
@@ -177,7 +177,7 @@ async def _press(
         return _fail(mjshapes.VALIDATION_ERROR, "this button needs a modal: not supported")
     ctx = request_of(request)
     try:
-        await ctx.run(jobs.view, ctx.api, token, task_id)
+        await ctx.run(reads.view, ctx.api, token, task_id)
     except ApiProblem:
         return _fail(mjshapes.NOT_FOUND, "related task does not exist or has expired")
     mj = {
@@ -239,10 +239,10 @@ async def describe(request: Request, token: Caller, sub: Annotated[MjDescribe, B
 
 
 def _task(ctx: Context, token: Token, task_id: str) -> dict[str, Any] | None:
-    doc = jobs._doc(ctx.api, token.tenant, task_id)
+    doc = entries.entry_of(ctx.api, token.tenant, task_id)
     if doc is None:
         return None
-    job = jobs.build_views(ctx.api, [(task_id, doc)])[0]
+    job = reads.build_views(ctx.api, [(task_id, doc)])[0]
     return mjshapes.task_of(job, json.loads(doc.get("mj") or "{}"))
 
 

@@ -144,7 +144,7 @@ def make_web_servers(
     if celery is not None:
         from worker.api.app import create_api_app
         from worker.api.callbacks import CallbackSender
-        from worker.api.jobs import Api
+        from worker.api.core import Api
 
         api = Api.build(rt, celery)
         api_app = create_api_app(api)
