@@ -29,15 +29,20 @@ class FakeCelery:
     revoked: list[str] = field(default_factory=list)
     takes: set[str] = field(default_factory=set)
     fail_next: Exception | None = None
+    attempted: list[list[str]] = field(default_factory=list)  # every publish's ids, failed too
+    after_publish: Any = None  # called after a publish (a test breaks Redis there)
 
     def accepts(self, kind: str) -> set[str]:
         return self.takes
 
     def publish(self, first: str, kwargs: dict[str, Any], then: Any, ids: Any) -> None:
+        self.attempted.append(list(ids))
         if self.fail_next is not None:
             exc, self.fail_next = self.fail_next, None
             raise exc
         self.published.append((first, kwargs, list(then), list(ids)))
+        if self.after_publish is not None:
+            self.after_publish()
 
     def states(self, ids: Any) -> list[StepState]:
         return [self.shown.get(i, PENDING) for i in ids]
@@ -55,6 +60,7 @@ class ApiHarness:
     api: Api
     client: TestClient
     tokens: TokenStore
+    server: fakeredis.FakeServer
 
     def token(self, tenant: str = "web") -> dict[str, str]:
         """Authorization headers of a fresh token of `tenant`."""
@@ -66,9 +72,11 @@ class ApiHarness:
 
 def make_api(**settings: Any) -> ApiHarness:
     """A fresh API (settings overrides as keyword arguments)."""
-    client = fakeredis.FakeRedis(decode_responses=True)
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
     rt = Runtime.build(Settings(ttapi_api_key=KEY, **settings), client, NullDispatcher())
     celery = FakeCelery()
     api = Api.build(rt, celery)
     app = BodyLimit(create_api_app(api))
-    return ApiHarness(rt, celery, api, TestClient(app), TokenStore(rt.redis, rt.keys))
+    tokens = TokenStore(rt.redis, rt.keys)
+    return ApiHarness(rt, celery, api, TestClient(app), tokens, server)

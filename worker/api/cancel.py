@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
+from worker.adapter.api_jobs import BrokerUnavailable
 from worker.api.core import Api
 from worker.api.problems import ApiProblem
 from worker.api.reads import view
@@ -27,7 +30,8 @@ def cancel(api: Api, token: Token, job_id: str) -> Job:
     if rec.state in UNSENT and cancel_record(rt, rec, "canceled through the API"):
         if rec.sig:  # its task is parked: re-published, it stores REVOKED and the chain stops
             rt.dispatcher.resume(current.id, sig=rec.sig)
-        api.celery.revoke([s.id for s in job.steps if s.status != "succeeded"])
+        with suppress(BrokerUnavailable):  # a courtesy: the REVOKED record stops the job
+            api.celery.revoke([s.id for s in job.steps if s.status != "succeeded"])
         return view(api, token, job_id)
     fresh = rt.records.load(current.id)
     if fresh is not None and fresh.state not in UNSENT and fresh.state != RecordState.REVOKED:

@@ -142,6 +142,8 @@ async def _submit(
         else:
             return _fail(mjshapes.FAILURE, "the same change is being submitted; try again")
     except ApiProblem as exc:
+        if exc.problem.status >= 500:
+            raise  # not the caller's doing: the same 503 as on /v1/
         if exc.problem.status == 429:
             return _fail(mjshapes.QUEUE_REJECTED, exc.problem.detail or "queue is full")
         return _fail(mjshapes.VALIDATION_ERROR, exc.problem.detail or exc.problem.title)

@@ -2,9 +2,9 @@
 
 `Problem` is the body and its schema in the spec; `ApiProblem` is what handlers raise. FastAPI's
 own answers (its 422 `{"detail": ...}`, 404 and 405 for unknown routes) are rewritten here into
-problems too, so a client parses one error shape. A Redis that does not answer is a 503 with
-`Retry-After`, never a 500; any other unexpected error is logged and answered 500 without its
-text (it is a bug: the property test fails on any 5xx).
+problems too, so a client parses one error shape. A Redis (or broker) that does not answer is
+a 503 with `Retry-After`, never a 500; any other unexpected error is logged and answered 500
+without its text (it is a bug: the property test fails on any 5xx).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+
+from worker.adapter.api_jobs import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -153,7 +155,7 @@ def _redis(request: Request, exc: Exception) -> Any:
         type=TYPE_BASE + "unavailable",
         title="Service Unavailable",
         status=503,
-        detail="the job store (Redis) does not answer; nothing was made, try again",
+        detail="the job store (Redis) does not answer; try again (a POST made nothing)",
     )
     return respond(problem, request, {"Retry-After": "2"})
 
@@ -169,6 +171,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(ApiProblem, _api)
     app.add_exception_handler(redis.RedisError, _redis)
+    app.add_exception_handler(BrokerUnavailable, _redis)
     app.add_exception_handler(Exception, _bug)
 
 

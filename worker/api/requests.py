@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from worker.adapter.steps import parse_steps
+from worker.jobs.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.media_requests import check_url
 from worker.ttapi.requests import ACTIONS, TIMEOUT_MAX, TIMEOUT_MIN, check_data_uri
@@ -43,7 +43,7 @@ Account = Annotated[
 MAX_STEPS = 10
 MAX_METADATA_BYTES = 4096
 MAX_URL = 2048
-#: What each first kind makes, for the `then` grammar (`worker.adapter.steps`): None takes no step.
+#: What each first kind makes, for the `then` grammar (`worker.jobs.steps`): None takes no step.
 FOLLOWS: dict[str, str | None] = {
     "imagine": "imagine",
     "blend": "imagine",

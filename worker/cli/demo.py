@@ -126,12 +126,16 @@ def _start_web(stack: ExitStack, port: int, console: Console) -> str:
     from worker.adapter import patches
     from worker.adapter.api_jobs import CeleryJobs
     from worker.adapter.app import app
-    from worker.cli.web_servers import make_web_servers
+    from worker.cli.web_servers import api_runtime_of, make_web_servers
 
     patches.for_publisher()
-
+    rt = app.runtime
     servers = make_web_servers(
-        app.runtime, ("127.0.0.1", port), ("127.0.0.1", free_port()), celery=CeleryJobs(app)
+        rt,
+        ("127.0.0.1", port),
+        ("127.0.0.1", free_port()),
+        celery=CeleryJobs(app),
+        api_runtime=api_runtime_of(rt),
     )
     thread = threading.Thread(target=servers.run, daemon=True)
     thread.start()

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve both sides; 0 on a clean stop, 2 on bad configuration, 1 if a port is taken."""
     from worker.adapter.logs import configure_logging
-    from worker.cli.web_servers import exposed_without_auth, make_web_servers
+    from worker.cli.web_servers import api_runtime_of, exposed_without_auth, make_web_servers
     from worker.ops.http import run_until_stopped
 
     try:
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     public = (args.host, args.port if args.port is not None else settings.port)
     admin = settings.admin_address()
     try:
-        servers = make_web_servers(rt, public, admin, celery=CeleryJobs(app))
+        api_rt = api_runtime_of(rt)
+        servers = make_web_servers(rt, public, admin, celery=CeleryJobs(app), api_runtime=api_rt)
     except OSError as exc:
         print(
             f"mjw web: cannot listen on {public[0]}:{public[1]} or {admin[0]}:{admin[1]} "

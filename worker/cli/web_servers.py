@@ -8,10 +8,11 @@
 
 The webhook receiver and the private side stay WSGI apps, each run by `a2wsgi` in a thread pool
 of its own (8 threads for callbacks, 4 for the private side). The API's handlers are async and
-do their Redis work in the API's own limiter (`worker.api.app.API_THREADS`); its long polls
-sleep on the event loop. So no number of API calls or long polls can take a thread TTAPI's
-callbacks need. Bodies are bounded per route (`worker.api.limits`: 1 MiB, and a blend's worth
-on the routes that take images), and the receiver checks its own 1 MiB again.
+do their Redis work in the API's own limiter (`worker.api.app.API_THREADS`), over a Redis
+client of their own that gives up sooner (`api_runtime_of`); its long polls sleep on the event
+loop. So no number of API calls or long polls can take a thread TTAPI's callbacks need.
+Bodies are bounded per route (`worker.api.limits`: 1 MiB, and a blend's worth on the routes
+that take images), and the receiver checks its own 1 MiB again.
 
 Both servers run in one background thread's event loop (with the API's callback sender); the
 caller's thread waits for a signal (`run`), or stops them (`close`).
@@ -125,11 +126,12 @@ def make_web_servers(
     *,
     max_body: int | None = None,
     celery: Any = None,
+    api_runtime: Runtime | None = None,
 ) -> WebServers:
     """Bind both sides (raises OSError naming neither when a port is taken: callers say which).
 
     With `celery` (`worker.adapter.api_jobs.CeleryJobs`), the public side serves the HTTP API
-    and this process sends its callbacks.
+    and this process sends its callbacks, over `api_runtime` (`api_runtime_of`) if given.
     """
     import uvicorn
     from a2wsgi import WSGIMiddleware
@@ -146,7 +148,7 @@ def make_web_servers(
         from worker.api.callbacks import CallbackSender
         from worker.api.core import Api
 
-        api = Api.build(rt, celery)
+        api = Api.build(api_runtime or rt, celery)
         api_app = create_api_app(api)
         background.append(CallbackSender(api).run)
     public_app = BodyLimit(
@@ -175,6 +177,17 @@ def make_web_servers(
     return WebServers(
         public_socket, admin_socket, server(public_app), server(admin_app), background
     )
+
+
+def api_runtime_of(rt: Runtime) -> Runtime:
+    """The HTTP API's own Runtime: a Redis client that rides out a restart for about 5 s
+    (`API_REDIS_RETRIES`) before the caller is answered 503, where the webhook receiver's
+    rides out half a minute (TTAPI's callbacks are not retried by a person)."""
+    from worker.jobs.runtime import redis_client
+    from worker.policy import API_REDIS_RETRIES
+
+    client = redis_client(rt.settings, retries=API_REDIS_RETRIES)
+    return Runtime.build(rt.settings, client, rt.dispatcher)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -206,4 +219,4 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-__all__ = ["WebServers", "exposed_without_auth", "make_web_servers"]
+__all__ = ["WebServers", "api_runtime_of", "exposed_without_auth", "make_web_servers"]
