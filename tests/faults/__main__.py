@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 
 from tests.faults import (
+    scenarios_api,
+    scenarios_api_outage,
     scenarios_celery,
     scenarios_engine,
     scenarios_platform,
@@ -35,6 +37,8 @@ SCENARIO_MODULES = (
     scenarios_engine,
     scenarios_storage,
     scenarios_submit,
+    scenarios_api,
+    scenarios_api_outage,
 )
 
 
