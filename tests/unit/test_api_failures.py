@@ -61,10 +61,11 @@ def test_redis_failing_at_any_round_trip_of_a_post_leaves_nothing_half_made(
     keyed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("worker.api.app.WAIT_S", 0.2)
-    n, outcomes = 0, set()
+    n, outcomes, h = 0, set(), make_api()
     while True:
         n += 1
-        h = make_api()
+        h.rt.redis.flushall()  # a fresh start each time (one app: dozens would linger)
+        h.celery.published.clear()
         headers = {**h.token(), **({"Idempotency-Key": "k"} if keyed else {})}
         with redis_fails_at(h, n, monkeypatch) as seen:
             reply = h.post(IMAGINE, headers)
