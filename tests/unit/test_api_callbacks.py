@@ -21,11 +21,17 @@ from worker.jobs.record import RecordState
 
 
 def test_the_signature_is_standard_webhooks_v1() -> None:
-    # The example of the Standard Webhooks specification's reference libraries.
+    # The reference vector of Standard Webhooks' own libraries (standard-webhooks/standard-
+    # webhooks: libraries/python/tests/test_webhooks.py::test_sign_function, and "sign function
+    # works" in libraries/javascript/src/webhook.test.ts), read there, not remembered.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"test": 2432232314}'
     expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     assert sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected
+    # the libraries take the secret with or without its prefix; so does ours
+    assert sign(
+        secret.removeprefix("whsec_"), "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body
+    ) == (expected)
 
 
 class Receiver:

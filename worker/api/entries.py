@@ -33,16 +33,23 @@ def step_ids(job_id: str, count: int) -> list[str]:
 
 
 def document(
-    token: Token, req: JobBase, ids: list[str], names: list[str], now: float, extra: dict[str, str]
+    token: Token,
+    req: JobBase,
+    ids: list[str],
+    names: list[str],
+    now: float,
+    priority: str,
+    extra: dict[str, str],
 ) -> dict[str, str]:
-    """The entry's fields (`extra`: the midjourney-proxy routes keep theirs there)."""
+    """The entry's fields: `priority` is the one the job runs at (`tenancy.effective_priority`),
+    `extra` the midjourney-proxy routes' own."""
     return {
         "tenant": token.tenant,
         "token": token.id,
         "kind": req.kind_name,
         "steps": json.dumps([[i, n] for i, n in zip(ids, names, strict=True)]),
         "created_at": f"{now:.6f}",
-        "priority": req.priority,
+        "priority": priority,
         "callback_url": req.callback_url or "",
         "metadata": json.dumps(req.metadata) if req.metadata is not None else "",
         "published": "0",

@@ -66,12 +66,13 @@ def create(
         retry_after = tenancy.quota_retry_after(rt, tenant)
         if retry_after is not None:
             raise tenancy.too_many(retry_after, tenant)
-    kwargs.update(tenancy.task_options(tenant, req.priority, api.celery.accepts(req.kind_name)))
+    priority = tenancy.effective_priority(rt.settings, tenant, req.priority)
+    kwargs.update(tenancy.task_options(tenant, priority, api.celery.accepts(req.kind_name)))
     job_id = job_id_for(tenant, key) if key is not None else str(uuid.uuid4())
     names = step_names(req)
     ids = entries.step_ids(job_id, len(names))
     now = rt.clock()
-    doc = entries.document(token, req, ids, names, now, extra or {})
+    doc = entries.document(token, req, ids, names, now, priority, extra or {})
     outcome = entries.make(api, doc, ids, key, request_digest(fields), now)
     if outcome == "mismatch":
         raise invalid("Idempotency-Key", "this key was used with another request (within 24 h)")

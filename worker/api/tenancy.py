@@ -3,21 +3,26 @@
 - `task_options`: the tenant and priority every job task takes as keyword arguments (the
   callers' work). Passed only to tasks that take them, so this API runs against workers of
   either version.
-- `check`: whether the tenant may pin `account` (`MJ_API_ACCOUNT_TENANTS`, default none) and
-  ask for this priority (`max_priority`, once the callers' tenant settings exist).
+- `check`: whether the tenant may pin `account` (`MJ_API_ACCOUNT_TENANTS`, default none).
+- `effective_priority`: the priority asked for, capped by the tenant's `max_priority` as the
+  task caps it (a job asking above it runs at it: no 422).
 - `quota_retry_after`: seconds until the tenant may make jobs again when its daily quota is
-  already spent at POST time (a 429); a quota spent between the POST and the job's entry
-  still ends the job FAILURE, as over Celery.
+  already spent at POST time (a 429): the seam for the callers' `daily_jobs`, wired once they
+  land (see its docstring); a quota spent between the POST and the job's entry still ends the
+  job FAILURE, as over Celery.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from config.settings import Settings
+from config.tenants import DEFAULT_PRIORITY, PRIORITIES, capped
 from worker.api.problems import ApiProblem, invalid
+from worker.jobs.runtime import Runtime
 
-PRIORITIES = ("low", "normal", "high")
+DAY_S = 86_400
 
 
 def task_options(tenant: str, priority: str, accepts: set[str]) -> dict[str, Any]:
@@ -37,15 +42,12 @@ def may_pin_account(settings: Settings, tenant: str) -> bool:
     return tenant in allowed
 
 
-def max_priority(settings: Settings, tenant: str) -> str:
-    """The highest priority the tenant may ask for (`MJ_TENANTS`' `max_priority`, when the
-    callers' settings are there; else any)."""
-    rules = getattr(settings, "tenant_rules", None)
-    if callable(rules):
-        found = getattr(rules(tenant), "max_priority", None)
-        if isinstance(found, str) and found in PRIORITIES:
-            return found
-    return "high"
+def effective_priority(settings: Settings, tenant: str, priority: str) -> str:
+    """The priority the job runs at: the one asked for, capped by the tenant's `max_priority`
+    (`MJ_TENANTS`), as the task caps it (`worker.jobs.callers`). The API sends it capped, so
+    its messages' broker priority and the job's view say what really happens."""
+    asked = priority if priority in PRIORITIES else DEFAULT_PRIORITY
+    return capped(asked, settings.tenant(tenant).max_priority)
 
 
 def check(settings: Settings, tenant: str, fields: dict[str, Any]) -> None:
@@ -56,24 +58,27 @@ def check(settings: Settings, tenant: str, fields: dict[str, Any]) -> None:
             f"tenant {tenant!r} may not pin an account (MJ_API_ACCOUNT_TENANTS); "
             "leave it out: the least-loaded account is chosen",
         )
-    highest = max_priority(settings, tenant)
-    priority = str(fields.get("priority") or "normal")
-    if PRIORITIES.index(priority) > PRIORITIES.index(highest):
-        raise invalid("priority", f"tenant {tenant!r} may ask for at most {highest!r}")
 
 
-def quota_retry_after(rt: Any, tenant: str) -> int | None:
-    """Seconds until the tenant's daily quota frees up, when it is already spent; else None.
+def quota_retry_after(rt: Runtime, tenant: str) -> int | None:
+    """Seconds until the tenant may make jobs again when its daily quota is already spent at
+    POST time (`POST /v1/jobs` answers 429 with Retry-After, the midjourney-proxy routes code
+    23); None when it may make one. A repeat of a keyed POST is answered, never counted here.
 
-    The seam for the callers' quotas (`daily_jobs` per UTC day): when the workers count them
-    (`rt.quotas`), a spent quota is refused here with 429 before anything is made.
+    THE SEAM for the callers' `daily_jobs` (issue 25; counted by the workers when a job's
+    record is first written, per tenant bucket and UTC day, beside the guard). It is wired by
+    the coordinator once that lands, as a read only: `until_utc_midnight(rt.clock())` when the
+    day's count of the tenant's bucket has reached its `daily_jobs`, else None. It must not
+    count: the job is counted by its entry, so a refused POST, or a job that never starts,
+    costs the tenant nothing. Until then no tenant has a quota at POST time, and a quota spent
+    between the POST and the entry ends the job FAILURE, as over Celery.
     """
-    quotas = getattr(rt, "quotas", None)
-    spent = getattr(quotas, "retry_after", None)
-    if callable(spent):
-        found = spent(tenant)
-        return int(found) if found else None
     return None
+
+
+def until_utc_midnight(now: float) -> int:
+    """Whole seconds from `now` (Unix time) to the next 00:00 UTC, when daily quotas reset."""
+    return max(1, math.ceil(DAY_S - now % DAY_S))
 
 
 def too_many(retry_after: int, tenant: str) -> ApiProblem:
@@ -87,4 +92,12 @@ def too_many(retry_after: int, tenant: str) -> ApiProblem:
     )
 
 
-__all__ = ["check", "may_pin_account", "quota_retry_after", "task_options", "too_many"]
+__all__ = [
+    "check",
+    "effective_priority",
+    "may_pin_account",
+    "quota_retry_after",
+    "task_options",
+    "too_many",
+    "until_utc_midnight",
+]
