@@ -160,6 +160,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.strip().rstrip("/")
 
+    # The HTTP API (worker.api): callbacks to callers, and who may pin an account.
+    mj_callback_allow_private: bool = Field(
+        False,
+        description="callbacks may go to loopback, private and link-local addresses "
+        "(tests and the demo; off in production)",
+    )
+    mj_api_account_tenants: str = Field(
+        "",
+        description="tenants whose API tokens may pin `account` (comma-separated; default none)",
+    )
+
     @field_validator("ttapi_base_url", "mj_hook_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

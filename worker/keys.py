@@ -201,6 +201,38 @@ class Keys:
         """Counter: results delivered with `stored: null` (mj_storage_failures_total)."""
         return f"{self.prefix}:metrics:storage_failures"
 
+    # -- the HTTP API (worker.api): tokens, jobs, idempotency keys, callbacks -------------------
+    @property
+    def api_tokens(self) -> str:
+        """Hash: token id → the token as JSON (tenant, name, SHA-256 of the token, webhook
+        secret, created, revoked); see `worker.api.tokens`."""
+        return f"{self.prefix}:api:tokens"
+
+    def api_token(self, digest: str) -> str:
+        """String: SHA-256 of a token → its id (the token itself is never stored)."""
+        return f"{self.prefix}:api:token:{digest}"
+
+    def api_job(self, job_id: str) -> str:
+        """Hash: one job the HTTP API made (tenant, steps, callback, metadata; record TTL)."""
+        return f"{self.prefix}:api:job:{job_id}"
+
+    def api_jobs(self, tenant: str) -> str:
+        """Sorted set: a tenant's API jobs by creation time (ms), newest last."""
+        return f"{self.prefix}:api:jobs:{tenant}"
+
+    def api_idem(self, tenant: str, key_digest: str) -> str:
+        """Hash: an `Idempotency-Key` of a tenant (24 h): request digest, job id, state."""
+        return f"{self.prefix}:api:idem:{tenant}:{key_digest}"
+
+    @property
+    def api_callbacks(self) -> str:
+        """Sorted set: API jobs with a callback still owed, scored by their next look (s)."""
+        return f"{self.prefix}:api:callbacks"
+
+    def api_callback_lock(self, job_id: str) -> str:
+        """String (PX): one `mjw web` process is sending this job's callback now."""
+        return f"{self.prefix}:api:callback:{job_id}"
+
 
 KEYS = Keys()
 """The default namespace (`mj`), for code that is handed no `Keys`."""

@@ -122,6 +122,16 @@ REDIS_CLOCK_RESYNC_S = 10.0  # Redis's TIME is read again this often (local mono
 # Publishing rides out a Redis restart (a few seconds: 30 tries, 0.2 s more each, 1 s at most)
 # instead of failing the step.
 PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.2, "interval_max": 1.0}
+# The HTTP API's POSTs ride out a short Redis restart too, but answer 503 (with Retry-After)
+# after about 5 s: its Redis calls take 8 tries (0.05 s doubling to 1 s between), its
+# publishes 8 tries (0.2 s more each, 1 s at most); a caller retries with its Idempotency-Key.
+API_REDIS_RETRIES = 8
+API_PUBLISH_RETRY = {
+    "max_retries": 8,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 1.0,
+}
 REFRESH_ACCOUNTS_S = 300  # beat reads each account's /info (cap, balance) every five minutes
 # A task argument this long, or a data URI this long, stays in the job record, not the message.
 INLINE_ARG_MAX_CHARS = 65536

@@ -11,6 +11,9 @@ With network latency (a submit's round trip 0.6 s, a fetch's 0.25 s; poll bounds
   (f) 60 jobs of 10 s ±20 % on 1 account
   (g) 400 jobs of 10 s ±20 % at once on 4 accounts
   (h) 1,000 jobs of 4 s at once on 4 accounts
+The HTTP API (tests/bench/api_posts.py), no worker behind it:
+  (i) POST /v1/jobs per second through one `mjw web` process (validation and Idempotency-Key
+      on, 16 client threads for 15 s, 5 s with --quick), and the p99 of its answers
 Every row also shows the latency-aware limit (LA: a perfect client paying half a fetch and half
 a submit round trip per hand-off) and the share of it reached at TTAPI (tests/bench/limit.py).
 Each of (a)–(d) and (f)–(h) runs the docs-style baseline (tests/bench/docs_style.py), mj-worker
@@ -24,10 +27,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tests.bench import report, suite
+from tests.bench import api_posts, report, suite
 from tests.bench.scenarios import SCENARIOS, select, with_round_trips
 
 
@@ -39,7 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--only", nargs="+", metavar="S", choices=list(SCENARIOS), help="scenarios to run (a–h)"
+        "--only",
+        nargs="+",
+        metavar="S",
+        choices=[*SCENARIOS, api_posts.KEY],
+        help="scenarios to run (a–i)",
     )
     parser.add_argument("--quick", action="store_true", help="fewer jobs: a smoke test")
     parser.add_argument(
@@ -66,11 +74,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the chosen scenarios, then print the table and write JSON and plots."""
     args = parse_args(argv)
-    scenarios = select(args.only, is_quick=args.quick)
+    jobs_only = [k for k in args.only or SCENARIOS if k != api_posts.KEY]
+    scenarios = select(jobs_only, is_quick=args.quick) if jobs_only else []
     if args.latency:
         scenarios = [with_round_trips(s, *args.latency) for s in scenarios]
     t0 = time.monotonic()
-    print("| scenario | run | makespan | limit | LA share | 499s |  (progress)", flush=True)
+    if scenarios:
+        print("| scenario | run | makespan | limit | LA share | 499s |  (progress)", flush=True)
 
     def progress(row: dict[str, Any]) -> None:
         print(
@@ -82,8 +92,9 @@ def main(argv: list[str] | None = None) -> None:
 
     results = suite.run_all(scenarios, progress, repeat=max(1, args.repeat))
     rows = [suite.row_of(r) for r in results]
-    print()
-    print(report.markdown_table(rows))
+    if rows:
+        print()
+        print(report.markdown_table(rows))
     medians = report.median_rows(rows)
     if medians:
         print()
@@ -95,6 +106,11 @@ def main(argv: list[str] | None = None) -> None:
         if row["timed_out"] or row["ok"] < row["jobs"]:
             print(f"\nWARNING {row['scenario']} / {row['run']}: {row['ok']}/{row['jobs']} ok")
     meta: dict[str, Any] = {"quick": args.quick, "scenarios": [s.key for s in scenarios]}
+    if args.only is None or api_posts.KEY in args.only:
+        seconds = api_posts.QUICK_SECONDS if args.quick else api_posts.SECONDS
+        rate = api_posts.measure(seconds)
+        print(f"\n{rate.line()}", flush=True)
+        meta["api_posts"] = asdict(rate)
     meta["repeat"] = max(1, args.repeat)
     meta["total_s"] = round(time.monotonic() - t0, 1)
     out = suite.write_json(Path(args.out), results, meta)

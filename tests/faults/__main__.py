@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 
 from tests.faults import (
+    scenarios_api,
+    scenarios_api_outage,
     scenarios_celery,
     scenarios_engine,
     scenarios_platform,
@@ -37,6 +39,8 @@ SCENARIO_MODULES = (
     scenarios_storage,
     scenarios_submit,
     scenarios_rollout,
+    scenarios_api,
+    scenarios_api_outage,
 )
 
 

@@ -1,5 +1,6 @@
-"""`mjw web`: one process, two sides: webhooks and a plain /healthz on the public port, the
-operator page, /api/, /metrics and a detailed /healthz on the private one."""
+"""`mjw web`: one process, two sides: webhooks, a plain /healthz and the token-guarded HTTP API
+on the public port, the operator page, /api/, /metrics and a detailed /healthz on the private
+one."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def web(redis_server: RedisServer) -> Iterator[tuple[subprocess.Popen[str], str,
         proc.wait(timeout=10)
 
 
-def test_the_public_side_has_hooks_and_healthz_only(
+def test_the_public_side_has_hooks_healthz_and_the_api_behind_tokens(
     web: tuple[subprocess.Popen[str], str, str],
 ) -> None:
     _, public, _ = web
@@ -51,6 +52,9 @@ def test_the_public_side_has_hooks_and_healthz_only(
         assert requests.get(public + path, timeout=10).status_code == 404
     big = requests.post(public + "hook/" + "a" * 32, data=b"x" * 1_100_000, timeout=10)
     assert big.status_code == 413
+    assert requests.get(public + "v1/jobs", timeout=10).status_code == 401
+    spec = requests.get(public + "v1/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.1")
 
 
 def test_the_private_side_has_the_page_metrics_and_detailed_health_until_sigterm(

@@ -1,13 +1,16 @@
-"""What the public port shows (the webhook path and `/healthz`, nothing else), and how fast the
-private side answers when Redis is gone."""
+"""What the public port shows (the webhook path, `/healthz` and the token-guarded HTTP API under
+`/v1/` and `/mj/`; never the page or `/metrics`), and how fast the private side answers when
+Redis is gone."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
+from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from tests.support.wsgi import NullDispatcher, wsgi_get
@@ -57,3 +60,44 @@ def test_metrics_answer_within_the_health_timeout_when_redis_is_down(tmp_path: P
 @pytest.mark.parametrize("path", ["/metrics", "/", "/api/overview"])
 def test_the_public_port_serves_none_of_the_private_side(path: str) -> None:
     assert wsgi_get(create_wsgi_app(fake_runtime()), path)[0] == 404
+
+
+def _public_side() -> TestClient:
+    """The public side as `mjw web` builds it: the receiver, and the API behind tokens."""
+    from a2wsgi import WSGIMiddleware
+
+    from tests.support.api import FakeCelery
+    from worker.api.app import create_api_app
+    from worker.api.core import Api
+    from worker.cli.web_servers import PublicSide
+
+    rt = fake_runtime()
+    hooks: Any = create_wsgi_app(rt)
+    side = PublicSide(WSGIMiddleware(hooks), create_api_app(Api.build(rt, FakeCelery())))
+    return TestClient(side)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/jobs/some-id"),
+        ("POST", "/v1/jobs"),
+        ("POST", "/v1/jobs/some-id/cancel"),
+        ("POST", "/mj/submit/imagine"),
+        ("GET", "/mj/task/some-id/fetch"),
+        ("POST", "/mj/task/list-by-condition"),
+    ],
+)
+def test_the_public_port_serves_the_http_api_only_behind_tokens(method: str, path: str) -> None:
+    reply = _public_side().request(method, path, json={})
+    assert reply.status_code == 401
+    assert reply.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/", "/api/overview", "/fragment", "/docs"])
+def test_the_public_side_with_the_api_still_hides_the_private_side(path: str) -> None:
+    client = _public_side()
+    assert client.get(path).status_code == 404
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/v1/openapi.json").json()["openapi"].startswith("3.1")

@@ -27,11 +27,12 @@ LAYERS: dict[str, float] = {
     "adapter": 5,  # the only wing that knows Celery (besides tasks and the CLI's waiting)
     "ops": 6,
     "webhook": 7,
-    "cli": 8,
+    "api": 8,  # the HTTP API on web's public side (publishes through the adapter)
+    "cli": 9,
 }
 CELERY = ("celery", "kombu", "billiard")
 # Who may import the adapter (the app, its dispatcher, patches, logging): the entry points.
-ADAPTER_USERS = {"adapter", "webhook", "cli", "worker/__init__.py"}
+ADAPTER_USERS = {"adapter", "webhook", "api", "cli", "worker/__init__.py"}
 CELERY_USERS = {"adapter", "cli"}  # the CLI waits on Celery results; tasks/ is Celery's too
 
 

@@ -242,6 +242,16 @@ def cmd_web(args: argparse.Namespace) -> int:
     return web_cli.run(args)
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """Create, list or revoke the HTTP API's tokens."""
+    from worker.api.tokens import TENANT
+    from worker.cli import tokens as tokens_cli
+
+    if args.tokens_command == "create" and not TENANT.fullmatch(args.tenant):
+        raise UsageError("TENANT: 1-64 of A-Z a-z 0-9 _ . - are allowed")
+    return tokens_cli.run(args, _connect().runtime)
+
+
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Run the local TTAPI simulator (no Redis needed)."""
     from worker.devtools.simulator import cli as sim_cli
@@ -269,6 +279,7 @@ COMMANDS: dict[str, Handler] = {
     "simulator": cmd_simulator,
     "webhook": cmd_webhook,
     "web": cmd_web,
+    "tokens": cmd_tokens,
     "jobs": cmd_jobs,
     "show": cmd_show,
     "demo": cmd_demo,

@@ -124,12 +124,19 @@ def run_demo(
 def _start_web(stack: ExitStack, port: int, console: Console) -> str:
     """Both sides of `mjw web` in a thread: hooks on `port`, the page on a free loopback port."""
     from worker.adapter import patches
+    from worker.adapter.api_jobs import CeleryJobs
     from worker.adapter.app import app
-    from worker.cli.web_servers import make_web_servers
+    from worker.cli.web_servers import api_runtime_of, make_web_servers
 
     patches.for_publisher()
-
-    servers = make_web_servers(app.runtime, ("127.0.0.1", port), ("127.0.0.1", free_port()))
+    rt = app.runtime
+    servers = make_web_servers(
+        rt,
+        ("127.0.0.1", port),
+        ("127.0.0.1", free_port()),
+        celery=CeleryJobs(app),
+        api_runtime=api_runtime_of(rt),
+    )
     thread = threading.Thread(target=servers.run, daemon=True)
     thread.start()
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
+from worker.cli import tokens as tokens_cli
 from worker.cli import web as web_cli
 from worker.cli.parser_jobs import THEN_HELP, add_caller_options, add_job_commands
 from worker.ttapi.requests import MODES
@@ -138,12 +139,21 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
 
     p = command(
         "web",
-        "run the web process: webhooks on PORT, the operator page on MJ_ADMIN_BIND",
-        "Serves TTAPI's callbacks and a plain /healthz on the public port, and the operator "
+        "run the web process: webhooks and the HTTP API on PORT, the page on MJ_ADMIN_BIND",
+        "Serves TTAPI's callbacks, a plain /healthz and the HTTP API (/v1/, /mj/, behind "
+        "tokens) on the public port, and the operator "
         "page, its JSON (/api/), /metrics and a detailed /healthz on the private side "
         "(MJ_ADMIN_BIND, loopback by default; MJ_ADMIN_AUTH adds basic auth).",
     )
     web_cli.add_arguments(p)
+
+    p = command(
+        "tokens",
+        "the HTTP API's tokens: create TENANT, list, revoke ID",
+        "A token acts for one tenant on the public side's /v1/ and /mj/ routes; create prints "
+        "it and its webhook secret once (Redis keeps only the token's hash).",
+    )
+    tokens_cli.add_arguments(p)
 
     p = command(
         "jobs",

@@ -1,6 +1,6 @@
-"""`mjw web`: the web process, both sides (`worker.cli.web_servers`): the webhook receiver and
-public `/healthz` on `PORT`, the operator page, `/api/`, `/metrics` and detailed `/healthz` on
-`MJ_ADMIN_BIND`. Runs until SIGINT or SIGTERM.
+"""`mjw web`: the web process, both sides (`worker.cli.web_servers`): the webhook receiver, a
+public `/healthz` and the HTTP API (`/v1/`, `/mj/`) on `PORT`, the operator page, `/api/`,
+`/metrics` and detailed `/healthz` on `MJ_ADMIN_BIND`. Runs until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve both sides; 0 on a clean stop, 2 on bad configuration, 1 if a port is taken."""
     from worker.adapter.logs import configure_logging
-    from worker.cli.web_servers import exposed_without_auth, make_web_servers
+    from worker.cli.web_servers import api_runtime_of, exposed_without_auth, make_web_servers
     from worker.ops.http import run_until_stopped
 
     try:
         from worker.adapter import patches
+        from worker.adapter.api_jobs import CeleryJobs
         from worker.adapter.app import app
 
         patches.for_publisher()
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     public = (args.host, args.port if args.port is not None else settings.port)
     admin = settings.admin_address()
     try:
-        servers = make_web_servers(rt, public, admin)
+        api_rt = api_runtime_of(rt)
+        servers = make_web_servers(rt, public, admin, celery=CeleryJobs(app), api_runtime=api_rt)
     except OSError as exc:
         print(
             f"mjw web: cannot listen on {public[0]}:{public[1]} or {admin[0]}:{admin[1]} "
@@ -55,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"webhook receiver on {servers.public_url}hook/... (and /healthz)", flush=True)
+    print(
+        f"webhook receiver on {servers.public_url}hook/... (and /healthz; "
+        f"the HTTP API under /v1/ and /mj/, spec at {servers.public_url}v1/openapi.json)",
+        flush=True,
+    )
     print(f"operator page on {servers.admin_url} (/api/, /metrics, /healthz)", flush=True)
     if exposed_without_auth(admin[0], settings):
         print(

@@ -53,7 +53,9 @@ class Dispatcher(Protocol):
         with `event`, to monitors such as Flower)."""
 
 
-def redis_client(source: Settings | RedisTarget | str, *, blocks_s: float = 0.0) -> Redis:
+def redis_client(
+    source: Settings | RedisTarget | str, *, blocks_s: float = 0.0, retries: int | None = None
+) -> Redis:
     """A Redis client for job steps: str replies, and calls that ride out a Redis restart or a
     failover (under `sentinel://`, each new connection goes to the master the sentinels name).
 
@@ -63,12 +65,15 @@ def redis_client(source: Settings | RedisTarget | str, *, blocks_s: float = 0.0)
     come within `REDIS_SOCKET_TIMEOUT_S` (plus `blocks_s`, the longest a command of ours may
     block: the submits' `WAIT`) counts as a broken connection: a half-open one to a master
     that vanished never holds a step for minutes. From `Settings`, `blocks_s` is the WAIT's.
+    `retries` makes the ride-out shorter (the HTTP API's `API_REDIS_RETRIES`: a caller is
+    answered 503 sooner).
     """
     if isinstance(source, Settings):
         blocks_s = max(blocks_s, wait_ms(source) / 1000 if source.redis_min_replicas() else 0.0)
         source = source.redis_target()
     backoff = ExponentialBackoff(cap=policy.REDIS_RETRY_CAP_S, base=policy.REDIS_RETRY_BASE_S)
-    retry = Retry(backoff, retries=int(policy.REDIS_OUTAGE_S))
+    tries = int(policy.REDIS_OUTAGE_S) if retries is None else retries
+    retry = Retry(backoff, retries=tries)
     return redis_for(
         source,
         decode_responses=True,
