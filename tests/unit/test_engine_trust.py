@@ -371,6 +371,8 @@ def test_a_waiting_job_past_its_expiry_is_revoked_without_a_submit_and_frees_its
     time.sleep(0.2)
     assert eng.run_until(eng.done(*busy), 10)
     assert eng.run_until(lambda: load(eng, late).state == RecordState.REVOKED, 5)
+    # its report is a step of its own, after the cancel that moved the record
+    assert eng.run_until(lambda: late in eng.outcomes, 5)
     assert isinstance(eng.outcomes[late], Revoked)
     assert submits(sim) == 3
     assert eng.holders(LABEL_A) == 0
