@@ -8,6 +8,7 @@ URLs are shown with their password masked.
 from __future__ import annotations
 
 import socket
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -102,3 +103,13 @@ def check_redis(target: RedisTarget | str, timeout: float = CHECK_TIMEOUT_S) -> 
         raise RedisUnreachable(url, reason_for(exc)) from None
     finally:
         client.close()
+
+
+def connect() -> Any:
+    """The Celery app (the edge where settings and clients are built), with Redis checked."""
+    from worker.adapter import patches
+    from worker.adapter.app import app
+
+    patches.for_publisher()
+    check_redis(app.mj_settings.redis_target())
+    return app
