@@ -73,22 +73,6 @@ def test_the_engines_action_kinds_are_one_enum_each_performed_through_a_table() 
     assert set(EngineCore.PERFORMS) == set(ActionKind) - {ActionKind.STORE}
 
 
-def test_hint_kinds_are_one_enum_and_every_kind_reads_back() -> None:
-    from worker.jobs.hints import Hint, HintKind, fill_hint, parse, poll_hint, store_hint
-
-    assert [k.value for k in HintKind] == ["fill", "submit", "poll", "store"]
-    written = {
-        HintKind.FILL: fill_hint(5),
-        HintKind.SUBMIT: "submit|j1",
-        HintKind.POLL: poll_hint("j1", 2, 9),
-        HintKind.STORE: store_hint("j1"),
-    }
-    assert set(written) == set(HintKind)
-    for kind, text in written.items():
-        hint = parse(text)
-        assert isinstance(hint, Hint) and hint.kind is kind
-
-
 def test_the_storing_flag_is_one_enum_read_back_as_its_member() -> None:
     assert [s.value for s in Storing] == ["", "hold", "background"]
     rec = JobRecord.from_hash("j1", {"state": "SUCCESS", "storing": "hold"})

@@ -6,6 +6,10 @@ free (`fill`), a process that handed a slot to a waiter but submits nothing itse
 clock), a finished job whose files are to be copied to the store (`store|job`). The engine
 holding the account's lease pops them and acts; after any hint it fills the account once more,
 so a hint lost or merged costs nothing but a little time.
+
+The text of every hint is written here; the guard's `enqueue.lua` pushes `fill` and
+`submit|job` itself (atomically with the queueing), and tests/unit/test_hint_formats.py holds
+its literals to this module's. Hints stay in flight across an upgrade: their text never changes.
 """
 
 from __future__ import annotations
