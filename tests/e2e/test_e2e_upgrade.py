@@ -27,6 +27,7 @@ from celery.canvas import signature
 from tests.support.stack import Stack
 from tests.support.upgrade import (
     RELEASE_BEFORE,
+    RESULT_KEYS_BEFORE,
     checkout,
     reachable,
     result_keys,
@@ -143,6 +144,7 @@ def test_jobs_started_by_the_release_before_are_finished_by_this_one(
     done = [r.get(timeout=5) for r in results]
     assert all(d["status"] == "SUCCESS" for d in done)
     old_keys = result_keys(release_before)
+    assert old_keys == RESULT_KEYS_BEFORE  # the copy the unit tests use is right
     assert all(set(d) >= old_keys for d in done), [sorted(old_keys - set(d)) for d in done]
 
     def scheduled() -> list[dict[str, Any]]:

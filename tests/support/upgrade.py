@@ -22,6 +22,15 @@ from packaging.requirements import Requirement
 from worker.devtools.embedded import PACKAGE_ROOT
 
 RELEASE_BEFORE = "99457b4"
+# The job result's keys as the release before wrote them (its `worker.jobs.spec.job_result`;
+# tests/e2e/test_e2e_upgrade.py reads them from its checkout and checks this copy).
+RESULT_KEYS_BEFORE = frozenset(
+    {
+        "job_id", "action", "status", "prompt", "image_url", "discord_image", "images",
+        "components", "seed", "width", "height", "account", "parent_job_id", "submitted_at",
+        "finished_at", "task_id", "kind", "mode", "quota", "videos",
+    }
+)  # fmt: skip
 
 
 def reachable(commit: str, repo: Path = PACKAGE_ROOT) -> str:

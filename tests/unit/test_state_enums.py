@@ -131,3 +131,13 @@ def test_no_state_flag_status_or_engine_kind_is_compared_with_a_bare_string() ->
                 if any(_watched(o, names) for o in operands) and any(_bare(o) for o in operands):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert not found, "\n".join(found)
+
+
+def test_the_lua_that_shows_a_state_knows_the_task_states_by_their_strings() -> None:
+    lua = (ROOT / "worker" / "lua" / "adapter" / "dispatch" / "publish_state.lua").read_text()
+    guard = next(line for line in lua.splitlines() if " or status == " in line)
+    ended = set(re.findall(r"status == '([A-Z]+)'", guard))
+    assert ended == READY  # a stored end is never overwritten by a late state
+    named = set(re.findall(r"status == '([A-Z]+)'", lua))
+    named |= set(re.findall(r'"status":%s\*"([A-Z]+)"', lua))
+    assert "WAITING" in named and named <= {s.value for s in TaskState}, named

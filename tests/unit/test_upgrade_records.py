@@ -22,6 +22,7 @@ from config.settings import Account
 from tests.support.engine import KEY_A, LABEL_A, account, build_engine
 from tests.support.inline import InlineEngine, Inputs
 from tests.support.simulators import SimFactory
+from tests.support.upgrade import RESULT_KEYS_BEFORE
 from worker.devtools.simulator import Simulator
 from worker.jobs import hints
 from worker.jobs.outcome import Done
@@ -29,12 +30,6 @@ from worker.jobs.record import RecordState
 from worker.ttapi.client import TTAPIClient
 
 FAST = 0.3
-# The job result's keys as 99457b4's `worker.jobs.spec.job_result` wrote them.
-OLD_RESULT_KEYS = {
-    "job_id", "action", "status", "prompt", "image_url", "discord_image", "images",
-    "components", "seed", "width", "height", "account", "parent_job_id", "submitted_at",
-    "finished_at", "task_id", "kind", "mode", "quota", "videos",
-}  # fmt: skip
 
 
 @pytest.fixture
@@ -152,7 +147,7 @@ def test_records_and_hints_of_the_release_before_each_end_once_and_none_is_paid_
         old_record(eng, job, RecordState.WAITING)
         rt.guard.enqueue(LABEL_A, job, priority=2)
     # Ended on the old node, its report not stored yet (and an old report claim, value 1).
-    old_result = {k: None for k in OLD_RESULT_KEYS} | {
+    old_result = {k: None for k in RESULT_KEYS_BEFORE} | {
         "job_id": "ttapi-old",
         "status": "SUCCESS",
         "account": LABEL_A,
@@ -178,7 +173,7 @@ def test_records_and_hints_of_the_release_before_each_end_once_and_none_is_paid_
 
     for job in jobs:
         assert [type(o) for o in eng.stored[job]] == [Done], (job, eng.stored.get(job))
-        assert set(eng.result(job)) >= OLD_RESULT_KEYS, job
+        assert set(eng.result(job)) >= RESULT_KEYS_BEFORE, job
         assert eng.state(job) == RecordState.SUCCESS
     assert eng.result("lost-answer")["job_id"] == lost_ttapi  # found, not submitted again
     assert eng.result("ended-owed") == old_result  # delivered as the old node stored it
