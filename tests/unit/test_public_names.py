@@ -16,7 +16,8 @@ from typing import Any, get_args
 import pytest
 
 from worker.adapter.app import app
-from worker.adapter.schedules import ENTRY_PREFIX, ScheduleEntry, parse_every
+from worker.adapter.schedule_entries import ScheduleEntry, parse_every
+from worker.adapter.schedules import ENTRY_PREFIX
 from worker.capacity.lanes import VIDEO_SUFFIX
 from worker.jobs import steps
 from worker.jobs.download import errors as download_errors
@@ -118,6 +119,8 @@ def test_the_schedule_spellings_stay() -> None:
         "mode",
         "account",
         "download",
+        "tenant",
+        "priority",
     }, "a field may be added; none renamed or removed"
     assert ENTRY_PREFIX == "user:"
     assert [parse_every(v) for v in (90, "90", "30s", "15m", "1h", "2d", "1h30m")] == [

@@ -86,7 +86,7 @@ def test_a_message_of_the_release_before_is_still_taken_with_its_arguments(
     name: str, arguments: list[str]
 ) -> None:
     params = list(inspect.signature(app.tasks[name].run).parameters)
-    assert params == arguments
+    assert params[: len(arguments)] == arguments  # arguments are only ever added, at the end
 
 
 def test_the_job_and_message_names_are_all_registered() -> None:
