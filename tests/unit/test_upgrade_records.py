@@ -162,6 +162,9 @@ def test_records_and_hints_of_the_release_before_each_end_once_and_none_is_paid_
         finished_at_ts=f"{now - 60:.6f}",
         progress="100",
     )
+    # ...whose report run on the old node was killed mid-report: its claim (value 1, as the old
+    # claim.lua set it, not a token) holds until it lapses.
+    rt.redis.set(rt.keys.delivery("ended-owed"), "1", px=int(rt.timing.stall_s * 1000))
     jobs = ["waiting-1", "waiting-2", "polling-hinted", "polling-timer", "lost-answer"]
     jobs += ["died-mid-submit", "ended-owed"]
     submits_before = account(sim)["submits"]
@@ -177,6 +180,7 @@ def test_records_and_hints_of_the_release_before_each_end_once_and_none_is_paid_
         assert eng.state(job) == RecordState.SUCCESS
     assert eng.result("lost-answer")["job_id"] == lost_ttapi  # found, not submitted again
     assert eng.result("ended-owed") == old_result  # delivered as the old node stored it
+    assert eng.count("resume", "ended-owed") >= 2  # once parked behind the old claim
     assert account(sim)["submits"] == submits_before + 2  # only the two that waited
     assert eng.run_until(lambda: eng.holders(LABEL_A) == 0, 5)
     assert eng.run_until(lambda: not rt.redis.zcard(rt.keys.undelivered), 5)  # all stored
