@@ -36,7 +36,7 @@ from typing import Any
 import fakeredis
 
 from config.settings import Settings
-from worker.engine.core import Action, EngineCore
+from worker.engine.core import Action, ActionKind, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.storing import StorePool
 from worker.jobs import entry, maintenance
@@ -46,7 +46,7 @@ from worker.jobs.runtime import Runtime
 from worker.storage.target import storage_for
 from worker.ttapi import errors
 
-ENGINE_KINDS = ("poll", "submit", "fill", "scan", "takeover")
+ENGINE_KINDS = frozenset(EngineCore.PERFORMS)  # what the engine's threads do
 
 
 class Killed(BaseException):
@@ -144,7 +144,7 @@ class _Scheduler:
     def later(self, action: Action, delay_s: float) -> None:
         self.heap.later(action, delay_s)
 
-    def pending(self, kind: str, arg: str) -> bool:
+    def pending(self, kind: ActionKind, arg: str) -> bool:
         return self.heap.is_pending(kind, arg)
 
 
@@ -283,7 +283,7 @@ class InlineEngine:
                 self.deliver(step.arg)
         elif step.kind in ENGINE_KINDS:
             self.core.perform(Action(step.kind, step.arg, step.seq, step.label))
-        elif step.kind == "store" and self.store is not None:
+        elif step.kind == ActionKind.STORE and self.store is not None:
             self.store.perform(Action(step.kind, step.arg))
         else:
             raise ValueError(f"unknown step {step!r}")

@@ -107,27 +107,31 @@ class Stack:
     def start(self) -> Stack:
         """Start every worker node (the first one also runs beat) and wait until ready."""
         for i in range(self.node_count):
-            args = [
-                "worker",
-                "-n",
-                f"node{i}@%h",
-                "-c",
-                str(self.processes[i]),
-                "-l",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ]
-            if self.beat and i == 0:
-                args += ["-B", "-s", str(self.tmp / "celerybeat-schedule")]
-            if self.queues[i]:
-                args += ["-Q", str(self.queues[i])]
-            args += self.worker_args
-            self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=args).start())
+            self.nodes.append(CeleryProcess(self.env, self.tmp / f"node{i}.log", args=self.args(i)))
+            self.nodes[-1].start()
         for node in self.nodes:
             node.wait_ready()
         return self
+
+    def args(self, i: int, name: str = "node") -> list[str]:
+        """The `celery worker` arguments of node `i` (the first one also runs beat)."""
+        args = [
+            "worker",
+            "-n",
+            f"{name}{i}@%h",
+            "-c",
+            str(self.processes[i]),
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+        if self.beat and i == 0:
+            args += ["-B", "-s", str(self.tmp / f"{name}-celerybeat-schedule")]
+        if self.queues[i]:
+            args += ["-Q", str(self.queues[i])]
+        return args + self.worker_args
 
     def stop(self) -> None:
         """Stop the workers, then the simulator."""

@@ -97,5 +97,5 @@ def test_the_old_versions_poll_ticks_are_handed_on_whole_even_while_one_is_writt
     assert written  # the old node's poll was written during the tick
     left = {str(m).split("|")[0] for m in rt.redis.zrange(polls, 0, -1)}
     wake = [hints.parse(h) for h in rt.redis.lrange(rt.keys.wake(LABEL_A), 0, -1)]
-    handed = {h.job_id for h in wake if h is not None and h.kind == hints.POLL}
+    handed = {h.job_id for h in wake if h is not None and h.kind == hints.HintKind.POLL}
     assert "job-1" in handed and "job-2" in handed | left  # handed on, or left for the next

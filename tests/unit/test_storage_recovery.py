@@ -18,6 +18,7 @@ from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.jobs import maintenance, storing
 from worker.jobs.download import AddressRefused, download_result
+from worker.jobs.record import Storing
 from worker.ops.show import show
 from worker.ops.view import OpsView
 from worker.storage import copy as copy_module
@@ -95,7 +96,7 @@ def test_a_rerun_of_a_copy_writes_the_same_names_and_no_others(
     base = "results/" + result["stored"]["objects"]["image_url"].rsplit("/", 1)[0]
     before = s3.keys(base)
     # As if another engine copied it again from scratch (nothing noted as done).
-    eng.rt.records.update(job, storing=storing.HOLD, store_done="")
+    eng.rt.records.update(job, storing=Storing.HOLD, store_done="")
     eng.rt.storer(job)  # type: ignore[misc]
     assert eng.run_until(lambda: not eng.rt.records.load(job).storing, 10)
     assert s3.keys(base) == before and len(before) == 10
@@ -151,7 +152,7 @@ def test_a_store_hint_reaches_the_storage_pool_of_the_accounts_engine(
     eng: InlineEngine,
 ) -> None:
     job, _ = stored_result(eng, "a cat astronaut")
-    eng.rt.records.update(job, storing=storing.HOLD)
+    eng.rt.records.update(job, storing=Storing.HOLD)
     storing.hand_over(
         eng.rt.__class__(**{**eng.rt.__dict__, "storer": None}), eng.rt.records.load(job)
     )

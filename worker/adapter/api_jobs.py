@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError
 from redis import RedisError
 
 from worker.adapter.pipelines import build_chain
+from worker.jobs.states import TaskState
 from worker.policy import API_PUBLISH_RETRY
 
 
@@ -35,7 +36,7 @@ class StepState:
     error: str | None = None
 
 
-PENDING = StepState("PENDING")
+PENDING = StepState(TaskState.PENDING)
 
 
 class BrokerUnavailable(Exception):
@@ -122,11 +123,11 @@ class CeleryJobs:
 
 
 def _state(meta: dict[str, Any]) -> StepState:
-    state = str(meta.get("status") or "PENDING")
+    state = str(meta.get("status") or TaskState.PENDING)
     value = meta.get("result")
-    if state == "FAILURE":
+    if state == TaskState.FAILURE:
         return StepState(state, error=_error_text(value))
-    if state == "SUCCESS":
+    if state == TaskState.SUCCESS:
         return StepState(state, result=value)
     return StepState(state, info=value if isinstance(value, dict) else None)
 

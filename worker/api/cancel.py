@@ -37,7 +37,7 @@ def cancel(api: Api, token: Token, job_id: str) -> Job:
     if fresh is not None and fresh.state not in UNSENT and fresh.state != RecordState.REVOKED:
         raise (
             _submitted(job_id)
-            if fresh.state not in ("SUCCESS", "FAILED")
+            if fresh.state not in (RecordState.SUCCESS, RecordState.FAILED)
             else ApiProblem(
                 409, "Conflict", f"job {job_id}'s step {current.name} has already ended"
             )

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from worker.adapter.api_jobs import StepState
 from worker.jobs.record import IN_FLIGHT, JobRecord, RecordState
+from worker.jobs.states import TaskState
 
 Status = Literal["waiting", "submitted", "succeeded", "failed", "canceled"]
 ENDED: tuple[str, ...] = ("succeeded", "failed", "canceled")
@@ -35,12 +36,12 @@ _OF_RECORD: dict[str, Status] = {
     RecordState.REVOKED: "canceled",
 }
 _OF_TASK: dict[str, Status] = {
-    "PENDING": "waiting",
-    "WAITING": "waiting",
-    "SUBMITTED": "submitted",
-    "SUCCESS": "succeeded",
-    "FAILURE": "failed",
-    "REVOKED": "canceled",
+    TaskState.PENDING: "waiting",
+    TaskState.WAITING: "waiting",
+    TaskState.SUBMITTED: "submitted",
+    TaskState.SUCCESS: "succeeded",
+    TaskState.FAILURE: "failed",
+    TaskState.REVOKED: "canceled",
 }
 
 
@@ -138,7 +139,7 @@ def job_status(steps: list[Step]) -> tuple[Status, int]:
 def position_of(facts: StepFacts) -> int | None:
     """A waiting step's place in its account's line (1 = next), as its task shows it."""
     info = facts.task.info or {}
-    if facts.task.state == "WAITING" and isinstance(info.get("position"), int):
+    if facts.task.state == TaskState.WAITING and isinstance(info.get("position"), int):
         return int(info["position"])
     return None
 

@@ -148,15 +148,24 @@ def clock_offset_env(seconds: float) -> dict[str, str]:
 
 class CeleryProcess:
     """`celery -A worker worker` (or beat) as a real subprocess with its own environment;
-    `app` names another Celery app module (the benchmark's baseline runs this way too)."""
+    `app` names another Celery app module (the benchmark's baseline runs this way too), and
+    `root` the directory it runs in and imports the project from (another checkout of it: the
+    upgrade tests run the release before this way)."""
 
     def __init__(
-        self, env: dict[str, str], log_path: Path, *, args: list[str], app: str = "worker"
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        args: list[str],
+        app: str = "worker",
+        root: Path = PACKAGE_ROOT,
     ) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.args = args
         self.app = app
+        self.root = root
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -165,7 +174,7 @@ class CeleryProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", self.app, *self.args],
-            cwd=PACKAGE_ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

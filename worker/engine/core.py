@@ -11,8 +11,10 @@ one after another (tests/support/inline.py). Nothing here sleeps or waits on ano
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
 
 from worker.jobs import hints
 from worker.jobs import poll as completion
@@ -27,15 +29,30 @@ log = logging.getLogger(__name__)
 HINTS_PER_READ = 200  # hints popped in one round trip
 
 
+class ActionKind(StrEnum):
+    """What the engine does (its timers' keys; the values show in logs)."""
+
+    POLL = "poll"  # fetch one job (its poll step `seq`)
+    SUBMIT = "submit"  # submit a job handed a slot on `label`
+    FILL = "fill"  # hand an account's free slots out
+    SCAN = "scan"  # look at an account's holders (every `stall_s`)
+    TAKEOVER = "takeover"  # the same, at once, after taking the account over
+    STORE = "store"  # copy a finished job's files (the storage pool's: worker.engine.storing)
+
+
 @dataclass(frozen=True)
 class Action:
-    """One thing the engine does: `kind` is poll, submit, fill, scan or takeover; `arg` the job
-    id (poll, submit) or the account label; `label` the account of a job's slot (submit)."""
+    """One thing the engine does: its `kind`; `arg` the job id (poll, submit, store) or the
+    account label; `label` the account of a job's slot (submit). A kind given by its value
+    becomes the member (an unknown one is a ValueError)."""
 
-    kind: str
+    kind: ActionKind
     arg: str
     seq: int = 0
     label: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ActionKind(self.kind))
 
 
 class Scheduler(Protocol):
@@ -44,12 +61,15 @@ class Scheduler(Protocol):
     def later(self, action: Action, delay_s: float) -> None:
         """Perform `action` (through `EngineCore.perform`) in `delay_s` seconds."""
 
-    def pending(self, kind: str, arg: str) -> bool:
+    def pending(self, kind: ActionKind, arg: str) -> bool:
         """Whether an action of `kind` on `arg` waits for its time."""
 
 
 class EngineCore:
     """The accounts this engine holds (`owned`) and the actions it performs for them."""
+
+    # What each kind of action does (the storage pool performs STORE: worker.engine.storing).
+    PERFORMS: ClassVar[dict[ActionKind, Callable[[EngineCore, Action], None]]]
 
     def __init__(self, rt: Runtime, scheduler: Scheduler) -> None:
         self.rt = rt
@@ -64,7 +84,7 @@ class EngineCore:
     def take(self, label: str) -> None:
         """This engine now holds `label`: look at all its holders at once."""
         self.owned.add(label)
-        self.scheduler.later(Action("takeover", label), 0.0)
+        self.scheduler.later(Action(ActionKind.TAKEOVER, label), 0.0)
 
     def drop(self, label: str) -> None:
         """Another engine holds `label` now (or will): its actions are no longer ours."""
@@ -80,7 +100,7 @@ class EngineCore:
         if label not in self.owned:
             hints.ask_submit(self.rt.redis, self.rt.keys, label, [job_id])
             return
-        self.scheduler.later(Action("submit", job_id, label=label), 0.0)
+        self.scheduler.later(Action(ActionKind.SUBMIT, job_id, label=label), 0.0)
 
     def drain(self, label: str, first: Any = None) -> int:
         """Act on the account's hints (`first`, already popped, and up to a few hundred more);
@@ -89,46 +109,57 @@ class EngineCore:
         more = self.rt.redis.lpop(self.rt.keys.wake(label), HINTS_PER_READ)
         items += list(more or [])
         now_ms = int(self.rt.clock() * 1000)
-        fill_at = 0.0 if items else None
         for item in items:
             hint = hints.parse(item)
-            if hint is None:
-                continue
-            if hint.kind == hints.SUBMIT:
-                self.submit_soon(label, hint.job_id)
-            elif hint.kind == hints.POLL:
-                delay = max(0.0, (hint.due_ms - now_ms) / 1000)
-                self.scheduler.later(Action("poll", hint.job_id, hint.seq), delay)
-            elif hint.kind == hints.STORE:
-                if self.rt.storer is not None:  # copy a finished job's files (storage pool)
-                    self.rt.storer(hint.job_id)
-            elif hint.due_ms > now_ms:  # a fill after a cooldown
-                self.scheduler.later(Action("fill", label), (hint.due_ms - now_ms) / 1000)
-        if fill_at is not None:
-            self.scheduler.later(Action("fill", label), fill_at)
+            if hint is not None:
+                _ON_HINT[hint.kind](self, label, hint, now_ms)
+        if items:  # after any hint, fill the account once
+            self.scheduler.later(Action(ActionKind.FILL, label), 0.0)
         return len(items)
+
+    def _hinted_submit(self, label: str, hint: hints.Hint, now_ms: int) -> None:
+        self.submit_soon(label, hint.job_id)
+
+    def _hinted_poll(self, label: str, hint: hints.Hint, now_ms: int) -> None:
+        delay = max(0.0, (hint.due_ms - now_ms) / 1000)
+        self.scheduler.later(Action(ActionKind.POLL, hint.job_id, hint.seq), delay)
+
+    def _hinted_store(self, label: str, hint: hints.Hint, now_ms: int) -> None:
+        if self.rt.storer is not None:  # copy a finished job's files (storage pool)
+            self.rt.storer(hint.job_id)
+
+    def _hinted_fill(self, label: str, hint: hints.Hint, now_ms: int) -> None:
+        if hint.due_ms > now_ms:  # a fill after a cooldown (one now follows every hint)
+            self.scheduler.later(Action(ActionKind.FILL, label), (hint.due_ms - now_ms) / 1000)
 
     # -- what it does -----------------------------------------------------------------------
     def perform(self, action: Action) -> None:
         """Do one action; an error is logged, never raised (the next scan repairs)."""
         try:
-            if action.kind == "poll":
-                known = self.polling.pop(action.arg, None)
-                kept = completion.poll(self.rt, action.arg, action.seq, known)
-                if kept is not None:
-                    self.polling[action.arg] = kept
-            elif action.kind == "submit":
-                take_over(self.rt, action.label, action.arg)
-            elif action.kind == "fill":
-                if action.arg in self.owned:
-                    resume_all(self.rt, action.arg, self.rt.guard.fill(action.arg))
-            elif action.kind in ("scan", "takeover"):
-                if action.arg in self.owned:
-                    self.scan(action.arg, takeover=action.kind == "takeover")
-            else:
-                log.error("engine: unknown action %r", action)
+            do = self.PERFORMS.get(action.kind)
+            if do is None:
+                log.error("engine: no such action here %r", action)
+                return
+            do(self, action)
         except Exception:
             log.exception("engine: %s %s failed; the next scan repairs what it left", *_of(action))
+
+    def _poll(self, action: Action) -> None:
+        known = self.polling.pop(action.arg, None)
+        kept = completion.poll(self.rt, action.arg, action.seq, known)
+        if kept is not None:
+            self.polling[action.arg] = kept
+
+    def _submit(self, action: Action) -> None:
+        take_over(self.rt, action.label, action.arg)
+
+    def _fill(self, action: Action) -> None:
+        if action.arg in self.owned:
+            resume_all(self.rt, action.arg, self.rt.guard.fill(action.arg))
+
+    def _scan(self, action: Action) -> None:
+        if action.arg in self.owned:
+            self.scan(action.arg, takeover=action.kind == ActionKind.TAKEOVER)
 
     def scan(self, label: str, *, takeover: bool = False) -> None:
         """Look at every holder of `label`: renew leases at half time and reap ended jobs'
@@ -146,18 +177,34 @@ class EngineCore:
             rec = recs.get(job_id)
             state = rec.state if rec is not None and rec.account == label else ""
             if state in UNSENT:  # handed a slot, not submitted (its submit was lost)
-                if not self.scheduler.pending("submit", job_id):
+                if not self.scheduler.pending(ActionKind.SUBMIT, job_id):
                     self.submit_soon(label, job_id)
                 continue
             sent = state in (RecordState.SUBMITTED, RecordState.AMBIGUOUS)
-            lost = sent and not self.scheduler.pending("poll", job_id)
+            lost = sent and not self.scheduler.pending(ActionKind.POLL, job_id)
             if rec is not None and (lost or (takeover and sent)):
                 delay = 0.0 if takeover else max(0.0, rec.next_poll_at - now)
-                self.scheduler.later(Action("poll", job_id, rec.poll_seq), delay)
+                self.scheduler.later(Action(ActionKind.POLL, job_id, rec.poll_seq), delay)
+
+
+EngineCore.PERFORMS = {
+    ActionKind.POLL: EngineCore._poll,
+    ActionKind.SUBMIT: EngineCore._submit,
+    ActionKind.FILL: EngineCore._fill,
+    ActionKind.SCAN: EngineCore._scan,
+    ActionKind.TAKEOVER: EngineCore._scan,
+}
+# What each kind of hint does (every hint is followed by one fill: `drain`).
+_ON_HINT: dict[hints.HintKind, Callable[[EngineCore, str, hints.Hint, int], None]] = {
+    hints.HintKind.SUBMIT: EngineCore._hinted_submit,
+    hints.HintKind.POLL: EngineCore._hinted_poll,
+    hints.HintKind.STORE: EngineCore._hinted_store,
+    hints.HintKind.FILL: EngineCore._hinted_fill,
+}
 
 
 def _of(action: Action) -> tuple[str, str]:
     return action.kind, action.arg
 
 
-__all__ = ["Action", "EngineCore", "Scheduler"]
+__all__ = ["Action", "ActionKind", "EngineCore", "Scheduler"]

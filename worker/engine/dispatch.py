@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.engine.core import Action, EngineCore
+from worker.engine.core import Action, ActionKind, EngineCore
 from worker.jobs import hints
 from worker.jobs.runtime import Dispatcher
 
@@ -33,7 +33,7 @@ class EngineDispatcher:
         """Fetch the job in `countdown` s: a timer here if this engine holds its account."""
         core = self._core()
         if account in core.owned or not account:
-            core.scheduler.later(Action("poll", job_id, seq), countdown)
+            core.scheduler.later(Action(ActionKind.POLL, job_id, seq), countdown)
             return
         rt = core.rt
         hints.ask_poll(rt.redis, rt.keys, account, job_id, seq, rt.clock() + countdown)
@@ -42,7 +42,7 @@ class EngineDispatcher:
         """Hand the account's free slots out in `countdown` s (after a cooldown or a probe gap)."""
         core = self._core()
         if label in core.owned:
-            core.scheduler.later(Action("fill", label), countdown)
+            core.scheduler.later(Action(ActionKind.FILL, label), countdown)
             return
         hints.ask_fill(core.rt.redis, core.rt.keys, label, core.rt.clock() + countdown)
 

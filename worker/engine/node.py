@@ -28,7 +28,7 @@ import redis
 
 from config.settings import Settings
 from worker.connect import redis_for
-from worker.engine.core import Action, EngineCore
+from worker.engine.core import Action, ActionKind, EngineCore
 from worker.engine.dispatch import EngineDispatcher
 from worker.engine.keeper import keep_every, renew_slots
 from worker.engine.ownership import Ownership
@@ -166,7 +166,7 @@ class Node:
             if time.monotonic() - last_scan >= scan_every:
                 last_scan = time.monotonic()
                 for label in list(self.core.owned):
-                    self.timers.later(Action("scan", label), 0.0)
+                    self.timers.later(Action(ActionKind.SCAN, label), 0.0)
             self.stopped.wait(every)
 
     def _hints(self) -> None:

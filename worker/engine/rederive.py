@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import redis
 
 from worker.clock import RedisClock
-from worker.engine.core import Action, EngineCore
+from worker.engine.core import Action, ActionKind, EngineCore
 from worker.jobs.record import IN_FLIGHT, STORED_AS, UNSENT, RecordState
 from worker.jobs.runtime import Runtime
 from worker.text import text
@@ -69,7 +69,7 @@ class Follower:
             rederive(self.rt, label)
         except Exception:
             log.exception("account %s: re-deriving after a new master failed; scanning", label)
-        self.core.scheduler.later(Action("takeover", label), 0.0)
+        self.core.scheduler.later(Action(ActionKind.TAKEOVER, label), 0.0)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from worker.capacity.leases import Lease, new_token
-from worker.engine.core import Action, Scheduler
+from worker.engine.core import Action, ActionKind, Scheduler
 from worker.engine.timers import Timers
 from worker.jobs.download import AddressGuard
 from worker.jobs.download.transport import guarded_session
@@ -57,7 +57,7 @@ class StorePool:
 
     def soon(self, job_id: str) -> None:
         """Copy `job_id`'s files as soon as a storage thread is free."""
-        self.scheduler.later(Action("store", job_id), 0.0)
+        self.scheduler.later(Action(ActionKind.STORE, job_id), 0.0)
 
     def run(self) -> None:
         """Hand due copies to the pool and renew the claims held, until `stop`."""
@@ -81,7 +81,7 @@ class StorePool:
             tried = attempt(self.rt, self.storage, job_id, self._reader())
             self.tries = [*self.tries[-999:], tried]
             if tried.retry_in is not None and not self.stopped.is_set():
-                self.scheduler.later(Action("store", job_id), tried.retry_in)
+                self.scheduler.later(Action(ActionKind.STORE, job_id), tried.retry_in)
                 return
             self._give_back(job_id)
         except Exception:

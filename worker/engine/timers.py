@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from worker.engine.core import Action
+from worker.engine.core import Action, ActionKind
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str, int]
+Key = tuple[ActionKind, str, int]
 
 
 class Timers:
@@ -38,7 +38,7 @@ class Timers:
         self._due: dict[Key, float] = {}  # waiting for their time
         self._busy: dict[Key, bool] = {}  # handed to the pool: False queued, True running
         self._again: dict[Key, tuple[float, Action]] = {}  # asked for again while running
-        self._live: dict[tuple[str, str], int] = {}  # (kind, arg) -> keys waiting or busy
+        self._live: dict[tuple[ActionKind, str], int] = {}  # (kind, arg) -> keys waiting or busy
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
@@ -69,7 +69,7 @@ class Timers:
         if self._heap[0][2] is action:
             self._cond.notify()
 
-    def pending(self, kind: str, arg: str) -> bool:
+    def pending(self, kind: ActionKind, arg: str) -> bool:
         """Whether an action of `kind` on `arg` waits for its time, or for a thread, or runs."""
         with self._cond:
             return (kind, arg) in self._live

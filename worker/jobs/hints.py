@@ -6,24 +6,37 @@ free (`fill`), a process that handed a slot to a waiter but submits nothing itse
 clock), a finished job whose files are to be copied to the store (`store|job`). The engine
 holding the account's lease pops them and acts; after any hint it fills the account once more,
 so a hint lost or merged costs nothing but a little time.
+
+The text of every hint is written here; the guard's `enqueue.lua` pushes `fill` and
+`submit|job` itself (atomically with the queueing), and tests/unit/test_hint_formats.py holds
+its literals to this module's. Hints stay in flight across an upgrade: their text never changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from worker.keys import Keys
 
-FILL, SUBMIT, POLL = "fill", "submit", "poll"
-STORE = "store"  # copy a finished job's files to the store (worker.jobs.storing)
+
+class HintKind(StrEnum):
+    """What a hint asks the account's engine; the values are the words written in the list
+    (hints written by the release before are read by this one: they never change)."""
+
+    FILL = "fill"  # hand the account's free slots out (now, or at a due time)
+    SUBMIT = "submit"  # submit a job just handed a slot
+    POLL = "poll"  # fetch a job (its poll step) at a due time
+    STORE = "store"  # copy a finished job's files to the store (worker.jobs.storing)
 
 
 @dataclass(frozen=True)
 class Hint:
-    """One parsed hint: `kind` (fill, submit, poll), the job, its poll step and due time."""
+    """One parsed hint: its `kind`, the job, its poll step and due time."""
 
-    kind: str
+    kind: HintKind
     job_id: str = ""
     seq: int = 0
     due_ms: int = 0
@@ -31,22 +44,22 @@ class Hint:
 
 def submit_hints(job_ids: list[str]) -> list[str]:
     """Hints to submit jobs just handed a slot on the account."""
-    return [f"{SUBMIT}|{job_id}" for job_id in job_ids]
+    return [f"{HintKind.SUBMIT}|{job_id}" for job_id in job_ids]
 
 
 def poll_hint(job_id: str, seq: int, due_ms: int) -> str:
     """A hint to fetch `job_id` (poll step `seq`) at `due_ms` (ms on Redis's clock)."""
-    return f"{POLL}|{job_id}|{seq}|{due_ms}"
+    return f"{HintKind.POLL}|{job_id}|{seq}|{due_ms}"
 
 
 def fill_hint(due_ms: int = 0) -> str:
     """A hint to hand the account's free slots out (at `due_ms`, or now)."""
-    return f"{FILL}|{due_ms}" if due_ms else FILL
+    return f"{HintKind.FILL}|{due_ms}" if due_ms else str(HintKind.FILL)
 
 
 def store_hint(job_id: str) -> str:
     """A hint to copy the files of `job_id`, a finished job, to the store."""
-    return f"{STORE}|{job_id}"
+    return f"{HintKind.STORE}|{job_id}"
 
 
 def push(client: Any, keys: Keys, label: str, hints: list[str]) -> None:
@@ -72,31 +85,37 @@ def ask_submit(client: Any, keys: Keys, label: str, job_ids: list[str]) -> None:
     push(client, keys, label, submit_hints(job_ids))
 
 
+def _job(kind: HintKind) -> Callable[[str], Hint | None]:
+    return lambda rest: Hint(kind, job_id=rest) if rest else None
+
+
+def _poll(rest: str) -> Hint:
+    job_id, seq, due = rest.rsplit("|", 2)
+    return Hint(HintKind.POLL, job_id=job_id, seq=int(seq), due_ms=int(due))
+
+
+# How each kind's text after its first `|` reads (a ValueError: not a hint of ours).
+_READERS: dict[HintKind, Callable[[str], Hint | None]] = {
+    HintKind.FILL: lambda rest: Hint(HintKind.FILL, due_ms=int(rest or 0)),
+    HintKind.SUBMIT: _job(HintKind.SUBMIT),
+    HintKind.POLL: _poll,
+    HintKind.STORE: _job(HintKind.STORE),
+}
+
+
 def parse(item: Any) -> Hint | None:
     """A hint as written by the functions above; None for anything else (ignored)."""
     text = item.decode() if isinstance(item, bytes) else str(item)
-    kind, _, rest = text.partition("|")
+    word, _, rest = text.partition("|")
     try:
-        if kind == FILL:
-            return Hint(FILL, due_ms=int(rest or 0))
-        if kind == SUBMIT and rest:
-            return Hint(SUBMIT, job_id=rest)
-        if kind == STORE and rest:
-            return Hint(STORE, job_id=rest)
-        if kind == POLL:
-            job_id, seq, due = rest.rsplit("|", 2)
-            return Hint(POLL, job_id=job_id, seq=int(seq), due_ms=int(due))
+        return _READERS[HintKind(word)](rest)
     except ValueError:
         return None
-    return None
 
 
 __all__ = [
-    "FILL",
-    "POLL",
-    "STORE",
-    "SUBMIT",
     "Hint",
+    "HintKind",
     "ask_fill",
     "ask_poll",
     "ask_submit",

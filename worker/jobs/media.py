@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.kinds import is_edit_kind, is_video_kind
-from worker.ttapi.responses import JobInfo
+from worker.ttapi.responses import JobInfo, JobStatus
 
 
 def inputs(kind: str, params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def inputs(kind: str, params: dict[str, Any], parent: Mapping[str, Any]) -> dict
     if is_edit_kind(kind) and isinstance(params.get("image"), Mapping):
         source = params["image"]
         job = source.get("job_id")
-        if source.get("status", "SUCCESS") != "SUCCESS":
+        if source.get("status", JobStatus.SUCCESS) != JobStatus.SUCCESS:
             raise InvalidRequest(f"image: job {job} did not succeed")
         if len(source.get("images") or []) > 1:
             raise InvalidRequest(

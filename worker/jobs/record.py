@@ -29,6 +29,19 @@ class RecordState(StrEnum):
     REVOKED = "REVOKED"
 
 
+class Storing(StrEnum):
+    """A finished job's `storing` flag (`worker.jobs.storing`): whether its files are being
+    copied to the store, and whether its report waits for the copy. The values are stored."""
+
+    NONE = ""  # nothing to copy, or the copy ended
+    HOLD = "hold"  # the last job step of its chain: its report waits for the copy
+    BACKGROUND = "background"  # an intermediate step: delivered at once, copied after
+
+
+# The fields read back as their enum's members (a value this release does not know is kept as
+# the string stored: a release after this one may add a state, and its records must still list).
+ENUM_FIELDS: dict[str, type[StrEnum]] = {"state": RecordState, "storing": Storing}
+
 # The record has ended: it leaves the active index and its outcome is owed to its caller.
 TERMINAL = (RecordState.SUCCESS, RecordState.FAILED, RecordState.REVOKED)
 # Not sent to TTAPI yet: a revoke or an expiry can still end it, and it may change account.
@@ -79,7 +92,7 @@ class JobRecord:
     """A job's record as stored; unknown fields stay in `extra`."""
 
     job_id: str
-    state: str
+    state: RecordState
     kind: str = ""
     account: str = ""
     pinned: bool = False
@@ -121,7 +134,7 @@ class JobRecord:
     hooked_job_id: str = ""  # a callback's TTAPI job, kept while the submit was under way
     last_error: str = ""  # what the last submit that may have created the job answered
     # Result storage (worker.jobs.storing): `hold` or `background` while its files are copied.
-    storing: str = ""
+    storing: Storing = Storing.NONE
     storing_since: float = 0.0  # when its copy began (its end, on Redis's clock)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -140,12 +153,19 @@ class JobRecord:
                 values[key] = json.loads(value) if value else {}
             elif key == "pinned":
                 values[key] = value == "1"
+            elif key in ENUM_FIELDS:
+                values[key] = _member(ENUM_FIELDS[key], value)
             elif key in known and key not in ("job_id", "extra"):
                 values[key] = value
             else:
                 values["extra"][stored] = value
         values.setdefault("state", RecordState.NEW)
         return cls(**values)
+
+
+def _member(enum: type[StrEnum], value: str) -> Any:
+    """`value` as a member of `enum`, or the string itself when `enum` has no such member."""
+    return enum._value2member_map_.get(value, value)
 
 
 def encode(fields: dict[str, Any]) -> dict[str, str]:

@@ -57,7 +57,7 @@ class RecordStore:
         """Redis key of one job's record."""
         return self.keys.job(job_id)
 
-    def create(self, job_id: str, state: str = RecordState.NEW, **fields: Any) -> JobRecord:
+    def create(self, job_id: str, state: RecordState = RecordState.NEW, **fields: Any) -> JobRecord:
         """Create the record in `state` (NEW) unless it exists; return it as stored either way
         (one round trip: what was written is not read back)."""
         now = self.clock()
@@ -104,8 +104,8 @@ class RecordStore:
         self,
         pipe: Any,
         job_id: str,
-        from_states: tuple[str, ...] | str,
-        to: str,
+        from_states: tuple[RecordState, ...] | RecordState,
+        to: RecordState,
         *,
         expect: Mapping[str, Any] | None = None,
         **changes: Any,
@@ -133,8 +133,8 @@ class RecordStore:
     def move(
         self,
         job_id: str,
-        from_states: tuple[str, ...] | str,
-        to: str,
+        from_states: tuple[RecordState, ...] | RecordState,
+        to: RecordState,
         *,
         expect: Mapping[str, Any] | None = None,
         **changes: Any,
@@ -148,7 +148,11 @@ class RecordStore:
         return self.cas(job_id, {**(expect or {}), "state": list(states)}, state=to, **changes)
 
     def moved(
-        self, rec: JobRecord, from_states: tuple[str, ...] | str, to: str, **changes: Any
+        self,
+        rec: JobRecord,
+        from_states: tuple[RecordState, ...] | RecordState,
+        to: RecordState,
+        **changes: Any,
     ) -> JobRecord | None:
         """`move` the record `rec` was read as; the record as it now is, or None if it lost."""
         if not self.move(rec.job_id, from_states, to, **changes):

@@ -13,11 +13,11 @@ from typing import Any
 from worker import policy
 from worker.capacity import metrics
 from worker.jobs import hints, journal, refusals, storing
-from worker.jobs.record import RecordState
+from worker.jobs.record import RecordState, Storing
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import job_result, remember
-from worker.ttapi.responses import JobInfo
+from worker.ttapi.responses import JobInfo, JobStatus
 
 log = logging.getLogger(__name__)
 # FAILED messages worth one more try (TTAPI's FAQ); banned/denied/invalid ones are final.
@@ -60,7 +60,7 @@ def fail(
     rec: JobRecord,
     message: str,
     *,
-    from_states: tuple[str, ...],
+    from_states: tuple[RecordState, ...],
     resume_self: bool = False,
     expect: Mapping[str, object] | None = None,
     occupy_s: float = 0.0,
@@ -94,7 +94,7 @@ def fail(
 
 
 def _note_success(
-    rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: float, store: str = ""
+    rt: Runtime, rec: JobRecord, result: dict[str, Any], took_s: float, store: Storing
 ) -> None:
     """In one round trip: the finished job indexed by its TTAPI id (a follow-up named by that id
     looks there, so before the report), its learned duration and its ending (counted, indexed,
@@ -122,7 +122,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
     # Only while the record still tracks the TTAPI job this answer is about: a stale poll of
     # an earlier attempt must never end (or retry) the record of its resubmitted successor.
     same_job = {"ttapi_job_id": rec.ttapi_job_id}
-    if info.status == "SUCCESS":
+    if info.status == JobStatus.SUCCESS:
         result = job_result(rec, info, now)
         store = storing.mode_for(rt, rec, result)  # its files copied to the store first?
         if not rt.records.move(  # and owed to its caller, in the same breath
@@ -138,7 +138,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             return False
         _note_success(rt, rec, result, now - rec.submitted_at_ts, store)
         # Reported before its slot is passed on: the caller need not wait for the next submit.
-        if store != storing.HOLD:
+        if store != Storing.HOLD:
             rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
         if store:  # a held job's report waits for its copy; its slot does not
             storing.hand_over(rt, rec)

@@ -21,7 +21,7 @@ from worker.ttapi import errors
 from worker.ttapi.kinds import VIDEO_KINDS, ttapi_action
 from worker.ttapi.media_requests import REQUESTS_BY_KIND
 from worker.ttapi.requests import SubmitRequest, check_inline_sizes, mode_of, validate
-from worker.ttapi.responses import JobInfo
+from worker.ttapi.responses import JobInfo, JobStatus
 
 #: Kinds whose request names their parent (`jobId`): always follow-ups.
 FOLLOW_UPS = ("action", "seed", "inpaint", "video_extend")
@@ -119,7 +119,7 @@ def resolve_parent(rt: Runtime, parent: Any) -> dict[str, Any]:
         job_id = str(parent.get("job_id") or "")
         if not job_id:
             raise errors.InvalidRequest("parent: a job result needs a 'job_id'")
-        if parent.get("status", "SUCCESS") != "SUCCESS":
+        if parent.get("status", JobStatus.SUCCESS) != JobStatus.SUCCESS:
             raise errors.InvalidRequest(f"parent: job {job_id} did not succeed")
         account = str(parent.get("account") or "") or _find_account(rt, job_id)["account"]
         rt.pool.check(account)
@@ -193,7 +193,7 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             info = rt.pool.client(label).fetch(job_id)
         except errors.NotFound:
             continue
-        if info.status != "SUCCESS":
+        if info.status != JobStatus.SUCCESS:
             raise errors.InvalidRequest(f"parent: job {job_id} is {info.status}, not SUCCESS")
         kind = info.action if info.action in VIDEO_KINDS else ""
         return {
@@ -220,7 +220,7 @@ def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, A
     return {
         "job_id": info.job_id or rec.ttapi_job_id,
         "action": info.action or ttapi_action(rec.kind, rec.params),
-        "status": "SUCCESS",
+        "status": JobStatus.SUCCESS.value,
         "prompt": info.prompt if info.prompt is not None else rec.params.get("prompt"),
         "image_url": out["image_url"],
         "discord_image": info.discord_image,

@@ -22,13 +22,12 @@ import logging
 from typing import Any
 
 from worker.jobs import hints
-from worker.jobs.record import RecordState
+from worker.jobs.record import RecordState, Storing
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-HOLD, BACKGROUND = "hold", "background"
 # The job tasks: a chain that goes on with one of these goes on with another job step.
 JOB_TASKS = (
     "mj.imagine",
@@ -45,14 +44,14 @@ FILE_FIELDS = ("image_url", "images", "videos")
 REVIVE_BATCH = 500  # storing jobs the pump looks at in one round
 
 
-def mode_for(rt: Runtime, rec: JobRecord, result: dict[str, Any]) -> str:
-    """How the job's files are stored: HOLD, BACKGROUND, or "" (no store, nothing to copy,
+def mode_for(rt: Runtime, rec: JobRecord, result: dict[str, Any]) -> Storing:
+    """How the job's files are stored: HOLD, BACKGROUND, or NONE (no store, nothing to copy,
     or an intermediate step under MJ_STORAGE_STEPS=final)."""
     if not rt.settings.mj_storage_url or not any(result.get(f) for f in FILE_FIELDS):
-        return ""
+        return Storing.NONE
     if is_last_step(rec.sig):
-        return HOLD
-    return BACKGROUND if rt.settings.mj_storage_steps == "all" else ""
+        return Storing.HOLD
+    return Storing.BACKGROUND if rt.settings.mj_storage_steps == "all" else Storing.NONE
 
 
 def is_last_step(sig: dict[str, Any]) -> bool:
@@ -65,13 +64,13 @@ def is_last_step(sig: dict[str, Any]) -> bool:
 
 def held(rec: JobRecord) -> bool:
     """True while the job's result waits for its copy: it must not be reported yet."""
-    return rec.storing == HOLD
+    return rec.storing == Storing.HOLD
 
 
-def pending(rec: JobRecord) -> str:
-    """The job's storing mode while its copy has not ended, else ""."""
-    mode = rec.storing
-    return mode if rec.state == RecordState.SUCCESS and mode in (HOLD, BACKGROUND) else ""
+def pending(rec: JobRecord) -> Storing:
+    """The job's storing mode while its copy has not ended, else NONE."""
+    copying = rec.state == RecordState.SUCCESS and rec.storing in (Storing.HOLD, Storing.BACKGROUND)
+    return rec.storing if copying else Storing.NONE
 
 
 def since(rec: JobRecord) -> float:
@@ -79,7 +78,7 @@ def since(rec: JobRecord) -> float:
     return rec.storing_since or rec.finished_at_ts
 
 
-def fields(mode: str, now: float) -> dict[str, Any]:
+def fields(mode: Storing, now: float) -> dict[str, Any]:
     """What the ending compare-and-set writes for a job stored in `mode`."""
     return {"storing": mode, "storing_since": now} if mode else {}
 
@@ -108,7 +107,10 @@ def finish(rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: st
     if error:
         result["storage_error"] = error
     if not rt.records.cas(
-        rec.job_id, {"state": RecordState.SUCCESS, "storing": mode}, storing="", result=result
+        rec.job_id,
+        {"state": RecordState.SUCCESS, "storing": mode},
+        storing=Storing.NONE,
+        result=result,
     ):
         return False
     now = rt.clock()
@@ -116,10 +118,10 @@ def finish(rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: st
     pipe.zrem(rt.keys.storing, rec.job_id)
     if error:
         pipe.incr(rt.keys.storage_failures)
-    if mode == HOLD:  # owed since its end: the pump waits a while before it re-publishes
+    if mode == Storing.HOLD:  # owed since its end: the pump waits a while before it re-publishes
         pipe.zadd(rt.keys.undelivered, {rec.job_id: now}, xx=True)
     pipe.execute()
-    if mode == HOLD:
+    if mode == Storing.HOLD:
         rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
     return True
 
@@ -160,8 +162,6 @@ def revive(rt: Runtime, now: float, stall: float) -> int:
 
 
 __all__ = [
-    "BACKGROUND",
-    "HOLD",
     "claimed",
     "finish",
     "give_up",

@@ -41,6 +41,7 @@ from worker.ttapi.responses import (
     Envelope,
     JobInfo,
     JobListItem,
+    JobStatus,
     SubmitResult,
     list_rows,
 )
@@ -84,7 +85,7 @@ class TTAPIClient:
             "POST", request.path, json=request.body(), endpoint=request.endpoint, deadline=deadline
         )
         env = self._envelope(answer, request.endpoint)
-        if env.status.upper() != "SUCCESS":
+        if env.status.upper() != JobStatus.SUCCESS:
             raise errors.EnvelopeFailed(
                 self._text(env.message or f"{request.endpoint} refused"),
                 endpoint=request.endpoint,
@@ -147,7 +148,7 @@ class TTAPIClient:
         path = fetch_path(kind)
         name = "image-edits fetch" if path == EDIT_FETCH_PATH else "fetch"
         env = self._request("GET", path, params={"jobId": job_id}, endpoint=name)
-        if env.status not in ("PENDING_QUEUE", "ON_QUEUE", "SUCCESS", "FAILED"):
+        if env.status not in set(JobStatus):
             raise errors.ResponseError(
                 f"{name}: unexpected job status {env.status!r}", endpoint=name, status_code=200
             )
@@ -177,7 +178,7 @@ class TTAPIClient:
 
     # -- transport -----------------------------------------------------------------------
     def _require_success(self, env: Envelope, endpoint: str) -> None:
-        if env.status.upper() != "SUCCESS":
+        if env.status.upper() != JobStatus.SUCCESS:
             raise errors.EnvelopeFailed(
                 self._text(env.message or f"{endpoint} refused"), endpoint=endpoint, status_code=200
             )

@@ -8,11 +8,23 @@ and `seed` may be null (or `""`); unknown fields are kept, never refused.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-FINISHED = ("SUCCESS", "FAILED")
+
+class JobStatus(StrEnum):
+    """A job's status as TTAPI reports it (fetch, callbacks, and an envelope's own `status`);
+    a job result's `status` is the finished job's."""
+
+    PENDING_QUEUE = "PENDING_QUEUE"
+    ON_QUEUE = "ON_QUEUE"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+FINISHED = (JobStatus.SUCCESS, JobStatus.FAILED)
 
 
 class Envelope(BaseModel):
@@ -82,7 +94,7 @@ class JobInfo(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     job_id: str = ""
-    status: str = "PENDING_QUEUE"
+    status: str = JobStatus.PENDING_QUEUE
     message: str = ""
     action: str | None = Field(None, validation_alias=AliasChoices("action", "actions"))
     progress: int = 0
@@ -163,7 +175,7 @@ class JobInfo(BaseModel):
             {
                 **data,
                 "job_id": jid,
-                "status": env.status or "PENDING_QUEUE",
+                "status": env.status or JobStatus.PENDING_QUEUE,
                 "message": env.message or "",
             }
         )
