@@ -26,6 +26,7 @@ UNKNOWN_SKEW_S = 300.0
 SKEW_TTL_S = 86400  # a learned offset is kept a day past the last submit that taught it
 HISTORY_PAGES = 10  # fetch-list pages read back per reconcile look (100 rows each)
 HISTORY_PAGE_SIZE = 100  # fetch-list's largest page
+LOST_RESUBMITS_AT_LEAST = 2  # a submit lost and never created is sent again this often, late or not
 HISTORY_FAILURES = 5  # fetch-list reads failing in a row (over a grace) before it counts as down
 RECONCILE_LOOKS_PER_GRACE = 4  # history reads per reconcile grace: a lost submit is found soon
 MAX_STEP_ERRORS = 5  # unexpected errors in a row before a job not yet sent fails clearly

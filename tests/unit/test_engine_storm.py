@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.engine import FAST, KEY_A, LABEL_A, build_engine, submits
-from tests.support.inline import InlineEngine
+from tests.support.inline import InlineEngine, Inputs
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.jobs.holders import look_at_holder
@@ -117,3 +117,26 @@ def test_a_storm_that_never_ends_fails_the_job_clearly_only_after_its_deadline(
     assert rec.ambiguous_resubmits >= 2
     assert submits(sim) == 0
     assert eng.holders(LABEL_A) == 0
+
+
+def test_a_lost_submit_found_only_after_its_deadline_is_still_resubmitted_when_never_created(
+    eng: InlineEngine, sim: Simulator
+) -> None:
+    # Its node died before the POST went out (nothing was created), and the scan that took it
+    # for lost came late, past the send's deadline: the history, readable and empty, proves
+    # it was never created, so it is sent, not failed (the e2e node kill found this).
+    rt = eng.rt
+    rt.records.create(
+        "late", kind="imagine", params={"prompt": "never sent", "mode": "fast"}, poll_seq=0
+    )
+    assert rt.guard.acquire(LABEL_A, "late").granted
+    sent = rt.clock() - rt.timing.deadline_grace_s - 3600  # long past any deadline of it
+    assert rt.records.move(
+        "late", RecordState.NEW, RecordState.SUBMITTING, account=LABEL_A, sent_at=sent
+    )
+    eng.inputs["late"] = Inputs("imagine", {"prompt": "never sent", "mode": "fast"})
+    assert look_at_holder(rt, LABEL_A, "late", load(eng, "late"), 10**6, rt.clock())
+    assert load(eng, "late").state == RecordState.AMBIGUOUS
+    assert eng.run_until(eng.done("late"), 10)
+    assert eng.result("late")["status"] == "SUCCESS"
+    assert submits(sim) == 1

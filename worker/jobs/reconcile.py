@@ -24,6 +24,7 @@ from worker.policy import (
     HISTORY_FAILURES,
     HISTORY_PAGE_SIZE,
     HISTORY_PAGES,
+    LOST_RESUBMITS_AT_LEAST,
     RECONCILE_LOOKS_PER_GRACE,
 )
 from worker.ttapi import errors
@@ -130,8 +131,11 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     if now - lost_at < rt.timing.reconcile_grace_s:
         _next_look(rt, rec, seq, history_seen_at=now, fetch_errors=0)
         return
-    # (A record lost before deadlines were set on a loss: its send's.)
-    if now > (rec.deadline or rt.timing.deadline(rec, rec.sent_at or lost_at)):
+    # (A record lost before deadlines were set on a loss: its send's.) The deadline bounds a
+    # storm, not the first tries: a loss found late (its sender died before the POST, and the
+    # scan came after the send's deadline) is still sent, since the history proves nothing was.
+    past = now > (rec.deadline or rt.timing.deadline(rec, rec.sent_at or lost_at))
+    if past and rec.ambiguous_resubmits >= LOST_RESUBMITS_AT_LEAST:
         _give_up(
             rt,
             rec,
