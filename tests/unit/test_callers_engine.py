@@ -16,8 +16,10 @@ from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.engine.core import Action
-from worker.jobs.record import IN_FLIGHT
+from worker.jobs.offers import line_of
+from worker.jobs.record import IN_FLIGHT, RecordState
 from worker.jobs.settle import resume_all
+from worker.jobs.stealing import steal
 
 
 @pytest.fixture
@@ -138,3 +140,30 @@ def test_daily_jobs_counts_each_job_once_and_fails_the_rest_before_any_call(
     assert "tenant nightly" in message and "daily_jobs limit of 2" in message
     assert submits(sim) == 3 and "one too many" not in started(sim)
     assert eng.rt.records.load(over) is None  # ended before any record, any HTTP call
+
+
+def test_a_donor_that_hands_a_moved_job_a_place_gives_it_back(sim: Simulator) -> None:
+    eng = engine(sim, KEY_A, KEY_B, cap=1)
+    eng.rt.pool.choose = lambda kind="imagine": LABEL_A
+    first = eng.imagine("first on A")
+    mover = eng.imagine("moves to B")
+    rec = eng.rt.records.load(mover)
+    assert rec is not None and rec.account == LABEL_B  # taken by B at once
+    # a stale run of its entry (it read account A before the move) queues it on A again
+    eng.rt.guard.enqueue(LABEL_A, mover, line=line_of(eng.rt, rec))
+    assert eng.run_until(eng.all_done, 15)
+    assert started(sim)["moves to B"]["label"] == LABEL_B
+    assert submits(sim, LABEL_A) == 1 and submits(sim, LABEL_B) == 1  # paid once
+    assert eng.holders(LABEL_A) == 0 and eng.holders(LABEL_B) == 0
+    assert eng.result(first)["status"] == eng.result(mover)["status"] == "SUCCESS"
+
+
+def test_a_taken_job_whose_record_moved_meanwhile_gives_its_place_back(sim: Simulator) -> None:
+    eng = engine(sim, KEY_A, KEY_B, cap=1)
+    rt = eng.rt
+    assert rt.guard.acquire(LABEL_A, "holder").granted
+    rt.records.create("elsewhere", RecordState.WAITING, kind="imagine", account=LABEL_B)
+    rt.guard.enqueue(LABEL_A, "elsewhere", line=rt.guard.book.line("default", "normal", loose=True))
+    assert steal(rt, LABEL_B) == []  # its record says B already: another mover placed it
+    assert rt.guard.state(LABEL_B).holders == {} and rt.guard.state(LABEL_A).waiters == []
+    assert submits(sim) == 0
