@@ -1,6 +1,7 @@
 local A = account(0)
 local now = now_ms()
 drop_expired(A, now)
+mend(A, now)
 local cap = get_cap(A.cap, tonumber(ARGV[2]))
 local woken, free = fill(A, cap, now, tonumber(ARGV[1]))
 return handed(A, woken, free)

@@ -30,36 +30,44 @@ local function tenant(b)
   return 1, 0
 end
 
--- A bucket's slot-time (ms), decayed to `now`, read once per call.
-local USED = {}
-local function usage(b, now)
-  local u = USED[b]
-  if u == nil then
-    local v = redis.call('HMGET', USAGE, 'u' .. b, 't' .. b)
-    u = tonumber(v[1] or '0')
+-- A bucket's figures, read once per call (one HMGET): its slot-time (ms) decayed to `now`,
+-- its average time held, and the average over all buckets.
+local SEEN = {}
+local function figures(b, now)
+  local f = SEEN[b]
+  if f == nil then
+    local v = redis.call('HMGET', USAGE, 'u' .. b, 't' .. b, 'a' .. b, 'a')
+    local u = tonumber(v[1] or '0')
     if v[2] then u = u * 2 ^ (-math.max(0, now - tonumber(v[2])) / conf().h) end
-    USED[b] = u
+    f = {used = u, avg = v[3] and tonumber(v[3]) or nil, all = v[4] and tonumber(v[4]) or nil}
+    SEEN[b] = f
   end
-  return u
+  return f
+end
+
+local function usage(b, now)
+  return figures(b, now).used
 end
 
 local function charge(b, ms, now)
-  local u = math.max(0, usage(b, now) + ms)
-  USED[b] = u
-  redis.call('HSET', USAGE, 'u' .. b, num(u), 't' .. b, now)
+  local f = figures(b, now)
+  f.used = math.max(0, f.used + ms)
+  redis.call('HSET', USAGE, 'u' .. b, num(f.used), 't' .. b, now)
 end
 
--- What a grant is charged until its slot is given back: the bucket's average time held.
-local function estimate(b)
-  local v = redis.call('HMGET', USAGE, 'a' .. b, 'a')
-  return math.floor(tonumber(v[1] or v[2] or conf().e))
+-- What a grant is charged until its slot is given back: the bucket's average time held (all
+-- buckets' before it has one, a first guess before anything was held).
+local function estimate(b, now)
+  local f = figures(b, now)
+  return math.floor(f.avg or f.all or conf().e)
 end
 
-local function learn(b, took)
-  local k = conf().k
-  local v = redis.call('HMGET', USAGE, 'a' .. b, 'a')
-  local mine, all = tonumber(v[1] or took), tonumber(v[2] or took)
-  redis.call('HSET', USAGE, 'a' .. b, num(mine + (took - mine) * k), 'a', num(all + (took - all) * k))
+local function learn(b, took, now)
+  local k, f = conf().k, figures(b, now)
+  f.avg = (f.avg or took) + (took - (f.avg or took)) * k
+  f.all = (f.all or took) + (took - (f.all or took)) * k
+  for _, g in pairs(SEEN) do g.all = f.all end
+  redis.call('HSET', USAGE, 'a' .. b, num(f.avg), 'a', num(f.all))
 end
 
 local function capped(b)
@@ -109,7 +117,7 @@ end
 -- tenant's average time held now (corrected when the slot is given back).
 local function grant(A, job, now, lease, rank, b, loose)
   redis.call('ZADD', A.slots, now + lease, job)
-  local est = estimate(b)
+  local est = estimate(b, now)
   local line = b .. '|' .. rank .. '|' .. (loose and 1 or 0) .. '|' .. now .. '|' .. est
   redis.call('HSET', A.held, job, line)
   redis.call('HINCRBY', BUSY, b, 1)
@@ -137,7 +145,7 @@ local function settle(A, job, now)
   if most > 0 and left + 1 >= most then UNBLOCKED = true end
   local took = math.max(0, now - f[4])
   charge(b, took - f[5], now)
-  learn(b, took)
+  learn(b, took, now)
   return {bucket = b, rank = f[2], loose = f[3] == 1}
 end
 
@@ -205,7 +213,7 @@ local function best_in_rank(A, src, rank, buckets, now, count)
   local job, score, bucket, key
   for _, b in ipairs(buckets) do
     if not capped(b) then
-      local k = (usage(b, now) + estimate(b) / 2) / tenant(b)
+      local k = (usage(b, now) + estimate(b, now) / 2) / tenant(b)
       if job == nil or k < key or (k == key and b < bucket) then
         local j, s = head_of(src, rank, b)
         if j then job, score, bucket, key = j, s, b, k end
@@ -277,7 +285,6 @@ end
 local function fill(A, cap, now, lease)
   local woken = {}
   if cooldown_left(A.cool) > 0 then return woken, 0 end
-  mend(A, now)
   local free = limit(A.occ, cap) - redis.call('ZCARD', A.slots)
   while free > 0 do
     local w = choose(A, A.waiters, now, true)
@@ -337,7 +344,7 @@ local function place_of(A, job, now)
   local ahead = redis.call('ZCOUNT', A.waiters, '-inf', '(' .. num(OFFSET))
   local lo = OFFSET + rank * RANK_SPAN + b * BUCKET_SPAN
   local mine = redis.call('ZCOUNT', A.waiters, num(lo), '(' .. num(score))
-  local turn = (usage(b, now) + (mine + 0.5) * estimate(b)) / tenant(b)
+  local turn = (usage(b, now) + (mine + 0.5) * estimate(b, now)) / tenant(b)
   local flat = redis.call('HGETALL', A.tally)
   for i = 1, #flat, 2 do
     local r, o = string.match(flat[i], '^(%d+):(%d+)$')
@@ -347,7 +354,7 @@ local function place_of(A, job, now)
       if r < rank then
         ahead = ahead + n
       elseif r == rank and o ~= b then
-        local before = math.floor((turn * tenant(o) - usage(o, now)) / estimate(o) + 0.5)
+        local before = math.floor((turn * tenant(o) - usage(o, now)) / estimate(o, now) + 0.5)
         ahead = ahead + math.max(0, math.min(n, before))
       end
     end
