@@ -64,9 +64,15 @@ class GuardState:
     effective_cap: int | None = None
 
 
+def check_job(job_id: str) -> None:
+    """Reject empty ids early: an empty member would silently share one slot between jobs."""
+    if not isinstance(job_id, str) or not job_id:
+        raise ValueError(f"job_id must be a non-empty string, got {job_id!r}")
+
+
 def ids_of(values: Any) -> list[str]:
     """Decode a list reply of ids."""
     return [text(v) for v in values or []]
 
 
-__all__ = ["AcquireResult", "GuardState", "Queued", "Woken", "ids_of"]
+__all__ = ["AcquireResult", "GuardState", "Queued", "Woken", "check_job", "ids_of"]

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 from config.settings import default
 from worker.capacity import lua as guard_lua
-from worker.capacity.answers import AcquireResult, GuardState, Queued, Woken, ids_of
+from worker.capacity.answers import AcquireResult, GuardState, Queued, Woken, check_job, ids_of
 from worker.capacity.guard_reads import GuardReads
+from worker.capacity.occupancy import GuardOccupancy
 from worker.capacity.tenants import Line, TenantBook
 from worker.keys import KEYS, Keys
 from worker.policy import GUARD_LEASE_S
@@ -56,7 +57,7 @@ FRESH = 2
 _PRIORITIES = (FRONT, FOLLOW_UP, FRESH)
 
 
-class SlotGuard(GuardReads):
+class SlotGuard(GuardOccupancy, GuardReads):
     """Leases on per-account slots in Redis; see the module docstring for the key layout."""
 
     def __init__(
@@ -119,7 +120,7 @@ class SlotGuard(GuardReads):
         Re-entrant: a job that holds a slot (granted earlier or handed to it) gets its lease
         renewed and ``granted=True``; ``cooldown_ms`` is then reported as 0.
         """
-        _check_job(job_id)
+        check_job(job_id)
         if priority not in _PRIORITIES:
             raise ValueError(f"priority must be one of {_PRIORITIES}, got {priority!r}")
         at = line or Line()
@@ -140,7 +141,7 @@ class SlotGuard(GuardReads):
         """Queue the job in `line` for a slot without taking one: the account's engine hands
         slots out (`fill`) and submits. Hints that engine when a slot could go now; a job that
         already holds a slot is hinted to it for submitting instead."""
-        _check_job(job_id)
+        check_job(job_id)
         if priority not in _PRIORITIES:
             raise ValueError(f"priority must be one of {_PRIORITIES}, got {priority!r}")
         at = line or Line()
@@ -163,14 +164,14 @@ class SlotGuard(GuardReads):
         cap, the cap rises by one. The pump, renewing jobs whose submit is not answered yet,
         passes ``confirms=False``.
         """
-        _check_job(job_id)
+        check_job(job_id)
         return self._renew_for(label, job_id, self._lease_ms, confirms)
 
     def renew_all(self, jobs: list[tuple[str, str, bool]]) -> list[bool]:
         """`renew` many (label, job id, confirms) in one round trip; which held a live lease."""
         pipe = self._redis.pipeline(transaction=False)
         for label, job_id, confirms in jobs:
-            _check_job(job_id)
+            check_job(job_id)
             keys = self.keys(label)
             args: list[str | int] = [job_id, self._lease_ms, int(confirms)]
             self._renew(keys=[keys[0], keys[5]], args=args, client=pipe)
@@ -180,13 +181,13 @@ class SlotGuard(GuardReads):
         """TTAPI accepted the job's submit: end the account's 429 streak and, if the job was
         the probe above the effective cap, raise that cap by one. True if it was the probe
         (the caller then fills the account: the next probe may go at once)."""
-        _check_job(job_id)
+        check_job(job_id)
         keys = [self.keys(label)[5], self._keys.refusals(label)]
         return bool(int(self._accepted(keys=keys, args=[job_id])))
 
     def hold(self, label: str, job_id: str, seconds: float) -> bool:
         """Set the job's live lease to end `seconds` from now (e.g. until an unknown job's end)."""
-        _check_job(job_id)
+        check_job(job_id)
         return self._renew_for(label, job_id, max(1, round(seconds * 1000)), False)
 
     def _renew_for(self, label: str, job_id: str, lease_ms: int, confirms: bool) -> bool:
@@ -195,17 +196,9 @@ class SlotGuard(GuardReads):
         args: list[str | int] = [job_id, lease_ms, int(confirms)]
         return bool(int(self._renew(keys=[keys[0], keys[5]], args=args)))
 
-    def seat(self, label: str, job_id: str, now_s: float) -> bool:
-        """Count a job TTAPI runs against the cap again, after its lease lapsed and a fill
-        dropped it (no engine renewed it for a whole lease): a fresh lease from `now_s`
-        (Redis's clock). False if it holds one already."""
-        _check_job(job_id)
-        lease = {job_id: round(now_s * 1000) + self._lease_ms}
-        return bool(self._redis.zadd(self.keys(label)[0], lease, nx=True))
-
     def release(self, label: str, job_id: str) -> Woken:
         """Free the job's slot and drop it from the waiters (idempotent); return ids woken."""
-        _check_job(job_id)
+        check_job(job_id)
         args: list[str | int] = [job_id, self._lease_ms, self._default_cap, self.book.conf]
         return Woken.of(self._release(keys=self.all_keys(label), args=args))
 
@@ -214,7 +207,7 @@ class SlotGuard(GuardReads):
 
         Returns the job's place among the waiters (1 = next).
         """
-        _check_job(job_id)
+        check_job(job_id)
         if cooldown_s < 0:
             raise ValueError(f"cooldown_s must be >= 0, got {cooldown_s}")
         args: list[str | int] = [job_id, round(cooldown_s * 1000), 0, 0, 0]
@@ -224,43 +217,6 @@ class SlotGuard(GuardReads):
         """One BACKOFF script call: the job's place once back in line."""
         args = [*args, self._default_cap, self.book.conf]
         return int(self._backoff(keys=self.all_keys(label), args=args))
-
-    def occupied(self, label: str, job_id: str, *, probe_every_s: float, lapse_s: float) -> int:
-        """After a 499: someone else runs jobs on the key. Drop the job's lease, queue it FRONT,
-        and learn the slots we still hold as the effective cap; one probe above it may go every
-        `probe_every_s`, and the effective cap lapses after `lapse_s` without another 499.
-
-        Returns the job's place among the waiters (1 = next).
-        """
-        _check_job(job_id)
-        if probe_every_s < 0 or lapse_s <= 0:
-            raise ValueError(
-                f"need probe_every_s >= 0 and lapse_s > 0, got {probe_every_s}, {lapse_s}"
-            )
-        gap_ms, lapse_ms = round(probe_every_s * 1000), max(1, round(lapse_s * 1000))
-        return self._requeue(label, [job_id, 0, 1, gap_ms, lapse_ms])
-
-    def unresolved(self, label: str, job_id: str, *, probe_every_s: float, lapse_s: float) -> Woken:
-        """The job ended for its caller, but TTAPI may still run it: turn its slot into
-        occupancy (one place fewer under the effective cap, for at most `lapse_s`) that a probe
-        TTAPI accepts gives back, instead of a slot locked for the job's longest life.
-
-        Returns the ids handed a slot meanwhile (none unless a probe is already due).
-        """
-        _check_job(job_id)
-        gap_ms, lapse_ms = round(probe_every_s * 1000), max(1, round(lapse_s * 1000))
-        args: list[str | int] = [job_id, self._lease_ms, self._default_cap, gap_ms, lapse_ms]
-        return Woken.of(self._unresolved(keys=self.all_keys(label), args=[*args, self.book.conf]))
-
-    def restore(self, label: str, job_ids: list[str], now_ms: int) -> int:
-        """Give jobs that run at TTAPI back the slots a lost write took from them (a failover
-        forgot the grant), with a fresh lease, whatever the cap: they hold places there. Jobs
-        that hold one keep it. Returns how many were restored."""
-        if not job_ids:
-            return 0
-        deadline = now_ms + self._lease_ms
-        added = self._redis.zadd(self.keys(label)[0], dict.fromkeys(job_ids, deadline), nx=True)
-        return int(added or 0)
 
     def fill(self, label: str) -> Woken:
         """Drop expired leases and hand free slots to the waiters next in turn; their ids."""
@@ -281,9 +237,3 @@ class SlotGuard(GuardReads):
         own = Woken.of(reply[1:cut])
         rest = reply[cut:]
         return own, list(zip(rest[0::2], rest[1::2], strict=True))
-
-
-def _check_job(job_id: str) -> None:
-    """Reject empty ids early: an empty member would silently share one slot between jobs."""
-    if not isinstance(job_id, str) or not job_id:
-        raise ValueError(f"job_id must be a non-empty string, got {job_id!r}")

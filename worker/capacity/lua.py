@@ -6,11 +6,11 @@ FIFO, occupancy) followed by its own file beside it, composed here. All read the
 deadlines.  Scripts that take the whole key set expect, in order: ``KEYS = {slots, waiters,
 seq, cap, cool, occ}`` of one account, then its callers' ``{loose, tally, held}`` (all under
 one ``{label}`` hash tag), then the pool's five (`worker.keys.Keys.pool`); their last ARGV is
-the callers' settings (`TenantBook.conf`). Those that hand places out (``lines.lua``, composed
-after the prelude) serve, per account: the most urgent priority class, within it the tenant
-furthest below its weighted share of slot-time, within the tenant a refused submit, then
-follow-ups, then first come first served; see ``worker/lua/capacity/guard/lines.lua`` for the
-waiters' scores. The pool's keys are fleet-wide: these scripts touch keys of more than one
+the callers' settings (`TenantBook.conf`). Those that hand places out compose, after the
+prelude, ``lines.lua`` (waiters' scores, holders, the tenants' counts) and ``turns.lua`` (the
+order): per account, the most urgent priority class, within it the tenant furthest below its
+weighted share of slot-time, within the tenant a refused submit, then follow-ups, then first
+come first served. The pool's keys are fleet-wide: these scripts touch keys of more than one
 hash tag (one Redis, not a Cluster).
 
 *Occupancy* is what a 499 teaches: another client runs jobs on the same key, so TTAPI lets us
@@ -26,10 +26,11 @@ from worker.lua import script
 
 _PRELUDE = "capacity/guard/prelude.lua"
 _LINES = "capacity/guard/lines.lua"
+_TURNS = "capacity/guard/turns.lua"
 
 # ARGV: job_id, urgency, lease_ms, default_cap, rank, bucket, loose (1/0), conf.
 # Returns {granted, queued, cooldown_ms, position (1 = next; 0 unless queued), woken ids...}.
-ACQUIRE = script(_PRELUDE, _LINES, "capacity/guard/acquire.lua")
+ACQUIRE = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/acquire.lua")
 
 # KEYS: the whole set, then wake.  ARGV: job_id, urgency, default_cap, rank, bucket, loose,
 # conf.  Queues the job (it keeps its place if queued already) unless it holds a slot; when a
@@ -38,7 +39,7 @@ ACQUIRE = script(_PRELUDE, _LINES, "capacity/guard/acquire.lua")
 # next, once the free slots went to those ahead; 0 when it holds a slot), 1 if a free slot is
 # there for it now, 1 if its tenant is at its max_in_progress, then (a loose job that waits)
 # the accounts with room for another's waiter}.
-ENQUEUE = script(_PRELUDE, _LINES, "capacity/guard/enqueue.lua")
+ENQUEUE = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/enqueue.lua")
 
 # KEYS: slots, occ.  ARGV: job_id, lease_ms, confirms (1/0).  Returns 1 if the job held a live
 # lease (now extended).  A confirming renew (the submit was accepted) of the outstanding probe
@@ -56,10 +57,10 @@ ACCEPTED = script(_PRELUDE, "capacity/guard/accepted.lua")
 
 # ARGV: job_id, lease_ms, default_cap, conf.  A probe released before TTAPI accepted it
 # (failed otherwise, revoked) taught nothing: it is simply no longer outstanding.
-RELEASE = script(_PRELUDE, _LINES, "capacity/guard/release.lua")
+RELEASE = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/release.lua")
 
 # ARGV: lease_ms, default_cap, conf.
-FILL = script(_PRELUDE, _LINES, "capacity/guard/fill.lua")
+FILL = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/fill.lua")
 
 # ARGV: job_id, cooldown_ms, learn (1/0), gap_ms, lapse_ms, default_cap, conf.  Returns the
 # job's place (1 = next).  The job drops its lease and goes back in line at the head of its own
@@ -68,7 +69,7 @@ FILL = script(_PRELUDE, _LINES, "capacity/guard/fill.lua")
 # the effective cap, the next probe may go a gap from now, and the occupancy lapses after
 # lapse_ms without another 499.  Without it (a 429) a probe refused is merely no longer
 # outstanding.
-BACKOFF = script(_PRELUDE, _LINES, "capacity/guard/backoff.lua")
+BACKOFF = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/backoff.lua")
 
 # ARGV: default_cap.  Read-only snapshot: {cap, cooldown_ms, effective cap (-1: none),
 # n_holders, holder, ms_left, ..., waiter, ...}.  Expired leases not yet dropped are left out.
@@ -86,11 +87,11 @@ LEASES = script(_PRELUDE, "capacity/guard/leases.lua")
 # may still run it (its fate could not be learned, or it outran its deadline): its slot becomes
 # *occupancy*, one place fewer under the effective cap, which a probe TTAPI accepts gives back
 # (and a 499 re-learns exactly). It lapses after lapse_ms: the job's longest life.
-UNRESOLVED = script(_PRELUDE, _LINES, "capacity/guard/unresolved.lua")
+UNRESOLVED = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/unresolved.lua")
 
 # KEYS: the receiving account's whole set, then each donor's nine.  ARGV: lease_ms,
 # default_cap, conf.  Fills the receiver from its own line, then hands its places left to the
 # best waiters the donors' lines let another account take (the most urgent class, then the
 # tenant furthest below its share, then the line's order), each taken out of its donor's line
 # in the same breath.  Returns {n own, the fill's reply, then job, donor, job, donor...}.
-STEAL = script(_PRELUDE, _LINES, "capacity/guard/steal.lua")
+STEAL = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/steal.lua")
