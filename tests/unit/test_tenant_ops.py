@@ -11,14 +11,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, account_label
 from config.tenants import TenantSettings
+from tests.support.lines import FakeClock
 from tests.support.wsgi import NullDispatcher, wsgi_get
 from worker.capacity import metrics
 from worker.jobs import journal
 from worker.jobs.record import JobRecord, RecordState
 from worker.jobs.runtime import Runtime
 from worker.ops.http import create_metrics_app
+from worker.ops.jobs import waiting
 from worker.ops.overview import overview
 from worker.ops.page import render_live
+from worker.ops.show import show
 from worker.ops.tenants import tenant_rows
 from worker.ops.view import OpsView
 
@@ -89,3 +92,26 @@ def test_the_operator_page_has_a_tenants_section(rt: Runtime) -> None:
     html = render_live(doc)
     assert '<section id="tenants"><h2>Tenants</h2>' in html
     assert "<code>web</code>" in html and "1 / 2" in html and "2 / 100" in html
+
+
+def test_the_waiting_listing_and_show_give_the_estimated_place_in_the_order_served(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock().install(monkeypatch)
+    book = rt.guard.book
+    assert rt.guard.acquire(A, "holder").granted
+    order = ["nightly-1", "nightly-2", "web-1", "web-2", "web-3", "high-1"]
+    for job in order:
+        tenant, priority = ("nightly", "high") if job == "high-1" else (job[:-2], "normal")
+        rt.records.create(job, RecordState.WAITING, kind="imagine", account=A, tenant=tenant)
+        rt.guard.enqueue(A, job, line=book.line(tenant, priority, loose=True))
+    view = OpsView.on(rt.settings, rt.redis)
+    listed = [(r["job_id"], r["position"]) for r in waiting(view, [A], clock.now)]
+    assert [p for _, p in listed] == [1, 2, 3, 4, 5, 6]
+    assert show(view, "nightly-2")["guard"]["position"] == dict(listed)["nightly-2"]
+    served, holder = [], "holder"
+    for _ in order:  # each holds its place a second, as the first guess of a job's length
+        clock.advance(1)
+        (holder,) = rt.guard.release(A, holder)
+        served.append(holder)
+    assert [job for job, _ in listed] == served  # the order the account then served them in

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from worker.capacity.answers import GuardState, ids_of
+from worker.capacity.tenants import TenantBook
 from worker.text import text
 
 if TYPE_CHECKING:
@@ -23,9 +24,15 @@ class GuardReads:
     _state: Any
     _free: Any
     _leases: Any
+    _places: Any
+    book: TenantBook
 
     def keys(self, label: str) -> list[str]:
         """The account's keys `[slots, waiters, seq, cap, cool, occ]` (script order)."""
+        raise NotImplementedError
+
+    def all_keys(self, label: str) -> list[str]:
+        """The whole key set of an account (`SlotGuard.all_keys`)."""
         raise NotImplementedError
 
     def where_all(self, jobs: list[tuple[str, str]]) -> list[str | None]:
@@ -85,6 +92,29 @@ class GuardReads:
         for label in labels:
             self._free(keys=self.keys(label), args=[self._default_cap], client=pipe)
         return {label: int(n) for label, n in zip(labels, pipe.execute(), strict=True)}
+
+    def places(
+        self,
+        label: str,
+        first: int = 0,
+        jobs: tuple[str, ...] = (),
+        *,
+        book: TenantBook | None = None,
+    ) -> dict[str, int]:
+        """The estimated place in the order served (1 = next) of the `first` waiters of each
+        line of `label` (the next `first` in that order are among them) and of `jobs` that
+        wait there, by job id (read-only, one script); `book`, the tenants' weights (this
+        guard's own by default)."""
+        args: list[str | int] = [first, *jobs, (book or self.book).conf]
+        flat = ids_of(self._places(keys=self.all_keys(label), args=args))
+        return {flat[i]: int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+    def next_in_line(
+        self, label: str, n: int, *, book: TenantBook | None = None
+    ) -> list[tuple[str, int]]:
+        """The first `n` waiters of `label` in the order served, with their estimated place."""
+        found = self.places(label, n, book=book).items()
+        return sorted(found, key=lambda item: (item[1], item[0]))[:n]
 
     def leases(self, labels: list[str]) -> dict[str, dict[str, int]]:
         """Every holder of each account, lapsed or not, with the ms left on its lease (<= 0:

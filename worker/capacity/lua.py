@@ -89,6 +89,11 @@ LEASES = script(_PRELUDE, "capacity/guard/leases.lua")
 # (and a 499 re-learns exactly). It lapses after lapse_ms: the job's longest life.
 UNRESOLVED = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/unresolved.lua")
 
+# KEYS: the whole set.  ARGV: n, job ids..., conf.  Read-only: the estimated place in the order
+# served (1 = next) of the first n waiters of each line, and of the job ids given that wait:
+# {job, place, ...}, unordered.
+PLACES = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/places.lua")
+
 # KEYS: the receiving account's whole set, then each donor's nine.  ARGV: lease_ms,
 # default_cap, conf.  Fills the receiver from its own line, then hands its places left to the
 # best waiters the donors' lines let another account take (the most urgent class, then the

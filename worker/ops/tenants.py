@@ -21,6 +21,13 @@ from worker.ops.view import OpsView
 from worker.text import text
 
 
+def tenant_book(view: OpsView) -> TenantBook:
+    """The tenants as the workers number them (the registry) with this process's settings:
+    what estimating a waiter's place needs."""
+    numbers = {name: n for n, name in tenants.names_of(view.redis, view.keys).items()}
+    return TenantBook(view.settings.mj_tenants, numbers)
+
+
 def tenant_rows(view: OpsView) -> list[dict[str, Any]]:
     """One JSON-ready dict per tenant bucket: configured ones first, then `default`, then
     names of an older configuration that still have jobs."""
@@ -77,4 +84,4 @@ def _today(view: OpsView, bucket: str, day: str) -> int:
     return int(view.redis.scard(view.keys.tenant_day(bucket, day)))
 
 
-__all__ = ["tenant_rows"]
+__all__ = ["tenant_book", "tenant_rows"]

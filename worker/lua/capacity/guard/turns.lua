@@ -178,19 +178,33 @@ local function place_of(A, job, now)
   local ahead = redis.call('ZCOUNT', A.waiters, '-inf', '(' .. num(OFFSET))
   local lo = OFFSET + rank * RANK_SPAN + b * BUCKET_SPAN
   local mine = redis.call('ZCOUNT', A.waiters, num(lo), '(' .. num(score))
-  local turn = (usage(b, now) + (mine + 0.5) * estimate(b, now)) / tenant(b)
+  -- per line {rank, bucket, n}; a tenant's jobs of more urgent classes go first, and are
+  -- charged to it before this class's turn comes
+  local lines, first = {}, {}
   local flat = redis.call('HGETALL', A.tally)
   for i = 1, #flat, 2 do
     local r, o = string.match(flat[i], '^(%d+):(%d+)$')
     if r then
       r, o = tonumber(r), tonumber(o)
       local n = tonumber(flat[i + 1])
+      lines[#lines + 1] = {r, o, n}
       if r < rank then
         ahead = ahead + n
-      elseif r == rank and o ~= b then
-        local before = math.floor((turn * tenant(o) - usage(o, now)) / estimate(o, now) + 0.5)
-        ahead = ahead + math.max(0, math.min(n, before))
+        first[o] = (first[o] or 0) + n
       end
+    end
+  end
+  local function used(o)
+    return usage(o, now) + (first[o] or 0) * estimate(o, now)
+  end
+  local turn = (used(b) + (mine + 0.5) * estimate(b, now)) / tenant(b)
+  for _, line in ipairs(lines) do
+    local r, o, n = line[1], line[2], line[3]
+    if r == rank and o ~= b then
+      -- its jobs whose key is below this one's turn (or equal, with a lower bucket number)
+      local v = (turn * tenant(o) - used(o)) / estimate(o, now) + 0.5
+      local before = o < b and math.floor(v) or math.ceil(v) - 1
+      ahead = ahead + math.max(0, math.min(n, before))
     end
   end
   return ahead + mine + 1
