@@ -167,3 +167,16 @@ def test_a_taken_job_whose_record_moved_meanwhile_gives_its_place_back(sim: Simu
     assert steal(rt, LABEL_B) == []  # its record says B already: another mover placed it
     assert rt.guard.state(LABEL_B).holders == {} and rt.guard.state(LABEL_A).waiters == []
     assert submits(sim) == 0
+
+
+def test_a_video_job_moves_only_between_video_lanes(sim: Simulator) -> None:
+    eng = build_engine(sim, KEY_A, KEY_B, capacity=2, mj_video_cap=1)
+    rt = eng.rt
+    lane_a, lane_b = rt.pool.lane(LABEL_A, "video"), rt.pool.lane(LABEL_B, "video")
+    assert rt.guard.acquire(lane_a, "a clip").granted  # A's video lane is full
+    rt.records.create("clip", RecordState.WAITING, kind="video", account=lane_a)
+    rt.guard.enqueue(lane_a, "clip", line=rt.guard.book.line("default", "normal", loose=True))
+    assert steal(rt, LABEL_B) == []  # an image account has room, but not for a video job
+    assert steal(rt, lane_b) == ["clip"]
+    rec = rt.records.load("clip")
+    assert rec is not None and rec.account == lane_b
