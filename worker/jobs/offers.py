@@ -12,7 +12,6 @@ Every ask is a hint: lost, it costs the time to the next scan, never a job.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from worker.capacity.answers import Queued
@@ -20,8 +19,6 @@ from worker.capacity.lanes import VIDEO_SUFFIX
 from worker.capacity.tenants import Line
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 
 def line_of(rt: Runtime, rec: JobRecord) -> Line:
