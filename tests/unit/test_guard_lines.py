@@ -273,3 +273,17 @@ def test_a_tenant_with_waiters_is_passed_over_at_most_tenant_pass_over_max_times
     assert len(tiny) >= 3
     gaps = [b - a for a, b in zip([-1, *tiny], tiny, strict=False)]
     assert max(gaps) <= policy.TENANT_PASS_OVER_MAX + 1
+
+
+def test_places_given_back_after_a_lapse_or_a_failover_count_against_their_tenant(
+    r: fakeredis.FakeRedis, book: TenantBook, clock: FakeClock
+) -> None:
+    guard = guard_on(r, book, cap=3)
+    line = book.line("capped", "normal", loose=True)
+    assert guard.seat(A, "lapsed", clock.now, line=line)
+    assert guard.restore(A, ["lost-1"], int(clock.now * 1000), lines={"lost-1": line}) == 1
+    assert busy(r, book, "capped") == 2  # both hold places TTAPI counts: the cap sees them
+    assert guard.enqueue(A, "next", line=line).capped
+    assert guard.release(A, "lapsed") == []  # still one of its jobs at TTAPI: at its cap
+    assert guard.release(A, "lost-1") == ["next"]
+    assert busy(r, book, "capped") == 1

@@ -94,6 +94,7 @@ class SlotGuard(GuardOccupancy, GuardReads):
         self._enqueue = redis.register_script(guard_lua.ENQUEUE)
         self._steal = redis.register_script(guard_lua.STEAL)
         self._places = redis.register_script(guard_lua.PLACES)
+        self._restore = redis.register_script(guard_lua.RESTORE)
 
     def keys(self, label: str) -> list[str]:
         """Return the account's keys ``[slots, waiters, seq, cap, cool, occ]`` (script order)."""

@@ -94,6 +94,11 @@ UNRESOLVED = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/unresolved.lua")
 # {job, place, ...}, unordered.
 PLACES = script(_PRELUDE, _LINES, _TURNS, "capacity/guard/places.lua")
 
+# KEYS: the whole set.  ARGV: lease_ms, then job id, rank, bucket, loose (1/0) per job, conf.
+# Jobs TTAPI runs get a slot back whatever the cap (a lapse or a lost write took it), noted with
+# their line so their tenants count them again; jobs holding one keep it.  Returns how many.
+RESTORE = script(_PRELUDE, _LINES, "capacity/guard/restore.lua")
+
 # KEYS: the receiving account's whole set, then each donor's nine.  ARGV: lease_ms,
 # default_cap, conf.  Fills the receiver from its own line, then hands its places left to the
 # best waiters the donors' lines let another account take (the most urgent class, then the

@@ -5,10 +5,11 @@ took from them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from worker.capacity.answers import Woken, check_job
-from worker.capacity.tenants import TenantBook
+from worker.capacity.tenants import Line, TenantBook
 
 
 class GuardOccupancy:
@@ -18,6 +19,7 @@ class GuardOccupancy:
     _lease_ms: int
     _default_cap: int
     _unresolved: Any
+    _restore: Any
     book: TenantBook
 
     def keys(self, label: str) -> list[str]:
@@ -59,23 +61,43 @@ class GuardOccupancy:
         args: list[str | int] = [job_id, self._lease_ms, self._default_cap, gap_ms, lapse_ms]
         return Woken.of(self._unresolved(keys=self.all_keys(label), args=[*args, self.book.conf]))
 
-    def seat(self, label: str, job_id: str, now_s: float) -> bool:
+    def seat(self, label: str, job_id: str, now_s: float, *, line: Line | None = None) -> bool:
         """Count a job TTAPI runs against the cap again, after its lease lapsed and a fill
         dropped it (no engine renewed it for a whole lease): a fresh lease from `now_s`
-        (Redis's clock). False if it holds one already."""
+        (Redis's clock). False if it holds one already. With its `line`, it counts against
+        its tenant's max_in_progress again too."""
         check_job(job_id)
+        if line is not None:
+            return self._restore_lines(label, {job_id: line}) == 1
         lease = {job_id: round(now_s * 1000) + self._lease_ms}
         return bool(self._redis.zadd(self.keys(label)[0], lease, nx=True))
 
-    def restore(self, label: str, job_ids: list[str], now_ms: int) -> int:
+    def restore(
+        self,
+        label: str,
+        job_ids: list[str],
+        now_ms: int,
+        *,
+        lines: Mapping[str, Line] | None = None,
+    ) -> int:
         """Give jobs that run at TTAPI back the slots a lost write took from them (a failover
         forgot the grant), with a fresh lease, whatever the cap: they hold places there. Jobs
-        that hold one keep it. Returns how many were restored."""
+        that hold one keep it. Returns how many were restored. With their `lines`, they count
+        against their tenants' max_in_progress again too (the lease on Redis's clock)."""
         if not job_ids:
             return 0
+        if lines is not None:
+            return self._restore_lines(label, {j: lines.get(j, Line()) for j in job_ids})
         deadline = now_ms + self._lease_ms
         added = self._redis.zadd(self.keys(label)[0], dict.fromkeys(job_ids, deadline), nx=True)
         return int(added or 0)
+
+    def _restore_lines(self, label: str, lines: Mapping[str, Line]) -> int:
+        """One RESTORE script call: grants, whatever the cap, noted with each job's line."""
+        args: list[str | int] = [self._lease_ms]
+        for job_id, line in lines.items():
+            args += [job_id, line.rank, line.bucket, int(line.loose)]
+        return int(self._restore(keys=self.all_keys(label), args=[*args, self.book.conf]))
 
 
 __all__ = ["GuardOccupancy"]

@@ -17,8 +17,12 @@ from typing import Any
 from worker.capacity.answers import Queued
 from worker.capacity.lanes import VIDEO_SUFFIX
 from worker.capacity.tenants import Line
+from worker.jobs.record import STORED_AS
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
+
+# What `line_of` reads of a record, as stored (for reads of a few fields: `RecordStore.peek`).
+LINE_FIELDS = ("tenant", STORED_AS["priority"], "pinned")
 
 
 def line_of(rt: Runtime, rec: JobRecord) -> Line:
@@ -64,4 +68,4 @@ def _may_take(rt: Runtime, label: str, other: str) -> bool:
     return rt.pool.configured(other) and rt.pool.disabled_reason(other) is None
 
 
-__all__ = ["after_handoff", "enqueue", "line_of", "unblock"]
+__all__ = ["LINE_FIELDS", "after_handoff", "enqueue", "line_of", "unblock"]
