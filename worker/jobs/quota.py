@@ -20,6 +20,18 @@ from worker.policy import TENANT_DAY_TTL_S
 _ADMIT = script("jobs/quota/admit.lua")
 
 
+def spent(rt: Runtime, tenant: str) -> bool:
+    """Whether the tenant's bucket has used its `daily_jobs` this UTC day (a read: it counts
+    nothing, so asking before a job is made costs the tenant nothing)."""
+    book = rt.guard.book
+    bucket = book.bucket(tenant)
+    most = book.settings(bucket).daily_jobs
+    if not most:
+        return False
+    day = time.strftime("%Y%m%d", time.gmtime(rt.clock()))
+    return int(rt.redis.scard(rt.keys.tenant_day(bucket, day))) >= most
+
+
 def admit(rt: Runtime, job_id: str, tenant: str) -> str | None:
     """Count the job against its tenant's `daily_jobs`; None if it may go, else why not."""
     book = rt.guard.book
@@ -40,4 +52,4 @@ def admit(rt: Runtime, job_id: str, tenant: str) -> str | None:
     )
 
 
-__all__ = ["admit"]
+__all__ = ["admit", "spent"]
