@@ -77,6 +77,38 @@ class Keys:
         """Counter: whose turn it is among accounts with equally many free slots."""
         return f"{self.prefix}:rr"
 
+    # -- callers: tenants and the pool (worker.capacity.tenants, worker.capacity.guard) ---------
+    @property
+    def pool(self) -> list[str]:
+        """The guard's fleet-wide keys, in the order its scripts expect after an account's:
+        `[tenants:usage, tenants:busy, lines, roomy, tenants:blocked]`.
+
+        `tenants:usage` (hash): per tenant bucket, its decaying slot-time (`u<n>`, as of `t<n>`)
+        and its average time held (`a<n>`; `a` over all); `tenants:busy` (hash): its jobs
+        holding a slot, counted from the leases that know their bucket; `lines` (set): the
+        accounts whose line holds a job another account may take; `roomy` (set): the accounts
+        with a place nobody in their own line waits for; `tenants:blocked` (set): the accounts
+        whose waiters wait only for their tenant's `max_in_progress`.
+        """
+        names = ["tenants:usage", "tenants:busy", "lines", "roomy", "tenants:blocked"]
+        return [f"{self.prefix}:{name}" for name in names]
+
+    @property
+    def tenant_index(self) -> str:
+        """Hash: tenant bucket name → its small number in waiter scores (`~next`: the last)."""
+        return f"{self.prefix}:tenants:index"
+
+    def tenant_day(self, bucket: str, day: str) -> str:
+        """Set (TENANT_DAY_TTL_S): the jobs a tenant bucket started on one UTC day (`YYYYMMDD`),
+        each once: what `daily_jobs` counts."""
+        return f"{self.prefix}:tenants:day:{day}:{bucket}"
+
+    @property
+    def tenant_outcomes(self) -> str:
+        """Hash: jobs ended per tenant bucket and outcome, `bucket:outcome`
+        (mj_tenant_jobs_total)."""
+        return f"{self.prefix}:metrics:tenants"
+
     @property
     def outcomes(self) -> str:
         """Hash: jobs ended, by outcome (mj_jobs_total)."""
@@ -103,6 +135,18 @@ class Keys:
         base = self.account(label)
         names = ["slots", "waiters", "seq", "cap", "cool", "occ"]
         return [f"{base}:{name}" for name in names]
+
+    def guard_lines(self, label: str) -> list[str]:
+        """The guard's per-account keys of callers, after `guard(label)` in script order:
+        `[loose, tally, held]`.
+
+        `loose` (sorted set, the waiters' scores): the waiters another account may take (not
+        pinned, not a follow-up); `tally` (hash): waiters per `rank:bucket`, and `s<rank>`, how
+        often in a row that rank was passed over; `held` (hash): each holder's
+        `bucket|rank|loose|granted ms|ms charged`.
+        """
+        base = self.account(label)
+        return [f"{base}:{name}" for name in ("loose", "tally", "held")]
 
     def slots(self, label: str) -> str:
         """Sorted set: the guard's slot holders, scored by lease deadline (`guard(label)[0]`)."""

@@ -87,6 +87,22 @@ ENGINE_STOP_WAIT_S = 15.0  # how long a clean stop may take before the engine is
 ENGINE_PARENT_CHECK_S = 1.0  # how often an engine checks that the worker that started it lives
 ACCOUNT_CHOICE_FRESH_S = 0.5  # a process places new jobs from one reading of free slots this long
 
+# -- callers: who gets a freed place (capacity.tenants, the guard's scripts) -------------------
+# A tenant's slot-time counts half after ten minutes: an hour ago weighs 1/64, yesterday nothing.
+SHARE_HALF_LIFE_S = 600.0
+# On one account, a priority class with waiters is passed over at most this many grants in a
+# row (then one goes to it): `low` gets at least one place in every PASS_OVER_MAX + 2.
+PASS_OVER_MAX = 20
+# ...and within a class, a tenant with waiters at most this many grants of its class in a row:
+# weights up to about this ratio are served as they are, and no tenant waits for ever.
+TENANT_PASS_OVER_MAX = 100
+# Slot-time a grant is charged before any job of its tenant ended (then: the tenant's average
+# time held, corrected to the real time when the slot is given back).
+GRANT_ESTIMATE_S = 1.0
+HELD_AVERAGE_WEIGHT = 0.125  # a slot given back moves its tenant's average time held this much
+TENANT_BUCKETS_MAX = 999  # tenants MJ_TENANTS ever named (their numbers live in waiter scores)
+STEAL_DONORS = 8  # accounts one steal looks at for a waiter to take (a random few of the set)
+
 # -- what operators see (adapter.heartbeat, ops.liveness) -------------------------------------
 # A worker's heartbeat: four per pump period, between 0.1 s and 5 s, so a killed worker shows
 # as gone within about a pump period and a busy fleet does not write more than a few per second.
@@ -151,6 +167,7 @@ COUNT_TTL_S = 3600  # one minute's counter of one status (`mjw status` reads the
 DISABLE_S = {401: 3600, 402: 600}  # how long an account stays out of rotation, by status
 DISABLE_OTHER_S = 600  # ...for any other status: ten minutes, then it is tried again
 RECENT_CAP, RECENT_FAILED_CAP = 1000, 500  # newest endings kept (`recent`, `recent_failed`)
+TENANT_DAY_TTL_S = 2 * 86400  # a tenant's jobs started one UTC day (`daily_jobs`): a day more
 # A slot grant's life when its caller names none (tests, read-only views); a Runtime passes
 # `Timing.lease_s`, derived from the settings.
 GUARD_LEASE_S = 150.0

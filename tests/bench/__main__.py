@@ -14,8 +14,12 @@ With network latency (a submit's round trip 0.6 s, a fetch's 0.25 s; poll bounds
 The HTTP API (tests/bench/api_posts.py), no worker behind it:
   (i) POST /v1/jobs per second through one `mjw web` process (validation and Idempotency-Key
       on, 16 client threads for 15 s, 5 s with --quick), and the p99 of its answers
+With callers of several tenants and priorities (tests/bench/mixed.py), 2 s ±20 %, 1 account:
+  (j) 200 low jobs of one tenant fill the line, then 10 high arrive: when the last high starts
+  (k) two tenants at weights 3:1, 150 jobs each at once: the heavier one's share
 Every row also shows the latency-aware limit (LA: a perfect client paying half a fetch and half
-a submit round trip per hand-off) and the share of it reached at TTAPI (tests/bench/limit.py).
+a submit round trip per hand-off) and the share of it reached at TTAPI (tests/bench/limit.py),
+and the same for a perfect client that may put any job on any account (pool share).
 Each of (a)–(d) and (f)–(h) runs the docs-style baseline (tests/bench/docs_style.py), mj-worker
 with one node of 4 processes and with two such nodes. --repeat N runs each N times and adds the
 median of each column (issue 16 asks for the median of 3 runs of (f)). Prints a markdown
@@ -31,7 +35,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tests.bench import api_posts, report, suite
+from tests.bench import api_posts, mixed, report, suite
 from tests.bench.scenarios import SCENARIOS, select, with_round_trips
 
 
@@ -47,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         metavar="S",
         choices=[*SCENARIOS, api_posts.KEY],
-        help="scenarios to run (a–i)",
+        help="scenarios to run (a–k)",
     )
     parser.add_argument("--quick", action="store_true", help="fewer jobs: a smoke test")
     parser.add_argument(
@@ -80,12 +84,16 @@ def main(argv: list[str] | None = None) -> None:
         scenarios = [with_round_trips(s, *args.latency) for s in scenarios]
     t0 = time.monotonic()
     if scenarios:
-        print("| scenario | run | makespan | limit | LA share | 499s |  (progress)", flush=True)
+        print(
+            "| scenario | run | makespan | limit | LA share | pool share | 499s |  (progress)",
+            flush=True,
+        )
 
     def progress(row: dict[str, Any]) -> None:
         print(
             f"| {row['scenario']} | {row['run']} | {row['makespan_s']:.1f} s | "
             f"{row['limit_s']:.1f} s | {report.cell(row['latency_share'], '{:.0%}')} | "
+            f"{report.cell(row['pooled_share'], '{:.0%}')} | "
             f"{row['count_499']} |  ({suite.elapsed_since(t0)})",
             flush=True,
         )
@@ -102,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     for sc in scenarios:
         if sc.note:
             print(f"\n({sc.key}) {sc.note}")
+        if sc.callers:
+            mine = [r for r in rows if r["scenario"].startswith(f"({sc.key})")]
+            print("\n" + "\n".join(mixed.lines(sc.key, sc.title, mine)))
     for row in rows:
         if row["timed_out"] or row["ok"] < row["jobs"]:
             print(f"\nWARNING {row['scenario']} / {row['run']}: {row['ok']}/{row['jobs']} ok")

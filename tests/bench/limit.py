@@ -69,6 +69,23 @@ def latency_aware_limit(
     return limit
 
 
+def pooled_latency_aware_limit(
+    jobs: Iterable[Job], cap: int, accounts: int, handoff_s: float
+) -> float:
+    """The makespan of a perfect client that may put any job on any account: every job, in
+    the order TTAPI created them, on the first of `accounts` × `cap` places to free, a
+    hand-off after it frees (the first `accounts` × `cap` start at the first creation).
+
+    Never above `latency_aware_limit`, which keeps each job on the account it ran on: the
+    gap between the two is what placement cost (issue 25's pool goal is measured on this)."""
+    done = _ended(jobs)
+    if not done:
+        return 0.0
+    done.sort(key=lambda j: j["submitted_at"])
+    times = [j["finished_at"] - j["submitted_at"] for j in done]
+    return greedy_makespan(times, cap * max(accounts, 1), (), handoff_s)
+
+
 def latency_share(limit_s: float, span_s: float) -> float:
     """limit / measured span: 1.0 means no client could have been faster on these jobs."""
     return limit_s / span_s if span_s > 0 else float("nan")

@@ -26,6 +26,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("Redis cmds/job", "redis_cmds_per_job", "{:.1f}"),
     ("hand-off p50 ms", "handoff_p50_ms", "{:.0f}"),
     ("hand-off p99 ms", "handoff_p99_ms", "{:.0f}"),
+    ("pool share", "pooled_share", "{:.0%}"),
 )
 
 
@@ -56,6 +57,7 @@ def summarise(
     # The other client's places count from when it really let go, if the run recorded it.
     aware = limit.latency_aware_limit(job_stats, cap, cost_s, releases or held)
     span = limit.ttapi_span(job_stats)
+    pooled = limit.pooled_latency_aware_limit(job_stats, cap, len(accounts) or 1, cost_s)
     return {
         "scenario": scenario,
         "run": run,
@@ -68,6 +70,8 @@ def summarise(
         "latency_limit_s": round(aware, 3),
         "ttapi_span_s": round(span, 3),
         "latency_share": round(limit.latency_share(aware, span), 4),
+        "pooled_limit_s": round(pooled, 3),
+        "pooled_share": round(limit.latency_share(pooled, span), 4),
         "fetches_per_job": round(analysis.fetches_per_job(job_stats), 2),
         "count_499": sum(int(a.get("count_499", 0)) for a in accounts),
         "count_429": sum(int(a.get("count_429", 0)) for a in accounts),

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from config.settings import account_label
+from tests.bench import mixed
 from tests.bench.analysis import rebase
 from tests.bench.cost import Cost, CostMeter
 from tests.bench.scenarios import Scenario
@@ -42,13 +43,16 @@ class RunResult:
     origin: float = 0.0
     #: Which repetition of the scenario this run was (0-based; `--repeat`).
     attempt: int = 0
+    #: Moments of the run on the simulator's clock (mixed callers: when the highs were sent).
+    marks: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Put job and release times on the run's clock: 0 is the first send."""
+        """Put job, release and mark times on the run's clock: 0 is the first send."""
         jobs = self.stats.get("jobs", {})
         moved = rebase(jobs.values(), self.origin)
         self.stats = {**self.stats, "jobs": dict(zip(jobs, moved, strict=True))}
         self.releases = [(round(t - self.origin, 6), n) for t, n in self.releases]
+        self.marks = {name: round(t - self.origin, 6) for name, t in self.marks.items()}
 
 
 def latency_of(sc: Scenario) -> Faults:
@@ -69,12 +73,19 @@ def keys_for(sc: Scenario) -> list[str]:
 
 
 def _drive(
-    sc: Scenario, sim: Simulator, send: Callable[[int], Any], meter: CostMeter
+    sc: Scenario,
+    sim: Simulator,
+    send: Callable[[int], Any],
+    meter: CostMeter,
+    marks: dict[str, float] | None = None,
+    parked: Callable[[], bool] = lambda: True,
 ) -> tuple[float, int, bool, list[tuple[float, int]], float]:
     """Send every job, hold/release the other client's places on time, wait for all results.
 
-    Returns makespan, jobs ok, whether the deadline passed, the releases and the simulator's
-    clock at the first send.
+    Mixed callers' (i): before the first high job, wait until the low ones fill the account
+    and `parked()` (the runner's own sign that they wait in its line), and note in `marks`
+    when the highs went. Returns makespan, jobs ok, whether the deadline passed, the releases
+    and the simulator's clock at the first send.
     """
     releases: list[tuple[float, int]] = []
     label = account_label(keys_for(sc)[0])
@@ -92,7 +103,13 @@ def _drive(
         t0 = time.monotonic()
         if timer:
             timer.start()
-        results = [send(i) for i in range(sc.jobs)]
+        results = []
+        for i in range(sc.jobs):
+            if mixed.pause_before(sc.callers, sc.jobs, i):
+                _wait_full(sc, sim, parked, t0)
+                if marks is not None:
+                    marks["high_sent_at"] = float(sim.stats()["elapsed"])
+            results.append(send(i))
         for result in results:
             try:
                 value = result.get(timeout=max(1.0, t0 + sc.timeout_s - time.monotonic()))
@@ -106,6 +123,15 @@ def _drive(
     if timer:
         timer.join()
     return makespan, ok, timed_out, releases, origin
+
+
+def _wait_full(sc: Scenario, sim: Simulator, parked: Callable[[], bool], t0: float) -> None:
+    """Until the account runs `cap` jobs and the rest are parked (bounded by the deadline)."""
+    while time.monotonic() < t0 + sc.timeout_s:
+        accounts = sim.stats()["accounts"].values()
+        if sum(int(a.get("in_progress", 0)) for a in accounts) >= sc.cap and parked():
+            return
+        time.sleep(0.05)
 
 
 def run_mjworker(
@@ -134,13 +160,24 @@ def run_mjworker(
         meter = CostMeter(stack.redis, lambda: [n.proc.pid for n in stack.nodes if n.proc])
 
         def send(i: int) -> Any:
+            if sc.callers:
+                prompt, tenant, priority = mixed.call_of(sc.callers, sc.key, sc.jobs, i)
+                return stack.send("mj.imagine", prompt, tenant=tenant, priority=priority)
             return stack.send("mj.imagine", f"bench {sc.key} prompt {i}")
 
-        makespan, ok, timed_out, releases, origin = _drive(sc, stack.sim, send, meter)
+        def parked() -> bool:  # every entry taken in: the rest wait in the account's line
+            return not stack.redis.llen("celery")
+
+        marks: dict[str, float] = {}
+        makespan, ok, timed_out, releases, origin = _drive(
+            sc, stack.sim, send, meter, marks, parked
+        )
         stats = stack.sim.stats()
     finally:
         stack.stop()
-    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt)
+    return RunResult(
+        sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt, marks
+    )
 
 
 def run_docs_style(
@@ -169,12 +206,17 @@ def run_docs_style(
 
         def send(i: int) -> Any:
             prompt = f"bench {sc.key} prompt {i}"
+            if sc.callers:  # it knows no tenant nor priority: the prompt says them, for analysis
+                prompt = mixed.call_of(sc.callers, sc.key, sc.jobs, i)[0]
             return app.send_task("docs.imagine", args=(prompt, i % sc.accounts))
 
-        makespan, ok, timed_out, releases, origin = _drive(sc, sim, send, meter)
+        marks: dict[str, float] = {}
+        makespan, ok, timed_out, releases, origin = _drive(sc, sim, send, meter, marks)
         stats = sim.stats()
     finally:
         node.stop()
         sim.stop()
         client.close()
-    return RunResult(sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt)
+    return RunResult(
+        sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt, marks
+    )

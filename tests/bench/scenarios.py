@@ -1,10 +1,14 @@
-"""The benchmark's scenarios (a)–(h), full size and `--quick` size; (f)–(h) with latency."""
+"""The benchmark's scenarios (a)–(h), (j), (k), full size and `--quick` size; (f)–(h) with
+latency, (j) and (k) with callers of several tenants and priorities (tests/bench/mixed.py).
+(i) is the HTTP API's rate (tests/bench/api_posts.py), run apart."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from tests.bench import mixed
 
 #: Run names, in table order.
 DOCS = "docs-style"
@@ -34,6 +38,8 @@ class Scenario:
     #: Network round trips the simulator adds to every submit / every other API request.
     latency_submit_s: float = 0.0
     latency_fetch_s: float = 0.0
+    #: Several callers (tests/bench/mixed.py): "priority" or "shares"; "" for one caller.
+    callers: str = ""
 
     @property
     def jobs(self) -> int:
@@ -132,6 +138,24 @@ SCENARIOS: dict[str, Scenario] = {
             jobs_per_account=250,
             fast_s=4.0,
         ),
+        Scenario(
+            "j",
+            "200 low jobs of one tenant fill the line, then 10 high arrive, 2 s ±20 %",
+            jobs_per_account=200 + mixed.HIGH,
+            jitter=0.2,
+            callers=mixed.PRIORITY,
+            runs=(DOCS, ONE_NODE),
+            env=dict(mixed.ENV),
+        ),
+        Scenario(
+            "k",
+            "two tenants at weights 3:1 send 150 jobs each at once, 2 s ±20 %",
+            jobs_per_account=300,
+            jitter=0.2,
+            callers=mixed.SHARES,
+            runs=(DOCS, ONE_NODE),
+            env=dict(mixed.ENV),
+        ),
     )
 }
 
@@ -150,6 +174,10 @@ def quick(s: Scenario) -> Scenario:
         return replace(s, jobs_per_account=30, title=s.title.replace("400 jobs", "120 jobs"))
     if s.key == "h":
         return replace(s, jobs_per_account=50, title=s.title.replace("1,000 jobs", "200 jobs"))
+    if s.key == "j":
+        return replace(s, jobs_per_account=100 + mixed.HIGH, title=s.title.replace("200", "100"))
+    if s.key == "k":
+        return replace(s, jobs_per_account=120, title=s.title.replace("150", "60"))
     return replace(s, accounts=10, fast_s=5.0, title="10 accounts × 10 jobs of 5 s, one node")
 
 
@@ -162,7 +190,7 @@ def with_round_trips(s: Scenario, submit_s: float, fetch_s: float) -> Scenario:
 
 
 def select(keys: list[str] | None, *, is_quick: bool = False) -> list[Scenario]:
-    """The scenarios named by `keys` (all when None), in a–h order; ValueError on an unknown key."""
+    """The scenarios named by `keys` (all when None), in a–k order; ValueError on an unknown key."""
     wanted = keys or list(SCENARIOS)
     bad = [k for k in wanted if k not in SCENARIOS]
     if bad:

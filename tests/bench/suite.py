@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.bench import analysis, report
+from tests.bench import analysis, mixed, report
 from tests.bench.runners import RunResult, run_docs_style, run_mjworker
 from tests.bench.scenarios import DOCS, ONE_NODE, Scenario
 from worker.devtools.embedded import RedisServer
@@ -45,12 +45,13 @@ def row_of(result: RunResult) -> dict[str, Any]:
         "timed_out": result.timed_out,
         "nominal_limit_s": sc.nominal_limit_s,
         "attempt": result.attempt,
+        **(mixed.measures(sc.callers, timeline(result), result.marks) if sc.callers else {}),
     }
 
 
 def timeline(result: RunResult) -> list[dict[str, Any]]:
     """Each job's account and times on the simulator's clock (for plots and the JSON)."""
-    keep = ("label", "submitted_at", "finished_at", "fetches")
+    keep = ("label", "submitted_at", "finished_at", "fetches", "prompt")
     return [{k: job.get(k) for k in keep} for job in result.stats.get("jobs", {}).values()]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.faults import (
     scenarios_api,
     scenarios_api_outage,
+    scenarios_callers,
     scenarios_celery,
     scenarios_engine,
     scenarios_platform,
@@ -41,6 +42,7 @@ SCENARIO_MODULES = (
     scenarios_rollout,
     scenarios_api,
     scenarios_api_outage,
+    scenarios_callers,
 )
 
 

@@ -222,6 +222,8 @@ def test_no_record_log_line_or_result_holds_an_api_key(
             if kind == "zset"
             else r.get(key)
             if kind == "string"
+            else r.smembers(key)
+            if kind == "set"
             else r.lrange(key, 0, -1)
         )
         dump.append(f"{key}={value!r}")

@@ -305,7 +305,11 @@ def test_keys_share_one_hash_tag_and_the_configured_prefix(r: fakeredis.FakeRedi
         f"test:{{{A}}}:{name}" for name in ["slots", "waiters", "seq", "cap", "cool", "occ"]
     ]
     guard.acquire(A, "j")
-    assert set(r.keys("*")) <= {k.encode() for k in keys}
+    per_account = [f"test:{{{A}}}:{name}" for name in ["loose", "tally", "held"]]
+    assert guard.all_keys(A)[:9] == keys + per_account
+    pool = ["tenants:usage", "tenants:busy", "lines", "roomy", "tenants:blocked"]
+    assert guard.all_keys(A)[9:] == [f"test:{name}" for name in pool]
+    assert set(r.keys("*")) <= {k.encode() for k in guard.all_keys(A)}
 
 
 @pytest.mark.parametrize("label", ["", "a{b", "a}b", "{acct}"])

@@ -23,6 +23,8 @@ from worker.capacity.guard import FOLLOW_UP, FRESH, FRONT, SlotGuard
 pytestmark = pytest.mark.slow  # a few hundred random runs: `make test`, not `make check`
 
 LABEL = "acct-stateful"
+OFFSET = 3 * 10**13  # waiter scores of this release start here (lines.lua)
+NORMAL_LINE = 3 * 10**14  # the default tenant's line of the `normal` class: rank 1, bucket 0
 DEFAULT_CAP = 3
 JOBS = st.sampled_from([f"j{i}" for i in range(7)])
 PRIORITIES = st.sampled_from([FRONT, FOLLOW_UP, FRESH])
@@ -282,7 +284,9 @@ class GuardMachine(RuleBasedStateMachine):
         scored = cast(
             list[tuple[str, float]], self.redis.zrange(self.waiters_key, 0, -1, withscores=True)
         )
-        order = [(int(score) // 10**13, int(score) % 10**13) for _, score in scored]
+        # One tenant, one priority class: a score is OFFSET + line + urgency * 1e11 + seq.
+        within = [int(score) - OFFSET - NORMAL_LINE for _, score in scored]
+        order = [(x // 10**11, x % 10**11) for x in within]
         assert order == sorted(order)
         by_id = {job: (klass, seq) for klass, seq, job in self.model.waiters}
         for member, (klass, _) in zip(scored, order, strict=True):

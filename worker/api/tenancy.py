@@ -7,9 +7,8 @@
 - `effective_priority`: the priority asked for, capped by the tenant's `max_priority` as the
   task caps it (a job asking above it runs at it: no 422).
 - `quota_retry_after`: seconds until the tenant may make jobs again when its daily quota is
-  already spent at POST time (a 429): the seam for the callers' `daily_jobs`, wired once they
-  land (see its docstring); a quota spent between the POST and the job's entry still ends the
-  job FAILURE, as over Celery.
+  already spent at POST time (a 429), read from the workers' count (`worker.jobs.quota`); a
+  quota spent between the POST and the job's entry still ends the job FAILURE, as over Celery.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any
 from config.settings import Settings
 from config.tenants import DEFAULT_PRIORITY, PRIORITIES, capped
 from worker.api.problems import ApiProblem, invalid
+from worker.jobs import quota
 from worker.jobs.runtime import Runtime
 
 DAY_S = 86_400
@@ -65,15 +65,14 @@ def quota_retry_after(rt: Runtime, tenant: str) -> int | None:
     POST time (`POST /v1/jobs` answers 429 with Retry-After, the midjourney-proxy routes code
     23); None when it may make one. A repeat of a keyed POST is answered, never counted here.
 
-    THE SEAM for the callers' `daily_jobs` (issue 25; counted by the workers when a job's
-    record is first written, per tenant bucket and UTC day, beside the guard). It is wired by
-    the coordinator once that lands, as a read only: `until_utc_midnight(rt.clock())` when the
-    day's count of the tenant's bucket has reached its `daily_jobs`, else None. It must not
-    count: the job is counted by its entry, so a refused POST, or a job that never starts,
-    costs the tenant nothing. Until then no tenant has a quota at POST time, and a quota spent
-    between the POST and the entry ends the job FAILURE, as over Celery.
+    The callers' `daily_jobs` (issue 25) is counted by the workers when a job's record is first
+    written, per tenant bucket and UTC day, beside the guard; this only reads that count
+    (`worker.jobs.quota.spent`): `until_utc_midnight(rt.clock())` when it has reached the
+    tenant's `daily_jobs`, else None. It must not count: the job is counted by its entry, so a
+    refused POST, or a job that never starts, costs the tenant nothing. A quota spent between
+    the POST and the entry ends the job FAILURE, as over Celery.
     """
-    return None
+    return until_utc_midnight(rt.clock()) if quota.spent(rt, tenant) else None
 
 
 def until_utc_midnight(now: float) -> int:

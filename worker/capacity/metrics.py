@@ -70,6 +70,24 @@ def count_outcome(redis: Redis, outcome: str, *, keys: Keys) -> None:
     redis.hincrby(keys.outcomes, name, 1)
 
 
+def count_tenant_outcome(redis: Redis, bucket: str, outcome: str, *, keys: Keys) -> None:
+    """Count one job of tenant `bucket` (a name of MJ_TENANTS, or `default` for any other:
+    bounded label values) ended as `outcome` (mj_tenant_jobs_total)."""
+    name = outcome.lower()
+    if name not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    redis.hincrby(keys.tenant_outcomes, f"{bucket}:{name}", 1)
+
+
+def tenant_outcomes(redis: Redis, *, keys: Keys) -> dict[tuple[str, str], int]:
+    """Jobs ended so far, per (tenant bucket, outcome)."""
+    out = {}
+    for field, n in redis.hgetall(keys.tenant_outcomes).items():
+        bucket, _, outcome = text(field).rpartition(":")
+        out[(bucket, outcome)] = int(n)
+    return out
+
+
 def outcomes(redis: Redis, *, keys: Keys) -> dict[str, int]:
     """Jobs ended so far, per outcome (every outcome listed, 0 when none)."""
     raw = {text(k): int(v) for k, v in redis.hgetall(keys.outcomes).items()}

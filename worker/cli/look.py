@@ -41,7 +41,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         pool = app.runtime.pool
         info_of = lambda label: pool.client(label).info().balance  # noqa: E731
-    doc = status_document(view, info_of)
+    doc = status_document(view, info_of, tenants=args.tenants)
     if not args.watch:
         if args.json:
             print(as_json(doc), flush=True)
@@ -53,7 +53,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Live(render(doc), console=Console(), auto_refresh=False, screen=False) as live:
         while True:  # until Ctrl-C; /info is asked once, then the stored balances show
             time.sleep(max(0.2, args.interval))
-            live.update(render(status_document(view)), refresh=True)
+            live.update(render(status_document(view, tenants=args.tenants)), refresh=True)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

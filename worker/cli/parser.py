@@ -108,6 +108,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> Parser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-info", action="store_true", help="do not ask TTAPI's /info live")
+    p.add_argument(
+        "--tenants",
+        action="store_true",
+        help="also per tenant: in progress, waiting, recent share, today's jobs, ended",
+    )
     p.add_argument("--watch", action="store_true", help="refresh in place until Ctrl-C")
     p.add_argument(
         "--interval", type=float, default=2.0, metavar="S", help="with --watch: seconds (2)"

@@ -18,13 +18,17 @@ from rich.text import Text
 
 from worker.ops import liveness
 from worker.ops.accounts import account_rows
+from worker.ops.tenants import tenant_rows
 from worker.ops.view import OpsView
 
 InfoOf = Callable[[str], float | None]  # a configured label's live balance (raises TTAPIError)
 
 
-def status_document(view: OpsView, info_of: InfoOf | None = None) -> dict[str, Any]:
-    """Everything `mjw status` shows, JSON-ready; `info_of` asks TTAPI for balances."""
+def status_document(
+    view: OpsView, info_of: InfoOf | None = None, *, tenants: bool = False
+) -> dict[str, Any]:
+    """Everything `mjw status` shows, JSON-ready; `info_of` asks TTAPI for balances; with
+    `tenants`, the rows per tenant too (`worker.ops.tenants`)."""
     from worker.ttapi import errors
 
     rows = account_rows(view)
@@ -43,7 +47,10 @@ def status_document(view: OpsView, info_of: InfoOf | None = None) -> dict[str, A
             except errors.TTAPIError as exc:
                 row["info_error"] = str(exc)
     live = liveness.read(view).as_dict()
-    return {"accounts": rows, **live, "notes": notes}
+    doc = {"accounts": rows, **live, "notes": notes}
+    if tenants:
+        doc["tenants"] = tenant_rows(view)
+    return doc
 
 
 def render(doc: dict[str, Any]) -> RenderableType:
@@ -68,6 +75,9 @@ def render(doc: dict[str, Any]) -> RenderableType:
             r["owner"] or "-",
         )
         accounts.add_row(*(Text(c) for c in cells))  # data, never markup
+    lines: list[RenderableType] = [accounts]
+    if "tenants" in doc:
+        lines.append(_tenants(doc["tenants"]))
     queues = Table(title="queues", title_justify="left")
     for col in ("queue", "messages", "workers online"):
         queues.add_column(col, justify="left" if col == "queue" else "right")
@@ -78,8 +88,7 @@ def render(doc: dict[str, Any]) -> RenderableType:
     pump = doc["pump"]
     ran = "no round recorded" if pump["age_s"] is None else f"{pump['age_s']:.0f}s ago"
     verdict = Text(doc["status"], style="bold green" if doc["status"] == "ok" else "bold yellow")
-    lines: list[RenderableType] = [
-        accounts,
+    lines += [
         queues,
         Text(f"workers online: {workers or 'none'}"),
         Text(f"pump: last ran {ran} (every {pump['interval_s']:g}s)"),
@@ -93,6 +102,21 @@ def render(doc: dict[str, Any]) -> RenderableType:
         if r.get("info_error")
     ]
     return Group(*lines)
+
+
+def _tenants(rows: list[dict[str, Any]]) -> Table:
+    """Per tenant (MJ_TENANTS' names and `default`, which counts every other tenant)."""
+    table = Table(title="tenants (share: of the recent slot-time)", title_justify="left")
+    for col in ("tenant", "weight", "in progress", "waiting", "share", "today", "ok/failed"):
+        table.add_column(col, justify="left" if col == "tenant" else "right")
+    for t in rows:
+        cap = "" if t["max_in_progress"] is None else f"/{t['max_in_progress']}"
+        today = "-" if t["daily_jobs"] is None else f"{t['today']}/{t['daily_jobs']}"
+        share = "-" if t["share"] is None else f"{t['share']:.0%}"
+        ended = f"{t['ended']['success']}/{t['ended']['failed']}"
+        cells = [t["tenant"], f"{t['weight']:g}", f"{t['in_progress']}{cap}", str(t["waiting"])]
+        table.add_row(*(Text(c) for c in [*cells, share, today, ended]))
+    return table
 
 
 def as_json(doc: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from worker.jobs.record import UNSENT, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import resume_all
+from worker.jobs.stealing import fill_account
 from worker.jobs.submit import take_over
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class EngineCore:
 
     def _fill(self, action: Action) -> None:
         if action.arg in self.owned:
-            resume_all(self.rt, action.arg, self.rt.guard.fill(action.arg))
+            fill_account(self.rt, action.arg)  # and take a waiter of another's line
 
     def _scan(self, action: Action) -> None:
         if action.arg in self.owned:

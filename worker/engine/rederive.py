@@ -32,6 +32,7 @@ import redis
 
 from worker.clock import RedisClock
 from worker.engine.core import Action, ActionKind, EngineCore
+from worker.jobs.offers import LINE_FIELDS, line_of
 from worker.jobs.record import IN_FLIGHT, STORED_AS, UNSENT, RecordState
 from worker.jobs.runtime import Runtime
 from worker.text import text
@@ -39,7 +40,7 @@ from worker.text import text
 log = logging.getLogger(__name__)
 # The record fields read, by their names in the hash (the guard class `urgency` is stored as
 # `priority`).
-FIELDS = ("state", "account", "sent_at", "poll_seq", STORED_AS["urgency"])
+FIELDS = ("state", "account", "sent_at", "poll_seq", STORED_AS["urgency"], *LINE_FIELDS)
 BATCH = 500  # records read per round trip
 
 
@@ -107,7 +108,8 @@ def rederive(rt: Runtime, label: str) -> Counter[str]:
         placed = rt.guard.where_all([(label, j) for j in mine])
         where = dict(zip(mine, placed, strict=True))
         running = [j for j, r in mine.items() if r.state in IN_FLIGHT and where[j] != "slot"]
-        done["slots restored"] += rt.guard.restore(label, running, int(now * 1000))
+        lines = {j: line_of(rt, mine[j]) for j in running}  # counted for their tenants again
+        done["slots restored"] += rt.guard.restore(label, running, int(now * 1000), lines=lines)
         for job_id, rec in mine.items():
             if rec.state == RecordState.SUBMITTING and now - rec.sent_at > rt.timing.submit_limit_s:
                 if rt.records.cas(
@@ -119,7 +121,7 @@ def rederive(rt: Runtime, label: str) -> Counter[str]:
                 ):
                     done["submits reconciled"] += 1
             elif rec.state in UNSENT and where[job_id] is None:
-                rt.guard.enqueue(label, job_id, priority=rec.urgency)
+                rt.guard.enqueue(label, job_id, priority=rec.urgency, line=line_of(rt, rec))
                 done["queued again"] += 1
     if done:
         log.warning("account %s after a new Redis master: %s", label, dict(done))

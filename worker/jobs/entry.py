@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
 from worker.capacity.accounts import NoAccountLeft
-from worker.jobs import journal, storing
+from worker.jobs import journal, offers, quota, storing
 from worker.jobs.backoff import Retry
 from worker.jobs.delivery import Report
 from worker.jobs.outcome import Failed, Outcome, Park, Revoked, ended
@@ -70,6 +70,9 @@ def advance(
             label = rt.pool.lane(spec.account, kind) if spec.account else rt.pool.choose(kind)
         except (errors.TTAPIError, NoAccountLeft) as exc:
             return Failed(exc if isinstance(exc, errors.TTAPIError) else errors.JobFailed(str(exc)))
+        refused = quota.admit(rt, job_id, spec.caller.tenant)  # daily_jobs, once per job
+        if refused is not None:
+            return Failed(errors.JobFailed(refused))
         now = rt.clock()
         rec = rt.records.create(
             job_id,
@@ -138,7 +141,7 @@ def _queue(rt: Runtime, rec: JobRecord) -> Outcome:
     label = account_for(rt, rec)
     if not isinstance(label, str):
         return label
-    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.urgency)
+    queued = offers.enqueue(rt, rec, label)  # in its tenant's line of its class
     if rec.state == RecordState.NEW:
         rec.waiting_since = rt.clock()
         if not rt.records.move(
@@ -153,7 +156,8 @@ def _queue(rt: Runtime, rec: JobRecord) -> Outcome:
                 resume_all(rt, label, rt.guard.release(label, rec.job_id))
             return Park()
     if not queued.holds and not queued.free:
-        show_waiting(rt, rec, label, queued.position)  # the account is full: a wait to show
+        # the account is full, or its tenant at its max_in_progress: a wait to show
+        show_waiting(rt, rec, label, queued.position, capped=queued.capped)
         journal.parked(rec, label, queued.position)
     return Park()
 

@@ -50,6 +50,7 @@ def ended(rt: Runtime, rec: JobRecord, state: str, now: float, client: Any = Non
     since its submit."""
     pipe = client if client is not None else rt.redis.pipeline(transaction=False)
     metrics.count_outcome(pipe, state, keys=rt.keys)
+    metrics.count_tenant_outcome(pipe, rt.guard.book.bucket(rec.tenant), state, keys=rt.keys)
     note_ended(pipe, rt.keys, rec.job_id, state, now)
     if client is None:
         pipe.execute()

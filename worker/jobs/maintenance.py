@@ -12,6 +12,7 @@ import logging
 from worker.capacity.leases import Lease, new_token
 from worker.jobs import hints, storing
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
+from worker.jobs.offers import LINE_FIELDS, line_of
 from worker.jobs.poll import orphan
 from worker.jobs.record import IN_FLIGHT, TERMINAL, UNSENT
 from worker.jobs.records import JobRecord
@@ -23,7 +24,7 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-SWEEP_FIELDS = (*HOLDER_FIELDS, "created_at")
+SWEEP_FIELDS = (*HOLDER_FIELDS, "created_at", *LINE_FIELDS)
 
 
 def pump(rt: Runtime) -> dict[str, int]:
@@ -144,7 +145,7 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
 def _in_flight(rt: Runtime, rec: JobRecord, placed: bool, now: float, d: dict[str, int]) -> None:
     """A job TTAPI may run: counted against the cap again if its slot is gone, and its poll
     (or its lost submit) revived when overdue, as for a holder."""
-    if not placed and rt.guard.seat(rec.account, rec.job_id, now):
+    if not placed and rt.guard.seat(rec.account, rec.job_id, now, line=line_of(rt, rec)):
         log.warning("job %s: %s with no slot in the guard; counted again", rec.job_id, rec.state)
     what = look_at_holder(rt, rec.account, rec.job_id, rec, 0, now)
     if what:

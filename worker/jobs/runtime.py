@@ -22,6 +22,7 @@ from config.settings import Account, Settings
 from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
+from worker.capacity.tenants import TenantBook
 from worker.clock import RedisClock
 from worker.connect import redis_for
 from worker.jobs.records import RecordStore
@@ -135,6 +136,7 @@ class Runtime:
             default_cap=settings.ttapi_max_in_progress,
             lease_s=timing.lease_s,
             keys=keys,
+            book=TenantBook.register(redis_client, keys, settings.mj_tenants),
         )
 
         def make_client(account: Account) -> TTAPIClient:

@@ -12,7 +12,7 @@ from typing import Any
 
 from worker import policy
 from worker.capacity import metrics
-from worker.jobs import hints, journal, refusals, storing
+from worker.jobs import hints, journal, offers, refusals, storing
 from worker.jobs.record import RecordState, Storing
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -41,6 +41,7 @@ def resume_all(rt: Runtime, label: str, job_ids: list[str]) -> None:
     """Have the jobs just handed a slot on `label` submitted: by this engine, side by side in
     its threads (`Runtime.submitter`), or, from any other process, by the account's engine
     (a hint). Never in this call: one job ending at once must not nest another's submit."""
+    offers.after_handoff(rt, label, job_ids)  # a place left, a tenant under its cap again
     if not job_ids:
         return
     if rt.submitter is not None:

@@ -32,8 +32,11 @@ class TaskState(StrEnum):
 READY = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
 
 
-def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None:
-    """WAITING: `account`, `position` (1 = next), `waiting_since`."""
+def show_waiting(
+    rt: Runtime, rec: JobRecord, label: str, position: int, *, capped: bool = False
+) -> None:
+    """WAITING: `account`, `position` (the estimated place in the order served, 1 = next),
+    `waiting_since`; with `capped`, `reason`: its tenant is at its max_in_progress."""
     meta: dict[str, Any] = {
         "account": base_of(label),
         "position": position,
@@ -41,6 +44,10 @@ def show_waiting(rt: Runtime, rec: JobRecord, label: str, position: int) -> None
         "tenant": rec.tenant,
         "priority": rec.priority,
     }
+    if capped:
+        bucket = rt.guard.book.bucket(rec.tenant)
+        most = rt.guard.book.settings(bucket).max_in_progress
+        meta["reason"] = f"tenant {bucket} is at its max_in_progress ({most})"
     rt.dispatcher.publish_state(rec.job_id, TaskState.WAITING, meta)
 
 

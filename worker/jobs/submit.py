@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from worker.jobs import claims, durable, journal, skew, unsent
+from worker.jobs import claims, durable, journal, offers, skew, unsent
 from worker.jobs.outcome import Outcome, Park
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
@@ -58,8 +58,7 @@ def take_over(rt: Runtime, label: str, job_id: str) -> None:
 
 def enqueue(rt: Runtime, rec: JobRecord, label: str) -> int:
     """Queue the job on `label` for its engine; its place in line (0 when it holds a slot)."""
-    queued = rt.guard.enqueue(label, rec.job_id, priority=rec.urgency)
-    return queued.position
+    return offers.enqueue(rt, rec, label).position
 
 
 def _give_back(rt: Runtime, label: str, job_id: str, rec: JobRecord | None) -> None:

@@ -7,6 +7,7 @@ and a `/healthz` with details. Read-only: GET and HEAD only.
     /api/overview      everything the page shows, as JSON
     /api/health        liveness: queues, workers, the pump, ok/degraded and why
     /api/accounts      per account: slots, waiting, 429/499, rotation, owner
+    /api/tenants       per tenant: in progress, waiting, share, today's jobs, ended
     /api/jobs          ?kind=waiting|active|recent|failed&account=A&limit=N
     /api/jobs/<id>     one job in full (record, steps, timings, URLs, error)
     /metrics           Prometheus text
@@ -36,6 +37,7 @@ from worker.ops import jobs, liveness, page, prometheus
 from worker.ops.accounts import account_rows
 from worker.ops.overview import overview
 from worker.ops.show import show
+from worker.ops.tenants import tenant_rows
 from worker.ops.view import OpsView
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,10 @@ def _accounts(view: OpsView, _: Any, __: WSGIEnvironment) -> Answer:
     return 200, {"accounts": account_rows(view)}, ""
 
 
+def _tenants(view: OpsView, _: Any, __: WSGIEnvironment) -> Answer:
+    return 200, {"tenants": tenant_rows(view)}, ""
+
+
 def _jobs(view: OpsView, _: Any, environ: WSGIEnvironment) -> Answer:
     query = parse_qs(str(environ.get("QUERY_STRING") or ""))
     kind = query.get("kind", ["active"])[-1]
@@ -148,6 +154,7 @@ ROUTES: dict[str, Callable[[OpsView, Any, WSGIEnvironment], Answer]] = {
     "/api/overview": _overview,
     "/api/health": _health,
     "/api/accounts": _accounts,
+    "/api/tenants": _tenants,
     "/api/jobs": _jobs,
     "/metrics": _metrics,
     "/healthz": _healthz,

@@ -15,6 +15,7 @@ from typing import Any
 
 from worker.jobs import recent as recent_index
 from worker.jobs.record import STORED_AS, JobRecord
+from worker.ops.tenants import tenant_book
 from worker.ops.view import OpsView
 from worker.storage.links import fresh
 from worker.text import text
@@ -98,12 +99,14 @@ def in_flight(view: OpsView, labels: list[str], now: float, limit: int = 50) -> 
 
 
 def waiting(view: OpsView, labels: list[str], now: float, limit: int = 50) -> list[dict]:
-    """Parked jobs, per account in order, each with its `position` (1 = next)."""
+    """Parked jobs, per account in the order it serves them, each with its `position` (the
+    estimated place in that order, 1 = next)."""
     found: list[dict[str, Any]] = []
+    book = tenant_book(view)
     for label in labels:
-        queued = view.guard.state(label).waiters[:limit]
-        for position, row in enumerate(rows(view, queued, now), start=1):
-            row["position"] = position
+        queued = dict(view.guard.next_in_line(label, limit, book=book))
+        for row in rows(view, list(queued), now):
+            row["position"] = queued[row["job_id"]]
             row["account"] = row["account"] or label
             found.append(row)
     return found

@@ -1,6 +1,6 @@
 """Everything the operator page shows, as one JSON-ready dict (`/api/overview`).
 
-Accounts, liveness (queues, workers, the pump, ok/degraded and why), and four bounded job
+Accounts, tenants, liveness (queues, workers, the pump, ok/degraded and why), and four bounded job
 listings: in flight, waiting, recent results, recent failures. All read from Redis through
 the view's fail-fast client; nothing is cached in the web process.
 """
@@ -11,6 +11,7 @@ from typing import Any
 
 from worker.ops import jobs, liveness
 from worker.ops.accounts import account_rows
+from worker.ops.tenants import tenant_rows
 from worker.ops.view import OpsView
 
 
@@ -24,6 +25,7 @@ def overview(view: OpsView, *, limit: int = 20) -> dict[str, Any]:
         "now": now,
         **live.as_dict(),
         "accounts": accounts,
+        "tenants": tenant_rows(view),
         "totals": {
             "in_use": sum(a["in_use"] for a in accounts),
             "cap": sum(a["cap"] for a in accounts),

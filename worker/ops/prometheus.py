@@ -8,7 +8,8 @@ out the job steps' retries past Prometheus's scrape timeout.
 No metric lives in a process's memory: slots, waiters and balances are read from the guard
 and `mj:{label}:info`, and the counters are the totals every worker process adds to in Redis
 (:mod:`worker.capacity.metrics`). So any web process answers for the whole fleet, and a worker that
-dies takes no count with it. Labels are account labels, never keys.
+dies takes no count with it. Labels are account labels, never keys; tenant labels are the
+names of `MJ_TENANTS` and `default` (every other tenant is counted there), so they stay bounded.
 
 Ambiguous jobs are counted by scanning the `mj:active` index of open records (one pipelined
 HMGET per 500 records) rather than keeping a counter: a counter would have to follow every
@@ -33,6 +34,7 @@ from prometheus_client.utils import floatToGoString
 from worker.capacity import metrics
 from worker.jobs.record import RecordState
 from worker.ops import liveness
+from worker.ops.tenants import tenant_rows
 from worker.ops.view import OpsView
 
 # The text format every Prometheus reads (our names need none of 1.0.0's UTF-8 escaping).
@@ -91,6 +93,7 @@ class RedisCollector:
         yield from (in_use, cap, waiting, ambiguous, balance, responses)
         yield from self._job_metrics()
         yield from self._liveness()
+        yield from self._tenant_metrics()
 
     def _liveness(self) -> Iterator[Metric]:
         live = liveness.read(self.view)
@@ -114,6 +117,24 @@ class RedisCollector:
         )
         paused.add_metric([], 1 if live.submits_paused else 0)
         yield from (length, workers, pump, paused)
+
+    def _tenant_metrics(self) -> Iterator[Metric]:
+        """Per tenant bucket (MJ_TENANTS' names and `default`: bounded label values)."""
+        in_progress = GaugeMetricFamily(
+            "mj_tenant_in_progress", "A tenant's jobs holding a slot.", labels=["tenant"]
+        )
+        waiting = GaugeMetricFamily(
+            "mj_tenant_waiting", "A tenant's jobs waiting for a slot.", labels=["tenant"]
+        )
+        ended = CounterMetricFamily(
+            "mj_tenant_jobs", "A tenant's jobs ended, by outcome.", labels=["tenant", "outcome"]
+        )
+        for row in tenant_rows(self.view):
+            in_progress.add_metric([row["tenant"]], row["in_progress"])
+            waiting.add_metric([row["tenant"]], row["waiting"])
+            for outcome, n in row["ended"].items():
+                ended.add_metric([row["tenant"], outcome], n)
+        yield from (in_progress, waiting, ended)
 
     def _ambiguous_by_account(self) -> Counter[str]:
         """Open records in state AMBIGUOUS, per account label."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from worker.jobs.record import JobRecord
 from worker.ops.jobs import row_of, with_links
+from worker.ops.tenants import tenant_book
 from worker.ops.view import OpsView
 from worker.storage.links import fresh
 from worker.text import text
@@ -63,7 +64,9 @@ def _guard_place(view: OpsView, rec: JobRecord) -> dict[str, Any] | None:
     if rec.job_id in state.holders:
         return {"holds_slot": True, "position": None}
     if rec.job_id in state.waiters:
-        return {"holds_slot": False, "position": state.waiters.index(rec.job_id) + 1}
+        found = view.guard.places(rec.account, jobs=(rec.job_id,), book=tenant_book(view))
+        place = found.get(rec.job_id)
+        return {"holds_slot": False, "position": place}
     return None
 
 

@@ -55,6 +55,31 @@ def accounts(doc: Doc) -> str:
     return table([*head, "balance", "rotation", "owner"], rows, "no account known yet")
 
 
+def tenants(doc: Doc) -> str:
+    """Per tenant: its weight and caps, in progress, waiting, its share of the recent slot-time,
+    today's jobs against daily_jobs, and jobs ended."""
+    rows = []
+    for t in doc.get("tenants", []):
+        cap = t["max_in_progress"]
+        today = "—" if t["daily_jobs"] is None else f"{t['today']} / {t['daily_jobs']}"
+        share = "—" if t["share"] is None else f"{t['share']:.0%}"
+        ended = t["ended"]
+        name = esc(t["tenant"]) + ("" if t["configured"] else " " + badge("old", "dim"))
+        rows.append(
+            [
+                f"<code>{name}</code>",
+                f"{t['weight']:g}",
+                f"{t['in_progress']}" + ("" if cap is None else f" / {cap}"),
+                str(t["waiting"]),
+                share,
+                esc(today),
+                f"{ended['success']} ok · {ended['failed']} failed · {ended['revoked']} revoked",
+            ]
+        )
+    head = ["tenant", "weight", "in progress", "waiting", "recent share", "today", "ended"]
+    return table(head, rows, "no tenant yet")
+
+
 def liveness(doc: Doc) -> str:
     """Queue depths with the workers consuming each, the workers, and the pump's last run."""
     queues = table(
@@ -203,6 +228,7 @@ def _tone(status: str) -> str:
 
 SECTIONS = (
     ("accounts", "Accounts", accounts),
+    ("tenants", "Tenants", tenants),
     ("liveness", "Queues, workers, pump", liveness),
     ("active", "In flight", active),
     ("waiting", "Waiting", waiting),

@@ -1,5 +1,7 @@
+local A = account(0)
 local now = now_ms()
-drop_expired(KEYS[1], now)
-if cooldown_left(KEYS[5]) > 0 then return {} end
-local cap = get_cap(KEYS[4], tonumber(ARGV[2]))
-return fill(KEYS[1], KEYS[2], cap, now, tonumber(ARGV[1]), KEYS[6])
+drop_expired(A, now)
+mend(A, now)
+local cap = get_cap(A.cap, tonumber(ARGV[2]))
+local woken, free = fill(A, cap, now, tonumber(ARGV[1]))
+return handed(A, woken, free)

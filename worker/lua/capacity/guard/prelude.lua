@@ -5,6 +5,11 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- A number as Redis must read it back exactly (Lua's own tostring keeps 14 digits only).
+local function num(x)
+  return string.format('%.17g', x)
+end
+
 local function get_cap(cap_key, default_cap)
   local c = redis.call('GET', cap_key)
   if c then return tonumber(c) end
@@ -17,9 +22,12 @@ local function cooldown_left(cool_key)
   return 0
 end
 
--- Drop leases whose deadline has passed: a dead worker must not hold a slot for ever.
-local function drop_expired(slots, now)
-  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+-- One account's keys, KEYS[base + 1 ...]: the six of the slot guard, then its callers' three.
+local function account(base)
+  return {slots = KEYS[base + 1], waiters = KEYS[base + 2], seq = KEYS[base + 3],
+          cap = KEYS[base + 4], cool = KEYS[base + 5], occ = KEYS[base + 6],
+          loose = KEYS[base + 7], tally = KEYS[base + 8], held = KEYS[base + 9],
+          label = string.match(KEYS[base + 1], '{(.*)}')}
 end
 
 -- The occupancy hash, read once per script call (one HMGET, not one HGET per question);
@@ -67,35 +75,4 @@ local function mark_probe(occ, job, now)
   local gap = occ_read(occ).gap
   redis.call('HSET', occ, 'probe', job, 'next', now + gap)
   occ_forget(occ)
-end
-
--- Hand free slots (up to the limit) to the head waiters in score order, then one probe if it
--- is due; returns their ids.
-local function fill(slots, waiters, cap, now, lease, occ)
-  local woken = {}
-  local free = limit(occ, cap) - redis.call('ZCARD', slots)
-  if free > 0 then
-    for _, id in ipairs(redis.call('ZRANGE', waiters, 0, free - 1)) do
-      redis.call('ZADD', slots, now + lease, id)
-      redis.call('ZREM', waiters, id)
-      woken[#woken + 1] = id
-    end
-  end
-  if probe_due(occ, slots, cap, now) then
-    local head = redis.call('ZRANGE', waiters, 0, 0)
-    if head[1] then
-      redis.call('ZADD', slots, now + lease, head[1])
-      redis.call('ZREM', waiters, head[1])
-      mark_probe(occ, head[1], now)
-      woken[#woken + 1] = head[1]
-    end
-  end
-  return woken
-end
-
--- Queue a job unless it is queued already (it keeps its place); returns nothing.
-local function enqueue(waiters, seq, job, class)
-  if redis.call('ZSCORE', waiters, job) then return end
-  local n = redis.call('INCR', seq)
-  redis.call('ZADD', waiters, class * CLASS_SPAN + n, job)
 end

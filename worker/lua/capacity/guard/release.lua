@@ -1,11 +1,14 @@
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if occ_read(KEYS[6]).probe == ARGV[1] then
-  redis.call('HDEL', KEYS[6], 'probe')
-  occ_forget(KEYS[6])
-end
+local A = account(0)
+local job = ARGV[1]
 local now = now_ms()
-drop_expired(KEYS[1], now)
-if cooldown_left(KEYS[5]) > 0 then return {} end
-local cap = get_cap(KEYS[4], tonumber(ARGV[3]))
-return fill(KEYS[1], KEYS[2], cap, now, tonumber(ARGV[2]), KEYS[6])
+settle(A, job, now)
+redis.call('ZREM', A.slots, job)
+drop_waiter(A, job)
+if occ_read(A.occ).probe == job then
+  redis.call('HDEL', A.occ, 'probe')
+  occ_forget(A.occ)
+end
+drop_expired(A, now)
+local cap = get_cap(A.cap, tonumber(ARGV[3]))
+local woken, free = fill(A, cap, now, tonumber(ARGV[2]))
+return handed(A, woken, free)
