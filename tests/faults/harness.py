@@ -209,16 +209,26 @@ class Harness(Counts):
         for node in self.nodes:
             node.wait_ready()
 
-    def send(self, n: int, label: str, *, copies: int = 1, **options: Any) -> list[Sent]:
+    def send(
+        self,
+        n: int,
+        label: str,
+        *,
+        copies: int = 1,
+        account: str | None = None,
+        **options: Any,
+    ) -> list[Sent]:
         """Send `n` imagines by task name, each with its own prompt (to count double submits);
-        with `copies` > 1 each message is published that many times with the same task id."""
+        with `copies` > 1 each message is published that many times with the same task id;
+        with `account`, pinned to that account."""
         sent = []
+        pin = {"account": account} if account else {}
         for i in range(n):
             prompt = f"{label} {self.tag} lighthouse {i}"
             task_id = str(uuid.uuid4())
             for _ in range(copies):
                 result = self.stack.app.send_task(
-                    "mj.imagine", kwargs={"prompt": prompt}, task_id=task_id, **options
+                    "mj.imagine", kwargs={"prompt": prompt, **pin}, task_id=task_id, **options
                 )
             sent.append(Sent(prompt, result))
         return sent

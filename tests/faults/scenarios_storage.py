@@ -119,7 +119,10 @@ def store_kill(workdir: Path) -> Row:
         front.up()
         h.wait_until(lambda: both_hold(h), 20)
         theirs = {lb for lb, node in held_by(h).items() if node.startswith("node1@")}
-        sent = h.send(8, "store-kill")
+        front.hold()  # every write waits at the store's door until node 1 is dead
+        # Half pinned to node 1's account: the pool would otherwise put all 8 on one account.
+        sent = h.send(4, "store-kill", account=sorted(theirs)[0])
+        sent += h.send(4, "store-kill-free")
 
         def node1_uploading() -> bool:
             storing = [str(j) for j in h.redis.zrange(KEYS.storing, 0, -1)]
@@ -129,6 +132,7 @@ def store_kill(workdir: Path) -> Row:
         mid = h.wait_until(node1_uploading, 30)
         in_flight = front.counts["in_flight"]
         h.kill_node(1)
+        front.release()
         outcomes = h.wait(sent, 90)
         slots = h.settle_slots(15)
         return h.row(

@@ -134,6 +134,9 @@ def presigned_signature_ok(url: str) -> bool:
     return bool(ours == signature)
 
 
+GATE_MAX_S = 60.0  # a held write goes on after this even if nobody releases it
+
+
 @dataclass
 class FaultyProxy:
     """A loopback HTTP proxy in front of `upstream` (host, port) that can fail on purpose."""
@@ -151,6 +154,17 @@ class FaultyProxy:
         self._server: ThreadingHTTPServer | None = None
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+        self.gate = threading.Event()  # writes go on while it is set (`hold`, `release`)
+        self.gate.set()
+
+    def hold(self) -> None:
+        """Writes wait at the proxy (in flight, counted) until `release`: a kill then lands
+        mid-upload for certain, not by timing."""
+        self.gate.clear()
+
+    def release(self) -> None:
+        """Let the held writes, and every later one, go on."""
+        self.gate.set()
 
     @property
     def endpoint(self) -> str:
@@ -216,6 +230,7 @@ class _Forward(BaseHTTPRequestHandler):
         write = self.command in ("PUT", "POST")
         if write:
             self.owner.flight(+1)
+            self.owner.gate.wait(GATE_MAX_S)
             time.sleep(self.owner.slow_writes_s)  # the far store's own slowness, on purpose
         conn = http.client.HTTPConnection(*self.owner.upstream, timeout=60)
         try:
