@@ -31,7 +31,7 @@ from worker.api.tokens import Token
 from worker.api.views import Job, StepFacts
 from worker.jobs.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
-from worker.ttapi.requests import check_inline_sizes
+from worker.ttapi.kinds import check_inline_sizes
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,10 @@ from typing import Any
 from config.tenants import PRIORITIES, TENANT_PATTERN
 from worker.jobs.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
-from worker.ttapi.media_requests import EditRequest, VideoRequest
-from worker.ttapi.requests import MODES, ImagineRequest, SubmitRequest, validate
+from worker.ttapi.kinds.edits import EditRequest
+from worker.ttapi.kinds.images import ImagineRequest
+from worker.ttapi.kinds.videos import VideoRequest
+from worker.ttapi.requests import MODES, SubmitRequest, validate
 
 #: The options of each kind of first job, as a JSON line names them (`account` besides).
 OPTIONS: dict[str, tuple[str, ...]] = {

@@ -18,17 +18,10 @@ from worker.jobs.callers import Caller, caller_of
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
-from worker.ttapi.kinds import VIDEO_KINDS, ttapi_action
-from worker.ttapi.media_requests import REQUESTS_BY_KIND
-from worker.ttapi.requests import SubmitRequest, check_inline_sizes, mode_of, validate
+from worker.ttapi.kinds import SPECS, VIDEO_KINDS, Parent, spec_of, ttapi_action
+from worker.ttapi.requests import SubmitRequest, mode_of
 from worker.ttapi.responses import JobInfo, JobStatus
 
-#: Kinds whose request names their parent (`jobId`): always follow-ups.
-FOLLOW_UPS = ("action", "seed", "inpaint", "video_extend")
-#: Kinds that are follow-ups when given a parent (`mj.video` from a finished image job).
-MAY_FOLLOW = ("video",)
-#: Task arguments that choose what a request carries, but are not TTAPI fields themselves.
-LOCAL_ONLY: dict[str, tuple[str, ...]] = {"video": ("index",)}
 #: What a job record keeps of its parent.
 PARENT_FIELDS = ("job_id", "account", "components", "prompt", "mode")
 
@@ -48,20 +41,15 @@ class JobSpec:
     def urgency(self) -> int:
         """The guard's class: follow-ups wait ahead of fresh jobs so that started pipelines
         finish."""
-        return FOLLOW_UP if self.kind in FOLLOW_UPS or self.parent else FRESH
+        always = SPECS[self.kind].parent is Parent.ALWAYS
+        return FOLLOW_UP if always or self.parent else FRESH
 
 
 def request_for(
     kind: str, params: dict[str, Any], parent_job_id: str = "", hook_url: str | None = None
 ) -> SubmitRequest:
     """Build the validated TTAPI request of a job (raises InvalidRequest)."""
-    local = LOCAL_ONLY.get(kind, ())
-    fields = {k: v for k, v in params.items() if v is not None and k not in local}
-    if kind in FOLLOW_UPS:
-        fields["job_id"] = parent_job_id
-    if hook_url:
-        fields["hook_url"] = hook_url
-    return validate(REQUESTS_BY_KIND[kind], **fields)
+    return spec_of(kind).request_for(params, parent_job_id, hook_url)
 
 
 def make_spec(
@@ -76,13 +64,13 @@ def make_spec(
 ) -> JobSpec:
     """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent, and
     inherit its tenant and priority unless they name them."""
-    if kind not in REQUESTS_BY_KIND:
-        raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
-    check_inline_sizes(kind, params, rt.settings.mj_inline_image_max_bytes)
+    kind_spec = spec_of(kind)
+    kind_spec.check_inline(params, rt.settings.mj_inline_image_max_bytes)
     if account is not None:
         rt.pool.check(account)
     info: dict[str, Any] = {}
-    if kind in FOLLOW_UPS or (kind in MAY_FOLLOW and parent is not None):
+    follows = kind_spec.parent
+    if follows is Parent.ALWAYS or (follows is Parent.MAY and parent is not None):
         info = resolve_parent(rt, parent)
         action = params.get("action")
         if kind == "action" and action not in info["components"]:
@@ -103,7 +91,7 @@ def make_spec(
         rt.settings, tenant, priority, info or (image if _is_result(image) else None)
     )
     params = media.inputs(kind, params, info)
-    request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
+    kind_spec.request_for(params, info.get("job_id", ""))  # validates before anything else
     kept = {k: info[k] for k in PARENT_FIELDS if k in info}
     return JobSpec(kind=kind, params=params, account=account, parent=kept, caller=caller)
 

@@ -16,8 +16,17 @@ from pydantic import ValidationError
 
 from config.settings import Account, default
 from worker.ttapi import errors
-from worker.ttapi.kinds import EDIT_FETCH_PATH, fetch_path
-from worker.ttapi.media_requests import EditRequest, VideoExtendRequest, VideoRequest
+from worker.ttapi.kinds import fetch_of
+from worker.ttapi.kinds.edits import EditRequest
+from worker.ttapi.kinds.images import (
+    ActionRequest,
+    BlendRequest,
+    DescribeRequest,
+    ImagineRequest,
+    InpaintRequest,
+    SeedRequest,
+)
+from worker.ttapi.kinds.videos import VideoExtendRequest, VideoRequest
 from worker.ttapi.parsing import (
     http_date,
     odd_body,
@@ -26,16 +35,7 @@ from worker.ttapi.parsing import (
     snippet,
     transport_error,
 )
-from worker.ttapi.requests import (
-    ActionRequest,
-    BlendRequest,
-    DescribeRequest,
-    ImagineRequest,
-    InpaintRequest,
-    SeedRequest,
-    SubmitRequest,
-    validate,
-)
+from worker.ttapi.requests import SubmitRequest, validate
 from worker.ttapi.responses import (
     AccountInfo,
     Envelope,
@@ -145,9 +145,9 @@ class TTAPIClient:
         fetch path of its `kind` (image edits have their own)."""
         if not job_id:
             raise errors.InvalidRequest("invalid request: jobId: must not be empty")
-        path = fetch_path(kind)
-        name = "image-edits fetch" if path == EDIT_FETCH_PATH else "fetch"
-        env = self._request("GET", path, params={"jobId": job_id}, endpoint=name)
+        where = fetch_of(kind)
+        name = where.endpoint
+        env = self._request("GET", where.path, params={"jobId": job_id}, endpoint=name)
         if env.status not in set(JobStatus):
             raise errors.ResponseError(
                 f"{name}: unexpected job status {env.status!r}", endpoint=name, status_code=200

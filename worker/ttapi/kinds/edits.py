@@ -1,0 +1,62 @@
+"""The image-edit kind, `edit`: redraw an image's transparent areas, or restyle all of it.
+
+Its TTAPI request model (errors name `type`, the task's argument) and its `KindSpec`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, Field, field_validator
+
+from worker.ttapi.kinds.spec import EDIT_FETCH, KindSpec
+from worker.ttapi.media_requests import EDIT_FORMATS, EditType, check_prompt, check_url
+from worker.ttapi.requests import Mode, SubmitRequest, check_data_uri
+
+_MIME = re.compile(r"^data:image/([A-Za-z0-9.+-]+);")
+
+
+class EditRequest(SubmitRequest):
+    """POST /midjourney/image-edits/submit: redraw an image's transparent areas (`edit`) or
+    restyle all of it (`retexture`) → four images."""
+
+    # Errors name `type`, the task's argument (the field cannot be called so in Python).
+    model_config = ConfigDict(loc_by_alias=True)
+    path: ClassVar[str] = "/midjourney/image-edits/submit"
+    endpoint_name: ClassVar[str] = "image-edits"
+    prompt: str = Field(min_length=1, max_length=8000)
+    image: str
+    edit_type: EditType = Field("edit", alias="type")
+    mode: Mode = "fast"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return check_prompt(value)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        rule = "must be an http(s) URL or a data URI (png, jpg, jpeg, bmp or webp)"
+        text = value.strip()
+        if not text.startswith("data:"):
+            return check_url(text, rule)
+        mime = _MIME.match(text)
+        if mime is None or mime.group(1).lower() not in EDIT_FORMATS:
+            raise ValueError(rule)
+        return check_data_uri(text)
+
+
+def _edit_type(params: Mapping[str, Any]) -> str:
+    """An edit is reported as its type (`edit` or `retexture`)."""
+    return str(params.get("type") or "edit")
+
+
+EDIT = KindSpec(
+    name="edit", request=EditRequest, fetch=EDIT_FETCH, inline=("image",), action=_edit_type
+)
+SPECS = (EDIT,)
+
+__all__ = ["SPECS", "EditRequest"]

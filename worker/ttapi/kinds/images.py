@@ -1,0 +1,125 @@
+"""The image kinds: imagine, action, seed, blend, describe and inpaint.
+
+Each has its TTAPI request model (field names are the task's arguments; `body()` renders
+TTAPI's spelling: `jobId`, `getUImages`, `imgBase64Array`, `base64`) and its `KindSpec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from worker.ttapi.kinds.spec import KindSpec, Parent
+from worker.ttapi.requests import (
+    ACTIONS,
+    Dimensions,
+    Mode,
+    SubmitRequest,
+    check_base64,
+    check_data_uri,
+)
+
+
+class ImagineRequest(SubmitRequest):
+    """POST /midjourney/v1/imagine: a text prompt (with --ar/--v flags) → a grid of 4 images."""
+
+    path: ClassVar[str] = "/midjourney/v1/imagine"
+    prompt: str = Field(min_length=1, max_length=8000)
+    mode: Mode = "fast"
+    get_u_images: bool = Field(False, alias="getUImages", strict=True)
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
+class ActionRequest(SubmitRequest):
+    """POST /midjourney/v1/action: a button (upsample2, upscale_creative, ...) on a parent job."""
+
+    path: ClassVar[str] = "/midjourney/v1/action"
+    job_id: str = Field(alias="jobId", min_length=1)
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+
+
+class SeedRequest(SubmitRequest):
+    """POST /midjourney/v1/seed: the seed of a parent job."""
+
+    path: ClassVar[str] = "/midjourney/v1/seed"
+    job_id: str = Field(alias="jobId", min_length=1)
+
+
+class BlendRequest(SubmitRequest):
+    """POST /midjourney/v1/blend: 2–5 images (data URIs) blended into one."""
+
+    path: ClassVar[str] = "/midjourney/v1/blend"
+    images: list[str] = Field(alias="imgBase64Array", min_length=2, max_length=5)
+    dimensions: Dimensions = "SQUARE"
+    mode: Mode = "fast"
+
+    @field_validator("images")
+    @classmethod
+    def _data_uris(cls, value: list[str]) -> list[str]:
+        return [check_data_uri(v) for v in value]
+
+
+class DescribeRequest(SubmitRequest):
+    """POST /midjourney/v1/describe: one image (data URI) → four prompt suggestions."""
+
+    path: ClassVar[str] = "/midjourney/v1/describe"
+    image: str = Field(alias="base64")
+    mode: Mode = "fast"
+
+    @field_validator("image")
+    @classmethod
+    def _data_uri(cls, value: str) -> str:
+        return check_data_uri(value)
+
+
+class InpaintRequest(SubmitRequest):
+    """POST /midjourney/v1/inpaint (Vary Region): a mask (data URI or raw base64) on a parent."""
+
+    path: ClassVar[str] = "/midjourney/v1/inpaint"
+    job_id: str = Field(alias="jobId", min_length=1)
+    mask: str
+    prompt: str | None = None
+
+    @field_validator("mask")
+    @classmethod
+    def _mask(cls, value: str) -> str:
+        if value.strip().startswith("data:"):
+            return check_data_uri(value)
+        if not value.strip():
+            raise ValueError("must not be empty")
+        check_base64(value)
+        return value.strip()
+
+
+def _button(params: Mapping[str, Any]) -> str:
+    """An action job is reported as the button it pressed."""
+    return str(params["action"]) if params.get("action") else "action"
+
+
+IMAGINE = KindSpec(name="imagine", request=ImagineRequest)
+ACTION = KindSpec(
+    name="action", request=ActionRequest, parent=Parent.ALWAYS, action=_button, factor=0.6
+)
+SEED = KindSpec(name="seed", request=SeedRequest, parent=Parent.ALWAYS, factor=0.3)
+BLEND = KindSpec(name="blend", request=BlendRequest, inline=("images",))
+DESCRIBE = KindSpec(name="describe", request=DescribeRequest, inline=("image",), factor=0.3)
+INPAINT = KindSpec(name="inpaint", request=InpaintRequest, inline=("mask",), parent=Parent.ALWAYS)
+SPECS = (IMAGINE, ACTION, SEED, BLEND, DESCRIBE, INPAINT)
+
+__all__ = [
+    "SPECS",
+    "ActionRequest",
+    "BlendRequest",
+    "DescribeRequest",
+    "ImagineRequest",
+    "InpaintRequest",
+    "SeedRequest",
+]

@@ -1,0 +1,116 @@
+"""What a job kind is, in one record: `KindSpec`.
+
+Everything that differs between kinds is a field of its spec (the specs themselves are in
+`images`, `videos` and `edits` beside this module); everything else looks a kind up in the
+registry (`worker.ttapi.kinds`) instead of naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.requests import SubmitRequest, validate
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Where jobs of a kind are fetched, and how an error names that endpoint."""
+
+    path: str
+    endpoint: str
+
+
+V1_FETCH = Fetch("/midjourney/v1/fetch", "fetch")
+#: Where image-edit jobs are fetched (TTAPI's image-edits page); the v1 fetch does not know them.
+EDIT_FETCH = Fetch("/midjourney/image-edits/fetch", "image-edits fetch")
+#: Where video jobs are fetched. No TTAPI page names it (docs/ttapi-video-edits.md): the
+#: decision is the v1 fetch, as the simulator's `VIDEO_FETCH_PATH`. Change it here only.
+VIDEO_FETCH = V1_FETCH
+
+
+class Parent(StrEnum):
+    """Whether a kind is a follow-up of an earlier job (and then runs on its parent's account)."""
+
+    NONE = "none"  # never (a fresh job)
+    MAY = "may"  # when given a parent (`mj.video` from a finished image job)
+    ALWAYS = "always"  # always: its request names the parent (`jobId`)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One job kind: everything mj-worker needs to know to run it.
+
+    `request` is TTAPI's request model (its `path` is where the kind is submitted); `inline`
+    names the task arguments that may carry an image inline (their size is checked before
+    anything else); `local` the task arguments that choose what the request carries without
+    being TTAPI fields. `action` is how TTAPI names a job of this kind in fetch and in its
+    history (None: the kind's own name); `factor` scales the mode's typical duration.
+    """
+
+    name: str
+    request: type[SubmitRequest]
+    fetch: Fetch = V1_FETCH
+    inline: tuple[str, ...] = ()
+    parent: Parent = Parent.NONE
+    local: tuple[str, ...] = ()
+    action: Callable[[Mapping[str, Any]], str] | None = None
+    video: bool = False
+    factor: float = 1.0
+
+    @property
+    def task(self) -> str:
+        """The Celery task's name (`mj.<kind>`)."""
+        return f"mj.{self.name}"
+
+    @property
+    def submit_path(self) -> str:
+        """Where a job of this kind is submitted."""
+        return self.request.path
+
+    def ttapi_action(self, params: Mapping[str, Any]) -> str:
+        """The action TTAPI reports for a job of this kind with these parameters."""
+        return self.action(params) if self.action is not None else self.name
+
+    def check_inline(self, params: Mapping[str, Any], limit: int) -> None:
+        """Refuse an inline image over `limit` bytes (decoded), naming the field and the limit.
+
+        Checked before anything else (before the base64 is even decoded): an input that is too
+        big must cost neither a job record, nor Redis memory, nor an HTTP call.
+        """
+        for name in self.inline:
+            value = params.get(name)
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if not isinstance(item, str) or item.startswith(("http://", "https://")):
+                    continue  # a URL is not an inline image (its length is checked with the URL)
+                size = _decoded_size(item)
+                if size > limit:
+                    where = f"{name}[{i}]" if isinstance(value, list) else name
+                    raise InvalidRequest(
+                        f"invalid request: {where}: the image is {size:,} bytes, over the limit "
+                        f"of {limit:,} bytes per inline image (MJ_INLINE_IMAGE_MAX_BYTES)"
+                    )
+
+    def request_for(
+        self, params: Mapping[str, Any], parent_job_id: str = "", hook_url: str | None = None
+    ) -> SubmitRequest:
+        """The validated TTAPI request of a job (raises InvalidRequest)."""
+        fields = {k: v for k, v in params.items() if v is not None and k not in self.local}
+        if self.parent is Parent.ALWAYS:
+            fields["job_id"] = parent_job_id
+        if hook_url:
+            fields["hook_url"] = hook_url
+        return validate(self.request, **fields)
+
+
+def _decoded_size(text: str) -> int:
+    """About how many bytes a data URI or raw base64 text decodes to (without decoding it)."""
+    payload = text.partition(",")[2] if text.startswith("data:") else text
+    return len(payload) * 3 // 4
+
+
+__all__ = ["EDIT_FETCH", "V1_FETCH", "VIDEO_FETCH", "Fetch", "KindSpec", "Parent"]
