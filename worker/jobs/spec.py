@@ -13,12 +13,11 @@ from typing import Any
 
 from worker.capacity.guard import FOLLOW_UP, FRESH
 from worker.capacity.lanes import base_of
-from worker.jobs import media
 from worker.jobs.callers import Caller, caller_of
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
-from worker.ttapi.kinds import SPECS, VIDEO_KINDS, Parent, spec_of, ttapi_action
+from worker.ttapi.kinds import SPECS, Parent, is_video_kind, outputs, spec_of
 from worker.ttapi.requests import SubmitRequest, mode_of
 from worker.ttapi.responses import JobInfo, JobStatus
 
@@ -72,13 +71,6 @@ def make_spec(
     follows = kind_spec.parent
     if follows is Parent.ALWAYS or (follows is Parent.MAY and parent is not None):
         info = resolve_parent(rt, parent)
-        action = params.get("action")
-        if kind == "action" and action not in info["components"]:
-            allowed = ", ".join(info["components"]) or "none"
-            raise errors.InvalidRequest(
-                f"action: {action!r} is not available on job {info['job_id']} "
-                f"(its components: {allowed})"
-            )
         if account is not None and account != info["account"]:
             raise errors.InvalidRequest(
                 f"account: job {info['job_id']} was made on {info['account']}, and a "
@@ -90,7 +82,7 @@ def make_spec(
     caller = caller_of(
         rt.settings, tenant, priority, info or (image if _is_result(image) else None)
     )
-    params = media.inputs(kind, params, info)
+    params = kind_spec.reads(params, info)
     kind_spec.request_for(params, info.get("job_id", ""))  # validates before anything else
     kept = {k: info[k] for k in PARENT_FIELDS if k in info}
     return JobSpec(kind=kind, params=params, account=account, parent=kept, caller=caller)
@@ -183,7 +175,7 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             continue
         if info.status != JobStatus.SUCCESS:
             raise errors.InvalidRequest(f"parent: job {job_id} is {info.status}, not SUCCESS")
-        kind = info.action if info.action in VIDEO_KINDS else ""
+        kind = info.action if info.action and is_video_kind(info.action) else ""
         return {
             "job_id": job_id,
             "account": label,
@@ -191,7 +183,7 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             "prompt": info.prompt or "",
             "mode": "fast",
             "kind": kind,
-            **media.outputs(kind, info),
+            **outputs(kind, info),
         }
     raise errors.InvalidRequest(f"parent: no configured account knows job {job_id}")
 
@@ -204,10 +196,11 @@ def iso(ts: float) -> str | None:
 def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, Any]:
     """The job result every `mj.*` task returns: its public fields, then a few extra keys
     (`videos`: a video job's clips, null for the other kinds)."""
-    out = media.outputs(rec.kind, info)
+    kind = spec_of(rec.kind)
+    out = kind.outputs(info)
     return {
         "job_id": info.job_id or rec.ttapi_job_id,
-        "action": info.action or ttapi_action(rec.kind, rec.params),
+        "action": info.action or kind.ttapi_action(rec.params),
         "status": JobStatus.SUCCESS.value,
         "prompt": info.prompt if info.prompt is not None else rec.params.get("prompt"),
         "image_url": out["image_url"],

@@ -13,7 +13,16 @@ from typing import Any
 
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.kinds import edits, images, videos
-from worker.ttapi.kinds.spec import EDIT_FETCH, V1_FETCH, VIDEO_FETCH, Fetch, KindSpec, Parent
+from worker.ttapi.kinds.spec import (
+    EDIT_FETCH,
+    V1_FETCH,
+    VIDEO_FETCH,
+    Fetch,
+    KindSpec,
+    Parent,
+    image_outputs,
+)
+from worker.ttapi.responses import JobInfo
 
 #: Every kind's spec by name, in the order the task table lists them.
 SPECS: dict[str, KindSpec] = {s.name: s for s in (*images.SPECS, *videos.SPECS, *edits.SPECS)}
@@ -63,6 +72,13 @@ def ttapi_action(kind: str, params: Mapping[str, Any]) -> str:
     return spec.ttapi_action(params) if spec is not None else kind
 
 
+def outputs(kind: str, info: JobInfo) -> dict[str, Any]:
+    """`image_url`, `images` and `videos` of a finished job, whichever list TTAPI used for its
+    kind (an image job's lists for a kind it does not know)."""
+    spec = SPECS.get(kind)
+    return spec.outputs(info) if spec is not None else image_outputs(info)
+
+
 def check_inline_sizes(kind: str, params: Mapping[str, Any], limit: int) -> None:
     """Refuse an inline image of a `kind` job over `limit` bytes (`KindSpec.check_inline`)."""
     spec = SPECS.get(kind)
@@ -94,6 +110,7 @@ __all__ = [
     "fetch_path",
     "is_edit_kind",
     "is_video_kind",
+    "outputs",
     "spec_of",
     "ttapi_action",
 ]

@@ -1,6 +1,7 @@
 """The image-edit kind, `edit`: redraw an image's transparent areas, or restyle all of it.
 
-Its TTAPI request model (errors name `type`, the task's argument) and its `KindSpec`.
+Its TTAPI request model (errors name `type`, the task's argument) and its `KindSpec`. `mj.edit`
+takes an image (a URL or data URI), or the picture of a job result handed down a chain.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, field_validator
 
+from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.kinds.parents import picture
 from worker.ttapi.kinds.spec import EDIT_FETCH, KindSpec
 from worker.ttapi.media_requests import EDIT_FORMATS, EditType, check_prompt, check_url
 from worker.ttapi.requests import Mode, SubmitRequest, check_data_uri
+from worker.ttapi.responses import JobInfo, JobStatus
 
 _MIME = re.compile(r"^data:image/([A-Za-z0-9.+-]+);")
 
@@ -49,13 +53,41 @@ class EditRequest(SubmitRequest):
         return check_data_uri(text)
 
 
+def _chained(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
+    """An edit in a chain takes the previous step's result (its one picture) as its image."""
+    source = params.get("image")
+    if not isinstance(source, Mapping):
+        return params
+    job = source.get("job_id")
+    if source.get("status", JobStatus.SUCCESS) != JobStatus.SUCCESS:
+        raise InvalidRequest(f"image: job {job} did not succeed")
+    if len(source.get("images") or []) > 1:
+        raise InvalidRequest(
+            f"image: job {job} made a grid of images: upscale one first (upsample1-4) "
+            "or give an image URL"
+        )
+    return {**params, "image": picture(source, None, field="image")}
+
+
+def _pictures(info: JobInfo) -> dict[str, Any]:
+    """An edit's media: its pictures, as `cdnImages` (TTAPI's CDN) or `images`."""
+    images = info.cdn_images or info.images
+    return {"image_url": info.cdn_image, "images": images, "videos": None}
+
+
 def _edit_type(params: Mapping[str, Any]) -> str:
     """An edit is reported as its type (`edit` or `retexture`)."""
     return str(params.get("type") or "edit")
 
 
 EDIT = KindSpec(
-    name="edit", request=EditRequest, fetch=EDIT_FETCH, inline=("image",), action=_edit_type
+    name="edit",
+    request=EditRequest,
+    fetch=EDIT_FETCH,
+    inline=("image",),
+    reads=_chained,
+    outputs=_pictures,
+    action=_edit_type,
 )
 SPECS = (EDIT,)
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.kinds.spec import KindSpec, Parent
 from worker.ttapi.requests import (
     ACTIONS,
@@ -99,6 +100,18 @@ class InpaintRequest(SubmitRequest):
         return value.strip()
 
 
+def _press(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
+    """An action presses one of its parent's buttons (`components`)."""
+    action = params.get("action")
+    if action not in parent["components"]:
+        allowed = ", ".join(parent["components"]) or "none"
+        raise InvalidRequest(
+            f"action: {action!r} is not available on job {parent['job_id']} "
+            f"(its components: {allowed})"
+        )
+    return params
+
+
 def _button(params: Mapping[str, Any]) -> str:
     """An action job is reported as the button it pressed."""
     return str(params["action"]) if params.get("action") else "action"
@@ -106,7 +119,12 @@ def _button(params: Mapping[str, Any]) -> str:
 
 IMAGINE = KindSpec(name="imagine", request=ImagineRequest)
 ACTION = KindSpec(
-    name="action", request=ActionRequest, parent=Parent.ALWAYS, action=_button, factor=0.6
+    name="action",
+    request=ActionRequest,
+    parent=Parent.ALWAYS,
+    reads=_press,
+    action=_button,
+    factor=0.6,
 )
 SEED = KindSpec(name="seed", request=SeedRequest, parent=Parent.ALWAYS, factor=0.3)
 BLEND = KindSpec(name="blend", request=BlendRequest, inline=("images",))

@@ -14,6 +14,24 @@ from typing import Any
 
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.requests import SubmitRequest, validate
+from worker.ttapi.responses import JobInfo
+
+#: How a kind reads its parent: (the task's parameters, the resolved parent of a follow-up or
+#: {} for a fresh job) → the parameters with what it takes from the parent filled in; raises
+#: InvalidRequest naming the field, before any record or HTTP call.
+Reader = Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]]
+#: How a kind maps TTAPI's answer to the job result's media: `image_url`, `images`, `videos`.
+Outputs = Callable[[JobInfo], dict[str, Any]]
+
+
+def as_given(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
+    """A kind that takes nothing from its parent beyond its job id."""
+    return params
+
+
+def image_outputs(info: JobInfo) -> dict[str, Any]:
+    """An image job's media, as TTAPI gives them (`cdnImage`, `images`)."""
+    return {"image_url": info.cdn_image, "images": info.images, "videos": info.videos}
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,9 @@ class KindSpec:
     `request` is TTAPI's request model (its `path` is where the kind is submitted); `inline`
     names the task arguments that may carry an image inline (their size is checked before
     anything else); `local` the task arguments that choose what the request carries without
-    being TTAPI fields. `action` is how TTAPI names a job of this kind in fetch and in its
+    being TTAPI fields. `parent` says whether it follows an earlier job, `reads` how it takes
+    its inputs from that job (or from a result handed down a chain), `outputs` where TTAPI's
+    answer keeps its media. `action` is how TTAPI names a job of this kind in fetch and in its
     history (None: the kind's own name); `factor` scales the mode's typical duration.
     """
 
@@ -57,6 +77,8 @@ class KindSpec:
     inline: tuple[str, ...] = ()
     parent: Parent = Parent.NONE
     local: tuple[str, ...] = ()
+    reads: Reader = as_given
+    outputs: Outputs = image_outputs
     action: Callable[[Mapping[str, Any]], str] | None = None
     video: bool = False
     factor: float = 1.0
@@ -113,4 +135,15 @@ def _decoded_size(text: str) -> int:
     return len(payload) * 3 // 4
 
 
-__all__ = ["EDIT_FETCH", "V1_FETCH", "VIDEO_FETCH", "Fetch", "KindSpec", "Parent"]
+__all__ = [
+    "EDIT_FETCH",
+    "V1_FETCH",
+    "VIDEO_FETCH",
+    "Fetch",
+    "KindSpec",
+    "Outputs",
+    "Parent",
+    "Reader",
+    "as_given",
+    "image_outputs",
+]

@@ -2,15 +2,20 @@
 
 Each has its TTAPI request model (field names are the task's arguments; `body()` renders
 TTAPI's spelling: `imageUrl`, `endingUrl`, `manual`, `bs`, `animateMode`) and its `KindSpec`.
-Video jobs may have a lane of their own (`MJ_VIDEO_CAP`).
+`mj.video` starts from a picture: its `image` (a URL), or picture `index` of a finished image
+job (`parent`, a follow-up on the parent's account). `mj.video_extend` continues clip `index`
+of a finished video job. Video jobs may have a lane of their own (`MJ_VIDEO_CAP`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.kinds.parents import picture
 from worker.ttapi.kinds.spec import VIDEO_FETCH, KindSpec, Parent
 from worker.ttapi.media_requests import (
     Animate,
@@ -21,6 +26,7 @@ from worker.ttapi.media_requests import (
     check_url,
 )
 from worker.ttapi.requests import SubmitRequest
+from worker.ttapi.responses import JobInfo
 
 
 class VideoRequest(SubmitRequest):
@@ -66,12 +72,65 @@ class VideoExtendRequest(SubmitRequest):
     animate: Animate = Field("auto", alias="animateMode")
 
 
+def _video(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
+    if not parent:
+        if params.get("image") is None:
+            raise InvalidRequest(
+                "image: required: the start frame as a public URL, or parent (a finished "
+                "image job) and index"
+            )
+        if params.get("index") not in (None, 0):
+            raise InvalidRequest("index: picks a picture of parent; with image, leave it out")
+        return params
+    if params.get("image") is not None:
+        raise InvalidRequest("image: give either image or parent (with index), not both")
+    if _is_video(parent):
+        raise InvalidRequest(
+            f"parent: job {parent.get('job_id')} is a video job; mj.video starts from an "
+            "image (mj.video_extend continues a video)"
+        )
+    frame = picture(parent, params.get("index"), field="parent")
+    prompt = params.get("prompt") or parent.get("prompt") or None
+    return {**params, "image": frame, "prompt": prompt}
+
+
+def _extend(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
+    job = parent.get("job_id")
+    if not _is_video(parent):
+        raise InvalidRequest(f"parent: job {job} is not a video job (mj.video makes one)")
+    index = params.get("index")
+    clips = len(parent.get("videos") or [])
+    if index is None:
+        if clips != 1:
+            raise InvalidRequest("index: required, an integer from 0 to 3 (which clip goes on)")
+        return {**params, "index": 0}
+    if isinstance(index, int) and not isinstance(index, bool) and clips and index >= clips:
+        raise InvalidRequest(
+            f"index: job {job} made {clips} video(s), so index must be below {clips}"
+        )
+    return params
+
+
+def _is_video(parent: Mapping[str, Any]) -> bool:
+    """Whether a parent made videos: by its kind (or TTAPI's action for it), or its clips."""
+    made_by = str(parent.get("kind") or parent.get("action") or "")
+    return made_by in {s.name for s in SPECS} or bool(parent.get("videos"))
+
+
+def clips(info: JobInfo) -> dict[str, Any]:
+    """A video job's media: its clips, as `videos`, `videoUrl`, `images` or `cdnImages`."""
+    videos = info.videos or info.images or info.cdn_images
+    return {"image_url": info.cdn_image, "images": None, "videos": videos}
+
+
 VIDEO = KindSpec(
     name="video",
     request=VideoRequest,
     fetch=VIDEO_FETCH,
     parent=Parent.MAY,
     local=("index",),
+    reads=_video,
+    outputs=clips,
     video=True,
 )
 VIDEO_EXTEND = KindSpec(
@@ -79,6 +138,8 @@ VIDEO_EXTEND = KindSpec(
     request=VideoExtendRequest,
     fetch=VIDEO_FETCH,
     parent=Parent.ALWAYS,
+    reads=_extend,
+    outputs=clips,
     video=True,
 )
 SPECS = (VIDEO, VIDEO_EXTEND)

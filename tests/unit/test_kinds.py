@@ -1,0 +1,80 @@
+"""One description per job kind: every kind has one `KindSpec`, and what differs between kinds
+is read from it (worker.ttapi.kinds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.ttapi import errors, kinds
+from worker.ttapi.kinds import Parent, spec_of
+
+TASK_TABLE = (
+    "imagine",
+    "action",
+    "seed",
+    "blend",
+    "describe",
+    "inpaint",
+    "video",
+    "video_extend",
+    "edit",
+)
+
+
+def test_every_kind_of_the_task_table_has_one_spec_in_its_order() -> None:
+    assert kinds.KINDS == TASK_TABLE
+    assert all(spec_of(k).name == k and spec_of(k).task == f"mj.{k}" for k in TASK_TABLE)
+
+
+def test_an_unknown_kind_is_refused_naming_it() -> None:
+    with pytest.raises(errors.InvalidRequest, match="kind: unknown job kind 'paint'"):
+        spec_of("paint")
+
+
+@pytest.mark.parametrize(
+    ("kind", "parent"),
+    [
+        ("imagine", Parent.NONE),
+        ("action", Parent.ALWAYS),
+        ("seed", Parent.ALWAYS),
+        ("blend", Parent.NONE),
+        ("describe", Parent.NONE),
+        ("inpaint", Parent.ALWAYS),
+        ("video", Parent.MAY),
+        ("video_extend", Parent.ALWAYS),
+        ("edit", Parent.NONE),
+    ],
+)
+def test_each_kind_says_whether_it_follows_a_parent(kind: str, parent: Parent) -> None:
+    assert spec_of(kind).parent is parent
+
+
+def test_a_follow_up_names_its_parent_in_its_request_and_leaves_local_arguments_out() -> None:
+    extend = spec_of("video_extend").request_for({"index": 1, "motion": "high"}, "v-1")
+    assert extend.body() == {"jobId": "v-1", "index": 1, "manual": "high", "animateMode": "auto"}
+    video = spec_of("video").request_for(
+        {"image": "https://cdn.example.com/a.png", "prompt": "a boat", "index": 2}, "parent-1"
+    )
+    assert "index" not in video.body() and "jobId" not in video.body()
+
+
+def test_an_action_refuses_a_button_its_parent_does_not_offer() -> None:
+    parent = {"job_id": "grid-1", "components": ["upsample1", "upsample2"]}
+    action = spec_of("action")
+    assert action.reads({"action": "upsample2"}, parent) == {"action": "upsample2"}
+    with pytest.raises(errors.InvalidRequest) as info:
+        action.reads({"action": "upscale_creative"}, parent)
+    assert str(info.value) == (
+        "action: 'upscale_creative' is not available on job grid-1 "
+        "(its components: upsample1, upsample2)"
+    )
+
+
+def test_the_duration_factor_is_the_kinds_and_one_for_the_rest() -> None:
+    assert [kinds.factor_of(k) for k in ("action", "seed", "describe", "imagine", "edit")] == [
+        0.6,
+        0.3,
+        0.3,
+        1.0,
+        1.0,
+    ]
