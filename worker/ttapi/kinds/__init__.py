@@ -20,6 +20,7 @@ from worker.ttapi.kinds.spec import (
     Fetch,
     KindSpec,
     Parent,
+    Then,
     image_outputs,
 )
 from worker.ttapi.responses import JobInfo
@@ -104,6 +105,7 @@ __all__ = [
     "Fetch",
     "KindSpec",
     "Parent",
+    "Then",
     "check_inline_sizes",
     "factor_of",
     "fetch_of",

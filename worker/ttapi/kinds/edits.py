@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.kinds.parents import picture
-from worker.ttapi.kinds.spec import EDIT_FETCH, KindSpec
+from worker.ttapi.kinds.spec import EDIT_FETCH, KindSpec, always
 from worker.ttapi.media_requests import EDIT_FORMATS, EditType, check_prompt, check_url
 from worker.ttapi.requests import Mode, SubmitRequest, check_data_uri
 from worker.ttapi.responses import JobInfo, JobStatus
@@ -87,6 +87,8 @@ EDIT = KindSpec(
     inline=("image",),
     reads=_chained,
     outputs=_pictures,
+    makes="edit",
+    grid=always,
     action=_edit_type,
 )
 SPECS = (EDIT,)

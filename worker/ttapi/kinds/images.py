@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from worker.ttapi.errors import InvalidRequest
-from worker.ttapi.kinds.spec import KindSpec, Parent
+from worker.ttapi.kinds.spec import KindSpec, Parent, Then, always
 from worker.ttapi.requests import (
     ACTIONS,
     Dimensions,
@@ -112,24 +112,43 @@ def _press(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _grid_after(kwargs: Mapping[str, Any]) -> bool:
+    """Whether a button makes a grid of four rather than one image (an upsample or upscale)."""
+    action = str(kwargs.get("action") or "")
+    return bool(action) and not action.startswith(("upsample", "upscale"))
+
+
 def _button(params: Mapping[str, Any]) -> str:
     """An action job is reported as the button it pressed."""
     return str(params["action"]) if params.get("action") else "action"
 
 
-IMAGINE = KindSpec(name="imagine", request=ImagineRequest)
+IMAGINE = KindSpec(name="imagine", request=ImagineRequest, grid=always)
 ACTION = KindSpec(
     name="action",
     request=ActionRequest,
     parent=Parent.ALWAYS,
     reads=_press,
+    grid=_grid_after,
+    then=Then(needs=("image",), needs_said="imagine or action", buttons=ACTIONS),
     action=_button,
     factor=0.6,
 )
-SEED = KindSpec(name="seed", request=SeedRequest, parent=Parent.ALWAYS, factor=0.3)
-BLEND = KindSpec(name="blend", request=BlendRequest, inline=("images",))
-DESCRIBE = KindSpec(name="describe", request=DescribeRequest, inline=("image",), factor=0.3)
-INPAINT = KindSpec(name="inpaint", request=InpaintRequest, inline=("mask",), parent=Parent.ALWAYS)
+SEED = KindSpec(name="seed", request=SeedRequest, parent=Parent.ALWAYS, makes=None, factor=0.3)
+BLEND = KindSpec(
+    name="blend", request=BlendRequest, inline=("images",), grid=always, said="imagine"
+)
+DESCRIBE = KindSpec(
+    name="describe", request=DescribeRequest, inline=("image",), makes=None, factor=0.3
+)
+INPAINT = KindSpec(
+    name="inpaint",
+    request=InpaintRequest,
+    inline=("mask",),
+    parent=Parent.ALWAYS,
+    grid=always,
+    said="imagine",
+)
 SPECS = (IMAGINE, ACTION, SEED, BLEND, DESCRIBE, INPAINT)
 
 __all__ = [

@@ -8,7 +8,7 @@ registry (`worker.ttapi.kinds`) instead of naming it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +22,34 @@ from worker.ttapi.responses import JobInfo
 Reader = Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]]
 #: How a kind maps TTAPI's answer to the job result's media: `image_url`, `images`, `videos`.
 Outputs = Callable[[JobInfo], dict[str, Any]]
+
+
+def always(kwargs: Mapping[str, Any]) -> bool:
+    """A kind that always makes a grid of four pictures."""
+    return True
+
+
+def never(kwargs: Mapping[str, Any]) -> bool:
+    """A kind that never makes a grid."""
+    return False
+
+
+@dataclass(frozen=True)
+class Then:
+    """How a kind is spelled as a follow-up step: `--then`, batch rows' and schedules' `then`,
+    the HTTP API's `then` (`worker.jobs.steps` reads them).
+
+    `name[:OPTIONS]`, OPTIONS comma-separated, each `option=value` or a bare value that names
+    its option (`bare`), or a digit 0-3 (`index`); `choices` are each option's values. A kind
+    with `buttons` is spelled as one of them alone instead (it sets the task's `action`).
+    """
+
+    needs: tuple[str, ...]  # what the step before must have made (a KindSpec's `makes`)
+    needs_said: str  # ... as an error says it
+    bare: Mapping[str, str] = field(default_factory=dict)
+    choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    buttons: tuple[str, ...] = ()
+    picks: bool = False  # takes one picture of the step before: after a grid, needs `index`
 
 
 def as_given(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,8 +95,12 @@ class KindSpec:
     anything else); `local` the task arguments that choose what the request carries without
     being TTAPI fields. `parent` says whether it follows an earlier job, `reads` how it takes
     its inputs from that job (or from a result handed down a chain), `outputs` where TTAPI's
-    answer keeps its media. `action` is how TTAPI names a job of this kind in fetch and in its
-    history (None: the kind's own name); `factor` scales the mode's typical duration.
+    answer keeps its media. `makes` is what a step after it needs (`image`, `video`, `edit`;
+    None: no step may follow it), `grid` whether it makes four pictures (given its step's
+    arguments), `then` how it is spelled as a step (None: never a step), `said` how errors
+    name it as the step before (its name unless set). `action` is how TTAPI names a job of
+    this kind in fetch and in its history (None: the kind's own name); `factor` scales the
+    mode's typical duration.
     """
 
     name: str
@@ -79,6 +111,10 @@ class KindSpec:
     local: tuple[str, ...] = ()
     reads: Reader = as_given
     outputs: Outputs = image_outputs
+    makes: str | None = "image"
+    grid: Callable[[Mapping[str, Any]], bool] = never
+    then: Then | None = None
+    said: str = ""
     action: Callable[[Mapping[str, Any]], str] | None = None
     video: bool = False
     factor: float = 1.0
@@ -87,6 +123,11 @@ class KindSpec:
     def task(self) -> str:
         """The Celery task's name (`mj.<kind>`)."""
         return f"mj.{self.name}"
+
+    @property
+    def said_as(self) -> str:
+        """How the `then` grammar's errors name a job of this kind as the step before."""
+        return self.said or self.name
 
     @property
     def submit_path(self) -> str:
@@ -144,6 +185,9 @@ __all__ = [
     "Outputs",
     "Parent",
     "Reader",
+    "Then",
+    "always",
     "as_given",
     "image_outputs",
+    "never",
 ]

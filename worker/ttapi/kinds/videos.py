@@ -10,14 +10,15 @@ of a finished video job. Video jobs may have a lane of their own (`MJ_VIDEO_CAP`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import Field, field_validator
 
 from worker.ttapi.errors import InvalidRequest
 from worker.ttapi.kinds.parents import picture
-from worker.ttapi.kinds.spec import VIDEO_FETCH, KindSpec, Parent
+from worker.ttapi.kinds.spec import VIDEO_FETCH, KindSpec, Parent, Then
 from worker.ttapi.media_requests import (
+    BATCHES,
     Animate,
     Motion,
     Resolution,
@@ -131,6 +132,14 @@ VIDEO = KindSpec(
     local=("index",),
     reads=_video,
     outputs=clips,
+    makes="video",
+    then=Then(
+        needs=("image", "edit"),
+        needs_said="image",
+        bare={"low": "motion", "high": "motion", "sd": "resolution", "hd": "resolution"},
+        choices={"motion": get_args(Motion), "resolution": get_args(Resolution), "batch": BATCHES},
+        picks=True,
+    ),
     video=True,
 )
 VIDEO_EXTEND = KindSpec(
@@ -140,6 +149,13 @@ VIDEO_EXTEND = KindSpec(
     parent=Parent.ALWAYS,
     reads=_extend,
     outputs=clips,
+    makes="video",
+    then=Then(
+        needs=("video",),
+        needs_said="video",
+        bare={"low": "motion", "high": "motion", "auto": "animate", "manual": "animate"},
+        choices={"motion": get_args(Motion), "animate": get_args(Animate)},
+    ),
     video=True,
 )
 SPECS = (VIDEO, VIDEO_EXTEND)
