@@ -78,3 +78,14 @@ def test_the_duration_factor_is_the_kinds_and_one_for_the_rest() -> None:
         1.0,
         1.0,
     ]
+
+
+def test_the_http_apis_model_of_each_kind_is_made_of_its_specs_task_arguments() -> None:
+    from worker.api.requests import KINDS as MODELS
+
+    assert list(MODELS) == list(kinds.KINDS)
+    for name, spec in kinds.SPECS.items():
+        model = MODELS[name]
+        fields = list(model.model_fields)
+        assert (model.__name__, model.kind_name) == (spec.title, name)
+        assert fields[fields.index("kind") + 1 :] == list(spec.args), name

@@ -6,14 +6,15 @@ The models themselves are their kinds' (`worker.ttapi.kinds.videos`, `.edits`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 Motion = Literal["low", "high"]
 Resolution = Literal["sd", "hd"]
 Animate = Literal["auto", "manual"]
 EditType = Literal["edit", "retexture"]
-BATCHES = (1, 2, 4)
+Batch = Literal[1, 2, 4]
+BATCHES: tuple[int, ...] = get_args(Batch)
 MAX_URL = 4096
 #: The image types TTAPI's edit takes.
 EDIT_FORMATS = ("png", "jpg", "jpeg", "bmp", "webp")
@@ -48,6 +49,7 @@ __all__ = [
     "BATCHES",
     "EDIT_FORMATS",
     "Animate",
+    "Batch",
     "EditType",
     "Motion",
     "Resolution",

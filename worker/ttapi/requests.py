@@ -38,6 +38,8 @@ ACTIONS: tuple[str, ...] = (
     "pan_down",
     "reroll",
 )
+#: One of ACTIONS, as a field's type.
+Action = Literal[ACTIONS]  # type: ignore[valid-type]
 TIMEOUT_MIN, TIMEOUT_MAX = DEFAULT_TIMEOUT_S, LONGEST_TIMEOUT_S
 _DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,(?P<b64>[A-Za-z0-9+/=\s]+)$")
 

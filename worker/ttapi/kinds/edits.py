@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, field_validator
 
 from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.kinds.args import Account, Prompt, UrlOrDataUri
 from worker.ttapi.kinds.parents import picture
 from worker.ttapi.kinds.spec import EDIT_FETCH, KindSpec, always
 from worker.ttapi.media_requests import EDIT_FORMATS, EditType, check_prompt, check_url
@@ -83,6 +84,15 @@ def _edit_type(params: Mapping[str, Any]) -> str:
 EDIT = KindSpec(
     name="edit",
     request=EditRequest,
+    args={
+        "image": UrlOrDataUri,
+        "prompt": Prompt,
+        "type": (EditType, "edit"),
+        "mode": (Mode, "fast"),
+        "account": Account,
+    },
+    doc="`mj.edit`: redraw the transparent areas of `image` (a URL or a data URI) after `prompt`,\n"
+    "or restyle all of it (`type: retexture`).",
     fetch=EDIT_FETCH,
     inline=("image",),
     reads=_chained,

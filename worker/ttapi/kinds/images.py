@@ -7,14 +7,16 @@ TTAPI's spelling: `jobId`, `getUImages`, `imgBase64Array`, `base64`) and its `Ki
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.kinds.args import Account, DataUri, DataUris, ParentId, Prompt, Timeout
 from worker.ttapi.kinds.spec import KindSpec, Parent, Then, always
 from worker.ttapi.requests import (
     ACTIONS,
+    Action,
     Dimensions,
     Mode,
     SubmitRequest,
@@ -44,7 +46,7 @@ class ActionRequest(SubmitRequest):
 
     path: ClassVar[str] = "/midjourney/v1/action"
     job_id: str = Field(alias="jobId", min_length=1)
-    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    action: Action
 
 
 class SeedRequest(SubmitRequest):
@@ -123,27 +125,77 @@ def _button(params: Mapping[str, Any]) -> str:
     return str(params["action"]) if params.get("action") else "action"
 
 
-IMAGINE = KindSpec(name="imagine", request=ImagineRequest, grid=always)
+IMAGINE = KindSpec(
+    name="imagine",
+    request=ImagineRequest,
+    args={
+        "prompt": Prompt,
+        "mode": (Mode, "fast"),
+        "timeout": Timeout,
+        "get_u_images": (bool, Field(False, strict=True)),
+        "account": Account,
+    },
+    doc="`mj.imagine`: a prompt (with --ar, --v... flags) → a grid of four images.",
+    grid=always,
+)
 ACTION = KindSpec(
     name="action",
     request=ActionRequest,
+    args={"parent": ParentId, "action": Action, "timeout": Timeout},
+    doc="`mj.action`: a button (upsample2, upscale_creative, ...) on a finished job of yours.",
     parent=Parent.ALWAYS,
     reads=_press,
     grid=_grid_after,
-    then=Then(needs=("image",), needs_said="imagine or action", buttons=ACTIONS),
+    then=Then(
+        needs=("image",),
+        needs_said="imagine or action",
+        buttons=ACTIONS,
+        example="upsample2, upscale_creative",
+    ),
     action=_button,
     factor=0.6,
 )
-SEED = KindSpec(name="seed", request=SeedRequest, parent=Parent.ALWAYS, makes=None, factor=0.3)
+SEED = KindSpec(
+    name="seed",
+    request=SeedRequest,
+    args={"parent": ParentId},
+    doc="`mj.seed`: the seed of a finished job of yours.",
+    parent=Parent.ALWAYS,
+    makes=None,
+    factor=0.3,
+)
 BLEND = KindSpec(
-    name="blend", request=BlendRequest, inline=("images",), grid=always, said="imagine"
+    name="blend",
+    request=BlendRequest,
+    args={
+        "images": (DataUris, Field(min_length=2, max_length=5)),
+        "dimensions": (Dimensions, "SQUARE"),
+        "mode": (Mode, "fast"),
+        "account": Account,
+    },
+    doc="`mj.blend`: 2–5 images (data URIs) blended into one grid.",
+    inline=("images",),
+    grid=always,
+    said="imagine",
 )
 DESCRIBE = KindSpec(
-    name="describe", request=DescribeRequest, inline=("image",), makes=None, factor=0.3
+    name="describe",
+    request=DescribeRequest,
+    args={"image": DataUri, "mode": (Mode, "fast"), "account": Account},
+    doc="`mj.describe`: one image (a data URI) → four prompts.",
+    inline=("image",),
+    makes=None,
+    factor=0.3,
 )
 INPAINT = KindSpec(
     name="inpaint",
     request=InpaintRequest,
+    args={
+        "parent": ParentId,
+        "mask": DataUri,
+        "prompt": (str | None, Field(None, max_length=8000)),
+    },
+    doc="`mj.inpaint` (Vary Region): a mask (data URI) on a finished job of yours.",
     inline=("mask",),
     parent=Parent.ALWAYS,
     grid=always,

@@ -50,6 +50,7 @@ class Then:
     choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     buttons: tuple[str, ...] = ()
     picks: bool = False  # takes one picture of the step before: after a grid, needs `index`
+    example: str = ""  # how the HTTP API's and the CLI's help show it
 
 
 def as_given(params: dict[str, Any], parent: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,10 @@ class Parent(StrEnum):
 class KindSpec:
     """One job kind: everything mj-worker needs to know to run it.
 
-    `request` is TTAPI's request model (its `path` is where the kind is submitted); `inline`
+    `request` is TTAPI's request model (its `path` is where the kind is submitted). `args` are
+    the task's arguments as the HTTP API takes them (pydantic field definitions, in order:
+    `worker.api.requests` makes the kind's model of them, named `title`, described by `doc`);
+    `tenant` and `priority`, which every kind takes, are not among them. `inline`
     names the task arguments that may carry an image inline (their size is checked before
     anything else); `local` the task arguments that choose what the request carries without
     being TTAPI fields. `parent` says whether it follows an earlier job, `reads` how it takes
@@ -105,6 +109,8 @@ class KindSpec:
 
     name: str
     request: type[SubmitRequest]
+    args: Mapping[str, Any]
+    doc: str
     fetch: Fetch = V1_FETCH
     inline: tuple[str, ...] = ()
     parent: Parent = Parent.NONE
@@ -123,6 +129,11 @@ class KindSpec:
     def task(self) -> str:
         """The Celery task's name (`mj.<kind>`)."""
         return f"mj.{self.name}"
+
+    @property
+    def title(self) -> str:
+        """The name of the HTTP API's model of this kind (`VideoExtend`)."""
+        return "".join(part.title() for part in self.name.split("_"))
 
     @property
     def said_as(self) -> str:

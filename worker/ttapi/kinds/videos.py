@@ -15,11 +15,13 @@ from typing import Any, ClassVar, get_args
 from pydantic import Field, field_validator
 
 from worker.ttapi.errors import InvalidRequest
+from worker.ttapi.kinds.args import MAX_URL, Account, Frame, ParentId
 from worker.ttapi.kinds.parents import picture
 from worker.ttapi.kinds.spec import VIDEO_FETCH, KindSpec, Parent, Then
 from worker.ttapi.media_requests import (
     BATCHES,
     Animate,
+    Batch,
     Motion,
     Resolution,
     check_batch,
@@ -127,6 +129,19 @@ def clips(info: JobInfo) -> dict[str, Any]:
 VIDEO = KindSpec(
     name="video",
     request=VideoRequest,
+    args={
+        "image": (Frame, Field(None, max_length=MAX_URL)),
+        "parent": (ParentId | None, None),
+        "index": (int | None, Field(None, ge=0, le=3, strict=True)),
+        "prompt": (str | None, Field(None, max_length=8000)),
+        "end_image": (Frame, Field(None, max_length=MAX_URL)),
+        "motion": (Motion, "low"),
+        "resolution": (Resolution, "sd"),
+        "batch": (Batch, 4),
+        "account": Account,
+    },
+    doc="`mj.video`: clips of about 5 s from `image` (a public URL), or from picture `index` of\n"
+    "a finished image job of yours (`parent`).",
     fetch=VIDEO_FETCH,
     parent=Parent.MAY,
     local=("index",),
@@ -139,12 +154,20 @@ VIDEO = KindSpec(
         bare={"low": "motion", "high": "motion", "sd": "resolution", "hd": "resolution"},
         choices={"motion": get_args(Motion), "resolution": get_args(Resolution), "batch": BATCHES},
         picks=True,
+        example="video:high",
     ),
     video=True,
 )
 VIDEO_EXTEND = KindSpec(
     name="video_extend",
     request=VideoExtendRequest,
+    args={
+        "parent": ParentId,
+        "index": (int, Field(ge=0, le=3, strict=True)),
+        "motion": (Motion, "low"),
+        "animate": (Animate, "auto"),
+    },
+    doc="`mj.video_extend`: 5 s more of clip `index` of a finished video job of yours.",
     fetch=VIDEO_FETCH,
     parent=Parent.ALWAYS,
     reads=_extend,
@@ -155,6 +178,7 @@ VIDEO_EXTEND = KindSpec(
         needs_said="video",
         bare={"low": "motion", "high": "motion", "auto": "animate", "manual": "animate"},
         choices={"motion": get_args(Motion), "animate": get_args(Animate)},
+        example="video_extend:0",
     ),
     video=True,
 )
