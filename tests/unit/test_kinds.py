@@ -89,3 +89,11 @@ def test_the_http_apis_model_of_each_kind_is_made_of_its_specs_task_arguments() 
         fields = list(model.model_fields)
         assert (model.__name__, model.kind_name) == (spec.title, name)
         assert fields[fields.index("kind") + 1 :] == list(spec.args), name
+
+
+def test_a_batch_row_starts_with_the_kinds_whose_spec_names_its_options() -> None:
+    from worker.cli.batch import OPTIONS
+
+    assert list(OPTIONS) == ["imagine", "video", "edit"]
+    for name, options in OPTIONS.items():
+        assert set(options) <= set(kinds.SPECS[name].args), name

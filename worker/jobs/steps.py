@@ -90,6 +90,13 @@ def unknown_message(bad: Iterable[str]) -> str:
     return f"then: unknown action(s) {list(bad)} (valid: {', '.join(_BUTTONS)}; or {SYNTAX})"
 
 
+def examples_after(kind: str) -> str:
+    """Examples of the steps that may follow a job of `kind` (for help texts)."""
+    made = spec_of(kind).makes
+    then = [s.then for s in SPECS.values() if s.then is not None and made in s.then.needs]
+    return ", ".join(t.example for t in then if t.example)
+
+
 def parse_steps(texts: Iterable[str], first: str | None = "imagine") -> list[Step]:
     """Every step, checked in order: each must follow what the step before it made (after a
     `first` job of that kind; None checks each step alone)."""
@@ -122,4 +129,12 @@ def parse_steps(texts: Iterable[str], first: str | None = "imagine") -> list[Ste
     return steps
 
 
-__all__ = ["STEP_KINDS", "SYNTAX", "Step", "parse_step", "parse_steps", "unknown_message"]
+__all__ = [
+    "STEP_KINDS",
+    "SYNTAX",
+    "Step",
+    "examples_after",
+    "parse_step",
+    "parse_steps",
+    "unknown_message",
+]

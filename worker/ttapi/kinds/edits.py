@@ -99,6 +99,7 @@ EDIT = KindSpec(
     outputs=_pictures,
     makes="edit",
     grid=always,
+    batch=("image", "type", "mode"),
     action=_edit_type,
 )
 SPECS = (EDIT,)

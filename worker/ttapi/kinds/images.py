@@ -137,6 +137,7 @@ IMAGINE = KindSpec(
     },
     doc="`mj.imagine`: a prompt (with --ar, --v... flags) → a grid of four images.",
     grid=always,
+    batch=("mode", "timeout"),
 )
 ACTION = KindSpec(
     name="action",

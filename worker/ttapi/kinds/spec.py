@@ -93,8 +93,9 @@ class KindSpec:
 
     `request` is TTAPI's request model (its `path` is where the kind is submitted). `args` are
     the task's arguments as the HTTP API takes them (pydantic field definitions, in order:
-    `worker.api.requests` makes the kind's model of them, named `title`, described by `doc`);
-    `tenant` and `priority`, which every kind takes, are not among them. `inline`
+    `worker.api.requests` makes the kind's model of them, named `title`, described by `doc`;
+    a batch file's row may start with the kind when `batch` names the ones a row takes); `tenant`
+    and `priority`, which every kind takes, are not among them. `inline`
     names the task arguments that may carry an image inline (their size is checked before
     anything else); `local` the task arguments that choose what the request carries without
     being TTAPI fields. `parent` says whether it follows an earlier job, `reads` how it takes
@@ -121,6 +122,7 @@ class KindSpec:
     grid: Callable[[Mapping[str, Any]], bool] = never
     then: Then | None = None
     said: str = ""
+    batch: tuple[str, ...] | None = None
     action: Callable[[Mapping[str, Any]], str] | None = None
     video: bool = False
     factor: float = 1.0

@@ -156,6 +156,7 @@ VIDEO = KindSpec(
         picks=True,
         example="video:high",
     ),
+    batch=("image", "end_image", "motion", "resolution", "batch"),
     video=True,
 )
 VIDEO_EXTEND = KindSpec(
