@@ -3,6 +3,11 @@ is read from it (worker.ttapi.kinds)."""
 
 from __future__ import annotations
 
+import inspect
+import os
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from worker.ttapi import errors, kinds
@@ -97,3 +102,58 @@ def test_a_batch_row_starts_with_the_kinds_whose_spec_names_its_options() -> Non
     assert list(OPTIONS) == ["imagine", "video", "edit"]
     for name, options in OPTIONS.items():
         assert set(options) <= set(kinds.SPECS[name].args), name
+
+
+def test_each_kinds_task_takes_its_specs_arguments_and_who_asks() -> None:
+    import tasks
+    from worker.adapter.app import app
+
+    for spec in kinds.SPECS.values():  # exported as `tasks.<kind>`
+        assert spec.name in tasks.__all__ and getattr(tasks, spec.name).name == spec.task
+    for spec in kinds.SPECS.values():
+        params = set(inspect.signature(app.tasks[spec.task].run).parameters) - {"self"}
+        assert params == {*spec.args, "tenant", "priority"}, spec.name
+
+
+@pytest.mark.parametrize(
+    ("task", "kwargs", "params", "who"),
+    [
+        (
+            "video_extend",
+            {"parent": "v-1", "index": 2, "tenant": "web"},
+            {"index": 2, "motion": "low", "animate": "auto"},
+            {"account": None, "parent": "v-1", "tenant": "web", "priority": None},
+        ),
+        (
+            "imagine",
+            {"prompt": "a cat", "account": "acct-1", "priority": "high"},
+            {"prompt": "a cat", "mode": "fast", "timeout": None, "get_u_images": False},
+            {"account": "acct-1", "parent": None, "tenant": None, "priority": "high"},
+        ),
+    ],
+)
+def test_a_task_hands_its_kind_the_jobs_parameters_and_who_asks_apart(
+    monkeypatch: pytest.MonkeyPatch,
+    task: str,
+    kwargs: dict[str, Any],
+    params: dict[str, Any],
+    who: dict[str, Any],
+) -> None:
+    import tasks
+    from tasks import jobs
+    from worker.adapter.app import app
+    from worker.jobs.outcome import Done
+
+    seen: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    def run(rt: Any, job_id: str, kind: str, got: dict[str, Any], **opts: Any) -> Done:
+        seen.append((kind, got, {k: opts[k] for k in who}))
+        return Done({"job_id": job_id})
+
+    monkeypatch.setattr(jobs, "entry", SimpleNamespace(run=run))
+    monkeypatch.setattr(jobs, "delivered", lambda rt, task_id: None)
+    monkeypatch.setattr(app, "_runtime", object())
+    monkeypatch.setattr(app, "_runtime_pid", os.getpid())
+    result = getattr(tasks, task).apply(kwargs=kwargs, task_id="task-1")
+    assert result.get() == {"job_id": "task-1"}
+    assert seen == [(task, params, who)]
