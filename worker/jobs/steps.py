@@ -31,7 +31,7 @@ _BUTTONS = {b: s.name for s in SPECS.values() if s.then is not None for b in s.t
 
 @dataclass(frozen=True)
 class Step:
-    """One follow-up: its kind (action, video, video_extend) and its task's keyword arguments."""
+    """One follow-up: its kind (action, video, ...) and its task's keyword arguments."""
 
     kind: str
     kwargs: dict[str, Any] = field(default_factory=dict)

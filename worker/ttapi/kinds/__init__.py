@@ -46,7 +46,7 @@ def spec_of(kind: str) -> KindSpec:
 
 
 def is_video_kind(kind: str) -> bool:
-    """True for the kinds that make videos (`video`, `video_extend`): what MJ_VIDEO_CAP counts."""
+    """True for the kinds that make videos (their spec says `video`): what MJ_VIDEO_CAP counts."""
     return kind in VIDEO_KINDS
 
 

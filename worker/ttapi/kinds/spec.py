@@ -134,7 +134,7 @@ class KindSpec:
 
     @property
     def title(self) -> str:
-        """The name of the HTTP API's model of this kind (`VideoExtend`)."""
+        """The name of the HTTP API's model of this kind: its name in CamelCase (`Imagine`)."""
         return "".join(part.title() for part in self.name.split("_"))
 
     @property
