@@ -91,21 +91,23 @@ class Parent(StrEnum):
 class KindSpec:
     """One job kind: everything mj-worker needs to know to run it.
 
-    `request` is TTAPI's request model (its `path` is where the kind is submitted). `args` are
-    the task's arguments as the HTTP API takes them (pydantic field definitions, in order:
-    `worker.api.requests` makes the kind's model of them, named `title`, described by `doc`;
-    a batch file's row may start with the kind when `batch` names the ones a row takes); `tenant`
-    and `priority`, which every kind takes, are not among them. `inline`
-    names the task arguments that may carry an image inline (their size is checked before
-    anything else); `local` the task arguments that choose what the request carries without
-    being TTAPI fields. `parent` says whether it follows an earlier job, `reads` how it takes
-    its inputs from that job (or from a result handed down a chain), `outputs` where TTAPI's
-    answer keeps its media. `makes` is what a step after it needs (`image`, `video`, `edit`;
-    None: no step may follow it), `grid` whether it makes four pictures (given its step's
-    arguments), `then` how it is spelled as a step (None: never a step), `said` how errors
-    name it as the step before (its name unless set). `action` is how TTAPI names a job of
-    this kind in fetch and in its history (None: the kind's own name); `factor` scales the
-    mode's typical duration.
+    TTAPI     `request` (its model; its `path` is where the kind is submitted), `fetch`,
+              `action` (how TTAPI names such a job in fetch and its history; None: the kind's
+              name), `outputs` (where TTAPI's answer keeps the job result's media)
+    inputs    `args` (the task's arguments but `tenant` and `priority`, as the HTTP API takes
+              them: pydantic field definitions in order, of which `worker.api.requests` makes
+              the kind's model, named `title`, described by `doc`), `inline` (the arguments
+              that may carry an image inline: their size is checked before anything else),
+              `local` (the arguments the request does not carry), `batch` (those a batch row
+              takes, when a row may start with the kind)
+    parents   `parent` (whether it follows an earlier job), `reads` (how it takes its inputs
+              from that job, or from a result handed down a chain)
+    chains    `makes` (what a step after it needs: image, video, edit; None: no step may
+              follow it), `grid` (whether it makes four pictures, given its step's arguments),
+              `then` (how it is spelled as a step; None: never one), `said` (how errors name
+              it as the step before; its name unless set)
+    running   `video` (in a video lane under MJ_VIDEO_CAP), `factor` (of its mode's typical
+              duration)
     """
 
     name: str
@@ -113,17 +115,17 @@ class KindSpec:
     args: Mapping[str, Any]
     doc: str
     fetch: Fetch = V1_FETCH
-    inline: tuple[str, ...] = ()
-    parent: Parent = Parent.NONE
-    local: tuple[str, ...] = ()
-    reads: Reader = as_given
+    action: Callable[[Mapping[str, Any]], str] | None = None
     outputs: Outputs = image_outputs
+    inline: tuple[str, ...] = ()
+    local: tuple[str, ...] = ()
+    batch: tuple[str, ...] | None = None
+    parent: Parent = Parent.NONE
+    reads: Reader = as_given
     makes: str | None = "image"
     grid: Callable[[Mapping[str, Any]], bool] = never
     then: Then | None = None
     said: str = ""
-    batch: tuple[str, ...] | None = None
-    action: Callable[[Mapping[str, Any]], str] | None = None
     video: bool = False
     factor: float = 1.0
 

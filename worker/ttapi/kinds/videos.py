@@ -120,7 +120,7 @@ def _is_video(parent: Mapping[str, Any]) -> bool:
     return made_by in {s.name for s in SPECS} or bool(parent.get("videos"))
 
 
-def clips(info: JobInfo) -> dict[str, Any]:
+def _clips(info: JobInfo) -> dict[str, Any]:
     """A video job's media: its clips, as `videos`, `videoUrl`, `images` or `cdnImages`."""
     videos = info.videos or info.images or info.cdn_images
     return {"image_url": info.cdn_image, "images": None, "videos": videos}
@@ -146,7 +146,7 @@ VIDEO = KindSpec(
     parent=Parent.MAY,
     local=("index",),
     reads=_video,
-    outputs=clips,
+    outputs=_clips,
     makes="video",
     then=Then(
         needs=("image", "edit"),
@@ -172,7 +172,7 @@ VIDEO_EXTEND = KindSpec(
     fetch=VIDEO_FETCH,
     parent=Parent.ALWAYS,
     reads=_extend,
-    outputs=clips,
+    outputs=_clips,
     makes="video",
     then=Then(
         needs=("video",),
