@@ -12,20 +12,11 @@ from typing import Any
 from celery import Task
 from celery.canvas import Signature
 
-from tasks import revokes  # noqa: F401  (its signal handlers: revoke and expires of job tasks)
-from tasks.jobs import (
-    JobTask,
-    action,
-    blend,
-    describe,
-    edit,
-    epoch,
-    imagine,
-    inpaint,
-    seed,
-    video,
-    video_extend,
+from tasks import (
+    jobs,
+    revokes,  # noqa: F401  (its signal handlers: revoke and expires of job tasks)
 )
+from tasks.jobs import *  # noqa: F403  (the job tasks, one per kind: their names are jobs.__all__)
 from worker.adapter import schedules
 from worker.adapter.app import app
 from worker.adapter.pipelines import build_pipeline
@@ -42,21 +33,7 @@ from worker.policy import (
 from worker.storage.local import download_stored, stored_objects
 from worker.storage.target import storage_for
 
-__all__ = [
-    "JobTask",
-    "action",
-    "blend",
-    "describe",
-    "download",
-    "edit",
-    "epoch",
-    "imagine",
-    "inpaint",
-    "pipeline",
-    "seed",
-    "video",
-    "video_extend",
-]
+__all__ = sorted([*jobs.__all__, "download", "pipeline"])
 
 
 @app.task(name="mj.poll", ignore_result=True, send_events=False)

@@ -45,28 +45,27 @@ class JobTask(Task):
             delivered(app.runtime, task_id)
 
 
-def _run(
-    task: Task,
-    kind: str,
-    params: dict[str, Any],
-    *,
-    account: str | None = None,
-    parent: Any = None,
-    tenant: str | None = None,
-    priority: str | None = None,
-) -> dict[str, Any]:
+#: Task arguments that say who asks and where the job runs; the others are the job's parameters.
+_CALLER_ARGS = ("account", "parent", "tenant", "priority")
+
+
+def _run(task: Task, args: dict[str, Any]) -> dict[str, Any]:
+    """Run the job of `task`'s kind (`mj.<kind>`) with the task's arguments, its `locals()`:
+    `account`, `parent`, `tenant` and `priority` where it takes them, the rest are the job's
+    parameters as its kind's spec reads them (`worker.ttapi.kinds`)."""
     job_id = str(task.request.id)
+    params = {k: v for k, v in args.items() if k != "self" and k not in _CALLER_ARGS}
     outcome = entry.run(
         app.runtime,
         job_id,
-        kind,
+        str(task.name).removeprefix("mj."),
         params,
         signature=lambda: task_signature(task),
-        account=account,
-        parent=parent,
+        account=args.get("account"),
+        parent=args.get("parent"),
         expires_at=epoch(task.request.expires),
-        tenant=tenant,
-        priority=priority,
+        tenant=args.get("tenant"),
+        priority=args.get("priority"),
     )
     if isinstance(outcome, Done):
         return outcome.result
@@ -98,14 +97,7 @@ def imagine(
     priority: str | None = None,
 ) -> dict[str, Any]:
     """Generate a 4-image grid from `prompt`; returns the job result once TTAPI is done."""
-    return _run(
-        self,
-        "imagine",
-        {"prompt": prompt, "mode": mode, "timeout": timeout, "get_u_images": get_u_images},
-        account=account,
-        tenant=tenant,
-        priority=priority,
-    )
+    return _run(self, locals())
 
 
 @app.task(name="mj.action", bind=True, base=JobTask)
@@ -118,14 +110,7 @@ def action(
     priority: str | None = None,
 ) -> dict[str, Any]:
     """Press `action` (upsample2, upscale_creative, ...) on `parent` (a result or a job id)."""
-    return _run(
-        self,
-        "action",
-        {"action": action, "timeout": timeout},
-        parent=parent,
-        tenant=tenant,
-        priority=priority,
-    )
+    return _run(self, locals())
 
 
 @app.task(name="mj.seed", bind=True, base=JobTask)
@@ -133,7 +118,7 @@ def seed(
     self: Task, parent: Any, tenant: str | None = None, priority: str | None = None
 ) -> dict[str, Any]:
     """Get the seed of `parent`."""
-    return _run(self, "seed", {}, parent=parent, tenant=tenant, priority=priority)
+    return _run(self, locals())
 
 
 @app.task(name="mj.blend", bind=True, base=JobTask)
@@ -147,14 +132,7 @@ def blend(
     priority: str | None = None,
 ) -> dict[str, Any]:
     """Blend 2–5 data-URI images."""
-    return _run(
-        self,
-        "blend",
-        {"images": images, "dimensions": dimensions, "mode": mode},
-        account=account,
-        tenant=tenant,
-        priority=priority,
-    )
+    return _run(self, locals())
 
 
 @app.task(name="mj.describe", bind=True, base=JobTask)
@@ -167,14 +145,7 @@ def describe(
     priority: str | None = None,
 ) -> dict[str, Any]:
     """Describe a data-URI image as four prompts."""
-    return _run(
-        self,
-        "describe",
-        {"image": image, "mode": mode},
-        account=account,
-        tenant=tenant,
-        priority=priority,
-    )
+    return _run(self, locals())
 
 
 @app.task(name="mj.inpaint", bind=True, base=JobTask)
@@ -187,14 +158,7 @@ def inpaint(
     priority: str | None = None,
 ) -> dict[str, Any]:
     """Vary the masked region of `parent` (Vary Region), optionally with a new prompt."""
-    return _run(
-        self,
-        "inpaint",
-        {"mask": mask, "prompt": prompt},
-        parent=parent,
-        tenant=tenant,
-        priority=priority,
-    )
+    return _run(self, locals())
 
 
 @app.task(name="mj.video", bind=True, base=JobTask)
@@ -215,18 +179,7 @@ def video(
     """Make clips of about 5 s from `image` (a public URL) or picture `index` of `parent` (a
     finished image job: then a follow-up on its account, its prompt unless `prompt` is given).
     The result carries the clips' URLs in `videos`."""
-    params = {
-        "image": image,
-        "prompt": prompt,
-        "index": index,
-        "end_image": end_image,
-        "motion": motion,
-        "resolution": resolution,
-        "batch": batch,
-    }
-    return _run(
-        self, "video", params, account=account, parent=parent, tenant=tenant, priority=priority
-    )
+    return _run(self, locals())
 
 
 @app.task(name="mj.video_extend", bind=True, base=JobTask)
@@ -240,8 +193,7 @@ def video_extend(
     priority: str | None = None,
 ) -> dict[str, Any]:
     """Continue clip `index` (0–3) of `parent`, a finished video job, by about 5 s."""
-    params = {"index": index, "motion": motion, "animate": animate}
-    return _run(self, "video_extend", params, parent=parent, tenant=tenant, priority=priority)
+    return _run(self, locals())
 
 
 @app.task(name="mj.edit", bind=True, base=JobTask)
@@ -257,5 +209,4 @@ def edit(
 ) -> dict[str, Any]:
     """Redraw the transparent areas of `image` (a URL or data URI; in a chain, the previous
     step's picture) after `prompt`, or restyle all of it with `type="retexture"`."""
-    params = {"image": image, "prompt": prompt, "type": type, "mode": mode}
-    return _run(self, "edit", params, account=account, tenant=tenant, priority=priority)
+    return _run(self, locals())

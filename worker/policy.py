@@ -41,8 +41,6 @@ LONGEST_TIMEOUT_S = 1200
 # -- when to poll (jobs.timing) ------------------------------------------------------------
 # TTAPI's typical durations in seconds (fast ≲ 90 s, turbo ≲ 60 s, relax ≲ 10 min).
 TYPICAL_S = {"fast": 60.0, "turbo": 40.0, "relax": 300.0}
-# Follow-up kinds are quicker than a full grid (an upsample is about half an imagine).
-KIND_FACTOR = {"action": 0.6, "seed": 0.3, "describe": 0.3}
 EMA_WEIGHT = 0.3  # a finished job's weight in the learned duration: adapts within a few jobs
 DURATIONS_CACHE_S = 5.0  # a learned duration moves a few percent per job: no read per fetch
 POLL_ERROR_DOUBLINGS = 12  # failed fetches in a row back off min gap × 2**n, n ≤ this (clamped)

@@ -18,6 +18,7 @@ import requests
 from tests.support.stack import Stack
 from tests.support.web import Web, running_web
 from worker.api.tokens import secret_key
+from worker.devtools.simulator.images import png_bytes
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-api-account-0001"
@@ -93,6 +94,18 @@ def test_a_pipeline_posted_over_http_runs_to_its_result_and_calls_back(
     finally:
         hook.shutdown()
         hook.server_close()
+
+
+def test_a_blend_and_its_follow_up_posted_over_http_run_to_their_result(web: Web) -> None:
+    # Every kind is published through the same chain builder: a blend (or a describe, an
+    # inpaint, a seed) once made it raise, and the POST answered 500.
+    png = "data:image/png;base64," + base64.b64encode(png_bytes("a blended cat")).decode()
+    body = {"kind": "blend", "images": [png, png], "then": ["upsample1"]}
+    made = requests.post(f"{web.url}/v1/jobs", json=body, headers=web.bearer, timeout=30)
+    assert made.status_code == 202, made.text
+    job = until_ended(web, made.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert [s["name"] for s in job["steps"]] == ["blend", "upsample1"]
 
 
 def test_midjourney_proxy_clients_submit_fetch_and_press_buttons(web: Web) -> None:

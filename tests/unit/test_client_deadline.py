@@ -17,7 +17,8 @@ from tests.support.scripted import Reply, ScriptedServer
 from worker.ttapi import errors
 from worker.ttapi.client import TTAPIClient
 from worker.ttapi.deadline import Call, Watchdog
-from worker.ttapi.requests import ImagineRequest, validate
+from worker.ttapi.kinds.images import ImagineRequest
+from worker.ttapi.requests import validate
 
 KEY = "sk-test-secret-key-0123456789"
 OK = {"status": "SUCCESS", "message": "", "data": {"jobId": "tt-trickled-0001"}}

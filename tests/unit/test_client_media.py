@@ -43,16 +43,22 @@ def test_video_extend_and_edit_round_trip_whatever_the_submit_calls_the_id(
     sim: Simulator, client: TTAPIClient, id_key: str
 ) -> None:
     sim.set_faults(submit_id_key=id_key)
-    video = finish(client, client.video(FRAME, "a boat", batch=2).job_id, "video")
+    video = finish(
+        client, client.start("video", image=FRAME, prompt="a boat", batch=2).job_id, "video"
+    )
     assert (video.status, video.action, video.videos and len(video.videos)) == (
         "SUCCESS",
         "video",
         2,
     )
     assert video.submit_time is not None and video.finish_time is not None
-    longer = finish(client, client.video_extend(video.job_id, 1).job_id, "video_extend")
+    longer = finish(
+        client, client.start("video_extend", job_id=video.job_id, index=1).job_id, "video_extend"
+    )
     assert longer.action == "video_extend" and len(longer.videos or []) == 4
-    edit = finish(client, client.edit(FRAME, "a hat", type="retexture").job_id, "edit")
+    edit = finish(
+        client, client.start("edit", image=FRAME, prompt="a hat", type="retexture").job_id, "edit"
+    )
     assert edit.status == "SUCCESS" and len(edit.images or []) == 4
     assert len(edit.cdn_images or []) == 4 and edit.width and edit.height
 
@@ -64,7 +70,9 @@ def test_a_videos_clips_are_read_whatever_the_fetch_calls_the_list(
 ) -> None:
     sim.set_faults(video_list_key=list_key)
     for batch in (1, 4):
-        info = finish(client, client.video(FRAME, "a kite", batch=batch).job_id, "video")
+        info = finish(
+            client, client.start("video", image=FRAME, prompt="a kite", batch=batch).job_id, "video"
+        )
         clips = {"videos": info.videos, "videoUrl": info.videos}.get(
             list_key, info.images if list_key == "images" else info.cdn_images
         )
@@ -75,7 +83,7 @@ def test_a_videos_clips_are_read_whatever_the_fetch_calls_the_list(
 def test_an_edit_is_fetched_at_its_own_path_which_knows_no_image_job(
     client: TTAPIClient,
 ) -> None:
-    edit = client.edit(FRAME, "a hat").job_id
+    edit = client.start("edit", image=FRAME, prompt="a hat").job_id
     assert finish(client, edit, "edit").status == "SUCCESS"
     with pytest.raises(errors.NotFound):
         client.fetch(edit, "imagine")
@@ -83,7 +91,7 @@ def test_an_edit_is_fetched_at_its_own_path_which_knows_no_image_job(
 
 def test_a_refused_video_submit_names_its_endpoint(client: TTAPIClient) -> None:
     with pytest.raises(errors.BadRequest) as info:
-        client.video_extend("no-such-job", 0)
+        client.start("video_extend", job_id="no-such-job", index=0)
     assert info.value.endpoint == "video-extend"
     assert "not found" in str(info.value)
 
@@ -92,5 +100,5 @@ def test_a_video_submit_refused_by_our_own_checks_sends_nothing(
     sim: Simulator, client: TTAPIClient
 ) -> None:
     with pytest.raises(errors.InvalidRequest, match="batch: must be 1, 2 or 4"):
-        client.video(FRAME, "a boat", batch=3)
+        client.start("video", image=FRAME, prompt="a boat", batch=3)
     assert sim.stats()["accounts"][LABEL]["requests"] == 0

@@ -46,14 +46,14 @@ def test_every_endpoint_round_trips_through_the_models(client: TTAPIClient) -> N
     grid = finish(client, client.imagine("a lighthouse --ar 3:2", mode="turbo").job_id)
     assert grid.status == "SUCCESS" and len(grid.images or []) == 4
     assert "upsample2" in grid.components
-    up = finish(client, client.action(grid.job_id, "upsample2").job_id)
+    up = finish(client, client.start("action", job_id=grid.job_id, action="upsample2").job_id)
     assert up.action == "upsample2" and "upscale_creative" in up.components
-    seed = finish(client, client.seed(grid.job_id).job_id)
+    seed = finish(client, client.start("seed", job_id=grid.job_id).job_id)
     assert seed.seed and seed.seed.isdigit()
     for job in (
-        client.blend([PNG, PNG], dimensions="PORTRAIT"),
-        client.describe(PNG),
-        client.inpaint(grid.job_id, "UklGRrw0AABXRUJQ", prompt="white"),
+        client.start("blend", images=[PNG, PNG], dimensions="PORTRAIT"),
+        client.start("describe", image=PNG),
+        client.start("inpaint", job_id=grid.job_id, mask="UklGRrw0AABXRUJQ", prompt="white"),
     ):
         assert finish(client, job.job_id).status == "SUCCESS"
     info = client.info()
@@ -91,7 +91,7 @@ def test_each_refusal_of_the_simulator_raises_its_exception(
         client.fetch("no-such-job")
     with pytest.raises(errors.BadRequest, match="upscale_creative"):
         grid = finish(client, client.imagine("a boat").job_id)
-        client.action(grid.job_id, "upscale_creative")
+        client.start("action", job_id=grid.job_id, action="upscale_creative")
     sim.set_account(OTHER, balance=0)
     with pytest.raises(errors.InsufficientBalance):
         TTAPIClient(Account.from_key(OTHER), sim.url).imagine("a cat")

@@ -9,13 +9,10 @@ import pytest
 
 from worker.devtools.simulator import config as sim_config
 from worker.ttapi import errors, kinds
-from worker.ttapi.media_requests import (
-    REQUESTS_BY_KIND,
-    EditRequest,
-    VideoExtendRequest,
-    VideoRequest,
-)
-from worker.ttapi.requests import check_inline_sizes, validate
+from worker.ttapi.kinds import check_inline_sizes
+from worker.ttapi.kinds.edits import EditRequest
+from worker.ttapi.kinds.videos import VideoExtendRequest, VideoRequest
+from worker.ttapi.requests import validate
 from worker.ttapi.responses import Envelope, JobInfo, SubmitResult
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -109,7 +106,7 @@ def test_an_edit_image_over_the_inline_limit_is_refused_and_a_url_is_not_measure
 def test_each_kind_says_whether_it_is_video_where_it_is_fetched_and_its_action(
     kind: str, params: dict[str, Any], video: bool, path: str, action: str
 ) -> None:
-    assert kind in REQUESTS_BY_KIND and kind in kinds.KINDS
+    assert kind in kinds.SPECS and kind in kinds.KINDS
     assert kinds.is_video_kind(kind) is video
     assert kinds.fetch_path(kind) == path
     assert kinds.ttapi_action(kind, params) == action

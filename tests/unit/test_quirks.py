@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 
 from worker.ttapi import errors
-from worker.ttapi.requests import (
+from worker.ttapi.kinds.images import (
     ActionRequest,
     BlendRequest,
     DescribeRequest,
     ImagineRequest,
     InpaintRequest,
     SeedRequest,
-    validate,
 )
+from worker.ttapi.requests import validate
 from worker.ttapi.responses import (
     AccountInfo,
     Envelope,

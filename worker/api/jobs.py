@@ -26,12 +26,12 @@ from worker.api.core import Api, Busy
 from worker.api.idempotency import job_id_for, request_digest
 from worker.api.problems import ApiProblem, invalid
 from worker.api.reads import job_of, parent_result, view
-from worker.api.requests import FOLLOWS, JobBase
+from worker.api.requests import JobBase
 from worker.api.tokens import Token
 from worker.api.views import Job, StepFacts
 from worker.jobs.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
-from worker.ttapi.requests import check_inline_sizes
+from worker.ttapi.kinds import check_inline_sizes
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def step_names(req: JobBase) -> list[str]:
     """What each step does (imagine, upsample2, video, ...), as `mjw show` names them."""
     first = str(getattr(req, "action", None) or req.kind_name)
     names = [first]
-    for step in parse_steps(req.then, FOLLOWS[req.kind_name] if req.then else None):
+    for step in parse_steps(req.then, req.kind_name if req.then else None):
         names.append(str(step.kwargs.get("action") or step.kind))
     return names
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from worker.adapter.api_jobs import BrokerUnavailable
+from worker.ttapi.kinds import KINDS
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -103,17 +104,7 @@ def field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts) or "kind"
 
 
-_KIND_TAGS = {
-    "imagine",
-    "action",
-    "seed",
-    "blend",
-    "describe",
-    "inpaint",
-    "video",
-    "video_extend",
-    "edit",
-}
+_KIND_TAGS = set(KINDS)
 
 
 def _validation(request: Request, exc: Exception) -> Any:

@@ -22,19 +22,13 @@ from typing import Any
 from config.tenants import PRIORITIES, TENANT_PATTERN
 from worker.jobs.steps import parse_steps
 from worker.ttapi.errors import InvalidRequest
-from worker.ttapi.media_requests import EditRequest, VideoRequest
-from worker.ttapi.requests import MODES, ImagineRequest, SubmitRequest, validate
+from worker.ttapi.kinds import SPECS
+from worker.ttapi.requests import MODES, validate
 
-#: The options of each kind of first job, as a JSON line names them (`account` besides).
+#: The options of each kind a row may start with, as a JSON line names them (`account`
+#: besides): the kinds' specs say (`KindSpec.batch`).
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "imagine": ("mode", "timeout"),
-    "video": ("image", "end_image", "motion", "resolution", "batch"),
-    "edit": ("image", "type", "mode"),
-}
-REQUEST: dict[str, type[SubmitRequest]] = {
-    "imagine": ImagineRequest,
-    "video": VideoRequest,
-    "edit": EditRequest,
+    name: spec.batch for name, spec in SPECS.items() if spec.batch is not None
 }
 #: Who asks, and how urgent: a row's own keys, or the command's --tenant / --priority.
 CALLER_KEYS = ("tenant", "priority")
@@ -173,7 +167,7 @@ def make_row(
         options["mode"] = mode
     try:
         fields = {k: v for k, v in options.items() if k != "account"}
-        validate(REQUEST[kind], prompt=prompt, **fields)
+        validate(SPECS[kind].request, prompt=prompt, **fields)
     except InvalidRequest as exc:
         return bad(str(exc))
     problem = unknown_actions(row_then, kind)

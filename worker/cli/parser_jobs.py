@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from config.tenants import PRIORITIES
-from worker.jobs.steps import SYNTAX
+from worker.jobs.steps import SYNTAX, examples_after
 from worker.ttapi.requests import ACTIONS, MODES
 
 THEN_HELP = (
@@ -36,7 +36,7 @@ def add_job_commands(command: Callable[..., Any]) -> None:
         "video",
         "turn an image into clips of about 5 s (mj.video)",
         "Send image-to-video from IMAGE_URL (a public URL), then any --then steps (e.g. "
-        "video_extend:0), and print the final task's id.",
+        f"{examples_after('video')}), and print the final task's id.",
     )
     p.add_argument("image", metavar="IMAGE_URL")
     p.add_argument("--prompt", required=True, help="what moves, and how")

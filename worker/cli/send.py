@@ -37,7 +37,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     """Send an image edit (and follow-ups) like `submit`; a local file travels inline."""
     from config.settings import load_settings
     from worker.cli.inline import image_argument
-    from worker.ttapi.requests import check_inline_sizes
+    from worker.ttapi.kinds import check_inline_sizes
 
     image = image_argument(args.image)
     data = {"kind": "edit", "prompt": args.prompt, "image": image}

@@ -13,22 +13,14 @@ from typing import Any
 
 from worker.capacity.guard import FOLLOW_UP, FRESH
 from worker.capacity.lanes import base_of
-from worker.jobs import media
 from worker.jobs.callers import Caller, caller_of
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.ttapi import errors
-from worker.ttapi.kinds import VIDEO_KINDS, ttapi_action
-from worker.ttapi.media_requests import REQUESTS_BY_KIND
-from worker.ttapi.requests import SubmitRequest, check_inline_sizes, mode_of, validate
+from worker.ttapi.kinds import SPECS, Parent, is_video_kind, outputs, spec_of
+from worker.ttapi.requests import SubmitRequest, mode_of
 from worker.ttapi.responses import JobInfo, JobStatus
 
-#: Kinds whose request names their parent (`jobId`): always follow-ups.
-FOLLOW_UPS = ("action", "seed", "inpaint", "video_extend")
-#: Kinds that are follow-ups when given a parent (`mj.video` from a finished image job).
-MAY_FOLLOW = ("video",)
-#: Task arguments that choose what a request carries, but are not TTAPI fields themselves.
-LOCAL_ONLY: dict[str, tuple[str, ...]] = {"video": ("index",)}
 #: What a job record keeps of its parent.
 PARENT_FIELDS = ("job_id", "account", "components", "prompt", "mode")
 
@@ -48,20 +40,15 @@ class JobSpec:
     def urgency(self) -> int:
         """The guard's class: follow-ups wait ahead of fresh jobs so that started pipelines
         finish."""
-        return FOLLOW_UP if self.kind in FOLLOW_UPS or self.parent else FRESH
+        always = SPECS[self.kind].parent is Parent.ALWAYS
+        return FOLLOW_UP if always or self.parent else FRESH
 
 
 def request_for(
     kind: str, params: dict[str, Any], parent_job_id: str = "", hook_url: str | None = None
 ) -> SubmitRequest:
     """Build the validated TTAPI request of a job (raises InvalidRequest)."""
-    local = LOCAL_ONLY.get(kind, ())
-    fields = {k: v for k, v in params.items() if v is not None and k not in local}
-    if kind in FOLLOW_UPS:
-        fields["job_id"] = parent_job_id
-    if hook_url:
-        fields["hook_url"] = hook_url
-    return validate(REQUESTS_BY_KIND[kind], **fields)
+    return spec_of(kind).request_for(params, parent_job_id, hook_url)
 
 
 def make_spec(
@@ -76,21 +63,14 @@ def make_spec(
 ) -> JobSpec:
     """Validate a task's inputs into a JobSpec; follow-ups resolve and check their parent, and
     inherit its tenant and priority unless they name them."""
-    if kind not in REQUESTS_BY_KIND:
-        raise errors.InvalidRequest(f"kind: unknown job kind {kind!r}")
-    check_inline_sizes(kind, params, rt.settings.mj_inline_image_max_bytes)
+    kind_spec = spec_of(kind)
+    kind_spec.check_inline(params, rt.settings.mj_inline_image_max_bytes)
     if account is not None:
         rt.pool.check(account)
     info: dict[str, Any] = {}
-    if kind in FOLLOW_UPS or (kind in MAY_FOLLOW and parent is not None):
+    follows = kind_spec.parent
+    if follows is Parent.ALWAYS or (follows is Parent.MAY and parent is not None):
         info = resolve_parent(rt, parent)
-        action = params.get("action")
-        if kind == "action" and action not in info["components"]:
-            allowed = ", ".join(info["components"]) or "none"
-            raise errors.InvalidRequest(
-                f"action: {action!r} is not available on job {info['job_id']} "
-                f"(its components: {allowed})"
-            )
         if account is not None and account != info["account"]:
             raise errors.InvalidRequest(
                 f"account: job {info['job_id']} was made on {info['account']}, and a "
@@ -102,8 +82,8 @@ def make_spec(
     caller = caller_of(
         rt.settings, tenant, priority, info or (image if _is_result(image) else None)
     )
-    params = media.inputs(kind, params, info)
-    request_for(kind, params, info.get("job_id", ""))  # validates before anything else happens
+    params = kind_spec.reads(params, info)
+    kind_spec.request_for(params, info.get("job_id", ""))  # validates before anything else
     kept = {k: info[k] for k in PARENT_FIELDS if k in info}
     return JobSpec(kind=kind, params=params, account=account, parent=kept, caller=caller)
 
@@ -195,7 +175,7 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             continue
         if info.status != JobStatus.SUCCESS:
             raise errors.InvalidRequest(f"parent: job {job_id} is {info.status}, not SUCCESS")
-        kind = info.action if info.action in VIDEO_KINDS else ""
+        kind = info.action if info.action and is_video_kind(info.action) else ""
         return {
             "job_id": job_id,
             "account": label,
@@ -203,7 +183,7 @@ def _find_account(rt: Runtime, job_id: str) -> dict[str, Any]:
             "prompt": info.prompt or "",
             "mode": "fast",
             "kind": kind,
-            **media.outputs(kind, info),
+            **outputs(kind, info),
         }
     raise errors.InvalidRequest(f"parent: no configured account knows job {job_id}")
 
@@ -216,10 +196,11 @@ def iso(ts: float) -> str | None:
 def job_result(rec: JobRecord, info: JobInfo, finished_at: float) -> dict[str, Any]:
     """The job result every `mj.*` task returns: its public fields, then a few extra keys
     (`videos`: a video job's clips, null for the other kinds)."""
-    out = media.outputs(rec.kind, info)
+    kind = spec_of(rec.kind)
+    out = kind.outputs(info)
     return {
         "job_id": info.job_id or rec.ttapi_job_id,
-        "action": info.action or ttapi_action(rec.kind, rec.params),
+        "action": info.action or kind.ttapi_action(rec.params),
         "status": JobStatus.SUCCESS.value,
         "prompt": info.prompt if info.prompt is not None else rec.params.get("prompt"),
         "image_url": out["image_url"],

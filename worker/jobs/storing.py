@@ -25,21 +25,12 @@ from worker.jobs import hints
 from worker.jobs.record import RecordState, Storing
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
+from worker.ttapi.kinds import SPECS
 
 log = logging.getLogger(__name__)
 
 # The job tasks: a chain that goes on with one of these goes on with another job step.
-JOB_TASKS = (
-    "mj.imagine",
-    "mj.action",
-    "mj.seed",
-    "mj.blend",
-    "mj.describe",
-    "mj.inpaint",
-    "mj.video",
-    "mj.video_extend",
-    "mj.edit",
-)
+JOB_TASKS = tuple(spec.task for spec in SPECS.values())
 FILE_FIELDS = ("image_url", "images", "videos")
 REVIVE_BATCH = 500  # storing jobs the pump looks at in one round
 

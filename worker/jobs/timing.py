@@ -25,6 +25,7 @@ from worker import policy as p
 from worker.jobs.backoff import Backoff, Retry
 from worker.jobs.record import JobRecord
 from worker.keys import KEYS, Keys
+from worker.ttapi.kinds import factor_of
 from worker.ttapi.requests import mode_of
 
 
@@ -115,7 +116,7 @@ class Durations:
         learned = self._read(label, self._field(mode, kind))
         if learned:
             return learned
-        base = p.TYPICAL_S.get(mode, p.TYPICAL_S["fast"]) * p.KIND_FACTOR.get(kind, 1.0)
+        base = p.TYPICAL_S.get(mode, p.TYPICAL_S["fast"]) * factor_of(kind)
         return base * self.time_scale
 
     def learn(

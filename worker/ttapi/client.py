@@ -1,4 +1,5 @@
-"""The TTAPI HTTP client: one method per endpoint, models in and out, no retries of its own.
+"""The TTAPI HTTP client: one generic submit and one fetch, driven by each kind's spec (its
+request model and paths: `worker.ttapi.kinds`), models in and out, no retries of its own.
 
 One private `_request` maps every outcome to the exception tree in `worker.ttapi.errors`; the job
 layer decides what to retry, so retries never stack. The key travels only in the
@@ -16,8 +17,7 @@ from pydantic import ValidationError
 
 from config.settings import Account, default
 from worker.ttapi import errors
-from worker.ttapi.kinds import EDIT_FETCH_PATH, fetch_path
-from worker.ttapi.media_requests import EditRequest, VideoExtendRequest, VideoRequest
+from worker.ttapi.kinds import fetch_of, spec_of
 from worker.ttapi.parsing import (
     http_date,
     odd_body,
@@ -26,16 +26,7 @@ from worker.ttapi.parsing import (
     snippet,
     transport_error,
 )
-from worker.ttapi.requests import (
-    ActionRequest,
-    BlendRequest,
-    DescribeRequest,
-    ImagineRequest,
-    InpaintRequest,
-    SeedRequest,
-    SubmitRequest,
-    validate,
-)
+from worker.ttapi.requests import SubmitRequest, validate
 from worker.ttapi.responses import (
     AccountInfo,
     Envelope,
@@ -102,42 +93,14 @@ class TTAPIClient:
         result.answered_at = http_date(answer.headers.get("Date"))
         return result
 
+    def start(self, kind: str, **fields: Any) -> SubmitResult:
+        """Start a job of `kind` from its request's fields (validated by the kind's spec: the
+        task's argument names, `job_id` for a follow-up, `hook_url`, ...)."""
+        return self.submit(validate(spec_of(kind).request, **fields))
+
     def imagine(self, prompt: str, **fields: Any) -> SubmitResult:
         """Start an imagine job (`mode`, `hook_url`, `timeout`, `get_u_images` optional)."""
-        return self.submit(validate(ImagineRequest, prompt=prompt, **fields))
-
-    def action(self, job_id: str, action: str, **fields: Any) -> SubmitResult:
-        """Press a button (upsample2, upscale_creative, ...) on a finished parent job."""
-        return self.submit(validate(ActionRequest, job_id=job_id, action=action, **fields))
-
-    def seed(self, job_id: str, **fields: Any) -> SubmitResult:
-        """Ask for the seed of a finished parent job."""
-        return self.submit(validate(SeedRequest, job_id=job_id, **fields))
-
-    def blend(self, images: list[str], **fields: Any) -> SubmitResult:
-        """Blend 2–5 data-URI images (`dimensions`, `mode` optional)."""
-        return self.submit(validate(BlendRequest, images=images, **fields))
-
-    def describe(self, image: str, **fields: Any) -> SubmitResult:
-        """Describe one data-URI image as four prompts."""
-        return self.submit(validate(DescribeRequest, image=image, **fields))
-
-    def inpaint(self, job_id: str, mask: str, **fields: Any) -> SubmitResult:
-        """Vary a masked region of a finished parent job (`prompt` optional)."""
-        return self.submit(validate(InpaintRequest, job_id=job_id, mask=mask, **fields))
-
-    def video(self, image: str, prompt: str, **fields: Any) -> SubmitResult:
-        """Start image-to-video from a public frame URL (`end_image`, `motion`, `resolution`,
-        `batch` optional)."""
-        return self.submit(validate(VideoRequest, image=image, prompt=prompt, **fields))
-
-    def video_extend(self, job_id: str, index: int, **fields: Any) -> SubmitResult:
-        """Extend clip `index` of a finished video job (`motion`, `animate` optional)."""
-        return self.submit(validate(VideoExtendRequest, job_id=job_id, index=index, **fields))
-
-    def edit(self, image: str, prompt: str, **fields: Any) -> SubmitResult:
-        """Edit an image, URL or data URI (`type` edit or retexture, `mode` optional)."""
-        return self.submit(validate(EditRequest, image=image, prompt=prompt, **fields))
+        return self.start("imagine", prompt=prompt, **fields)
 
     # -- queries -------------------------------------------------------------------------
     def fetch(self, job_id: str, kind: str = "imagine") -> JobInfo:
@@ -145,9 +108,9 @@ class TTAPIClient:
         fetch path of its `kind` (image edits have their own)."""
         if not job_id:
             raise errors.InvalidRequest("invalid request: jobId: must not be empty")
-        path = fetch_path(kind)
-        name = "image-edits fetch" if path == EDIT_FETCH_PATH else "fetch"
-        env = self._request("GET", path, params={"jobId": job_id}, endpoint=name)
+        where = fetch_of(kind)
+        name = where.endpoint
+        env = self._request("GET", where.path, params={"jobId": job_id}, endpoint=name)
         if env.status not in set(JobStatus):
             raise errors.ResponseError(
                 f"{name}: unexpected job status {env.status!r}", endpoint=name, status_code=200
