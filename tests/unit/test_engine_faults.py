@@ -191,7 +191,7 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
     assert rt.records.move(
         job, RecordState.NEW, RecordState.AMBIGUOUS, sent_at=sent, poll_seq=1, deadline=sent + 60
     )
-    completion.reconcile(rt, rt.records.load(job))  # type: ignore[arg-type]
+    eng.carry(completion.reconcile(rt, rt.records.load(job)))  # type: ignore[arg-type]
     assert eng.state(job) == state
     assert len(eng.dispatcher.pending("resume", job)) == (state == RecordState.WAITING)
     if state == RecordState.WAITING:

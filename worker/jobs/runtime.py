@@ -1,8 +1,9 @@
 """Everything a job step needs, built once per process at the edge and passed down.
 
-`Runtime` bundles the settings, the Redis client, the guard, the record store, the account pool
-and a `Dispatcher` (how to publish messages). Tests build one on fakeredis with a recording
-dispatcher; the Celery app builds one on the real broker.
+`Runtime` bundles the settings, the Redis client, the guard, the record store and the account
+pool. Nothing in it calls up: a step returns what it wants done as effects
+(`worker.jobs.effects`), and the engine or the Celery adapter carries them out. Tests build one
+on fakeredis; the Celery app and the engine each build one per process.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from redis import Redis
 from redis import exceptions as redis_errors
@@ -30,28 +30,6 @@ from worker.jobs.replicas import Durability
 from worker.jobs.timing import Durations, Timing
 from worker.keys import Keys
 from worker.ttapi.client import TTAPIClient
-
-
-class Dispatcher(Protocol):
-    """How job steps hand work to the queue (Celery in production, a list in unit tests)."""
-
-    def resume(
-        self, job_id: str, countdown: float = 0.0, *, sig: dict[str, Any] | None = None
-    ) -> None:
-        """Re-publish the task of `job_id` (same id, chain and callbacks); `sig`, its stored
-        signature when the caller has it at hand (else it is read from the record)."""
-
-    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        """Fetch `job_id` (of `account`) in `countdown` seconds (`seq` drops stale duplicates)."""
-
-    def fill(self, label: str, countdown: float) -> None:
-        """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""
-
-    def publish_state(
-        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
-    ) -> None:
-        """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller (and,
-        with `event`, to monitors such as Flower)."""
 
 
 def redis_client(
@@ -101,7 +79,6 @@ class Runtime:
 
     settings: Settings
     redis: Redis
-    dispatcher: Dispatcher
     timing: Timing
     records: RecordStore
     guard: SlotGuard
@@ -109,15 +86,9 @@ class Runtime:
     durations: Durations
     clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
     keys: Keys = field(default_factory=Keys)
-    # In the engine: submits a job handed a slot on an account (label, job id), side by side
-    # with the others; None elsewhere: the account's engine is hinted instead.
-    submitter: Callable[[str, str], None] | None = None
     # Whether this process may still send a submit on an account (the engine: while it holds
     # the account's lease; a node that stalled past it must not send what it prepared).
     may_submit: Callable[[str], bool] = field(default=lambda label: True)
-    # In the engine: copies a finished job's files to the store (job id) in its storage pool;
-    # None elsewhere: the account's engine is hinted instead (`worker.jobs.storing`).
-    storer: Callable[[str], None] | None = None
     # How many replicas must acknowledge a submit's intent before its POST (`jobs.durable`).
     durability: Durability = field(default_factory=Durability)
 
@@ -126,7 +97,6 @@ class Runtime:
         cls,
         settings: Settings,
         redis_client: Redis,
-        dispatcher: Dispatcher,
     ) -> Runtime:
         """Wire everything from settings; `redis_client` must decode responses to str."""
         timing = Timing.from_settings(settings)
@@ -163,7 +133,6 @@ class Runtime:
         return cls(
             settings=settings,
             redis=redis_client,
-            dispatcher=dispatcher,
             timing=timing,
             records=RecordStore(
                 redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock, keys=keys
