@@ -32,7 +32,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import fakeredis
@@ -205,6 +205,14 @@ class InlineEngine:
         for label in self.core.owned:
             self.rt.redis.delete(self.rt.keys.owner(label))
         self.rt, self.core = self._engine_on(Runtime.build(settings, self.rt.redis))
+
+    def with_runtime(self, **changes: Any) -> None:
+        """The node restarted on a Runtime with `changes` (a test's own timing, settings or
+        replicas): a Runtime is never changed, its processes build another."""
+        self.rt = replace(self.rt, **changes)
+        self.core.rt = self.rt
+        if self.store is not None:
+            self.store.rt = self.rt
 
     # -- the shell: what carries effects out ---------------------------------------------
     def carry(self, effects: Effects) -> None:

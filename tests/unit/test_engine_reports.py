@@ -26,7 +26,7 @@ CLAIM_S = 0.3  # the claim's life (stall_s): short, so a slow report outlives it
 def eng(make_sim: SimFactory) -> InlineEngine:
     sim: Simulator = make_sim(keys=[KEY_A], capacity=10, fast_s=0.2)
     eng = build_engine(sim, capacity=3, fast_s=0.2)
-    eng.rt.timing = replace(eng.rt.timing, stall_s=CLAIM_S)
+    eng.with_runtime(timing=replace(eng.rt.timing, stall_s=CLAIM_S))
     return eng
 
 

@@ -109,7 +109,7 @@ def test_the_pump_delivers_stored_null_when_no_engine_copies_past_the_retry_wind
     eng.dispatcher.drop = lambda step: step.kind == "store"  # ...which never copies
     job = eng.imagine("a paper boat")
     assert eng.run_until(lambda: storing.held(eng.rt.records.load(job)), 10)
-    eng.rt.settings = eng.rt.settings.model_copy(update={"mj_storage_retry_s": 0.3})
+    eng.with_runtime(settings=eng.rt.settings.model_copy(update={"mj_storage_retry_s": 0.3}))
     eng.pump_every = 0.2
     assert eng.run_until(eng.done(job), 10)
     assert eng.result(job)["stored"] is None

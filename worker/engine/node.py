@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 
 from config.settings import Settings
+from worker.capacity.holdings import Holdings
 from worker.connect import redis_for
 from worker.engine.actions import Action, ActionKind, Shell
 from worker.engine.core import EngineCore
@@ -53,7 +54,9 @@ class Node:
     """One node's engine (`run` it inside a `Shell`: what carries out its reports and states)."""
 
     def __init__(self, settings: Settings, name: str) -> None:
-        self.rt = Runtime.build(settings, redis_client(settings))
+        # The account leases this engine holds: its ownership notes them, a submit checks them.
+        holdings = Holdings(settings.mj_engine_lease_s)
+        self.rt = Runtime.build(settings, redis_client(settings), holdings=holdings)
         self.pool = ThreadPoolExecutor(settings.mj_engine_threads, thread_name_prefix="mj-engine")
         self.timers = Timers(self.pool, lambda action: self.core.perform(action))
         # Finished jobs' files copied to the store, on threads of their own (MJ_STORAGE_URL).
@@ -61,8 +64,9 @@ class Node:
         self.store = StorePool(self.rt, storage) if storage is not None else None
         storer = self.store.soon if self.store is not None else None
         self.core = EngineCore(self.rt, self.timers, storer)
-        self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
-        self.rt.may_submit = self.ownership.holds
+        self.ownership = Ownership(
+            self.rt, name, lease_s=self.rt.timing.engine_lease_s, holdings=holdings
+        )
         self.follower = Follower(self.rt, self.core, self.pool.submit)  # a new master: re-derive
         self.name = name
         self.stopped = threading.Event()

@@ -22,6 +22,7 @@ from config.settings import Account, Settings
 from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
+from worker.capacity.holdings import Holdings
 from worker.capacity.tenants import TenantBook
 from worker.clock import RedisClock
 from worker.connect import redis_for
@@ -73,9 +74,10 @@ def wait_ms(settings: Settings) -> int:
     return settings.mj_redis_wait_ms or policy.REDIS_WAIT_MS
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """The per-process bundle of collaborators every job step receives."""
+    """The per-process bundle of collaborators every job step receives: built once at the edge,
+    never changed (its parts keep their own state: Redis, the leases held, the replicas)."""
 
     settings: Settings
     redis: Redis
@@ -86,9 +88,10 @@ class Runtime:
     durations: Durations
     clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
     keys: Keys = field(default_factory=Keys)
-    # Whether this process may still send a submit on an account (the engine: while it holds
-    # the account's lease; a node that stalled past it must not send what it prepared).
-    may_submit: Callable[[str], bool] = field(default=lambda label: True)
+    # The accounts this process's engine holds by lease (a submit checks it just before its
+    # POST: a node that stalled past its lease must not send what it prepared); a process
+    # that runs no engine checks nothing.
+    holdings: Holdings = field(default_factory=Holdings.unchecked)
     # How many replicas must acknowledge a submit's intent before its POST (`jobs.durable`).
     durability: Durability = field(default_factory=Durability)
 
@@ -97,8 +100,11 @@ class Runtime:
         cls,
         settings: Settings,
         redis_client: Redis,
+        *,
+        holdings: Holdings | None = None,
     ) -> Runtime:
-        """Wire everything from settings; `redis_client` must decode responses to str."""
+        """Wire everything from settings; `redis_client` must decode responses to str;
+        `holdings`, the engine's account leases (an engine's process only)."""
         timing = Timing.from_settings(settings)
         keys = Keys(settings.mj_key_prefix)
         guard = SlotGuard(
@@ -143,4 +149,5 @@ class Runtime:
             clock=clock,
             keys=keys,
             durability=Durability(settings.redis_min_replicas(), wait_ms(settings)),
+            holdings=holdings or Holdings.unchecked(),
         )

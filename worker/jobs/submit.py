@@ -125,7 +125,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
         hook = f"{base}/hook/{rec.hook_token}" if base and rec.hook_token else None
         request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""), hook)
         # The lease, checked last: nothing that can block (no Redis call) until the POST.
-        if not rt.may_submit(label):
+        if not rt.holdings.holds(label):
             return _not_sent(rt, rec, label)
         answer = rt.pool.client(label).submit(request, deadline=deadline)
     except (errors.QueueFull, errors.RateLimited) as exc:
