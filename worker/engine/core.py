@@ -20,8 +20,9 @@ from typing import ClassVar
 
 from worker.engine.actions import Action, ActionKind, Scheduler, Shell
 from worker.engine.dispatch import EngineDispatch
+from worker.jobs import mishaps
 from worker.jobs import poll as completion
-from worker.jobs.effects import Effects, PollAt, Submit
+from worker.jobs.effects import Effect, Effects, Failed, PollAt, Report, Submit
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.record import UNSENT, RecordState
 from worker.jobs.records import JobRecord
@@ -68,16 +69,34 @@ class EngineCore(EngineDispatch):
     # -- what it does -----------------------------------------------------------------------
     def perform(self, action: Action) -> Effects:
         """Do one action and return the effects of its step, for the shell that ran it to
-        carry out; an error is logged, never raised (the next scan repairs)."""
+        carry out. An error is never raised: a submit is tried again on this engine's timers
+        (its record counts the errors: `worker.jobs.mishaps`), the rest is left to the next
+        scan."""
         try:
             do = self.PERFORMS.get(action.kind)
             if do is None:
                 log.error("engine: no such action here %r", action)
                 return []
             return do(self, action)
+        except Exception as exc:
+            if action.kind != ActionKind.SUBMIT:
+                log.exception("engine: %s %s failed; the next scan repairs it", *_of(action))
+                return []
+            return self._submit_failed(action, exc)
+
+    def _submit_failed(self, action: Action, exc: Exception) -> Effects:
+        job_id, label = action.arg, action.label
+        log.exception("engine: submit %s failed", job_id)
+
+        def again(delay_s: float) -> Effect:
+            return Submit(label, job_id, delay_s)
+
+        try:
+            outcome, fx = mishaps.after_error(self.rt, job_id, exc, again)
         except Exception:
-            log.exception("engine: %s %s failed; the next scan repairs what it left", *_of(action))
+            log.exception("engine: submit %s failed twice; the next scan repairs it", job_id)
             return []
+        return [Report(job_id), *fx] if isinstance(outcome, Failed) else fx  # it reports
 
     def _poll(self, action: Action) -> Effects:
         known = self.polling.pop(action.arg, None)

@@ -10,8 +10,8 @@ the record further along and does nothing twice.
 Once a job's record exists, an error that is not TTAPI's (a Redis call that gave up, a time
 limit, a bug) must not end the task in FAILURE while the job goes on: its caller would see a
 failure and later, when the job ends, its callbacks would fire too. Such an error parks the
-run; the job goes on from its record, and after `MAX_STEP_ERRORS` in a row a job that has
-not reached TTAPI fails clearly through its record.
+run; the job goes on from its record (`worker.jobs.mishaps`), and after `MAX_STEP_ERRORS` a
+job that has not reached TTAPI fails clearly through its record.
 """
 
 from __future__ import annotations
@@ -22,21 +22,19 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
 from worker.capacity.accounts import NoAccountLeft
-from worker.jobs import journal, offers, quota, storing
-from worker.jobs.backoff import Retry
+from worker.jobs import journal, mishaps, offers, quota, storing
 from worker.jobs.delivery import ReportClaim
 from worker.jobs.effects import Effects, Failed, Outcome, Park, Report, Revoked
 from worker.jobs.outcome import ended
 from worker.jobs.placement import account_for
-from worker.jobs.record import IN_FLIGHT, TERMINAL, UNSENT, RecordState
+from worker.jobs.record import IN_FLIGHT, TERMINAL, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import fail, hand_on
+from worker.jobs.settle import hand_on
 from worker.jobs.spec import make_spec
 from worker.jobs.states import show_waiting
 from worker.jobs.submit import EXPIRED
-from worker.policy import MAX_STEP_ERRORS
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
@@ -133,7 +131,8 @@ def _record_owns_errors(step: Step[P]) -> Step[P]:
         except Exception as exc:
             if rt.records.load(job_id) is None:
                 raise
-            return _after_error(rt, job_id, exc)
+            # Its own task runs again (it may not be queued yet): a Celery message.
+            return mishaps.after_error(rt, job_id, exc, lambda delay: Report(job_id, delay))
 
     return guarded
 
@@ -167,22 +166,6 @@ def _queue(rt: Runtime, rec: JobRecord) -> tuple[Outcome, Effects]:
         fx.append(show_waiting(rt, rec, label, queued.position, capped=queued.capped))
         journal.parked(rec, label, queued.position)
     return Park(), fx
-
-
-def _after_error(rt: Runtime, job_id: str, exc: Exception) -> tuple[Outcome, Effects]:
-    what = f"{type(exc).__name__}: {exc}"[:300]
-    count = int(rt.redis.hincrby(rt.keys.job(job_id), "step_errors", 1))
-    rec = rt.records.load(job_id)
-    if rec is None or rec.state in TERMINAL:
-        return Park(), []  # it ended meanwhile: its own report delivers it
-    if count >= MAX_STEP_ERRORS and rec.state in UNSENT:
-        message = f"internal error in mj-worker, the job was never sent to TTAPI ({what})"
-        failed, fx = fail(rt, rec, message, from_states=UNSENT)
-        return (Failed(errors.TTAPIError(message)) if failed else Park()), fx
-    log.error("job %s: step failed (%s); it goes on from its record", job_id, what)
-    if rec.state in UNSENT:
-        return Park(), [Report(job_id, rt.timing.backoff(Retry.STEP, count))]
-    return Park(), []  # a job TTAPI may have: the engine or the pump moves it on
 
 
 __all__ = ["advance", "run"]

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from worker.jobs import claims, skew
-from worker.jobs.effects import Effects, PollAt, Report
+from worker.jobs.effects import Effects, PollAt, Submit
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -164,7 +164,7 @@ def reconcile(rt: Runtime, rec: JobRecord) -> Effects:
         rec.deadline - now,
     )
     rt.guard.renew(rec.account, rec.job_id, confirms=False)
-    return [Report(rec.job_id)]
+    return [Submit(rec.account, rec.job_id)]  # its slot kept: the engine's timers submit it
 
 
 def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:

@@ -143,7 +143,8 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> tuple[bool, Effects]:
         return True, fx + _release(rt, rec)
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:
-        # Keep the slot: the resubmit reuses it (acquire is re-entrant).
+        # Keep the slot: the resubmit reuses it (acquire is re-entrant), and the engine
+        # holding the account submits it again (the record says WAITING: a scan finds it).
         if not rt.records.move(
             rec.job_id,
             RecordState.SUBMITTED,
@@ -163,7 +164,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> tuple[bool, Effects]:
             message,
         )
         rt.guard.renew(rec.account, rec.job_id)
-        return True, [Report(rec.job_id)]
+        return True, [Submit(rec.account, rec.job_id)]  # on the engine's timers, no message
     return fail(
         rt, rec, message, from_states=(RecordState.SUBMITTED,), resume_self=True, expect=same_job
     )

@@ -133,8 +133,9 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
     except (errors.Unauthorized, errors.InsufficientBalance) as exc:
         return unsent.account_refused(rt, rec, label, exc)
     except errors.TTAPIError as exc:
-        lost = exc.may_have_created
-        return (unsent.answer_lost if lost else unsent.not_created)(rt, rec, exc)
+        if exc.may_have_created:
+            return unsent.answer_lost(rt, rec, exc)
+        return unsent.not_created(rt, rec, label, exc)
     skew.learn(rt, label, answer.answered_at, rec.sent_at, rt.clock())
     return _submitted(rt, rec, label, answer.job_id)
 

@@ -15,12 +15,12 @@ from typing import Any
 from worker.capacity import metrics
 from worker.jobs import refusals
 from worker.jobs.backoff import Retry
-from worker.jobs.effects import Effects, Fill, PollAt, Report
+from worker.jobs.effects import Effects, Fill, PollAt, Submit
 from worker.jobs.placement import move_waiters
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import fail, hand_on
+from worker.jobs.settle import fail
 from worker.jobs.states import show_waiting
 from worker.policy import MAX_SUBMIT_ATTEMPTS
 from worker.ttapi import errors
@@ -60,8 +60,9 @@ def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStat
         message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
         _, fx = fail(rt, rec, message, from_states=(RecordState.WAITING,), resume_self=True)
         return fx
-    fx = hand_on(rt, label, rt.guard.release(label, rec.job_id))
-    return [*fx, *move_waiters(rt, label), Report(rec.job_id)]
+    # Its submit again, on the engine's timers: `take_over` finds the account out of rotation
+    # and moves the job (and its slot) to another account's line.
+    return [Submit(label, rec.job_id), *move_waiters(rt, label)]
 
 
 def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Effects:
@@ -88,13 +89,13 @@ def lost(rt: Runtime, rec: JobRecord, now: float) -> dict[str, Any]:
     return {"poll_seq": rec.poll_seq + 1, "lost_at": now, "deadline": deadline}
 
 
-def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Effects:
+def not_created(rt: Runtime, rec: JobRecord, label: str, exc: errors.TTAPIError) -> Effects:
     """A connection never made is retried (slot kept); 400/404 and the rest fail."""
     retryable = isinstance(exc, errors.ConnectError)
     if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
         # keeps its slot: acquire re-enters
         rt.records.move(rec.job_id, RecordState.SUBMITTING, RecordState.WAITING)
-        delay = rt.timing.backoff(Retry.CONNECT, rec.submit_attempts)
+        delay = rt.timing.backoff(Retry.CONNECT, rec.submit_attempts)  # on the engine's timers
         log.warning(
             "job %s: submit failed (%s); retry %s in %.2fs",
             rec.job_id,
@@ -102,7 +103,7 @@ def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Effects:
             rec.submit_attempts,
             delay,
         )
-        return [Report(rec.job_id, delay)]
+        return [Submit(label, rec.job_id, delay)]
     return fail(rt, rec, exc.message, from_states=(RecordState.SUBMITTING,), resume_self=True)[1]
 
 
