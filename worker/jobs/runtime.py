@@ -8,6 +8,7 @@ on fakeredis; the Celery app and the engine each build one per process.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from config.redis_url import RedisTarget
-from config.settings import Account, Settings
+from config.settings import Settings
 from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
@@ -115,14 +116,14 @@ class Runtime:
             book=TenantBook.register(redis_client, keys, settings.mj_tenants),
         )
 
-        def make_client(account: Account) -> TTAPIClient:
-            return TTAPIClient(
-                account,
-                settings.ttapi_base_url,
-                connect_timeout=settings.mj_http_connect_timeout_s,
-                read_timeout=settings.mj_http_read_timeout_s,
-            )
-
+        # The pool builds an account's client when first asked: TTAPI's own class, its
+        # settings bound here (no function of this layer is called from below).
+        make_client = functools.partial(
+            TTAPIClient,
+            base_url=settings.ttapi_base_url,
+            connect_timeout=settings.mj_http_connect_timeout_s,
+            read_timeout=settings.mj_http_read_timeout_s,
+        )
         pool = AccountPool(
             settings.accounts(),
             make_client,
