@@ -61,14 +61,15 @@ def _run(task: Task, args: dict[str, Any]) -> dict[str, Any]:
         job_id,
         str(task.name).removeprefix("mj."),
         params,
-        signature=lambda: task_signature(task),
+        signature=task_signature(task),  # as data (about 20 µs): the entry calls nothing back
         account=args.get("account"),
         parent=args.get("parent"),
         expires_at=epoch(task.request.expires),
         tenant=args.get("tenant"),
         priority=args.get("priority"),
     )
-    app.dispatcher.carry_out(effects)
+    if effects:
+        app.dispatcher.carry_out(effects)
     if isinstance(outcome, Done):
         return outcome.result
     if isinstance(outcome, Failed):

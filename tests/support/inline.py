@@ -271,7 +271,7 @@ class InlineEngine:
                 job_id,
                 inp.kind,
                 inp.params,
-                signature=lambda: {"job": job_id},
+                signature={"job": job_id},
                 account=inp.account,
                 parent=inp.parent,
                 expires_at=inp.expires_at,

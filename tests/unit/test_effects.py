@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
+import subprocess
 import sys
 from pathlib import Path
 from types import FrameType, SimpleNamespace
@@ -192,3 +194,19 @@ def test_an_outcome_is_never_carried_out_by_a_dispatcher() -> None:
     rt = Runtime.build(Settings(ttapi_api_key=KEY_A), fakeredis.FakeRedis(decode_responses=True))
     with pytest.raises(TypeError, match="ends a task run"):
         CeleryDispatcher(SimpleNamespace(), rt).carry_out([Done({})])  # type: ignore[arg-type]
+
+
+def test_one_imagines_path_in_both_processes_calls_nothing_up() -> None:
+    # The task's run in a pool process, then the engine with the app's dispatcher as its shell
+    # (tests/bench/hops.py, a process of its own: it configures the app from its environment).
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.bench.hops", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["up"] == []
+    assert 0 < found["hops"] < 97  # 97 before transitions returned effects (docs/engine.md)

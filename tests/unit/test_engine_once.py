@@ -187,7 +187,7 @@ def test_two_reports_of_one_ended_job_running_side_by_side_deliver_it_once(
     inp = eng.inputs[job]
 
     def report() -> Any:
-        return entry.run(eng.rt, job, inp.kind, inp.params, signature=lambda: {})[0]
+        return entry.run(eng.rt, job, inp.kind, inp.params, signature={})[0]
 
     first, second = report(), report()  # neither has been stored yet (Celery's after_return)
     assert [type(first), type(second)] == [Done, Park]

@@ -36,7 +36,7 @@ def ended_job(eng: InlineEngine) -> Callable[[], Outcome]:
     job = eng.imagine("a report that takes its time")
     assert eng.run_until(lambda: eng.state(job) == RecordState.SUCCESS, 10)
     inp = eng.inputs[job]
-    return lambda: entry.run(eng.rt, job, inp.kind, inp.params, signature=lambda: {})[0]
+    return lambda: entry.run(eng.rt, job, inp.kind, inp.params, signature={})[0]
 
 
 def test_a_report_slower_than_its_claim_is_delivered_once(

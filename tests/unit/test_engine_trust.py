@@ -433,7 +433,7 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
         "pinned-2", kind="imagine", params={"prompt": "p"}, account=LABEL_A, pinned=True
     )
     outcome, _ = entry.advance(
-        eng.rt, "pinned-2", "imagine", {"prompt": "p"}, signature=lambda: {}, account=LABEL_A
+        eng.rt, "pinned-2", "imagine", {"prompt": "p"}, signature={}, account=LABEL_A
     )
     assert isinstance(outcome, Failed)
     assert eng.rt.redis.zscore(eng.rt.keys.undelivered, "pinned-2") is not None

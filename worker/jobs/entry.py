@@ -46,7 +46,7 @@ def advance(
     kind: str,
     params: dict[str, Any],
     *,
-    signature: Callable[[], dict[str, Any]],
+    signature: dict[str, Any],
     account: str | None = None,
     parent: Any = None,
     expires_at: float = 0.0,
@@ -55,6 +55,7 @@ def advance(
 ) -> tuple[Outcome, Effects]:
     """Move job `job_id` as far as a task run can: record and queue it, or report its end.
 
+    `signature` is how the task is re-published (stored on the record when it is written).
     `expires_at` is the task's `expires` (epoch seconds, 0 for none): a job that has not been
     submitted by then is revoked instead, while one TTAPI already runs is always delivered.
     `tenant` and `priority` (None: inherited from a parent, else the defaults) say who asked
@@ -87,7 +88,7 @@ def advance(
             tenant=spec.caller.tenant,
             priority=spec.caller.priority,
             poll_seq=0,
-            sig=signature(),
+            sig=signature,
             expires_at=expires_at,
             waiting_since=now,
         )
@@ -105,7 +106,7 @@ def advance(
             outcome = ended(rec)
             return (outcome if report.still_ours() else Park()), []
     if not rec.sig:
-        rt.records.update(job_id, sig=signature())
+        rt.records.update(job_id, sig=signature)
     if rec.state in IN_FLIGHT:
         return Park(), []  # the engine drives it; it re-publishes this task when the job ends
     if rec.expires_at and rt.clock() > rec.expires_at:

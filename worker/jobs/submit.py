@@ -136,19 +136,20 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
         if exc.may_have_created:
             return unsent.answer_lost(rt, rec, exc)
         return unsent.not_created(rt, rec, label, exc)
-    skew.learn(rt, label, answer.answered_at, rec.sent_at, rt.clock())
-    return _submitted(rt, rec, label, answer.job_id)
+    now = rt.clock()  # the answer came
+    skew.learn(rt, label, answer.answered_at, rec.sent_at, now)
+    return _submitted(rt, rec, label, answer.job_id, now)
 
 
-def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Effects:
-    """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
+def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: float) -> Effects:
+    """TTAPI created `ttapi_job_id` for us (its answer came at `now`): claim it, record it,
+    start polling."""
     # Claim the TTAPI job first, so no look-alike record can take it. If one already did (its
     # own submit looked the same, its answer was lost, and it found this job in TTAPI's
     # history), it keeps it, finished or not: this record looks for the look-alike's job
     # instead, as if its own answer was lost. One TTAPI job, one record, ever.
     if not claims.claim(rt, rec.job_id, ttapi_job_id):
         return _taken(rt, rec, ttapi_job_id)
-    now = rt.clock()
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
         "progress": 0,
