@@ -144,8 +144,10 @@ def _traced() -> dict[str, Any]:
         job = str(uuid.uuid4())
         tracer.on = traced
         task = _Task(job)
+        args = {"self": task, "prompt": "a red fox", "mode": "fast", "timeout": None}
+        args |= {"get_u_images": False, "account": None, "tenant": None, "priority": None}
         with contextlib.suppress(Ignore):  # the pool process: the job's task runs (its entry)
-            task_module._run(task, "imagine", {"prompt": "a red fox", "mode": "fast"})
+            task_module._run(task, args)  # as mj.imagine does, with its locals()
         core.drain(label)  # the engine: its hint thread, then its actions in due order
         while heap.heap:
             due, _, action = heapq.heappop(heap.heap)
@@ -174,7 +176,9 @@ class _Request:
 
 
 class _Task:
-    """What `tasks.jobs._run` reads of a Celery task: its request and signature."""
+    """What `tasks.jobs._run` reads of a Celery task: its name, request and signature."""
+
+    name = "mj.imagine"
 
     def __init__(self, job_id: str) -> None:
         self.request = _Request(job_id)
