@@ -58,13 +58,17 @@ def fill(label: str) -> None:
 @app.task(name="mj.pump", ignore_result=True, send_events=False)
 def pump() -> dict[str, int]:
     """Maintenance: lost wake-ups, stalled polls, undelivered results."""
-    return maintenance.pump(app.runtime)
+    done, effects = maintenance.pump(app.runtime)
+    app.dispatcher.carry_out(effects)
+    return done
 
 
 @app.task(name="mj.refresh_accounts", ignore_result=True, send_events=False)
 def refresh_accounts() -> dict[str, dict[str, object]]:
     """Maintenance: read each account's /info (cap and balance)."""
-    return maintenance.refresh_accounts(app.runtime)
+    seen, effects = maintenance.refresh_accounts(app.runtime)
+    app.dispatcher.carry_out(effects)
+    return seen
 
 
 @app.task(

@@ -31,7 +31,9 @@ def _on_revoked(
     if not isinstance(sender, JobTask) or request is None or not request.id or terminated:
         return
     job_id = str(request.id)
-    if on_revoked(app.runtime, job_id, expired=expired):
+    goes_on, effects = on_revoked(app.runtime, job_id, expired=expired)
+    app.dispatcher.carry_out(effects)
+    if goes_on:
         # Only its `expires` passed, and TTAPI already has the job: forget the revoke, so
         # the re-publish that delivers its result is not dropped too.
         from celery.worker.state import revoked as revoked_ids
@@ -46,9 +48,11 @@ def _cancel_parked(task_ids: list[str]) -> None:
     waiting for Celery to drop its next message is not enough. Every worker gets the
     command; the record's compare-and-set lets one of them cancel and store REVOKED.
     """
-    for job_id in cancel_parked(app.runtime, task_ids):
+    cancelled, effects = cancel_parked(app.runtime, task_ids)
+    for job_id in cancelled:
         app.backend.mark_as_revoked(job_id, "revoked")
         delivered(app.runtime, job_id)
+    app.dispatcher.carry_out(effects)
 
 
 @worker_init.connect

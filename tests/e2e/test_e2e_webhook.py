@@ -42,14 +42,12 @@ class QuietHandler(WSGIRequestHandler):
 
 
 def receiver_runtime(stack: Stack) -> Runtime:
-    """The receiver's Runtime: the stack's settings, publishing through the project's Celery app."""
-    from worker.adapter.app import app
-    from worker.adapter.dispatch import CeleryDispatcher
-
+    """The receiver's Runtime: the stack's settings (it publishes through the project's Celery
+    app: `receiver`)."""
     values: dict[str, Any] = {name.lower(): value for name, value in stack.env.items()}
     settings = Settings(**values)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    return Runtime.build(settings, client, CeleryDispatcher(app))
+    return Runtime.build(settings, client)
 
 
 class Hooked(Stack):
@@ -74,7 +72,11 @@ def recording(app: WSGIApplication, replies: list[dict[str, Any]]) -> WSGIApplic
 def receiver(rt: Runtime, port: int, replies: list[dict[str, Any]]) -> Iterator[None]:
     """Serve the receiver on 127.0.0.1:`port` in a thread for the duration of the block."""
     server = ThreadingWSGIServer(("127.0.0.1", port), QuietHandler)
-    server.set_app(recording(create_wsgi_app(rt), replies))
+    from worker.adapter.app import app
+    from worker.adapter.dispatch import CeleryDispatcher
+
+    carry_out = CeleryDispatcher(app, rt).carry_out
+    server.set_app(recording(create_wsgi_app(rt, carry_out), replies))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

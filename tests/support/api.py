@@ -9,12 +9,12 @@ import fakeredis
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from tests.support.wsgi import NullDispatcher
 from worker.adapter.api_jobs import PENDING, StepState
 from worker.api.app import create_api_app
 from worker.api.core import Api
 from worker.api.limits import BodyLimit
 from worker.api.tokens import TokenStore
+from worker.jobs.effects import Effect, Effects
 from worker.jobs.runtime import Runtime
 
 KEY = "sk-api-test-key-0001"
@@ -31,6 +31,7 @@ class FakeCelery:
     fail_next: Exception | None = None
     attempted: list[list[str]] = field(default_factory=list)  # every publish's ids, failed too
     after_publish: Any = None  # called after a publish (a test breaks Redis there)
+    carried: list[Effect] = field(default_factory=list)  # effects of the API's job steps
 
     def accepts(self, kind: str) -> set[str]:
         return self.takes
@@ -49,6 +50,9 @@ class FakeCelery:
 
     def revoke(self, ids: Any) -> None:
         self.revoked.extend(ids)
+
+    def carry(self, effects: Effects) -> None:
+        self.carried.extend(effects)
 
 
 @dataclass
@@ -74,7 +78,7 @@ def make_api(**settings: Any) -> ApiHarness:
     """A fresh API (settings overrides as keyword arguments)."""
     server = fakeredis.FakeServer()
     client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    rt = Runtime.build(Settings(ttapi_api_key=KEY, **settings), client, NullDispatcher())
+    rt = Runtime.build(Settings(ttapi_api_key=KEY, **settings), client)
     celery = FakeCelery()
     api = Api.build(rt, celery)
     app = BodyLimit(create_api_app(api))

@@ -2,7 +2,9 @@
 
 One `EngineCore` holds every account (as a node's engine would), and a heap of `Step`s plays
 both Celery and the engine's threads: `run_until` executes due steps one at a time (sleeping
-until the next is due) until a predicate holds.
+until the next is due) until a predicate holds. The engine plays the shell every step runs in
+(`carry`): the engine's own effects go back to its core (timers: steps here), reports become
+`resume` steps and visible states are kept, in order.
 
 - `resume(job_id)` (a task re-published: a report, a run after a pause) → the task's run,
   `entry.run(...)` with the inputs of the job's first submission;
@@ -30,17 +32,18 @@ import itertools
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import fakeredis
 
 from config.settings import Settings
 from worker.engine.core import Action, ActionKind, EngineCore
-from worker.engine.dispatch import EngineDispatcher
 from worker.engine.storing import StorePool
 from worker.jobs import entry, maintenance
 from worker.jobs.delivery import delivered
+from worker.jobs.effects import ENGINE_KINDS as ENGINE_EFFECTS
+from worker.jobs.effects import Effect, Effects, Report, Show
 from worker.jobs.outcome import Done, Failed, Outcome, Revoked
 from worker.jobs.runtime import Runtime
 from worker.storage.target import storage_for
@@ -80,7 +83,7 @@ class Inputs:
 @dataclass
 class InlineDispatcher:
     """The step heap: Celery's messages (`resume`) and the engine's timers, in due order; also
-    the publisher the engine reports through (`resume`, `publish_state`)."""
+    where reports and visible states go (`resume`, `publish_state`)."""
 
     heap: list[tuple[float, int, Step]] = field(default_factory=list)
     ran: list[Step] = field(default_factory=list)
@@ -97,14 +100,6 @@ class InlineDispatcher:
     def resume(self, job_id: str, countdown: float = 0.0, *, sig: Any = None) -> None:
         """Re-run the task of `job_id` (a Celery message)."""
         self.push(Step("resume", job_id), countdown)
-
-    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        """A poll from outside the engine (only used when the engine is bypassed)."""
-        self.push(Step("poll", job_id, seq), countdown)
-
-    def fill(self, label: str, countdown: float) -> None:
-        """A fill from outside the engine (only used when the engine is bypassed)."""
-        self.push(Step("fill", label), countdown)
 
     def publish_state(
         self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
@@ -186,31 +181,22 @@ class InlineEngine:
             "mj_hook_base_url": None,
             **overrides,
         }
-        dispatcher = InlineDispatcher()
-        rt = Runtime.build(
-            Settings(**values),
-            fakeredis.FakeRedis(decode_responses=True),
-            EngineDispatcher(dispatcher),
-        )
-        return cls(rt, dispatcher)
+        rt = Runtime.build(Settings(**values), fakeredis.FakeRedis(decode_responses=True))
+        return cls(rt, InlineDispatcher())
 
     def _engine_on(self, rt: Runtime) -> tuple[Runtime, EngineCore]:
         """An engine on `rt` that holds every account configured there."""
-        core = EngineCore(rt, _Scheduler(self.dispatcher))
-        engine_dispatcher = rt.dispatcher
-        assert isinstance(engine_dispatcher, EngineDispatcher)
-        engine_dispatcher.core = core
-        for label in rt.pool.guard_labels:  # this engine holds every account (and video lane)
-            rt.redis.set(rt.keys.owner(label), "inline")
-            core.owned.add(label)
         storage = storage_for(rt.settings)  # with MJ_STORAGE_URL: its storage pool, as steps
         self.store = (
             StorePool(rt, storage, threads=1, scheduler=_Scheduler(self.dispatcher))
             if storage is not None
             else None
         )
-        if self.store is not None:
-            rt.storer = self.store.soon
+        storer = self.store.soon if self.store is not None else None
+        core = EngineCore(rt, _Scheduler(self.dispatcher), storer)
+        for label in rt.pool.guard_labels:  # this engine holds every account (and video lane)
+            rt.redis.set(rt.keys.owner(label), "inline")
+            core.owned.add(label)
         return rt, core
 
     def restart(self, settings: Settings) -> None:
@@ -218,8 +204,39 @@ class InlineEngine:
         account leases lapse, and the new engine holds what is configured now."""
         for label in self.core.owned:
             self.rt.redis.delete(self.rt.keys.owner(label))
-        rt = Runtime.build(settings, self.rt.redis, EngineDispatcher(self.dispatcher))
-        self.rt, self.core = self._engine_on(rt)
+        self.rt, self.core = self._engine_on(Runtime.build(settings, self.rt.redis))
+
+    def with_runtime(self, **changes: Any) -> None:
+        """The node restarted on a Runtime with `changes` (a test's own timing, settings or
+        replicas): a Runtime is never changed, its processes build another."""
+        self.rt = replace(self.rt, **changes)
+        self.core.rt = self.rt
+        if self.store is not None:
+            self.store.rt = self.rt
+
+    # -- the shell: what carries effects out ---------------------------------------------
+    def carry(self, effects: Effects) -> None:
+        """Carry out `effects` in order, as a node's shell does: the engine's own through its
+        core, reports as `resume` steps, visible states kept."""
+        for effect in effects:
+            self.carry_one(effect)
+
+    def carry_one(self, effect: Effect) -> None:
+        """Carry out one effect (see `carry`)."""
+        if effect.kind in ENGINE_EFFECTS:
+            self.core.carry(effect)
+        elif isinstance(effect, Report):
+            self.dispatcher.resume(effect.job_id, effect.delay_s, sig=effect.sig)
+        elif isinstance(effect, Show):
+            self.dispatcher.publish_state(effect.job_id, effect.state, effect.meta)
+        else:
+            raise ValueError(f"not an effect to carry out here: {effect!r}")
+
+    def pump(self) -> dict[str, int]:
+        """One pump round, as the beat's `mj.pump` runs it: its effects carried out."""
+        done, effects = maintenance.pump(self.rt)
+        self.carry(effects)
+        return done
 
     # -- the task side -------------------------------------------------------------------
     def submit(
@@ -249,18 +266,19 @@ class InlineEngine:
         """Run the job's task once more (a first delivery, a redelivery or a resume)."""
         inp = self.inputs[job_id]
         try:
-            outcome = entry.run(
+            outcome, effects = entry.run(
                 self.rt,
                 job_id,
                 inp.kind,
                 inp.params,
-                signature=lambda: {"job": job_id},
+                signature={"job": job_id},
                 account=inp.account,
                 parent=inp.parent,
                 expires_at=inp.expires_at,
                 tenant=inp.tenant,
                 priority=inp.priority,
             )
+            self.carry(effects)
         except Exception as exc:  # Celery stores FAILURE (and fires the errbacks)
             outcome = Failed(errors.TTAPIError(f"{type(exc).__name__}: {exc}"))
         if isinstance(outcome, Done | Failed | Revoked):
@@ -282,9 +300,9 @@ class InlineEngine:
             if step.arg in self.inputs:
                 self.deliver(step.arg)
         elif step.kind in ENGINE_KINDS:
-            self.core.perform(Action(step.kind, step.arg, step.seq, step.label))
+            self.carry(self.core.perform(Action(step.kind, step.arg, step.seq, step.label)))
         elif step.kind == ActionKind.STORE and self.store is not None:
-            self.store.perform(Action(step.kind, step.arg))
+            self.carry(self.store.perform(Action(step.kind, step.arg)))
         else:
             raise ValueError(f"unknown step {step!r}")
 
@@ -317,7 +335,7 @@ class InlineEngine:
             if now > deadline:
                 return False
             if self.pump_every is not None and now >= next_pump:
-                self.pumped.append(maintenance.pump(self.rt))
+                self.pumped.append(self.pump())
                 next_pump = now + self.pump_every
                 continue
             if self.scan_every is not None and now >= next_scan:

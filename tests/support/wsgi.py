@@ -1,4 +1,4 @@
-"""Calling a WSGI app in-process (no socket), and a Dispatcher for runtimes that run no step."""
+"""Calling a WSGI app in-process (no socket), and a carrier of effects for apps that run no step."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ from typing import Any
 from wsgiref.types import WSGIApplication
 from wsgiref.util import setup_testing_defaults
 
+from worker.jobs.effects import Effects
 
-class NullDispatcher:
-    """Publishes nothing: for a `Runtime` whose tests never run a job step."""
 
-    def resume(self, job_id: str, countdown: float = 0.0, *, sig: Any = None) -> None: ...
-    def poll(self, job_id: str, seq: int, countdown: float) -> None: ...
-    def fill(self, label: str, countdown: float) -> None: ...
-    def publish_state(
-        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
-    ) -> None: ...
+def no_effects(effects: Effects) -> None:
+    """Carries nothing out: for a receiver whose tests never settle a job (fails if one does)."""
+    assert not effects, effects
 
 
 def wsgi_get(

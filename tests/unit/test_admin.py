@@ -10,7 +10,7 @@ import pytest
 
 from config.settings import Settings, account_label
 from tests.support.opsdata import job_ended, job_in_flight, job_waiting
-from tests.support.wsgi import NullDispatcher, wsgi_get
+from tests.support.wsgi import wsgi_get
 from worker.adapter.heartbeat import HeartbeatWriter
 from worker.capacity.lanes import VIDEO_SUFFIX
 from worker.jobs.runtime import Runtime
@@ -29,9 +29,7 @@ def server() -> fakeredis.FakeServer:
 @pytest.fixture
 def rt(server: fakeredis.FakeServer) -> Runtime:
     settings = Settings(ttapi_api_key=KEY, ttapi_max_in_progress=2)
-    return Runtime.build(
-        settings, fakeredis.FakeRedis(server=server, decode_responses=True), NullDispatcher()
-    )
+    return Runtime.build(settings, fakeredis.FakeRedis(server=server, decode_responses=True))
 
 
 def app_for(rt: Runtime, **settings: object):  # type: ignore[no-untyped-def]

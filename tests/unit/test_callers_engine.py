@@ -18,7 +18,7 @@ from worker.devtools.simulator import Simulator
 from worker.engine.core import Action
 from worker.jobs.offers import line_of
 from worker.jobs.record import IN_FLIGHT, RecordState
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 from worker.jobs.stealing import steal
 
 
@@ -92,7 +92,7 @@ def test_an_account_back_in_rotation_takes_waiters_from_the_others_lines(sim: Si
     jobs = [eng.imagine(f"backlog {i}") for i in range(8)]
     pinned = eng.submit("imagine", {"prompt": "pinned to A"}, account=LABEL_A)
     eng.rt.pool.enable(LABEL_B)
-    resume_all(eng.rt, LABEL_B, eng.rt.guard.fill(LABEL_B))  # as the account refresh does
+    eng.carry(hand_on(eng.rt, LABEL_B, eng.rt.guard.fill(LABEL_B)))  # as the refresh does
     assert eng.run_until(eng.all_done, 20)
     by_prompt = started(sim)
     assert by_prompt["pinned to A"]["label"] == LABEL_A
@@ -164,7 +164,7 @@ def test_a_taken_job_whose_record_moved_meanwhile_gives_its_place_back(sim: Simu
     assert rt.guard.acquire(LABEL_A, "holder").granted
     rt.records.create("elsewhere", RecordState.WAITING, kind="imagine", account=LABEL_B)
     rt.guard.enqueue(LABEL_A, "elsewhere", line=rt.guard.book.line("default", "normal", loose=True))
-    assert steal(rt, LABEL_B) == []  # its record says B already: another mover placed it
+    assert steal(rt, LABEL_B)[0] == []  # its record says B already: another mover placed it
     assert rt.guard.state(LABEL_B).holders == {} and rt.guard.state(LABEL_A).waiters == []
     assert submits(sim) == 0
 
@@ -176,7 +176,7 @@ def test_a_video_job_moves_only_between_video_lanes(sim: Simulator) -> None:
     assert rt.guard.acquire(lane_a, "a clip").granted  # A's video lane is full
     rt.records.create("clip", RecordState.WAITING, kind="video", account=lane_a)
     rt.guard.enqueue(lane_a, "clip", line=rt.guard.book.line("default", "normal", loose=True))
-    assert steal(rt, LABEL_B) == []  # an image account has room, but not for a video job
-    assert steal(rt, lane_b) == ["clip"]
+    assert steal(rt, LABEL_B)[0] == []  # an image account has room, but not for a video job
+    assert steal(rt, lane_b)[0] == ["clip"]
     rec = rt.records.load("clip")
     assert rec is not None and rec.account == lane_b

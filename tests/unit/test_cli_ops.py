@@ -10,7 +10,6 @@ import redis
 
 from config.settings import Settings, account_label
 from tests.support.opsdata import job_ended, job_in_flight, job_waiting
-from tests.support.wsgi import NullDispatcher
 from worker.adapter.heartbeat import HeartbeatWriter
 from worker.cli import commands as cli
 from worker.devtools.embedded import RedisServer
@@ -30,7 +29,6 @@ def rt(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     worker = Runtime.build(
         Settings(ttapi_api_key=KEY, ttapi_max_in_progress=1, mj_key_prefix=prefix),
         client,
-        NullDispatcher(),
     )
     job_in_flight(worker, "job-fly", A, "a lighthouse", 55)
     job_waiting(worker, "job-wait", A, "a fox")

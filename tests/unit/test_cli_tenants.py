@@ -9,7 +9,6 @@ import pytest
 import redis
 
 from config.settings import Settings, account_label
-from tests.support.wsgi import NullDispatcher
 from worker.cli import commands as cli
 from worker.devtools.embedded import RedisServer
 from worker.jobs.runtime import Runtime
@@ -29,7 +28,7 @@ def rt(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     settings = Settings(ttapi_api_key=KEY, ttapi_max_in_progress=1, mj_key_prefix=prefix)
     assert "web" in settings.mj_tenants  # from MJ_TENANTS, as the worker's environment has it
-    worker = Runtime.build(settings, client, NullDispatcher())
+    worker = Runtime.build(settings, client)
     return worker
 
 

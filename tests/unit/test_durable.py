@@ -32,14 +32,14 @@ def sim(make_sim: SimFactory) -> Simulator:
 @pytest.fixture
 def eng(sim: Simulator) -> InlineEngine:
     engine = build_engine(sim, capacity=3)
-    engine.rt.durability = StubReplicas(replicas=1, acked=0)
+    engine.with_runtime(durability=StubReplicas(replicas=1, acked=0))
     return engine
 
 
 def test_with_no_replica_acknowledging_nothing_is_sent_and_jobs_wait_first_in_line(
     eng: InlineEngine, sim: Simulator
 ) -> None:
-    eng.rt.durability = StubReplicas(replicas=1, acked=0, wait_ms=60_000)  # no refill in the test
+    eng.with_runtime(durability=StubReplicas(replicas=1, acked=0, wait_ms=60_000))  # no refill
     jobs = [eng.imagine(f"an unreplicated lighthouse {i}") for i in range(5)]
     eng.run_until(lambda: False, 0.5)
     assert submits(sim) == 0  # nothing paid for while no replica has the intent

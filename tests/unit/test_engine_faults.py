@@ -191,9 +191,11 @@ def test_reconcile_resubmits_only_once_the_grace_has_passed(
     assert rt.records.move(
         job, RecordState.NEW, RecordState.AMBIGUOUS, sent_at=sent, poll_seq=1, deadline=sent + 60
     )
-    completion.reconcile(rt, rt.records.load(job))  # type: ignore[arg-type]
+    eng.carry(completion.reconcile(rt, rt.records.load(job)))  # type: ignore[arg-type]
     assert eng.state(job) == state
-    assert len(eng.dispatcher.pending("resume", job)) == (state == RecordState.WAITING)
+    # A resubmit is the engine's own (a timer), never a re-published task.
+    assert len(eng.dispatcher.pending("submit", job)) == (state == RecordState.WAITING)
+    assert not eng.dispatcher.pending("resume", job)
     if state == RecordState.WAITING:
         assert eng.run_until(eng.done(job), 5)
         assert eng.result(job)["prompt"] == "nothing like it"

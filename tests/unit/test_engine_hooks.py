@@ -40,7 +40,7 @@ def test_a_callback_during_the_submit_is_kept_and_proves_which_job_is_ours(
     eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch, answer_lost: bool
 ) -> None:
     rt = eng.rt
-    app = create_wsgi_app(rt)
+    app = create_wsgi_app(rt, eng.carry)
     client = rt.pool.client(LABEL_A)
     real_submit = client.submit
     replies: list[int] = []

@@ -95,13 +95,13 @@ def test_a_kill_inside_a_cancel_still_delivers_the_revoke(
     eng = engine(sim)
     first = eng.imagine("the one that runs")
     late = eng.submit("imagine", {"prompt": "late"}, expires_at=time.time() + 0.2)
-    real = revoke.resume_all
+    real = revoke.hand_on
 
     def die_once(*args: Any, **kw: Any) -> None:
-        monkeypatch.setattr(revoke, "resume_all", real)
+        monkeypatch.setattr(revoke, "hand_on", real)
         raise Killed  # after the record says REVOKED, before its slot is passed on
 
-    monkeypatch.setattr(revoke, "resume_all", die_once)
+    monkeypatch.setattr(revoke, "hand_on", die_once)
     time.sleep(0.25)
     assert eng.run_until(lambda: bool(eng.killed), 10)
     assert eng.state(late) == RecordState.REVOKED
@@ -142,7 +142,9 @@ def test_a_revoke_racing_a_hand_off_leaves_no_slot_to_the_revoked_job(
 
     def racing(rt: Any, rec: Any) -> Any:
         if rec.job_id == parked and eng.state(parked) == RecordState.WAITING:
-            for job_id in cancel_parked(rt, [parked]):  # revoke() arrives meanwhile
+            cancelled, effects = cancel_parked(rt, [parked])  # revoke() arrives meanwhile
+            eng.carry(effects)
+            for job_id in cancelled:
                 eng.outcomes[job_id] = Revoked("revoked")
                 eng.stored.setdefault(job_id, []).append(Revoked("revoked"))
         return real(rt, rec)
@@ -185,7 +187,7 @@ def test_two_reports_of_one_ended_job_running_side_by_side_deliver_it_once(
     inp = eng.inputs[job]
 
     def report() -> Any:
-        return entry.run(eng.rt, job, inp.kind, inp.params, signature=lambda: {})
+        return entry.run(eng.rt, job, inp.kind, inp.params, signature={})[0]
 
     first, second = report(), report()  # neither has been stored yet (Celery's after_return)
     assert [type(first), type(second)] == [Done, Park]
@@ -197,11 +199,11 @@ def test_a_pump_round_that_outlived_its_turn_leaves_the_next_rounds_turn_alone(
     eng = engine(sim)
     rt, real = eng.rt, maintenance._round
 
-    def slow_round(*args: Any) -> None:
+    def slow_round(*args: Any) -> Any:
         rt.redis.delete(rt.keys.pump_turn)  # this round ran past its turn...
         assert rt.redis.set(rt.keys.pump_turn, "the next round", px=60_000)  # ...taken anew
-        real(*args)
+        return real(*args)
 
     monkeypatch.setattr(maintenance, "_round", slow_round)
-    maintenance.pump(rt)
+    eng.pump()
     assert rt.redis.get(rt.keys.pump_turn) == "the next round"

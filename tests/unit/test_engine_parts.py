@@ -10,7 +10,6 @@ import fakeredis
 import pytest
 
 from config.settings import Settings, account_label
-from tests.support.wsgi import NullDispatcher
 from worker.engine.core import Action
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
@@ -24,7 +23,7 @@ LABELS = [account_label(k) for k in KEYS]
 def runtime(server: fakeredis.FakeServer, n: int = 5) -> Runtime:
     settings = Settings(ttapi_api_keys=",".join(KEYS[:n]))
     client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    return Runtime.build(settings, client, NullDispatcher())
+    return Runtime.build(settings, client)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.engine import upgrade
-from worker.jobs import hints, maintenance
+from worker.jobs import hints
+from worker.jobs.effects import Submit
 from worker.jobs.record import RecordState
 
 
@@ -42,7 +43,7 @@ def test_a_job_in_flight_that_lost_its_slot_and_its_timers_is_found_by_its_recor
     heapq.heapify(heap)
     rt.records.update(job, next_poll_at=rt.clock() - 60)  # its poll is a minute overdue
     rt.records.look_again([job], 0.0)  # the sweep's turn for it has come
-    maintenance.pump(rt)
+    eng.pump()
     assert eng.holders(LABEL_A) == 1  # counted against the cap again: TTAPI runs it
     assert eng.run_until(eng.done(job), 10)
     assert eng.result(job)["status"] == "SUCCESS" and submits(sim) == 1
@@ -54,8 +55,7 @@ def test_a_job_handed_a_slot_on_an_account_another_engine_holds_is_submitted_the
 ) -> None:
     rt = eng.rt
     eng.core.drop(LABEL_B)  # another node's engine holds B now
-    assert rt.submitter is not None
-    rt.submitter(LABEL_B, "job-b")  # e.g. a slot B's release handed on, in this engine
+    eng.core.carry(Submit(LABEL_B, "job-b"))  # e.g. a slot B's release handed on, here
     assert not eng.dispatcher.pending("submit")  # not submitted here, but by B's engine
     assert rt.redis.lrange(rt.keys.wake(LABEL_B), 0, -1) == hints.submit_hints(["job-b"])
 

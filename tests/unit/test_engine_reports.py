@@ -26,7 +26,7 @@ CLAIM_S = 0.3  # the claim's life (stall_s): short, so a slow report outlives it
 def eng(make_sim: SimFactory) -> InlineEngine:
     sim: Simulator = make_sim(keys=[KEY_A], capacity=10, fast_s=0.2)
     eng = build_engine(sim, capacity=3, fast_s=0.2)
-    eng.rt.timing = replace(eng.rt.timing, stall_s=CLAIM_S)
+    eng.with_runtime(timing=replace(eng.rt.timing, stall_s=CLAIM_S))
     return eng
 
 
@@ -36,7 +36,7 @@ def ended_job(eng: InlineEngine) -> Callable[[], Outcome]:
     job = eng.imagine("a report that takes its time")
     assert eng.run_until(lambda: eng.state(job) == RecordState.SUCCESS, 10)
     inp = eng.inputs[job]
-    return lambda: entry.run(eng.rt, job, inp.kind, inp.params, signature=lambda: {})
+    return lambda: entry.run(eng.rt, job, inp.kind, inp.params, signature={})[0]
 
 
 def test_a_report_slower_than_its_claim_is_delivered_once(

@@ -35,7 +35,7 @@ def test_no_redis_command_runs_between_the_lease_check_and_the_post(
 ) -> None:
     rt, between = eng.rt, []
     checked = False
-    real_may, real_execute = rt.may_submit, rt.redis.execute_command
+    real_may, real_execute = rt.holdings.holds, rt.redis.execute_command
     client = rt.pool.client(LABEL_A)
     real_submit = client.submit
 
@@ -55,7 +55,7 @@ def test_no_redis_command_runs_between_the_lease_check_and_the_post(
         checked = False
         return real_submit(request, **kwargs)
 
-    monkeypatch.setattr(rt, "may_submit", may_submit)
+    monkeypatch.setattr(rt.holdings, "holds", may_submit)
     monkeypatch.setattr(rt.redis, "execute_command", execute_command)
     monkeypatch.setattr(client, "submit", post)
     job = eng.imagine("a hooked prompt")
@@ -77,7 +77,7 @@ def test_an_engine_that_loses_the_account_while_issuing_a_hook_token_sends_nothi
         return real_set(name, *args, **kwargs)
 
     monkeypatch.setattr(rt.redis, "set", slow_set)
-    monkeypatch.setattr(rt, "may_submit", lambda label: held[0])
+    monkeypatch.setattr(rt.holdings, "holds", lambda label: held[0])
     job = eng.imagine("a prompt sent by a stalled engine")
     assert submits(sim) == 0
     assert eng.state(job) == RecordState.WAITING

@@ -60,7 +60,8 @@ def test_a_submit_the_scan_takes_for_lost_gets_a_deadline_from_its_send(
     assert rt.records.move(
         "dead", RecordState.NEW, RecordState.SUBMITTING, account=LABEL_A, sent_at=sent
     )
-    assert look_at_holder(rt, LABEL_A, "dead", load(eng, "dead"), 10**6, rt.clock())
+    what, effects = look_at_holder(rt, LABEL_A, "dead", load(eng, "dead"), 10**6, rt.clock())
+    assert what == "revived" and effects
     rec = load(eng, "dead")
     assert rec.state == RecordState.AMBIGUOUS
     assert rec.deadline == rt.timing.deadline(rec, sent)  # a relax job's own timeout
@@ -78,7 +79,9 @@ def test_a_transient_resubmit_whose_answer_is_lost_is_not_given_up_at_its_first_
     sim.set_faults(rate_504_after_create=1.0, fault_paths=["imagine"])
     failed = JobInfo.model_validate({"status": "FAILED", "jobId": rec.ttapi_job_id})
     failed.message = "Job Timeout"
-    assert settle(rt, load(eng, job), failed)  # resubmitted once, its answer lost
+    settled, effects = settle(rt, load(eng, job), failed)
+    assert settled  # resubmitted once, its answer lost
+    eng.carry(effects)
     assert eng.run_until(lambda: load(eng, job).state == RecordState.AMBIGUOUS, 5)
     sim.set_faults(rate_504_after_create=0.0, rate_429=1.0, fault_paths=["fetch-list"])
     looks = eng.count("poll", job)
@@ -135,7 +138,9 @@ def test_a_lost_submit_found_only_after_its_deadline_is_still_resubmitted_when_n
         "late", RecordState.NEW, RecordState.SUBMITTING, account=LABEL_A, sent_at=sent
     )
     eng.inputs["late"] = Inputs("imagine", {"prompt": "never sent", "mode": "fast"})
-    assert look_at_holder(rt, LABEL_A, "late", load(eng, "late"), 10**6, rt.clock())
+    what, effects = look_at_holder(rt, LABEL_A, "late", load(eng, "late"), 10**6, rt.clock())
+    assert what == "revived"
+    eng.carry(effects)
     assert load(eng, "late").state == RecordState.AMBIGUOUS
     assert eng.run_until(eng.done("late"), 10)
     assert eng.result("late")["status"] == "SUCCESS"

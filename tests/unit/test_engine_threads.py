@@ -14,12 +14,12 @@ import pytest
 import redis
 
 from config.settings import Settings
-from tests.support.wsgi import NullDispatcher
 from worker.adapter import engine_process
 from worker.engine import node as node_module
 from worker.engine.core import Action
 from worker.engine.ownership import Ownership
 from worker.engine.timers import Timers
+from worker.jobs.effects import ENGINE_KINDS
 from worker.jobs.record import RecordState
 from worker.jobs.runtime import Runtime
 
@@ -147,7 +147,7 @@ class CountingRedis(fakeredis.FakeRedis):
 def test_an_engine_holding_many_accounts_renews_them_all_in_one_round_trip() -> None:
     keys = [f"sk-many-{i:04d}-key" for i in range(120)]
     client = CountingRedis(decode_responses=True)
-    rt = Runtime.build(Settings(ttapi_api_keys=",".join(keys)), client, NullDispatcher())
+    rt = Runtime.build(Settings(ttapi_api_keys=",".join(keys)), client)
     mine = Ownership(rt, "node-a", lease_s=60)
     taken, _ = mine.beat()
     assert len(taken) == 120
@@ -160,10 +160,16 @@ def test_an_engine_holding_many_accounts_renews_them_all_in_one_round_trip() -> 
 # -- a node's threads ------------------------------------------------------------------------
 
 
-class Publisher(NullDispatcher):
-    """The node's publisher (reports and states), publishing nothing."""
+class Shell:
+    """The node's shell: the engine's effects back to it, reports and states published nowhere."""
 
-    rt: Any = None
+    def __init__(self, node: node_module.Node) -> None:
+        self.node = node
+
+    def run(self, step: Any) -> None:
+        for effect in step():
+            if effect.kind in ENGINE_KINDS:
+                self.node.core.carry(effect)
 
 
 @pytest.fixture
@@ -184,7 +190,7 @@ def on_fakeredis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeServer:
 
 
 def running(node: node_module.Node) -> threading.Thread:
-    thread = threading.Thread(target=node.run, daemon=True)
+    thread = threading.Thread(target=node.run, args=(Shell(node),), daemon=True)
     thread.start()
     return thread
 
@@ -193,7 +199,7 @@ def test_a_job_in_flight_keeps_its_slot_while_every_engine_thread_is_busy(
     on_fakeredis: fakeredis.FakeServer,
 ) -> None:
     settings = Settings(ttapi_api_keys="sk-threads-0001", mj_engine_threads=1, mj_engine_lease_s=1)
-    node = node_module.Node(settings, "node-a", Publisher())
+    node = node_module.Node(settings, "node-a")
     rt, label = node.rt, node.rt.pool.labels[0]
     rt.records.create("job-1", RecordState.SUBMITTED, account=label, ttapi_job_id="tt-1")
     rt.guard.enqueue(label, "job-1")
@@ -214,7 +220,7 @@ def test_an_engine_thread_that_dies_stops_the_engine_so_its_worker_starts_it_aga
     on_fakeredis: fakeredis.FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(ttapi_api_keys="sk-threads-0001", mj_engine_lease_s=1)
-    node = node_module.Node(settings, "node-a", Publisher())
+    node = node_module.Node(settings, "node-a")
 
     def broken() -> tuple[list[str], list[str]]:
         raise ValueError("a bug, not Redis")

@@ -28,6 +28,7 @@ from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
 from worker.jobs import entry, maintenance
 from worker.jobs import poll as completion
+from worker.jobs.effects import Report, Submit
 from worker.jobs.outcome import Failed, Park, Revoked
 from worker.jobs.placement import move_waiters
 from worker.jobs.record import RecordState
@@ -142,9 +143,9 @@ def test_the_reconcile_grace_counts_from_when_the_answer_was_lost_not_from_the_s
 ) -> None:
     # Sent 5 s ago (a read timeout), lost just now: TTAPI's history may not show it yet.
     ambiguous_job(eng, "lost-now", "a late answer", sent_ago=5.0, lost_ago=0.0)
-    completion.reconcile(eng.rt, load(eng, "lost-now"))
+    effects = completion.reconcile(eng.rt, load(eng, "lost-now"))
     assert load(eng, "lost-now").state == RecordState.AMBIGUOUS
-    assert not eng.dispatcher.pending("resume", "lost-now")
+    assert not [e for e in effects if isinstance(e, Report | Submit)]  # no resubmit
 
 
 def test_reconcile_reads_as_many_history_pages_as_reach_back_to_the_send(
@@ -155,7 +156,7 @@ def test_reconcile_reads_as_many_history_pages_as_reach_back_to_the_send(
     for i in range(120):  # newer jobs push ours onto page 2 of the history
         other.imagine(f"a crowd {i}")
     ambiguous_job(eng, "paged", "a page two prompt", sent_ago=1.0, lost_ago=1.0)
-    completion.reconcile(eng.rt, load(eng, "paged"))
+    eng.carry(completion.reconcile(eng.rt, load(eng, "paged")))
     assert load(eng, "paged").ttapi_job_id == ours
     assert submits(sim) == 121
 
@@ -189,7 +190,7 @@ def test_when_ttapis_history_cannot_be_read_the_job_fails_without_resubmit_and_k
     # longest life; a probe TTAPI accepts gives the place back.
     state = eng.rt.guard.state(LABEL_A)
     assert (state.holders, state.effective_cap) == ({}, 2)
-    assert maintenance.pump(eng.rt)["reaped"] == 0
+    assert eng.pump()["reaped"] == 0
 
 
 def test_a_history_that_answers_429_is_throttled_not_unavailable(
@@ -243,7 +244,7 @@ def test_a_stale_answer_about_an_earlier_ttapi_job_never_ends_the_resubmitted_on
     stale = load(eng, "aba")  # a poll read this, then TTAPI's first job failed and was redone
     assert rt.records.update("aba", ttapi_job_id="tt-second", poll_seq=3)
     info = JobInfo.model_validate({"status": "SUCCESS", "jobId": "", "progress": "100"})
-    assert not settle(rt, stale, info)
+    assert settle(rt, stale, info) == (False, [])
     assert (load(eng, "aba").state, load(eng, "aba").ttapi_job_id) == (
         RecordState.SUBMITTED,
         "tt-second",
@@ -265,28 +266,21 @@ def test_reconcile_takes_the_look_alike_created_nearest_its_own_send(
     other.imagine("the batch's repeated prompt")  # another record's, not yet claimed
     ambiguous_job(eng, "nearest", "the batch's repeated prompt", sent_ago=0.0, lost_ago=0.0)
     eng.rt.records.update("nearest", sent_at=sent - 0.05)
-    completion.reconcile(eng.rt, load(eng, "nearest"))
+    eng.carry(completion.reconcile(eng.rt, load(eng, "nearest")))
     assert load(eng, "nearest").ttapi_job_id == ours
 
 
 # -- defect 5: a waiter moved off an account is never lost; the pump finds records by state ---
 
 
-def test_moving_waiters_publishes_each_before_it_leaves_the_queue(
-    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_moving_waiters_publishes_each_before_it_leaves_the_queue(eng: InlineEngine) -> None:
     rt = eng.rt
     rt.records.create("mover", kind="imagine", params={"prompt": "x"}, account=LABEL_A)
     for holder in ("h1", "h2", "h3"):
         assert rt.guard.acquire(LABEL_A, holder).granted
     assert rt.guard.acquire(LABEL_A, "mover").queued
-
-    def killed(job_id: str, countdown: float = 0.0) -> None:
-        raise Killed
-
-    monkeypatch.setattr(rt.dispatcher, "resume", killed)
-    with pytest.raises(Killed):
-        move_waiters(rt, LABEL_A)
+    effects = move_waiters(rt, LABEL_A)  # killed before its reports go out
+    assert effects == [Report("mover")]  # its own run moves it off the account
     assert rt.guard.state(LABEL_A).waiters == ["mover"]  # still findable
 
 
@@ -347,12 +341,12 @@ def test_every_time_a_worker_writes_for_others_to_compare_comes_from_redis(
         time = staticmethod(lambda: real_time() + 90)
 
     monkeypatch.setattr(server, "time", RedisHostClock)
-    rt = Runtime.build(eng.rt.settings, eng.rt.redis, eng.dispatcher)
+    rt = Runtime.build(eng.rt.settings, eng.rt.redis)
     assert abs(rt.clock() - (real_time() + 90)) < 1.0
     rec = rt.records.create("stamped", kind="imagine", params={"prompt": "x"})
     assert abs(rec.created_at - (real_time() + 90)) < 1.0
     assert rt.records.move("stamped", RecordState.NEW, RecordState.SUBMITTING, sent_at=rt.clock())
-    maintenance.pump(rt)  # a pump on the same clock sees a fresh submit, not a lost one
+    eng.carry(maintenance.pump(rt)[1])  # a pump on the same clock: a fresh submit, not lost
     assert load(eng, "stamped").state == RecordState.SUBMITTING
 
 
@@ -385,10 +379,10 @@ def test_cancel_frees_a_handed_slot_for_the_next_waiter(eng: InlineEngine) -> No
         rt.records.create(job, kind="imagine", params={"prompt": job}, account=LABEL_A)
         rt.guard.acquire(LABEL_A, job)
     assert rt.guard.state(LABEL_A).waiters == ["d"]
-    assert cancel(rt, load(eng, "a"), "revoked by the caller")
+    assert cancel(rt, load(eng, "a"), "revoked by the caller") == (True, [Submit(LABEL_A, "d")])
     assert "d" in rt.guard.state(LABEL_A).holders
     assert load(eng, "a").state == RecordState.REVOKED
-    assert not cancel(rt, load(eng, "a"), "twice")
+    assert cancel(rt, load(eng, "a"), "twice") == (False, [])
 
 
 # -- defect 9: Retry-After is bounded ------------------------------------------------------
@@ -438,12 +432,10 @@ def test_a_failure_is_owed_to_its_caller_until_stored(eng: InlineEngine) -> None
     eng.rt.records.create(
         "pinned-2", kind="imagine", params={"prompt": "p"}, account=LABEL_A, pinned=True
     )
-    assert isinstance(
-        entry.advance(
-            eng.rt, "pinned-2", "imagine", {"prompt": "p"}, signature=lambda: {}, account=LABEL_A
-        ),
-        Failed,
+    outcome, _ = entry.advance(
+        eng.rt, "pinned-2", "imagine", {"prompt": "p"}, signature={}, account=LABEL_A
     )
+    assert isinstance(outcome, Failed)
     assert eng.rt.redis.zscore(eng.rt.keys.undelivered, "pinned-2") is not None
     assert load(eng, "pinned-2").state == RecordState.FAILED
     assert job in eng.inputs
@@ -515,5 +507,5 @@ def test_a_slow_poll_is_revived_once_not_at_every_pump_round(eng: InlineEngine) 
         poll_seq=1,
         next_poll_at=late,
     )
-    assert maintenance.pump(rt)["revived"] == 1
-    assert maintenance.pump(rt)["revived"] == 0  # its revived step is queued, just not run yet
+    assert eng.pump()["revived"] == 1
+    assert eng.pump()["revived"] == 0  # its revived step is queued, just not run yet

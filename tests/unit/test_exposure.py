@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from tests.support.wsgi import NullDispatcher, wsgi_get
+from tests.support.wsgi import no_effects, wsgi_get
 from worker.cli.commands import COMMANDS
 from worker.cli.parser import build_parser
 from worker.devtools.embedded import RedisServer
@@ -26,11 +26,11 @@ KEY = "sk-exposure-key-0001"
 
 def fake_runtime() -> Runtime:
     client = fakeredis.FakeRedis(decode_responses=True)
-    return Runtime.build(Settings(ttapi_api_key=KEY), client, NullDispatcher())
+    return Runtime.build(Settings(ttapi_api_key=KEY), client)
 
 
 def test_the_public_port_answers_404_to_metrics() -> None:
-    app = create_wsgi_app(fake_runtime())
+    app = create_wsgi_app(fake_runtime(), no_effects)
     status, _, body = wsgi_get(app, "/metrics")
     assert status == 404 and "mj_slots" not in body
     assert wsgi_get(app, "/healthz")[0] == 200
@@ -45,7 +45,7 @@ def test_metrics_answer_within_the_health_timeout_when_redis_is_down(tmp_path: P
     server = RedisServer(tmp_path / "redis").start()
     try:
         settings = Settings(ttapi_api_key=KEY, redis_url=server.url, mj_health_timeout_s=1.0)
-        rt = Runtime.build(settings, redis_client(server.url), NullDispatcher())
+        rt = Runtime.build(settings, redis_client(server.url))
         app = create_metrics_app(rt)
         assert wsgi_get(app, "/metrics")[0] == 200
     finally:
@@ -59,7 +59,7 @@ def test_metrics_answer_within_the_health_timeout_when_redis_is_down(tmp_path: P
 
 @pytest.mark.parametrize("path", ["/metrics", "/", "/api/overview"])
 def test_the_public_port_serves_none_of_the_private_side(path: str) -> None:
-    assert wsgi_get(create_wsgi_app(fake_runtime()), path)[0] == 404
+    assert wsgi_get(create_wsgi_app(fake_runtime(), no_effects), path)[0] == 404
 
 
 def _public_side() -> TestClient:
@@ -72,7 +72,7 @@ def _public_side() -> TestClient:
     from worker.cli.web_servers import PublicSide
 
     rt = fake_runtime()
-    hooks: Any = create_wsgi_app(rt)
+    hooks: Any = create_wsgi_app(rt, no_effects)
     side = PublicSide(WSGIMiddleware(hooks), create_api_app(Api.build(rt, FakeCelery())))
     return TestClient(side)
 

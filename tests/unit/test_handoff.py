@@ -15,6 +15,7 @@ from tests.support.engine import FAST, KEY_A, LABEL_A, account, build_engine
 from tests.support.inline import InlineEngine, Inputs, Killed
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
+from worker.jobs.effects import Effect, Effects, Submit
 from worker.jobs.outcome import Revoked
 
 
@@ -68,11 +69,11 @@ def test_an_engine_killed_while_handing_over_loses_no_job_and_pays_once(
     real = core.take_over
     kills: list[str] = []
 
-    def dies_once(rt: object, label: str, job_id: str) -> None:
+    def dies_once(rt: object, label: str, job_id: str) -> Effects:
         if job_id == jobs[3] and not kills:
             kills.append(job_id)
             raise Killed  # the slot was handed over; nobody submitted the job
-        real(rt, label, job_id)  # type: ignore[arg-type]
+        return real(rt, label, job_id)  # type: ignore[arg-type]
 
     monkeypatch.setattr(core, "take_over", dies_once)
     assert eng.run_until(eng.all_done, 20)
@@ -90,15 +91,15 @@ def test_a_job_that_ends_is_reported_before_its_slot_goes_to_the_next_submit(
     """The caller of an ended job need not wait for the submit its freed slot goes to."""
     busy = [eng.imagine(f"a first lantern {i}") for i in range(3)]
     waiter = eng.imagine("a waiting lantern")
-    submitter = eng.rt.submitter
-    assert submitter is not None
+    carry = eng.core.carry
     reported: list[set[str]] = []
 
-    def watch(label: str, job_id: str) -> None:
-        reported.append({s.arg for s in eng.dispatcher.pending("resume")} & set(busy))
-        submitter(label, job_id)
+    def watch(effect: Effect) -> None:
+        if isinstance(effect, Submit) and effect.job_id == waiter:
+            reported.append({s.arg for s in eng.dispatcher.pending("resume")} & set(busy))
+        carry(effect)
 
-    eng.rt.submitter = watch
+    eng.core.carry = watch  # type: ignore[method-assign]
     assert eng.run_until(eng.all_done, 15)
     assert reported and reported[0]  # the ended job's report was out before the submit
     assert all(eng.result(j)["status"] == "SUCCESS" for j in [*busy, waiter])

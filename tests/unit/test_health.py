@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from config.settings import Settings
-from tests.support.wsgi import NullDispatcher, wsgi_get
+from tests.support.wsgi import no_effects, wsgi_get
 from worker.devtools.embedded import RedisServer
 from worker.jobs.runtime import Runtime
 from worker.ops import health
@@ -21,14 +21,12 @@ from worker.webhook.receiver import create_wsgi_app
 
 
 def healthz(rt: Runtime, method: str = "GET") -> tuple[int, str]:
-    status, _, body = wsgi_get(create_wsgi_app(rt), "/healthz", method)
+    status, _, body = wsgi_get(create_wsgi_app(rt, no_effects), "/healthz", method)
     return status, body
 
 
 def runtime_on(client: redis.Redis, **settings: Any) -> Runtime:
-    return Runtime.build(
-        Settings(ttapi_api_key="sk-health-1", **settings), client, NullDispatcher()
-    )
+    return Runtime.build(Settings(ttapi_api_key="sk-health-1", **settings), client)
 
 
 @pytest.fixture

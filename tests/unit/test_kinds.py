@@ -146,9 +146,9 @@ def test_a_task_hands_its_kind_the_jobs_parameters_and_who_asks_apart(
 
     seen: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
 
-    def run(rt: Any, job_id: str, kind: str, got: dict[str, Any], **opts: Any) -> Done:
+    def run(rt: Any, job_id: str, kind: str, got: dict[str, Any], **opts: Any) -> Any:
         seen.append((kind, got, {k: opts[k] for k in who}))
-        return Done({"job_id": job_id})
+        return Done({"job_id": job_id}), []  # its outcome, and no effects to carry out
 
     monkeypatch.setattr(jobs, "entry", SimpleNamespace(run=run))
     monkeypatch.setattr(jobs, "delivered", lambda rt, task_id: None)

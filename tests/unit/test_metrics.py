@@ -17,7 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings, account_label
-from tests.support.wsgi import NullDispatcher, wsgi_get
+from tests.support.wsgi import wsgi_get
 from worker.adapter.heartbeat import HeartbeatWriter
 from worker.capacity import metrics
 from worker.devtools.embedded import free_port
@@ -35,7 +35,7 @@ def build_runtime(server: fakeredis.FakeServer, prefix: str = "mj") -> Runtime:
         ttapi_api_keys=f"{KEY_A},{KEY_B}", ttapi_max_in_progress=3, mj_key_prefix=prefix
     )
     client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    return Runtime.build(settings, client, NullDispatcher())
+    return Runtime.build(settings, client)
 
 
 @pytest.fixture
@@ -249,10 +249,8 @@ def metrics_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
         "from worker.capacity import metrics\n"
         "from worker.ops.http import serve_metrics\n"
         "from worker.jobs.runtime import Runtime\n"
-        "class D:\n"
-        "    def __getattr__(self, name): return lambda *a, **k: None\n"
         f"s = Settings(ttapi_api_keys={KEY_A!r})\n"
-        "rt = Runtime.build(s, fakeredis.FakeRedis(decode_responses=True), D())\n"
+        "rt = Runtime.build(s, fakeredis.FakeRedis(decode_responses=True))\n"
         "metrics.count_outcome(rt.redis, 'success', keys=rt.keys)\n"
         "print('up', flush=True)\n"
         f"serve_metrics(rt, '127.0.0.1', {port})\n"
@@ -309,9 +307,7 @@ def test_queue_lengths_workers_per_queue_and_the_pump_are_metrics(rt: Runtime) -
 def test_accounts_only_registered_by_other_processes_are_shown_too(
     server: fakeredis.FakeServer,
 ) -> None:
-    keyless = Runtime.build(
-        Settings(), fakeredis.FakeRedis(server=server, decode_responses=True), NullDispatcher()
-    )
+    keyless = Runtime.build(Settings(), fakeredis.FakeRedis(server=server, decode_responses=True))
     build_runtime(server)  # a worker with both keys registers their labels
     got = scrape(keyless)
     assert got[("mj_slots_cap", (("account", A),))] == 10

@@ -11,7 +11,6 @@ from tests.support.engine import FAST, KEY_A, KEY_B, LABEL_A, LABEL_B, build_eng
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
-from worker.jobs import maintenance
 from worker.jobs.record import RecordState
 
 
@@ -41,7 +40,7 @@ def test_a_round_reads_only_a_few_fields_and_renews_no_fresh_lease(
 
     monkeypatch.setattr(eng.rt.records, "load", forbidden("records.load"))
     monkeypatch.setattr(eng.rt.guard, "renew", forbidden("guard.renew"))
-    assert maintenance.pump(eng.rt) == {
+    assert eng.pump() == {
         "woken": 0,
         "revived": 0,
         "reaped": 0,
@@ -59,7 +58,7 @@ def test_a_lease_half_spent_is_renewed(eng: InlineEngine, by: str) -> None:
     eng.rt.guard.hold(label, job, eng.rt.timing.lease_s / 4)  # a quarter of the lease left
     if "pump" in by:
         eng.rt.redis.delete(eng.rt.keys.owner(label))
-        maintenance.pump(eng.rt)
+        eng.pump()
     else:
         eng.core.scan(label)
     assert eng.rt.guard.state(label).holders[job] > 0.9 * eng.rt.timing.lease_s * 1000
@@ -72,9 +71,9 @@ def test_a_round_started_while_another_runs_does_nothing(eng: InlineEngine) -> N
     eng.rt.guard.acquire(label, "ghost-job")  # a holder without a record
     eng.rt.redis.delete(eng.rt.keys.owner(label))  # no engine holds it: the pump looks after it
     eng.rt.redis.set(eng.rt.keys.pump_turn, "1")
-    assert maintenance.pump(eng.rt)["reaped"] == 0
+    assert eng.pump()["reaped"] == 0
     assert "ghost-job" in eng.rt.guard.state(label).holders
     eng.rt.redis.delete(eng.rt.keys.pump_turn)
-    assert maintenance.pump(eng.rt)["reaped"] == 1
+    assert eng.pump()["reaped"] == 1
     assert "ghost-job" not in eng.rt.guard.state(label).holders
     assert not eng.rt.redis.exists(eng.rt.keys.pump_turn)  # a round gives its turn back

@@ -61,7 +61,9 @@ def test_cancel_parked_ends_waiting_jobs_and_leaves_submitted_ones(
     running = eng.imagine("a lit window")
     parked = eng.imagine("a dark window")
     assert (eng.state(running), eng.state(parked)) == (RecordState.SUBMITTED, RecordState.WAITING)
-    assert cancel_parked(eng.rt, [running, parked, "no-such-job"]) == [parked]
+    cancelled, effects = cancel_parked(eng.rt, [running, parked, "no-such-job"])
+    assert cancelled == [parked]
+    eng.carry(effects)
     assert (eng.state(running), eng.state(parked)) == (RecordState.SUBMITTED, RecordState.REVOKED)
     assert eng.rt.guard.state(LABEL_A).waiters == []
     assert eng.run_until(eng.done(running), 10)

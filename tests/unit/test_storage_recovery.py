@@ -16,7 +16,7 @@ from tests.support.inline import InlineEngine, Killed, Step
 from tests.support.s3 import S3Server, presigned_signature_ok, storage_env
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
-from worker.jobs import maintenance, storing
+from worker.jobs import hints, storing
 from worker.jobs.download import AddressRefused, download_result
 from worker.jobs.record import Storing
 from worker.ops.show import show
@@ -97,7 +97,7 @@ def test_a_rerun_of_a_copy_writes_the_same_names_and_no_others(
     before = s3.keys(base)
     # As if another engine copied it again from scratch (nothing noted as done).
     eng.rt.records.update(job, storing=Storing.HOLD, store_done="")
-    eng.rt.storer(job)  # type: ignore[misc]
+    eng.carry([storing.hand_over(eng.rt.records.load(job))])  # type: ignore[arg-type]
     assert eng.run_until(lambda: not eng.rt.records.load(job).storing, 10)
     assert s3.keys(base) == before and len(before) == 10
 
@@ -105,11 +105,11 @@ def test_a_rerun_of_a_copy_writes_the_same_names_and_no_others(
 def test_the_pump_delivers_stored_null_when_no_engine_copies_past_the_retry_window(
     eng: InlineEngine,
 ) -> None:
-    eng.rt.storer = None  # no storage pool: the hand-over goes to the account's engine...
+    eng.core.storer = None  # no storage pool: the hand-over goes to the account's engine...
     eng.dispatcher.drop = lambda step: step.kind == "store"  # ...which never copies
     job = eng.imagine("a paper boat")
     assert eng.run_until(lambda: storing.held(eng.rt.records.load(job)), 10)
-    eng.rt.settings = eng.rt.settings.model_copy(update={"mj_storage_retry_s": 0.3})
+    eng.with_runtime(settings=eng.rt.settings.model_copy(update={"mj_storage_retry_s": 0.3}))
     eng.pump_every = 0.2
     assert eng.run_until(eng.done(job), 10)
     assert eng.result(job)["stored"] is None
@@ -153,9 +153,11 @@ def test_a_store_hint_reaches_the_storage_pool_of_the_accounts_engine(
 ) -> None:
     job, _ = stored_result(eng, "a cat astronaut")
     eng.rt.records.update(job, storing=Storing.HOLD)
-    storing.hand_over(
-        eng.rt.__class__(**{**eng.rt.__dict__, "storer": None}), eng.rt.records.load(job)
-    )
+    # Handed over from a process that runs no engine (the webhook receiver): a hint.
+    rec = eng.rt.records.load(job)
+    assert rec is not None
+    label, hint = hints.ask(storing.hand_over(rec), eng.rt.clock())
+    hints.push(eng.rt.redis, eng.rt.keys, label, [hint])
     eng.run_due()
     assert Step("store", job) in eng.dispatcher.ran[-3:]
-    assert maintenance.pump(eng.rt).get("storing") == 0
+    assert eng.pump().get("storing") == 0

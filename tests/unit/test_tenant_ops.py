@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.settings import Settings, account_label
 from config.tenants import TenantSettings
 from tests.support.lines import FakeClock
-from tests.support.wsgi import NullDispatcher, wsgi_get
+from tests.support.wsgi import wsgi_get
 from worker.capacity import metrics
 from worker.jobs import journal
 from worker.jobs.record import JobRecord, RecordState
@@ -37,7 +37,7 @@ def rt() -> Runtime:
     }
     settings = Settings(ttapi_api_key=KEY, ttapi_max_in_progress=1, mj_tenants=tenants)
     client = fakeredis.FakeRedis(decode_responses=True)
-    return Runtime.build(settings, client, NullDispatcher())
+    return Runtime.build(settings, client)
 
 
 def busy_fleet(rt: Runtime) -> None:

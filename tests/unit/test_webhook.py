@@ -24,6 +24,7 @@ import requests
 
 from config.settings import Settings
 from worker.devtools.embedded import free_port
+from worker.jobs.effects import Effects, Fill, PollAt, Report, Show, Submit
 from worker.jobs.reconcile import schedule_poll
 from worker.jobs.record import RecordState
 from worker.jobs.runtime import Runtime
@@ -36,27 +37,27 @@ BANNED = "[Banned prompt detected] the prompt contains a banned word"
 
 
 class RecordingDispatcher:
-    """Records what the job steps would publish, instead of publishing."""
+    """Records the effects the receiver's steps return, instead of carrying them out."""
 
     def __init__(self) -> None:
         self.resumed: list[str] = []
+        self.submits: list[str] = []
         self.polls: list[tuple[str, int, float]] = []
         self.fills: list[tuple[str, float]] = []
         self.states: list[tuple[str, str, dict[str, Any]]] = []
 
-    def resume(self, job_id: str, countdown: float = 0.0, *, sig: Any = None) -> None:
-        self.resumed.append(job_id)
-
-    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        self.polls.append((job_id, seq, countdown))
-
-    def fill(self, label: str, countdown: float) -> None:
-        self.fills.append((label, countdown))
-
-    def publish_state(
-        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
-    ) -> None:
-        self.states.append((job_id, state, meta))
+    def carry_out(self, effects: Effects) -> None:
+        for effect in effects:
+            if isinstance(effect, Report):
+                self.resumed.append(effect.job_id)
+            elif isinstance(effect, Submit):
+                self.submits.append(effect.job_id)
+            elif isinstance(effect, PollAt):
+                self.polls.append((effect.job_id, effect.seq, effect.delay_s))
+            elif isinstance(effect, Fill):
+                self.fills.append((effect.label, effect.delay_s))
+            elif isinstance(effect, Show):
+                self.states.append((effect.job_id, effect.state, effect.meta))
 
 
 class Answer:
@@ -83,7 +84,7 @@ def build_runtime(dispatcher: RecordingDispatcher, **overrides: Any) -> Runtime:
         **overrides,
     }
     settings = Settings(**values)
-    return Runtime.build(settings, fakeredis.FakeRedis(decode_responses=True), dispatcher)
+    return Runtime.build(settings, fakeredis.FakeRedis(decode_responses=True))
 
 
 @pytest.fixture
@@ -92,8 +93,8 @@ def rt(dispatcher: RecordingDispatcher) -> Runtime:
 
 
 @pytest.fixture
-def app(rt: Runtime) -> WSGIApplication:
-    return create_wsgi_app(rt, max_body=4096)
+def app(rt: Runtime, dispatcher: RecordingDispatcher) -> WSGIApplication:
+    return create_wsgi_app(rt, dispatcher.carry_out, max_body=4096)
 
 
 def submitted_job(
@@ -373,7 +374,7 @@ def test_a_late_retry_for_an_attempt_that_was_resubmitted_is_acknowledged(
     assert rt.records.load(JOB).state == RecordState.WAITING  # type: ignore[union-attr]
     again = call(app, "POST", f"/hook/{token}", timeout)
     assert (again.code, again.json()) == (200, {"ok": True, "settled": False})
-    assert dispatcher.resumed == [JOB]
+    assert (dispatcher.submits, dispatcher.resumed) == ([JOB], [])  # resubmitted once
 
 
 def test_a_late_retry_for_the_failed_attempt_never_ends_the_resubmit_whose_answer_was_lost(
@@ -392,7 +393,7 @@ def test_a_late_retry_for_the_failed_attempt_never_ends_the_resubmit_whose_answe
     assert (again.code, again.json()) == (200, {"ok": True, "settled": False})
     rec = rt.records.load(JOB)
     assert rec is not None and (rec.state, rec.ttapi_job_id) == (RecordState.AMBIGUOUS, "")
-    assert dispatcher.resumed == [JOB]  # the resubmit; no report of a failure
+    assert (dispatcher.submits, dispatcher.resumed) == ([JOB], [])  # the resubmit, no report
 
 
 def test_a_progress_callback_records_progress_and_settles_nothing(
@@ -505,7 +506,7 @@ def test_with_webhooks_the_first_poll_waits_for_the_safety_net_gap(
 ) -> None:
     rt = build_runtime(dispatcher, mj_hook_safety_poll_s=45.0)
     submitted_job(rt)
-    schedule_poll(rt, rt.records.load(JOB), 2)  # type: ignore[arg-type]
+    dispatcher.carry_out([schedule_poll(rt, rt.records.load(JOB), 2)])  # type: ignore[arg-type]
     assert dispatcher.polls == [(JOB, 2, 45.0)]
 
 
@@ -514,7 +515,8 @@ def test_with_webhooks_fetch_errors_still_back_off_as_without(
 ) -> None:
     rt = build_runtime(dispatcher, mj_hook_safety_poll_s=45.0, mj_poll_min_s=1.0)
     submitted_job(rt)
-    schedule_poll(rt, rt.records.load(JOB), 2, errors_in_row=2)  # type: ignore[arg-type]
+    late = schedule_poll(rt, rt.records.load(JOB), 2, errors_in_row=2)  # type: ignore[arg-type]
+    dispatcher.carry_out([late])
     assert dispatcher.polls == [(JOB, 2, 4.0)]
 
 
@@ -523,7 +525,7 @@ def test_without_webhooks_polling_keeps_its_own_schedule(
 ) -> None:
     rt = build_runtime(dispatcher, mj_hook_safety_poll_s=45.0, mj_hook_base_url=None)
     submitted_job(rt)
-    schedule_poll(rt, rt.records.load(JOB), 2)  # type: ignore[arg-type]
+    dispatcher.carry_out([schedule_poll(rt, rt.records.load(JOB), 2)])  # type: ignore[arg-type]
     ((_, _, gap),) = dispatcher.polls
     assert rt.timing.bounds.min_s <= gap <= rt.timing.bounds.max_s < 45.0
 

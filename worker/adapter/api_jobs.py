@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError
 from redis import RedisError
 
 from worker.adapter.pipelines import build_chain
+from worker.jobs.effects import CarryOut, Effects
 from worker.jobs.states import TaskState
 from worker.policy import API_PUBLISH_RETRY
 
@@ -67,11 +68,18 @@ def _without_subscription(backend: Any) -> None:
 
 
 class CeleryJobs:
-    """Publishes API jobs and reads their steps' states, through one Celery app."""
+    """Publishes API jobs and reads their steps' states, through one Celery app; `carry_out`
+    (the process's dispatcher's) carries out the effects of the job steps the API takes."""
 
-    def __init__(self, app: Celery, retry_policy: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        app: Celery,
+        retry_policy: dict[str, Any] | None = None,
+        carry_out: CarryOut | None = None,
+    ) -> None:
         self.app = app
         self.retry_policy = retry_policy or API_PUBLISH_RETRY
+        self.carry_out = carry_out
         self._accepts: dict[str, set[str]] = {}
 
     def accepts(self, kind: str) -> set[str]:
@@ -120,6 +128,13 @@ class CeleryJobs:
                 self.app.control.revoke(list(ids))
             except (OperationalError, RedisError, OSError) as exc:
                 raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def carry(self, effects: Effects) -> None:
+        """Carry out the effects of a job step the API took (this process's dispatcher)."""
+        if effects and self.carry_out is None:
+            raise RuntimeError("CeleryJobs built without carry_out cannot carry effects out")
+        if self.carry_out is not None:
+            self.carry_out(effects)
 
 
 def _state(meta: dict[str, Any]) -> StepState:

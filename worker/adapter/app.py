@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from celery import Celery
 from celery.signals import (
@@ -54,19 +54,22 @@ class MJCelery(Celery):
     mj_settings: Settings
     mj_hostname: str | None = None  # the worker node's name (events are sent under it)
     _runtime: Runtime | None = None
+    _dispatcher: CeleryDispatcher | None = None
     _runtime_pid: int = 0
 
     @property
     def dispatcher(self) -> CeleryDispatcher:
-        """This process's dispatcher (the one its Runtime publishes through)."""
-        return cast(CeleryDispatcher, self.runtime.dispatcher)
+        """This process's dispatcher: what carries out the effects of its job steps."""
+        rt = self.runtime
+        if self._dispatcher is None or self._dispatcher.rt is not rt:
+            self._dispatcher = CeleryDispatcher(self, rt)
+        return self._dispatcher
 
     @property
     def runtime(self) -> Runtime:
         """This process's Runtime (rebuilt after a fork: sockets are never shared)."""
         if self._runtime is None or self._runtime_pid != os.getpid():
-            client = redis_client(self.mj_settings)
-            rt = Runtime.build(self.mj_settings, client, CeleryDispatcher(self))
+            rt = Runtime.build(self.mj_settings, redis_client(self.mj_settings))
             self._runtime, self._runtime_pid = rt, os.getpid()
         return self._runtime
 

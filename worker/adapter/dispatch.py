@@ -1,25 +1,35 @@
-"""How job steps reach Celery: re-published tasks (reports, runs after a pause), visible task
-states, and, from processes that run no engine, hints to the engine holding an account.
+"""The Celery adapter's interpreter of effects (`worker.jobs.effects`): what job steps return
+becomes re-published tasks (reports, runs after a pause), visible task states, and, from
+processes that run no engine, hints to the engine holding an account.
+
+One `CeleryDispatcher` per process: a task run, the webhook receiver, the pump and the HTTP
+API carry out their steps' effects through it (`carry_out`); in a node's engine process it is
+the shell every action runs in (`run`), handing the engine's own effects back to the engine
+(`engine.carry`: timers there) and carrying out reports and states itself.
 
 A task re-published with a countdown carries an ETA on Redis's clock, not this host's: a
 worker whose clock is off would otherwise hold every message it publishes for as long as it is
-off. Polls and fills are never messages: they are timers in the engine that holds the account
-(`worker.engine`), asked for here with a hint when the asking process is not that engine.
+off. Polls, fills and submits are never messages: they are timers in the engine that holds the
+account (`worker.engine`), asked for here with a hint when this process is not that engine.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from worker.jobs import hints
+from worker.jobs.effects import ENGINE_KINDS, Effect, EffectKind, Effects, PollAt, Report, Show
 from worker.lua import script
 from worker.text import text
 
 if TYPE_CHECKING:
     from config.settings import Settings
+    from worker.engine.dispatch import EngineDispatch
     from worker.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,18 +62,27 @@ class AdapterApp(Protocol):
 
 
 class CeleryDispatcher:
-    """Publishes job steps as Celery messages (and hints, for polls and fills).
+    """Carries out effects as Celery messages, result-backend states and hints.
 
     `rt` is the Runtime it serves (the app's own by default); events carry `hostname`, the
-    worker node's name, so Flower credits them to the real worker.
+    worker node's name, so Flower credits them to the real worker. With `engine` (a node's
+    engine process), the engine's own effects go back to it instead of becoming hints.
     """
 
+    # How each kind of effect is carried out here (the engine's own: `_engine`).
+    CARRIES: ClassVar[dict[EffectKind, Callable[[CeleryDispatcher, Any], None]]]
+
     def __init__(
-        self, app: AdapterApp, rt: Runtime | None = None, hostname: str | None = None
+        self,
+        app: AdapterApp,
+        rt: Runtime | None = None,
+        hostname: str | None = None,
+        engine: EngineDispatch | None = None,
     ) -> None:
         self.app = app
         self._rt = rt
         self.hostname = hostname
+        self.engine = engine
         self._publish: Any = None
         # kombu's producers and event dispatchers are not thread-safe, and the engine publishes
         # from many threads at once: each thread keeps its own (and its own connection).
@@ -74,9 +93,57 @@ class CeleryDispatcher:
         """The Runtime this dispatcher serves."""
         return self._rt if self._rt is not None else self.app.runtime
 
-    @rt.setter
-    def rt(self, value: Runtime) -> None:
-        self._rt = value
+    def run(self, step: Callable[[], Effects]) -> None:
+        """Run one action of the engine (the `worker.engine.actions.Shell` of its process) and
+        carry out the effects it returns."""
+        self.carry_out(step())
+
+    def carry_out(self, effects: Effects) -> None:
+        """Carry out `effects` in order; consecutive hints go out in one round trip."""
+        asks: list[tuple[str, str]] = []
+        for effect in effects:
+            if effect.kind in ENGINE_KINDS and self.engine is None:
+                asks.append(self._ask(effect))
+                continue
+            self._push(asks)
+            self.CARRIES[effect.kind](self, effect)
+        self._push(asks)
+
+    def _ask(self, effect: Effect) -> tuple[str, str]:
+        """The account and the hint asking its engine for one of its effects."""
+        if isinstance(effect, PollAt) and not effect.account:  # a poll of no account: its job's
+            rec = self.rt.records.load(effect.job_id)
+            if rec is None:
+                return "", ""
+            effect = replace(effect, account=rec.account)
+        return hints.ask(effect, self.rt.clock())
+
+    def _push(self, asks: list[tuple[str, str]]) -> None:
+        """Send the hints gathered (one round trip), and forget them."""
+        asks[:] = [(label, hint) for label, hint in asks if label]
+        if not asks:
+            return
+        if len(asks) == 1:
+            hints.push(self.rt.redis, self.rt.keys, asks[0][0], [asks[0][1]])
+        else:
+            pipe = self.rt.redis.pipeline(transaction=False)
+            for label, hint in asks:
+                hints.push(pipe, self.rt.keys, label, [hint])
+            pipe.execute()
+        asks.clear()
+
+    def _engine(self, effect: Effect) -> None:
+        assert self.engine is not None  # only reached in the engine's process
+        self.engine.carry(effect)
+
+    def _report(self, effect: Report) -> None:
+        self.resume(effect.job_id, effect.delay_s, sig=effect.sig)
+
+    def _show(self, effect: Show) -> None:
+        self.publish_state(effect.job_id, effect.state, effect.meta, event=effect.event)
+
+    def _outcome(self, effect: Effect) -> None:
+        raise TypeError(f"{effect!r} ends a task run: its task carries it out (tasks.jobs)")
 
     def producer(self) -> Any:
         """This thread's producer, kept: acquiring one from the pool for every message costs
@@ -113,20 +180,6 @@ class CeleryDispatcher:
             queue=self.app.mj_settings.mj_control_queue,
             producer=self.producer(),
         )
-
-    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        """Ask the account's engine to fetch the job in `countdown` seconds (a hint)."""
-        rt = self.rt
-        if not account:
-            rec = rt.records.load(job_id)
-            account = rec.account if rec is not None else ""
-        if account:
-            hints.ask_poll(rt.redis, rt.keys, account, job_id, seq, rt.clock() + countdown)
-
-    def fill(self, label: str, countdown: float) -> None:
-        """Ask the account's engine to hand its free slots out in `countdown` seconds."""
-        rt = self.rt
-        hints.ask_fill(rt.redis, rt.keys, label, rt.clock() + countdown if countdown > 0 else 0.0)
 
     def publish_state(
         self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
@@ -171,3 +224,14 @@ class CeleryDispatcher:
                     self.app.connection_for_write(), hostname=hostname
                 )
             events.send(f"task-{state.lower()}", uuid=job_id, **meta)
+
+
+CeleryDispatcher.CARRIES = {
+    **{kind: CeleryDispatcher._engine for kind in ENGINE_KINDS},
+    EffectKind.REPORT: CeleryDispatcher._report,
+    EffectKind.SHOW: CeleryDispatcher._show,
+    EffectKind.PARK: CeleryDispatcher._outcome,
+    EffectKind.DONE: CeleryDispatcher._outcome,
+    EffectKind.FAILED: CeleryDispatcher._outcome,
+    EffectKind.REVOKED: CeleryDispatcher._outcome,
+}

@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(app.mj_settings)
     patches.for_publisher()  # the engine publishes reports and states, runs no task
     logging.getLogger().setLevel(logging.INFO)
-    node = Node(app.mj_settings, args.node, CeleryDispatcher(app, hostname=args.node))
+    node = Node(app.mj_settings, args.node)
+    # Every action of the engine runs inside this dispatcher, which carries out its effects.
+    shell = CeleryDispatcher(app, node.rt, hostname=args.node, engine=node.core)
 
     def stop(*_: object) -> None:
         node.stop()
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 node.stop()
 
     threading.Thread(target=watch_parent, name="mj-parent", daemon=True).start()
-    node.run()
+    node.run(shell)
     return exit_code(node)
 
 

@@ -12,6 +12,7 @@ from worker.api.problems import ApiProblem
 from worker.api.reads import view
 from worker.api.tokens import Token
 from worker.api.views import ENDED, Job
+from worker.jobs.effects import Report
 from worker.jobs.record import UNSENT, RecordState
 from worker.jobs.revoke import cancel as cancel_record
 
@@ -27,9 +28,13 @@ def cancel(api: Api, token: Token, job_id: str) -> Job:
     if job.status == "submitted":
         raise _submitted(job_id)
     rec = rt.records.create(current.id, RecordState.NEW)
-    if rec.state in UNSENT and cancel_record(rt, rec, "canceled through the API"):
+    cancelled, effects = (
+        cancel_record(rt, rec, "canceled through the API") if rec.state in UNSENT else (False, [])
+    )
+    if cancelled:
         if rec.sig:  # its task is parked: re-published, it stores REVOKED and the chain stops
-            rt.dispatcher.resume(current.id, sig=rec.sig)
+            effects = [Report(current.id, sig=rec.sig), *effects]
+        api.celery.carry(effects)
         with suppress(BrokerUnavailable):  # a courtesy: the REVOKED record stops the job
             api.celery.revoke([s.id for s in job.steps if s.status != "succeeded"])
         return view(api, token, job_id)

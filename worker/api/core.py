@@ -9,16 +9,19 @@ from typing import Any, Protocol
 
 from worker.adapter.api_jobs import StepState
 from worker.api.idempotency import Idempotency
+from worker.jobs.effects import Effects
 from worker.jobs.runtime import Runtime
 
 
 class CeleryPort(Protocol):
-    """How jobs reach Celery (`worker.adapter.api_jobs.CeleryJobs`; a fake in unit tests)."""
+    """How jobs reach Celery (`worker.adapter.api_jobs.CeleryJobs`; a fake in unit tests),
+    and how the effects of the job steps the API takes (a cancel) are carried out."""
 
     def accepts(self, kind: str) -> set[str]: ...
     def publish(self, first: str, kwargs: dict[str, Any], then: Any, ids: Any) -> None: ...
     def states(self, ids: Any) -> list[StepState]: ...
     def revoke(self, ids: Any) -> None: ...
+    def carry(self, effects: Effects) -> None: ...
 
 
 class Busy(Exception):

@@ -116,7 +116,8 @@ def withdraw(api: Api, tenant: str, ids: list[str], key: str | None) -> bool:
             api.idem.release(tenant, key)
             return True
         rec = rt.records.create(job_id, RecordState.NEW)
-        cancel_record(rt, rec, "the API could not confirm the job; it was not started")
+        _, effects = cancel_record(rt, rec, "the API could not confirm the job; it was not started")
+        api.celery.carry(effects)  # a place it held (its message did get through) goes on
         pipe = rt.redis.pipeline(transaction=True)
         pipe.delete(rt.keys.api_job(job_id), *(rt.keys.chain(i) for i in ids))
         pipe.zrem(rt.keys.api_jobs(tenant), job_id)

@@ -134,7 +134,8 @@ def _start_web(stack: ExitStack, port: int, console: Console) -> str:
         rt,
         ("127.0.0.1", port),
         ("127.0.0.1", free_port()),
-        celery=CeleryJobs(app),
+        carry_out=app.dispatcher.carry_out,
+        celery=CeleryJobs(app, carry_out=app.dispatcher.carry_out),
         api_runtime=api_runtime_of(rt),
     )
     thread = threading.Thread(target=servers.run, daemon=True)

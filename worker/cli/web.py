@@ -49,7 +49,15 @@ def run(args: argparse.Namespace) -> int:
     admin = settings.admin_address()
     try:
         api_rt = api_runtime_of(rt)
-        servers = make_web_servers(rt, public, admin, celery=CeleryJobs(app), api_runtime=api_rt)
+        carry_out = app.dispatcher.carry_out
+        servers = make_web_servers(
+            rt,
+            public,
+            admin,
+            carry_out=carry_out,
+            celery=CeleryJobs(app, carry_out=carry_out),
+            api_runtime=api_rt,
+        )
     except OSError as exc:
         print(
             f"mjw web: cannot listen on {public[0]}:{public[1]} or {admin[0]}:{admin[1]} "

@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.jobs.effects import CarryOut
 from worker.jobs.runtime import Runtime
 from worker.ops.admin import create_admin_app
 from worker.ops.view import OpsView
@@ -124,14 +125,17 @@ def make_web_servers(
     public: tuple[str, int],
     admin: tuple[str, int],
     *,
+    carry_out: CarryOut,
     max_body: int | None = None,
     celery: Any = None,
     api_runtime: Runtime | None = None,
 ) -> WebServers:
     """Bind both sides (raises OSError naming neither when a port is taken: callers say which).
 
-    With `celery` (`worker.adapter.api_jobs.CeleryJobs`), the public side serves the HTTP API
-    and this process sends its callbacks, over `api_runtime` (`api_runtime_of`) if given.
+    `carry_out` (the app's dispatcher's) carries out what TTAPI's callbacks' steps return. With
+    `celery`
+    (`worker.adapter.api_jobs.CeleryJobs`), the public side serves the HTTP API and this
+    process sends its callbacks, over `api_runtime` (`api_runtime_of`) if given.
     """
     import uvicorn
     from a2wsgi import WSGIMiddleware
@@ -140,7 +144,7 @@ def make_web_servers(
     from worker.webhook.receiver import MAX_BODY, create_wsgi_app
 
     limit = max_body or MAX_BODY
-    hooks_wsgi: Any = create_wsgi_app(rt, max_body=limit)
+    hooks_wsgi: Any = create_wsgi_app(rt, carry_out, max_body=limit)
     hooks = WSGIMiddleware(hooks_wsgi, workers=PUBLIC_THREADS)
     api_app, background = None, []
     if celery is not None:
@@ -187,7 +191,7 @@ def api_runtime_of(rt: Runtime) -> Runtime:
     from worker.policy import API_REDIS_RETRIES
 
     client = redis_client(rt.settings, retries=API_REDIS_RETRIES)
-    return Runtime.build(rt.settings, client, rt.dispatcher)
+    return Runtime.build(rt.settings, client)
 
 
 def _bind(host: str, port: int) -> socket.socket:

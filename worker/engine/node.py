@@ -1,7 +1,9 @@
 """The engine of one worker node, with its threads: timers, a waiter on hints, lease beats.
 
 - The timer thread hands due actions (polls, submits, fills, scans) to a pool of
-  `MJ_ENGINE_THREADS` threads: TTAPI calls of different jobs and accounts overlap.
+  `MJ_ENGINE_THREADS` threads: TTAPI calls of different jobs and accounts overlap. Each action
+  runs inside the shell given to `run` (the Celery adapter's dispatcher), which carries out
+  the effects it returns: the engine's own back through its core, reports and states itself.
 - The hint thread blocks on the hint lists of the accounts this engine holds (one `BLPOP` over
   all of them) and turns what arrives into actions at once.
 - The beat thread renews this engine's account leases every third of `MJ_ENGINE_LEASE_S`,
@@ -22,20 +24,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
 
 import redis
 
 from config.settings import Settings
+from worker.capacity.holdings import Holdings
 from worker.connect import redis_for
-from worker.engine.core import Action, ActionKind, EngineCore
-from worker.engine.dispatch import EngineDispatcher
+from worker.engine.actions import Action, ActionKind, Shell
+from worker.engine.core import EngineCore
 from worker.engine.keeper import keep_every, renew_slots
 from worker.engine.ownership import Ownership
 from worker.engine.rederive import Follower
 from worker.engine.storing import StorePool
 from worker.engine.timers import Timers
-from worker.jobs.runtime import Dispatcher, Runtime, redis_client
+from worker.jobs.runtime import Runtime, redis_client
 from worker.policy import (
     ENGINE_HINT_READ_MARGIN_S,
     ENGINE_HINT_WAIT_S,
@@ -48,32 +50,24 @@ from worker.storage.target import storage_for
 log = logging.getLogger(__name__)
 
 
-class Publisher(Dispatcher, Protocol):
-    """How the engine publishes reports and visible states (the Celery adapter's dispatcher),
-    serving the engine's own Runtime once it is built."""
-
-    rt: Runtime
-
-
 class Node:
-    """One node's engine; `publisher` carries its reports and visible states."""
+    """One node's engine (`run` it inside a `Shell`: what carries out its reports and states)."""
 
-    def __init__(self, settings: Settings, name: str, publisher: Publisher) -> None:
-        dispatcher = EngineDispatcher(publisher)
-        self.rt = Runtime.build(settings, redis_client(settings), dispatcher)
-        publisher.rt = self.rt
+    def __init__(self, settings: Settings, name: str) -> None:
+        # The account leases this engine holds: its ownership notes them, a submit checks them.
+        holdings = Holdings(settings.mj_engine_lease_s)
+        self.rt = Runtime.build(settings, redis_client(settings), holdings=holdings)
         self.pool = ThreadPoolExecutor(settings.mj_engine_threads, thread_name_prefix="mj-engine")
         self.timers = Timers(self.pool, lambda action: self.core.perform(action))
-        self.core = EngineCore(self.rt, self.timers)
-        self.ownership = Ownership(self.rt, name, lease_s=self.rt.timing.engine_lease_s)
-        self.rt.may_submit = self.ownership.holds
-        self.follower = Follower(self.rt, self.core, self.pool.submit)  # a new master: re-derive
-        dispatcher.core = self.core
         # Finished jobs' files copied to the store, on threads of their own (MJ_STORAGE_URL).
         storage = storage_for(settings)
         self.store = StorePool(self.rt, storage) if storage is not None else None
-        if self.store is not None:
-            self.rt.storer = self.store.soon
+        storer = self.store.soon if self.store is not None else None
+        self.core = EngineCore(self.rt, self.timers, storer)
+        self.ownership = Ownership(
+            self.rt, name, lease_s=self.rt.timing.engine_lease_s, holdings=holdings
+        )
+        self.follower = Follower(self.rt, self.core, self.pool.submit)  # a new master: re-derive
         self.name = name
         self.stopped = threading.Event()
         self.failed = ""  # the thread whose death stopped the engine, if one did
@@ -86,17 +80,18 @@ class Node:
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         )
 
-    def run(self) -> None:
-        """Run until `stop()` (or a thread's death: `failed`); then give every account back
-        (another engine takes it)."""
-        bodies = {
-            "mj-timers": self.timers.run,
+    def run(self, shell: Shell) -> None:
+        """Run until `stop()` (or a thread's death: `failed`), every action inside `shell`;
+        then give every account back (another engine takes it)."""
+        store = self.store
+        bodies: dict[str, Callable[[], None]] = {
+            "mj-timers": lambda: self.timers.run(shell.run),
             "mj-hints": self._hints,
             "mj-beats": self._beats,
             "mj-keeper": self._keeper,
         }
-        if self.store is not None:
-            bodies["mj-store"] = self.store.run
+        if store is not None:
+            bodies["mj-store"] = lambda: store.run(shell.run)
         threads = [
             threading.Thread(target=self._guarded(name, body), name=name, daemon=True)
             for name, body in bodies.items()

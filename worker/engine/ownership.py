@@ -8,7 +8,8 @@ is taken whatever the share, so none stays without an engine. A node that dies o
 renewing: its accounts are free within one lease, and another engine takes them over (and
 looks at all their jobs at once). A lease is also valid here only while this process renewed
 it within the lease, by its own monotonic clock: a node that wakes from a stall knows it lost
-its accounts before anyone tells it.
+its accounts before anyone tells it (`worker.capacity.holdings`: the Runtime's, in the engine,
+where a submit checks it).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import math
 import time
 from collections.abc import Callable
 
+from worker.capacity.holdings import Holdings
 from worker.capacity.leases import Lease, new_token, renew_all, take_all
 from worker.jobs.runtime import Runtime
-from worker.policy import ENGINE_GONE_LEASES, ENGINE_LEASE_MARGIN
+from worker.policy import ENGINE_GONE_LEASES
 
 
 class Ownership:
-    """The account leases of one engine (`token` names it; `node` is its node's name)."""
+    """The account leases of one engine (`token` names it; `node` is its node's name); what it
+    holds is noted in `holdings` (the Runtime's when it checks leases)."""
 
     def __init__(
         self,
@@ -32,12 +35,13 @@ class Ownership:
         *,
         lease_s: float,
         monotonic: Callable[[], float] = time.monotonic,
+        holdings: Holdings | None = None,
     ) -> None:
         self.rt = rt
         self.lease_s = lease_s
         self.token = f"{node}|{new_token()}"
         self._monotonic = monotonic
-        self._renewed: dict[str, float] = {}  # label -> when this process last renewed it
+        self.holdings = holdings or Holdings(lease_s, monotonic=monotonic)
         self._seen_free: set[str] = set()
         self._leases: dict[str, Lease] = {}
 
@@ -49,14 +53,11 @@ class Ownership:
     @property
     def held(self) -> list[str]:
         """The accounts this engine holds now (by its own clock)."""
-        return [lb for lb in self._renewed if self.holds(lb)]
+        return [lb for lb in self.holdings.labels() if self.holds(lb)]
 
     def holds(self, label: str) -> bool:
         """True while this engine renewed `label`'s lease within the lease (minus a margin)."""
-        renewed = self._renewed.get(label)
-        return (
-            renewed is not None and self._monotonic() - renewed < ENGINE_LEASE_MARGIN * self.lease_s
-        )
+        return self.holdings.holds(label)
 
     def beat(self) -> tuple[list[str], list[str]]:
         """One beat (see the module docstring); returns the accounts (taken, lost)."""
@@ -70,14 +71,16 @@ class Ownership:
         labels = rt.pool.guard_labels
         share = math.ceil(len(labels) / live) if labels else 0
         lost = self._renew_held(started)
-        extra = len(self._renewed) - share
-        for label in sorted(self._renewed)[: max(0, extra)]:
+        mine = self.holdings.labels()
+        extra = len(mine) - share
+        for label in sorted(mine)[: max(0, extra)]:
             self.give_back(label)
             lost.append(label)
         owners = rt.redis.mget([rt.keys.owner(lb) for lb in labels]) if labels else []
-        wanted, room = [], share - len(self._renewed)
+        mine = self.holdings.labels()
+        wanted, room = [], share - len(mine)
         for label, owner in zip(labels, owners, strict=True):
-            if owner is not None or label in self._renewed:
+            if owner is not None or label in mine:
                 self._seen_free.discard(label)
                 continue
             orphaned = label in self._seen_free
@@ -89,12 +92,12 @@ class Ownership:
 
     def give_back(self, label: str) -> None:
         """Give the account's lease back at once (another engine takes it at its next beat)."""
-        self._renewed.pop(label, None)
+        self.holdings.lost(label)
         self._lease(label).give_back(self.token)
 
     def give_back_all(self) -> list[str]:
         """Give every lease back (a clean stop); returns the accounts given back."""
-        labels = list(self._renewed)
+        labels = self.holdings.labels()
         for label in labels:
             self.give_back(label)
         pipe = self.rt.redis.pipeline(transaction=False)
@@ -104,14 +107,14 @@ class Ownership:
 
     def _renew_held(self, started: float) -> list[str]:
         """Renew every lease held, in one round trip; the ones that lapsed meanwhile."""
-        held = list(self._renewed)
+        held = self.holdings.labels()
         keys = [self.rt.keys.owner(lb) for lb in held]
         lost, renewed = [], renew_all(self.rt.redis, keys, self.token, self.lease_s)
         for label, ok in zip(held, renewed, strict=True):
             if ok:
-                self._renewed[label] = started
+                self.holdings.renewed(label, started)
             else:
-                self._renewed.pop(label, None)
+                self.holdings.lost(label)
                 lost.append(label)
         return lost
 
@@ -121,7 +124,7 @@ class Ownership:
         taken, got = [], take_all(self.rt.redis, keys, self.token, self.lease_s)
         for label, ok in zip(labels, got, strict=True):
             if ok:
-                self._renewed[label] = started
+                self.holdings.renewed(label, started)
                 self._seen_free.discard(label)
                 taken.append(label)
         return taken

@@ -19,10 +19,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from worker.capacity.leases import Lease, new_token
-from worker.engine.core import Action, ActionKind, Scheduler
-from worker.engine.timers import Timers
+from worker.engine.actions import Action, ActionKind, Scheduler
+from worker.engine.timers import Runner, Timers
 from worker.jobs.download import AddressGuard
 from worker.jobs.download.transport import guarded_session
+from worker.jobs.effects import Effects
 from worker.jobs.runtime import Runtime
 from worker.policy import DOWNLOAD_READ_TIMEOUT_S, STORE_THREADS
 from worker.storage.attempt import Tried, attempt
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 
 
 class StorePool:
-    """Copies of this node's engine: `soon(job_id)` from any thread, `run` on one of its own."""
+    """Copies of this node's engine: `soon(job_id)` from any thread, `run` on one of its own;
+    each try runs inside the runner given to `run` (the node's shell), which publishes the
+    report a copy's end returns."""
 
     def __init__(
         self,
@@ -59,11 +62,11 @@ class StorePool:
         """Copy `job_id`'s files as soon as a storage thread is free."""
         self.scheduler.later(Action(ActionKind.STORE, job_id), 0.0)
 
-    def run(self) -> None:
+    def run(self, runner: Runner) -> None:
         """Hand due copies to the pool and renew the claims held, until `stop`."""
         renewer = threading.Thread(target=self._renew, name="mj-store-claims", daemon=True)
         renewer.start()
-        self.timers.run()
+        self.timers.run(runner)
 
     def stop(self) -> None:
         """Stop taking copies; claims held lapse (another engine takes the jobs over)."""
@@ -71,22 +74,24 @@ class StorePool:
         self.timers.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def perform(self, action: Action) -> None:
+    def perform(self, action: Action) -> Effects:
         """One try at one job: claim it (or leave it to the engine that has it), try, then
-        come back after the backoff or give the claim back."""
+        come back after the backoff or give the claim back; the effects of its end."""
         job_id = action.arg
         try:
             if not self._claim(job_id):
-                return
+                return []
             tried = attempt(self.rt, self.storage, job_id, self._reader())
             self.tries = [*self.tries[-999:], tried]
             if tried.retry_in is not None and not self.stopped.is_set():
                 self.scheduler.later(Action(ActionKind.STORE, job_id), tried.retry_in)
-                return
+                return tried.effects
             self._give_back(job_id)
+            return tried.effects
         except Exception:
             log.exception("storing %s failed; the pump hands it over again", job_id)
             self._give_back(job_id)
+            return []
 
     def _reader(self) -> Reader:
         """This thread's CDN reader (a guarded session keeps its connections per thread)."""

@@ -3,7 +3,8 @@
 One thread sleeps until the earliest action is due (a condition variable: an earlier action
 scheduled meanwhile wakes it) and hands due actions to the pool, never running one itself: a
 slow TTAPI answer holds one pool thread, never the clock. An action scheduled again before it
-ran keeps the earlier of the two times.
+ran keeps the earlier of the two times. On its pool thread an action runs inside the runner
+given to `run` (the node's shell), which carries out the effects the action returns.
 
 An action stays *pending* until it has run (`perform` returned), not only until it is handed
 to the pool: behind 30 s HTTP calls it may wait there long, and a scan that took it for lost
@@ -14,6 +15,7 @@ more after it returns, never beside itself.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -21,17 +23,26 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Any
 
-from worker.engine.core import Action, ActionKind
+from worker.engine.actions import Action, ActionKind
+from worker.jobs.effects import Effects
 
 log = logging.getLogger(__name__)
 Key = tuple[ActionKind, str, int]
+Runner = Callable[[Callable[[], Effects]], None]
+
+
+def no_effects(step: Callable[[], Any]) -> None:
+    """The runner of timers whose actions return no effects (a shell carries out the others)."""
+    if step():
+        log.error("an action returned effects, and these timers carry none out")
 
 
 class Timers:
     """A `Scheduler` for the engine's node: a heap of due times and a thread pool."""
 
-    def __init__(self, executor: Executor, perform: Callable[[Action], None]) -> None:
+    def __init__(self, executor: Executor, perform: Callable[[Action], Any]) -> None:
         self._executor = executor
         self._perform = perform
         self._heap: list[tuple[float, int, Action]] = []
@@ -79,8 +90,9 @@ class Timers:
         with self._cond:
             return len(self._due)
 
-    def run(self) -> None:
-        """Hand due actions to the pool until `stop` (the timer thread's body)."""
+    def run(self, runner: Runner = no_effects) -> None:
+        """Hand due actions to the pool until `stop` (the timer thread's body); each runs
+        inside `runner`, which carries out the effects it returns."""
         while True:
             with self._cond:
                 while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
@@ -95,17 +107,18 @@ class Timers:
                 del self._due[key]
                 self._busy[key] = False
             try:
-                self._executor.submit(self._run, action)
+                self._executor.submit(runner, functools.partial(self._run, action))
             except RuntimeError:  # the pool is shutting down
                 return
 
-    def _run(self, action: Action) -> None:
-        """One action on a pool thread; then it is no longer pending (or runs once more)."""
+    def _run(self, action: Action) -> Any:
+        """One action on a pool thread; then it is no longer pending (or runs once more). What
+        it returns goes to the runner."""
         key = (action.kind, action.arg, action.seq)
         with self._cond:
             self._busy[key] = True
         try:
-            self._perform(action)
+            return self._perform(action)
         finally:
             with self._cond:
                 del self._busy[key]
@@ -124,4 +137,4 @@ class Timers:
             self._cond.notify_all()
 
 
-__all__ = ["Timers"]
+__all__ = ["Runner", "Timers", "no_effects"]

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 
+from worker.jobs.effects import Effects
 from worker.jobs.records import JobRecord
 from worker.jobs.refusals import unresolved
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 from worker.jobs.timing import timeout_s
 from worker.policy import CLAIM_TTL_S
 
@@ -53,7 +54,7 @@ def hooked(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> bool:
     return rt.records.cas(rec.job_id, expect, hooked_job_id=ttapi_job_id)
 
 
-def untracked(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> None:
+def untracked(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Effects:
     """TTAPI created `ttapi_job_id` for `rec`, but no record can track it any more (a later
     attempt replaced the one that sent it): keep it ours, say so, and keep its place."""
     claim(rt, rec.job_id, ttapi_job_id)
@@ -68,9 +69,9 @@ def untracked(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Non
         # The account is full: TTAPI itself will refuse the next submit (499), and the guard
         # learns the place from that, as it does for another client's jobs.
         rt.guard.release(label, place)
-        return
+        return []
     life = timeout_s(rec) * rt.timing.time_scale + rt.timing.deadline_grace_s
-    resume_all(rt, label, unresolved(rt, rec, label, life, holder=place))
+    return hand_on(rt, label, unresolved(rt, rec, label, life, holder=place))
 
 
 __all__ = ["claim", "hooked", "owner", "untracked"]

@@ -10,7 +10,7 @@ chain's callback fires once. A run killed after its claim leaves the job owed; t
 lapses and the pump tries again.
 
 A run that is only slow (its report does work of its own, a loaded machine) keeps its claim
-alive while it works (`Report`: one thread per process renews every claim the process holds)
+alive while it works (`ReportClaim`: one thread per process renews every claim the process holds)
 and checks, by its token, that it still holds the claim just before it returns: a run that
 stalled past the claim's life returns nothing, and the run that took the claim over delivers.
 What is left: Celery stores the returned outcome and sends the chain's next message after the
@@ -76,8 +76,8 @@ def delivered(rt: Runtime, job_id: str) -> None:
         )
 
 
-class Report:
-    """One run's report of an owed job: `with Report(...) as report:` claims it (`token`, ""
+class ReportClaim:
+    """One run's report of an owed job: `with ReportClaim(...) as report:` claims it (`token`, ""
     when another run reports it), keeps the claim alive until the block ends, and
     `still_ours()` fences the outcome just before the run returns it."""
 
@@ -87,7 +87,7 @@ class Report:
         self.token = ""
         self.renew_at = 0.0  # when the keeper renews it next (monotonic)
 
-    def __enter__(self) -> Report:
+    def __enter__(self) -> ReportClaim:
         self.token = claim(self.rt, self.job_id, self.ttl_s)
         if self.token:
             self.renew_at = time.monotonic() + self.ttl_s / RENEWS_PER_CLAIM
@@ -117,11 +117,11 @@ class _Keeper:
     """The thread that renews the claims of the reports running in this process."""
 
     def __init__(self) -> None:
-        self._held: set[Report] = set()
+        self._held: set[ReportClaim] = set()
         self._cond = threading.Condition()
         self._pid = 0  # the process whose thread runs (a forked child starts its own)
 
-    def keep(self, report: Report) -> None:
+    def keep(self, report: ReportClaim) -> None:
         with self._cond:
             self._held.add(report)
             if self._pid != os.getpid():
@@ -129,7 +129,7 @@ class _Keeper:
                 threading.Thread(target=self._run, name="mj-report-claims", daemon=True).start()
             self._cond.notify()
 
-    def drop(self, report: Report) -> None:
+    def drop(self, report: ReportClaim) -> None:
         with self._cond:
             self._held.discard(report)
 
@@ -155,4 +155,4 @@ class _Keeper:
 _KEEPER = _Keeper()
 
 
-__all__ = ["Report", "claim", "delivered", "owed"]
+__all__ = ["ReportClaim", "claim", "delivered", "owed"]

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from worker.jobs.outcome import Park
+from worker.jobs.effects import Effects, Fill
 from worker.jobs.record import UNSENT, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.replicas import Acks
@@ -62,7 +62,7 @@ def submitting(rt: Runtime, rec: JobRecord, label: str, changes: dict[str, Any])
     return Intent(moved, acks)
 
 
-def not_durable(rt: Runtime, rec: JobRecord, label: str, intent: Intent, sent_at: float) -> Park:
+def not_durable(rt: Runtime, rec: JobRecord, label: str, intent: Intent, sent_at: float) -> Effects:
     """Too few copies acknowledged the intent: nothing is sent; the job waits first in line
     (its attempt not counted, no cooldown) and the account is filled again after a wait."""
     rt.records.move(
@@ -73,10 +73,8 @@ def not_durable(rt: Runtime, rec: JobRecord, label: str, intent: Intent, sent_at
         submit_attempts=rec.submit_attempts,
     )
     place = rt.guard.backoff(label, rec.job_id, 0.0)
-    show_waiting(rt, rec, label, place)
     paused(rt, intent.acks)
     wait_s = rt.durability.wait_ms / 1000
-    rt.dispatcher.fill(label, wait_s)
     log.warning(
         "job %s: not sent, %s of %s replicas acknowledged its intent within %s ms; "
         "submits wait until they do",
@@ -85,7 +83,7 @@ def not_durable(rt: Runtime, rec: JobRecord, label: str, intent: Intent, sent_at
         intent.acks.wanted,
         rt.durability.wait_ms,
     )
-    return Park()
+    return [show_waiting(rt, rec, label, place), Fill(label, wait_s)]
 
 
 def paused(rt: Runtime, acks: Acks) -> None:

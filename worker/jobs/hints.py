@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from worker.jobs.effects import Effect, EffectKind
 from worker.keys import Keys
 
 
@@ -85,6 +86,30 @@ def ask_submit(client: Any, keys: Keys, label: str, job_ids: list[str]) -> None:
     push(client, keys, label, submit_hints(job_ids))
 
 
+def _due_ms(delay_s: float, now_s: float) -> int:
+    return int((now_s + delay_s) * 1000) if delay_s > 0 else 0
+
+
+# The hint that asks an account's engine for an engine effect (`effects.ENGINE_KINDS`), from a
+# process that is not that engine: (account, text). A submit's delay is the engine's own
+# backoff, which a hint does not carry (the engine submits at once).
+_ASKS: dict[EffectKind, Callable[[Any, float], tuple[str, str]]] = {
+    EffectKind.SUBMIT: lambda e, now: (e.label, submit_hints([e.job_id])[0]),
+    EffectKind.POLL: lambda e, now: (
+        e.account,
+        poll_hint(e.job_id, e.seq, int((now + max(e.delay_s, 0.0)) * 1000)),
+    ),
+    EffectKind.FILL: lambda e, now: (e.label, fill_hint(_due_ms(e.delay_s, now))),
+    EffectKind.STORE: lambda e, now: (e.account, store_hint(e.job_id)),
+}
+
+
+def ask(effect: Effect, now_s: float) -> tuple[str, str]:
+    """The account whose engine carries `effect` out and the hint that asks it to ("" for an
+    effect of no account); `now_s` is Redis's clock, due times are on it."""
+    return _ASKS[effect.kind](effect, now_s)
+
+
 def _job(kind: HintKind) -> Callable[[str], Hint | None]:
     return lambda rest: Hint(kind, job_id=rest) if rest else None
 
@@ -116,6 +141,7 @@ def parse(item: Any) -> Hint | None:
 __all__ = [
     "Hint",
     "HintKind",
+    "ask",
     "ask_fill",
     "ask_poll",
     "ask_submit",

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 
+from worker.jobs.effects import Effects, PollAt, Submit
 from worker.jobs.record import TERMINAL, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 from worker.jobs.unsent import lost
 from worker.policy import LEASE_RENEW_LEFT
 
@@ -38,9 +39,9 @@ def look_at_holder(
     now: float,
     *,
     revive: bool = True,
-) -> str:
+) -> tuple[str, Effects]:
     """Renew a holder's lease when half of it is spent, revive its lost step, or reap the slot
-    of a job that is gone; what was done: "reaped", "revived" or "".
+    of a job that is gone; what was done: "reaped", "revived" or "", and what follows.
 
     A lease outlives the job, so renewing at half time keeps it alive for as long as holders
     are looked at, at one write per lease and not one per look. A submit that outlived its
@@ -49,10 +50,9 @@ def look_at_holder(
     """
     stall = rt.timing.stall_s
     if rec is not None and rec.state in TERMINAL and rec.hold_until > now:
-        return ""  # ended blind before occupancy existed (an older version): it waits it out
+        return "", []  # ended blind before occupancy existed (an older version): it waits it out
     if rec is None or rec.state in TERMINAL or rec.account != label:
-        resume_all(rt, label, rt.guard.release(label, job_id))
-        return "reaped"
+        return "reaped", hand_on(rt, label, rt.guard.release(label, job_id))
     if 0 < ms_left < LEASE_RENEW_LEFT * 1000 * rt.timing.lease_s:
         # not a probe's answer
         rt.guard.renew(label, job_id, confirms=rec.state == RecordState.SUBMITTED)
@@ -67,8 +67,7 @@ def look_at_holder(
             job_id, {"poll_seq": rec.poll_seq}, poll_seq=rec.poll_seq + 1, next_poll_at=now
         ):
             log.warning("job %s: poll chain lost; reviving it", job_id)
-            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
-            return "revived"
+            return "revived", [PollAt(job_id, rec.poll_seq + 1, 0.0, label)]
     elif (
         rec.state == RecordState.SUBMITTING and now - rec.sent_at > rt.timing.submit_limit_s + stall
     ):
@@ -80,14 +79,12 @@ def look_at_holder(
             **lost(rt, full, now),
         ):
             log.warning("job %s: its submitter died mid-submit; reconciling", job_id)
-            rt.dispatcher.poll(job_id, rec.poll_seq + 1, 0.0, label)
-            return "revived"
+            return "revived", [PollAt(job_id, rec.poll_seq + 1, 0.0, label)]
     elif (
         revive
         and rec.state not in (RecordState.SUBMITTED, RecordState.AMBIGUOUS, RecordState.SUBMITTING)
         and (now - rec.woken_at > stall)
     ):
         rt.records.update(job_id, woken_at=now)
-        resume_all(rt, label, [job_id])  # handed a slot, but nobody submitted it
-        return "revived"
-    return ""
+        return "revived", [Submit(label, job_id)]  # handed a slot, but nobody submitted it
+    return "", []

@@ -2,7 +2,8 @@
 records nobody looks after) and /info.
 
 Nothing here is on the hot path: the engines hand slots out and poll. The pump only repairs
-what a killed process or a lost message left behind, and hints each engine once a round.
+what a killed process or a lost message left behind, and asks each engine to fill once a round;
+what it asks for is returned as effects, for the pump's task to carry out.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import logging
 
 from worker.capacity.leases import Lease, new_token
-from worker.jobs import hints, storing
+from worker.jobs import storing
+from worker.jobs.effects import Effect, Effects, Fill, Report
 from worker.jobs.holders import HOLDER_FIELDS, look_at_holder
 from worker.jobs.offers import LINE_FIELDS, line_of
 from worker.jobs.poll import orphan
 from worker.jobs.record import IN_FLIGHT, TERMINAL, UNSENT
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 from worker.policy import PUMP_TURN_PUMPS
 from worker.ttapi import errors
 
@@ -27,8 +29,9 @@ log = logging.getLogger(__name__)
 SWEEP_FIELDS = (*HOLDER_FIELDS, "created_at", *LINE_FIELDS)
 
 
-def pump(rt: Runtime) -> dict[str, int]:
-    """One round of repairs over every account; returns what it did, for logs and tests.
+def pump(rt: Runtime) -> tuple[dict[str, int], Effects]:
+    """One round of repairs over every account; returns what it did (for logs and tests) and
+    what follows.
 
     Its cost does not grow with the jobs it leaves alone beyond one read each: every account
     is filled, and every holder and due record read, in a few round trips. One round runs at a
@@ -37,12 +40,12 @@ def pump(rt: Runtime) -> dict[str, int]:
     done = {"woken": 0, "revived": 0, "reaped": 0, "redelivered": 0, "orphaned": 0}
     turn, token = Lease(rt.redis, rt.keys.pump_turn), new_token()
     if not turn.take(token, _turn_ms(rt) / 1000):
-        return done
+        return done, []
     try:
-        _round(rt, rt.clock(), rt.timing.stall_s, done)
+        fx = _round(rt, rt.clock(), rt.timing.stall_s, done)
     finally:
         turn.give_back(token)  # never another round's turn, if this one outlived its own
-    return done
+    return done, fx
 
 
 def _turn_ms(rt: Runtime) -> int:
@@ -50,21 +53,23 @@ def _turn_ms(rt: Runtime) -> int:
     return max(1, round(PUMP_TURN_PUMPS * 1000 * rt.settings.mj_pump_interval_s))
 
 
-def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
+def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> Effects:
     labels = rt.pool.guard_labels
     rt.redis.set(rt.keys.pump_last, f"{now:.3f}")
-    owned = _hint_engines(rt, labels)
+    owned, fx = _hint_engines(rt, labels)
     unheld = [lb for lb in labels if lb not in owned]
     leases = rt.guard.leases(unheld)
     recs = rt.records.peek([j for held in leases.values() for j in held], HOLDER_FIELDS)
     for label, held in leases.items():
         for job_id, ms_left in held.items():
-            what = look_at_holder(rt, label, job_id, recs.get(job_id), ms_left, now)
+            what, more = look_at_holder(rt, label, job_id, recs.get(job_id), ms_left, now)
+            fx += more
             if what:
                 done[what] += 1
-    _sweep(rt, now, stall, done)
+    fx += _sweep(rt, now, stall, done)
     if rt.settings.mj_storage_url or rt.redis.zcard(rt.keys.storing):
-        done["storing"] = storing.revive(rt, now, stall)
+        done["storing"], more = storing.revive(rt, now, stall)
+        fx += more
     for job_id in [str(j) for j in rt.redis.zrangebyscore(rt.keys.undelivered, 0, now - stall)]:
         rec = rt.records.load(job_id)
         if rec is None or rec.state not in TERMINAL:
@@ -75,12 +80,13 @@ def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
         rt.redis.zadd(rt.keys.undelivered, {job_id: now})
         if storing.held(rec):
             continue  # its files are being copied to the store: the copy's end reports it
-        rt.dispatcher.resume(job_id)
+        fx.append(Report(job_id))
         done["redelivered"] += 1
+    return fx
 
 
-def _hint_engines(rt: Runtime, labels: list[str]) -> set[str]:
-    """Hint the engine of every account with jobs waiting and no hint pending to fill it (a
+def _hint_engines(rt: Runtime, labels: list[str]) -> tuple[set[str], Effects]:
+    """Ask the engine of every account with jobs waiting and no hint pending to fill it (a
     lost hint costs a round at most); the accounts an engine holds, whose holders are its."""
     pipe = rt.redis.pipeline(transaction=False)
     for label in labels:
@@ -88,18 +94,17 @@ def _hint_engines(rt: Runtime, labels: list[str]) -> set[str]:
         pipe.zcard(rt.keys.guard(label)[1])
         pipe.llen(rt.keys.wake(label))
     found = pipe.execute() if labels else []
-    owned, pipe = set(), rt.redis.pipeline(transaction=False)
+    owned, fx = set(), list[Effect]()
     for i, label in enumerate(labels):
         owner, waiting, hinted = found[3 * i : 3 * i + 3]
         if owner is not None:
             owned.add(label)
         if waiting and not hinted:
-            hints.ask_fill(pipe, rt.keys, label)
-    pipe.execute()
-    return owned
+            fx.append(Fill(label))
+    return owned, fx
 
 
-def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
+def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> Effects:
     """Find jobs by their records, not through the guard: one that lost its message and its
     guard entry (a kill between two steps), one in flight whose poll chain and slot are gone
     (an engine restarted after its lease on the slot lapsed), or one whose account's key was
@@ -108,6 +113,7 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     rt.records.look_again(due, now)  # each open record is looked at once per sweep period
     recs = rt.records.peek(due, SWEEP_FIELDS)
     found: list[JobRecord] = []
+    fx: Effects = []
     for job_id in due:
         rec = recs[job_id]
         if rec is None or rec.state in TERMINAL:
@@ -117,11 +123,11 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
             if not rt.pool.removed(rec.account):
                 continue  # a newer node's key: its own pump looks after it
             if rec.state in UNSENT:
-                rt.dispatcher.resume(job_id)  # `advance` moves it, or fails it if pinned
+                fx.append(Report(job_id))  # `advance` moves it, or fails it if pinned
             else:
                 full = rt.records.load(job_id)
                 if full is not None:
-                    orphan(rt, full)
+                    fx += orphan(rt, full)[1]
             done["orphaned"] += 1
             continue
         in_flight = rec.state in IN_FLIGHT and bool(rec.account)
@@ -131,30 +137,33 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> None:
     places = dict(zip([r.job_id for r in found if r.account], placed, strict=True))
     for rec in found:
         if rec.state in IN_FLIGHT:
-            _in_flight(rt, rec, places.get(rec.job_id) is not None, now, done)
+            fx += _in_flight(rt, rec, places.get(rec.job_id) is not None, now, done)
         elif places.get(rec.job_id) is None:
             log.warning(
                 "job %s: %s with no message and no place in the guard; resuming it",
                 rec.job_id,
                 rec.state,
             )
-            rt.dispatcher.resume(rec.job_id)
+            fx.append(Report(rec.job_id))
             done["revived"] += 1
+    return fx
 
 
-def _in_flight(rt: Runtime, rec: JobRecord, placed: bool, now: float, d: dict[str, int]) -> None:
+def _in_flight(rt: Runtime, rec: JobRecord, placed: bool, now: float, d: dict[str, int]) -> Effects:
     """A job TTAPI may run: counted against the cap again if its slot is gone, and its poll
     (or its lost submit) revived when overdue, as for a holder."""
     if not placed and rt.guard.seat(rec.account, rec.job_id, now, line=line_of(rt, rec)):
         log.warning("job %s: %s with no slot in the guard; counted again", rec.job_id, rec.state)
-    what = look_at_holder(rt, rec.account, rec.job_id, rec, 0, now)
+    what, fx = look_at_holder(rt, rec.account, rec.job_id, rec, 0, now)
     if what:
         d[what] += 1
+    return fx
 
 
-def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
+def refresh_accounts(rt: Runtime) -> tuple[dict[str, dict[str, object]], Effects]:
     """Read each account's /info: cap from `max_queue`, balance; bring back 402'd accounts."""
     seen: dict[str, dict[str, object]] = {}
+    fx: Effects = []
     for label in rt.pool.labels:
         try:
             info = rt.pool.client(label).info()
@@ -179,6 +188,6 @@ def refresh_accounts(rt: Runtime) -> dict[str, dict[str, object]]:
         reason = rt.pool.disabled_reason(label) or ""
         if reason.startswith("402") and (info.balance or 0) > 0:
             rt.pool.enable(label)
-        resume_all(rt, label, rt.guard.fill(label))
+        fx += hand_on(rt, label, rt.guard.fill(label))
         seen[label] = snapshot
-    return seen
+    return seen, fx

@@ -7,7 +7,8 @@ to fill: its own line being empty, it takes a waiter from another account's line
 (`worker.jobs.stealing`). A release or fill that leaves a place and sees such waiters elsewhere
 (`Woken.spare`) asks its own account's engine the same; one that brought a tenant back under
 its `max_in_progress` asks the accounts whose waiters waited for that (`Woken.unblocked`).
-Every ask is a hint: lost, it costs the time to the next scan, never a job.
+Every ask is a `Fill` effect (a timer of the engine holding that account, a hint from anywhere
+else): lost, it costs the time to the next scan, never a job.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from worker.capacity.answers import Queued
 from worker.capacity.lanes import VIDEO_SUFFIX
 from worker.capacity.tenants import Line
+from worker.jobs.effects import Effects, Fill
 from worker.jobs.record import STORED_AS
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -31,7 +33,7 @@ def line_of(rt: Runtime, rec: JobRecord) -> Line:
     return rt.guard.book.line(rec.tenant, rec.priority, loose=not rec.pinned)
 
 
-def enqueue(rt: Runtime, rec: JobRecord, label: str) -> Queued:
+def enqueue(rt: Runtime, rec: JobRecord, label: str) -> tuple[Queued, Effects]:
     """Queue the job on `label` in its line; if it has to wait and another account may take
     it, ask an account with room to fill (it takes the job, or another like it)."""
     line = line_of(rt, rec)
@@ -39,25 +41,27 @@ def enqueue(rt: Runtime, rec: JobRecord, label: str) -> Queued:
     if line.loose and not queued.holds and not queued.free:
         for other in queued.roomy:
             if _may_take(rt, label, other):
-                rt.dispatcher.fill(other, 0.0)
-                break
-    return queued
+                return queued, [Fill(other)]
+    return queued, []
 
 
-def after_handoff(rt: Runtime, label: str, woken: Any) -> None:
+def after_handoff(rt: Runtime, label: str, woken: Any) -> Effects:
     """What a release or fill of `label` learned besides the ids it woke: a place left while
     another line holds a job this account may take (its engine fills, and takes one); accounts
     whose waiters waited for a tenant now under its cap (their engines fill)."""
-    unblock(rt, label, woken)
+    fx = unblock(rt, label, woken)
     if getattr(woken, "spare", False):
-        rt.dispatcher.fill(label, 0.0)
+        fx.append(Fill(label))
+    return fx
 
 
-def unblock(rt: Runtime, label: str, woken: Any) -> None:
+def unblock(rt: Runtime, label: str, woken: Any) -> Effects:
     """Have the accounts whose waiters waited for a tenant now under its cap fill."""
-    for other in getattr(woken, "unblocked", ()):
-        if other != label and rt.pool.configured(other):
-            rt.dispatcher.fill(other, 0.0)
+    return [
+        Fill(other)
+        for other in getattr(woken, "unblocked", ())
+        if other != label and rt.pool.configured(other)
+    ]
 
 
 def _may_take(rt: Runtime, label: str, other: str) -> bool:

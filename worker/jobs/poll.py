@@ -1,7 +1,8 @@
 """The second half of a job's life: poll TTAPI until the job ends, or reconcile a lost submit.
 
-Each poll is an engine timer (never a sleep). `seq` numbers the poll chain of a job so that a
-duplicated or revived poll step runs at most once.
+Each poll is an engine timer (never a sleep): a step returns the next one as a `PollAt` effect.
+`seq` numbers the poll chain of a job so that a duplicated or revived poll step runs at most
+once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from typing import Any
 
 from worker.capacity import metrics
+from worker.jobs.effects import Effects, PollAt
 from worker.jobs.reconcile import reconcile
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
@@ -25,7 +27,9 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> JobRecord | None:
+def poll(
+    rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None
+) -> tuple[JobRecord | None, Effects]:
     """One poll step of job `job_id`: fetch it, then settle it or schedule the next step.
 
     `known` is the record as the previous step of this job left it (the engine keeps it, so
@@ -34,18 +38,16 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
     """
     rec = known if known is not None and known.poll_seq == seq else rt.records.load(job_id)
     if rec is None or rec.poll_seq != seq:
-        return None  # stale duplicate, or a revived chain has taken over
+        return None, []  # stale duplicate, or a revived chain has taken over
     if rec.state not in (RecordState.SUBMITTED, RecordState.AMBIGUOUS):
-        return None
+        return None, []
     if not rt.pool.configured(rec.account):
         if rt.pool.removed(rec.account):
-            orphan(rt, rec)
-        else:  # a key a newer node has: one of those nodes polls it next time
-            _next(rt, rec, seq, errors_in_row=rec.fetch_errors)
-        return None
+            return None, orphan(rt, rec)[1]
+        # a key a newer node has: one of those nodes polls it next time
+        return None, _next(rt, rec, seq, errors_in_row=rec.fetch_errors)
     if rec.state == RecordState.AMBIGUOUS:
-        reconcile(rt, rec)
-        return None
+        return None, reconcile(rt, rec)
     # Every ending below is a compare-and-set on this very step of this very TTAPI job.
     this_step = {"ttapi_job_id": rec.ttapi_job_id, "poll_seq": seq}
     try:
@@ -54,7 +56,7 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
         # Counted apart from 429/5xx: only TTAPI not knowing the job, again and again, ends it.
         unknown = rec.unknown_fetches + 1
         if unknown >= MAX_FETCH_ERRORS or _past_deadline(rt, rec):
-            fail(
+            _, fx = fail(
                 rt,
                 rec,
                 f"TTAPI cannot report job {rec.ttapi_job_id}: {exc}",
@@ -62,43 +64,34 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
                 resume_self=True,
                 expect=this_step,
             )
-            return None
-        _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1, unknown_fetches=unknown)
-        return None
+            return None, fx
+        fetch_errors = rec.fetch_errors + 1
+        return None, _next(rt, rec, seq, errors_in_row=fetch_errors, unknown_fetches=unknown)
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
         if exc.status_code:
             metrics.count(rt.redis, rec.account, exc.status_code, keys=rt.keys)
         if _past_deadline(rt, rec):  # ...until the job's deadline: it ends, its place stays
-            _time_out(rt, rec, this_step, f"and TTAPI could not be asked ({exc})")
-            return None
+            return None, _time_out(rt, rec, this_step, f"and TTAPI could not be asked ({exc})")
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
-        _next(
-            rt,
-            rec,
-            seq,
-            errors_in_row=rec.fetch_errors + 1,
-            at_least=rt.timing.retry_after(getattr(exc, "retry_after", None)),
-        )
-        return None
+        at_least = rt.timing.retry_after(getattr(exc, "retry_after", None))
+        return None, _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1, at_least=at_least)
     if info.finished:
-        if not settle(rt, rec, info):
+        settled, fx = settle(rt, rec, info)
+        if not settled:
             fresh = rt.records.load(job_id)
             # e.g. TTAPI named another job
             if fresh is not None and fresh.state == RecordState.SUBMITTED:
-                _next(rt, fresh, seq)
-        return None
+                fx = _next(rt, fresh, seq)
+        return None, fx
     now = rt.clock()
     if _past_deadline(rt, rec):
-        _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
-        return None
+        return None, _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
     moved = info.progress != rec.progress
     if not moved and not (rec.fetch_errors or rec.unknown_fetches):
         # Nothing to write: the same step polls again later (the engine holds the schedule;
         # only a duplicate of this very step could run twice, and it would change nothing).
-        rt.dispatcher.poll(
-            rec.job_id, seq, poll_gap(rt.timing, rt.durations, rec, now), rec.account
-        )
-        return rec
+        gap = poll_gap(rt.timing, rt.durations, rec, now)
+        return rec, [PollAt(rec.job_id, seq, gap, rec.account)]
     changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
     if moved:
         prev_at = rec.last_progress_at if rec.progress else 0.0
@@ -110,23 +103,22 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
         )
         rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
         rec.progress, rec.last_progress_at = info.progress, now
-    if not _next(rt, rec, seq, **changes):
-        return None
+    fx = _next(rt, rec, seq, **changes)
+    if not fx:
+        return None, []
     rec.poll_seq, rec.unknown_fetches, rec.last_poll_at = seq + 1, 0, now
     rec.fetch_errors = 0
-    if moved:
-        show_submitted(rt, rec)
-    return rec
+    return rec, ([*fx, show_submitted(rec)] if moved else fx)
 
 
 def _past_deadline(rt: Runtime, rec: JobRecord) -> bool:
     return rt.clock() > rec.deadline > 0
 
 
-def _time_out(rt: Runtime, rec: JobRecord, this_step: dict[str, Any], why: str) -> None:
+def _time_out(rt: Runtime, rec: JobRecord, this_step: dict[str, Any], why: str) -> Effects:
     """End a job past its deadline. TTAPI may still run it, so its slot becomes occupancy for
     one more of TTAPI's timeouts (a probe TTAPI accepts clears it sooner), never a free slot."""
-    fail(
+    return fail(
         rt,
         rec,
         f"Job Timeout: TTAPI job {rec.ttapi_job_id} did not finish within its timeout "
@@ -135,10 +127,10 @@ def _time_out(rt: Runtime, rec: JobRecord, this_step: dict[str, Any], why: str) 
         resume_self=True,
         expect=this_step,
         occupy_s=timeout_s(rec) * rt.timing.time_scale,
-    )
+    )[1]
 
 
-def orphan(rt: Runtime, rec: JobRecord) -> bool:
+def orphan(rt: Runtime, rec: JobRecord) -> tuple[bool, Effects]:
     """End a job whose account was removed from the configuration: nobody can ask TTAPI now."""
     what = f"TTAPI job {rec.ttapi_job_id}" if rec.ttapi_job_id else "its submit"
     message = (
@@ -163,10 +155,11 @@ def _next(
     errors_in_row: int = 0,
     at_least: float = 0.0,
     **changes: object,
-) -> bool:
-    """Step the poll chain to `seq + 1` with `changes`, in one compare-and-set; False if this
-    step was stale. No lease renewal: a lease outlives the job, and the engine's keeper renews
-    it (`worker.engine.keeper`; the pump, for accounts no engine holds)."""
+) -> Effects:
+    """Step the poll chain to `seq + 1` with `changes`, in one compare-and-set, and poll then;
+    nothing if this step was stale. No lease renewal: a lease outlives the job, and the
+    engine's keeper renews it (`worker.engine.keeper`; the pump, for accounts no engine
+    holds)."""
     now = rt.clock()
     if at_least:
         gap = max(at_least, rt.timing.bounds.min_s)
@@ -180,6 +173,5 @@ def _next(
         next_poll_at=now + gap,
         **changes,
     ):
-        return False
-    rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)
-    return True
+        return []
+    return [PollAt(rec.job_id, seq + 1, gap, rec.account)]

@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from worker.jobs import claims, skew
+from worker.jobs.effects import Effects, PollAt, Submit
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -41,7 +42,7 @@ def adopt(
     *,
     seq: int | None = None,
     now_poll: bool = False,
-) -> bool:
+) -> tuple[bool, Effects]:
     """Make an AMBIGUOUS record track `ttapi_job_id`, found to be the job its lost submit made.
 
     The claim (`worker.jobs.claims`: one TTAPI job, one record, ever) keeps two of our records
@@ -50,7 +51,7 @@ def adopt(
     `now_poll` (a callback said how it went, and was not kept) it is fetched at once.
     """
     if not claims.claim(rt, rec.job_id, ttapi_job_id):
-        return False  # another of our jobs owns it (its submit said so, or it adopted it first)
+        return False, []  # another of our jobs owns it (its submit said so, or adopted it first)
     expect: dict[str, object] = {"state": RecordState.AMBIGUOUS}
     if seq is not None:
         expect["poll_seq"] = seq
@@ -67,29 +68,30 @@ def adopt(
         poll_seq=next_seq,
         last_poll_at=now,
     ):
-        return False
+        return False, []
     log.warning("job %s: lost submit found at TTAPI as %s", rec.job_id, ttapi_job_id)
     # Not the answer a probe waits for: the adopted job may be a look-alike's (see claims).
     rt.guard.renew(rec.account, rec.job_id, confirms=False)
     fresh = rt.records.load(rec.job_id)
-    if fresh is not None:
-        show_submitted(rt, fresh, first=True)
-        schedule_poll(rt, fresh, next_seq, gap=rt.timing.bounds.min_s if now_poll else None)
-    return True
+    if fresh is None:
+        return True, []
+    gap = rt.timing.bounds.min_s if now_poll else None
+    return True, [show_submitted(fresh, first=True), schedule_poll(rt, fresh, next_seq, gap=gap)]
 
 
 def schedule_poll(
     rt: Runtime, rec: JobRecord, seq: int, *, errors_in_row: int = 0, gap: float | None = None
-) -> None:
-    """Schedule fetch number `seq` of a job at `gap`, else the gap the polling policy chooses."""
+) -> PollAt:
+    """Fetch number `seq` of a job at `gap`, else at the gap the polling policy chooses (noted
+    on the record: a scan that finds it unscheduled schedules it then)."""
     now = rt.clock()
     if gap is None:
         gap = poll_gap(rt.timing, rt.durations, rec, now, errors_in_row=errors_in_row)
     rt.records.update(rec.job_id, next_poll_at=now + gap)
-    rt.dispatcher.poll(rec.job_id, seq, gap, rec.account)
+    return PollAt(rec.job_id, seq, gap, rec.account)
 
 
-def reconcile(rt: Runtime, rec: JobRecord) -> None:
+def reconcile(rt: Runtime, rec: JobRecord) -> Effects:
     """Find the job a lost submit may have created (TTAPI's history) before anything else.
 
     Resubmit, each time only after the grace (counted from when the answer was lost) passed
@@ -100,19 +102,20 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
     """
     seq, now = rec.poll_seq, rt.clock()
     lost_at = rec.lost_at or rec.sent_at
-    if rec.hooked_job_id and adopt(rt, rec, rec.hooked_job_id, seq=seq, now_poll=True):
-        return  # a callback came while the submit was under way: first-hand proof
+    if rec.hooked_job_id:  # a callback came while the submit was under way: first-hand proof
+        adopted, fx = adopt(rt, rec, rec.hooked_job_id, seq=seq, now_poll=True)
+        if adopted:
+            return fx
     try:
         rows = history_since(rt, rec)
     except errors.RateLimited as exc:
         # A 429 proves TTAPI answers: the history is throttled, not unavailable. Look again
         # later without counting it (the job's deadline still bounds the search).
         if now > rec.deadline > 0:
-            _give_up(rt, rec, seq, f"TTAPI's job history stayed throttled ({exc})", blind=True)
-            return
+            why = f"TTAPI's job history stayed throttled ({exc})"
+            return _give_up(rt, rec, seq, why, blind=True)
         log.info("job %s: fetch-list throttled (%s); will look again", rec.job_id, exc)
-        _next_look(rt, rec, seq, at_least=rt.timing.retry_after(exc.retry_after))
-        return
+        return _next_look(rt, rec, seq, at_least=rt.timing.retry_after(exc.retry_after))
     except errors.TTAPIError as exc:
         # Unavailable means failing for a whole grace and HISTORY_FAILURES reads in a row that
         # say nothing (5xx, timeouts): one now and then only delays the next look.
@@ -121,22 +124,21 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
         if failures >= HISTORY_FAILURES and (
             now - max(lost_at, rec.history_seen_at) >= rt.timing.reconcile_grace_s
         ):
-            _give_up(rt, rec, seq, f"TTAPI's job history is unavailable ({exc})", blind=True)
-            return
-        _next_look(rt, rec, seq, fetch_errors=failures)
-        return
+            why = f"TTAPI's job history is unavailable ({exc})"
+            return _give_up(rt, rec, seq, why, blind=True)
+        return _next_look(rt, rec, seq, fetch_errors=failures)
     for row_id in candidates(rec, rows, *skew.window(rt, rec)):
-        if adopt(rt, rec, row_id, seq=seq):
-            return
+        adopted, fx = adopt(rt, rec, row_id, seq=seq)
+        if adopted:
+            return fx
     if now - lost_at < rt.timing.reconcile_grace_s:
-        _next_look(rt, rec, seq, history_seen_at=now, fetch_errors=0)
-        return
+        return _next_look(rt, rec, seq, history_seen_at=now, fetch_errors=0)
     # (A record lost before deadlines were set on a loss: its send's.) The deadline bounds a
     # storm, not the first tries: a loss found late (its sender died before the POST, and the
     # scan came after the send's deadline) is still sent, since the history proves nothing was.
     past = now > (rec.deadline or rt.timing.deadline(rec, rec.sent_at or lost_at))
     if past and rec.ambiguous_resubmits >= LOST_RESUBMITS_AT_LEAST:
-        _give_up(
+        return _give_up(
             rt,
             rec,
             seq,
@@ -144,25 +146,25 @@ def reconcile(rt: Runtime, rec: JobRecord) -> None:
             "history, readable, showed none of them by its deadline",
             blind=False,
         )
-        return
     # TTAPI's history has no such job after the grace: it was never created. Submit again
     # (the job keeps its slot and its deadline): a storm of 5xx never ends a job before its
     # deadline while the history answers and shows nothing.
-    if rt.records.cas(
+    if not rt.records.cas(
         rec.job_id,
         {"state": RecordState.AMBIGUOUS, "poll_seq": seq},
         state=RecordState.WAITING,
         poll_seq=seq + 1,
         ambiguous_resubmits=rec.ambiguous_resubmits + 1,
     ):
-        log.warning(
-            "job %s: TTAPI never created it; submitting again (resubmit %s, until %.0f s from now)",
-            rec.job_id,
-            rec.ambiguous_resubmits + 1,
-            rec.deadline - now,
-        )
-        rt.guard.renew(rec.account, rec.job_id, confirms=False)
-        rt.dispatcher.resume(rec.job_id)
+        return []
+    log.warning(
+        "job %s: TTAPI never created it; submitting again (resubmit %s, until %.0f s from now)",
+        rec.job_id,
+        rec.ambiguous_resubmits + 1,
+        rec.deadline - now,
+    )
+    rt.guard.renew(rec.account, rec.job_id, confirms=False)
+    return [Submit(rec.account, rec.job_id)]  # its slot kept: the engine's timers submit it
 
 
 def history_since(rt: Runtime, rec: JobRecord) -> list[JobListItem]:
@@ -201,7 +203,7 @@ def candidates(
     return [job_id for _, job_id in sorted(found)]
 
 
-def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) -> None:
+def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) -> Effects:
     """Fail a lost submit without resubmitting. `blind`: TTAPI's history could not be read, so
     TTAPI may run the job until its longest life is over: its slot becomes occupancy (a probe
     TTAPI accepts clears it). Otherwise the history showed no such job: the slot is free."""
@@ -212,7 +214,7 @@ def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) ->
         tail += "finds its place free"
     else:
         tail = ""
-    fail(
+    return fail(
         rt,
         rec,
         f"Submit answer lost{said}: {why}. Not resubmitted, so it is never paid twice{tail}",
@@ -220,7 +222,7 @@ def _give_up(rt: Runtime, rec: JobRecord, seq: int, why: str, *, blind: bool) ->
         resume_self=True,
         expect={"poll_seq": seq},
         occupy_s=max(life, rt.timing.cooldown_s) if blind else 0.0,
-    )
+    )[1]
 
 
 def _norm(prompt: str) -> str:
@@ -234,11 +236,11 @@ def _same_prompt(ours: str, theirs: str) -> bool:
 
 def _next_look(
     rt: Runtime, rec: JobRecord, seq: int, at_least: float = 0.0, **changes: object
-) -> None:
+) -> Effects:
     """Look at TTAPI's history again a quarter grace later (at the poll bounds), or later
     still when TTAPI asked for it (`at_least`, from a 429's Retry-After)."""
-    if rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, **changes):
-        rt.guard.renew(rec.account, rec.job_id, confirms=False)
-        gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / RECONCILE_LOOKS_PER_GRACE)
-        gap = max(gap, at_least)
-        rt.dispatcher.poll(rec.job_id, seq + 1, gap, rec.account)
+    if not rt.records.cas(rec.job_id, {"poll_seq": seq}, poll_seq=seq + 1, **changes):
+        return []
+    rt.guard.renew(rec.account, rec.job_id, confirms=False)
+    gap = rt.timing.bounds.clamp(rt.timing.reconcile_grace_s / RECONCILE_LOOKS_PER_GRACE)
+    return [PollAt(rec.job_id, seq + 1, max(gap, at_least), rec.account)]

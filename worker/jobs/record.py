@@ -113,7 +113,7 @@ class JobRecord:
     fetch_errors: int = 0
     unknown_fetches: int = 0  # 404/401/400 answers to fetch in a row (TTAPI does not know it)
     ambiguous_resubmits: int = 0  # resubmits after a lost answer (each within its deadline)
-    step_errors: int = 0  # unexpected errors in its task's runs (see worker.jobs.entry)
+    step_errors: int = 0  # unexpected errors in its steps (see worker.jobs.mishaps)
     previous_job_id: str = ""  # the TTAPI job a transient failure replaced
     created_at: float = 0.0
     sent_at: float = 0.0

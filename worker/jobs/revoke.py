@@ -10,15 +10,16 @@ import logging
 
 from worker.jobs import journal
 from worker.jobs.delivery import delivered
+from worker.jobs.effects import Effects
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 
 log = logging.getLogger(__name__)
 
 
-def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
+def cancel(rt: Runtime, rec: JobRecord, reason: str) -> tuple[bool, Effects]:
     """Revoke a job not yet submitted: no submit ever, its place or slot goes to the next.
 
     The move notes the REVOKED outcome as owed to its caller in the same breath (as every
@@ -28,28 +29,32 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> bool:
     if not rt.records.move(
         rec.job_id, UNSENT, RecordState.REVOKED, error=reason, finished_at_ts=now
     ):
-        return False
+        return False, []
     log.warning("job %s revoked: %s", rec.job_id, reason)
     journal.ended(rt, rec, RecordState.REVOKED, now)
-    if rec.account:
-        resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
-    return True
+    if not rec.account:
+        return True, []
+    return True, hand_on(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
 
 
-def cancel_parked(rt: Runtime, job_ids: list[str]) -> list[str]:
+def cancel_parked(rt: Runtime, job_ids: list[str]) -> tuple[list[str], Effects]:
     """Cancel those of `job_ids` not yet submitted (a `revoke()` just arrived); returns them.
 
     Submitted jobs are left alone: they run to their end, as after any revoke.
     """
-    cancelled = []
+    cancelled, fx = [], []
     for job_id in job_ids:
         rec = rt.records.load(job_id)
-        if rec is not None and rec.state in UNSENT and cancel(rt, rec, "revoked"):
+        if rec is None or rec.state not in UNSENT:
+            continue
+        done, more = cancel(rt, rec, "revoked")
+        if done:
             cancelled.append(job_id)
-    return cancelled
+            fx += more
+    return cancelled, fx
 
 
-def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
+def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> tuple[bool, Effects]:
     """Celery dropped a message of this job (and stored REVOKED); True if the job must go on.
 
     A job not yet submitted is cancelled (its place goes to the next). One TTAPI has is never
@@ -58,15 +63,16 @@ def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> bool:
     """
     rec = rt.records.load(job_id)
     if rec is None:
-        return False
+        return False, []
     if rec.state in UNSENT:
-        if cancel(rt, rec, "expired" if expired else "revoked"):
+        done, fx = cancel(rt, rec, "expired" if expired else "revoked")
+        if done:
             delivered(rt, job_id)  # Celery stored REVOKED already
-        return False
+        return False, fx
     if not expired:
         if rec.state in TERMINAL:
             delivered(rt, job_id)  # the caller revoked it: REVOKED is its outcome
-        return False
+        return False, []
     # Only its `expires` passed while TTAPI has (or had) the job: its result is still owed and
     # goes out through the job's own report (Celery never overwrites a stored SUCCESS).
-    return rec.state not in TERMINAL or rec.state == RecordState.SUCCESS
+    return rec.state not in TERMINAL or rec.state == RecordState.SUCCESS, []

@@ -1,16 +1,17 @@
 """Everything a job step needs, built once per process at the edge and passed down.
 
-`Runtime` bundles the settings, the Redis client, the guard, the record store, the account pool
-and a `Dispatcher` (how to publish messages). Tests build one on fakeredis with a recording
-dispatcher; the Celery app builds one on the real broker.
+`Runtime` bundles the settings, the Redis client, the guard, the record store and the account
+pool. Nothing in it calls up: a step returns what it wants done as effects
+(`worker.jobs.effects`), and the engine or the Celery adapter carries them out. Tests build one
+on fakeredis; the Celery app and the engine each build one per process.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from redis import Redis
 from redis import exceptions as redis_errors
@@ -18,10 +19,11 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from config.redis_url import RedisTarget
-from config.settings import Account, Settings
+from config.settings import Settings
 from worker import policy
 from worker.capacity.accounts import AccountPool
 from worker.capacity.guard import SlotGuard
+from worker.capacity.holdings import Holdings
 from worker.capacity.tenants import TenantBook
 from worker.clock import RedisClock
 from worker.connect import redis_for
@@ -30,28 +32,6 @@ from worker.jobs.replicas import Durability
 from worker.jobs.timing import Durations, Timing
 from worker.keys import Keys
 from worker.ttapi.client import TTAPIClient
-
-
-class Dispatcher(Protocol):
-    """How job steps hand work to the queue (Celery in production, a list in unit tests)."""
-
-    def resume(
-        self, job_id: str, countdown: float = 0.0, *, sig: dict[str, Any] | None = None
-    ) -> None:
-        """Re-publish the task of `job_id` (same id, chain and callbacks); `sig`, its stored
-        signature when the caller has it at hand (else it is read from the record)."""
-
-    def poll(self, job_id: str, seq: int, countdown: float, account: str = "") -> None:
-        """Fetch `job_id` (of `account`) in `countdown` seconds (`seq` drops stale duplicates)."""
-
-    def fill(self, label: str, countdown: float) -> None:
-        """Hand free slots of `label` to its waiters in `countdown` seconds (after a cooldown)."""
-
-    def publish_state(
-        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
-    ) -> None:
-        """Show the job's task as `state` (WAITING, SUBMITTED) with `meta` to its caller (and,
-        with `event`, to monitors such as Flower)."""
 
 
 def redis_client(
@@ -95,13 +75,13 @@ def wait_ms(settings: Settings) -> int:
     return settings.mj_redis_wait_ms or policy.REDIS_WAIT_MS
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """The per-process bundle of collaborators every job step receives."""
+    """The per-process bundle of collaborators every job step receives: built once at the edge,
+    never changed (its parts keep their own state: Redis, the leases held, the replicas)."""
 
     settings: Settings
     redis: Redis
-    dispatcher: Dispatcher
     timing: Timing
     records: RecordStore
     guard: SlotGuard
@@ -109,15 +89,10 @@ class Runtime:
     durations: Durations
     clock: Callable[[], float] = field(default=time.time)  # Redis's time in production
     keys: Keys = field(default_factory=Keys)
-    # In the engine: submits a job handed a slot on an account (label, job id), side by side
-    # with the others; None elsewhere: the account's engine is hinted instead.
-    submitter: Callable[[str, str], None] | None = None
-    # Whether this process may still send a submit on an account (the engine: while it holds
-    # the account's lease; a node that stalled past it must not send what it prepared).
-    may_submit: Callable[[str], bool] = field(default=lambda label: True)
-    # In the engine: copies a finished job's files to the store (job id) in its storage pool;
-    # None elsewhere: the account's engine is hinted instead (`worker.jobs.storing`).
-    storer: Callable[[str], None] | None = None
+    # The accounts this process's engine holds by lease (a submit checks it just before its
+    # POST: a node that stalled past its lease must not send what it prepared); a process
+    # that runs no engine checks nothing.
+    holdings: Holdings = field(default_factory=Holdings.unchecked)
     # How many replicas must acknowledge a submit's intent before its POST (`jobs.durable`).
     durability: Durability = field(default_factory=Durability)
 
@@ -126,9 +101,11 @@ class Runtime:
         cls,
         settings: Settings,
         redis_client: Redis,
-        dispatcher: Dispatcher,
+        *,
+        holdings: Holdings | None = None,
     ) -> Runtime:
-        """Wire everything from settings; `redis_client` must decode responses to str."""
+        """Wire everything from settings; `redis_client` must decode responses to str;
+        `holdings`, the engine's account leases (an engine's process only)."""
         timing = Timing.from_settings(settings)
         keys = Keys(settings.mj_key_prefix)
         guard = SlotGuard(
@@ -139,14 +116,14 @@ class Runtime:
             book=TenantBook.register(redis_client, keys, settings.mj_tenants),
         )
 
-        def make_client(account: Account) -> TTAPIClient:
-            return TTAPIClient(
-                account,
-                settings.ttapi_base_url,
-                connect_timeout=settings.mj_http_connect_timeout_s,
-                read_timeout=settings.mj_http_read_timeout_s,
-            )
-
+        # The pool builds an account's client when first asked: TTAPI's own class, its
+        # settings bound here (no function of this layer is called from below).
+        make_client = functools.partial(
+            TTAPIClient,
+            base_url=settings.ttapi_base_url,
+            connect_timeout=settings.mj_http_connect_timeout_s,
+            read_timeout=settings.mj_http_read_timeout_s,
+        )
         pool = AccountPool(
             settings.accounts(),
             make_client,
@@ -163,7 +140,6 @@ class Runtime:
         return cls(
             settings=settings,
             redis=redis_client,
-            dispatcher=dispatcher,
             timing=timing,
             records=RecordStore(
                 redis_client, ttl_s=settings.mj_record_ttl_s, clock=clock, keys=keys
@@ -174,4 +150,5 @@ class Runtime:
             clock=clock,
             keys=keys,
             durability=Durability(settings.redis_min_replicas(), wait_ms(settings)),
+            holdings=holdings or Holdings.unchecked(),
         )

@@ -1,7 +1,8 @@
-"""How a job ends: record the outcome once, free its slot, wake the next waiter, resume the task.
+"""How a job ends: record the outcome once, free its slot, hand it on, report the task.
 
 Poll steps and webhook callbacks both end jobs through `settle`; the compare-and-set on the
 record makes the first one win and the others no-ops, so a duplicated callback is harmless.
+What follows an ending (the task's report, the next waiter's submit) is returned as effects.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 from worker import policy
 from worker.capacity import metrics
-from worker.jobs import hints, journal, offers, refusals, storing
+from worker.jobs import journal, offers, refusals, storing
+from worker.jobs.effects import Effects, Report, Submit
 from worker.jobs.record import RecordState, Storing
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import job_result, remember
+from worker.jobs.states import show_submitted
 from worker.ttapi.responses import JobInfo, JobStatus
 
 log = logging.getLogger(__name__)
@@ -37,23 +40,18 @@ def is_transient(message: str) -> bool:
     return any(text.startswith(t) or t in text for t in TRANSIENT)
 
 
-def resume_all(rt: Runtime, label: str, job_ids: list[str]) -> None:
-    """Have the jobs just handed a slot on `label` submitted: by this engine, side by side in
-    its threads (`Runtime.submitter`), or, from any other process, by the account's engine
-    (a hint). Never in this call: one job ending at once must not nest another's submit."""
-    offers.after_handoff(rt, label, job_ids)  # a place left, a tenant under its cap again
-    if not job_ids:
-        return
-    if rt.submitter is not None:
-        for job_id in job_ids:
-            rt.submitter(label, job_id)
-        return
-    hints.push(rt.redis, rt.keys, label, hints.submit_hints(job_ids))
+def hand_on(rt: Runtime, label: str, job_ids: list[str]) -> Effects:
+    """The jobs just handed a slot on `label` (a guard's release or fill woke them) are to be
+    submitted: by the engine holding the account, side by side in its threads. Never in this
+    call: one job ending at once must not nest another's submit."""
+    fx = offers.after_handoff(rt, label, job_ids)  # a place left, a tenant under its cap again
+    return [*(Submit(label, job_id) for job_id in job_ids), *fx]
 
 
-def _release(rt: Runtime, rec: JobRecord) -> None:
-    if rec.account:
-        resume_all(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
+def _release(rt: Runtime, rec: JobRecord) -> Effects:
+    if not rec.account:
+        return []
+    return hand_on(rt, rec.account, rt.guard.release(rec.account, rec.job_id))
 
 
 def fail(
@@ -65,8 +63,9 @@ def fail(
     resume_self: bool = False,
     expect: Mapping[str, object] | None = None,
     occupy_s: float = 0.0,
-) -> bool:
+) -> tuple[bool, Effects]:
     """End the job in FAILED with `message`, free its slot; False if it had already moved on.
+    With `resume_self` its task is re-published to report it (the engine's endings).
 
     `expect` names other fields that must still hold (compare-and-set). With `occupy_s`, TTAPI
     may still run the job: its slot becomes occupancy for at most that long, one place fewer
@@ -82,16 +81,15 @@ def fail(
         error=message,
         finished_at_ts=now,
     ):
-        return False
+        return False, []
     log.warning("job %s failed: %s", rec.job_id, message)
     journal.ended(rt, rec, RecordState.FAILED, now)
-    if resume_self:  # reported before a hand-off's submit, not behind it
-        rt.dispatcher.resume(rec.job_id)
+    fx: Effects = [Report(rec.job_id)] if resume_self else []  # before a hand-off's submit
     if occupy_s > 0 and rec.account:
-        resume_all(rt, rec.account, refusals.unresolved(rt, rec, rec.account, occupy_s))
+        fx += hand_on(rt, rec.account, refusals.unresolved(rt, rec, rec.account, occupy_s))
     else:
-        _release(rt, rec)
-    return True
+        fx += _release(rt, rec)
+    return True, fx
 
 
 def _note_success(
@@ -111,14 +109,14 @@ def _note_success(
     pipe.execute()
 
 
-def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
+def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> tuple[bool, Effects]:
     """Apply a finished TTAPI job (from fetch or a hook); True if this call ended or retried it.
 
     The job's end is published before its slot is passed on: with hand-off in place, passing
     it on is the next waiter's submit (an HTTP call), and the caller need not wait for that.
     """
     if rec.state != RecordState.SUBMITTED or (info.job_id and info.job_id != rec.ttapi_job_id):
-        return False
+        return False, []
     now = rt.clock()
     # Only while the record still tracks the TTAPI job this answer is about: a stale poll of
     # an earlier attempt must never end (or retry) the record of its resubmitted successor.
@@ -136,18 +134,17 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             progress=100,
             **storing.fields(store, now),
         ):
-            return False
+            return False, []
         _note_success(rt, rec, result, now - rec.submitted_at_ts, store)
         # Reported before its slot is passed on: the caller need not wait for the next submit.
-        if store != Storing.HOLD:
-            rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
+        fx: Effects = [] if store == Storing.HOLD else [Report(rec.job_id, sig=rec.sig or None)]
         if store:  # a held job's report waits for its copy; its slot does not
-            storing.hand_over(rt, rec)
-        _release(rt, rec)
-        return True
+            fx.append(storing.hand_over(rec))
+        return True, fx + _release(rt, rec)
     message = info.message or "TTAPI reported the job FAILED without a reason"
     if is_transient(message) and rec.resubmits < policy.TRANSIENT_RESUBMITS:
-        # Keep the slot: the resubmit reuses it (acquire is re-entrant).
+        # Keep the slot: the resubmit reuses it (acquire is re-entrant), and the engine
+        # holding the account submits it again (the record says WAITING: a scan finds it).
         if not rt.records.move(
             rec.job_id,
             RecordState.SUBMITTED,
@@ -159,7 +156,7 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             submit_attempts=0,
             deadline=0,  # the resubmit's own comes with its submit (or with its loss)
         ):
-            return False
+            return False, []
         log.warning(
             "job %s: TTAPI job %s failed (%s); resubmitting once",
             rec.job_id,
@@ -167,11 +164,32 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> bool:
             message,
         )
         rt.guard.renew(rec.account, rec.job_id)
-        rt.dispatcher.resume(rec.job_id)
-        return True
+        return True, [Submit(rec.account, rec.job_id)]  # on the engine's timers, no message
     return fail(
         rt, rec, message, from_states=(RecordState.SUBMITTED,), resume_self=True, expect=same_job
     )
 
 
-__all__ = ["fail", "is_transient", "resume_all", "settle"]
+def record_progress(rt: Runtime, rec: JobRecord, progress: int) -> Effects:
+    """A callback's progress of a job still in progress: kept when higher (the compare-and-set
+    ignores late or stale ones), and shown."""
+    if rec.state != RecordState.SUBMITTED or progress <= rec.progress:
+        return []
+    if not rt.records.cas(
+        rec.job_id,
+        {
+            "state": RecordState.SUBMITTED,
+            "ttapi_job_id": rec.ttapi_job_id,
+            "progress": rec.progress,
+        },
+        progress=progress,
+        prev_progress=rec.progress,
+        prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
+        last_progress_at=rt.clock(),
+    ):
+        return []
+    rec.progress = progress
+    return [show_submitted(rec)]
+
+
+__all__ = ["fail", "hand_on", "is_transient", "record_progress", "settle"]

@@ -1,4 +1,5 @@
-"""The task states a caller sees (`TaskState`), and the showing of the two a job adds to Celery's.
+"""The task states a caller sees (`TaskState`), and the showing of the two a job adds to Celery's
+(`Show` effects: the step that moved the job returns them, the adapter publishes them).
 
 A caller holding only an `AsyncResult` reads them from the result backend: WAITING while the
 account is full, SUBMITTED once TTAPI has the job (its progress updated as it rises), then
@@ -11,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from worker.capacity.lanes import base_of
+from worker.jobs.effects import Show
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import iso
@@ -34,7 +36,7 @@ READY = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
 
 def show_waiting(
     rt: Runtime, rec: JobRecord, label: str, position: int, *, capped: bool = False
-) -> None:
+) -> Show:
     """WAITING: `account`, `position` (the estimated place in the order served, 1 = next),
     `waiting_since`; with `capped`, `reason`: its tenant is at its max_in_progress."""
     meta: dict[str, Any] = {
@@ -48,10 +50,10 @@ def show_waiting(
         bucket = rt.guard.book.bucket(rec.tenant)
         most = rt.guard.book.settings(bucket).max_in_progress
         meta["reason"] = f"tenant {bucket} is at its max_in_progress ({most})"
-    rt.dispatcher.publish_state(rec.job_id, TaskState.WAITING, meta)
+    return Show(rec.job_id, TaskState.WAITING, meta)
 
 
-def show_submitted(rt: Runtime, rec: JobRecord, *, first: bool = False) -> None:
+def show_submitted(rec: JobRecord, *, first: bool = False) -> Show:
     """SUBMITTED: `account`, `ttapi_job_id`, `progress` (0-100), `submitted_at`. The `first`
     showing is a task event too (Flower shows the state); later ones only update progress."""
     meta: dict[str, Any] = {
@@ -62,4 +64,4 @@ def show_submitted(rt: Runtime, rec: JobRecord, *, first: bool = False) -> None:
         "tenant": rec.tenant,
         "priority": rec.priority,
     }
-    rt.dispatcher.publish_state(rec.job_id, TaskState.SUBMITTED, meta, event=first)
+    return Show(rec.job_id, TaskState.SUBMITTED, meta, event=first)

@@ -17,30 +17,31 @@ import logging
 import random
 
 from worker.capacity.lanes import VIDEO_SUFFIX
+from worker.jobs.effects import Effects, Submit
 from worker.jobs.offers import unblock
 from worker.jobs.record import UNSENT
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 from worker.policy import STEAL_DONORS
 from worker.text import text
 
 log = logging.getLogger(__name__)
 
 
-def fill_account(rt: Runtime, label: str) -> None:
+def fill_account(rt: Runtime, label: str) -> Effects:
     """Hand `label`'s free places to its own line; with a place left while another line holds
     a job it may take, take one (what the engine's fill action does)."""
     woken = rt.guard.fill(label)
-    resume_all(rt, label, list(woken))
-    unblock(rt, label, woken)
+    fx = [*hand_on(rt, label, list(woken)), *unblock(rt, label, woken)]
     if woken.spare:
-        steal(rt, label)
+        fx += steal(rt, label)[1]
+    return fx
 
 
-def steal(rt: Runtime, label: str) -> list[str]:
+def steal(rt: Runtime, label: str) -> tuple[list[str], Effects]:
     """Take waiters of other accounts' lines for `label`'s places left; the ids moved here."""
     if rt.pool.disabled_reason(label) is not None:
-        return []
+        return [], []
     video = label.endswith(VIDEO_SUFFIX)
     donors = [
         d
@@ -48,20 +49,19 @@ def steal(rt: Runtime, label: str) -> list[str]:
         if d != label and d.endswith(VIDEO_SUFFIX) == video and rt.pool.configured(d)
     ]
     if not donors:
-        return []
+        return [], []
     random.shuffle(donors)
     own, taken = rt.guard.steal(label, donors[:STEAL_DONORS])
-    resume_all(rt, label, list(own))
-    unblock(rt, label, own)
+    fx = [*hand_on(rt, label, list(own)), *unblock(rt, label, own)]
     moved = []
     for job_id, donor in taken:
         if rt.records.cas(job_id, {"account": donor, "state": list(UNSENT)}, account=label):
             log.info("job %s moved from %s to %s, where a place was free", job_id, donor, label)
             moved.append(job_id)
-            resume_all(rt, label, [job_id])
+            fx.append(Submit(label, job_id))
         else:  # sent, ended or placed elsewhere meanwhile: its place here goes on
-            resume_all(rt, label, rt.guard.release(label, job_id))
-    return moved
+            fx += hand_on(rt, label, rt.guard.release(label, job_id))
+    return moved, fx
 
 
 __all__ = ["fill_account", "steal"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from worker.jobs import hints
+from worker.jobs.effects import Effect, Effects, Report, Store
 from worker.jobs.record import RecordState, Storing
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
@@ -79,21 +79,19 @@ def note(client: Any, rt: Runtime, job_id: str, now: float) -> None:
     client.zadd(rt.keys.storing, {job_id: now})
 
 
-def hand_over(rt: Runtime, rec: JobRecord) -> None:
-    """Have the job's files copied: by this engine's storage pool (`Runtime.storer`), or, from
-    any other process (the webhook receiver, the pump), by the engine holding its account."""
-    if rt.storer is not None:
-        rt.storer(rec.job_id)
-    elif rec.account:
-        hints.push(rt.redis, rt.keys, rec.account, [hints.store_hint(rec.job_id)])
+def hand_over(rec: JobRecord) -> Store:
+    """Have the job's files copied: by the storage pool of the engine holding its account."""
+    return Store(rec.job_id, rec.account)
 
 
-def finish(rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: str = "") -> bool:
+def finish(
+    rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: str = ""
+) -> tuple[bool, Effects]:
     """End the copy: the result gains `stored` (or `stored: null` and `storage_error`), and a
     held job's report is published. False if the copy had already ended (another copier)."""
     mode = pending(rec)
     if not mode:
-        return False
+        return False, []
     result = {**rec.result, "stored": stored}
     if error:
         result["storage_error"] = error
@@ -103,7 +101,7 @@ def finish(rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: st
         storing=Storing.NONE,
         result=result,
     ):
-        return False
+        return False, []
     now = rt.clock()
     pipe = rt.redis.pipeline(transaction=False)
     pipe.zrem(rt.keys.storing, rec.job_id)
@@ -112,12 +110,10 @@ def finish(rt: Runtime, rec: JobRecord, stored: dict[str, Any] | None, error: st
     if mode == Storing.HOLD:  # owed since its end: the pump waits a while before it re-publishes
         pipe.zadd(rt.keys.undelivered, {rec.job_id: now}, xx=True)
     pipe.execute()
-    if mode == Storing.HOLD:
-        rt.dispatcher.resume(rec.job_id, sig=rec.sig or None)
-    return True
+    return True, [Report(rec.job_id, sig=rec.sig or None)] if mode == Storing.HOLD else []
 
 
-def give_up(rt: Runtime, rec: JobRecord, error: str) -> bool:
+def give_up(rt: Runtime, rec: JobRecord, error: str) -> tuple[bool, Effects]:
     """The store stayed away past MJ_STORAGE_RETRY_S: deliver with `stored: null`."""
     log.warning("job %s: not stored (%s); delivered with stored: null", rec.job_id, error)
     return finish(rt, rec, None, f"not stored after {rt.settings.mj_storage_retry_s:g} s: {error}")
@@ -128,13 +124,13 @@ def claimed(rt: Runtime, job_id: str) -> bool:
     return bool(rt.redis.exists(rt.keys.store_claim(job_id)))
 
 
-def revive(rt: Runtime, now: float, stall: float) -> int:
+def revive(rt: Runtime, now: float, stall: float) -> tuple[int, Effects]:
     """The pump's look at the storing index: a job whose copier died (no claim) goes to its
     account's engine again; one past MJ_STORAGE_RETRY_S with no copier is delivered with
     `stored: null` here. Returns how many jobs were handed over or given up."""
     found = rt.redis.zrangebyscore(rt.keys.storing, 0, now - stall, start=0, num=REVIVE_BATCH)
     due = [str(j) for j in found]  # bounded work per round: the rest wait for the next one
-    done = 0
+    done, fx = 0, list[Effect]()
     for job_id in due:
         rec = rt.records.load(job_id)
         if rec is None or not pending(rec):
@@ -144,12 +140,15 @@ def revive(rt: Runtime, now: float, stall: float) -> int:
         if claimed(rt, job_id):
             continue
         if now - since(rec) > rt.settings.mj_storage_retry_s:
-            done += give_up(rt, rec, "no engine copied it (the store or the engines were away)")
+            gave_up, more = give_up(
+                rt, rec, "no engine copied it (the store or the engines were away)"
+            )
+            done, fx = done + gave_up, fx + more
             continue
         log.warning("job %s: its copy to the store has no copier; handing it over", job_id)
-        hand_over(rt, rec)
+        fx.append(hand_over(rec))
         done += 1
-    return done
+    return done, fx
 
 
 __all__ = [

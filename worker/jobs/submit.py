@@ -2,7 +2,8 @@
 
 The entry (`worker.jobs.entry`) only queues a job for its account; the engine holding that
 account hands slots out (`SlotGuard.fill`) and calls `take_over` for each job handed one,
-side by side in its pool of threads, so one slow answer never delays another submit.
+side by side in its pool of threads, so one slow answer never delays another submit. What
+follows the submit (the first poll, the SUBMITTED state, a report) is returned as effects.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from dataclasses import replace
 from typing import Any
 
 from worker.jobs import claims, durable, journal, offers, skew, unsent
-from worker.jobs.outcome import Outcome, Park
+from worker.jobs.effects import Effects, Failed, PollAt, Report
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import resume_all
+from worker.jobs.settle import hand_on
 from worker.jobs.spec import request_for
 from worker.jobs.states import show_submitted
 from worker.jobs.timing import poll_gap
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 EXPIRED = "expired before it could be submitted (the task's `expires` passed)"
 
 
-def take_over(rt: Runtime, label: str, job_id: str) -> None:
+def take_over(rt: Runtime, label: str, job_id: str) -> Effects:
     """Submit job `job_id`, just handed a slot on `label`, unless it moved on meanwhile.
 
     A job revoked or expired meanwhile gives the slot back; one whose account left rotation
@@ -40,35 +41,29 @@ def take_over(rt: Runtime, label: str, job_id: str) -> None:
     """
     rec = rt.records.load(job_id)
     if rec is None or rec.state not in UNSENT or rec.account != label:
-        _give_back(rt, label, job_id, rec)
-        return
+        return _give_back(rt, label, job_id, rec)
     if rec.expires_at and rt.clock() > rec.expires_at:
-        if cancel(rt, rec, EXPIRED):
-            rt.dispatcher.resume(job_id)  # owed already: its task reports REVOKED
-        return
-    placed = account_for(rt, rec)
+        revoked, fx = cancel(rt, rec, EXPIRED)
+        return [Report(job_id), *fx] if revoked else fx  # owed already: it reports REVOKED
+    placed, fx = account_for(rt, rec)
     if placed == label:
-        if not isinstance(_send(rt, rec, label), Park):
-            rt.dispatcher.resume(job_id)  # it ended here (TTAPI refused it): its task reports
-    elif isinstance(placed, str):  # moved off an account out of rotation: wait in its line
-        enqueue(rt, rec, placed)
-    elif not isinstance(placed, Park):
-        rt.dispatcher.resume(job_id)  # failed here (a pinned account left rotation)
+        return fx + _send(rt, rec, label)
+    if isinstance(placed, str):  # moved off an account out of rotation: wait in its line
+        return fx + offers.enqueue(rt, rec, placed)[1]
+    if isinstance(placed, Failed):  # failed here (a pinned account left rotation)
+        return [Report(job_id), *fx]
+    return fx
 
 
-def enqueue(rt: Runtime, rec: JobRecord, label: str) -> int:
-    """Queue the job on `label` for its engine; its place in line (0 when it holds a slot)."""
-    return offers.enqueue(rt, rec, label).position
-
-
-def _give_back(rt: Runtime, label: str, job_id: str, rec: JobRecord | None) -> None:
+def _give_back(rt: Runtime, label: str, job_id: str, rec: JobRecord | None) -> Effects:
     """A job handed a slot on `label` that is not to be sent from it: the slot goes on, unless
     the job still runs there (one slot per job id, another run drives it)."""
     if rec is None or rec.account != label or rec.state in TERMINAL:
-        resume_all(rt, label, rt.guard.release(label, job_id))
+        return hand_on(rt, label, rt.guard.release(label, job_id))
+    return []
 
 
-def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
+def _send(rt: Runtime, rec: JobRecord, label: str) -> Effects:
     """Mark the job SUBMITTING (this attempt: its send time, its number, its hook token) and
     send it, unless this engine lost the account meanwhile."""
     # The POST is over (sent and answered, or abandoned) within the HTTP timeouts of this
@@ -82,10 +77,7 @@ def _send(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         changes["hook_token"] = token
     intent = durable.submitting(rt, rec, label, changes)  # with a WAIT for the replicas
     if not intent.moved:
-        fresh = rt.records.load(rec.job_id)
-        if fresh is None or fresh.account != label or fresh.state in TERMINAL:
-            resume_all(rt, label, rt.guard.release(label, rec.job_id))
-        return Park()
+        return _give_back(rt, label, rec.job_id, rt.records.load(rec.job_id))
     if not intent.durable:  # a failover now would forget it: not sent, first in line
         return durable.not_durable(rt, rec, label, intent, changes["sent_at"])
     return submit(rt, replace(rec, state=RecordState.SUBMITTING, **changes), label, deadline)
@@ -101,7 +93,7 @@ def _new_hook_token(rt: Runtime, rec: JobRecord) -> str:
     return token
 
 
-def _not_sent(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
+def _not_sent(rt: Runtime, rec: JobRecord, label: str) -> Effects:
     """This engine lost the account (it stalled past its lease) after marking the job
     SUBMITTING: the account's new engine may already take this submit for lost. Send nothing;
     the job waits again (unless the new engine moved it on)."""
@@ -109,7 +101,7 @@ def _not_sent(rt: Runtime, rec: JobRecord, label: str) -> Outcome:
         rec.job_id, RecordState.SUBMITTING, RecordState.WAITING, expect={"sent_at": rec.sent_at}
     )
     log.warning("job %s: not sent, this engine no longer holds %s", rec.job_id, label)
-    return Park()
+    return []
 
 
 def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
@@ -125,7 +117,7 @@ def hook_url(rt: Runtime, rec: JobRecord) -> str | None:
     return f"{base}/hook/{rec.hook_token}"
 
 
-def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = None) -> Outcome:
+def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = None) -> Effects:
     """POST the job (state SUBMITTING, slot held, hook token issued) and act on every possible
     answer; the POST is over by `deadline` (monotonic)."""
     try:
@@ -133,7 +125,7 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
         hook = f"{base}/hook/{rec.hook_token}" if base and rec.hook_token else None
         request = request_for(rec.kind, rec.params, rec.parent.get("job_id", ""), hook)
         # The lease, checked last: nothing that can block (no Redis call) until the POST.
-        if not rt.may_submit(label):
+        if not rt.holdings.holds(label):
             return _not_sent(rt, rec, label)
         answer = rt.pool.client(label).submit(request, deadline=deadline)
     except (errors.QueueFull, errors.RateLimited) as exc:
@@ -141,21 +133,23 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
     except (errors.Unauthorized, errors.InsufficientBalance) as exc:
         return unsent.account_refused(rt, rec, label, exc)
     except errors.TTAPIError as exc:
-        lost = exc.may_have_created
-        return (unsent.answer_lost if lost else unsent.not_created)(rt, rec, exc)
-    skew.learn(rt, label, answer.answered_at, rec.sent_at, rt.clock())
-    return _submitted(rt, rec, label, answer.job_id)
+        if exc.may_have_created:
+            return unsent.answer_lost(rt, rec, exc)
+        return unsent.not_created(rt, rec, label, exc)
+    now = rt.clock()  # the answer came
+    skew.learn(rt, label, answer.answered_at, rec.sent_at, now)
+    return _submitted(rt, rec, label, answer.job_id, now)
 
 
-def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Outcome:
-    """TTAPI created `ttapi_job_id` for us: claim it, record it, start polling."""
+def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: float) -> Effects:
+    """TTAPI created `ttapi_job_id` for us (its answer came at `now`): claim it, record it,
+    start polling."""
     # Claim the TTAPI job first, so no look-alike record can take it. If one already did (its
     # own submit looked the same, its answer was lost, and it found this job in TTAPI's
     # history), it keeps it, finished or not: this record looks for the look-alike's job
     # instead, as if its own answer was lost. One TTAPI job, one record, ever.
     if not claims.claim(rt, rec.job_id, ttapi_job_id):
         return _taken(rt, rec, ttapi_job_id)
-    now = rt.clock()
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
         "progress": 0,
@@ -176,18 +170,17 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Ou
     if not rt.records.move(
         rec.job_id, RecordState.SUBMITTING, RecordState.SUBMITTED, expect=this_attempt, **started
     ):
-        _answered_late(rt, rec, label, ttapi_job_id)
-        return Park()
+        return _answered_late(rt, rec, label, ttapi_job_id)
     running = replace(rec, state=RecordState.SUBMITTED, **started)
     if rt.timing.hook_poll_s is not None and _hooked(rt, rec.job_id) == ttapi_job_id:
         gap = rt.timing.bounds.min_s  # its callback came during the submit: fetch it now
     # No lease renewal: the slot was granted just before the POST.
+    fx: Effects = []
     if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
-        resume_all(rt, label, rt.guard.fill(label))
-    show_submitted(rt, running, first=True)
+        fx = hand_on(rt, label, rt.guard.fill(label))
     journal.submitted(running, label, ttapi_job_id)
-    rt.dispatcher.poll(running.job_id, running.poll_seq, gap, label)
-    return Park()
+    shown = show_submitted(running, first=True)
+    return [*fx, shown, PollAt(running.job_id, running.poll_seq, gap, label)]
 
 
 def _hooked(rt: Runtime, job_id: str) -> str:
@@ -195,11 +188,11 @@ def _hooked(rt: Runtime, job_id: str) -> str:
     return str(rt.redis.hget(rt.records.key(job_id), "hooked_job_id") or "")
 
 
-def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Outcome:
+def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Effects:
     """The job this submit made was adopted by a look-alike record: reconcile, as for a lost
     answer (the look-alike's own job, if its submit made one, is in TTAPI's history)."""
     now = rt.clock()
-    if rt.records.move(
+    if not rt.records.move(
         rec.job_id,
         RecordState.SUBMITTING,
         RecordState.AMBIGUOUS,
@@ -207,27 +200,28 @@ def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Outcome:
         **unsent.lost(rt, rec, now),
         last_error=f"TTAPI job {ttapi_job_id} was taken by job {claims.owner(rt, ttapi_job_id)}",
     ):
-        log.warning(
-            "job %s: its TTAPI job %s was adopted by a look-alike; looking for that one's",
-            rec.job_id,
-            ttapi_job_id,
-        )
-        rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
-    return Park()
+        return []
+    log.warning(
+        "job %s: its TTAPI job %s was adopted by a look-alike; looking for that one's",
+        rec.job_id,
+        ttapi_job_id,
+    )
+    return [PollAt(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)]
 
 
-def _answered_late(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> None:
+def _answered_late(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Effects:
     """The attempt that made `ttapi_job_id` was taken for lost while its answer was on the way.
     A record still looking for its job takes it (first-hand proof); otherwise the job is paid
     for and no record can track it (a later attempt replaced this one): see `claims.untracked`.
     """
     fresh = rt.records.load(rec.job_id)
     if fresh is None or fresh.ttapi_job_id == ttapi_job_id:
-        return
-    looking = fresh.state == RecordState.AMBIGUOUS and not fresh.ttapi_job_id
-    if looking and adopt(rt, fresh, ttapi_job_id):
-        return
-    claims.untracked(rt, fresh, label, ttapi_job_id)
+        return []
+    if fresh.state == RecordState.AMBIGUOUS and not fresh.ttapi_job_id:  # still looking for it
+        adopted, fx = adopt(rt, fresh, ttapi_job_id)
+        if adopted:
+            return fx
+    return claims.untracked(rt, fresh, label, ttapi_job_id)
 
 
-__all__ = ["EXPIRED", "enqueue", "hook_url", "submit", "take_over"]
+__all__ = ["EXPIRED", "hook_url", "submit", "take_over"]

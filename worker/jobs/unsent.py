@@ -3,7 +3,8 @@
 499/429 put the job back first in line; 401/402 take the account out of rotation; a lost answer
 (any 5xx, a timeout, a reset, an odd body) makes the job AMBIGUOUS until TTAPI's history says;
 a connection never made retries with the slot kept; any other refusal (TTAPI's own 4xx) fails
-the job with TTAPI's words.
+the job with TTAPI's words. Each returns what follows as effects; a job that ended here is
+reported by its task, re-published (`Report`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 from worker.capacity import metrics
 from worker.jobs import refusals
 from worker.jobs.backoff import Retry
-from worker.jobs.outcome import Failed, Outcome, Park
+from worker.jobs.effects import Effects, Fill, PollAt, Submit
 from worker.jobs.placement import move_waiters
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import fail, resume_all
+from worker.jobs.settle import fail
 from worker.jobs.states import show_waiting
 from worker.policy import MAX_SUBMIT_ATTEMPTS
 from worker.ttapi import errors
@@ -27,7 +28,7 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
+def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Effects:
     """499/429: not created; the job waits first in line. A 499 means someone else uses this
     key: the guard keeps to the slots we hold and probes for more now and then. A 429 cools
     the account down (see `worker.jobs.refusals`)."""
@@ -35,9 +36,7 @@ def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError)
         rec.job_id, RecordState.SUBMITTING, RecordState.WAITING, submit_attempts=_not_counted(rec)
     )
     place, wait = refusals.requeue(rt, rec, label, exc)
-    show_waiting(rt, rec, label, place)
     metrics.count(rt.redis, label, exc.status_code or 0, keys=rt.keys)
-    rt.dispatcher.fill(label, wait)  # the next probe, or the end of the cooldown
     log.warning(
         "job %s: %s %s on %s; retry in %.2fs",
         rec.job_id,
@@ -46,10 +45,11 @@ def refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError)
         label,
         wait,
     )
-    return Park()
+    # The next probe, or the end of the cooldown, fills the account again.
+    return [show_waiting(rt, rec, label, place), Fill(label, wait)]
 
 
-def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Outcome:
+def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStatusError) -> Effects:
     """401/402: the account leaves rotation; the job (unless pinned) and its waiters move."""
     rt.pool.disable(label, exc.status_code or 0, exc.message)
     rt.records.move(
@@ -58,15 +58,14 @@ def account_refused(rt: Runtime, rec: JobRecord, label: str, exc: errors.APIStat
     if rec.pinned:
         # TTAPI's words first, unchanged; the caller also learns which account refused.
         message = f"{exc.message} (account {label}, HTTP {exc.status_code})"
-        fail(rt, rec, message, from_states=(RecordState.WAITING,))
-        return Failed(type(exc)(message))
-    resume_all(rt, label, rt.guard.release(label, rec.job_id))
-    move_waiters(rt, label)
-    rt.dispatcher.resume(rec.job_id)
-    return Park()
+        _, fx = fail(rt, rec, message, from_states=(RecordState.WAITING,), resume_self=True)
+        return fx
+    # Its submit again, on the engine's timers: `take_over` finds the account out of rotation
+    # and moves the job (and its slot) to another account's line.
+    return [Submit(label, rec.job_id), *move_waiters(rt, label)]
 
 
-def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
+def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Effects:
     """Any 5xx, a read timeout, a reset after sending: TTAPI may have created it. Reconcile
     first; it is submitted again (at most twice) only when TTAPI's history shows no such job."""
     if not rt.records.move(
@@ -77,10 +76,9 @@ def answer_lost(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
         **lost(rt, rec, rt.clock()),
         last_error=exc.message[:300],
     ):
-        return Park()  # another run moved it on (e.g. the pump took it for lost meanwhile)
+        return []  # another run moved it on (e.g. the pump took it for lost meanwhile)
     log.warning("job %s: submit answer lost (%s); reconciling via fetch-list", rec.job_id, exc)
-    rt.dispatcher.poll(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)
-    return Park()
+    return [PollAt(rec.job_id, rec.poll_seq + 1, rt.timing.bounds.min_s, rec.account)]
 
 
 def lost(rt: Runtime, rec: JobRecord, now: float) -> dict[str, Any]:
@@ -91,14 +89,13 @@ def lost(rt: Runtime, rec: JobRecord, now: float) -> dict[str, Any]:
     return {"poll_seq": rec.poll_seq + 1, "lost_at": now, "deadline": deadline}
 
 
-def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
+def not_created(rt: Runtime, rec: JobRecord, label: str, exc: errors.TTAPIError) -> Effects:
     """A connection never made is retried (slot kept); 400/404 and the rest fail."""
     retryable = isinstance(exc, errors.ConnectError)
     if retryable and rec.submit_attempts < MAX_SUBMIT_ATTEMPTS:
         # keeps its slot: acquire re-enters
         rt.records.move(rec.job_id, RecordState.SUBMITTING, RecordState.WAITING)
-        delay = rt.timing.backoff(Retry.CONNECT, rec.submit_attempts)
-        rt.dispatcher.resume(rec.job_id, delay)
+        delay = rt.timing.backoff(Retry.CONNECT, rec.submit_attempts)  # on the engine's timers
         log.warning(
             "job %s: submit failed (%s); retry %s in %.2fs",
             rec.job_id,
@@ -106,9 +103,8 @@ def not_created(rt: Runtime, rec: JobRecord, exc: errors.TTAPIError) -> Outcome:
             rec.submit_attempts,
             delay,
         )
-        return Park()
-    fail(rt, rec, exc.message, from_states=(RecordState.SUBMITTING,))
-    return Failed(type(exc)(exc.message))
+        return [Submit(label, rec.job_id, delay)]
+    return fail(rt, rec, exc.message, from_states=(RecordState.SUBMITTING,), resume_self=True)[1]
 
 
 def _not_counted(rec: JobRecord) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from worker.jobs import storing
 from worker.jobs.backoff import Retry
 from worker.jobs.download import media_urls
+from worker.jobs.effects import Effects
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.storage import names
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Tried:
     """What one try came to: `retry_in` seconds (None: the copy ended), files stored, bytes,
-    and the CPU seconds its thumbnails took."""
+    the CPU seconds its thumbnails took, and what follows its end (`effects`: the report of a
+    held job)."""
 
     retry_in: float | None = None
     files: int = 0
@@ -44,6 +46,7 @@ class Tried:
     thumb_cpu_s: float = 0.0
     thumbs: int = 0
     objects: dict[str, Any] = field(default_factory=dict)
+    effects: Effects = field(default_factory=list)
 
 
 def attempt(rt: Runtime, storage: Storage, job_id: str, reader: Reader) -> Tried:
@@ -61,7 +64,10 @@ def attempt(rt: Runtime, storage: Storage, job_id: str, reader: Reader) -> Tried
         copy_job(storage, reader, rec, tried, note)
     except CopyFailed as exc:
         return _failed(rt, rec, exc, tried)
-    if storing.finish(rt, rec, stored_doc(storage, tried.objects, rt.clock())):
+    finished, tried.effects = storing.finish(
+        rt, rec, stored_doc(storage, tried.objects, rt.clock())
+    )
+    if finished:
         log.info(
             "job %s stored: %d files, %d bytes, %d thumbnails in %.1f ms of CPU",
             job_id,
@@ -189,7 +195,7 @@ def _failed(rt: Runtime, rec: JobRecord, exc: CopyFailed, tried: Tried) -> Tried
     waited = rt.clock() - storing.since(rec)
     left = rt.settings.mj_storage_retry_s - waited
     if exc.final or left <= 0:
-        storing.give_up(rt, rec, str(exc))
+        tried.effects = storing.give_up(rt, rec, str(exc))[1]
         return tried
     log.warning("job %s: storing failed (try %d): %s; trying again", rec.job_id, count, exc)
     tried.retry_in = min(rt.timing.backoff(Retry.STORE, count - 1), left)

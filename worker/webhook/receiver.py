@@ -1,6 +1,7 @@
 """The webhook receiver: TTAPI POSTs a job's state to `/hook/<token>` and we settle the job.
 
-Each submit carries `hookUrl = MJ_HOOK_BASE_URL/hook/<token>` (`worker.jobs.submit.hook_url`).
+Each submit carries `hookUrl = MJ_HOOK_BASE_URL/hook/<token>` (`worker.jobs.submit.hook_url`);
+what a callback's step returns is carried out by `carry_out` (the Celery app's dispatcher).
 TTAPI signs nothing, so the per-job token is the only credential: unguessable, compared in
 constant time with the record's, never logged in full. A finished job ends through `settle`,
 whose compare-and-set makes a retried or duplicated callback a no-op; those get 200 too, because
@@ -30,12 +31,12 @@ from pydantic import ValidationError
 from config.problems import problems
 from worker.adapter.logs import configure_logging
 from worker.jobs import claims
+from worker.jobs.effects import CarryOut, Effects
 from worker.jobs.reconcile import adopt
 from worker.jobs.record import RecordState
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
-from worker.jobs.settle import settle
-from worker.jobs.states import show_submitted
+from worker.jobs.settle import record_progress, settle
 from worker.ops.http import Endpoints, encode, run_until_stopped
 from worker.ttapi.responses import Envelope, JobInfo
 
@@ -73,18 +74,23 @@ class Seen:
     status: str = "-"
 
 
-def create_wsgi_app(rt: Runtime, *, max_body: int = MAX_BODY) -> WSGIApplication:
-    """The receiver as a WSGI app: `POST /hook/<token>` and `GET /healthz` (the rest is 404)."""
+def create_wsgi_app(
+    rt: Runtime, carry_out: CarryOut, *, max_body: int = MAX_BODY
+) -> WSGIApplication:
+    """The receiver as a WSGI app: `POST /hook/<token>` and `GET /healthz` (the rest is 404);
+    `carry_out` carries out what each callback's step returns."""
     ops = Endpoints(rt)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        reply = route(rt, environ, max_body, ops)
+        reply = route(rt, environ, max_body, ops, carry_out)
         return _respond(start_response, reply, head=environ.get("REQUEST_METHOD") == "HEAD")
 
     return app
 
 
-def route(rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints) -> Reply:
+def route(
+    rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints, carry_out: CarryOut
+) -> Reply:
     """Dispatch one request by path and method; wrong paths are 404, wrong methods 405."""
     path = str(environ.get("PATH_INFO") or "/")
     method = str(environ.get("REQUEST_METHOD") or "GET").upper()
@@ -97,7 +103,8 @@ def route(rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints) 
     token = path.removeprefix("/hook").removeprefix("/")
     seen = Seen(token_hint=token[:4] + "…")
     try:
-        reply = handle_hook(rt, token, environ, max_body, seen)
+        reply, effects = handle_hook(rt, token, environ, max_body, seen)
+        carry_out(effects)
     except HookError as exc:
         reply = Reply(exc.status, {"ok": False, "error": exc.message})
     except Exception as exc:  # Redis away, publish failed...: TTAPI retries on a non-200
@@ -123,8 +130,9 @@ def route(rt: Runtime, environ: WSGIEnvironment, max_body: int, ops: Endpoints) 
 
 def handle_hook(
     rt: Runtime, token: str, environ: WSGIEnvironment, max_body: int, seen: Seen
-) -> Reply:
-    """Authenticate, read and apply one callback; raises HookError for every refusal."""
+) -> tuple[Reply, Effects]:
+    """Authenticate, read and apply one callback, and what follows; raises HookError for
+    every refusal."""
     rec = _record_for(rt, token)
     seen.job_id = rec.job_id
     info = parse(read_body(environ, max_body))
@@ -134,24 +142,27 @@ def handle_hook(
     if info.job_id and info.job_id == rec.previous_job_id:
         # A late retry for the attempt that failed and was resubmitted: already handled. It
         # must never be taken for the resubmit's job, even while that one's answer is lost.
-        return Reply(200, {"ok": True, "settled": False})
+        return Reply(200, {"ok": True, "settled": False}), []
     if rec.state == RecordState.SUBMITTING and not rec.ttapi_job_id:
         # The submit's answer is still on its way (a fast job, a slow answer): keep the proof
         # for it, or for the reconcile if that answer is lost. TTAPI stops after 3 tries.
         if claims.hooked(rt, rec, info.job_id):
-            return Reply(200, {"ok": True, "settled": False})
+            return Reply(200, {"ok": True, "settled": False}), []
         rec = rt.records.load(rec.job_id) or rec  # it moved on meanwhile: as any callback
+    effects: Effects = []
     if rec.state == RecordState.AMBIGUOUS and not rec.ttapi_job_id:
         # The submit's answer was lost, but TTAPI called the hook only this job's submit
         # carried (token-authenticated): that is proof of which TTAPI job is ours.
-        adopt(rt, rec, info.job_id)
+        effects = adopt(rt, rec, info.job_id)[1]
         rec = rt.records.load(rec.job_id) or rec
     if info.job_id != rec.ttapi_job_id:
         raise HookError(409, "jobId is not the job this hook was issued for")
     if info.finished:
-        return Reply(200, {"ok": True, "settled": settle(rt, rec, info)})
-    _record_progress(rt, rec, info)
-    return Reply(200, {"ok": True, "settled": False})
+        settled, more = settle(rt, rec, info)
+        return Reply(200, {"ok": True, "settled": settled}), effects + more
+    return Reply(200, {"ok": True, "settled": False}), effects + record_progress(
+        rt, rec, info.progress
+    )
 
 
 def _record_for(rt: Runtime, token: str) -> JobRecord:
@@ -205,26 +216,6 @@ def parse(body: bytes) -> JobInfo:
         raise HookError(400, f"body not as documented ({where})") from None
 
 
-def _record_progress(rt: Runtime, rec: JobRecord, info: JobInfo) -> None:
-    """Keep a higher progress of a job still in progress (the CAS ignores late or stale ones)."""
-    if rec.state != RecordState.SUBMITTED or info.progress <= rec.progress:
-        return
-    if rt.records.cas(
-        rec.job_id,
-        {
-            "state": RecordState.SUBMITTED,
-            "ttapi_job_id": rec.ttapi_job_id,
-            "progress": rec.progress,
-        },
-        progress=info.progress,
-        prev_progress=rec.progress,
-        prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
-        last_progress_at=rt.clock(),
-    ):
-        rec.progress = info.progress
-        show_submitted(rt, rec)
-
-
 def _loggable(text: str) -> str:
     """Text from the body, safe for a log line (no newlines or escapes, bounded)."""
     return re.sub(r"[^\w.:-]", "?", text)[:64] or "-"
@@ -247,13 +238,15 @@ def _respond(start_response: StartResponse, reply: Reply, *, head: bool) -> list
     return [] if head else [data]
 
 
-def make_server(rt: Runtime, host: str, port: int, *, max_body: int = MAX_BODY) -> Any:
+def make_server(
+    rt: Runtime, carry_out: CarryOut, host: str, port: int, *, max_body: int = MAX_BODY
+) -> Any:
     """A bound waitress server (`effective_port` tells a port 0's real number); not running."""
     import waitress
 
     # waitress buffers bodies before calling the app: make it refuse oversize ones itself.
     return waitress.create_server(
-        create_wsgi_app(rt, max_body=max_body),
+        create_wsgi_app(rt, carry_out, max_body=max_body),
         host=host,
         port=port,
         threads=8,
@@ -262,9 +255,9 @@ def make_server(rt: Runtime, host: str, port: int, *, max_body: int = MAX_BODY) 
     )
 
 
-def serve(rt: Runtime, host: str, port: int) -> None:
+def serve(rt: Runtime, carry_out: CarryOut, host: str, port: int) -> None:
     """Serve the receiver under waitress on `host:port` until SIGINT or SIGTERM."""
-    server = make_server(rt, host, port)
+    server = make_server(rt, carry_out, host, port)
     log.info("webhook receiver on http://%s:%s", host, server.effective_port)
     run_until_stopped(server)
 
@@ -276,7 +269,7 @@ def app_from_env() -> WSGIApplication:
 
     configure_logging(app.mj_settings)
     patches.for_publisher()
-    return create_wsgi_app(app.runtime)
+    return create_wsgi_app(app.runtime, app.dispatcher.carry_out)
 
 
 __all__ = ["app_from_env", "create_wsgi_app", "make_server", "serve"]

@@ -1,6 +1,6 @@
 """`mjw webhook`: run the webhook receiver under waitress until SIGINT or SIGTERM.
 
-The Runtime (settings, Redis, a dispatcher that publishes to Celery) comes from the Celery app,
+The Runtime (settings, Redis) and the dispatcher that carries effects out come from the Celery app,
 so the receiver reads the same environment variables as the workers it wakes.
 """
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     port = args.port if args.port is not None else rt.settings.port
     try:
-        server = make_server(rt, args.host, port)
+        server = make_server(rt, app.dispatcher.carry_out, args.host, port)
     except OSError as exc:
         print(f"mjw webhook: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
