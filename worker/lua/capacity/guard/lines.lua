@@ -49,10 +49,15 @@ local function usage(b, now)
   return figures(b, now).used
 end
 
-local function charge(b, ms, now)
+-- Charge `ms` to the bucket: the fields and values to write (one HSET with others).
+local function charged(b, ms, now)
   local f = figures(b, now)
   f.used = math.max(0, f.used + ms)
-  redis.call('HSET', USAGE, 'u' .. b, num(f.used), 't' .. b, now)
+  return 'u' .. b, num(f.used), 't' .. b, now
+end
+
+local function charge(b, ms, now)
+  redis.call('HSET', USAGE, charged(b, ms, now))
 end
 
 -- What a grant is charged until its slot is given back: the bucket's average time held (all
@@ -62,12 +67,13 @@ local function estimate(b, now)
   return math.floor(f.avg or f.all or conf().e)
 end
 
-local function learn(b, took, now)
+-- Learn from a slot held `took` ms: the fields and values to write.
+local function learned(b, took, now)
   local k, f = conf().k, figures(b, now)
   f.avg = (f.avg or took) + (took - (f.avg or took)) * k
   f.all = (f.all or took) + (took - (f.all or took)) * k
   for _, g in pairs(SEEN) do g.all = f.all end
-  redis.call('HSET', USAGE, 'a' .. b, num(f.avg), 'a', num(f.all))
+  return 'a' .. b, num(f.avg), 'a', num(f.all)
 end
 
 local function capped(b)
@@ -144,8 +150,8 @@ local function settle(A, job, now)
   local _, most = tenant(b)
   if most > 0 and left + 1 >= most then UNBLOCKED = true end
   local took = math.max(0, now - f[4])
-  charge(b, took - f[5], now)
-  learn(b, took, now)
+  local u, used, t, at = charged(b, took - f[5], now)
+  redis.call('HSET', USAGE, u, used, t, at, learned(b, took, now))
   return {bucket = b, rank = f[2], loose = f[3] == 1}
 end
 
