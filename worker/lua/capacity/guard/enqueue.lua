@@ -13,9 +13,9 @@ if redis.call('ZSCORE', A.slots, job) then
   return {1, 0, 1, 0}
 end
 local b = tonumber(ARGV[5])
-add_waiter(A, job, tonumber(ARGV[4]), b, tonumber(ARGV[2]), ARGV[6] == '1')
+local score = add_waiter(A, job, tonumber(ARGV[4]), b, tonumber(ARGV[2]), ARGV[6] == '1')
 if room > 0 and redis.call('LLEN', KEYS[15]) == 0 then redis.call('RPUSH', KEYS[15], 'fill') end
-local place = place_of(A, job, now)
+local place = place_of(A, job, now, score)
 local held_back = capped(b) and 1 or 0
 note_room(A, room - redis.call('ZCARD', A.waiters))
 if place <= room and held_back == 0 then return {0, place, 1, 0} end

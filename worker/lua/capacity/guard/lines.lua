@@ -90,9 +90,10 @@ local function parts(score)
   return rank, b, math.floor(s / SEQ_SPAN)
 end
 
--- Queue `job` in its line unless it waits already (it keeps its place).
+-- Queue `job` in its line unless it waits already (it keeps its place). Returns its score.
 local function add_waiter(A, job, rank, b, urgency, loose)
-  if redis.call('ZSCORE', A.waiters, job) then return end
+  local had = redis.call('ZSCORE', A.waiters, job)
+  if had then return tonumber(had) end
   local n = redis.call('INCR', A.seq)
   local score = num(OFFSET + rank * RANK_SPAN + b * BUCKET_SPAN + urgency * SEQ_SPAN + n)
   redis.call('ZADD', A.waiters, score, job)
@@ -101,11 +102,13 @@ local function add_waiter(A, job, rank, b, urgency, loose)
     redis.call('ZADD', A.loose, score, job)
     redis.call('SADD', LINES, A.label)
   end
+  return tonumber(score)
 end
 
 -- Take `job` out of its line: its score (nil if it did not wait) and whether it was loose.
-local function drop_waiter(A, job)
-  local score = redis.call('ZSCORE', A.waiters, job)
+-- `known`: its score in A.waiters as this script just read it there (it waits), not read again.
+local function drop_waiter(A, job, known)
+  local score = known or redis.call('ZSCORE', A.waiters, job)
   if not score then return nil, false end
   score = tonumber(score)
   redis.call('ZREM', A.waiters, job)
