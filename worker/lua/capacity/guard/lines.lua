@@ -30,13 +30,24 @@ local function tenant(b)
   return 1, 0
 end
 
--- A bucket's figures, read once per call (one HMGET): its slot-time (ms) decayed to `now`,
--- its average time held, and the average over all buckets.
+-- Writes to the usage hash a script holds back (after `defer_usage`) until `flush_usage`: a
+-- slot given back and the grant that hands it out again write the hash once. Field -> value,
+-- and the fields in the order first written.
+local PENDING, ORDER = nil, nil
+
+-- A bucket's figures, read once per call (one HMGET, with the writes held back over it): its
+-- slot-time (ms) decayed to `now`, its average time held, and the average over all buckets.
 local SEEN = {}
 local function figures(b, now)
   local f = SEEN[b]
   if f == nil then
-    local v = redis.call('HMGET', USAGE, 'u' .. b, 't' .. b, 'a' .. b, 'a')
+    local names = {'u' .. b, 't' .. b, 'a' .. b, 'a'}
+    local v = redis.call('HMGET', USAGE, unpack(names))
+    if PENDING then
+      for i, name in ipairs(names) do
+        if PENDING[name] ~= nil then v[i] = PENDING[name] end
+      end
+    end
     local u = tonumber(v[1] or '0')
     if v[2] then u = u * 2 ^ (-math.max(0, now - tonumber(v[2])) / conf().h) end
     f = {used = u, avg = v[3] and tonumber(v[3]) or nil, all = v[4] and tonumber(v[4]) or nil}
@@ -56,8 +67,36 @@ local function charged(b, ms, now)
   return 'u' .. b, num(f.used), 't' .. b, now
 end
 
+local function write_usage(...)
+  if PENDING == nil then
+    redis.call('HSET', USAGE, ...)
+    return
+  end
+  local pairs_ = {...}
+  for i = 1, #pairs_, 2 do
+    if PENDING[pairs_[i]] == nil then ORDER[#ORDER + 1] = pairs_[i] end
+    PENDING[pairs_[i]] = pairs_[i + 1]
+  end
+end
+
+local function defer_usage()
+  PENDING, ORDER = {}, {}
+end
+
+local function flush_usage()
+  if PENDING and #ORDER > 0 then
+    local flat = {}
+    for _, name in ipairs(ORDER) do
+      flat[#flat + 1] = name
+      flat[#flat + 1] = PENDING[name]
+    end
+    redis.call('HSET', USAGE, unpack(flat))
+  end
+  PENDING, ORDER = nil, nil
+end
+
 local function charge(b, ms, now)
-  redis.call('HSET', USAGE, charged(b, ms, now))
+  write_usage(charged(b, ms, now))
 end
 
 -- What a grant is charged until its slot is given back: the bucket's average time held (all
@@ -154,7 +193,7 @@ local function settle(A, job, now)
   if most > 0 and left + 1 >= most then UNBLOCKED = true end
   local took = math.max(0, now - f[4])
   local u, used, t, at = charged(b, took - f[5], now)
-  redis.call('HSET', USAGE, u, used, t, at, learned(b, took, now))
+  write_usage(u, used, t, at, learned(b, took, now))
   return {bucket = b, rank = f[2], loose = f[3] == 1}
 end
 
