@@ -287,3 +287,23 @@ def test_places_given_back_after_a_lapse_or_a_failover_count_against_their_tenan
     assert guard.release(A, "lapsed") == []  # still one of its jobs at TTAPI: at its cap
     assert guard.release(A, "lost-1") == ["next"]
     assert busy(r, book, "capped") == 1
+
+
+def test_a_release_writes_usage_once_and_the_grant_it_makes_sees_what_it_learned(
+    r: fakeredis.FakeRedis, guard: SlotGuard, clock: FakeClock
+) -> None:
+    # web holds the one place 10 s; nightly, which never held one (no average of its own),
+    # is handed it by the release: it is charged the average over all tenants the release
+    # just learned (10 s), not the first guess.
+    assert guard.acquire(A, "web-1", line=guard.book.line("web", "normal", loose=False)).granted
+    Queue(guard, A).put("nightly-1", "nightly")
+    clock.advance(10)
+    assert guard.release(A, "web-1") == ["nightly-1"]
+    usage, _, _, _, _ = KEYS.pool
+    web, nightly = (guard.book.line(t, "normal", loose=False).bucket for t in ("web", "nightly"))
+    stored = r.hgetall(usage)
+    assert float(stored[f"a{web}"]) == float(stored["a"]) == 10000
+    assert f"a{nightly}" not in stored
+    line = r.hget(guard.all_keys(A)[8], "nightly-1")  # the account's `held`
+    assert line.split("|")[4] == "10000"  # its charge: the average over all, as just learned
+    assert float(stored[f"u{nightly}"]) == 10000

@@ -126,3 +126,21 @@ def test_an_account_with_room_is_noted_and_a_release_that_leaves_room_says_so(
     assert not found.free and B in found.roomy  # ask B to fill: it would take one
     assert guard.fill(B).spare is True
     assert A not in r.smembers(KEYS.pool[3])  # A has no room
+
+
+def test_a_loose_job_queued_on_a_full_account_takes_it_out_of_those_with_room(
+    r: fakeredis.FakeRedis, guard: SlotGuard, clock: FakeClock
+) -> None:
+    full(guard, A)
+    r.sadd(KEYS.pool[3], A, B)  # A noted with room before it filled up, B with room
+    line = guard.book.line("default", "normal", loose=True)
+    found = guard.enqueue(A, "loose-1", line=line)
+    assert not found.free and found.roomy == (B,)  # never itself
+    assert set(r.smembers(KEYS.pool[3])) == {B}
+    found = guard.enqueue(A, "loose-2", line=line)  # A not among them: it stays out
+    assert found.roomy == (B,) and set(r.smembers(KEYS.pool[3])) == {B}
+    pinned = guard.enqueue(A, "pinned", line=guard.book.line("default", "normal", loose=False))
+    assert pinned.roomy == () and set(r.smembers(KEYS.pool[3])) == {B}
+    r.sadd(KEYS.pool[3], A)
+    guard.enqueue(A, "pinned-2", line=guard.book.line("default", "normal", loose=False))
+    assert set(r.smembers(KEYS.pool[3])) == {B}  # a pinned job takes A out as well

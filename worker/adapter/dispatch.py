@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 # KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
 # Redis backend does) unless the stored state is already a final one (or SUBMITTED, for a
-# WAITING).
+# WAITING). It writes and reads in one SET ... GET (Redis 6.2+; before, GET then SET): a state
+# that must stay is put back in the same breath, expiring `ttl` from now.
 _PUBLISH_STATE = script("adapter/dispatch/publish_state.lua")
 
 

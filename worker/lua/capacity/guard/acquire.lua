@@ -14,7 +14,7 @@ local others = {}
 for _, id in ipairs(woken) do
   if id == job then holds = true else others[#others + 1] = id end
 end
-local granted, queued = 0, 0
+local granted, queued, score = 0, 0, nil
 if holds then
   granted = 1
   cool = 0
@@ -28,11 +28,11 @@ elseif cool == 0 and redis.call('ZCARD', A.waiters) == 0
   mark_probe(A.occ, job, now)
   granted = 1
 else
-  add_waiter(A, job, rank, b, urgency, loose)
+  score = add_waiter(A, job, rank, b, urgency, loose)
   queued = 1
 end
 local position = 0
-if queued == 1 then position = place_of(A, job, now) end
+if queued == 1 then position = place_of(A, job, now, score) end
 local room = 0
 if cooldown_left(A.cool) == 0 then
   room = limit(A.occ, cap) - redis.call('ZCARD', A.slots) - redis.call('ZCARD', A.waiters)

@@ -32,8 +32,7 @@ if score then
   if tonumber(score) >= OFFSET then keep = select(3, parts(tonumber(score))) == 0 end
   if not keep then drop_waiter(A, job) end
 end
-add_waiter(A, job, rank, b, 0, loose)
-local place = place_of(A, job, now)
+local place = place_of(A, job, now, add_waiter(A, job, rank, b, 0, loose))
 local room = 0
 if cooldown_left(A.cool) == 0 then
   room = limit(A.occ, get_cap(A.cap, tonumber(ARGV[6])))

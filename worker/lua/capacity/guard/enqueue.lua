@@ -13,16 +13,26 @@ if redis.call('ZSCORE', A.slots, job) then
   return {1, 0, 1, 0}
 end
 local b = tonumber(ARGV[5])
-add_waiter(A, job, tonumber(ARGV[4]), b, tonumber(ARGV[2]), ARGV[6] == '1')
+local score = add_waiter(A, job, tonumber(ARGV[4]), b, tonumber(ARGV[2]), ARGV[6] == '1')
 if room > 0 and redis.call('LLEN', KEYS[15]) == 0 then redis.call('RPUSH', KEYS[15], 'fill') end
-local place = place_of(A, job, now)
+local place = place_of(A, job, now, score)
 local held_back = capped(b) and 1 or 0
-note_room(A, room - redis.call('ZCARD', A.waiters))
-if place <= room and held_back == 0 then return {0, place, 1, 0} end
-local out = {0, math.max(place - math.max(room, 0), 1), 0, held_back}
-if ARGV[6] == '1' then
-  for _, label in ipairs(redis.call('SMEMBERS', ROOMY)) do
-    if label ~= A.label then out[#out + 1] = label end
+local waits = place > room or held_back == 1
+-- A loose job that waits answers the accounts with room, read here, before note_room changes
+-- this account's own membership (left out of the answer either way): when this account has no
+-- room and is not among them, there is nothing for note_room to take out.
+local roomy, listed = nil, true
+if waits and ARGV[6] == '1' then
+  roomy, listed = redis.call('SMEMBERS', ROOMY), false
+  for _, label in ipairs(roomy) do
+    if label == A.label then listed = true end
   end
+end
+local free = room - redis.call('ZCARD', A.waiters)
+if free > 0 or listed then note_room(A, free) end
+if not waits then return {0, place, 1, 0} end
+local out = {0, math.max(place - math.max(room, 0), 1), 0, held_back}
+for _, label in ipairs(roomy or {}) do
+  if label ~= A.label then out[#out + 1] = label end
 end
 return out

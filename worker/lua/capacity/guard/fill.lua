@@ -1,7 +1,10 @@
 local A = account(0)
+defer_usage()
 local now = now_ms()
 drop_expired(A, now)
 mend(A, now)
 local cap = get_cap(A.cap, tonumber(ARGV[2]))
 local woken, free = fill(A, cap, now, tonumber(ARGV[1]))
-return handed(A, woken, free)
+local out = handed(A, woken, free)
+flush_usage()
+return out

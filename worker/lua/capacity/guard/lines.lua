@@ -30,13 +30,24 @@ local function tenant(b)
   return 1, 0
 end
 
--- A bucket's figures, read once per call (one HMGET): its slot-time (ms) decayed to `now`,
--- its average time held, and the average over all buckets.
+-- Writes to the usage hash a script holds back (after `defer_usage`) until `flush_usage`: a
+-- slot given back and the grant that hands it out again write the hash once. Field -> value,
+-- and the fields in the order first written.
+local PENDING, ORDER = nil, nil
+
+-- A bucket's figures, read once per call (one HMGET, with the writes held back over it): its
+-- slot-time (ms) decayed to `now`, its average time held, and the average over all buckets.
 local SEEN = {}
 local function figures(b, now)
   local f = SEEN[b]
   if f == nil then
-    local v = redis.call('HMGET', USAGE, 'u' .. b, 't' .. b, 'a' .. b, 'a')
+    local names = {'u' .. b, 't' .. b, 'a' .. b, 'a'}
+    local v = redis.call('HMGET', USAGE, unpack(names))
+    if PENDING then
+      for i, name in ipairs(names) do
+        if PENDING[name] ~= nil then v[i] = PENDING[name] end
+      end
+    end
     local u = tonumber(v[1] or '0')
     if v[2] then u = u * 2 ^ (-math.max(0, now - tonumber(v[2])) / conf().h) end
     f = {used = u, avg = v[3] and tonumber(v[3]) or nil, all = v[4] and tonumber(v[4]) or nil}
@@ -49,10 +60,43 @@ local function usage(b, now)
   return figures(b, now).used
 end
 
-local function charge(b, ms, now)
+-- Charge `ms` to the bucket: the fields and values to write (one HSET with others).
+local function charged(b, ms, now)
   local f = figures(b, now)
   f.used = math.max(0, f.used + ms)
-  redis.call('HSET', USAGE, 'u' .. b, num(f.used), 't' .. b, now)
+  return 'u' .. b, num(f.used), 't' .. b, now
+end
+
+local function write_usage(...)
+  if PENDING == nil then
+    redis.call('HSET', USAGE, ...)
+    return
+  end
+  local pairs_ = {...}
+  for i = 1, #pairs_, 2 do
+    if PENDING[pairs_[i]] == nil then ORDER[#ORDER + 1] = pairs_[i] end
+    PENDING[pairs_[i]] = pairs_[i + 1]
+  end
+end
+
+local function defer_usage()
+  PENDING, ORDER = {}, {}
+end
+
+local function flush_usage()
+  if PENDING and #ORDER > 0 then
+    local flat = {}
+    for _, name in ipairs(ORDER) do
+      flat[#flat + 1] = name
+      flat[#flat + 1] = PENDING[name]
+    end
+    redis.call('HSET', USAGE, unpack(flat))
+  end
+  PENDING, ORDER = nil, nil
+end
+
+local function charge(b, ms, now)
+  write_usage(charged(b, ms, now))
 end
 
 -- What a grant is charged until its slot is given back: the bucket's average time held (all
@@ -62,12 +106,13 @@ local function estimate(b, now)
   return math.floor(f.avg or f.all or conf().e)
 end
 
-local function learn(b, took, now)
+-- Learn from a slot held `took` ms: the fields and values to write.
+local function learned(b, took, now)
   local k, f = conf().k, figures(b, now)
   f.avg = (f.avg or took) + (took - (f.avg or took)) * k
   f.all = (f.all or took) + (took - (f.all or took)) * k
   for _, g in pairs(SEEN) do g.all = f.all end
-  redis.call('HSET', USAGE, 'a' .. b, num(f.avg), 'a', num(f.all))
+  return 'a' .. b, num(f.avg), 'a', num(f.all)
 end
 
 local function capped(b)
@@ -84,9 +129,10 @@ local function parts(score)
   return rank, b, math.floor(s / SEQ_SPAN)
 end
 
--- Queue `job` in its line unless it waits already (it keeps its place).
+-- Queue `job` in its line unless it waits already (it keeps its place). Returns its score.
 local function add_waiter(A, job, rank, b, urgency, loose)
-  if redis.call('ZSCORE', A.waiters, job) then return end
+  local had = redis.call('ZSCORE', A.waiters, job)
+  if had then return tonumber(had) end
   local n = redis.call('INCR', A.seq)
   local score = num(OFFSET + rank * RANK_SPAN + b * BUCKET_SPAN + urgency * SEQ_SPAN + n)
   redis.call('ZADD', A.waiters, score, job)
@@ -95,11 +141,13 @@ local function add_waiter(A, job, rank, b, urgency, loose)
     redis.call('ZADD', A.loose, score, job)
     redis.call('SADD', LINES, A.label)
   end
+  return tonumber(score)
 end
 
 -- Take `job` out of its line: its score (nil if it did not wait) and whether it was loose.
-local function drop_waiter(A, job)
-  local score = redis.call('ZSCORE', A.waiters, job)
+-- `known`: its score in A.waiters as this script just read it there (it waits), not read again.
+local function drop_waiter(A, job, known)
+  local score = known or redis.call('ZSCORE', A.waiters, job)
   if not score then return nil, false end
   score = tonumber(score)
   redis.call('ZREM', A.waiters, job)
@@ -144,8 +192,8 @@ local function settle(A, job, now)
   local _, most = tenant(b)
   if most > 0 and left + 1 >= most then UNBLOCKED = true end
   local took = math.max(0, now - f[4])
-  charge(b, took - f[5], now)
-  learn(b, took, now)
+  local u, used, t, at = charged(b, took - f[5], now)
+  write_usage(u, used, t, at, learned(b, took, now))
   return {bucket = b, rank = f[2], loose = f[3] == 1}
 end
 

@@ -1,4 +1,5 @@
 local A = account(0)
+defer_usage()
 local job = ARGV[1]
 local now = now_ms()
 settle(A, job, now)
@@ -11,4 +12,6 @@ end
 drop_expired(A, now)
 local cap = get_cap(A.cap, tonumber(ARGV[3]))
 local woken, free = fill(A, cap, now, tonumber(ARGV[2]))
-return handed(A, woken, free)
+local out = handed(A, woken, free)
+flush_usage()
+return out

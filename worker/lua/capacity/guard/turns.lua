@@ -106,9 +106,10 @@ local function choose(A, src, now, count)
   return found[serve]
 end
 
--- Hand `job`, a waiter of A, a slot on B (A itself, or an account taking it from A's line).
-local function take(A, B, job, now, lease)
-  local score, loose = drop_waiter(A, job)
+-- Hand `job`, a waiter of A, a slot on B (A itself, or an account taking it from A's line);
+-- `known`: its score in A.waiters, when just read there.
+local function take(A, B, job, now, lease, known)
+  local score, loose = drop_waiter(A, job, known)
   local rank, b = 1, 0
   if score and score >= OFFSET then rank, b = parts(score) end
   grant(B, job, now, lease, rank, b, loose)
@@ -123,14 +124,14 @@ local function fill(A, cap, now, lease)
   while free > 0 do
     local w = choose(A, A.waiters, now, true)
     if not w then break end
-    take(A, A, w.job, now, lease)
+    take(A, A, w.job, now, lease, w.score)
     woken[#woken + 1] = w.job
     free = free - 1
   end
   if probe_due(A.occ, A.slots, cap, now) then
     local w = choose(A, A.waiters, now, true)
     if w then
-      take(A, A, w.job, now, lease)
+      take(A, A, w.job, now, lease, w.score)
       mark_probe(A.occ, w.job, now)
       woken[#woken + 1] = w.job
     end
@@ -168,9 +169,10 @@ end
 
 -- The job's estimated place in the order A serves (1 = next; 0 if it does not wait): waiters
 -- of the release before, the more urgent classes, those ahead in its own line, and of each
--- other tenant of its class as many as the weighted shares serve before its turn.
-local function place_of(A, job, now)
-  local score = redis.call('ZSCORE', A.waiters, job)
+-- other tenant of its class as many as the weighted shares serve before its turn. `known`: its
+-- score in A.waiters, when this script just queued it (add_waiter's answer).
+local function place_of(A, job, now, known)
+  local score = known or redis.call('ZSCORE', A.waiters, job)
   if not score then return 0 end
   score = tonumber(score)
   if score < OFFSET then return redis.call('ZRANK', A.waiters, job) + 1 end
