@@ -91,7 +91,8 @@ class Transport:
         left = deadline - now
         if left <= 0:
             raise http.ConnectTimeoutError(None, "the deadline passed before the request")
-        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        target = path + (f"?{urlencode(params)}" if params else "")
+        url = self.base_url + target
         body = None
         headers = {"User-Agent": USER_AGENT, **headers}
         if json is not None:
@@ -103,10 +104,9 @@ class Transport:
         with call_until(deadline) as call:
             try:
                 if self._direct:
-                    query = f"?{urlencode(params)}" if params else ""
                     resp = self._host().urlopen(
                         method,
-                        self._prefix + path + query,
+                        self._prefix + target,
                         body=body,
                         headers=headers,
                         timeout=timeout,
