@@ -24,6 +24,10 @@ from tests.bench.scenarios import Scenario
 from tests.support.stack import Stack, client_app
 from worker.devtools.embedded import CeleryProcess, RedisServer
 from worker.devtools.simulator import Faults, SimConfig, Simulator
+from worker.keys import KEYS
+
+#: How long a run waits for its nodes' engines to be up before it sends anything.
+ENGINES_UP_S = 60.0
 
 
 @dataclass
@@ -157,6 +161,7 @@ def run_mjworker(
     )
     try:
         stack.start()
+        wait_engines(stack, nodes)
         meter = CostMeter(stack.redis, lambda: [n.proc.pid for n in stack.nodes if n.proc])
 
         def send(i: int) -> Any:
@@ -178,6 +183,18 @@ def run_mjworker(
     return RunResult(
         sc, run, makespan, ok, timed_out, stats, meter.cost, releases, origin, attempt, marks
     )
+
+
+def wait_engines(stack: Stack, nodes: int, timeout: float = ENGINES_UP_S) -> None:
+    """Until `nodes` engines beat and every account has one: a node's worker is ready before
+    its engine process has started, and the engine's start (its imports, its first beat) is
+    a cost per node, not per job, as the worker's own start is (the meter starts after both)."""
+    deadline = time.monotonic() + timeout
+    owners = [KEYS.owner(label) for label in stack.labels]
+    while time.monotonic() < deadline:
+        if stack.redis.zcard(KEYS.engines) >= nodes and stack.redis.exists(*owners) == len(owners):
+            return
+        time.sleep(0.05)
 
 
 def run_docs_style(

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from worker.policy import ENGINE_PARENT_CHECK_S
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(app.mj_settings)
     patches.for_publisher()  # the engine publishes reports and states, runs no task
     logging.getLogger().setLevel(logging.INFO)
+    warm_up(app)
     node = Node(app.mj_settings, args.node)
     # Every action of the engine runs inside this dispatcher, which carries out its effects.
     shell = CeleryDispatcher(app, node.rt, hostname=args.node, engine=node.core)
@@ -60,6 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=watch_parent, name="mj-parent", daemon=True).start()
     node.run(shell)
     return exit_code(node)
+
+
+def warm_up(app: Any) -> None:
+    """Look up, once and before the engine's threads start, what each of them would otherwise
+    look up at its first publish, all at the same moment.
+
+    Celery keeps a result backend per thread; making one scans the installed packages' entry
+    points for backend names, a scan Celery caches only once one has finished: the engine's
+    threads, starting together, each paid for a scan of their own. Creates no connection.
+    """
+    app.backend  # noqa: B018  (the backend of this thread: the scan, done and cached)
 
 
 def exit_code(node: Node) -> int:

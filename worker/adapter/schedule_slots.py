@@ -80,7 +80,20 @@ def run_id(prefix: str, name: str, when: str) -> str:
 
 
 class SlotScheduler(PersistentScheduler):
-    """Celery beat's own scheduler, passing every `mj.run_schedule` the time its run was due."""
+    """Celery beat's own scheduler, passing every `mj.run_schedule` the time its run was due.
+
+    It also never waits less than nothing. Celery wakes 10 ms before a run is due (`adjust`'s
+    drift), finds it not due yet, and then, with less than 10 ms left, computes a wait of zero
+    or less: beat ticks without sleeping until the run is due, about 10 ms of CPU per run
+    (with `MJ_PUMP_INTERVAL_S=0.5`, 2 % of a core). Here a wait the drift would end before it
+    starts is waited in full: the run still goes out when it is due, not before.
+    """
+
+    def adjust(self, n: Any, drift: float = -0.010) -> Any:
+        """`n` seconds until a run, less Celery's drift while that leaves a wait; else `n`."""
+        if n and n > 0 and n + drift > 0:
+            return n + drift
+        return n
 
     def apply_async(
         self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any

@@ -67,6 +67,12 @@ class Transport:
         self.pool: urllib3.PoolManager = (
             _ProxyPools(proxy, **options) if proxy else _Pools(**options)
         )
+        # Without a proxy every request goes to the one host of `base_url`: its pool is looked
+        # up once (the manager would parse the URL and look the pool up again on every call),
+        # and requests name their path from there (below `base_url`'s own path, if any).
+        self._direct = not proxy
+        self._prefix = urlsplit(self.base_url).path
+        self._host_pool: HTTPConnectionPool | None = None
 
     def request(
         self,
@@ -85,7 +91,8 @@ class Transport:
         left = deadline - now
         if left <= 0:
             raise http.ConnectTimeoutError(None, "the deadline passed before the request")
-        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        target = path + (f"?{urlencode(params)}" if params else "")
+        url = self.base_url + target
         body = None
         headers = {"User-Agent": USER_AGENT, **headers}
         if json is not None:
@@ -96,15 +103,27 @@ class Transport:
         )
         with call_until(deadline) as call:
             try:
-                resp = self.pool.request(
-                    method,
-                    url,
-                    body=body,
-                    headers=headers,
-                    timeout=timeout,
-                    retries=False,
-                    redirect=False,
-                )
+                if self._direct:
+                    resp = self._host().urlopen(
+                        method,
+                        self._prefix + target,
+                        body=body,
+                        headers=headers,
+                        timeout=timeout,
+                        retries=False,
+                        redirect=False,
+                        assert_same_host=False,
+                    )
+                else:
+                    resp = self.pool.request(
+                        method,
+                        url,
+                        body=body,
+                        headers=headers,
+                        timeout=timeout,
+                        retries=False,
+                        redirect=False,
+                    )
             except http.HTTPError as exc:
                 if call.expired and call.sent:
                     raise http.ReadTimeoutError(_NO_POOL, url, "no answer by the deadline") from exc
@@ -117,8 +136,17 @@ class Transport:
                 raise
         return Answer(resp.status, resp.data, resp.headers)
 
+    def _host(self) -> HTTPConnectionPool:
+        """The connection pool of `base_url`'s host (the manager's own, kept; made again after
+        `close()`)."""
+        pool = self._host_pool
+        if pool is None:
+            pool = self._host_pool = self.pool.connection_from_url(self.base_url)
+        return pool
+
     def close(self) -> None:
         """Drop the pooled connections."""
+        self._host_pool = None
         self.pool.clear()
 
 
