@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.signals import default_sigint
 from tests.support.stack import Stack
 from worker.cli.results import ResultReader
 from worker.cli.wait import Step, describe
@@ -33,11 +34,6 @@ BAD_LINES = {
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack]) -> Stack:
     return make_stack(keys=[KEY], capacity=10, fast_s=0.6)
-
-
-def default_sigint() -> None:
-    """A shell that runs us in the background ignores SIGINT; the child must not inherit that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def mjw(stack: Stack, *args: str) -> subprocess.Popen[str]:

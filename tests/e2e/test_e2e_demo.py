@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.signals import default_sigint
+
 pytestmark = pytest.mark.e2e
 
 
@@ -33,11 +35,6 @@ def start_demo(*args: str, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         preexec_fn=default_sigint,
     )
-
-
-def default_sigint() -> None:
-    """A shell that runs us in the background ignores SIGINT; the child must not inherit that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def port_open(port: int) -> bool:

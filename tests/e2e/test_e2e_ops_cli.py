@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.opsdata import EngineCalls
+from tests.support.signals import default_sigint
 from tests.support.stack import Stack
 from worker.keys import KEYS, Keys
 
@@ -40,17 +41,18 @@ def mjw(stack: Stack, *argv: str, **options: object) -> subprocess.Popen[str]:
 def test_jobs_show_and_status_watch_against_a_running_stack(
     make_stack: Callable[..., Stack],
 ) -> None:
-    stack = make_stack(keys=[KEY], capacity=1, fast_s=3)
+    # Jobs of 8 s: the first must still run while two `mjw` processes start and list it (sent
+    # together, either could run first, and one of 3 s sometimes ended between the listings).
+    stack = make_stack(keys=[KEY], capacity=1, fast_s=8)
     with EngineCalls(stack.redis, Keys()):
-        sent = [stack.send("mj.imagine", "a slow lantern"), stack.send("mj.imagine", "a heron")]
 
         def state(job: object) -> str | None:
             return stack.redis.hget(KEYS.job(job.id), "state")  # type: ignore[attr-defined]
 
-        # Both are queued WAITING until the engine submits one; either may run first.
-        stack.wait_for(lambda: sorted(str(state(j)) for j in sent) == ["SUBMITTED", "WAITING"])
-        waiting = next(j for j in sent if state(j) == "WAITING")
-        running = next(j for j in sent if j is not waiting)
+        running = stack.send("mj.imagine", "a slow lantern")
+        stack.wait_for(lambda: state(running) == "SUBMITTED")
+        waiting = stack.send("mj.imagine", "a heron")
+        stack.wait_for(lambda: state(waiting) == "WAITING")
         out, err = mjw(stack, "jobs", "--waiting", "--json").communicate(timeout=30)
         assert [(j["job_id"], j["position"]) for j in json.loads(out)] == [(waiting.id, 1)], err
         out, _ = mjw(stack, "jobs", "--active", "--json").communicate(timeout=30)
@@ -79,6 +81,7 @@ def watch_status(stack: Stack, seconds: float) -> str:
         stdin=child,
         stdout=child,
         stderr=child,
+        preexec_fn=default_sigint,
     )
     os.close(child)
     seen = b""
