@@ -103,27 +103,19 @@ class Transport:
         )
         with call_until(deadline) as call:
             try:
+                sent: dict[str, Any] = {
+                    "body": body,
+                    "headers": headers,
+                    "timeout": timeout,
+                    "retries": False,
+                    "redirect": False,
+                }
                 if self._direct:
                     resp = self._host().urlopen(
-                        method,
-                        self._prefix + target,
-                        body=body,
-                        headers=headers,
-                        timeout=timeout,
-                        retries=False,
-                        redirect=False,
-                        assert_same_host=False,
+                        method, self._prefix + target, assert_same_host=False, **sent
                     )
                 else:
-                    resp = self.pool.request(
-                        method,
-                        url,
-                        body=body,
-                        headers=headers,
-                        timeout=timeout,
-                        retries=False,
-                        redirect=False,
-                    )
+                    resp = self.pool.request(method, url, **sent)
             except http.HTTPError as exc:
                 if call.expired and call.sent:
                     raise http.ReadTimeoutError(_NO_POOL, url, "no answer by the deadline") from exc
