@@ -3,51 +3,24 @@ body; the same after `close()`, and through the environment's proxy (absolute fo
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.support.scripted import Reply, ScriptedServer
 from worker.ttapi.transport import USER_AGENT, Transport
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    seen: list[dict[str, Any]]
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.seen.append(
-            {"method": self.command, "target": self.path, "headers": self.headers, "body": body}
-        )
-        out = b'{"status": "SUCCESS"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *_: Any) -> None:
-        pass
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    seen: list[dict[str, Any]] = []
-    handler = type("Handler", (_Recorder,), {"seen": seen})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    """The project's recording loopback server, answering every request 200."""
+    scripted = ScriptedServer().start()
+    scripted.push(*[Reply(200, {"status": "SUCCESS"}) for _ in range(3)])
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+        yield scripted.url, scripted.requests
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        scripted.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -71,12 +44,12 @@ def test_a_request_goes_below_the_base_urls_path_with_its_query_headers_and_body
     finally:
         t.close()
     get, post = seen
-    assert (get["method"], get["target"]) == ("GET", "/base/midjourney/v1/fetch?jobId=a+b%26c")
+    assert (get["method"], get["path"]) == ("GET", "/base/midjourney/v1/fetch?jobId=a+b%26c")
     assert get["headers"]["TT-API-KEY"] == "k"
     assert get["headers"]["User-Agent"] == USER_AGENT
     assert get["headers"]["Host"] == url.removeprefix("http://")
-    assert (post["method"], post["target"]) == ("POST", "/base/midjourney/v1/imagine")
-    assert json.loads(post["body"]) == {"x": 1}
+    assert (post["method"], post["path"]) == ("POST", "/base/midjourney/v1/imagine")
+    assert post["body"] == {"x": 1}
     assert post["headers"]["Content-Type"] == "application/json"
 
 
@@ -91,7 +64,7 @@ def test_requests_after_close_open_new_connections(
         assert t.request("GET", "/b", headers={}).status == 200
     finally:
         t.close()
-    assert [s["target"] for s in seen] == ["/a", "/b"]
+    assert [s["path"] for s in seen] == ["/a", "/b"]
 
 
 def test_through_the_environments_proxy_the_target_is_the_absolute_url(
@@ -104,6 +77,6 @@ def test_through_the_environments_proxy_the_target_is_the_absolute_url(
         t.request("GET", "/midjourney/v1/fetch", headers={}, params={"jobId": "j"})
     finally:
         t.close()
-    assert [s["target"] for s in seen] == [
+    assert [s["path"] for s in seen] == [
         "http://ttapi.invalid:8081/base/midjourney/v1/fetch?jobId=j"
     ]
