@@ -16,6 +16,7 @@ from tests.support.engine import FAST, KEY_A, LABEL_A, build_engine, submits
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
+from worker.jobs import submit as submit_step
 from worker.jobs.record import RecordState
 
 
@@ -111,3 +112,47 @@ def test_a_late_answer_of_the_first_attempt_never_takes_the_record_of_the_second
     assert (rec.sent_at, rec.submit_attempts) == (second["sent_at"], 2)
     # The first attempt's job is paid for: it is ours (claimed), never a look-alike's.
     assert rt.redis.get(rt.keys.claim(first_ttapi)) == job
+
+
+def test_an_accepted_submit_is_recorded_in_two_round_trips(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From TTAPI's answer to the first poll's timer: the claim, the clock skew, the SUBMITTED
+    # compare-and-set and the callback read are one script call, the guard's `accepted` one
+    # more (each a round trip the hand-off waits for, and CPU the engine spends per job).
+    rt, sends, answered = eng.rt, [], [False]
+    eng.imagine("a warm-up prompt")  # scripts loaded: no NOSCRIPT retry in the count below
+    connection_class = rt.redis.connection_pool.connection_class
+    real_send = connection_class.send_packed_command
+
+    def send(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if answered[0]:
+            sends.append(command)
+        return real_send(self, command, *args, **kwargs)
+
+    client = rt.pool.client(LABEL_A)
+    real_post = client.submit
+
+    def post(request: Any, **kwargs: Any) -> Any:
+        answer = real_post(request, **kwargs)
+        answered[0] = True
+        return answer
+
+    real_submit = submit_step.submit
+
+    def submit(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_submit(*args, **kwargs)
+        finally:
+            answered[0] = False
+
+    monkeypatch.setattr(connection_class, "send_packed_command", send)
+    monkeypatch.setattr(client, "submit", post)
+    monkeypatch.setattr(submit_step, "submit", submit)
+    job = eng.imagine("a prompt answered at once")
+    assert eng.state(job) == RecordState.SUBMITTED
+    rec = rt.records.load(job)
+    assert rec is not None and rec.ttapi_job_id and rec.hook_token
+    assert rt.redis.get(rt.keys.claim(rec.ttapi_job_id)) == job
+    assert rt.redis.get(rt.keys.skew(LABEL_A)) is not None
+    assert len(sends) == 2

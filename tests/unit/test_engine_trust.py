@@ -92,17 +92,19 @@ def load(eng: InlineEngine, job: str) -> Any:
 def test_a_submitter_killed_after_its_claim_is_reconciled_to_its_own_job_not_resubmitted(
     eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_move = eng.rt.records.move
+    # A submit's answer claims its TTAPI job and moves the record in one script, so no kill
+    # comes between the two there; a reconcile's adoption claims, then moves, and a kill in
+    # between leaves the same state: the claim set, the record still SUBMITTING.
+    real_move = eng.rt.records.move_claimed
 
-    def die_before_recording(job_id: str, from_states: Any, to: str, **kw: Any) -> bool:
-        if to == RecordState.SUBMITTED and from_states == RecordState.SUBMITTING:
-            raise Killed  # the claim is set, the record still says SUBMITTING
-        return real_move(job_id, from_states, to, **kw)
+    def die_after_claiming(job_id: str, expect: Any, claim: Any, **kw: Any) -> Any:
+        eng.rt.redis.set(claim.key, job_id)
+        raise Killed
 
-    monkeypatch.setattr(eng.rt.records, "move", die_before_recording)
+    monkeypatch.setattr(eng.rt.records, "move_claimed", die_after_claiming)
     eng.imagine("a kite over the dunes")
     assert [s.kind for s in eng.killed] == ["submit"]
-    monkeypatch.setattr(eng.rt.records, "move", real_move)
+    monkeypatch.setattr(eng.rt.records, "move_claimed", real_move)
     [job] = eng.inputs
     [ttapi_id] = sim.stats()["jobs"]
     # The account's scan takes the submit for lost (its HTTP timeouts passed) and reconciles.

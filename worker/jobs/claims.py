@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 
 from worker.jobs.effects import Effects
-from worker.jobs.records import JobRecord
+from worker.jobs.records import ClaimNote, JobRecord
 from worker.jobs.refusals import unresolved
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import hand_on
@@ -35,6 +35,12 @@ def claim(rt: Runtime, job_id: str, ttapi_job_id: str) -> bool:
     if rt.redis.set(key, job_id, ex=CLAIM_TTL_S, nx=True):
         return True
     return owner(rt, ttapi_job_id) == job_id
+
+
+def note(rt: Runtime, ttapi_job_id: str, label: str, skew: tuple[str, int] | None) -> ClaimNote:
+    """The claim of `ttapi_job_id` (and `label`'s clock skew, if learned) as the submit's answer
+    writes them beside its compare-and-set (`RecordStore.move_claimed`): the same `SET NX`."""
+    return ClaimNote(rt.keys.claim(ttapi_job_id), CLAIM_TTL_S, rt.keys.skew(label), skew)
 
 
 def owner(rt: Runtime, ttapi_job_id: str) -> str | None:
@@ -74,4 +80,4 @@ def untracked(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str) -> Eff
     return hand_on(rt, label, unresolved(rt, rec, label, life, holder=place))
 
 
-__all__ = ["claim", "hooked", "owner", "untracked"]
+__all__ = ["claim", "hooked", "note", "owner", "untracked"]

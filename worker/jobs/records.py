@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -27,11 +27,32 @@ from worker.text import text
 # KEYS: record, active index, undelivered. ARGV: expected values (JSON), '1' when the job ends
 # (it leaves the active index and its outcome is owed to its caller, in the same breath), the
 # job id, field pairs.
-_CAS = script("jobs/records/cas.lua")
+_CAS = script("jobs/records/cas_fn.lua", "jobs/records/cas.lua")
+
+# KEYS: record, active index, undelivered, the TTAPI job's claim, the account's clock skew.
+# ARGV: expected values (JSON), job id, claim ttl, skew ('': none learned), skew ttl, '1' to
+# read the callback's TTAPI job, field pairs. Claims the TTAPI job (or finds it already the
+# record's), then compare-and-sets. Returns {1 moved | 0 not as expected | -1 no record |
+# -2 claimed by another record, the callback's TTAPI job when read ('' otherwise)}.
+_SUBMITTED = script("jobs/records/cas_fn.lua", "jobs/records/submitted.lua")
 
 # KEYS: record, active index. ARGV: ttl, initial state, first look at (score), field pairs.
 # Returns {} when it created the record, else the record as stored.
 _CREATE = script("jobs/records/create.lua")
+
+
+CLAIMED_BY_ANOTHER = -2  # `RecordStore.move_claimed`: the TTAPI job is another record's
+
+
+@dataclass(frozen=True)
+class ClaimNote:
+    """What `RecordStore.move_claimed` writes beside the record: the TTAPI job's claim (its key
+    and ttl) and the account's clock skew (its key, and the value with its ttl if learned)."""
+
+    key: str
+    ttl_s: int
+    skew_key: str
+    skew: tuple[str, int] | None = None
 
 
 class RecordStore:
@@ -52,6 +73,7 @@ class RecordStore:
         self.active = keys.active
         self._cas = client.register_script(_CAS)
         self._create = client.register_script(_CREATE)
+        self._submitted = client.register_script(_SUBMITTED)
 
     def key(self, job_id: str) -> str:
         """Redis key of one job's record."""
@@ -130,6 +152,27 @@ class RecordStore:
         keys = [self.key(job_id), self.active, self.keys.undelivered]
         return {"keys": keys, "args": [json.dumps(wanted), ends, job_id, *flat]}
 
+    def move_claimed(
+        self,
+        job_id: str,
+        expect: Mapping[str, Any],
+        claim: ClaimNote,
+        *,
+        read_hooked: bool,
+        **changes: Any,
+    ) -> tuple[int, str]:
+        """Claim a TTAPI job for the record and compare-and-set it, in one script call (the
+        submit's answer: `worker.jobs.submit`). Returns (1 moved, 0 not as expected, -1 no
+        record, -2 the TTAPI job is another record's; then nothing moved) and, with
+        `read_hooked`, the TTAPI job a callback named meanwhile ("" if none)."""
+        call = self._cas_call(job_id, expect, changes)
+        args = call["args"]
+        skew, skew_ttl = claim.skew or ("", 0)
+        head = [args[0], job_id, claim.ttl_s, skew, skew_ttl, int(read_hooked)]
+        keys = [*call["keys"], claim.key, claim.skew_key]
+        status, hooked = self._submitted(keys=keys, args=[*head, *args[3:]])
+        return int(status), text(hooked)
+
     def move(
         self,
         job_id: str,
@@ -188,4 +231,4 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
     return dict(zip(items[0::2], items[1::2], strict=True))
 
 
-__all__ = ["JobRecord", "RecordStore", "encode"]
+__all__ = ["CLAIMED_BY_ANOTHER", "ClaimNote", "JobRecord", "RecordStore", "encode"]

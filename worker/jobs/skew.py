@@ -19,13 +19,15 @@ from worker.policy import SKEW_MARGIN_S, SKEW_TTL_S, UNKNOWN_SKEW_S
 DATE_RESOLUTION_S = 1.0  # an HTTP Date drops the fraction of its second
 
 
-def learn(rt: Runtime, label: str, answered_at: float | None, sent_at: float, now: float) -> None:
-    """Note TTAPI's clock offset on `label` from a submit sent at `sent_at` and answered at
-    `now` (both Redis's clock) whose answer said `answered_at` (its Date; None: nothing)."""
+def learned(answered_at: float | None, sent_at: float, now: float) -> tuple[str, int] | None:
+    """TTAPI's clock offset taught by a submit sent at `sent_at` and answered at `now` (both
+    Redis's clock) whose answer said `answered_at` (its Date), as the value to keep under
+    `keys.skew` and its ttl; None when the answer had no Date. The submit's answer writes it
+    in the script that records the answer (`RecordStore.move_claimed`)."""
     if answered_at is None or not sent_at:
-        return
+        return None
     offset = answered_at + DATE_RESOLUTION_S / 2 - (sent_at + now) / 2
-    rt.redis.set(rt.keys.skew(label), f"{offset:.3f}", ex=SKEW_TTL_S)
+    return f"{offset:.3f}", SKEW_TTL_S
 
 
 def offset(rt: Runtime, label: str) -> float | None:
@@ -47,4 +49,4 @@ def window(rt: Runtime, rec: JobRecord) -> tuple[float, float]:
     return expected, min(expected, rec.sent_at) - margin
 
 
-__all__ = ["learn", "offset", "window"]
+__all__ = ["learned", "offset", "window"]

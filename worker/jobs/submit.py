@@ -19,7 +19,7 @@ from worker.jobs.effects import Effects, Failed, PollAt, Report
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
-from worker.jobs.records import JobRecord
+from worker.jobs.records import CLAIMED_BY_ANOTHER, ClaimNote, JobRecord
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import hand_on
@@ -137,19 +137,18 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
             return unsent.answer_lost(rt, rec, exc)
         return unsent.not_created(rt, rec, label, exc)
     now = rt.clock()  # the answer came
-    skew.learn(rt, label, answer.answered_at, rec.sent_at, now)
-    return _submitted(rt, rec, label, answer.job_id, now)
+    learned = skew.learned(answer.answered_at, rec.sent_at, now)
+    return _submitted(
+        rt, rec, label, answer.job_id, now, claims.note(rt, answer.job_id, label, learned)
+    )
 
 
-def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: float) -> Effects:
+def _submitted(
+    rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: float, claim: ClaimNote
+) -> Effects:
     """TTAPI created `ttapi_job_id` for us (its answer came at `now`): claim it, record it,
-    start polling."""
-    # Claim the TTAPI job first, so no look-alike record can take it. If one already did (its
-    # own submit looked the same, its answer was lost, and it found this job in TTAPI's
-    # history), it keeps it, finished or not: this record looks for the look-alike's job
-    # instead, as if its own answer was lost. One TTAPI job, one record, ever.
-    if not claims.claim(rt, rec.job_id, ttapi_job_id):
-        return _taken(rt, rec, ttapi_job_id)
+    start polling; the claim, the clock skew it taught, the record's move and the read of a
+    callback that came meanwhile are one script call."""
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
         "progress": 0,
@@ -166,13 +165,25 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: 
         **fresh_start,
     }
     # Only onto the attempt that sent it: a late answer must never take over a later attempt.
-    this_attempt = {"sent_at": rec.sent_at, "submit_attempts": rec.submit_attempts}
-    if not rt.records.move(
-        rec.job_id, RecordState.SUBMITTING, RecordState.SUBMITTED, expect=this_attempt, **started
-    ):
+    this_attempt = {
+        "state": RecordState.SUBMITTING,
+        "sent_at": rec.sent_at,
+        "submit_attempts": rec.submit_attempts,
+    }
+    # The claim goes first, so no look-alike record can take the TTAPI job. If one already did
+    # (its own submit looked the same, its answer was lost, and it found this job in TTAPI's
+    # history), it keeps it, finished or not: this record looks for the look-alike's job
+    # instead, as if its own answer was lost. One TTAPI job, one record, ever.
+    hooks = rt.timing.hook_poll_s is not None
+    moved, hooked = rt.records.move_claimed(
+        rec.job_id, this_attempt, claim, read_hooked=hooks, state=RecordState.SUBMITTED, **started
+    )
+    if moved == CLAIMED_BY_ANOTHER:
+        return _taken(rt, rec, ttapi_job_id)
+    if moved != 1:
         return _answered_late(rt, rec, label, ttapi_job_id)
     running = replace(rec, state=RecordState.SUBMITTED, **started)
-    if rt.timing.hook_poll_s is not None and _hooked(rt, rec.job_id) == ttapi_job_id:
+    if hooked == ttapi_job_id:
         gap = rt.timing.bounds.min_s  # its callback came during the submit: fetch it now
     # No lease renewal: the slot was granted just before the POST.
     fx: Effects = []
@@ -181,11 +192,6 @@ def _submitted(rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: 
     journal.submitted(running, label, ttapi_job_id)
     shown = show_submitted(running, first=True)
     return [*fx, shown, PollAt(running.job_id, running.poll_seq, gap, label)]
-
-
-def _hooked(rt: Runtime, job_id: str) -> str:
-    """The TTAPI job a callback named while the submit was under way ("" if none came)."""
-    return str(rt.redis.hget(rt.records.key(job_id), "hooked_job_id") or "")
 
 
 def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Effects:
