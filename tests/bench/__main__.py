@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     if rows:
         print()
         print(report.markdown_table(rows))
+    split = report.cpu_split_lines(rows)
+    if split:
+        print("\nWorker CPU ms/job by process (main: Celery's consumer; pool: task runs; engine):")
+        print("\n".join(split))
     medians = report.median_rows(rows)
     if medians:
         print()

@@ -55,6 +55,38 @@ def tree_cpu(root_pids: Iterable[int]) -> dict[int, float]:
     return seen
 
 
+def tree_roles(root_pids: Iterable[int]) -> dict[int, str]:
+    """What each live process in the trees of `root_pids` is, by pid: "main" (a root), "engine"
+    (a node's engine process, `worker.adapter.engine_process`) or "pool" (any other child: a
+    prefork pool process)."""
+    roles: dict[int, str] = {}
+    for pid in root_pids:
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            continue
+        roles[pid] = "main"
+        for proc in children:
+            try:
+                engine = any("engine_process" in part for part in proc.cmdline())
+            except psutil.Error:
+                continue
+            roles[proc.pid] = "engine" if engine else "pool"
+    return roles
+
+
+def cpu_by_role(
+    before: dict[int, float], after: dict[int, float], roles: dict[int, str]
+) -> dict[str, float]:
+    """`cpu_diff` split by the processes' roles (`tree_roles`); a pid of no known role counts
+    as "pool"."""
+    out: dict[str, float] = {}
+    for pid, used in after.items():
+        role = roles.get(pid, "pool")
+        out[role] = out.get(role, 0.0) + max(0.0, used - before.get(pid, 0.0))
+    return out
+
+
 def cpu_diff(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used between two `tree_cpu` samples.
 
@@ -89,6 +121,8 @@ class Cost:
 
     cpu_s: float = 0.0
     redis_calls: dict[str, int] = field(default_factory=dict)
+    #: `cpu_s` split by process role: "main", "pool", "engine" (`tree_roles`).
+    cpu_roles: dict[str, float] = field(default_factory=dict)
 
     @property
     def redis_total(self) -> int:
@@ -104,18 +138,25 @@ class Cost:
         """The `n` most frequent commands, most frequent first."""
         return list(self.redis_calls.items())[:n]
 
-    def per_job(self, jobs: int) -> dict[str, float]:
-        """CPU ms, Redis commands and Celery messages per job."""
+    def per_job(self, jobs: int) -> dict[str, Any]:
+        """CPU ms (in all, and by process role), Redis commands and Celery messages per job."""
         jobs = max(jobs, 1)
         return {
             "cpu_ms_per_job": round(1000 * self.cpu_s / jobs, 2),
+            "cpu_ms_per_job_by_role": {
+                role: round(1000 * used / jobs, 2) for role, used in sorted(self.cpu_roles.items())
+            },
             "redis_cmds_per_job": round(self.redis_total / jobs, 1),
             "celery_msgs_per_job": round(self.celery_messages / jobs, 2),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
-        return {"cpu_s": round(self.cpu_s, 3), "redis_calls": dict(self.redis_calls)}
+        return {
+            "cpu_s": round(self.cpu_s, 3),
+            "cpu_roles": {role: round(used, 3) for role, used in self.cpu_roles.items()},
+            "redis_calls": dict(self.redis_calls),
+        }
 
 
 class CostMeter:
@@ -140,9 +181,11 @@ class CostMeter:
 
     def stop(self) -> Cost:
         """Take the second samples; the difference is `self.cost` (also returned)."""
-        cpu = cpu_diff(self._cpu, tree_cpu(self.pids()))
+        pids = list(self.pids())
+        after = tree_cpu(pids)
+        roles = cpu_by_role(self._cpu, after, tree_roles(pids))
         calls = calls_diff(self._calls, command_calls(self.redis.info("commandstats")))
-        self.cost = Cost(cpu_s=cpu, redis_calls=calls)
+        self.cost = Cost(cpu_s=cpu_diff(self._cpu, after), redis_calls=calls, cpu_roles=roles)
         return self.cost
 
     def __enter__(self) -> CostMeter:

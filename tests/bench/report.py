@@ -128,11 +128,26 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_split_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per row whose CPU was split by process role (`Cost.cpu_roles`)."""
+    lines = []
+    for row in rows:
+        roles = row.get("cpu_ms_per_job_by_role") or {}
+        if len(roles) > 1:
+            parts = ", ".join(f"{role} {ms:.1f}" for role, ms in roles.items())
+            lines.append(f"- {row['scenario']} / {row['run']}: {parts}")
+    return lines
+
+
 def cost_lines(row: Mapping[str, Any]) -> list[str]:
-    """The burst's detail lines: Celery messages per job and the ten most used commands."""
+    """The burst's detail lines: CPU per job by process, Celery messages per job and the ten
+    most used commands."""
     jobs = max(int(row.get("jobs", 1)), 1)
     top = ", ".join(f"{cmd} {n / jobs:.1f}" for cmd, n in row.get("redis_top10", {}).items())
+    roles = row.get("cpu_ms_per_job_by_role", {})
+    by_role = ", ".join(f"{role} {ms:.1f}" for role, ms in roles.items()) or "—"
     return [
+        f"CPU ms/job by process: {by_role}",
         f"Celery messages/job (LPUSH): {row.get('celery_msgs_per_job', 0):.2f}",
         f"Redis top 10 (calls/job): {top}",
     ]

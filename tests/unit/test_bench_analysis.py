@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from tests.bench import analysis, report
-from tests.bench.cost import Cost, calls_diff, command_calls, cpu_diff
+from tests.bench.cost import Cost, calls_diff, command_calls, cpu_by_role, cpu_diff
 from tests.bench.scenarios import SCENARIOS, quick, select
 
 
@@ -126,12 +126,26 @@ def test_redis_calls_are_a_per_command_diff_without_the_meters_own_info() -> Non
 
 
 def test_cost_per_job_reports_cpu_ms_redis_commands_and_lpush_messages() -> None:
-    cost = Cost(cpu_s=2.0, redis_calls={"lpush": 300, "brpop": 100})
+    roles = {"main": 0.5, "pool": 0.5, "engine": 1.0}
+    cost = Cost(cpu_s=2.0, redis_calls={"lpush": 300, "brpop": 100}, cpu_roles=roles)
     assert cost.per_job(100) == {
         "cpu_ms_per_job": 20.0,
+        "cpu_ms_per_job_by_role": {"engine": 10.0, "main": 5.0, "pool": 5.0},
         "redis_cmds_per_job": 4.0,
         "celery_msgs_per_job": 3.0,
     }
+
+
+def test_cpu_is_split_by_the_role_of_each_process_and_the_split_is_reported() -> None:
+    before = {1: 1.0, 2: 2.0, 3: 0.5}
+    after = {1: 1.5, 2: 3.0, 3: 0.75, 4: 0.25}  # 4 is new: a pool process started meanwhile
+    roles = cpu_by_role(before, after, {1: "main", 2: "engine", 3: "pool"})
+    assert roles == {"main": 0.5, "engine": 1.0, "pool": 0.5}
+    row = {"scenario": "(c) burst", "run": "mj-worker 1 node", "jobs": 100}
+    row |= Cost(cpu_s=2.0, cpu_roles=roles).per_job(100)
+    expected = "- (c) burst / mj-worker 1 node: engine 10.0, main 5.0, pool 5.0"
+    assert report.cpu_split_lines([row]) == [expected]
+    assert report.cpu_split_lines([{**row, "cpu_ms_per_job_by_role": {"main": 20.0}}]) == []
 
 
 def summary(**changes: Any) -> dict[str, Any]:
