@@ -105,7 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         print(report.markdown_table(rows))
     split = report.cpu_split_lines(rows)
     if split:
-        print("\nWorker CPU ms/job by process (main: Celery's consumer; pool: task runs; engine):")
+        print(
+            "\nWorker CPU ms/job by process (main: Celery's consumer; pool: task runs, and the"
+            " first node's embedded beat; engine):"
+        )
         print("\n".join(split))
     medians = report.median_rows(rows)
     if medians:

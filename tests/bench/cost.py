@@ -57,8 +57,9 @@ def tree_cpu(root_pids: Iterable[int]) -> dict[int, float]:
 
 def tree_roles(root_pids: Iterable[int]) -> dict[int, str]:
     """What each live process in the trees of `root_pids` is, by pid: "main" (a root), "engine"
-    (a node's engine process, `worker.adapter.engine_process`) or "pool" (any other child: a
-    prefork pool process)."""
+    (a node's engine process, `worker.adapter.engine_process`) or "pool" (any other child: the
+    prefork pool's processes and, on a node run with `-B`, its embedded beat, which has the
+    same command line: about 2.5 ms of CPU a second, idle or not)."""
     roles: dict[int, str] = {}
     for pid in root_pids:
         try:

@@ -4,8 +4,10 @@ handles a message as a node does.
 The node's per-message settings (`worker.adapter.app.create_app`): JSON, late acks, prefetch 1,
 no STARTED, no extended results, time limits, task events on, and the same patches of Celery
 and kombu in the worker's main process. What a message costs here is what a message costs a
-node before any of mj-worker's own work: its publish, its delivery to a pool process, its
-result stored and published, its events.
+node before any of mj-worker's own work: its delivery to a pool process, its result stored and
+published, its events. Not its publish (the bench's own process sends these; in (c) a node
+publishes about one message a job itself, the report, whose cost is in the engine's share),
+nor the node's log filter and broker timeouts: the floor is, if anything, a little low.
 
 Run as a real worker, e.g. `celery -A tests.bench.floor_app worker -c 4 -E`, configured by
 REDIS_URL (broker and results).

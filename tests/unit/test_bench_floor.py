@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from tests.bench.floor import GOAL_MS, Floor, report, thread_cpu_ms
@@ -22,8 +25,32 @@ def test_the_report_shows_each_part_the_floor_and_what_is_left_under_the_goal() 
     assert f"about {(GOAL_MS - 4.5) / 0.05:.0f} round trips" in text
 
 
+def test_the_report_says_when_the_floor_alone_is_above_the_goal() -> None:
+    floor = Floor(message_ms=10.0, submit_ms=0.5, fetch_ms=0.25, round_trip_ms=0.0)
+    assert "The floor alone is above the goal" in report(floor, messages=2.0, calls=5.0)
+
+
 def test_thread_cpu_counts_this_threads_work_per_call() -> None:
     calls: list[int] = []
     per_call = thread_cpu_ms(lambda: calls.append(sum(range(20_000))), 50)
     assert len(calls) == 51  # one warm-up call, then the measured ones
     assert per_call > 0
+
+
+def test_thread_cpu_leaves_out_waiting_and_other_threads_work() -> None:
+    # The simulator answers from its own threads: what they burn, and the wait for them, is
+    # not the client's CPU (wall time would say 20 ms a call, process time the burner's too).
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            sum(range(10_000))
+
+    burner = threading.Thread(target=burn)
+    burner.start()
+    try:
+        per_call = thread_cpu_ms(lambda: time.sleep(0.02), 5)
+    finally:
+        stop.set()
+        burner.join()
+    assert per_call < 2.0

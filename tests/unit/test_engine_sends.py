@@ -16,7 +16,9 @@ from tests.support.engine import FAST, KEY_A, LABEL_A, build_engine, submits
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
 from worker.devtools.simulator import Simulator
+from worker.jobs import claims
 from worker.jobs import submit as submit_step
+from worker.jobs.effects import PollAt
 from worker.jobs.record import RecordState
 
 
@@ -156,3 +158,38 @@ def test_an_accepted_submit_is_recorded_in_two_round_trips(
     assert rt.redis.get(rt.keys.claim(rec.ttapi_job_id)) == job
     assert rt.redis.get(rt.keys.skew(LABEL_A)) is not None
     assert len(sends) == 2
+
+
+@pytest.mark.parametrize("callback_first", [True, False])
+def test_a_callback_that_came_during_the_submit_makes_the_first_poll_come_at_once(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch, callback_first: bool
+) -> None:
+    # The answer's script reads the TTAPI job a callback named meanwhile: the job may be done
+    # already, so its first fetch goes at the shortest gap, not after the expected duration.
+    rt = eng.rt
+    client = rt.pool.client(LABEL_A)
+    real_post, real_submit = client.submit, submit_step.submit
+    polls: list[PollAt] = []
+
+    def post(request: Any, **kwargs: Any) -> Any:
+        answer = real_post(request, **kwargs)
+        if callback_first:
+            [job] = eng.inputs
+            rec = rt.records.load(job)
+            assert rec is not None and claims.hooked(rt, rec, answer.job_id)
+        return answer
+
+    def submit(*args: Any, **kwargs: Any) -> Any:
+        effects = real_submit(*args, **kwargs)
+        polls.extend(e for e in effects if isinstance(e, PollAt))
+        return effects
+
+    monkeypatch.setattr(client, "submit", post)
+    monkeypatch.setattr(submit_step, "submit", submit)
+    job = eng.imagine("a job whose callback may come first")
+    assert eng.state(job) in (RecordState.SUBMITTED, RecordState.SUCCESS)
+    [first] = polls
+    if callback_first:
+        assert first.delay_s == rt.timing.bounds.min_s
+    else:
+        assert first.delay_s > rt.timing.bounds.min_s

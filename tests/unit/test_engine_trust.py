@@ -93,12 +93,13 @@ def test_a_submitter_killed_after_its_claim_is_reconciled_to_its_own_job_not_res
     eng: InlineEngine, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A submit's answer claims its TTAPI job and moves the record in one script, so no kill
-    # comes between the two there; a reconcile's adoption claims, then moves, and a kill in
-    # between leaves the same state: the claim set, the record still SUBMITTING.
+    # comes between the two there. The same state (the claim its own, the record still
+    # SUBMITTING) is left by a callback's `claims.hooked` killed between its claim and its
+    # write, or by a worker of the release before killed mid-answer during a rolling upgrade.
     real_move = eng.rt.records.move_claimed
 
     def die_after_claiming(job_id: str, expect: Any, claim: Any, **kw: Any) -> Any:
-        eng.rt.redis.set(claim.key, job_id)
+        eng.rt.redis.set(claim.key, job_id, ex=claim.ttl_s)
         raise Killed
 
     monkeypatch.setattr(eng.rt.records, "move_claimed", die_after_claiming)

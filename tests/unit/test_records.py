@@ -8,7 +8,7 @@ import fakeredis
 import pytest
 
 from worker.jobs.record import TERMINAL, JobRecord, RecordState
-from worker.jobs.records import RecordStore
+from worker.jobs.records import ClaimNote, RecordStore
 
 NOW = 1_700_000_000.0
 
@@ -271,3 +271,13 @@ def test_the_listings_read_only_fields_the_record_codec_knows() -> None:
 
     known = {f.name for f in fields(JobRecord)}
     assert set(FIELDS) <= known
+
+
+def test_a_claimed_move_goes_from_a_named_state_and_never_to_an_ended_one(
+    store: RecordStore,
+) -> None:
+    note = ClaimNote("mj:claim:t1", 60, "mj:{a}:skew")
+    with pytest.raises(ValueError):
+        store.move_claimed("j1", {"state": "SUBMITTING"}, note, read_hooked=False, state="SUCCESS")
+    with pytest.raises(ValueError):
+        store.move_claimed("j1", {"sent_at": 1.0}, note, read_hooked=False, state="SUBMITTED")

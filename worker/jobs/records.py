@@ -165,6 +165,10 @@ class RecordStore:
         submit's answer: `worker.jobs.submit`). Returns (1 moved, 0 not as expected, -1 no
         record, -2 the TTAPI job is another record's; then nothing moved) and, with
         `read_hooked`, the TTAPI job a callback named meanwhile ("" if none)."""
+        if changes.get("state") in TERMINAL or "state" not in expect:
+            # The script never notes an ending as owed (`cas` does), and moves only from a
+            # state the caller names.
+            raise ValueError("move_claimed: from a named state, never to an ended one")
         call = self._cas_call(job_id, expect, changes)
         args = call["args"]
         skew, skew_ttl = claim.skew or ("", 0)
