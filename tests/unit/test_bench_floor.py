@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.bench.floor import GOAL_MS, Floor, report, thread_cpu_ms
+from worker.adapter.message_conf import per_message
 
 
 def test_a_jobs_floor_is_its_messages_one_submit_and_the_rest_fetches() -> None:
@@ -54,3 +55,13 @@ def test_thread_cpu_leaves_out_waiting_and_other_threads_work() -> None:
         stop.set()
         burner.join()
     assert per_call < 2.0
+
+
+def test_the_floor_app_handles_a_message_as_a_node_does() -> None:
+    from tests.bench.floor_app import app as floor
+    from worker.adapter.app import app as node
+
+    settings = per_message()
+    assert settings["task_acks_late"] and settings["worker_send_task_events"]
+    for name, value in settings.items():
+        assert floor.conf[name] == node.conf[name] == value, name

@@ -29,19 +29,17 @@ from worker.adapter.dispatch import CeleryDispatcher
 from worker.adapter.engine_step import EngineStep
 from worker.adapter.heartbeat import Heartbeat
 from worker.adapter.logs import configure_logging
+from worker.adapter.message_conf import per_message
 from worker.adapter.schedules import load_user_schedules
 from worker.jobs.runtime import Runtime, redis_client
 from worker.jobs.timing import Timing
 from worker.policy import (
     INLINE_ARG_MAX_CHARS,
     INLINE_DATA_URI_MAX_CHARS,
-    PUBLISH_RETRY,
     REDIS_CONNECT_TIMEOUT_S,
     REDIS_HEALTH_CHECK_S,
     REDIS_SOCKET_TIMEOUT_S,
     REFRESH_ACCOUNTS_S,
-    TASK_SOFT_TIME_LIMIT_S,
-    TASK_TIME_LIMIT_S,
 )
 
 DEFAULT_QUEUE = "celery"  # Celery's default: user tasks, where other services send them
@@ -130,13 +128,7 @@ def create_app(settings: Settings | None = None) -> MJCelery:
     transport = {"visibility_timeout": settings.mj_visibility_timeout_s, **redis_timeouts()}
     transport |= target.transport_options(REDIS_CONNECT_TIMEOUT_S)
     app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        **per_message(),
         broker_transport_options=transport,
         result_backend_transport_options=transport,
         # The result backend reads its timeouts from settings of its own, not the options.
@@ -146,25 +138,8 @@ def create_app(settings: Settings | None = None) -> MJCelery:
         redis_backend_health_check_interval=REDIS_HEALTH_CHECK_S,
         result_expires=settings.mj_result_expires_s,
         broker_connection_retry_on_startup=True,
-        # No args/kwargs in stored results: inputs may be megabytes of inline images, and a
-        # result lives for days under `noeviction`. Callers hold their own arguments.
-        result_extended=False,
-        # Publishing rides out a Redis restart (a few seconds) instead of failing the step.
-        task_publish_retry_policy=PUBLISH_RETRY,
-        # No STARTED: a parked job re-runs often, and its caller sees WAITING / SUBMITTED.
-        task_track_started=False,
         timezone="UTC",
         enable_utc=True,
-        task_time_limit=TASK_TIME_LIMIT_S,
-        task_soft_time_limit=TASK_SOFT_TIME_LIMIT_S,
-        # Events on, so Flower (and `celery events`) show the custom states as they change;
-        # not for the internal control tasks (see tasks), nor a `task-sent` per re-publish.
-        worker_send_task_events=True,
-        task_send_sent_event=False,
-        # A step in flight when the broker connection drops finishes (it is short) and its
-        # message is redelivered, which the job record makes harmless. Cancelling it instead
-        # would store REVOKED, and a caller would give up on a job that goes on.
-        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_default_queue=DEFAULT_QUEUE,
         task_queues=[Queue(DEFAULT_QUEUE), Queue(settings.mj_control_queue)],
         task_routes={name: {"queue": settings.mj_control_queue} for name in CONTROL_TASKS},
