@@ -33,13 +33,18 @@ import psutil
 OWN_COMMANDS = frozenset({"info"})
 
 
-def tree_cpu(root_pids: Iterable[int]) -> dict[int, float]:
-    """CPU seconds used so far by each live process in the trees of `root_pids`, by pid.
+def tree_sample(root_pids: Iterable[int]) -> tuple[dict[int, float], dict[int, str]]:
+    """CPU seconds used so far, and the role, of each live process in the trees of
+    `root_pids`, by pid, read in one walk (a process is never counted without its role).
 
-    Per process: user + system + reaped children's user + system. Processes that vanish while
-    being read are skipped.
+    CPU per process: user + system + reaped children's user + system. Roles: "main" (a root),
+    "engine" (a node's engine process, `worker.adapter.engine_process`) or "pool" (any other
+    child: the prefork pool's processes and, on a node run with `-B`, its embedded beat, which
+    has the same command line: about 2.5 ms of CPU a second, idle or not). Processes that
+    vanish while being read are skipped.
     """
     seen: dict[int, float] = {}
+    roles: dict[int, str] = {}
     for pid in root_pids:
         try:
             root = psutil.Process(pid)
@@ -49,37 +54,24 @@ def tree_cpu(root_pids: Iterable[int]) -> dict[int, float]:
         for proc in procs:
             try:
                 t = proc.cpu_times()
+                engine = proc is not root and any("engine_process" in a for a in proc.cmdline())
             except psutil.Error:
                 continue
             seen[proc.pid] = t.user + t.system + t.children_user + t.children_system
-    return seen
+            roles[proc.pid] = "main" if proc is root else "engine" if engine else "pool"
+    return seen, roles
 
 
-def tree_roles(root_pids: Iterable[int]) -> dict[int, str]:
-    """What each live process in the trees of `root_pids` is, by pid: "main" (a root), "engine"
-    (a node's engine process, `worker.adapter.engine_process`) or "pool" (any other child: the
-    prefork pool's processes and, on a node run with `-B`, its embedded beat, which has the
-    same command line: about 2.5 ms of CPU a second, idle or not)."""
-    roles: dict[int, str] = {}
-    for pid in root_pids:
-        try:
-            children = psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            continue
-        roles[pid] = "main"
-        for proc in children:
-            try:
-                engine = any("engine_process" in part for part in proc.cmdline())
-            except psutil.Error:
-                continue
-            roles[proc.pid] = "engine" if engine else "pool"
-    return roles
+def tree_cpu(root_pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds used so far by each live process in the trees of `root_pids`, by pid
+    (`tree_sample`'s first half)."""
+    return tree_sample(root_pids)[0]
 
 
 def cpu_by_role(
     before: dict[int, float], after: dict[int, float], roles: dict[int, str]
 ) -> dict[str, float]:
-    """`cpu_diff` split by the processes' roles (`tree_roles`); a pid of no known role counts
+    """`cpu_diff` split by the processes' roles (`tree_sample`); a pid of no known role counts
     as "pool"."""
     out: dict[str, float] = {}
     for pid, used in after.items():
@@ -122,7 +114,7 @@ class Cost:
 
     cpu_s: float = 0.0
     redis_calls: dict[str, int] = field(default_factory=dict)
-    #: `cpu_s` split by process role: "main", "pool", "engine" (`tree_roles`).
+    #: `cpu_s` split by process role: "main", "pool", "engine" (`tree_sample`).
     cpu_roles: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -171,20 +163,20 @@ class CostMeter:
         self.redis = redis
         self.pids = pids
         self._cpu: dict[int, float] = {}
+        self._roles: dict[int, str] = {}
         self._calls: dict[str, int] = {}
         self.cost = Cost()
 
     def start(self) -> CostMeter:
         """Take the first samples."""
-        self._cpu = tree_cpu(self.pids())
+        self._cpu, self._roles = tree_sample(self.pids())
         self._calls = command_calls(self.redis.info("commandstats"))
         return self
 
     def stop(self) -> Cost:
         """Take the second samples; the difference is `self.cost` (also returned)."""
-        pids = list(self.pids())
-        after = tree_cpu(pids)
-        roles = cpu_by_role(self._cpu, after, tree_roles(pids))
+        after, roles_now = tree_sample(self.pids())
+        roles = cpu_by_role(self._cpu, after, {**self._roles, **roles_now})
         calls = calls_diff(self._calls, command_calls(self.redis.info("commandstats")))
         self.cost = Cost(cpu_s=cpu_diff(self._cpu, after), redis_calls=calls, cpu_roles=roles)
         return self.cost

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from typing import Any
 
 from tests.bench import analysis, report
-from tests.bench.cost import Cost, calls_diff, command_calls, cpu_by_role, cpu_diff
+from tests.bench.cost import (
+    Cost,
+    calls_diff,
+    command_calls,
+    cpu_by_role,
+    cpu_diff,
+    tree_sample,
+)
 from tests.bench.scenarios import SCENARIOS, quick, select
 
 
@@ -196,3 +206,23 @@ def test_scenarios_run_in_a_to_h_order_and_quick_ones_are_smaller() -> None:
 def test_the_docs_style_polls_every_half_second_for_two_second_jobs() -> None:
     assert SCENARIOS["a"].docs_poll_s == 0.5
     assert SCENARIOS["c"].docs_concurrency == 40
+
+
+def test_a_tree_sample_gives_each_live_process_its_cpu_and_its_role() -> None:
+    wait = "import sys, time; sys.stdin.read()"  # until its stdin closes
+    children = [
+        subprocess.Popen([sys.executable, "-c", wait, *argv], stdin=subprocess.PIPE)
+        for argv in (["worker.adapter.engine_process", "--node", "n"], ["pool-like"])
+    ]
+    try:
+        cpu, roles = tree_sample([os.getpid()])
+        engine, pool = (child.pid for child in children)
+        assert roles[os.getpid()] == "main"
+        assert (roles[engine], roles[pool]) == ("engine", "pool")
+        assert set(cpu) == set(roles)
+        assert cpu[os.getpid()] > 0
+    finally:
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(timeout=10)
