@@ -141,16 +141,13 @@ class RecordStore:
     def _cas_call(
         self, job_id: str, expect: Mapping[str, Any], changes: Mapping[str, Any]
     ) -> dict[str, Any]:
-        wanted = {
-            k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
-            for k, v in expect.items()
-        }
-        flat: list[str] = []
-        for k, v in encode(dict(changes)).items():
-            flat += [k, v]
         ends = "1" if changes.get("state") in TERMINAL else "0"
-        keys = [self.key(job_id), self.active, self.keys.undelivered]
-        return {"keys": keys, "args": [json.dumps(wanted), ends, job_id, *flat]}
+        args = [_wanted(expect), ends, job_id, *_flat(changes)]
+        return {"keys": self._cas_keys(job_id), "args": args}
+
+    def _cas_keys(self, job_id: str) -> list[str]:
+        """The keys every compare-and-set script takes first: record, active, undelivered."""
+        return [self.key(job_id), self.active, self.keys.undelivered]
 
     def move_claimed(
         self,
@@ -169,12 +166,11 @@ class RecordStore:
             # The script never notes an ending as owed (`cas` does), and moves only from a
             # state the caller names.
             raise ValueError("move_claimed: from a named state, never to an ended one")
-        call = self._cas_call(job_id, expect, changes)
-        args = call["args"]
         skew, skew_ttl = claim.skew or ("", 0)
-        head = [args[0], job_id, claim.ttl_s, skew, skew_ttl, int(read_hooked)]
-        keys = [*call["keys"], claim.key, claim.skew_key]
-        status, hooked = self._submitted(keys=keys, args=[*head, *args[3:]])
+        hooked_too = int(read_hooked)
+        head: list[str | int] = [_wanted(expect), job_id, claim.ttl_s, skew, skew_ttl, hooked_too]
+        keys = [*self._cas_keys(job_id), claim.key, claim.skew_key]
+        status, hooked = self._submitted(keys=keys, args=[*head, *_flat(changes)])
         return int(status), text(hooked)
 
     def move(
@@ -224,6 +220,22 @@ class RecordStore:
     def update(self, job_id: str, **changes: Any) -> bool:
         """Set fields whatever the state (progress, sig, ...); never re-creates a lost record."""
         return bool(changes) and self.cas(job_id, {}, **changes)
+
+
+def _wanted(expect: Mapping[str, Any]) -> str:
+    """A compare-and-set's expectations as its script reads them: JSON, each field's accepted
+    values as strings."""
+    return json.dumps(
+        {
+            k: [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
+            for k, v in expect.items()
+        }
+    )
+
+
+def _flat(changes: Mapping[str, Any]) -> list[str]:
+    """Fields to write, encoded, as the flat name/value list a script's ARGV ends with."""
+    return [x for pair in encode(dict(changes)).items() for x in pair]
 
 
 def _decode(raw: Any) -> dict[str, str]:

@@ -19,7 +19,7 @@ from worker.jobs.effects import Effects, Failed, PollAt, Report
 from worker.jobs.placement import account_for
 from worker.jobs.reconcile import adopt
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
-from worker.jobs.records import CLAIMED_BY_ANOTHER, ClaimNote, JobRecord
+from worker.jobs.records import CLAIMED_BY_ANOTHER, JobRecord
 from worker.jobs.revoke import cancel
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import hand_on
@@ -137,18 +137,22 @@ def submit(rt: Runtime, rec: JobRecord, label: str, deadline: float | None = Non
             return unsent.answer_lost(rt, rec, exc)
         return unsent.not_created(rt, rec, label, exc)
     now = rt.clock()  # the answer came
-    learned = skew.learned(answer.answered_at, rec.sent_at, now)
-    return _submitted(
-        rt, rec, label, answer.job_id, now, claims.note(rt, answer.job_id, label, learned)
-    )
+    return _submitted(rt, rec, label, answer.job_id, now, answer.answered_at)
 
 
 def _submitted(
-    rt: Runtime, rec: JobRecord, label: str, ttapi_job_id: str, now: float, claim: ClaimNote
+    rt: Runtime,
+    rec: JobRecord,
+    label: str,
+    ttapi_job_id: str,
+    now: float,
+    answered_at: float | None,
 ) -> Effects:
-    """TTAPI created `ttapi_job_id` for us (its answer came at `now`): claim it, record it,
-    start polling; the claim, the clock skew it taught, the record's move and the read of a
-    callback that came meanwhile are one script call."""
+    """TTAPI created `ttapi_job_id` for us (its answer came at `now`, dated `answered_at` by
+    TTAPI's clock): claim it, record it, start polling; the claim, the clock skew it taught,
+    the record's move and the read of a callback that came meanwhile are one script call."""
+    learned = skew.learned(answered_at, rec.sent_at, now)
+    claim = claims.note(rt, ttapi_job_id, label, learned)
     fresh_start: dict[str, Any] = {
         "submitted_at_ts": now,
         "progress": 0,
