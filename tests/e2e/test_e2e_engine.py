@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from celery.canvas import signature
+from celery.canvas import chord, group, signature
 
 from tests.support.stack import Stack
 
@@ -48,6 +48,18 @@ def test_a_chain_by_name_returns_the_last_steps_result_and_stays_on_one_key(stac
     ]
     assert {j["label"] for j in jobs.values()} == {stack.labels[0]}
     assert result["parent_job_id"] in jobs
+
+
+def test_a_chord_of_imagines_calls_its_body_once_with_every_result(stack: Stack) -> None:
+    # Each header job's end is stored by the engine that saw it (its report runs in place):
+    # the chord's counting (the backend's on_chord_part_return) must happen there too.
+    prompts = ["a red fox", "a grey wolf", "a white hare"]
+    header = group(signature("mj.imagine", kwargs={"prompt": p}, app=stack.app) for p in prompts)
+    body = signature("celery.accumulate", app=stack.app)
+    (results,) = chord(header, body).apply_async().get(timeout=60)
+    assert sorted(r["prompt"] for r in results) == sorted(prompts)
+    assert all(r["status"] == "SUCCESS" for r in results)
+    assert "its report failed here" not in stack.logs()  # the engine reported them itself
 
 
 def test_the_pipeline_helper_builds_the_same_chain(stack: Stack) -> None:

@@ -63,6 +63,11 @@ class MJCelery(Celery):
             self._dispatcher = CeleryDispatcher(self, rt)
         return self._dispatcher
 
+    def adopt(self, rt: Runtime) -> None:
+        """Make `rt` this process's Runtime (a node's engine process: the task runs of the
+        reports it carries out in place share the engine's)."""
+        self._runtime, self._runtime_pid = rt, os.getpid()
+
     @property
     def runtime(self) -> Runtime:
         """This process's Runtime (rebuilt after a fork: sockets are never shared)."""

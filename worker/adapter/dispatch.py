@@ -5,7 +5,9 @@ processes that run no engine, hints to the engine holding an account.
 One `CeleryDispatcher` per process: a task run, the webhook receiver, the pump and the HTTP
 API carry out their steps' effects through it (`carry_out`); in a node's engine process it is
 the shell every action runs in (`run`), handing the engine's own effects back to the engine
-(`engine.carry`: timers there) and carrying out reports and states itself.
+(`engine.carry`: timers there) and carrying out reports and states itself. There, the report
+of a job that ended runs in place, through Celery's own tracer (`worker.adapter.report_here`):
+its result is stored and its canvas goes on with no message through the broker.
 
 A task re-published with a countdown carries an ETA on Redis's clock, not this host's: a
 worker whose clock is off would otherwise hold every message it publishes for as long as it is
@@ -22,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from worker.adapter.report_here import ReportHere
 from worker.jobs import hints
 from worker.jobs.effects import ENGINE_KINDS, Effect, EffectKind, Effects, PollAt, Report, Show
 from worker.lua import script
@@ -85,6 +88,7 @@ class CeleryDispatcher:
         self.hostname = hostname
         self.engine = engine
         self._publish: Any = None
+        self._here: ReportHere | None = None  # reports run in this process (the engine's)
         # kombu's producers and event dispatchers are not thread-safe, and the engine publishes
         # from many threads at once: each thread keeps its own (and its own connection).
         self._local = threading.local()
@@ -138,7 +142,25 @@ class CeleryDispatcher:
         self.engine.carry(effect)
 
     def _report(self, effect: Report) -> None:
+        here = effect.ends and effect.delay_s <= 0 and self.engine is not None
+        if here and self._report_here(effect):
+            return
         self.resume(effect.job_id, effect.delay_s, sig=effect.sig)
+
+    def _report_here(self, effect: Report) -> bool:
+        """Report an ended job in this process (the engine's) with no message; False if it
+        must go out as one after all (the message is the way every report can take)."""
+        sig = effect.sig or self.rt.records.signature(effect.job_id)
+        if not sig:
+            return True  # nothing to report with (as `resume`)
+        if self._here is None:
+            hostname = self.hostname or self.app.mj_hostname or ""
+            self._here = ReportHere(self.app, hostname, self.send_event)
+        try:
+            return self._here.report(dict(sig))
+        except Exception:
+            log.exception("job %s: its report failed here; publishing it", effect.job_id)
+            return False
 
     def _show(self, effect: Show) -> None:
         self.publish_state(effect.job_id, effect.state, effect.meta, event=effect.event)
@@ -213,18 +235,25 @@ class CeleryDispatcher:
         key_text = text(key)
         if not int(self._publish(keys=[key_text], args=[value, ttl])):
             return
+        if event:  # Flower reads events, not the result backend: `task-waiting` shows WAITING
+            self.send_event(f"task-{state.lower()}", uuid=job_id, **meta)
+
+    def send_event(self, name: str, **fields: Any) -> None:
+        """Send a task event (`task-waiting`, `task-succeeded` ...) for monitors such as Flower.
+
+        Sent under the worker node's name only (a process that is no worker, such as the
+        webhook receiver, sends none: it would show as a phantom worker). One event dispatcher
+        per thread; while Redis is away it buffers instead of raising.
+        """
         hostname = self.hostname or self.app.mj_hostname
-        if event and self.app.conf.worker_send_task_events and hostname:
-            # Flower reads events, not the result backend: `task-waiting` shows as WAITING.
-            # Sent under the worker node's name only (a process that is no worker, such as the
-            # webhook receiver, sends none: it would show as a phantom worker). One dispatcher
-            # per thread; while Redis is away it buffers instead of raising.
-            events = getattr(self._local, "events", None)
-            if events is None:
-                events = self._local.events = self.app.events.Dispatcher(
-                    self.app.connection_for_write(), hostname=hostname
-                )
-            events.send(f"task-{state.lower()}", uuid=job_id, **meta)
+        if not (self.app.conf.worker_send_task_events and hostname):
+            return
+        events = getattr(self._local, "events", None)
+        if events is None:
+            events = self._local.events = self.app.events.Dispatcher(
+                self.app.connection_for_write(), hostname=hostname
+            )
+        events.send(name, **fields)
 
 
 CeleryDispatcher.CARRIES = {

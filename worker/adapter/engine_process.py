@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger().setLevel(logging.INFO)
     warm_up(app)
     node = Node(app.mj_settings, args.node)
+    app.adopt(node.rt)  # the reports it runs in place (worker.adapter.report_here)
     # Every action of the engine runs inside this dispatcher, which carries out its effects.
     shell = CeleryDispatcher(app, node.rt, hostname=args.node, engine=node.core)
 
@@ -69,9 +70,11 @@ def warm_up(app: Any) -> None:
 
     Celery keeps a result backend per thread; making one scans the installed packages' entry
     points for backend names, a scan Celery caches only once one has finished: the engine's
-    threads, starting together, each paid for a scan of their own. Creates no connection.
+    threads, starting together, each paid for a scan of their own. The job tasks are imported
+    (as a worker does) for the reports the engine runs in place. Creates no connection.
     """
     app.backend  # noqa: B018  (the backend of this thread: the scan, done and cached)
+    app.loader.import_default_modules()
 
 
 def exit_code(node: Node) -> int:

@@ -13,6 +13,9 @@ A run that is only slow (its report does work of its own, a loaded machine) keep
 alive while it works (`ReportClaim`: one thread per process renews every claim the process holds)
 and checks, by its token, that it still holds the claim just before it returns: a run that
 stalled past the claim's life returns nothing, and the run that took the claim over delivers.
+A report runs as its task's run: in a pool process (the task's message re-published) or, for a
+job the engine saw end, in the engine's own process through Celery's tracer
+(`worker.adapter.report_here`); either way it takes the same claim.
 What is left: Celery stores the returned outcome and sends the chain's next message after the
 task returned; a run stalled longer than a claim's life between that check and `delivered`
 (which the task's `after_return` calls once Celery stored the outcome) can be delivered twice.

@@ -35,7 +35,7 @@ class EffectKind(StrEnum):
     POLL = "poll"  # fetch a job (its poll step) after a delay
     FILL = "fill"  # hand an account's free places out after a delay
     STORE = "store"  # copy a finished job's files to the store
-    REPORT = "report"  # re-publish the job's task: it reports its end, or runs again
+    REPORT = "report"  # run the job's task again: it reports its end, or goes on
     SHOW = "show"  # show the job's task state (WAITING, SUBMITTED) to its caller
     PARK = "park"  # a task run ends without a result (the job goes on from its record)
     DONE = "done"  # a task run returns the job result
@@ -100,11 +100,13 @@ class Store(Effect):
 class Report(Effect):
     """Re-publish the task of `job_id` (same id, chain and callbacks) in `delay_s` seconds: it
     reports the job's end, or runs again; `sig`, its stored signature when the step has it at
-    hand (else it is read from the record)."""
+    hand (else it is read from the record). `ends`: the job has ended (it is owed to its
+    caller), so its report may run where the effect is carried out, with no message."""
 
     job_id: str
     delay_s: float = 0.0
     sig: dict[str, Any] | None = None
+    ends: bool = False
     kind: ClassVar[EffectKind] = EffectKind.REPORT
 
 

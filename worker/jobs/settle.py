@@ -84,7 +84,9 @@ def fail(
         return False, []
     log.warning("job %s failed: %s", rec.job_id, message)
     journal.ended(rt, rec, RecordState.FAILED, now)
-    fx: Effects = [Report(rec.job_id)] if resume_self else []  # before a hand-off's submit
+    fx: Effects = (
+        [Report(rec.job_id, ends=True)] if resume_self else []
+    )  # before a hand-off's submit
     if occupy_s > 0 and rec.account:
         fx += hand_on(rt, rec.account, refusals.unresolved(rt, rec, rec.account, occupy_s))
     else:
@@ -137,7 +139,9 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> tuple[bool, Effects]:
             return False, []
         _note_success(rt, rec, result, now - rec.submitted_at_ts, store)
         # Reported before its slot is passed on: the caller need not wait for the next submit.
-        fx: Effects = [] if store == Storing.HOLD else [Report(rec.job_id, sig=rec.sig or None)]
+        fx: Effects = (
+            [] if store == Storing.HOLD else [Report(rec.job_id, sig=rec.sig or None, ends=True)]
+        )
         if store:  # a held job's report waits for its copy; its slot does not
             fx.append(storing.hand_over(rec))
         return True, fx + _release(rt, rec)
