@@ -157,7 +157,7 @@ class CeleryDispatcher:
             hostname = self.hostname or self.app.mj_hostname or ""
             self._here = ReportHere(self.app, hostname, self.send_event)
         try:
-            return self._here.report(dict(sig))
+            return self._here.report(effect.job_id, dict(sig))
         except Exception:
             log.exception("job %s: its report failed here; publishing it", effect.job_id)
             return False

@@ -37,31 +37,37 @@ class ReportHere:
         self._tracers: dict[str, Tracer] = {}
         self._lock = threading.Lock()
 
-    def report(self, sig: dict[str, Any]) -> bool:
-        """Run the task of `sig` (a job's stored signature) here; False when it is no task of
-        this app (the caller publishes it instead)."""
+    def report(self, job_id: str, sig: dict[str, Any]) -> bool:
+        """Run the task of job `job_id` from `sig`, its stored signature, here; False when it
+        is no task of this app (the caller publishes it instead)."""
         task = self.app.tasks.get(sig.get("task"))
         if task is None:
             return False
-        args, kwargs, request = self.request(task, sig)
-        retval, info, runtime, shown = self._tracer(task)(request["id"], args, kwargs, request)
+        args, kwargs, request = self.request(task, job_id, sig)
+        retval, info, runtime, shown = self._tracer(task)(job_id, args, kwargs, request)
         # The events a worker's main process sends when a pool process returns (Ignore: none).
-        if info is None:
-            self.send_event("task-succeeded", uuid=request["id"], result=shown, runtime=runtime)
-        elif info.state == states.FAILURE:
-            self.send_event(
-                "task-failed",
-                uuid=request["id"],
-                exception=saferepr(get_pickled_exception(retval.exception)),
-                traceback=retval.traceback,
-            )
+        # The outcome is stored: an event that cannot go out is only logged.
+        try:
+            if info is None:
+                self.send_event("task-succeeded", uuid=job_id, result=shown, runtime=runtime)
+            elif info.state == states.FAILURE:
+                self.send_event(
+                    "task-failed",
+                    uuid=job_id,
+                    exception=saferepr(get_pickled_exception(retval.exception)),
+                    traceback=retval.traceback,
+                )
+        except Exception as exc:
+            log.warning("job %s: reported, but its task event was not sent (%s)", job_id, exc)
         return True
 
-    def request(self, task: Task, sig: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    def request(
+        self, task: Task, job_id: str, sig: dict[str, Any]
+    ) -> tuple[Any, Any, dict[str, Any]]:
         """The args, kwargs and request a worker would make of the message `sig` publishes:
         Celery's own message layout (`as_task_v2`), read back as a worker reads it."""
         opts = dict(sig.get("options") or {})
-        task_id = str(opts.get("task_id") or "")
+        task_id = str(opts.get("task_id") or job_id)
         stamped = opts.get("stamped_headers") or []
         limits = (opts.get("time_limit"), opts.get("soft_time_limit"))
         message = self.app.amqp.as_task_v2(
