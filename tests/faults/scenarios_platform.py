@@ -78,7 +78,8 @@ def redis_restart(workdir: Path) -> Row:
 def clock_skew(workdir: Path) -> Row:
     """All done, none paid twice, although the two nodes disagree on the time by 90 s; and the
     node ahead never loops on messages it takes for due too early (Celery fires countdowns by
-    the local clock): it takes at most a job's two messages (entry, report) per job."""
+    the local clock): it takes at most two messages per job (its entry, and its report when
+    that goes out as a message)."""
     started = time.monotonic()
     plan = Plan(keys=[KEY_A], fast_s=2.0, node_env={1: clock_offset_env(90)})
     with Harness(plan, workdir) as h:
