@@ -19,7 +19,7 @@ from worker.adapter.app import app
 from worker.adapter.dispatch import CeleryDispatcher
 from worker.devtools.embedded import RedisServer
 from worker.jobs.delivery import owed
-from worker.jobs.effects import Effect, Report
+from worker.jobs.effects import Effect, Report, Submit
 from worker.jobs.record import RecordState
 from worker.jobs.runtime import Runtime
 from worker.jobs.states import TaskState
@@ -131,3 +131,18 @@ def test_a_report_claimed_by_another_run_stores_nothing_here(rt: Runtime) -> Non
     assert app.AsyncResult(job_id).state == TaskState.PENDING  # the other run delivers it
     assert owed(rt, job_id)
     assert events == []
+
+
+def test_the_slot_a_job_gave_back_is_handed_on_before_its_report_runs(rt: Runtime) -> None:
+    # A report in place is a few round trips: the next waiter's submit must not wait for it.
+    job_id, sig = ended_job(rt, RecordState.SUCCESS, result=RESULT, finished_at_ts=1.0)
+    seen: list[str] = []
+
+    class Engine:
+        def carry(self, effect: Effect) -> None:
+            seen.append(app.AsyncResult(job_id).state)
+
+    dispatcher = CeleryDispatcher(app, rt, hostname="celery@report-here", engine=Engine())  # type: ignore[arg-type]
+    dispatcher.carry_out([Report(job_id, sig=sig, ends=True), Submit("acct", "next-job")])
+    assert seen == [TaskState.PENDING]  # handed on first
+    assert app.AsyncResult(job_id).state == TaskState.SUCCESS  # then reported

@@ -104,15 +104,26 @@ class CeleryDispatcher:
         self.carry_out(step())
 
     def carry_out(self, effects: Effects) -> None:
-        """Carry out `effects` in order; consecutive hints go out in one round trip."""
+        """Carry out `effects` in order; consecutive hints go out in one round trip.
+
+        Reports that run in place go last: one is a few round trips and Celery's tracer, and
+        the slot its job gave back (a `Submit` to the engine) must not wait behind it.
+        """
         asks: list[tuple[str, str]] = []
+        here: list[Report] = []
         for effect in effects:
             if effect.kind in ENGINE_KINDS and self.engine is None:
                 asks.append(self._ask(effect))
                 continue
+            if isinstance(effect, Report) and self._in_place(effect):
+                here.append(effect)
+                continue
             self._push(asks)
             self.CARRIES[effect.kind](self, effect)
         self._push(asks)
+        for report in here:
+            if not self._report_here(report):
+                self.resume(report.job_id, report.delay_s, sig=report.sig)
 
     def _ask(self, effect: Effect) -> tuple[str, str]:
         """The account and the hint asking its engine for one of its effects."""
@@ -141,10 +152,12 @@ class CeleryDispatcher:
         assert self.engine is not None  # only reached in the engine's process
         self.engine.carry(effect)
 
+    def _in_place(self, effect: Report) -> bool:
+        """Whether this report runs here: a job that ended, reported at once, in the engine's
+        process (elsewhere, and for a run after a pause, the task's message goes out)."""
+        return effect.ends and effect.delay_s <= 0 and self.engine is not None
+
     def _report(self, effect: Report) -> None:
-        here = effect.ends and effect.delay_s <= 0 and self.engine is not None
-        if here and self._report_here(effect):
-            return
         self.resume(effect.job_id, effect.delay_s, sig=effect.sig)
 
     def _report_here(self, effect: Report) -> bool:
