@@ -181,3 +181,23 @@ def test_dedicated_control_workers_run_the_engine_while_user_workers_take_jobs(
     control_log = s.nodes[1].log_path.read_text(errors="replace")
     assert "engine: not started" in user_log  # no engine on a node that takes no control work
     assert "engine: started for" in control_log and "took acct-" in control_log
+
+
+def test_a_job_revoked_while_ttapi_runs_it_ends_revoked_and_its_chain_stops(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # TTAPI cannot cancel: the job runs to its end and frees its slot, but its result is not
+    # delivered. Its report runs in the engine, which never sees a worker's revoked ids.
+    stack = make_stack(keys=[KEY_A], capacity=10, fast_s=4.0)
+    chain = signature("mj.imagine", kwargs={"prompt": "a revoked fox"}, app=stack.app) | signature(
+        "mj.action", kwargs={"action": "upsample2"}, app=stack.app
+    )
+    last = chain.apply_async()
+    first = last.parent
+    stack.wait_for(lambda: first.state == "SUBMITTED", 30)
+    first.revoke()
+    stack.wait_for(lambda: first.state == "REVOKED", 60)
+    assert last.state == "PENDING"  # the chain's next step was never sent
+    jobs = stack.sim.stats()["jobs"].values()
+    assert [j["action"] for j in jobs] == ["imagine"]
+    stack.wait_for(lambda: stack.holders(stack.labels[0]) == 0, 30)  # its slot freed

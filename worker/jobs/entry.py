@@ -38,6 +38,7 @@ from worker.jobs.submit import EXPIRED
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
+REVOKED_BY_CALLER = "revoked"  # the reason stored with a REVOKED outcome, as Celery's revoke()
 
 
 def advance(
@@ -103,7 +104,8 @@ def advance(
         with ReportClaim(rt, job_id, rt.timing.stall_s) as report:
             if not report.token:
                 return Park(), []
-            outcome = ended(rec)
+            # A revoke() that reached a worker after the submit: REVOKED, not its result.
+            outcome = Revoked(REVOKED_BY_CALLER) if rec.revoke_asked_at else ended(rec)
             return (outcome if report.still_ours() else Park()), []
     if not rec.sig:
         rt.records.update(job_id, sig=signature)

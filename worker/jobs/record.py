@@ -78,6 +78,7 @@ FLOAT_FIELDS = (
     "expires_at",
     "waiting_since",
     "storing_since",
+    "revoke_asked_at",
 )
 JSON_FIELDS = ("params", "result", "sig", "parent")
 # Fields stored under another name in the hash. `urgency` keeps its old name, `priority`, so a
@@ -136,6 +137,9 @@ class JobRecord:
     # Result storage (worker.jobs.storing): `hold` or `background` while its files are copied.
     storing: Storing = Storing.NONE
     storing_since: float = 0.0  # when its copy began (its end, on Redis's clock)
+    # When a worker received a revoke() of it after it was submitted: it runs to its end, and
+    # its report says REVOKED (a report in the engine never sees a worker's revoked ids).
+    revoke_asked_at: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

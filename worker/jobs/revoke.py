@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from worker.jobs import journal
-from worker.jobs.delivery import delivered
+from worker.jobs.delivery import delivered, owed
 from worker.jobs.effects import Effects
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
 from worker.jobs.records import JobRecord
@@ -40,18 +40,29 @@ def cancel(rt: Runtime, rec: JobRecord, reason: str) -> tuple[bool, Effects]:
 def cancel_parked(rt: Runtime, job_ids: list[str]) -> tuple[list[str], Effects]:
     """Cancel those of `job_ids` not yet submitted (a `revoke()` just arrived); returns them.
 
-    Submitted jobs are left alone: they run to their end, as after any revoke.
+    Submitted jobs run to their end, as after any revoke; the revoke is noted on their record
+    (`revoke_asked_at`), so that their report says REVOKED wherever it runs: a worker drops
+    the report's message by its revoked ids, but a report in the engine's process has none.
     """
     cancelled, fx = [], []
     for job_id in job_ids:
         rec = rt.records.load(job_id)
-        if rec is None or rec.state not in UNSENT:
+        if rec is None:
+            continue
+        if rec.state not in UNSENT:
+            if not rec.revoke_asked_at and owed_or_running(rt, rec):
+                rt.records.update(job_id, revoke_asked_at=rt.clock())
             continue
         done, more = cancel(rt, rec, "revoked")
         if done:
             cancelled.append(job_id)
             fx += more
     return cancelled, fx
+
+
+def owed_or_running(rt: Runtime, rec: JobRecord) -> bool:
+    """Whether the job's outcome is still to be reported: it runs, or it ended and is owed."""
+    return rec.state not in TERMINAL or owed(rt, rec.job_id)
 
 
 def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> tuple[bool, Effects]:
