@@ -21,6 +21,7 @@ from worker.devtools.embedded import RedisServer
 from worker.jobs.delivery import owed
 from worker.jobs.effects import Effect, Report, Submit
 from worker.jobs.record import RecordState
+from worker.jobs.revoke import cancel_parked
 from worker.jobs.runtime import Runtime
 from worker.jobs.states import TaskState
 
@@ -76,8 +77,9 @@ def ended_job(rt: Runtime, state: RecordState, **fields: Any) -> tuple[str, dict
     rt.records.create(
         job_id, RecordState.SUBMITTED, kind="imagine", params={"prompt": "x"}, sig=stored
     )
-    assert rt.records.move(job_id, RecordState.SUBMITTED, state, **fields)
-    assert owed(rt, job_id)
+    if state != RecordState.SUBMITTED:
+        assert rt.records.move(job_id, RecordState.SUBMITTED, state, **fields)
+        assert owed(rt, job_id)
     return job_id, stored
 
 
@@ -146,3 +148,48 @@ def test_the_slot_a_job_gave_back_is_handed_on_before_its_report_runs(rt: Runtim
     dispatcher.carry_out([Report(job_id, sig=sig, ends=True), Submit("acct", "next-job")])
     assert seen == [TaskState.PENDING]  # handed on first
     assert app.AsyncResult(job_id).state == TaskState.SUCCESS  # then reported
+
+
+def test_a_job_revoked_while_ttapi_ran_it_reports_revoked_not_its_result(rt: Runtime) -> None:
+    # revoke() of a submitted job: it runs to its end, but its result is not delivered. A
+    # worker used to drop the report's message (its revoked ids); a report in place never
+    # sees those, so the revoke is noted on the record when a worker receives it.
+    job_id, sig = ended_job(rt, RecordState.SUBMITTED)  # in flight
+    assert cancel_parked(rt, [job_id]) == ([], [])  # a worker received the revoke
+    ends = {"result": RESULT, "finished_at_ts": 2.0}
+    assert rt.records.move(job_id, RecordState.SUBMITTED, RecordState.SUCCESS, **ends)
+    events: list[tuple[str, dict[str, Any]]] = []
+    engine_dispatcher(rt, events).carry_out([Report(job_id, sig=sig, ends=True)])
+
+    assert app.AsyncResult(job_id).state == TaskState.REVOKED
+    assert not owed(rt, job_id)
+    assert sent_by(rt, job_id) == []  # no callback
+
+
+def test_an_effect_that_fails_does_not_hold_back_the_report(rt: Runtime) -> None:
+    job_id, sig = ended_job(rt, RecordState.SUCCESS, result=RESULT, finished_at_ts=1.0)
+
+    class Engine:
+        def carry(self, effect: Effect) -> None:
+            raise ConnectionError("the engine's timers are gone")
+
+    dispatcher = CeleryDispatcher(app, rt, hostname="celery@report-here", engine=Engine())  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        dispatcher.carry_out([Report(job_id, sig=sig, ends=True), Submit("acct", "next-job")])
+    assert app.AsyncResult(job_id).state == TaskState.SUCCESS  # reported all the same
+
+
+def test_the_engine_process_never_waits_on_what_it_publishes() -> None:
+    # Celery's pools set this flag: a publish then subscribes to nothing. Without it every
+    # chain step or callback a report in place sends subscribed the thread to its result.
+    from celery import _state
+
+    from worker.adapter.engine_process import run_tasks_here
+
+    before = _state.task_join_will_block()
+    try:
+        run_tasks_here(app)
+        assert _state.task_join_will_block()
+        assert _state.get_current_app() is app
+    finally:
+        _state._set_task_join_will_block(before)

@@ -111,19 +111,21 @@ class CeleryDispatcher:
         """
         asks: list[tuple[str, str]] = []
         here: list[Report] = []
-        for effect in effects:
-            if effect.kind in ENGINE_KINDS and self.engine is None:
-                asks.append(self._ask(effect))
-                continue
-            if isinstance(effect, Report) and self._in_place(effect):
-                here.append(effect)
-                continue
+        try:
+            for effect in effects:
+                if effect.kind in ENGINE_KINDS and self.engine is None:
+                    asks.append(self._ask(effect))
+                    continue
+                if isinstance(effect, Report) and self._in_place(effect):
+                    here.append(effect)
+                    continue
+                self._push(asks)
+                self.CARRIES[effect.kind](self, effect)
             self._push(asks)
-            self.CARRIES[effect.kind](self, effect)
-        self._push(asks)
-        for report in here:
-            if not self._report_here(report):
-                self.resume(report.job_id, report.delay_s, sig=report.sig)
+        finally:  # an effect that failed does not hold back the reports of jobs that ended
+            for report in here:
+                if not self._report_here(report):
+                    self.resume(report.job_id, report.delay_s, sig=report.sig)
 
     def _ask(self, effect: Effect) -> tuple[str, str]:
         """The account and the hint asking its engine for one of its effects."""

@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from worker.engine.node import Node
 
     configure_logging(app.mj_settings)
-    patches.for_publisher()  # the engine publishes reports and states, runs no task
+    patches.for_engine()  # it publishes, and runs the reports of the jobs it saw end
+    run_tasks_here(app)
     logging.getLogger().setLevel(logging.INFO)
     warm_up(app)
     node = Node(app.mj_settings, args.node)
@@ -75,6 +76,16 @@ def warm_up(app: Any) -> None:
     """
     app.backend  # noqa: B018  (the backend of this thread: the scan, done and cached)
     app.loader.import_default_modules()
+
+
+def run_tasks_here(app: Any) -> None:
+    """Set this process up as a worker's pool process is, for the task runs it does (the
+    reports in place): `app` is the current app, and a result it publishes is never waited
+    for here, so no publish subscribes to its result (Celery's pools set the same flag)."""
+    from celery._state import _set_task_join_will_block
+
+    app.set_current()
+    _set_task_join_will_block(True)
 
 
 def exit_code(node: Node) -> int:
