@@ -11,7 +11,7 @@ from tasks.jobs import JobTask
 from worker.adapter.app import app
 from worker.adapter.patches import revoke_command
 from worker.jobs.delivery import delivered
-from worker.jobs.revoke import cancel_parked, on_revoked
+from worker.jobs.revoke import REVOKED, cancel_parked, on_revoked
 
 
 @task_revoked.connect
@@ -50,7 +50,7 @@ def _cancel_parked(task_ids: list[str]) -> None:
     """
     cancelled, effects = cancel_parked(app.runtime, task_ids)
     for job_id in cancelled:
-        app.backend.mark_as_revoked(job_id, "revoked")
+        app.backend.mark_as_revoked(job_id, REVOKED)
         delivered(app.runtime, job_id)
     app.dispatcher.carry_out(effects)
 

@@ -83,9 +83,16 @@ def ended_job(rt: Runtime, state: RecordState, **fields: Any) -> tuple[str, dict
     return job_id, stored
 
 
-def engine_dispatcher(rt: Runtime, events: list[tuple[str, dict[str, Any]]]) -> CeleryDispatcher:
-    dispatcher = CeleryDispatcher(app, rt, hostname="celery@report-here", engine=NoEngine())  # type: ignore[arg-type]
-    dispatcher.send_event = lambda name, **fields: events.append((name, fields))  # type: ignore[method-assign]
+def engine_dispatcher(
+    rt: Runtime, events: list[tuple[str, dict[str, Any]]] | None = None, engine: Any = None
+) -> CeleryDispatcher:
+    """The dispatcher of an engine's process (`engine`: NoEngine), its task events kept in
+    `events` when given."""
+    dispatcher = CeleryDispatcher(
+        app, rt, hostname="celery@report-here", engine=engine or NoEngine()
+    )
+    if events is not None:
+        dispatcher.send_event = lambda name, **fields: events.append((name, fields))  # type: ignore[method-assign]
     return dispatcher
 
 
@@ -144,7 +151,7 @@ def test_the_slot_a_job_gave_back_is_handed_on_before_its_report_runs(rt: Runtim
         def carry(self, effect: Effect) -> None:
             seen.append(app.AsyncResult(job_id).state)
 
-    dispatcher = CeleryDispatcher(app, rt, hostname="celery@report-here", engine=Engine())  # type: ignore[arg-type]
+    dispatcher = engine_dispatcher(rt, engine=Engine())
     dispatcher.carry_out([Report(job_id, sig=sig, ends=True), Submit("acct", "next-job")])
     assert seen == [TaskState.PENDING]  # handed on first
     assert app.AsyncResult(job_id).state == TaskState.SUCCESS  # then reported
@@ -173,7 +180,7 @@ def test_an_effect_that_fails_does_not_hold_back_the_report(rt: Runtime) -> None
         def carry(self, effect: Effect) -> None:
             raise ConnectionError("the engine's timers are gone")
 
-    dispatcher = CeleryDispatcher(app, rt, hostname="celery@report-here", engine=Engine())  # type: ignore[arg-type]
+    dispatcher = engine_dispatcher(rt, engine=Engine())
     with pytest.raises(ConnectionError):
         dispatcher.carry_out([Report(job_id, sig=sig, ends=True), Submit("acct", "next-job")])
     assert app.AsyncResult(job_id).state == TaskState.SUCCESS  # reported all the same

@@ -125,7 +125,7 @@ class CeleryDispatcher:
         finally:  # an effect that failed does not hold back the reports of jobs that ended
             for report in here:
                 if not self._report_here(report):
-                    self.resume(report.job_id, report.delay_s, sig=report.sig)
+                    self._report(report)
 
     def _ask(self, effect: Effect) -> tuple[str, str]:
         """The account and the hint asking its engine for one of its effects."""
@@ -172,7 +172,7 @@ class CeleryDispatcher:
             hostname = self.hostname or self.app.mj_hostname or ""
             self._here = ReportHere(self.app, hostname, self.send_event)
         try:
-            return self._here.report(effect.job_id, dict(sig))
+            return self._here.report(effect.job_id, sig)
         except Exception:
             log.exception("job %s: its report failed here; publishing it", effect.job_id)
             return False

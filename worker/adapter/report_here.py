@@ -12,7 +12,6 @@ caller (`worker.jobs.delivery`), which the pump re-publishes.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,6 @@ class ReportHere:
     def __init__(self, app: Any, hostname: str, send_event: Callable[..., None]) -> None:
         self.app, self.hostname, self.send_event = app, hostname, send_event
         self._tracers: dict[str, Tracer] = {}
-        self._lock = threading.Lock()
 
     def report(self, job_id: str, sig: dict[str, Any]) -> bool:
         """Run the task of job `job_id` from `sig`, its stored signature, here; False when it
@@ -69,7 +67,6 @@ class ReportHere:
         opts = dict(sig.get("options") or {})
         task_id = str(opts.get("task_id") or job_id)
         stamped = opts.get("stamped_headers") or []
-        limits = (opts.get("time_limit"), opts.get("soft_time_limit"))
         message = self.app.amqp.as_task_v2(
             task_id,
             task.name,
@@ -82,8 +79,8 @@ class ReportHere:
             callbacks=maybe_list(opts.get("link")),
             errbacks=maybe_list(opts.get("link_error")),
             reply_to=opts.get("reply_to"),
-            time_limit=limits[0],
-            soft_time_limit=limits[1],
+            time_limit=opts.get("time_limit"),
+            soft_time_limit=opts.get("soft_time_limit"),
             root_id=opts.get("root_id"),
             parent_id=opts.get("parent_id"),
             shadow=opts.get("shadow"),
@@ -115,13 +112,11 @@ class ReportHere:
         return args, kwargs, request
 
     def _tracer(self, task: Task) -> Tracer:
+        """The task's tracer, built once (two threads racing build two; one is kept)."""
         tracer = self._tracers.get(task.name)
         if tracer is None:
-            with self._lock:
-                tracer = self._tracers.get(task.name)
-                if tracer is None:
-                    tracer = build_tracer(task.name, task, hostname=self.hostname, app=self.app)
-                    self._tracers[task.name] = tracer
+            built = build_tracer(task.name, task, hostname=self.hostname, app=self.app)
+            tracer = self._tracers.setdefault(task.name, built)
         return tracer
 
 

@@ -96,7 +96,7 @@ class EngineCore(EngineDispatch):
         except Exception:
             log.exception("engine: submit %s failed twice; the next scan repairs it", job_id)
             return []
-        return [Report(job_id, ends=True), *fx] if isinstance(outcome, Failed) else fx  # it reports
+        return [Report.end(job_id), *fx] if isinstance(outcome, Failed) else fx  # it reports
 
     def _poll(self, action: Action) -> Effects:
         known = self.polling.pop(action.arg, None)

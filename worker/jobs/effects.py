@@ -109,6 +109,12 @@ class Report(Effect):
     ends: bool = False
     kind: ClassVar[EffectKind] = EffectKind.REPORT
 
+    @classmethod
+    def end(cls, job_id: str, sig: dict[str, Any] | None = None) -> Report:
+        """The report of a job that ended (owed to its caller), with its stored signature
+        when the step has the record at hand."""
+        return cls(job_id, sig=sig or None, ends=True)
+
 
 @dataclass(frozen=True)
 class Show(Effect):

@@ -29,7 +29,7 @@ from worker.jobs.outcome import ended
 from worker.jobs.placement import account_for
 from worker.jobs.record import IN_FLIGHT, TERMINAL, RecordState
 from worker.jobs.records import JobRecord
-from worker.jobs.revoke import cancel
+from worker.jobs.revoke import REVOKED, cancel
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import hand_on
 from worker.jobs.spec import make_spec
@@ -38,7 +38,6 @@ from worker.jobs.submit import EXPIRED
 from worker.ttapi import errors
 
 log = logging.getLogger(__name__)
-REVOKED_BY_CALLER = "revoked"  # the reason stored with a REVOKED outcome, as Celery's revoke()
 
 
 def advance(
@@ -105,7 +104,7 @@ def advance(
             if not report.token:
                 return Park(), []
             # A revoke() that reached a worker after the submit: REVOKED, not its result.
-            outcome = Revoked(REVOKED_BY_CALLER) if rec.revoke_asked_at else ended(rec)
+            outcome = Revoked(REVOKED) if rec.revoke_asked_at else ended(rec)
             return (outcome if report.still_ours() else Park()), []
     if not rec.sig:
         rt.records.update(job_id, sig=signature)

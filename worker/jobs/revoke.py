@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from worker.jobs import journal
-from worker.jobs.delivery import delivered, owed
+from worker.jobs.delivery import delivered
 from worker.jobs.effects import Effects
 from worker.jobs.record import TERMINAL, UNSENT, RecordState
 from worker.jobs.records import JobRecord
@@ -17,6 +17,7 @@ from worker.jobs.runtime import Runtime
 from worker.jobs.settle import hand_on
 
 log = logging.getLogger(__name__)
+REVOKED = "revoked"  # the reason stored with a REVOKED outcome of revoke(), as Celery's own
 
 
 def cancel(rt: Runtime, rec: JobRecord, reason: str) -> tuple[bool, Effects]:
@@ -50,19 +51,14 @@ def cancel_parked(rt: Runtime, job_ids: list[str]) -> tuple[list[str], Effects]:
         if rec is None:
             continue
         if rec.state not in UNSENT:
-            if not rec.revoke_asked_at and owed_or_running(rt, rec):
+            if not rec.revoke_asked_at:
                 rt.records.update(job_id, revoke_asked_at=rt.clock())
             continue
-        done, more = cancel(rt, rec, "revoked")
+        done, more = cancel(rt, rec, REVOKED)
         if done:
             cancelled.append(job_id)
             fx += more
     return cancelled, fx
-
-
-def owed_or_running(rt: Runtime, rec: JobRecord) -> bool:
-    """Whether the job's outcome is still to be reported: it runs, or it ended and is owed."""
-    return rec.state not in TERMINAL or owed(rt, rec.job_id)
 
 
 def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> tuple[bool, Effects]:
@@ -76,7 +72,7 @@ def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> tuple[bool, Effect
     if rec is None:
         return False, []
     if rec.state in UNSENT:
-        done, fx = cancel(rt, rec, "expired" if expired else "revoked")
+        done, fx = cancel(rt, rec, "expired" if expired else REVOKED)
         if done:
             delivered(rt, job_id)  # Celery stored REVOKED already
         return False, fx

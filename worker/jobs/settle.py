@@ -84,9 +84,7 @@ def fail(
         return False, []
     log.warning("job %s failed: %s", rec.job_id, message)
     journal.ended(rt, rec, RecordState.FAILED, now)
-    fx: Effects = (
-        [Report(rec.job_id, ends=True)] if resume_self else []
-    )  # before a hand-off's submit
+    fx: Effects = [Report.end(rec.job_id, rec.sig)] if resume_self else []
     if occupy_s > 0 and rec.account:
         fx += hand_on(rt, rec.account, refusals.unresolved(rt, rec, rec.account, occupy_s))
     else:
@@ -138,10 +136,9 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> tuple[bool, Effects]:
         ):
             return False, []
         _note_success(rt, rec, result, now - rec.submitted_at_ts, store)
-        # Reported before its slot is passed on: the caller need not wait for the next submit.
-        fx: Effects = (
-            [] if store == Storing.HOLD else [Report(rec.job_id, sig=rec.sig or None, ends=True)]
-        )
+        # Its report (a message published before its slot is passed on; one run in the
+        # engine's process goes after it: `worker.adapter.dispatch`).
+        fx: Effects = [] if store == Storing.HOLD else [Report.end(rec.job_id, rec.sig)]
         if store:  # a held job's report waits for its copy; its slot does not
             fx.append(storing.hand_over(rec))
         return True, fx + _release(rt, rec)

@@ -110,9 +110,7 @@ def finish(
     if mode == Storing.HOLD:  # owed since its end: the pump waits a while before it re-publishes
         pipe.zadd(rt.keys.undelivered, {rec.job_id: now}, xx=True)
     pipe.execute()
-    return True, [
-        Report(rec.job_id, sig=rec.sig or None, ends=True)
-    ] if mode == Storing.HOLD else []
+    return True, [Report.end(rec.job_id, rec.sig)] if mode == Storing.HOLD else []
 
 
 def give_up(rt: Runtime, rec: JobRecord, error: str) -> tuple[bool, Effects]:

@@ -44,16 +44,14 @@ def take_over(rt: Runtime, label: str, job_id: str) -> Effects:
         return _give_back(rt, label, job_id, rec)
     if rec.expires_at and rt.clock() > rec.expires_at:
         revoked, fx = cancel(rt, rec, EXPIRED)
-        return (
-            [Report(job_id, ends=True), *fx] if revoked else fx
-        )  # owed already: it reports REVOKED
+        return [Report.end(job_id, rec.sig), *fx] if revoked else fx  # owed: reports REVOKED
     placed, fx = account_for(rt, rec)
     if placed == label:
         return fx + _send(rt, rec, label)
     if isinstance(placed, str):  # moved off an account out of rotation: wait in its line
         return fx + offers.enqueue(rt, rec, placed)[1]
     if isinstance(placed, Failed):  # failed here (a pinned account left rotation)
-        return [Report(job_id, ends=True), *fx]
+        return [Report.end(job_id, rec.sig), *fx]
     return fx
 
 
