@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
+from celery.app.task import get_actual_ignore_result
 from celery.exceptions import Ignore
 
 from worker.adapter.app import app, task_signature
@@ -43,7 +44,9 @@ class JobTask(Task):
     ) -> None:
         """Called after the result backend stored SUCCESS/FAILURE (not after `Ignore`)."""
         if status in (TaskState.SUCCESS, TaskState.FAILURE) and task_id:
-            delivered(app.runtime, task_id)
+            ignored = get_actual_ignore_result(self, self.request)
+            key = self.backend.get_key_for_task(task_id)
+            delivered(app.runtime, task_id, None if ignored else (key, status))
 
 
 #: Task arguments that say who asks and where the job runs; the others are the job's parameters.

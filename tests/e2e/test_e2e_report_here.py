@@ -142,6 +142,24 @@ def test_a_report_claimed_by_another_run_stores_nothing_here(rt: Runtime) -> Non
     assert events == []
 
 
+def test_an_outcome_stored_on_another_master_leaves_the_job_owed(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two masters for a moment during a failover: the backend's connection wrote the result to
+    # the one that lost (its writes dropped), the record's connection is on the one that won.
+    # Marked delivered here, the caller would wait forever; owed, the pump reports it again.
+    job_id, sig = ended_job(rt, RecordState.SUCCESS, result=RESULT, finished_at_ts=1.0)
+    monkeypatch.setattr(app.backend, "set", lambda *args, **kwargs: None)  # a lost write
+    engine_dispatcher(rt, []).carry_out([Report(job_id, sig=sig, ends=True)])
+    assert app.AsyncResult(job_id).state == TaskState.PENDING
+    assert owed(rt, job_id) and not rt.redis.exists(rt.keys.delivery(job_id))
+
+    monkeypatch.undo()  # the masters agree again: the next report delivers it
+    engine_dispatcher(rt, []).carry_out([Report(job_id, sig=sig, ends=True)])
+    assert app.AsyncResult(job_id).state == TaskState.SUCCESS
+    assert not owed(rt, job_id)
+
+
 def test_the_slot_a_job_gave_back_is_handed_on_before_its_report_runs(rt: Runtime) -> None:
     # A report in place is a few round trips: the next waiter's submit must not wait for it.
     job_id, sig = ended_job(rt, RecordState.SUCCESS, result=RESULT, finished_at_ts=1.0)

@@ -151,7 +151,7 @@ def test_a_task_hands_its_kind_the_jobs_parameters_and_who_asks_apart(
         return Done({"job_id": job_id}), []  # its outcome, and no effects to carry out
 
     monkeypatch.setattr(jobs, "entry", SimpleNamespace(run=run))
-    monkeypatch.setattr(jobs, "delivered", lambda rt, task_id: None)
+    monkeypatch.setattr(jobs, "delivered", lambda rt, task_id, stored=None: None)
     monkeypatch.setattr(app, "_runtime", object())
     monkeypatch.setattr(app, "_runtime_pid", os.getpid())
     result = getattr(tasks, task).apply(kwargs=kwargs, task_id="task-1")

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms), token.  1 when this run must deliver.
 _CLAIM = script("jobs/delivery/claim.lua")
+# KEYS: undelivered, claim, outcome.  ARGV: job_id, status.  1 when the outcome is stored here.
+_DELIVERED = script("jobs/delivery/delivered.lua")
 RENEWS_PER_CLAIM = 3  # a claim is renewed this many times per its life while its run works
 
 
@@ -58,17 +60,33 @@ def claim(rt: Runtime, job_id: str, ttl_s: float) -> str:
     return token if int(rt.redis.register_script(_CLAIM)(keys=keys, args=args)) else ""
 
 
-def delivered(rt: Runtime, job_id: str) -> None:
-    """The job's outcome is stored where its caller looks (Celery's result backend).
+def delivered(rt: Runtime, job_id: str, stored: tuple[str | bytes, str] | None = None) -> bool:
+    """The job's outcome is stored where its caller looks (Celery's result backend): it is
+    owed no more. False when `stored` (the outcome's key and its state) says otherwise.
 
-    With replicas wanted, the note waits for them too (the stored result and the callbacks
-    published before it are then on a replica as well): a failover right after a delivery
-    must not make the pump deliver it again.
+    `stored` is checked on the same Redis, in the same call: a store that went to another
+    master (two masters for a moment during a failover, a client still on the old one) would
+    otherwise be noted as delivered where it is not, and the caller would wait forever. Such a
+    job stays owed and the pump reports it again. With replicas wanted, the note waits for
+    them too (the stored result and the callbacks published before it are then on a replica as
+    well): a failover right after a delivery must not make the pump deliver it again.
     """
     pipe = rt.redis.pipeline(transaction=False)
-    pipe.zrem(rt.keys.undelivered, job_id)
-    pipe.delete(rt.keys.delivery(job_id))
+    if stored is None:
+        pipe.zrem(rt.keys.undelivered, job_id)
+        pipe.delete(rt.keys.delivery(job_id))
+    else:
+        keys = [rt.keys.undelivered, rt.keys.delivery(job_id), stored[0]]
+        rt.redis.register_script(_DELIVERED)(keys=keys, args=[job_id, stored[1]], client=pipe)
     acks = rt.durability.run(pipe)
+    if stored is not None and not int(acks.replies[0]):
+        log.warning(
+            "job %s: its %s is not stored on this Redis (written to another master?); it stays "
+            "owed and is reported again",
+            job_id,
+            stored[1],
+        )
+        return False
     if not acks.enough:
         log.warning(
             "job %s: delivered, but %s of %s replicas acknowledged it: a failover now would "
@@ -77,6 +95,7 @@ def delivered(rt: Runtime, job_id: str) -> None:
             acks.acked,
             acks.wanted,
         )
+    return True
 
 
 class ReportClaim:
