@@ -44,9 +44,20 @@ class JobTask(Task):
     ) -> None:
         """Called after the result backend stored SUCCESS/FAILURE (not after `Ignore`)."""
         if status in (TaskState.SUCCESS, TaskState.FAILURE) and task_id:
-            ignored = get_actual_ignore_result(self, self.request)
-            key = self.backend.get_key_for_task(task_id)
-            delivered(app.runtime, task_id, None if ignored else (key, status))
+            delivered(app.runtime, task_id, stored_at(self, self.request, status))
+
+
+def stored_at(task: Task, request: Any, status: str) -> bytes | None:
+    """Celery's result key of the job if Celery stores an outcome in `status` there (the
+    delivery note checks it: `worker.jobs.delivery.delivered`), else None (nothing stored:
+    an ignored result, an eager run)."""
+    if getattr(request, "is_eager", False):
+        return None
+    if get_actual_ignore_result(task, request) and not (
+        status != TaskState.SUCCESS and task.store_errors_even_if_ignored
+    ):
+        return None
+    return bytes(task.backend.get_key_for_task(request.id))
 
 
 #: Task arguments that say who asks and where the job runs; the others are the job's parameters.
@@ -79,7 +90,7 @@ def _run(task: Task, args: dict[str, Any]) -> dict[str, Any]:
         raise outcome.error
     if isinstance(outcome, Revoked):
         task.backend.mark_as_revoked(job_id, outcome.reason, request=task.request)
-        delivered(app.runtime, job_id)
+        delivered(app.runtime, job_id, task.backend.get_key_for_task(job_id))
     raise Ignore()
 
 

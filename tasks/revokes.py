@@ -7,11 +7,12 @@ from typing import Any
 
 from celery.signals import task_revoked, worker_init
 
-from tasks.jobs import JobTask
+from tasks.jobs import JobTask, stored_at
 from worker.adapter.app import app
 from worker.adapter.patches import revoke_command
 from worker.jobs.delivery import delivered
 from worker.jobs.revoke import REVOKED, cancel_parked, on_revoked
+from worker.jobs.states import TaskState
 
 
 @task_revoked.connect
@@ -31,7 +32,8 @@ def _on_revoked(
     if not isinstance(sender, JobTask) or request is None or not request.id or terminated:
         return
     job_id = str(request.id)
-    goes_on, effects = on_revoked(app.runtime, job_id, expired=expired)
+    stored = stored_at(sender, request, TaskState.REVOKED)  # as Celery's `store_errors`
+    goes_on, effects = on_revoked(app.runtime, job_id, expired=expired, outcome_key=stored)
     app.dispatcher.carry_out(effects)
     if goes_on:
         # Only its `expires` passed, and TTAPI already has the job: forget the revoke, so
@@ -51,7 +53,7 @@ def _cancel_parked(task_ids: list[str]) -> None:
     cancelled, effects = cancel_parked(app.runtime, task_ids)
     for job_id in cancelled:
         app.backend.mark_as_revoked(job_id, REVOKED)
-        delivered(app.runtime, job_id)
+        delivered(app.runtime, job_id, app.backend.get_key_for_task(job_id))
     app.dispatcher.carry_out(effects)
 
 

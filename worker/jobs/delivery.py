@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # KEYS: undelivered, claim.  ARGV: job_id, claim ttl (ms), token.  1 when this run must deliver.
 _CLAIM = script("jobs/delivery/claim.lua")
-# KEYS: undelivered, claim, outcome.  ARGV: job_id, status.  1 when the outcome is stored here.
+# KEYS: undelivered, claim, outcome.  ARGV: job_id.  1 when noted (the outcome is stored here).
 _DELIVERED = script("jobs/delivery/delivered.lua")
 RENEWS_PER_CLAIM = 3  # a claim is renewed this many times per its life while its run works
 
@@ -60,32 +60,29 @@ def claim(rt: Runtime, job_id: str, ttl_s: float) -> str:
     return token if int(rt.redis.register_script(_CLAIM)(keys=keys, args=args)) else ""
 
 
-def delivered(rt: Runtime, job_id: str, stored: tuple[str | bytes, str] | None = None) -> bool:
+def delivered(rt: Runtime, job_id: str, outcome_key: str | bytes | None = None) -> bool:
     """The job's outcome is stored where its caller looks (Celery's result backend): it is
-    owed no more. False when `stored` (the outcome's key and its state) says otherwise.
+    owed no more. False when `outcome_key` (Celery's result key of the job) says otherwise.
 
-    `stored` is checked on the same Redis, in the same call: a store that went to another
-    master (two masters for a moment during a failover, a client still on the old one) would
-    otherwise be noted as delivered where it is not, and the caller would wait forever. Such a
-    job stays owed and the pump reports it again. With replicas wanted, the note waits for
-    them too (the stored result and the callbacks published before it are then on a replica as
-    well): a failover right after a delivery must not make the pump deliver it again.
+    The key is read on the same Redis, in the same call: if it still shows the caller a state
+    in flight (WAITING, SUBMITTED), the store went to another master (two masters for a moment
+    during a failover, a client still on the old one), and noting the delivery here would
+    leave the caller waiting forever. Such a job stays owed and the pump reports it again.
+    With replicas wanted, the note waits for them too (the stored result and the callbacks
+    published before it are then on a replica as well): a failover right after a delivery
+    must not make the pump deliver it again.
     """
+    keys = [rt.keys.undelivered, rt.keys.delivery(job_id)]
     pipe = rt.redis.pipeline(transaction=False)
-    if stored is None:
-        pipe.zrem(rt.keys.undelivered, job_id)
-        pipe.delete(rt.keys.delivery(job_id))
+    if outcome_key is None:
+        pipe.zrem(keys[0], job_id)
+        pipe.delete(keys[1])
+    elif not rt.durability.needed(rt.redis):  # one call (a script in a pipeline costs two)
+        return _noted(job_id, rt.redis.register_script(_DELIVERED)([*keys, outcome_key], [job_id]))
     else:
-        keys = [rt.keys.undelivered, rt.keys.delivery(job_id), stored[0]]
-        rt.redis.register_script(_DELIVERED)(keys=keys, args=[job_id, stored[1]], client=pipe)
+        rt.redis.register_script(_DELIVERED)([*keys, outcome_key], [job_id], client=pipe)
     acks = rt.durability.run(pipe)
-    if stored is not None and not int(acks.replies[0]):
-        log.warning(
-            "job %s: its %s is not stored on this Redis (written to another master?); it stays "
-            "owed and is reported again",
-            job_id,
-            stored[1],
-        )
+    if outcome_key is not None and not _noted(job_id, acks.replies[0]):
         return False
     if not acks.enough:
         log.warning(
@@ -96,6 +93,18 @@ def delivered(rt: Runtime, job_id: str, stored: tuple[str | bytes, str] | None =
             acks.wanted,
         )
     return True
+
+
+def _noted(job_id: str, reply: object) -> bool:
+    """The delivery script's reply, with a warning when the job stays owed."""
+    if int(str(reply)):
+        return True
+    log.warning(
+        "job %s: this Redis shows its caller no outcome yet (it was stored on another master?); "
+        "it stays owed and is reported again",
+        job_id,
+    )
+    return False
 
 
 class ReportClaim:

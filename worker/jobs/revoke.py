@@ -61,8 +61,11 @@ def cancel_parked(rt: Runtime, job_ids: list[str]) -> tuple[list[str], Effects]:
     return cancelled, fx
 
 
-def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> tuple[bool, Effects]:
-    """Celery dropped a message of this job (and stored REVOKED); True if the job must go on.
+def on_revoked(
+    rt: Runtime, job_id: str, *, expired: bool, outcome_key: str | bytes | None = None
+) -> tuple[bool, Effects]:
+    """Celery dropped a message of this job (and stored REVOKED at `outcome_key`, which the
+    delivery note checks); True if the job must go on.
 
     A job not yet submitted is cancelled (its place goes to the next). One TTAPI has is never
     stopped (nothing can stop TTAPI): after `revoke()` it runs to its end and frees its slot;
@@ -74,11 +77,11 @@ def on_revoked(rt: Runtime, job_id: str, *, expired: bool) -> tuple[bool, Effect
     if rec.state in UNSENT:
         done, fx = cancel(rt, rec, "expired" if expired else REVOKED)
         if done:
-            delivered(rt, job_id)  # Celery stored REVOKED already
+            delivered(rt, job_id, outcome_key)  # Celery stored REVOKED already
         return False, fx
     if not expired:
         if rec.state in TERMINAL:
-            delivered(rt, job_id)  # the caller revoked it: REVOKED is its outcome
+            delivered(rt, job_id, outcome_key)  # the caller revoked it: REVOKED is its outcome
         return False, []
     # Only its `expires` passed while TTAPI has (or had) the job: its result is still owed and
     # goes out through the job's own report (Celery never overwrites a stored SUCCESS).
