@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from worker.adapter.app import app
+from worker.adapter.app import app, fix_callback_ids
 from worker.adapter.dispatch import CeleryDispatcher
 from worker.devtools.embedded import RedisServer
 from worker.jobs.delivery import owed
@@ -73,7 +73,7 @@ def ended_job(rt: Runtime, state: RecordState, **fields: Any) -> tuple[str, dict
         .on_error(app.signature("mj.seed"))
     )
     sig.link(app.signature("mj.action", kwargs={"action": "upsample1"}))
-    stored = json.loads(json.dumps(dict(sig)))
+    stored = fix_callback_ids(json.loads(json.dumps(dict(sig))), job_id)  # as task_signature
     rt.records.create(
         job_id, RecordState.SUBMITTED, kind="imagine", params={"prompt": "x"}, sig=stored
     )
@@ -159,6 +159,10 @@ def test_an_outcome_stored_on_another_master_leaves_the_job_owed(
     engine_dispatcher(rt, []).carry_out([Report(job_id, sig=sig, ends=True)])
     assert app.AsyncResult(job_id).state == TaskState.SUCCESS
     assert not owed(rt, job_id)
+    # Both reports sent the callback, under one task id: its own record makes it one job.
+    sent = sent_by(rt, job_id)
+    assert [m["headers"]["task"] for m in sent] == ["mj.action", "mj.action"]
+    assert len({m["headers"]["id"] for m in sent}) == 1
 
 
 def test_the_slot_a_job_gave_back_is_handed_on_before_its_report_runs(rt: Runtime) -> None:

@@ -8,6 +8,7 @@ since Redis redelivers any message unacked for longer), results kept ≥ 1 day.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -78,6 +79,8 @@ class MJCelery(Celery):
 
 
 INLINE_STUB = "(inline input: kept in the job record)"
+#: Namespace of a callback's fixed task id (uuid5 of its job's id and its place).
+CALLBACK_IDS = uuid.UUID("5d2b9c3e-8f0a-4c61-9a57-3f1e2b7d6c40")
 
 
 def redis_timeouts() -> dict[str, Any]:
@@ -92,7 +95,8 @@ def redis_timeouts() -> dict[str, Any]:
 
 
 def task_signature(task: Any) -> dict[str, Any]:
-    """The current request of `task` as a JSON-safe signature (id, chain, callbacks kept).
+    """The current request of `task` as a JSON-safe signature (id, chain, callbacks kept, each
+    callback with a fixed task id: `fix_callback_ids`).
 
     Inline images (data URIs) are left out: the job record keeps them, every re-publish of
     the task would carry them through the broker again, and a run that finds the record
@@ -102,7 +106,37 @@ def task_signature(task: Any) -> dict[str, Any]:
     kwargs = sig.get("kwargs")
     if isinstance(kwargs, dict):
         sig["kwargs"] = {k: _slim(v) for k, v in kwargs.items()}
+    return fix_callback_ids(sig, str(task.request.id))
+
+
+def fix_callback_ids(sig: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """`sig` (changed in place) with a task id on every link and errback that has none, derived
+    from the job's id and the callback's place, also inside a chain or group given as one.
+
+    A job's report may run again (the pump's, after a report killed after Celery stored it or a
+    result written to a master that then lost), and each sends the callbacks again: Celery would
+    give an id-less `mj.action` a new id each time, a second paid job. Every report is built
+    from the signature the record keeps, so fixed ids there make the callback's record dedupe.
+    """
+    options = sig.get("options")
+    if isinstance(options, dict):
+        for field in ("link", "link_error"):
+            for i, callback in enumerate(options.get(field) or []):
+                _fix_id(callback, f"{job_id}/{field}/{i}")
     return sig
+
+
+def _fix_id(callback: Any, place: str) -> None:
+    if not isinstance(callback, dict):
+        return
+    kind = callback.get("subtask_type")
+    if kind in ("chain", "group"):
+        for j, task in enumerate((callback.get("kwargs") or {}).get("tasks") or []):
+            _fix_id(task, f"{place}/{j}")
+    elif kind is None:  # a plain signature (a chord, or a kind not known here, is left alone)
+        options = callback.setdefault("options", {})
+        if isinstance(options, dict) and not options.get("task_id"):
+            options["task_id"] = str(uuid.uuid5(CALLBACK_IDS, place))
 
 
 def _slim(value: Any) -> Any:
