@@ -15,7 +15,8 @@ from celery import Task
 from celery.app.task import get_actual_ignore_result
 from celery.exceptions import Ignore
 
-from worker.adapter.app import app, task_signature
+from worker.adapter.app import app
+from worker.adapter.signatures import task_signature
 from worker.jobs import entry
 from worker.jobs.delivery import delivered
 from worker.jobs.outcome import Done, Failed, Revoked

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from worker.adapter.app import app, fix_callback_ids
+from worker.adapter.app import app
 from worker.adapter.dispatch import CeleryDispatcher
+from worker.adapter.signatures import fix_callback_ids
 from worker.devtools.embedded import RedisServer
 from worker.jobs.delivery import owed
 from worker.jobs.effects import Effect, Report, Submit

@@ -4,11 +4,13 @@ lost write or a report killed mid-way) cannot start a second paid job."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from celery import chord, group
 
-from worker.adapter.app import app, fix_callback_ids
+from worker.adapter.app import app
+from worker.adapter.signatures import fix_callback_ids, fix_request_callbacks
 
 
 def stored(sig: Any, job_id: str = "job-1") -> dict[str, Any]:
@@ -58,3 +60,35 @@ def test_a_callback_sent_from_the_stored_signature_carries_its_fixed_id() -> Non
     sig.link(app.signature("mj.action", kwargs={"action": "upsample1"}))
     callback = app.signature(stored(sig)["options"]["link"][0])
     assert callback.freeze().id == ids(stored(sig))[0]  # Celery keeps it when it sends it
+
+
+def test_a_chain_with_an_id_of_its_own_keeps_it_for_its_last_step() -> None:
+    sig = job()
+    sig.link((app.signature("mj.action") | app.signature("mj.action")).set(task_id="mine"))
+    steps = stored(sig)["options"]["link"][0]["kwargs"]["tasks"]
+    # Celery gives the chain's own id to its last step only if that step has none.
+    assert steps[0]["options"]["task_id"] and "task_id" not in steps[1]["options"]
+
+
+def test_a_group_callback_gets_a_fixed_group_id() -> None:
+    sig = job()
+    sig.link(group(app.signature("mj.describe"), app.signature("mj.seed")))
+    assert (
+        stored(sig)["options"]["link"][0]["options"]["task_id"]
+        == (stored(sig)["options"]["link"][0]["options"]["task_id"])
+    )
+    assert stored(sig)["options"]["link"][0]["options"]["task_id"]
+
+
+def test_a_run_of_the_callers_message_sends_its_callbacks_under_the_same_ids() -> None:
+    # A run that ends the job at once (a pinned account out of rotation) sends the callbacks of
+    # the caller's message; a later report sends the stored signature's: the same ids.
+    sig = job()
+    sig.link(app.signature("mj.action", kwargs={"action": "upsample1"}))
+    sig.on_error(app.signature("mj.seed"))
+    message = json.loads(json.dumps(dict(sig)))["options"]
+    request = SimpleNamespace(callbacks=message["link"], errbacks=message["link_error"])
+    fix_request_callbacks(request, "job-1")
+    assert [c["options"]["task_id"] for c in request.callbacks] == ids(stored(sig))
+    assert [c["options"]["task_id"] for c in request.errbacks] == ids(stored(sig), "link_error")
+    assert "task_id" not in message["link"][0]["options"]  # the message's own lists unchanged

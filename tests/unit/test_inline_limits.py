@@ -14,7 +14,7 @@ import pytest
 from tests.support.engine import FAST, KEY_A, account, build_engine
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
-from worker.adapter.app import INLINE_STUB, _slim
+from worker.adapter.signatures import INLINE_STUB, _slim
 from worker.devtools.simulator import Simulator
 
 LIMIT = 64 * 1024

@@ -8,7 +8,6 @@ since Redis redelivers any message unacked for longer), results kept ≥ 1 day.
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from celery.signals import (
     worker_ready,
 )
 from kombu import Queue
-from kombu.utils.json import dumps, loads
 
 from config.settings import ConfigError, Settings, load_settings
 from worker.adapter import patches
@@ -35,8 +33,6 @@ from worker.adapter.schedules import load_user_schedules
 from worker.jobs.runtime import Runtime, redis_client
 from worker.jobs.timing import Timing
 from worker.policy import (
-    INLINE_ARG_MAX_CHARS,
-    INLINE_DATA_URI_MAX_CHARS,
     REDIS_CONNECT_TIMEOUT_S,
     REDIS_HEALTH_CHECK_S,
     REDIS_SOCKET_TIMEOUT_S,
@@ -78,11 +74,6 @@ class MJCelery(Celery):
         return self._runtime
 
 
-INLINE_STUB = "(inline input: kept in the job record)"
-#: Namespace of a callback's fixed task id (uuid5 of its job's id and its place).
-CALLBACK_IDS = uuid.UUID("5d2b9c3e-8f0a-4c61-9a57-3f1e2b7d6c40")
-
-
 def redis_timeouts() -> dict[str, Any]:
     """The broker's socket options: a master gone without closing its sockets (a failover, a
     host lost) is left within seconds, and an idle consumer's connection is checked too."""
@@ -92,62 +83,6 @@ def redis_timeouts() -> dict[str, Any]:
         "socket_keepalive": True,
         "health_check_interval": REDIS_HEALTH_CHECK_S,
     }
-
-
-def task_signature(task: Any) -> dict[str, Any]:
-    """The current request of `task` as a JSON-safe signature (id, chain, callbacks kept, each
-    callback with a fixed task id: `fix_callback_ids`).
-
-    Inline images (data URIs) are left out: the job record keeps them, every re-publish of
-    the task would carry them through the broker again, and a run that finds the record
-    never reads them from its message.
-    """
-    sig = dict(loads(dumps(dict(task.signature_from_request()))))
-    kwargs = sig.get("kwargs")
-    if isinstance(kwargs, dict):
-        sig["kwargs"] = {k: _slim(v) for k, v in kwargs.items()}
-    return fix_callback_ids(sig, str(task.request.id))
-
-
-def fix_callback_ids(sig: dict[str, Any], job_id: str) -> dict[str, Any]:
-    """`sig` (changed in place) with a task id on every link and errback that has none, derived
-    from the job's id and the callback's place, also inside a chain or group given as one.
-
-    A job's report may run again (the pump's, after a report killed after Celery stored it or a
-    result written to a master that then lost), and each sends the callbacks again: Celery would
-    give an id-less `mj.action` a new id each time, a second paid job. Every report is built
-    from the signature the record keeps, so fixed ids there make the callback's record dedupe.
-    """
-    options = sig.get("options")
-    if isinstance(options, dict):
-        for field in ("link", "link_error"):
-            for i, callback in enumerate(options.get(field) or []):
-                _fix_id(callback, f"{job_id}/{field}/{i}")
-    return sig
-
-
-def _fix_id(callback: Any, place: str) -> None:
-    if not isinstance(callback, dict):
-        return
-    kind = callback.get("subtask_type")
-    if kind in ("chain", "group"):
-        for j, task in enumerate((callback.get("kwargs") or {}).get("tasks") or []):
-            _fix_id(task, f"{place}/{j}")
-    elif kind is None:  # a plain signature (a chord, or a kind not known here, is left alone)
-        options = callback.setdefault("options", {})
-        if isinstance(options, dict) and not options.get("task_id"):
-            options["task_id"] = str(uuid.uuid5(CALLBACK_IDS, place))
-
-
-def _slim(value: Any) -> Any:
-    if isinstance(value, str) and (
-        len(value) > INLINE_ARG_MAX_CHARS
-        or (value.startswith("data:") and len(value) > INLINE_DATA_URI_MAX_CHARS)
-    ):
-        return INLINE_STUB
-    if isinstance(value, list) and any(_slim(v) is INLINE_STUB for v in value):
-        return [_slim(v) for v in value]
-    return value
 
 
 def create_app(settings: Settings | None = None) -> MJCelery:
