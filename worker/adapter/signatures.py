@@ -51,9 +51,7 @@ def fix_callback_ids(sig: dict[str, Any], job_id: str) -> dict[str, Any]:
     """
     options = sig.get("options")
     if isinstance(options, dict):
-        for field in ("link", "link_error"):
-            for i, callback in enumerate(options.get(field) or []):
-                _fix_id(callback, f"{job_id}/{field}/{i}")
+        _fix_all(options, job_id)
     return sig
 
 
@@ -61,16 +59,20 @@ def fix_request_callbacks(request: Any, job_id: str) -> None:
     """The same fixed ids on the callbacks of a run's own message: a run of the caller's
     message that ends the job sends them from there, a later report from the stored
     signature (`signature_from_request` keeps the request's order, so the places match)."""
-    fixed = fix_callback_ids(
-        {
-            "options": {
-                "link": deepcopy(list(getattr(request, "callbacks", None) or [])),
-                "link_error": deepcopy(list(getattr(request, "errbacks", None) or [])),
-            }
-        },
-        job_id,
-    )["options"]
+    callbacks = getattr(request, "callbacks", None)
+    errbacks = getattr(request, "errbacks", None)
+    if not callbacks and not errbacks:  # most runs: nothing to copy
+        return
+    fixed = _fix_all({"link": deepcopy(callbacks), "link_error": deepcopy(errbacks)}, job_id)
     request.callbacks, request.errbacks = fixed["link"] or None, fixed["link_error"] or None
+
+
+def _fix_all(options: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """`options` (a signature's, changed in place) with every link and errback given its id."""
+    for field in ("link", "link_error"):
+        for i, callback in enumerate(options.get(field) or []):
+            _fix_id(callback, f"{job_id}/{field}/{i}")
+    return options
 
 
 def _fix_id(callback: Any, place: str) -> None:
