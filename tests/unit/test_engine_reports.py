@@ -14,6 +14,7 @@ import pytest
 from tests.support.engine import KEY_A, build_engine
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
+from worker.capacity.leases import Lease
 from worker.devtools.simulator import Simulator
 from worker.jobs import entry
 from worker.jobs.outcome import Done, Outcome, Park
@@ -67,9 +68,27 @@ def test_a_report_that_lost_its_claim_meanwhile_returns_nothing(
     report, real = ended_job(eng), entry.ended
 
     def stalled(rec: Any) -> Outcome:  # stopped past its claim: another run took it over
+        time.sleep(CLAIM_S)  # past the share of its life a claim is taken for granted
         key = eng.rt.keys.delivery(rec.job_id)
         eng.rt.redis.set(key, "another run's token", px=60_000)
         return real(rec)
 
     monkeypatch.setattr(entry, "ended", stalled)
     assert isinstance(report(), Park)  # the other run delivers it; this one must not
+
+
+def test_a_report_moments_after_its_claim_asks_redis_nothing_more(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim taken a tenth of its life ago or less is surely still the run's: the fence
+    before it returns costs no round trip (a report in the engine takes milliseconds)."""
+    eng.with_runtime(timing=replace(eng.rt.timing, stall_s=60.0))
+    report, real, renewals = ended_job(eng), Lease.renew, []
+
+    def renew(lease: Lease, token: str, ttl_s: float) -> bool:
+        renewals.append(lease.key)
+        return real(lease, token, ttl_s)
+
+    monkeypatch.setattr(Lease, "renew", renew)
+    assert isinstance(report(), Done)
+    assert renewals == []
