@@ -228,6 +228,8 @@ class InlineEngine:
         elif isinstance(effect, Report):
             self.dispatcher.resume(effect.job_id, effect.delay_s, sig=effect.sig)
         elif isinstance(effect, Show):
+            if effect.note is not None and not self.rt.records.note(effect.job_id, effect.note):
+                return  # a stale step's progress: as the dispatcher's script, nothing shows
             self.dispatcher.publish_state(effect.job_id, effect.state, effect.meta)
         else:
             raise ValueError(f"not an effect to carry out here: {effect!r}")

@@ -1,6 +1,7 @@
 """The script that shows WAITING / SUBMITTED in the result backend (`publish_state`): it writes
 and publishes, unless the stored state is a final one, or SUBMITTED for a WAITING; on a real
-Redis and on fakeredis, and on a Redis without SET ... GET (before 6.2)."""
+Redis and on fakeredis, and on a Redis without SET ... GET (before 6.2). With a job's progress
+note, the record takes the progress in the same call, and a stale step's shows nothing."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import redis
 
 from worker.adapter.dispatch import _PUBLISH_STATE
 from worker.devtools.embedded import RedisServer
+from worker.jobs.records import progress_note
 
 KEY = "celery-task-meta-job1"
+RECORD = "mj:job:job1"
 TTL = 600
 
 # The same script where SET ... GET is refused as an older Redis refuses it (a syntax error).
@@ -36,7 +39,7 @@ def setup(request: pytest.FixtureRequest) -> Iterator[tuple[redis.Redis, str]]:
     try:
         yield client, (_OLD_REDIS if request.param == "real-before-6.2" else _PUBLISH_STATE)
     finally:
-        client.delete(KEY)
+        client.delete(KEY, RECORD)
 
 
 def _show(client: redis.Redis, text: str, value: str, ttl: int = TTL) -> int:
@@ -99,3 +102,45 @@ def test_the_older_redis_variant_really_takes_the_other_path(redis_server: Redis
     with pytest.raises(redis.ResponseError):  # what SET ... GET meets on Redis before 6.2
         client.execute_command("SET", KEY, "x", "NOSUCHOPTION")
     assert client.get(KEY) is None
+
+
+def _show_noted(client: redis.Redis, text: str, seq: int, progress: int) -> int:
+    note = progress_note(seq, progress, prev_progress=10, last_progress_at=123.5)
+    args = [_meta("SUBMITTED", progress), TTL, note.seq, note.progress, *note.fields]
+    return int(client.register_script(text)(keys=[KEY, RECORD], args=args))
+
+
+def test_a_progress_note_lands_on_the_record_with_its_state(
+    setup: tuple[redis.Redis, str],
+) -> None:
+    client, text = setup
+    client.hset(RECORD, mapping={"state": "SUBMITTED", "poll_seq": "3", "progress": "10"})
+    assert _show_noted(client, text, seq=3, progress=40) == 1
+    assert client.hmget(RECORD, "progress", "prev_progress", "last_progress_at", "poll_seq") == [
+        "40",
+        "10",
+        "123.5",
+        "3",
+    ]
+    assert client.get(KEY) == _meta("SUBMITTED", 40)
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        ({"state": "SUBMITTED", "poll_seq": "4", "progress": "10"}, "another poll step"),
+        ({"state": "SUBMITTED", "poll_seq": "3", "progress": "60"}, "a higher progress"),
+        ({"state": "SUCCESS", "poll_seq": "3", "progress": "10"}, "the job ended"),
+        ({}, "no record"),
+    ],
+)
+def test_a_stale_progress_note_writes_and_shows_nothing(
+    setup: tuple[redis.Redis, str], stored: dict[str, str], why: str
+) -> None:
+    client, text = setup
+    if stored:
+        client.hset(RECORD, mapping=stored)
+    client.set(KEY, _meta("SUBMITTED", 20), ex=TTL)
+    assert _show_noted(client, text, seq=3, progress=40) == 0, why
+    assert client.hgetall(RECORD) == stored
+    assert client.get(KEY) == _meta("SUBMITTED", 20)

@@ -27,6 +27,7 @@ from worker.devtools.embedded import free_port
 from worker.jobs.effects import Effects, Fill, PollAt, Report, Show, Submit
 from worker.jobs.reconcile import schedule_poll
 from worker.jobs.record import RecordState
+from worker.jobs.records import RecordStore
 from worker.jobs.runtime import Runtime
 from worker.jobs.submit import hook_url
 from worker.webhook.receiver import create_wsgi_app
@@ -37,9 +38,11 @@ BANNED = "[Banned prompt detected] the prompt contains a banned word"
 
 
 class RecordingDispatcher:
-    """Records the effects the receiver's steps return, instead of carrying them out."""
+    """Records the effects the receiver's steps return, instead of carrying them out; a
+    state's progress note lands on the record as the real dispatcher's script lands it."""
 
     def __init__(self) -> None:
+        self.records: RecordStore | None = None  # the runtime's, once it is built
         self.resumed: list[str] = []
         self.submits: list[str] = []
         self.polls: list[tuple[str, int, float]] = []
@@ -57,7 +60,9 @@ class RecordingDispatcher:
             elif isinstance(effect, Fill):
                 self.fills.append((effect.label, effect.delay_s))
             elif isinstance(effect, Show):
-                self.states.append((effect.job_id, effect.state, effect.meta))
+                note, records = effect.note, self.records
+                if note is None or (records is not None and records.note(effect.job_id, note)):
+                    self.states.append((effect.job_id, effect.state, effect.meta))
 
 
 class Answer:
@@ -89,7 +94,9 @@ def build_runtime(dispatcher: RecordingDispatcher, **overrides: Any) -> Runtime:
 
 @pytest.fixture
 def rt(dispatcher: RecordingDispatcher) -> Runtime:
-    return build_runtime(dispatcher)
+    built = build_runtime(dispatcher)
+    dispatcher.records = built.records
+    return built
 
 
 @pytest.fixture

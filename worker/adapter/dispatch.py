@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from worker.adapter.report_here import ReportHere
 from worker.jobs import hints
-from worker.jobs.effects import ENGINE_KINDS, Effect, EffectKind, Effects, PollAt, Report, Show
+from worker.jobs.effects import (
+    ENGINE_KINDS,
+    Effect,
+    EffectKind,
+    Effects,
+    PollAt,
+    ProgressNote,
+    Report,
+    Show,
+)
 from worker.lua import script
 from worker.text import text
 
@@ -41,7 +50,9 @@ log = logging.getLogger(__name__)
 # Redis backend does) unless the stored state is already a final one (or SUBMITTED, for a
 # WAITING). It writes and reads in one SET ... GET (Redis 6.2+; before, GET then SET): a state
 # that must stay is put back in the same breath, expiring `ttl` from now.
-_PUBLISH_STATE = script("adapter/dispatch/publish_state.lua")
+# With a second key, the job's record, and ARGV[3...] a progress note (`RecordStore.note_call`):
+# the note lands first, and the state shows only if it did.
+_PUBLISH_STATE = script("jobs/records/note_fn.lua", "adapter/dispatch/publish_state.lua")
 
 
 class AdapterApp(Protocol):
@@ -178,7 +189,9 @@ class CeleryDispatcher:
             return False
 
     def _show(self, effect: Show) -> None:
-        self.publish_state(effect.job_id, effect.state, effect.meta, event=effect.event)
+        self.publish_state(
+            effect.job_id, effect.state, effect.meta, event=effect.event, note=effect.note
+        )
 
     def _outcome(self, effect: Effect) -> None:
         raise TypeError(f"{effect!r} ends a task run: its task carries it out (tasks.jobs)")
@@ -220,12 +233,20 @@ class CeleryDispatcher:
         )
 
     def publish_state(
-        self, job_id: str, state: str, meta: dict[str, Any], *, event: bool = True
+        self,
+        job_id: str,
+        state: str,
+        meta: dict[str, Any],
+        *,
+        event: bool = True,
+        note: ProgressNote | None = None,
     ) -> None:
         """Store a custom state where the caller's AsyncResult looks, unless the task ended.
 
         One script checks and writes, so a late progress update can never hide the SUCCESS,
         FAILURE or REVOKED that Celery already stored (a caller waiting on it would hang).
+        With `note`, the same script first writes the job's progress to its record, and shows
+        nothing if the record refused it (a stale poll step).
         """
         backend = self.app.backend
         key = backend.get_key_for_task(job_id)
@@ -247,8 +268,12 @@ class CeleryDispatcher:
         )
         if self._publish is None:
             self._publish = self.rt.redis.register_script(_PUBLISH_STATE)
-        key_text = text(key)
-        if not int(self._publish(keys=[key_text], args=[value, ttl])):
+        keys: list[str] = [text(key)]
+        args: list[str | int] = [value, ttl]
+        if note is not None:
+            more_keys, more_args = self.rt.records.note_call(job_id, note)
+            keys, args = keys + more_keys, args + more_args
+        if not int(self._publish(keys=keys, args=args)):
             return
         if event:  # Flower reads events, not the result backend: `task-waiting` shows WAITING
             self.send_event(f"task-{state.lower()}", uuid=job_id, **meta)

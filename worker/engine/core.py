@@ -49,8 +49,8 @@ class EngineCore(EngineDispatch):
         self.scheduler = scheduler
         self.storer = storer
         self.owned: set[str] = set()
-        # The record of each job being polled, as its last step left it (a step that changes
-        # nothing then reads nothing); a poll that finds it stale reads the record again.
+        # The record of each job being polled, as its last step (a submit or a poll) left it:
+        # the next poll reads nothing first; one that finds it stale reads the record again.
         self.polling: dict[str, JobRecord] = {}
 
     # -- what comes in ----------------------------------------------------------------------
@@ -100,13 +100,17 @@ class EngineCore(EngineDispatch):
 
     def _poll(self, action: Action) -> Effects:
         known = self.polling.pop(action.arg, None)
-        kept, fx = completion.poll(self.rt, action.arg, action.seq, known)
-        if kept is not None:
-            self.polling[action.arg] = kept
-        return fx
+        return self._keep(completion.poll(self.rt, action.arg, action.seq, known))
 
     def _submit(self, action: Action) -> Effects:
-        return take_over(self.rt, action.label, action.arg)
+        return self._keep(take_over(self.rt, action.label, action.arg))
+
+    def _keep(self, fx: Effects) -> Effects:
+        """Keep the record a step left for the poll it asks for (`PollAt.known`)."""
+        for effect in fx:
+            if isinstance(effect, PollAt) and effect.known is not None:
+                self.polling[effect.job_id] = effect.known
+        return fx
 
     def _fill(self, action: Action) -> Effects:
         if action.arg not in self.owned:

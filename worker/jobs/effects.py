@@ -18,13 +18,14 @@ carries one out through a table keyed by that kind, never by a string.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from worker.ttapi import errors
 
 if TYPE_CHECKING:
+    from worker.jobs.record import JobRecord
     from worker.jobs.states import TaskState
 
 
@@ -68,12 +69,14 @@ class Submit(Effect):
 @dataclass(frozen=True)
 class PollAt(Effect):
     """Fetch `job_id` (of `account`) at poll step `seq`, in `delay_s` seconds; `seq` drops
-    stale duplicates."""
+    stale duplicates. `known`: the record as the step that asks left it, which the engine
+    keeps for that poll (it then reads nothing first; a poll that finds it stale reads)."""
 
     job_id: str
     seq: int
     delay_s: float
     account: str
+    known: JobRecord | None = field(default=None, compare=False, repr=False)
     kind: ClassVar[EffectKind] = EffectKind.POLL
 
 
@@ -117,14 +120,28 @@ class Report(Effect):
 
 
 @dataclass(frozen=True)
+class ProgressNote:
+    """A job's new progress for its record, carried with the state that shows it: `fields`
+    (name/value pairs as the record stores them) land only while the record is SUBMITTED at
+    poll step `seq` with a progress below `progress`, and the state shows only if they did
+    (`worker.jobs.records.progress_note`)."""
+
+    seq: int
+    progress: int
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Show(Effect):
     """Show the task of `job_id` as `state` with `meta` to its caller (the result backend);
-    with `event`, to monitors such as Flower too."""
+    with `event`, to monitors such as Flower too. With `note`, the job's record takes its
+    progress in the same call, and nothing shows if it does not (a stale step)."""
 
     job_id: str
     state: TaskState
     meta: dict[str, Any]
     event: bool = True
+    note: ProgressNote | None = None
     kind: ClassVar[EffectKind] = EffectKind.SHOW
 
 

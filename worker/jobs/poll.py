@@ -8,13 +8,14 @@ once.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from worker.capacity import metrics
 from worker.jobs.effects import Effects, PollAt
 from worker.jobs.reconcile import reconcile
 from worker.jobs.record import RecordState
-from worker.jobs.records import JobRecord
+from worker.jobs.records import JobRecord, progress_note
 from worker.jobs.runtime import Runtime
 from worker.jobs.settle import fail, settle
 from worker.jobs.states import show_submitted
@@ -27,27 +28,25 @@ from worker.ttapi import errors
 log = logging.getLogger(__name__)
 
 
-def poll(
-    rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None
-) -> tuple[JobRecord | None, Effects]:
+def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> Effects:
     """One poll step of job `job_id`: fetch it, then settle it or schedule the next step.
 
-    `known` is the record as the previous step of this job left it (the engine keeps it, so
-    a step that changes nothing costs no Redis read); the record as this step leaves it is
-    returned while the job stays submitted, else None.
+    `known` is the record as the previous step of this job left it (the engine keeps it from
+    that step's `PollAt`, so a step that changes nothing costs no Redis read); the next
+    `PollAt` carries the record as this step leaves it.
     """
     rec = known if known is not None and known.poll_seq == seq else rt.records.load(job_id)
     if rec is None or rec.poll_seq != seq:
-        return None, []  # stale duplicate, or a revived chain has taken over
+        return []  # stale duplicate, or a revived chain has taken over
     if rec.state not in (RecordState.SUBMITTED, RecordState.AMBIGUOUS):
-        return None, []
+        return []
     if not rt.pool.configured(rec.account):
         if rt.pool.removed(rec.account):
-            return None, orphan(rt, rec)[1]
+            return orphan(rt, rec)[1]
         # a key a newer node has: one of those nodes polls it next time
-        return None, _next(rt, rec, seq, errors_in_row=rec.fetch_errors)
+        return _next(rt, rec, seq, errors_in_row=rec.fetch_errors)
     if rec.state == RecordState.AMBIGUOUS:
-        return None, reconcile(rt, rec)
+        return reconcile(rt, rec)
     # Every ending below is a compare-and-set on this very step of this very TTAPI job.
     this_step = {"ttapi_job_id": rec.ttapi_job_id, "poll_seq": seq}
     try:
@@ -64,17 +63,17 @@ def poll(
                 resume_self=True,
                 expect=this_step,
             )
-            return None, fx
+            return fx
         fetch_errors = rec.fetch_errors + 1
-        return None, _next(rt, rec, seq, errors_in_row=fetch_errors, unknown_fetches=unknown)
+        return _next(rt, rec, seq, errors_in_row=fetch_errors, unknown_fetches=unknown)
     except errors.TTAPIError as exc:  # 429, 5xx, timeouts, resets, odd bodies: never fatal
         if exc.status_code:
             metrics.count(rt.redis, rec.account, exc.status_code, keys=rt.keys)
         if _past_deadline(rt, rec):  # ...until the job's deadline: it ends, its place stays
-            return None, _time_out(rt, rec, this_step, f"and TTAPI could not be asked ({exc})")
+            return _time_out(rt, rec, this_step, f"and TTAPI could not be asked ({exc})")
         log.info("job %s: fetch failed (%s); backing off", job_id, exc)
         at_least = rt.timing.retry_after(getattr(exc, "retry_after", None))
-        return None, _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1, at_least=at_least)
+        return _next(rt, rec, seq, errors_in_row=rec.fetch_errors + 1, at_least=at_least)
     if info.finished:
         settled, fx = settle(rt, rec, info)
         if not settled:
@@ -82,33 +81,45 @@ def poll(
             # e.g. TTAPI named another job
             if fresh is not None and fresh.state == RecordState.SUBMITTED:
                 fx = _next(rt, fresh, seq)
-        return None, fx
+        return fx
     now = rt.clock()
     if _past_deadline(rt, rec):
-        return None, _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
+        return _time_out(rt, rec, this_step, f"and TTAPI still reports it {info.status}")
     moved = info.progress != rec.progress
-    if not moved and not (rec.fetch_errors or rec.unknown_fetches):
-        # Nothing to write: the same step polls again later (the engine holds the schedule;
-        # only a duplicate of this very step could run twice, and it would change nothing).
+    changes = _progressed(rec, info.progress, now) if moved else {}
+    if not (rec.fetch_errors or rec.unknown_fetches):
+        # The same step polls again later (the engine holds the schedule; only a duplicate of
+        # this very step could run twice): nothing to write, or the new progress, which rides
+        # with the state that shows it (one call; a stale step's lands nowhere).
         gap = poll_gap(rt.timing, rt.durations, rec, now)
-        return rec, [PollAt(rec.job_id, seq, gap, rec.account)]
-    changes: dict[str, Any] = {"unknown_fetches": 0, "last_poll_at": now}
-    if moved:
-        prev_at = rec.last_progress_at if rec.progress else 0.0
-        changes.update(
-            progress=info.progress,
-            prev_progress=rec.progress,
-            prev_progress_at=prev_at,
-            last_progress_at=now,
-        )
-        rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
-        rec.progress, rec.last_progress_at = info.progress, now
+        fx = [PollAt(rec.job_id, seq, gap, rec.account, known=rec)]
+        if not moved:
+            return fx
+        note = progress_note(seq, **changes)
+        return [*fx, show_submitted(rec, note=note)]
+    changes.update(unknown_fetches=0, last_poll_at=now)
     fx = _next(rt, rec, seq, **changes)
     if not fx:
-        return None, []
+        return []
     rec.poll_seq, rec.unknown_fetches, rec.last_poll_at = seq + 1, 0, now
     rec.fetch_errors = 0
-    return rec, ([*fx, show_submitted(rec)] if moved else fx)
+    kept = [replace(f, known=rec) if isinstance(f, PollAt) else f for f in fx]
+    return [*kept, show_submitted(rec)] if moved else kept
+
+
+def _progressed(rec: JobRecord, progress: int, now: float) -> dict[str, Any]:
+    """Move `rec` to `progress`, seen `now`: the fields that change (the previous progress and
+    when each came: `worker.jobs.timing` predicts the end from them)."""
+    prev_at = rec.last_progress_at if rec.progress else 0.0
+    changes: dict[str, Any] = {
+        "progress": progress,
+        "prev_progress": rec.progress,
+        "prev_progress_at": prev_at,
+        "last_progress_at": now,
+    }
+    rec.prev_progress, rec.prev_progress_at = rec.progress, prev_at
+    rec.progress, rec.last_progress_at = progress, now
+    return changes
 
 
 def _past_deadline(rt: Runtime, rec: JobRecord) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from config.settings import default
+from worker.jobs.effects import ProgressNote
 from worker.jobs.record import TERMINAL, JobRecord, RecordState, encode
 from worker.keys import KEYS, Keys
 from worker.lua import script
@@ -35,6 +36,9 @@ _CAS = script("jobs/records/cas_fn.lua", "jobs/records/cas.lua")
 # record's), then compare-and-sets. Returns {1 moved | 0 not as expected | -1 no record |
 # -2 claimed by another record, the callback's TTAPI job when read ('' otherwise)}.
 _SUBMITTED = script("jobs/records/cas_fn.lua", "jobs/records/submitted.lua")
+
+# KEYS: record. ARGV: poll step, progress, field pairs. 1 when noted (see note_fn.lua).
+_NOTE = script("jobs/records/note_fn.lua", "jobs/records/note.lua")
 
 # KEYS: record, active index. ARGV: ttl, initial state, first look at (score), field pairs.
 # Returns {} when it created the record, else the record as stored.
@@ -74,6 +78,7 @@ class RecordStore:
         self._cas = client.register_script(_CAS)
         self._create = client.register_script(_CREATE)
         self._submitted = client.register_script(_SUBMITTED)
+        self._note = client.register_script(_NOTE)
 
     def key(self, job_id: str) -> str:
         """Redis key of one job's record."""
@@ -148,6 +153,17 @@ class RecordStore:
     def _cas_keys(self, job_id: str) -> list[str]:
         """The keys every compare-and-set script takes first: record, active, undelivered."""
         return [self.key(job_id), self.active, self.keys.undelivered]
+
+    def note_call(self, job_id: str, note: ProgressNote) -> tuple[list[str], list[str | int]]:
+        """The keys and args of a progress note, for a script that composes `note_fn.lua`
+        (the adapter's visible state does, so both are one call)."""
+        return [self.key(job_id)], [note.seq, note.progress, *note.fields]
+
+    def note(self, job_id: str, note: ProgressNote) -> bool:
+        """Apply a progress note alone (where no result backend shows the state); True when
+        it landed."""
+        keys, args = self.note_call(job_id, note)
+        return int(self._note(keys=keys, args=args)) == 1
 
     def move_claimed(
         self,
@@ -231,6 +247,13 @@ def _wanted(expect: Mapping[str, Any]) -> str:
             for k, v in expect.items()
         }
     )
+
+
+def progress_note(seq: int, progress: int, **fields: Any) -> ProgressNote:
+    """The note of a job's new `progress` at poll step `seq`, with the other `fields` that
+    move with it (the previous progress and when each came), encoded as the record stores
+    them."""
+    return ProgressNote(seq, progress, tuple(_flat({"progress": progress, **fields})))
 
 
 def _flat(changes: Mapping[str, Any]) -> list[str]:

@@ -16,7 +16,7 @@ from worker.capacity import metrics
 from worker.jobs import journal, offers, refusals, storing
 from worker.jobs.effects import Effects, Report, Submit
 from worker.jobs.record import RecordState, Storing
-from worker.jobs.records import JobRecord
+from worker.jobs.records import JobRecord, progress_note
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import job_result, remember
 from worker.jobs.states import show_submitted
@@ -172,25 +172,20 @@ def settle(rt: Runtime, rec: JobRecord, info: JobInfo) -> tuple[bool, Effects]:
 
 
 def record_progress(rt: Runtime, rec: JobRecord, progress: int) -> Effects:
-    """A callback's progress of a job still in progress: kept when higher (the compare-and-set
-    ignores late or stale ones), and shown."""
+    """A callback's progress of a job still in progress: kept when higher, and shown; the
+    record takes it with the state that shows it, in one call, which ignores a late or stale
+    one (`ProgressNote`)."""
     if rec.state != RecordState.SUBMITTED or progress <= rec.progress:
         return []
-    if not rt.records.cas(
-        rec.job_id,
-        {
-            "state": RecordState.SUBMITTED,
-            "ttapi_job_id": rec.ttapi_job_id,
-            "progress": rec.progress,
-        },
-        progress=progress,
+    note = progress_note(
+        rec.poll_seq,
+        progress,
         prev_progress=rec.progress,
         prev_progress_at=rec.last_progress_at if rec.progress else 0.0,
         last_progress_at=rt.clock(),
-    ):
-        return []
+    )
     rec.progress = progress
-    return [show_submitted(rec)]
+    return [show_submitted(rec, note=note)]
 
 
 __all__ = ["fail", "hand_on", "is_transient", "record_progress", "settle"]

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from worker.capacity.lanes import base_of
-from worker.jobs.effects import Show
+from worker.jobs.effects import ProgressNote, Show
 from worker.jobs.records import JobRecord
 from worker.jobs.runtime import Runtime
 from worker.jobs.spec import iso
@@ -53,7 +53,9 @@ def show_waiting(
     return Show(rec.job_id, TaskState.WAITING, meta)
 
 
-def show_submitted(rec: JobRecord, *, first: bool = False) -> Show:
+def show_submitted(
+    rec: JobRecord, *, first: bool = False, note: ProgressNote | None = None
+) -> Show:
     """SUBMITTED: `account`, `ttapi_job_id`, `progress` (0-100), `submitted_at`. The `first`
     showing is a task event too (Flower shows the state); later ones only update progress."""
     meta: dict[str, Any] = {
@@ -64,4 +66,4 @@ def show_submitted(rec: JobRecord, *, first: bool = False) -> Show:
         "tenant": rec.tenant,
         "priority": rec.priority,
     }
-    return Show(rec.job_id, TaskState.SUBMITTED, meta, event=first)
+    return Show(rec.job_id, TaskState.SUBMITTED, meta, event=first, note=note)

@@ -195,7 +195,7 @@ def _submitted(
         fx = hand_on(rt, label, rt.guard.fill(label))
     journal.submitted(running, label, ttapi_job_id)
     shown = show_submitted(running, first=True)
-    return [*fx, shown, PollAt(running.job_id, running.poll_seq, gap, label)]
+    return [*fx, shown, PollAt(running.job_id, running.poll_seq, gap, label, known=running)]
 
 
 def _taken(rt: Runtime, rec: JobRecord, ttapi_job_id: str) -> Effects:

@@ -11,6 +11,10 @@ local function set(call, ...)
   return call('SET', KEYS[1], ARGV[1], ...)
 end
 
+-- With the job's record as a second key, its progress note first (note_fn.lua): nothing shows
+-- when the record refused it (a stale poll step).
+if #KEYS > 1 and note(KEYS[2], ARGV[3], ARGV[4], {unpack(ARGV, 5)}) == 0 then return 0 end
+
 -- Write and read the state before in one command (SET ... GET, Redis 6.2+); one that must stay
 -- is put back at once (the script is atomic: nobody sees the swap), with the expiry just set.
 local cur = set(redis.pcall, 'GET')

@@ -1,0 +1,1 @@
+return note(KEYS[1], ARGV[1], ARGV[2], {unpack(ARGV, 3)})
