@@ -116,12 +116,12 @@ def test_a_late_answer_of_the_first_attempt_never_takes_the_record_of_the_second
     assert rt.redis.get(rt.keys.claim(first_ttapi)) == job
 
 
-def test_an_accepted_submit_is_recorded_in_two_round_trips(
+def test_an_accepted_submit_is_recorded_in_one_round_trip(
     eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # From TTAPI's answer to the first poll's timer: the claim, the clock skew, the SUBMITTED
-    # compare-and-set and the callback read are one script call, the guard's `accepted` one
-    # more (each a round trip the hand-off waits for, and CPU the engine spends per job).
+    # compare-and-set, the callback read and the guard's `accepted` are one script call (a
+    # round trip the hand-off waits for, and CPU the engine spends per job).
     rt, sends, answered = eng.rt, [], [False]
     eng.imagine("a warm-up prompt")  # scripts loaded: no NOSCRIPT retry in the count below
     connection_class = rt.redis.connection_pool.connection_class
@@ -157,7 +157,7 @@ def test_an_accepted_submit_is_recorded_in_two_round_trips(
     assert rec is not None and rec.ttapi_job_id and rec.hook_token
     assert rt.redis.get(rt.keys.claim(rec.ttapi_job_id)) == job
     assert rt.redis.get(rt.keys.skew(LABEL_A)) is not None
-    assert len(sends) == 2
+    assert len(sends) == 1
 
 
 @pytest.mark.parametrize("callback_first", [True, False])

@@ -7,6 +7,7 @@ from typing import Any
 import fakeredis
 import pytest
 
+from worker.capacity.guard import SlotGuard
 from worker.jobs.record import TERMINAL, JobRecord, RecordState
 from worker.jobs.records import ClaimNote, RecordStore
 
@@ -281,3 +282,29 @@ def test_a_claimed_move_goes_from_a_named_state_and_never_to_an_ended_one(
         store.move_claimed("j1", {"state": "SUBMITTING"}, note, read_hooked=False, state="SUCCESS")
     with pytest.raises(ValueError):
         store.move_claimed("j1", {"sent_at": 1.0}, note, read_hooked=False, state="SUBMITTED")
+
+
+@pytest.mark.parametrize("probe", [True, False], ids=["the-probe", "not-the-probe"])
+def test_a_claimed_move_tells_the_guard_ttapi_accepted_it_in_the_same_call(
+    r: fakeredis.FakeRedis, store: RecordStore, probe: bool
+) -> None:
+    """The submit's answer: the record's move, the TTAPI job's claim and the guard's
+    `accepted` are one script call (`SlotGuard.accepted` is not called after it)."""
+    guard = SlotGuard(r, default_cap=10)
+    occ, refusals = keys = guard.accepted_keys("acct")
+    r.hset(occ, mapping={"cap": 3, "probe": "j1" if probe else "other"})
+    r.set(refusals, 2)
+    store.create("j1", state=RecordState.SUBMITTING, sent_at=1.0)
+    note = ClaimNote("mj:claim:t1", 60, "mj:{acct}:skew")
+    moved, hooked, was_probe = store.move_claimed(
+        "j1", {"state": "SUBMITTING"}, note, read_hooked=False, accepted=keys, state="SUBMITTED"
+    )
+    assert (moved, hooked, was_probe) == (1, "", probe)
+    assert r.get(refusals) is None  # the 429 streak ended
+    assert r.hget(occ, "cap") == ("4" if probe else "3")  # a probe that got through: one more
+    # A move that does not happen tells the guard nothing.
+    r.set(refusals, 1)
+    assert store.move_claimed(
+        "j1", {"state": "SUBMITTING"}, note, read_hooked=False, accepted=keys, state="SUBMITTED"
+    ) == (0, "", False)
+    assert r.get(refusals) == "1"

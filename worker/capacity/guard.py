@@ -184,8 +184,12 @@ class SlotGuard(GuardOccupancy, GuardReads):
         the probe above the effective cap, raise that cap by one. True if it was the probe
         (the caller then fills the account: the next probe may go at once)."""
         check_job(job_id)
-        keys = [self.keys(label)[5], self._keys.refusals(label)]
-        return bool(int(self._accepted(keys=keys, args=[job_id])))
+        return bool(int(self._accepted(keys=self.accepted_keys(label), args=[job_id])))
+
+    def accepted_keys(self, label: str) -> list[str]:
+        """The keys `accepted` works on (occupancy, refusals), for a script that runs it with
+        its own work in one call (`RecordStore.move_claimed`)."""
+        return [self.keys(label)[5], self._keys.refusals(label)]
 
     def hold(self, label: str, job_id: str, seconds: float) -> bool:
         """Set the job's live lease to end `seconds` from now (e.g. until an unknown job's end)."""

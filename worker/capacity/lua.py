@@ -49,7 +49,10 @@ RENEW = script(_PRELUDE, "capacity/guard/renew.lua")
 # KEYS: occ, refusals.  ARGV: job_id.  TTAPI accepted the job: a 429 streak ends, and if the job
 # was the probe above the effective cap, the cap rises by one and the next probe may go at once.
 # Returns 1 when it was the probe.
-ACCEPTED = script(_PRELUDE, "capacity/guard/accepted.lua")
+# `ACCEPTED_FN` names its parts, for a script that runs it beside its own work (the record's
+# move on the submit's answer: `worker.jobs.records`).
+ACCEPTED_FN = (_PRELUDE, "capacity/guard/accepted_fn.lua")
+ACCEPTED = script(*ACCEPTED_FN, "capacity/guard/accepted.lua")
 
 # Scripts that hand places out reply {spare, n, n labels, woken ids...}: spare (1/0) when the
 # account has a place left and another account's line holds a job it may take (`STEAL`); the

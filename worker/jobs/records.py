@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from config.settings import default
+from worker.capacity.lua import ACCEPTED_FN
 from worker.jobs.effects import ProgressNote
 from worker.jobs.record import TERMINAL, JobRecord, RecordState, encode
 from worker.keys import KEYS, Keys
@@ -30,12 +31,14 @@ from worker.text import text
 # job id, field pairs.
 _CAS = script("jobs/records/cas_fn.lua", "jobs/records/cas.lua")
 
-# KEYS: record, active index, undelivered, the TTAPI job's claim, the account's clock skew.
-# ARGV: expected values (JSON), job id, claim ttl, skew ('': none learned), skew ttl, '1' to
-# read the callback's TTAPI job, field pairs. Claims the TTAPI job (or finds it already the
-# record's), then compare-and-sets. Returns {1 moved | 0 not as expected | -1 no record |
-# -2 claimed by another record, the callback's TTAPI job when read ('' otherwise)}.
-_SUBMITTED = script("jobs/records/cas_fn.lua", "jobs/records/submitted.lua")
+# KEYS: record, active index, undelivered, the TTAPI job's claim, the account's clock skew, and
+# optionally the guard's keys of `accepted` (occupancy, refusals). ARGV: expected values
+# (JSON), job id, claim ttl, skew ('': none learned), skew ttl, '1' to read the callback's
+# TTAPI job, field pairs. Claims the TTAPI job (or finds it already the record's), then
+# compare-and-sets, then (moved, with the guard's keys) tells the guard TTAPI accepted it.
+# Returns {1 moved | 0 not as expected | -1 no record | -2 claimed by another record, the
+# callback's TTAPI job when read ('' otherwise), 1 when the job was the account's probe}.
+_SUBMITTED = script(*ACCEPTED_FN, "jobs/records/cas_fn.lua", "jobs/records/submitted.lua")
 
 # KEYS: record. ARGV: poll step, progress, field pairs. 1 when noted (see note_fn.lua).
 _NOTE = script("jobs/records/note_fn.lua", "jobs/records/note.lua")
@@ -172,12 +175,15 @@ class RecordStore:
         claim: ClaimNote,
         *,
         read_hooked: bool,
+        accepted: list[str] | None = None,
         **changes: Any,
-    ) -> tuple[int, str]:
+    ) -> tuple[int, str, bool]:
         """Claim a TTAPI job for the record and compare-and-set it, in one script call (the
         submit's answer: `worker.jobs.submit`). Returns (1 moved, 0 not as expected, -1 no
-        record, -2 the TTAPI job is another record's; then nothing moved) and, with
-        `read_hooked`, the TTAPI job a callback named meanwhile ("" if none)."""
+        record, -2 the TTAPI job is another record's; then nothing moved), with
+        `read_hooked` the TTAPI job a callback named meanwhile ("" if none), and with
+        `accepted` (`SlotGuard.accepted_keys`) whether the job, once moved, was the account's
+        probe (the guard learned TTAPI accepted it, as `SlotGuard.accepted`)."""
         if changes.get("state") in TERMINAL or "state" not in expect:
             # The script never notes an ending as owed (`cas` does), and moves only from a
             # state the caller names.
@@ -185,9 +191,9 @@ class RecordStore:
         skew, skew_ttl = claim.skew or ("", 0)
         hooked_too = int(read_hooked)
         head: list[str | int] = [_wanted(expect), job_id, claim.ttl_s, skew, skew_ttl, hooked_too]
-        keys = [*self._cas_keys(job_id), claim.key, claim.skew_key]
-        status, hooked = self._submitted(keys=keys, args=[*head, *_flat(changes)])
-        return int(status), text(hooked)
+        keys = [*self._cas_keys(job_id), claim.key, claim.skew_key, *(accepted or [])]
+        status, hooked, probe = self._submitted(keys=keys, args=[*head, *_flat(changes)])
+        return int(status), text(hooked), bool(int(probe))
 
     def move(
         self,

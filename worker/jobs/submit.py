@@ -179,8 +179,14 @@ def _submitted(
     # history), it keeps it, finished or not: this record looks for the look-alike's job
     # instead, as if its own answer was lost. One TTAPI job, one record, ever.
     hooks = rt.timing.hook_poll_s is not None
-    moved, hooked = rt.records.move_claimed(
-        rec.job_id, this_attempt, claim, read_hooked=hooks, state=RecordState.SUBMITTED, **started
+    moved, hooked, probe = rt.records.move_claimed(
+        rec.job_id,
+        this_attempt,
+        claim,
+        read_hooked=hooks,
+        accepted=rt.guard.accepted_keys(label),
+        state=RecordState.SUBMITTED,
+        **started,
     )
     if moved == CLAIMED_BY_ANOTHER:
         return _taken(rt, rec, ttapi_job_id)
@@ -191,7 +197,7 @@ def _submitted(
         gap = rt.timing.bounds.min_s  # its callback came during the submit: fetch it now
     # No lease renewal: the slot was granted just before the POST.
     fx: Effects = []
-    if rt.guard.accepted(label, rec.job_id):  # a probe got through: one more may follow now
+    if probe:  # a probe got through (the guard learned it in the move): one more may follow now
         fx = hand_on(rt, label, rt.guard.fill(label))
     journal.submitted(running, label, ttapi_job_id)
     shown = show_submitted(running, first=True)

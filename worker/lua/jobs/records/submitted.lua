@@ -7,4 +7,6 @@ local hooked = ''
 if moved == 1 and ARGV[6] == '1' then
   hooked = redis.call('HGET', KEYS[1], 'hooked_job_id') or ''
 end
-return {moved, hooked}
+local probe = 0
+if moved == 1 and #KEYS > 5 then probe = accepted(KEYS[6], KEYS[7], ARGV[2]) end
+return {moved, hooked, probe}
