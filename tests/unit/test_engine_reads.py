@@ -4,18 +4,21 @@ new progress makes no compare-and-set: the progress rides with the state that sh
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from tests.support.engine import KEY_A, build_engine
+from tests.support.engine import KEY_A, LABEL_A, build_engine
 from tests.support.inline import InlineEngine
 from tests.support.simulators import SimFactory
-from worker.engine.actions import ActionKind
+from tests.unit.test_webhook import call, callback
+from worker.engine.actions import Action, ActionKind
 from worker.engine.core import EngineCore
 from worker.jobs.record import RecordState
 from worker.jobs.records import RecordStore
+from worker.webhook.receiver import create_wsgi_app
 
 
 @pytest.fixture
@@ -68,6 +71,9 @@ def test_progress_rides_with_its_state_and_the_poll_step_stays(
         if rec is not None and rec.state == RecordState.SUBMITTED and rec.progress:
             seen.append(rec.progress)
             assert rec.poll_seq == 1  # the submit's step: progress moved it not
+            # ...but the poll that saw it is noted, and when the next is due (the pump's sweep
+            # takes a record whose next poll is long overdue for a lost chain).
+            assert rec.last_poll_at == rec.last_progress_at < rec.next_poll_at
         return rec is not None and rec.state == RecordState.SUCCESS
 
     assert eng.run_until(progressed, 10)
@@ -76,3 +82,26 @@ def test_progress_rides_with_its_state_and_the_poll_step_stays(
     assert set(seen) <= shown  # what the record said, its caller saw
     # No compare-and-set carried progress, but the ending's (which also moves the step).
     assert [c["state"] for c in moves if "progress" in c] == [RecordState.SUCCESS]
+
+
+def test_with_callbacks_on_the_safety_poll_reads_the_record_first(
+    make_sim: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With callbacks ending jobs, the first poll is a safety poll a while later: it reads the
+    record, and a job a callback ended meanwhile costs no TTAPI fetch."""
+    sim = make_sim(keys=[KEY_A], capacity=10, fast_s=0.3)
+    eng = build_engine(sim, capacity=3, fast_s=0.3, mj_hook_base_url="http://127.0.0.1:9")
+    rt, client = eng.rt, eng.rt.pool.client(LABEL_A)
+    job = eng.imagine("a cat whose callback comes first")
+    rec = rt.records.load(job)
+    assert rec is not None and rec.state == RecordState.SUBMITTED
+    deadline = time.monotonic() + 5
+    while client.fetch(rec.ttapi_job_id).status != "SUCCESS" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app = create_wsgi_app(rt, eng.carry)
+    assert call(app, "POST", f"/hook/{rec.hook_token}", callback(rec.ttapi_job_id)).code == 200
+    assert eng.state(job) == RecordState.SUCCESS
+    fetches: list[str] = []
+    monkeypatch.setattr(client, "fetch", lambda *a, **k: fetches.append(a[0]))
+    assert eng.core.perform(Action(ActionKind.POLL, job, rec.poll_seq)) == []
+    assert fetches == []

@@ -9,7 +9,7 @@ import pytest
 
 from worker.capacity.guard import SlotGuard
 from worker.jobs.record import TERMINAL, JobRecord, RecordState
-from worker.jobs.records import ClaimNote, RecordStore
+from worker.jobs.records import CLAIMED_BY_ANOTHER, ClaimNote, RecordStore
 
 NOW = 1_700_000_000.0
 
@@ -308,3 +308,24 @@ def test_a_claimed_move_tells_the_guard_ttapi_accepted_it_in_the_same_call(
         "j1", {"state": "SUBMITTING"}, note, read_hooked=False, accepted=keys, state="SUBMITTED"
     ) == (0, "", False)
     assert r.get(refusals) == "1"
+
+
+def test_a_claimed_move_onto_another_record_s_ttapi_job_moves_nothing(
+    r: fakeredis.FakeRedis, store: RecordStore
+) -> None:
+    guard = SlotGuard(r, default_cap=10)
+    r.set(guard.accepted_keys("acct")[1], 2)
+    store.create("j1", state=RecordState.SUBMITTING, sent_at=1.0)
+    note = ClaimNote("mj:claim:t1", 60, "mj:{acct}:skew")
+    r.set(note.key, "the-look-alike")
+    answer = store.move_claimed(
+        "j1",
+        {"state": "SUBMITTING"},
+        note,
+        read_hooked=False,
+        accepted=guard.accepted_keys("acct"),
+        state="SUBMITTED",
+    )
+    assert answer == (CLAIMED_BY_ANOTHER, "", False)
+    assert state_of(store, "j1") == RecordState.SUBMITTING
+    assert r.get(guard.accepted_keys("acct")[1]) == "2"

@@ -66,7 +66,7 @@ def _round(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> Effec
             fx += more
             if what:
                 done[what] += 1
-    fx += _sweep(rt, now, stall, done)
+    fx += _sweep(rt, now, stall, done, owned)
     if rt.settings.mj_storage_url or rt.redis.zcard(rt.keys.storing):
         done["storing"], more = storing.revive(rt, now, stall)
         fx += more
@@ -104,11 +104,13 @@ def _hint_engines(rt: Runtime, labels: list[str]) -> tuple[set[str], Effects]:
     return owned, fx
 
 
-def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> Effects:
+def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int], owned: set[str]) -> Effects:
     """Find jobs by their records, not through the guard: one that lost its message and its
     guard entry (a kill between two steps), one in flight whose poll chain and slot are gone
     (an engine restarted after its lease on the slot lapsed), or one whose account's key was
-    removed."""
+    removed. The poll chains of the accounts an engine holds (`owned`) are that engine's: its
+    scans give every job in flight a poll, and a poll that sees nothing new writes nothing, so
+    a long job's record looks overdue while its chain is alive."""
     due = rt.records.due(now - rt.timing.sweep_s)
     rt.records.look_again(due, now)  # each open record is looked at once per sweep period
     recs = rt.records.peek(due, SWEEP_FIELDS)
@@ -137,7 +139,8 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> Effec
     places = dict(zip([r.job_id for r in found if r.account], placed, strict=True))
     for rec in found:
         if rec.state in IN_FLIGHT:
-            fx += _in_flight(rt, rec, places.get(rec.job_id) is not None, now, done)
+            seated = places.get(rec.job_id) is not None
+            fx += _in_flight(rt, rec, seated, now, done, revive=rec.account not in owned)
         elif places.get(rec.job_id) is None:
             log.warning(
                 "job %s: %s with no message and no place in the guard; resuming it",
@@ -149,12 +152,15 @@ def _sweep(rt: Runtime, now: float, stall: float, done: dict[str, int]) -> Effec
     return fx
 
 
-def _in_flight(rt: Runtime, rec: JobRecord, placed: bool, now: float, d: dict[str, int]) -> Effects:
-    """A job TTAPI may run: counted against the cap again if its slot is gone, and its poll
-    (or its lost submit) revived when overdue, as for a holder."""
+def _in_flight(
+    rt: Runtime, rec: JobRecord, placed: bool, now: float, d: dict[str, int], *, revive: bool
+) -> Effects:
+    """A job TTAPI may run: counted against the cap again if its slot is gone, and its lost
+    submit reconciled and (with `revive`: no engine holds its account) its overdue poll
+    revived, as for a holder."""
     if not placed and rt.guard.seat(rec.account, rec.job_id, now, line=line_of(rt, rec)):
         log.warning("job %s: %s with no slot in the guard; counted again", rec.job_id, rec.state)
-    what, fx = look_at_holder(rt, rec.account, rec.job_id, rec, 0, now)
+    what, fx = look_at_holder(rt, rec.account, rec.job_id, rec, 0, now, revive=revive)
     if what:
         d[what] += 1
     return fx

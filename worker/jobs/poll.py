@@ -95,7 +95,10 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
         fx = [PollAt(rec.job_id, seq, gap, rec.account, known=rec)]
         if not moved:
             return fx
-        note = progress_note(seq, **changes)
+        # With it, when this poll came and the next is due: the pump takes a job whose next
+        # poll is long overdue for a lost chain (`worker.jobs.holders`), and `mjw show` says it.
+        rec.last_poll_at, rec.next_poll_at = now, now + gap
+        note = progress_note(seq, **changes, last_poll_at=now, next_poll_at=now + gap)
         return [*fx, show_submitted(rec, note=note)]
     changes.update(unknown_fetches=0, last_poll_at=now)
     fx = _next(rt, rec, seq, **changes)
