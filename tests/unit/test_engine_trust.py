@@ -496,6 +496,21 @@ def test_every_key_the_engine_writes_lives_under_the_configured_prefix(sim: Simu
     assert written and all(k.startswith("blue:") for k in written), sorted(written)
 
 
+def _submitted_overdue(rt: Runtime, job_id: str, overdue_s: float) -> None:
+    """A job submitted on account A, holding its slot, whose next poll was due `overdue_s`
+    ago (step 1)."""
+    rt.records.create(job_id, kind="imagine", params={"prompt": "x"}, account=LABEL_A)
+    assert rt.guard.acquire(LABEL_A, job_id).granted
+    assert rt.records.move(
+        job_id,
+        RecordState.NEW,
+        RecordState.SUBMITTED,
+        ttapi_job_id=f"tt-{job_id}",
+        poll_seq=1,
+        next_poll_at=rt.clock() - overdue_s,
+    )
+
+
 def test_a_long_job_on_an_account_an_engine_holds_is_left_to_that_engine(
     eng: InlineEngine,
 ) -> None:
@@ -503,16 +518,7 @@ def test_a_long_job_on_an_account_an_engine_holds_is_left_to_that_engine(
     its engine polls it: the pump's sweep must not start a second poll chain beside it."""
     rt = eng.rt
     assert rt.redis.get(rt.keys.owner(LABEL_A)) is not None  # the engine holds the account
-    rt.records.create("long", kind="imagine", params={"prompt": "x"}, account=LABEL_A)
-    assert rt.guard.acquire(LABEL_A, "long").granted
-    assert rt.records.move(
-        "long",
-        RecordState.NEW,
-        RecordState.SUBMITTED,
-        ttapi_job_id="tt-long",
-        poll_seq=1,
-        next_poll_at=rt.clock() - 600,
-    )
+    _submitted_overdue(rt, "long", 600)
     rt.records.look_again(["long"], rt.clock() - 3600)  # its record is due for the sweep
     assert eng.pump()["revived"] == 0
     rec = rt.records.load("long")
@@ -522,16 +528,6 @@ def test_a_long_job_on_an_account_an_engine_holds_is_left_to_that_engine(
 def test_a_slow_poll_is_revived_once_not_at_every_pump_round(eng: InlineEngine) -> None:
     rt = eng.rt
     rt.redis.delete(rt.keys.owner(LABEL_A))  # no engine holds it: the pump looks after it
-    rt.records.create("slow", kind="imagine", params={"prompt": "x"}, account=LABEL_A)
-    assert rt.guard.acquire(LABEL_A, "slow").granted
-    late = rt.clock() - 60
-    assert rt.records.move(
-        "slow",
-        RecordState.NEW,
-        RecordState.SUBMITTED,
-        ttapi_job_id="tt-slow",
-        poll_seq=1,
-        next_poll_at=late,
-    )
+    _submitted_overdue(rt, "slow", 60)
     assert eng.pump()["revived"] == 1
     assert eng.pump()["revived"] == 0  # its revived step is queued, just not run yet
