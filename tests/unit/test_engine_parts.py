@@ -173,6 +173,24 @@ def test_a_node_that_stops_renewing_loses_its_accounts_within_one_lease(
     assert sorted(lost) == sorted(LABELS) and a.held == []
 
 
+def test_an_account_renewed_after_its_engine_s_clock_said_it_lapsed_is_taken_again(
+    server: fakeredis.FakeServer,
+) -> None:
+    """A slow beat: by its own clock the engine lost its accounts (its engine drops them),
+    yet its renewals still reached Redis in time. The beat hands them back as taken, so the
+    engine looks at them again; an account it keeps a lease on is never left without one."""
+    now = [100.0]
+    a = Ownership(runtime(server), "node-a", lease_s=60, monotonic=lambda: now[0])
+    taken, _ = a.beat()
+    assert sorted(taken) == sorted(LABELS)
+    now[0] += 60  # a beat that took a whole lease, by this process's clock
+    assert a.held == []
+    taken, lost = a.beat()  # the leases were still its own in Redis: renewed
+    assert (sorted(taken), lost) == (sorted(LABELS), [])
+    assert sorted(a.held) == sorted(LABELS)
+    assert a.beat() == ([], [])  # held all along now: nothing new to look at
+
+
 def test_a_clean_stop_gives_every_account_back_at_once(server: fakeredis.FakeServer) -> None:
     a = Ownership(runtime(server), "node-a", lease_s=60)
     a.beat()

@@ -16,8 +16,11 @@ from tests.support.simulators import SimFactory
 from tests.unit.test_webhook import call, callback
 from worker.engine.actions import Action, ActionKind
 from worker.engine.core import EngineCore
+from worker.jobs import poll as completion
+from worker.jobs.effects import PollAt
 from worker.jobs.record import RecordState
 from worker.jobs.records import RecordStore
+from worker.ttapi import errors
 from worker.webhook.receiver import create_wsgi_app
 
 
@@ -105,3 +108,48 @@ def test_with_callbacks_on_the_safety_poll_reads_the_record_first(
     monkeypatch.setattr(client, "fetch", lambda *a, **k: fetches.append(a[0]))
     assert eng.core.perform(Action(ActionKind.POLL, job, rec.poll_seq)) == []
     assert fetches == []
+
+
+def test_a_takeover_forgets_the_records_kept_for_its_polls(eng: InlineEngine) -> None:
+    """After a failover (writes may be lost and the records re-derived) or a lapse, the
+    takeover's polls read the records: nothing kept before holds."""
+    job = eng.imagine("a cat kept for its first poll")
+    assert job in eng.core.polling  # the submit's record, for the first poll
+    eng.core.perform(Action(ActionKind.TAKEOVER, LABEL_A))
+    assert job not in eng.core.polling
+
+
+def test_a_poll_from_a_stale_record_writes_nothing_to_an_ended_one(
+    eng: InlineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll that starts from the record its step kept, after something else ended the job
+    (a callback, a cancel), and then fails to fetch, moves nothing: its step expects the job
+    in flight."""
+    rt, client = eng.rt, eng.rt.pool.client(LABEL_A)
+    job = eng.imagine("a cat ended behind its poll's back")
+    kept = eng.core.polling[job]
+    assert rt.records.move(job, RecordState.SUBMITTED, RecordState.FAILED, error="canceled")
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise errors.ServerError("TTAPI is down", status_code=500)
+
+    monkeypatch.setattr(client, "fetch", down)
+    assert completion.poll(rt, job, kept.poll_seq, kept) == []
+    rec = rt.records.load(job)
+    assert rec is not None and (rec.state, rec.fetch_errors, rec.poll_seq) == (
+        RecordState.FAILED,
+        0,
+        kept.poll_seq,
+    )
+
+
+def test_with_callbacks_on_no_poll_keeps_a_record(make_sim: SimFactory) -> None:
+    """Each poll is then a safety poll a while later: it reads the record first."""
+    sim = make_sim(keys=[KEY_A], capacity=10, fast_s=5)
+    eng = build_engine(sim, capacity=3, fast_s=5, mj_hook_base_url="http://127.0.0.1:9")
+    job = eng.imagine("a slow cat")
+    rec = eng.rt.records.load(job)
+    assert rec is not None and rec.state == RecordState.SUBMITTED
+    fx = eng.core.perform(Action(ActionKind.POLL, job, rec.poll_seq))
+    polls = [e for e in fx if isinstance(e, PollAt)]
+    assert polls and all(p.known is None for p in polls)

@@ -62,6 +62,10 @@ class EngineCore(EngineDispatch):
     def drop(self, label: str) -> None:
         """Another engine holds `label` now (or will): its actions are no longer ours."""
         self.owned.discard(label)
+        self._forget(label)
+
+    def _forget(self, label: str) -> None:
+        """Drop the records kept for the polls of `label`'s jobs: the next poll reads."""
         for job_id, rec in list(self.polling.items()):
             if rec.account == label:
                 self.polling.pop(job_id, None)
@@ -128,6 +132,8 @@ class EngineCore(EngineDispatch):
         flight has its next poll (all of them at once on a takeover) and each job handed a
         slot is submitted."""
         rt = self.rt
+        if takeover:  # after a failover (writes may be lost) or a lapse: nothing kept holds
+            self._forget(label)
         held = rt.guard.leases([label])[label]
         recs = rt.records.peek(list(held), HOLDER_FIELDS)
         now = rt.clock()

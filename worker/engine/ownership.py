@@ -70,7 +70,7 @@ class Ownership:
         live = max(1, int(pipe.execute()[2]))
         labels = rt.pool.guard_labels
         share = math.ceil(len(labels) / live) if labels else 0
-        lost = self._renew_held(started)
+        back, lost = self._renew_held(started)
         mine = self.holdings.labels()
         extra = len(mine) - share
         for label in sorted(mine)[: max(0, extra)]:
@@ -88,7 +88,8 @@ class Ownership:
             if room > 0 or orphaned:
                 wanted.append(label)
                 room -= 1
-        return self._take_all(wanted, started), lost
+        back = [label for label in back if label not in lost]  # not given back just now
+        return back + self._take_all(wanted, started), lost
 
     def give_back(self, label: str) -> None:
         """Give the account's lease back at once (another engine takes it at its next beat)."""
@@ -105,18 +106,22 @@ class Ownership:
         pipe.execute()
         return labels
 
-    def _renew_held(self, started: float) -> list[str]:
-        """Renew every lease held, in one round trip; the ones that lapsed meanwhile."""
+    def _renew_held(self, started: float) -> tuple[list[str], list[str]]:
+        """Renew every lease held, in one round trip: the ones renewed after this engine's
+        own clock said they lapsed (its engine dropped them then: they are taken again, and
+        looked at anew), and the ones that lapsed meanwhile."""
         held = self.holdings.labels()
         keys = [self.rt.keys.owner(lb) for lb in held]
-        lost, renewed = [], renew_all(self.rt.redis, keys, self.token, self.lease_s)
+        back, lost, renewed = [], [], renew_all(self.rt.redis, keys, self.token, self.lease_s)
         for label, ok in zip(held, renewed, strict=True):
             if ok:
+                if not self.holdings.holds(label):
+                    back.append(label)
                 self.holdings.renewed(label, started)
             else:
                 self.holdings.lost(label)
                 lost.append(label)
-        return lost
+        return back, lost
 
     def _take_all(self, labels: list[str], started: float) -> list[str]:
         """Take the free accounts `labels` in one round trip; the ones this engine got."""
