@@ -12,7 +12,7 @@ import fakeredis
 import pytest
 import redis
 
-from worker.adapter.dispatch import _PUBLISH_STATE
+from worker.adapter.task_states import PUBLISH_STATE as _PUBLISH_STATE
 from worker.devtools.embedded import RedisServer
 from worker.jobs.records import progress_note
 

@@ -21,10 +21,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from worker.adapter.report_here import ReportHere
+from worker.adapter.task_states import PUBLISH_STATE, expiry_s, stored_state
 from worker.jobs import hints
 from worker.jobs.effects import (
     ENGINE_KINDS,
@@ -36,8 +37,6 @@ from worker.jobs.effects import (
     Report,
     Show,
 )
-from worker.lua import script
-from worker.text import text
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -45,14 +44,6 @@ if TYPE_CHECKING:
     from worker.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-# KEYS: the task's result key. ARGV: encoded meta, ttl (s). Writes and publishes (as Celery's
-# Redis backend does) unless the stored state is already a final one (or SUBMITTED, for a
-# WAITING). It writes and reads in one SET ... GET (Redis 6.2+; before, GET then SET): a state
-# that must stay is put back in the same breath, expiring `ttl` from now.
-# With a second key, the job's record, and ARGV[3...] a progress note (`RecordStore.note_call`):
-# the note lands first, and the state shows only if it did.
-_PUBLISH_STATE = script("jobs/records/note_fn.lua", "adapter/dispatch/publish_state.lua")
 
 
 class AdapterApp(Protocol):
@@ -99,6 +90,7 @@ class CeleryDispatcher:
         self.hostname = hostname
         self.engine = engine
         self._publish: Any = None
+        self._ttl: int | None = None  # a stored state's expiry (s), read from the conf once
         self._here: ReportHere | None = None  # reports run in this process (the engine's)
         # kombu's producers and event dispatchers are not thread-safe, and the engine publishes
         # from many threads at once: each thread keeps its own (and its own connection).
@@ -248,28 +240,12 @@ class CeleryDispatcher:
         With `note`, the same script first writes the job's progress to its record, and shows
         nothing if the record refused it (a stale poll step).
         """
-        backend = self.app.backend
-        key = backend.get_key_for_task(job_id)
-        # Celery's own layout of a stored state (celery.backends.base._get_result_meta).
-        value = backend.encode(
-            {
-                "status": state,
-                "result": meta,
-                "traceback": None,
-                "children": [],
-                "date_done": None,
-                "task_id": job_id,
-            }
-        )
-        ttl = int(
-            self.app.conf.result_expires.total_seconds()
-            if isinstance(self.app.conf.result_expires, timedelta)
-            else self.app.conf.result_expires or 0
-        )
+        key, value = stored_state(self.app.backend, job_id, state, meta)
         if self._publish is None:
-            self._publish = self.rt.redis.register_script(_PUBLISH_STATE)
-        keys: list[str] = [text(key)]
-        args: list[str | int] = [value, ttl]
+            self._publish = self.rt.redis.register_script(PUBLISH_STATE)
+            self._ttl = expiry_s(self.app.conf)
+        keys: list[str] = [key]
+        args: list[str | int] = [value, self._ttl or 0]
         if note is not None:
             more_keys, more_args = self.rt.records.note_call(job_id, note)
             keys, args = keys + more_keys, args + more_args
