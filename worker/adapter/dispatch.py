@@ -21,11 +21,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from worker.adapter.report_here import ReportHere
-from worker.adapter.task_states import PUBLISH_STATE, expiry_s, stored_state
+from worker.adapter.task_states import PUBLISH_STATE, stored_state
 from worker.jobs import hints
 from worker.jobs.effects import (
     ENGINE_KINDS,
@@ -243,7 +243,10 @@ class CeleryDispatcher:
         key, value = stored_state(self.app.backend, job_id, state, meta)
         if self._publish is None:
             self._publish = self.rt.redis.register_script(PUBLISH_STATE)
-            self._ttl = expiry_s(self.app.conf)
+            expires = self.app.conf.result_expires  # Celery's, in seconds (0: for ever)
+            self._ttl = int(
+                expires.total_seconds() if isinstance(expires, timedelta) else expires or 0
+            )
         keys: list[str] = [key]
         args: list[str | int] = [value, self._ttl or 0]
         if note is not None:

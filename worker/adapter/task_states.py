@@ -4,7 +4,6 @@ script that stores it where the caller's AsyncResult looks (`CeleryDispatcher.pu
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from worker.lua import script
@@ -35,10 +34,4 @@ def stored_state(backend: Any, job_id: str, state: str, meta: dict[str, Any]) ->
     return text(backend.get_key_for_task(job_id)), value
 
 
-def expiry_s(conf: Any) -> int:
-    """How long a stored state lives: Celery's `result_expires` in seconds (0: for ever)."""
-    expires = conf.result_expires
-    return int(expires.total_seconds() if isinstance(expires, timedelta) else expires or 0)
-
-
-__all__ = ["PUBLISH_STATE", "expiry_s", "stored_state"]
+__all__ = ["PUBLISH_STATE", "stored_state"]
