@@ -92,7 +92,7 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
         # this very step could run twice): nothing to write, or the new progress, which rides
         # with the state that shows it (one call; a stale step's lands nowhere).
         gap = poll_gap(rt.timing, rt.durations, rec, now)
-        fx = [PollAt(rec.job_id, seq, gap, rec.account, known=rt.timing.kept(rec))]
+        fx = [PollAt(rec.job_id, seq, gap, rec.account, known=_kept(rt, rec))]
         if not moved:
             return fx
         # With it, when this poll came and the next is due: the pump takes a job whose next
@@ -106,8 +106,14 @@ def poll(rt: Runtime, job_id: str, seq: int, known: JobRecord | None = None) -> 
         return []
     rec.poll_seq, rec.unknown_fetches, rec.last_poll_at = seq + 1, 0, now
     rec.fetch_errors = 0
-    kept = [replace(f, known=rt.timing.kept(rec)) if isinstance(f, PollAt) else f for f in fx]
+    kept = [replace(f, known=_kept(rt, rec)) if isinstance(f, PollAt) else f for f in fx]
     return [*kept, show_submitted(rec)] if moved else kept
+
+
+def _kept(rt: Runtime, rec: JobRecord) -> JobRecord | None:
+    """The record the next poll may start from: none when callbacks end jobs (each poll is
+    then a safety poll a while later, and reads it first: a callback may have ended the job)."""
+    return rec if rt.timing.hook_poll_s is None else None
 
 
 def _progressed(rec: JobRecord, progress: int, now: float) -> dict[str, Any]:

@@ -201,7 +201,9 @@ def _submitted(
         fx = hand_on(rt, label, rt.guard.fill(label))
     journal.submitted(running, label, ttapi_job_id)
     shown = show_submitted(running, first=True)
-    known = rt.timing.kept(running)  # the first poll starts from it (callbacks off)
+    # The first poll starts from this record, unless callbacks end jobs: then it is a safety
+    # poll a while later, which reads the record first (a callback may have ended the job).
+    known = None if hooks else running
     return [*fx, shown, PollAt(running.job_id, running.poll_seq, gap, label, known=known)]
 
 

@@ -242,12 +242,6 @@ class Timing:
         """When to give up on a job TTAPI started at `start`: its timeout, scaled, plus a grace."""
         return start + timeout_s(rec) * self.time_scale + self.deadline_grace_s
 
-    def kept(self, rec: JobRecord) -> JobRecord | None:
-        """The record a job's next poll may start from (`PollAt.known`): none when callbacks
-        end jobs, since each poll is then a safety poll a while later, which reads the record
-        first (a callback may have ended the job)."""
-        return rec if self.hook_poll_s is None else None
-
 
 def timeout_s(rec: JobRecord) -> int:
     """TTAPI's timeout of the job: its own, else TTAPI's default for its (or its parent's) mode."""
